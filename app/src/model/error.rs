@@ -1,0 +1,98 @@
+//! The one error type of the API boundary (server functions and the REST routes).
+//!
+//! It carries only what the user may see: which field is wrong and why, what was not found, or —
+//! for anything internal — the request id under which the server logged the cause.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// One problem with one input field, named as the API names it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &str, message: &str) -> Self {
+        Self { field: field.to_owned(), message: message.to_owned() }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "error", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum AppError {
+    /// The input was rejected; nothing was stored.
+    #[error("{}", join_fields(.fields))]
+    Invalid { fields: Vec<FieldError> },
+    /// The thing to create exists already (e.g. an application with that name).
+    #[error("{message}")]
+    AlreadyExists { field: String, message: String },
+    #[error("{what} not found")]
+    NotFound { what: String },
+    /// Something failed inside the server; the cause is in the server's log under this id.
+    #[error("something went wrong on the server (request id {request_id})")]
+    Internal { request_id: String },
+    /// The request never got a proper answer (network down, server restarting, bad response).
+    #[error("could not reach the server: {message}")]
+    Unreachable { message: String },
+}
+
+fn join_fields(fields: &[FieldError]) -> String {
+    fields.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; ")
+}
+
+impl AppError {
+    pub fn invalid(field: &str, message: &str) -> Self {
+        Self::Invalid { fields: vec![FieldError::new(field, message)] }
+    }
+
+    /// The problems to show next to form fields (empty for errors that are not about a field).
+    pub fn field_errors(&self) -> Vec<FieldError> {
+        match self {
+            Self::Invalid { fields } => fields.clone(),
+            Self::AlreadyExists { field, message } => vec![FieldError::new(field, message)],
+            _ => Vec::new(),
+        }
+    }
+
+    /// The HTTP status this error is answered with.
+    pub fn status_code(&self) -> u16 {
+        match self {
+            Self::Invalid { .. } => 422,
+            Self::AlreadyExists { .. } => 409,
+            Self::NotFound { .. } => 404,
+            Self::Internal { .. } => 500,
+            Self::Unreachable { .. } => 502,
+        }
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_show_only_the_request_id() {
+        let e = AppError::Internal { request_id: "abc123".into() };
+        assert_eq!(e.to_string(), "something went wrong on the server (request id abc123)");
+        assert_eq!(
+            serde_json::to_value(&e).unwrap(),
+            serde_json::json!({"error": "internal", "requestId": "abc123"})
+        );
+    }
+
+    #[test]
+    fn field_errors_cover_invalid_and_already_exists() {
+        let dup = AppError::AlreadyExists { field: "name".into(), message: "already exists".into() };
+        assert_eq!(dup.field_errors(), vec![FieldError::new("name", "already exists")]);
+        assert_eq!(dup.status_code(), 409);
+        assert!(AppError::NotFound { what: "x".into() }.field_errors().is_empty());
+    }
+}

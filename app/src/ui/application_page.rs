@@ -1,0 +1,262 @@
+//! One application: header, tabs, and the Config tab (edit and delete).
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::{
+    NavigateOptions,
+    components::Outlet,
+    hooks::{use_location, use_navigate, use_params_map},
+};
+
+use super::application_form::ApplicationForm;
+use super::{ApplicationsChanged, ErrorBanner, format_time};
+use crate::api::{delete_application, get_application, update_application};
+use crate::model::{AppError, Application, ApplicationInput};
+
+/// The application shown by the current page, for the tabs below it.
+#[derive(Clone, Copy)]
+struct CurrentApplication(Resource<Result<Application, AppError>>);
+
+const TABS: [(&str, &str); 4] = [
+    ("infrastructure", "Infrastructure"),
+    ("pipelines", "Pipelines"),
+    ("executions", "Executions"),
+    ("config", "Config"),
+];
+
+/// Which tab a path under `/applications/<name>` shows; the bare address shows Infrastructure.
+fn active_tab(path: &str, name: &str) -> &'static str {
+    let rest = path.strip_prefix(&format!("/applications/{name}")).unwrap_or_default();
+    let slug = rest.trim_matches('/');
+    TABS.iter().map(|(s, _)| *s).find(|s| *s == slug).unwrap_or("infrastructure")
+}
+
+#[component]
+pub fn ApplicationPage() -> impl IntoView {
+    let params = use_params_map();
+    let name = Memo::new(move |_| params.read().get("name").unwrap_or_default());
+    let changed: ApplicationsChanged = expect_context();
+    let app = Resource::new(move || (name.get(), changed.0.get()), |(name, _)| get_application(name));
+    provide_context(CurrentApplication(app));
+    let location = use_location();
+    let tab = Memo::new(move |_| active_tab(&location.pathname.get(), &name.get()));
+
+    view! {
+        <Title text=move || format!("{} · Topsail", name.get()) />
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || {
+                app.get()
+                    .map(|result| match result {
+                        Err(AppError::NotFound { .. }) => {
+                            view! {
+                                <section class="empty-state">
+                                    <h1>"No such application"</h1>
+                                    <p>{format!("There is no application named “{}”.", name.get())}</p>
+                                    <a class="button" href="/applications">"All applications"</a>
+                                </section>
+                            }
+                                .into_any()
+                        }
+                        Err(e) => view! { <ErrorBanner error=e /> }.into_any(),
+                        Ok(a) => {
+                            let base = format!("/applications/{}", a.name);
+                            view! {
+                                <header class="page-header app-header">
+                                    <div>
+                                        <h1 data-testid="app-title">{a.name.clone()}</h1>
+                                        <p class="muted">{a.description.clone()}</p>
+                                    </div>
+                                    <dl class="facts">
+                                        <dt>"Owner"</dt>
+                                        <dd>{a.owner_email.clone()}</dd>
+                                        <dt>"Team"</dt>
+                                        <dd>{if a.team.is_empty() { "—".to_owned() } else { a.team.clone() }}</dd>
+                                    </dl>
+                                </header>
+                                <nav class="tabs" aria-label="Application">
+                                    {TABS
+                                        .iter()
+                                        .map(|(slug, label)| {
+                                            let current = move || (tab.get() == *slug).then_some("page");
+                                            view! {
+                                                <a href=format!("{base}/{slug}") aria-current=current>
+                                                    {*label}
+                                                </a>
+                                            }
+                                        })
+                                        .collect_view()}
+                                </nav>
+                            }
+                                .into_any()
+                        }
+                    })
+            }}
+        </Transition>
+        <section class="tab-body">
+            <Outlet />
+        </section>
+    }
+}
+
+/// Renders `body` with the current application once it has loaded (errors are shown above).
+fn with_application<V: IntoView + 'static>(
+    body: impl Fn(Application) -> V + Send + Sync + Clone + 'static,
+) -> impl IntoView {
+    let CurrentApplication(app) = expect_context();
+    view! {
+        <Transition fallback=|| ()>
+            {move || {
+                let body = body.clone();
+                app.get().and_then(Result::ok).map(body)
+            }}
+        </Transition>
+    }
+}
+
+#[component]
+pub fn InfrastructureTab() -> impl IntoView {
+    with_application(|a| {
+        view! {
+            <div class="empty-state small" data-testid="tab-infrastructure">
+                <h2>"Infrastructure"</h2>
+                <p>
+                    {format!("No Kubernetes accounts are connected to {} yet. ", a.name)}
+                    "Once accounts are configured, the Deployments, ReplicaSets, pods, Services and "
+                    "Ingresses this application runs appear here, live."
+                </p>
+            </div>
+        }
+    })
+}
+
+#[component]
+pub fn PipelinesTab() -> impl IntoView {
+    with_application(|a| {
+        view! {
+            <div class="empty-state small" data-testid="tab-pipelines">
+                <h2>"Pipelines"</h2>
+                <p>{format!("{} has no pipelines yet.", a.name)}</p>
+            </div>
+        }
+    })
+}
+
+#[component]
+pub fn ExecutionsTab() -> impl IntoView {
+    with_application(|a| {
+        view! {
+            <div class="empty-state small" data-testid="tab-executions">
+                <h2>"Executions"</h2>
+                <p>{format!("No pipeline of {} has run yet.", a.name)}</p>
+            </div>
+        }
+    })
+}
+
+#[component]
+pub fn ConfigTab() -> impl IntoView {
+    with_application(|a| view! { <ApplicationConfig app=a /> })
+}
+
+#[component]
+fn ApplicationConfig(app: Application) -> impl IntoView {
+    let changed: ApplicationsChanged = expect_context();
+    let name = app.name.clone();
+    let update = Action::new({
+        let name = name.clone();
+        move |input: &ApplicationInput| update_application(name.clone(), input.clone())
+    });
+    let saved = Signal::derive(move || matches!(update.value().get(), Some(Ok(_))));
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = update.value().get() {
+            changed.notify();
+        }
+    });
+    let update_error = Signal::derive(move || update.value().get().and_then(Result::err));
+
+    view! {
+        <h2>"Settings"</h2>
+        {move || saved.get().then(|| view! { <div class="banner ok" role="status">"Saved."</div> })}
+        <ApplicationForm
+            initial=app.to_input()
+            name_editable=false
+            submit_label="Save changes"
+            pending=update.pending()
+            server_error=update_error
+            on_submit=Callback::new(move |input| {
+                update.dispatch(input);
+            })
+        />
+        <dl class="facts audit">
+            <dt>"Created"</dt>
+            <dd>{format!("{} by {}", format_time(&app.created_at), app.created_by)}</dd>
+            <dt>"Last changed"</dt>
+            <dd>{format!("{} by {}", format_time(&app.updated_at), app.updated_by)}</dd>
+        </dl>
+        <DeleteApplication name />
+    }
+}
+
+#[component]
+fn DeleteApplication(name: String) -> impl IntoView {
+    let changed: ApplicationsChanged = expect_context();
+    let typed = RwSignal::new(String::new());
+    let delete = Action::new(|name: &String| delete_application(name.clone()));
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = delete.value().get() {
+            changed.notify();
+            navigate("/applications", NavigateOptions::default());
+        }
+    });
+    let expected = name.clone();
+    let confirmed = move || typed.with(|t| *t == expected);
+    let on_delete = {
+        let name = name.clone();
+        move |ev: leptos::ev::SubmitEvent| {
+            ev.prevent_default();
+            delete.dispatch(name.clone());
+        }
+    };
+    view! {
+        <section class="danger-zone">
+            <h2>"Delete application"</h2>
+            <p>
+                "Deleting removes the application from Topsail. It does not touch anything running in "
+                "Kubernetes. Type the application's name to confirm."
+            </p>
+            {move || delete.value().get().and_then(Result::err).map(|error| view! { <ErrorBanner error /> })}
+            <form class="inline-form" on:submit=on_delete>
+                <label for="confirm-delete" class="visually-hidden">"Application name"</label>
+                <input
+                    id="confirm-delete"
+                    placeholder=name.clone()
+                    autocomplete="off"
+                    prop:value=typed
+                    on:input=move |ev| typed.set(event_target_value(&ev))
+                />
+                <button
+                    type="submit"
+                    class="button danger"
+                    disabled=move || !confirmed() || delete.pending().get()
+                >
+                    "Delete application"
+                </button>
+            </form>
+        </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::active_tab;
+
+    #[test]
+    fn active_tab_follows_the_path() {
+        assert_eq!(active_tab("/applications/web", "web"), "infrastructure");
+        assert_eq!(active_tab("/applications/web/", "web"), "infrastructure");
+        assert_eq!(active_tab("/applications/web/pipelines", "web"), "pipelines");
+        assert_eq!(active_tab("/applications/config/config", "config"), "config");
+        assert_eq!(active_tab("/applications/pipelines", "pipelines"), "infrastructure");
+    }
+}

@@ -1,0 +1,190 @@
+//! Pages and components. Components are small and named for what the user sees.
+
+mod application_form;
+mod application_page;
+mod applications;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Title, provide_meta_context};
+use leptos_router::{
+    NavigateOptions,
+    components::{ParentRoute, Redirect, Route, Router, Routes},
+    hooks::{use_location, use_navigate},
+    path,
+};
+
+use crate::api::list_applications;
+use crate::model::{AppError, Application};
+
+/// The HTML document around the app, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <link rel="stylesheet" href="/pkg/topsail.css" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The list of applications, shared by the switcher and the applications page; bump
+/// [`ApplicationsChanged`] after a change so both refetch.
+#[derive(Clone, Copy)]
+pub(crate) struct ApplicationList(pub Resource<Result<Vec<Application>, AppError>>);
+
+#[derive(Clone, Copy)]
+pub(crate) struct ApplicationsChanged(pub RwSignal<u32>);
+
+impl ApplicationsChanged {
+    pub fn notify(self) {
+        self.0.update(|n| *n += 1);
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let changed = ApplicationsChanged(RwSignal::new(0));
+    provide_context(changed);
+    provide_context(ApplicationList(Resource::new(move || changed.0.get(), |_| list_applications())));
+
+    view! {
+        <Title text="Topsail" />
+        <Router>
+            <NavBar />
+            <main class="page">
+                <Routes fallback=NotFound>
+                    <Route path=path!("/") view=|| view! { <Redirect path="/applications" /> } />
+                    <Route path=path!("/applications") view=applications::ApplicationsPage />
+                    <Route path=path!("/applications/new") view=applications::CreateApplicationPage />
+                    <ParentRoute path=path!("/applications/:name") view=application_page::ApplicationPage>
+                        <Route path=path!("") view=application_page::InfrastructureTab />
+                        <Route path=path!("infrastructure") view=application_page::InfrastructureTab />
+                        <Route path=path!("pipelines") view=application_page::PipelinesTab />
+                        <Route path=path!("executions") view=application_page::ExecutionsTab />
+                        <Route path=path!("config") view=application_page::ConfigTab />
+                    </ParentRoute>
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+#[component]
+fn NavBar() -> impl IntoView {
+    view! {
+        <header class="navbar">
+            <a class="brand" href="/applications">
+                <span class="brand-mark" aria-hidden="true">"⛵"</span>
+                "Topsail"
+            </a>
+            <nav aria-label="Main">
+                <a href="/applications">"Applications"</a>
+            </nav>
+            <ApplicationSwitcher />
+        </header>
+    }
+}
+
+/// The application currently shown, read from the path (`/applications/<name>/...`).
+fn current_application(path: &str) -> Option<String> {
+    let rest = path.strip_prefix("/applications/")?;
+    let name = rest.split('/').next().unwrap_or_default();
+    (!name.is_empty() && name != "new").then(|| name.to_owned())
+}
+
+#[component]
+fn ApplicationSwitcher() -> impl IntoView {
+    let ApplicationList(apps) = expect_context();
+    let location = use_location();
+    let current = Memo::new(move |_| current_application(&location.pathname.get()).unwrap_or_default());
+    let navigate = use_navigate();
+    let on_change = move |ev| {
+        let name = event_target_value(&ev);
+        if !name.is_empty() {
+            navigate(&format!("/applications/{name}"), NavigateOptions::default());
+        }
+    };
+    view! {
+        <label class="switcher">
+            <span class="visually-hidden">"Switch application"</span>
+            <select aria-label="Switch application" on:change=on_change prop:value=current>
+                <option value="">"Switch application…"</option>
+                <Transition fallback=|| ()>
+                    {move || {
+                        apps.get()
+                            .map(|r| {
+                                r.unwrap_or_default()
+                                    .into_iter()
+                                    .map(|a| {
+                                        let selected = a.name == current.get_untracked();
+                                        let value = a.name.clone();
+                                        view! {
+                                            <option value=value selected=selected>
+                                                {a.name}
+                                            </option>
+                                        }
+                                    })
+                                    .collect_view()
+                            })
+                    }}
+                </Transition>
+            </select>
+        </label>
+    }
+}
+
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <Title text="Not found · Topsail" />
+        <section class="empty-state">
+            <h1>"Page not found"</h1>
+            <p>"There is nothing at this address. It may have been deleted or mistyped."</p>
+            <a class="button" href="/applications">"Go to applications"</a>
+        </section>
+    }
+}
+
+/// An error the user should see, in plain words (internal causes appear only as a request id).
+#[component]
+pub(crate) fn ErrorBanner(error: AppError) -> impl IntoView {
+    view! {
+        <div class="banner error" role="alert">
+            {error.to_string()}
+        </div>
+    }
+}
+
+/// `2026-11-26 09:38 UTC`: the same text on server and client, so hydration matches.
+pub(crate) fn format_time(t: &chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::current_application;
+
+    #[test]
+    fn current_application_comes_from_the_path() {
+        assert_eq!(current_application("/applications/web/config").as_deref(), Some("web"));
+        assert_eq!(current_application("/applications/web").as_deref(), Some("web"));
+        assert_eq!(current_application("/applications/new"), None);
+        assert_eq!(current_application("/applications"), None);
+        assert_eq!(current_application("/elsewhere"), None);
+    }
+}

@@ -1,0 +1,21 @@
+//! Topsail's database schema, as ordered migrations. The server applies pending ones at start-up
+//! (`topsail migrate` applies them without serving). Each migration must work on SQLite and
+//! PostgreSQL; the storage contract tests run both.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261126_000001_create_applications;
+
+pub struct Migrator;
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261126_000001_create_applications::Migration)]
+    }
+
+    /// Topsail's own name for the bookkeeping table, so it can share a database.
+    fn migration_table_name() -> DynIden {
+        Alias::new("topsail_migrations").into_iden()
+    }
+}

@@ -1,0 +1,100 @@
+//! The application service the UI's server functions (and, later, the REST routes) call.
+//!
+//! It turns storage outcomes into the API's error type: a taken name becomes "already exists",
+//! a missing row "not found", and any database failure is logged with the request id and answered
+//! only with that id.
+
+use app::model::{
+    AppError, Application, ApplicationChanges, ApplicationName, NewApplication, RequestContext,
+};
+use app::services::ApplicationService;
+use async_trait::async_trait;
+
+use crate::store::{ApplicationRecord, Store, StoreError, StoredApplication};
+
+pub struct Applications {
+    store: Store,
+}
+
+impl Applications {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+}
+
+fn to_api(a: StoredApplication) -> Application {
+    Application {
+        name: a.name,
+        description: a.description,
+        owner_email: a.owner_email,
+        team: a.team,
+        created_at: a.created_at,
+        created_by: a.created_by,
+        updated_at: a.updated_at,
+        updated_by: a.updated_by,
+    }
+}
+
+fn record(name: &ApplicationName, changes: ApplicationChanges) -> ApplicationRecord {
+    ApplicationRecord {
+        name: name.as_str().to_owned(),
+        description: changes.description,
+        owner_email: changes.owner_email.as_str().to_owned(),
+        team: changes.team,
+    }
+}
+
+/// Maps a storage error for the user; `name` is the application the request was about.
+fn api_error(rc: &RequestContext, name: Option<&ApplicationName>, e: StoreError) -> AppError {
+    let named = || name.map(|n| format!("application '{n}'")).unwrap_or_else(|| "application".into());
+    match e {
+        StoreError::NotFound => AppError::NotFound { what: named() },
+        StoreError::Conflict => AppError::AlreadyExists {
+            field: "name".into(),
+            message: format!("{} already exists", named()),
+        },
+        StoreError::Database(cause) => {
+            tracing::error!(request_id = %rc.request_id, error = %cause, "database error");
+            AppError::Internal { request_id: rc.request_id.clone() }
+        }
+    }
+}
+
+#[async_trait]
+impl ApplicationService for Applications {
+    async fn list(&self, rc: &RequestContext) -> Result<Vec<Application>, AppError> {
+        let all = self.store.list_applications().await.map_err(|e| api_error(rc, None, e))?;
+        Ok(all.into_iter().map(to_api).collect())
+    }
+
+    async fn get(&self, rc: &RequestContext, name: &ApplicationName) -> Result<Application, AppError> {
+        let found = self.store.get_application(name.as_str()).await;
+        found.map(to_api).map_err(|e| api_error(rc, Some(name), e))
+    }
+
+    async fn create(&self, rc: &RequestContext, new: NewApplication) -> Result<Application, AppError> {
+        let row = record(&new.name, new.changes);
+        let created = self.store.insert_application(row, rc.caller.audit_name()).await;
+        let created = created.map_err(|e| api_error(rc, Some(&new.name), e))?;
+        tracing::info!(request_id = %rc.request_id, application = %new.name, by = rc.caller.audit_name(), "application created");
+        Ok(to_api(created))
+    }
+
+    async fn update(
+        &self,
+        rc: &RequestContext,
+        name: &ApplicationName,
+        changes: ApplicationChanges,
+    ) -> Result<Application, AppError> {
+        let updated = self.store.update_application(record(name, changes), rc.caller.audit_name()).await;
+        let updated = updated.map_err(|e| api_error(rc, Some(name), e))?;
+        tracing::info!(request_id = %rc.request_id, application = %name, by = rc.caller.audit_name(), "application updated");
+        Ok(to_api(updated))
+    }
+
+    async fn delete(&self, rc: &RequestContext, name: &ApplicationName) -> Result<(), AppError> {
+        self.store.delete_application(name.as_str()).await.map_err(|e| api_error(rc, Some(name), e))?;
+        tracing::info!(request_id = %rc.request_id, application = %name, by = rc.caller.audit_name(), "application deleted");
+        Ok(())
+    }
+}

@@ -1,0 +1,282 @@
+//! Configuration: built-in defaults, then an optional TOML file, then `TOPSAIL_*` environment
+//! variables, then command-line flags (each layer overrides the one before).
+//!
+//! Every option is documented in the README. Secrets are [`Secret`] values that never print.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// A value that must never appear in logs, error messages or `config check` output.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for the one place that needs it (e.g. opening a database connection).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+const REDACTED: &str = "[redacted]";
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(REDACTED)
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(REDACTED)
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The effective configuration.
+#[derive(Clone, Debug, Serialize)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// Directory for the SQLite database and other local state.
+    pub data_dir: PathBuf,
+    /// Directory holding the built UI (`pkg/topsail.js`, `pkg/topsail_bg.wasm`, `pkg/topsail.css`).
+    pub site_dir: PathBuf,
+    /// PostgreSQL (or SQLite) URL; when absent, SQLite at `<data_dir>/topsail.db`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<Secret>,
+    pub log_format: LogFormat,
+    /// Log filter, in `tracing-subscriber` `EnvFilter` syntax (e.g. `info,sqlx=warn`).
+    pub log_level: String,
+}
+
+impl Config {
+    /// The database as shown to operators: its kind, never its URL.
+    pub fn database_kind(&self) -> &'static str {
+        match &self.database_url {
+            Some(url) if url.expose().starts_with("postgres") => "postgres",
+            Some(_) => "sqlite (url)",
+            None => "sqlite (data dir)",
+        }
+    }
+
+    /// The effective configuration as TOML, secrets redacted (`topsail config check`).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("the configuration always serializes")
+    }
+}
+
+/// The configuration file as written: every key optional, unknown keys rejected.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    site_dir: Option<PathBuf>,
+    database_url: Option<Secret>,
+    log_format: Option<LogFormat>,
+    log_level: Option<String>,
+}
+
+/// Values given on the command line; they win over everything else.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub site_dir: Option<PathBuf>,
+    pub log_format: Option<LogFormat>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {path}: cannot read it: {reason}")]
+    Unreadable { path: PathBuf, reason: String },
+    #[error("config file {path}: {location}: {reason}")]
+    Invalid { path: PathBuf, location: String, reason: String },
+    #[error("environment variable {var}: {reason}")]
+    Env { var: String, reason: String },
+}
+
+/// Loads the configuration. `env` looks up environment variables (injected for tests).
+pub fn load(
+    file: Option<&Path>,
+    env: &dyn Fn(&str) -> Option<String>,
+    cli: Overrides,
+) -> Result<Config, ConfigError> {
+    let file_config = match file {
+        Some(path) => read_file(path)?,
+        None => FileConfig::default(),
+    };
+
+    let listen = cli
+        .listen
+        .or(env_parse(env, "TOPSAIL_LISTEN", |v| v.parse::<SocketAddr>().map_err(|e| e.to_string()))?)
+        .or(file_config.listen)
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 3000)));
+    let data_dir = cli
+        .data_dir
+        .or(env("TOPSAIL_DATA_DIR").map(PathBuf::from))
+        .or(file_config.data_dir)
+        .unwrap_or_else(|| PathBuf::from("./data"));
+    let site_dir = cli
+        .site_dir
+        .or(env("TOPSAIL_SITE_DIR").map(PathBuf::from))
+        .or(file_config.site_dir)
+        .unwrap_or_else(default_site_dir);
+    let database_url = env("TOPSAIL_DATABASE_URL")
+        .or_else(|| env("DATABASE_URL"))
+        .map(Secret::new)
+        .or(file_config.database_url)
+        .filter(|url| !url.expose().is_empty());
+    let log_format = cli
+        .log_format
+        .or(env_parse(env, "TOPSAIL_LOG_FORMAT", |v| match v {
+            "human" => Ok(LogFormat::Human),
+            "json" => Ok(LogFormat::Json),
+            other => Err(format!("expected `human` or `json`, found `{other}`")),
+        })?)
+        .or(file_config.log_format)
+        .unwrap_or_default();
+    let log_level = env("TOPSAIL_LOG").or(file_config.log_level).unwrap_or_else(|| "info".to_owned());
+
+    Ok(Config { listen, data_dir, site_dir, database_url, log_format, log_level })
+}
+
+fn env_parse<T>(
+    env: &dyn Fn(&str) -> Option<String>,
+    var: &str,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<Option<T>, ConfigError> {
+    env(var)
+        .map(|raw| parse(raw.trim()).map_err(|reason| ConfigError::Env { var: var.to_owned(), reason }))
+        .transpose()
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::Unreadable { path: path.to_owned(), reason: e.to_string() })?;
+    let invalid = |location: String, reason: String| ConfigError::Invalid { path: path.to_owned(), location, reason };
+    let deserializer = toml::Deserializer::parse(&text)
+        .map_err(|e| invalid(line_column(&text, e.span()), e.message().to_owned()))?;
+    serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let key = e.path().to_string();
+        let inner = e.into_inner();
+        let location = if key == "." || key.is_empty() {
+            line_column(&text, inner.span())
+        } else {
+            format!("key `{key}`")
+        };
+        invalid(location, inner.message().to_owned())
+    })
+}
+
+fn line_column(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    let Some(span) = span else { return "file".to_owned() };
+    let before = &text[..span.start.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    format!("line {line}, column {column}")
+}
+
+/// `site/` beside the executable when it exists (how `./x build` lays it out), else `./site`.
+fn default_site_dir() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("site")))
+        .filter(|dir| dir.is_dir())
+        .unwrap_or_else(|| PathBuf::from("site"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    fn file_with(text: &str) -> tempfile::NamedTempFile {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), text).unwrap();
+        f
+    }
+
+    #[test]
+    fn defaults_need_no_file_and_no_environment() {
+        let c = load(None, &env_of(&[]), Overrides::default()).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+        assert!(c.database_url.is_none());
+        assert_eq!(c.log_format, LogFormat::Human);
+        assert_eq!(c.log_level, "info");
+    }
+
+    #[test]
+    fn cli_beats_environment_beats_file() {
+        let f = file_with("listen = \"127.0.0.1:4000\"\ndata_dir = \"/file\"\nlog_level = \"debug\"\n");
+        let env = env_of(&[("TOPSAIL_LISTEN", "127.0.0.1:5000"), ("TOPSAIL_DATA_DIR", "/env")]);
+        let c = load(Some(f.path()), &env, Overrides::default()).unwrap();
+        assert_eq!((c.listen.port(), c.data_dir.to_str().unwrap(), c.log_level.as_str()), (5000, "/env", "debug"));
+        let cli = Overrides { listen: Some("127.0.0.1:6000".parse().unwrap()), ..Default::default() };
+        let c = load(Some(f.path()), &env, cli).unwrap();
+        assert_eq!(c.listen.port(), 6000);
+    }
+
+    #[test]
+    fn a_bad_value_names_the_file_and_the_key() {
+        let f = file_with("listen = \"not an address\"\n");
+        let err = load(Some(f.path()), &env_of(&[]), Overrides::default()).unwrap_err().to_string();
+        assert!(err.starts_with(&format!("config file {}: key `listen`: ", f.path().display())), "{err}");
+        assert!(err.contains("invalid socket address"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_key_is_rejected_by_name() {
+        let f = file_with("listen = \"127.0.0.1:1\"\nlisten_port = 3\n");
+        let err = load(Some(f.path()), &env_of(&[]), Overrides::default()).unwrap_err().to_string();
+        assert!(err.contains("unknown field `listen_port`"), "{err}");
+    }
+
+    #[test]
+    fn a_syntax_error_names_the_line() {
+        let f = file_with("listen = \"127.0.0.1:1\"\ndata_dir = \n");
+        let err = load(Some(f.path()), &env_of(&[]), Overrides::default()).unwrap_err().to_string();
+        assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_environment_variable_is_named() {
+        let err = load(None, &env_of(&[("TOPSAIL_LOG_FORMAT", "xml")]), Overrides::default()).unwrap_err();
+        assert_eq!(err.to_string(), "environment variable TOPSAIL_LOG_FORMAT: expected `human` or `json`, found `xml`");
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let env = env_of(&[("DATABASE_URL", "postgres://u:hunter2@db/topsail")]);
+        let c = load(None, &env, Overrides::default()).unwrap();
+        assert_eq!(c.database_url.as_ref().unwrap().expose(), "postgres://u:hunter2@db/topsail");
+        assert_eq!(c.database_kind(), "postgres");
+        for shown in [format!("{c:?}"), c.to_toml()] {
+            assert!(!shown.contains("hunter2"), "{shown}");
+            assert!(shown.contains("[redacted]"), "{shown}");
+        }
+    }
+}

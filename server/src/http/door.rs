@@ -1,0 +1,115 @@
+//! The one door every request passes through: it gives the request an id, establishes who the
+//! caller is, puts both on the request for every handler and server function, and records the
+//! request in the logs and metrics. Authentication and authorization belong here, and only here.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use app::model::{Caller, RequestContext};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::Response;
+use tracing::Instrument;
+
+use super::AppState;
+
+const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The route a request matched (its pattern, e.g. `/applications/{name}`), for metrics.
+#[derive(Clone)]
+struct RouteLabel(String);
+
+/// Establishes the caller. Until authentication exists, everyone is anonymous.
+fn identify(_request: &Request) -> Caller {
+    Caller::Anonymous
+}
+
+/// A request id: the one the ingress sent (if it is sane), else a fresh random one.
+fn request_id(request: &Request) -> String {
+    let incoming = request.headers().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok());
+    match incoming {
+        Some(id) if !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') => {
+            id.to_owned()
+        }
+        _ => {
+            static COUNTER: AtomicU64 = AtomicU64::new(0);
+            let mut h = RandomState::new().build_hasher();
+            h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+            format!("{:016x}", h.finish())
+        }
+    }
+}
+
+/// Requests that matched no route are labelled by kind, so labels stay few.
+fn unmatched_label(path: &str) -> &'static str {
+    if path.starts_with("/pkg/") || path == "/favicon.svg" { "static" } else { "unmatched" }
+}
+
+pub async fn door(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let id = request_id(&request);
+    let caller = identify(&request);
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let span = tracing::info_span!("request", id = %id, method = %method, path = %path, caller = caller.audit_name());
+    request.extensions_mut().insert(RequestContext { request_id: id.clone(), caller });
+
+    let mut response = next.run(request).instrument(span.clone()).await;
+
+    let elapsed = started.elapsed();
+    let status = response.status();
+    let route = match response.extensions().get::<RouteLabel>() {
+        Some(RouteLabel(route)) => route.clone(),
+        None => unmatched_label(&path).to_owned(),
+    };
+    state.metrics.observe(method.as_str(), &route, status.as_u16(), elapsed);
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    span.in_scope(|| {
+        let ms = elapsed.as_secs_f64() * 1000.0;
+        if status.is_server_error() {
+            tracing::warn!(status = status.as_u16(), ms, "request failed");
+        } else {
+            tracing::debug!(status = status.as_u16(), ms, "request done");
+        }
+    });
+    response
+}
+
+/// Runs inside routing (as a route layer), where the matched route is known.
+pub async fn tag_route(request: Request, next: Next) -> Response {
+    let label = request.extensions().get::<MatchedPath>().map(|m| RouteLabel(m.as_str().to_owned()));
+    let mut response = next.run(request).await;
+    if let Some(label) = label {
+        response.extensions_mut().insert(label);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_header(value: Option<&str>) -> Request {
+        let mut b = axum::http::Request::builder();
+        if let Some(v) = value {
+            b = b.header(REQUEST_ID_HEADER, v);
+        }
+        b.body(axum::body::Body::empty()).unwrap()
+    }
+
+    #[test]
+    fn keeps_a_sane_incoming_request_id_and_replaces_others() {
+        assert_eq!(request_id(&with_header(Some("abc-123_X"))), "abc-123_X");
+        for bad in [Some(""), Some("has space"), Some(&"x".repeat(65)[..]), None] {
+            let id = request_id(&with_header(bad));
+            assert_eq!(id.len(), 16, "{bad:?}");
+            assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+        }
+        assert_ne!(request_id(&with_header(None)), request_id(&with_header(None)));
+    }
+}

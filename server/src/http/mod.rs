@@ -1,0 +1,63 @@
+//! HTTP: the UI (server-rendered pages, server functions, static files), operations endpoints,
+//! and the request door in front of all of them.
+
+mod door;
+mod metrics;
+mod ops;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use app::services::Services;
+use axum::Router;
+use axum::extract::FromRef;
+use axum::middleware;
+use axum::routing::get;
+use leptos::prelude::*;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+
+pub use metrics::Metrics;
+
+use crate::store::Store;
+
+/// What every handler may use.
+#[derive(Clone)]
+pub struct AppState {
+    pub leptos: LeptosOptions,
+    pub store: Store,
+    pub services: Services,
+    pub metrics: Arc<Metrics>,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos.clone()
+    }
+}
+
+/// The options Leptos needs to render pages that load the UI bundle from `site_dir/pkg`.
+pub fn leptos_options(site_dir: &Path, listen: std::net::SocketAddr) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("topsail")
+        .site_root(site_dir.to_string_lossy().into_owned())
+        .site_pkg_dir("pkg")
+        .site_addr(listen)
+        .build()
+}
+
+pub fn router(state: AppState) -> Router {
+    let services = state.services.clone();
+    let context = move || provide_context(services.clone());
+    let shell_options = state.leptos.clone();
+    let routes = generate_route_list(app::App);
+
+    Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .leptos_routes_with_context(&state, routes, context.clone(), move || app::shell(shell_options.clone()))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, app::shell))
+        .route_layer(middleware::from_fn(door::tag_route))
+        .layer(middleware::from_fn_with_state(state.clone(), door::door))
+        .with_state(state)
+}

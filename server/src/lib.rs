@@ -1,0 +1,86 @@
+//! The Topsail server: configuration, HTTP, and the server layer behind the UI's services.
+//!
+//! Modules: [`config`] (layered configuration), [`store`] (sea-orm storage), [`applications`]
+//! (the application service), [`http`] (router, request door, operations endpoints).
+
+pub mod applications;
+pub mod config;
+pub mod http;
+pub mod store;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use app::services::Services;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::http::{AppState, Metrics};
+use crate::store::Store;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot open the database: {0}")]
+    Database(sea_orm::DbErr),
+    #[error("cannot apply database migrations: {0}")]
+    Migrate(sea_orm::DbErr),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("server error: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Opens the database and applies pending migrations.
+pub async fn open_store(config: &Config) -> Result<Store, StartError> {
+    let url = config.database_url.as_ref().map(|s| s.expose());
+    let store = Store::connect(url, &config.data_dir).await.map_err(StartError::Database)?;
+    store.migrate().await.map_err(StartError::Migrate)?;
+    Ok(store)
+}
+
+/// A server bound to its address, not yet serving.
+pub struct Bound {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Bound {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests and closes the store.
+    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
+        let store = self.state.store.clone();
+        let router = http::router(self.state);
+        axum::serve(self.listener, router).with_graceful_shutdown(shutdown).await.map_err(StartError::Serve)?;
+        if let Err(e) = store.close().await {
+            tracing::warn!(error = %e, "closing the database");
+        }
+        Ok(())
+    }
+}
+
+/// Opens storage, applies migrations and binds the listen address (port 0 picks a free port).
+pub async fn bind(config: &Config) -> Result<Bound, StartError> {
+    let store = open_store(config).await?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Bind { addr: config.listen, source })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
+    if !config.site_dir.join("pkg").join("topsail_bg.wasm").is_file() {
+        tracing::warn!(
+            site_dir = %config.site_dir.display(),
+            "the UI bundle (pkg/topsail_bg.wasm) is not in the site directory: pages render but stay static; build it with `./x build` or set TOPSAIL_SITE_DIR"
+        );
+    }
+    let services = Services { applications: Arc::new(applications::Applications::new(store.clone())) };
+    let state = AppState {
+        leptos: http::leptos_options(&config.site_dir, addr),
+        store,
+        services,
+        metrics: Arc::new(Metrics::default()),
+    };
+    Ok(Bound { listener, state })
+}

@@ -1,0 +1,140 @@
+//! `topsail`: the command-line entry point.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use server::config::{self, Config, LogFormat, Overrides};
+
+#[derive(Parser)]
+#[command(name = "topsail", version, about = "Continuous delivery for Kubernetes")]
+struct Cli {
+    /// Configuration file (TOML). Optional; also `TOPSAIL_CONFIG`.
+    #[arg(long, global = true, env = "TOPSAIL_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to listen on (default 127.0.0.1:3000; also `TOPSAIL_LISTEN`).
+    #[arg(long, global = true, value_name = "ADDR")]
+    listen: Option<std::net::SocketAddr>,
+    /// Directory for the SQLite database and local state (default ./data; also `TOPSAIL_DATA_DIR`).
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Directory of the built UI (default: `site/` beside the binary; also `TOPSAIL_SITE_DIR`).
+    #[arg(long, global = true, value_name = "DIR")]
+    site_dir: Option<PathBuf>,
+    /// Log format (also `TOPSAIL_LOG_FORMAT`).
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormat>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Inspect the configuration.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigAction {
+    /// Print the effective configuration (secrets redacted); exit non-zero if it is invalid.
+    Check,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let overrides = Overrides {
+        listen: cli.listen,
+        data_dir: cli.data_dir.clone(),
+        site_dir: cli.site_dir.clone(),
+        log_format: cli.log_format,
+    };
+    let config = match config::load(cli.config.as_deref(), &|var| std::env::var(var).ok(), overrides) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("topsail: {e}");
+            return ExitCode::from(2);
+        }
+    };
+
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Config { action: ConfigAction::Check } => {
+            println!("# effective configuration (database: {})", config.database_kind());
+            print!("{}", config.to_toml());
+            ExitCode::SUCCESS
+        }
+        Command::Migrate => run(&config, migrate(&config)),
+        Command::Serve => run(&config, serve(&config)),
+    }
+}
+
+fn run(config: &Config, work: impl Future<Output = Result<(), server::StartError>>) -> ExitCode {
+    init_logging(config);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    match runtime.block_on(work) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("topsail: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(config: &Config) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_new(&config.log_level).unwrap_or_else(|e| {
+        eprintln!("topsail: log_level {:?} is not a valid filter ({e}); using `info`", config.log_level);
+        EnvFilter::new("info")
+    });
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn migrate(config: &Config) -> Result<(), server::StartError> {
+    let store = server::open_store(config).await?;
+    tracing::info!(database = config.database_kind(), "migrations applied");
+    let _ = store.close().await;
+    Ok(())
+}
+
+async fn serve(config: &Config) -> Result<(), server::StartError> {
+    let bound = server::bind(config).await?;
+    let addr = bound.local_addr();
+    tracing::info!(database = config.database_kind(), site_dir = %config.site_dir.display(), "listening on http://{addr}");
+    bound.serve(shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -1,0 +1,146 @@
+//! The applications table and its repository.
+
+use chrono::{DateTime, Utc};
+use sea_orm::entity::prelude::*;
+use sea_orm::{ActiveValue::Set, QueryOrder};
+
+use super::{Store, StoreError};
+
+mod entity {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "applications")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i32,
+        #[sea_orm(unique)]
+        pub name: String,
+        pub description: String,
+        pub owner_email: String,
+        pub team: String,
+        pub created_at: DateTimeUtc,
+        pub created_by: String,
+        pub updated_at: DateTimeUtc,
+        pub updated_by: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+use entity::{ActiveModel, Column, Entity};
+
+/// The fields a caller writes (the store adds id and keeps timestamps as given).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApplicationRecord {
+    pub name: String,
+    pub description: String,
+    pub owner_email: String,
+    pub team: String,
+}
+
+/// An application as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredApplication {
+    pub name: String,
+    pub description: String,
+    pub owner_email: String,
+    pub team: String,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: String,
+}
+
+impl From<entity::Model> for StoredApplication {
+    fn from(m: entity::Model) -> Self {
+        Self {
+            name: m.name,
+            description: m.description,
+            owner_email: m.owner_email,
+            team: m.team,
+            created_at: m.created_at,
+            created_by: m.created_by,
+            updated_at: m.updated_at,
+            updated_by: m.updated_by,
+        }
+    }
+}
+
+/// Timestamps are kept to the microsecond: what PostgreSQL stores, so both backends agree.
+fn now() -> DateTime<Utc> {
+    let t = Utc::now();
+    DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
+}
+
+impl Store {
+    pub async fn list_applications(&self) -> Result<Vec<StoredApplication>, StoreError> {
+        let rows = Entity::find().order_by_asc(Column::Name).all(&self.db).await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    pub async fn get_application(&self, name: &str) -> Result<StoredApplication, StoreError> {
+        Entity::find()
+            .filter(Column::Name.eq(name))
+            .one(&self.db)
+            .await?
+            .map(Into::into)
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// Inserts a new application; a taken name is [`StoreError::Conflict`] (decided by the
+    /// unique index, so two concurrent creates cannot both win).
+    pub async fn insert_application(
+        &self,
+        record: ApplicationRecord,
+        by: &str,
+    ) -> Result<StoredApplication, StoreError> {
+        let at = now();
+        let row = ActiveModel {
+            name: Set(record.name),
+            description: Set(record.description),
+            owner_email: Set(record.owner_email),
+            team: Set(record.team),
+            created_at: Set(at),
+            created_by: Set(by.to_owned()),
+            updated_at: Set(at),
+            updated_by: Set(by.to_owned()),
+            ..Default::default()
+        };
+        let model = row.insert(&self.db).await.map_err(StoreError::from_write)?;
+        Ok(model.into())
+    }
+
+    /// Changes the editable fields of an existing application; the name is the key and never
+    /// changes.
+    pub async fn update_application(
+        &self,
+        record: ApplicationRecord,
+        by: &str,
+    ) -> Result<StoredApplication, StoreError> {
+        let result = Entity::update_many()
+            .col_expr(Column::Description, Expr::value(record.description))
+            .col_expr(Column::OwnerEmail, Expr::value(record.owner_email))
+            .col_expr(Column::Team, Expr::value(record.team))
+            .col_expr(Column::UpdatedAt, Expr::value(now()))
+            .col_expr(Column::UpdatedBy, Expr::value(by.to_owned()))
+            .filter(Column::Name.eq(record.name.as_str()))
+            .exec(&self.db)
+            .await?;
+        if result.rows_affected == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.get_application(&record.name).await
+    }
+
+    pub async fn delete_application(&self, name: &str) -> Result<(), StoreError> {
+        let result = Entity::delete_many().filter(Column::Name.eq(name)).exec(&self.db).await?;
+        if result.rows_affected == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,108 @@
+//! Durable storage on sea-orm: SQLite by default (a file in the data directory, WAL mode),
+//! PostgreSQL when a `postgres://` URL is configured. Both run the same migrations and the same
+//! repository code; one contract test suite (`tests/store_contract.rs`) runs against both.
+
+mod applications;
+
+use std::path::Path;
+use std::time::Duration;
+
+use migrations::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
+
+pub use applications::{ApplicationRecord, StoredApplication};
+
+/// The storage boundary's error. `Conflict` is a domain outcome; `Database` is an internal
+/// failure whose cause is logged by the caller, never shown to a user.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("conflicts with an existing row")]
+    Conflict,
+    #[error("database error: {0}")]
+    Database(#[from] DbErr),
+}
+
+impl StoreError {
+    fn from_write(e: DbErr) -> Self {
+        match e.sql_err() {
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => Self::Conflict,
+            _ => Self::Database(e),
+        }
+    }
+}
+
+/// Why the store cannot serve yet.
+#[derive(Debug, thiserror::Error)]
+pub enum NotReady {
+    #[error("database unreachable: {0}")]
+    Unreachable(DbErr),
+    #[error("{0} migration(s) pending")]
+    MigrationsPending(usize),
+}
+
+impl NotReady {
+    /// What a probe may be told (the database's own message stays in the log).
+    pub fn summary(&self) -> String {
+        match self {
+            Self::Unreachable(_) => "database unreachable".to_owned(),
+            Self::MigrationsPending(n) => format!("{n} migration(s) pending"),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+impl Store {
+    /// Connects to `url`, or to SQLite at `<data_dir>/topsail.db` (created if missing).
+    pub async fn connect(url: Option<&str>, data_dir: &Path) -> Result<Self, DbErr> {
+        let url = match url {
+            Some(url) => url.to_owned(),
+            None => {
+                std::fs::create_dir_all(data_dir).map_err(|e| {
+                    DbErr::Custom(format!("cannot create data directory {}: {e}", data_dir.display()))
+                })?;
+                format!("sqlite://{}?mode=rwc", data_dir.join("topsail.db").display())
+            }
+        };
+        let mut options = ConnectOptions::new(url);
+        options
+            .sqlx_logging(false)
+            .connect_timeout(Duration::from_secs(5))
+            .acquire_timeout(Duration::from_secs(10))
+            .max_connections(16);
+        let db = Database::connect(options).await?;
+        if db.get_database_backend() == DbBackend::Sqlite {
+            // WAL lets readers proceed while one writer writes; the setting is stored in the file.
+            db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
+        }
+        Ok(Self { db })
+    }
+
+    /// Applies every pending migration.
+    pub async fn migrate(&self) -> Result<(), DbErr> {
+        Migrator::up(&self.db, None).await
+    }
+
+    /// Ready means: the database answers and no migration is pending.
+    pub async fn readiness(&self) -> Result<(), NotReady> {
+        self.db.ping().await.map_err(NotReady::Unreachable)?;
+        let pending = Migrator::get_pending_migrations(&self.db).await.map_err(NotReady::Unreachable)?;
+        if !pending.is_empty() {
+            return Err(NotReady::MigrationsPending(pending.len()));
+        }
+        Ok(())
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    pub async fn close(self) -> Result<(), DbErr> {
+        self.db.close().await
+    }
+}
