@@ -7,7 +7,7 @@ mod applications;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::{
-    NavigateOptions,
+    NavigateOptions, SsrMode,
     components::{ParentRoute, Redirect, Route, Router, Routes},
     hooks::{use_location, use_navigate},
     path,
@@ -58,16 +58,25 @@ pub fn App() -> impl IntoView {
     provide_context(changed);
     provide_context(ApplicationList(Resource::new(move || changed.0.get(), |_| list_applications())));
 
+    // Effects run only in the browser: the flag tells tests (and CSS) that the page is interactive.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+
     view! {
         <Title text="Topsail" />
         <Router>
             <NavBar />
-            <main class="page">
+            <main class="page" data-hydrated=move || hydrated.get().to_string()>
                 <Routes fallback=NotFound>
                     <Route path=path!("/") view=|| view! { <Redirect path="/applications" /> } />
                     <Route path=path!("/applications") view=applications::ApplicationsPage />
                     <Route path=path!("/applications/new") view=applications::CreateApplicationPage />
-                    <ParentRoute path=path!("/applications/:name") view=application_page::ApplicationPage>
+                    // Rendered whole before sending, so an unknown application answers 404.
+                    <ParentRoute
+                        path=path!("/applications/:name")
+                        view=application_page::ApplicationPage
+                        ssr=SsrMode::Async
+                    >
                         <Route path=path!("") view=application_page::InfrastructureTab />
                         <Route path=path!("infrastructure") view=application_page::InfrastructureTab />
                         <Route path=path!("pipelines") view=application_page::PipelinesTab />
