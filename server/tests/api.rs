@@ -1,0 +1,161 @@
+//! Server functions and operations endpoints over real HTTP: a server on a free port with a fresh
+//! database per test.
+
+mod support;
+
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::json;
+use support::{Backend, TestServer};
+
+fn input(name: &str) -> serde_json::Value {
+    json!({ "input": { "name": name, "ownerEmail": "ops@example.com", "team": "payments", "description": "shop" } })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn application_lifecycle_over_http() {
+    let s = TestServer::start(Backend::Sqlite).await;
+
+    let (status, created, headers) = s.call("applications/create", input("web")).await;
+    assert_eq!(status, 200, "{created}");
+    assert_eq!(created["name"], "web");
+    assert_eq!(created["createdBy"], "anonymous");
+    assert!(headers.get("x-request-id").is_some());
+
+    let (status, list, _) = s.call("applications/list", json!({})).await;
+    assert_eq!(status, 200);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+
+    let (status, got, _) = s.call("applications/get", json!({ "name": "web" })).await;
+    assert_eq!((status, &got), (200, &created));
+
+    let change = json!({ "name": "web", "input": { "name": "web", "ownerEmail": "platform@example.com", "team": "" } });
+    let (status, updated, _) = s.call("applications/update", change).await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(updated["ownerEmail"], "platform@example.com");
+    assert_eq!(updated["team"], "");
+    assert_eq!(updated["createdAt"], created["createdAt"]);
+
+    let (status, _, _) = s.call("applications/delete", json!({ "name": "web" })).await;
+    assert_eq!(status, 200);
+    let (status, body, _) = s.call("applications/get", json!({ "name": "web" })).await;
+    assert_eq!(status, 404);
+    assert_eq!(body, json!({ "error": "notFound", "what": "application 'web'" }));
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_names_each_field_and_stores_nothing() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let bad = json!({ "input": { "name": "Not_A_Label", "ownerEmail": "nobody", "team": "" } });
+    let (status, body, _) = s.call("applications/create", bad).await;
+    assert_eq!(status, 422);
+    assert_eq!(body["error"], "invalid");
+    let fields: Vec<&str> = body["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["name", "ownerEmail"]);
+    let (_, list, _) = s.call("applications/list", json!({})).await;
+    assert_eq!(list, json!([]));
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_name_already_exists() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    assert_eq!(s.call("applications/create", input("web")).await.0, 200);
+    let (status, body, _) = s.call("applications/create", input("web")).await;
+    assert_eq!(status, 409);
+    assert_eq!(body, json!({ "error": "alreadyExists", "field": "name", "message": "application 'web' already exists" }));
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_cannot_change_and_unknown_names_are_not_found() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    s.call("applications/create", input("web")).await;
+    let rename = json!({ "name": "web", "input": { "name": "shop", "ownerEmail": "ops@example.com" } });
+    let (status, body, _) = s.call("applications/update", rename).await;
+    assert_eq!(status, 422);
+    assert_eq!(body["fields"][0]["field"], "name");
+    for name in ["ghost", "Not Valid"] {
+        let (status, _, _) = s.call("applications/get", json!({ "name": name })).await;
+        assert_eq!(status, 404, "{name}");
+        let (status, _, _) = s.call("applications/delete", json!({ "name": name })).await;
+        assert_eq!(status, 404, "{name}");
+    }
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_failure_shows_only_the_request_id() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    // Break the database underneath the server.
+    let path = s.db.dir.path().join("data").join("topsail.db");
+    let db = Database::connect(format!("sqlite://{}", path.display())).await.unwrap();
+    db.execute_unprepared("DROP TABLE applications").await.unwrap();
+    db.close().await.unwrap();
+
+    let (status, body, headers) = s.call("applications/list", json!({})).await;
+    assert_eq!(status, 500);
+    let request_id = headers["x-request-id"].to_str().unwrap();
+    assert_eq!(body, json!({ "error": "internal", "requestId": request_id }));
+    assert!(!body.to_string().contains("applications"), "{body}");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_request_id_from_the_ingress_is_kept() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let res = s.client.get(format!("{}/healthz", s.base)).header("x-request-id", "from-nginx-42").send().await.unwrap();
+    assert_eq!(res.headers()["x-request-id"], "from-nginx-42");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_readiness_and_metrics() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    assert_eq!(s.get("/healthz").await, (200, "ok\n".to_owned()));
+    assert_eq!(s.get("/readyz").await, (200, "ready\n".to_owned()));
+    s.call("applications/create", input("web")).await;
+    s.call("applications/create", input("web")).await;
+    let (status, page) = s.get("/applications/web").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("web"), "{page}");
+
+    let (status, metrics) = s.get("/metrics").await;
+    assert_eq!(status, 200);
+    for line in [
+        "topsail_http_requests_total{method=\"POST\",route=\"/api/applications/create\",status=\"200\"} 1",
+        "topsail_http_requests_total{method=\"POST\",route=\"/api/applications/create\",status=\"409\"} 1",
+        "topsail_http_requests_total{method=\"GET\",route=\"/applications/{name}\",status=\"200\"} 1",
+        "topsail_http_requests_total{method=\"GET\",route=\"/readyz\",status=\"200\"} 1",
+        "topsail_http_request_duration_seconds_count{method=\"POST\",route=\"/api/applications/create\"} 2",
+    ] {
+        assert!(metrics.contains(line), "missing {line}\n{metrics}");
+    }
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_pages_are_404_and_unknown_applications_too() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let (status, page) = s.get("/no/such/page").await;
+    assert_eq!(status, 404);
+    assert!(page.contains("Page not found"));
+    let (status, page) = s.get("/applications/ghost/config").await;
+    assert_eq!(status, 404);
+    assert!(page.contains("No such application"));
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_fails_when_the_database_is_gone() {
+    let s = TestServer::start(Backend::Postgres).await;
+    assert_eq!(s.get("/readyz").await.0, 200);
+    let admin = Database::connect(support::postgres_admin_url()).await.unwrap();
+    let name = s.db.url.as_ref().unwrap().rsplit('/').next().unwrap().to_owned();
+    admin.execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)")).await.unwrap();
+    admin.close().await.unwrap();
+    let (status, body) = s.get("/readyz").await;
+    assert_eq!(status, 503);
+    assert_eq!(body, "not ready: database unreachable\n");
+    s.stop().await;
+}

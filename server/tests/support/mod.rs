@@ -1,0 +1,147 @@
+//! Test helpers: fresh databases per test (SQLite file or a new PostgreSQL database) and a
+//! Topsail server on a free port.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::panic::resume_unwind;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use sea_orm::{ConnectionTrait, Database};
+use server::config::{Config, LogFormat};
+use server::store::Store;
+
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// PostgreSQL to create test databases in (`TOPSAIL_TEST_POSTGRES_URL`, default: local trust auth).
+pub fn postgres_admin_url() -> String {
+    std::env::var("TOPSAIL_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+fn unique_suffix() -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("{}_{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed), nanos)
+}
+
+/// A database that exists for one test.
+pub struct TestDatabase {
+    pub url: Option<String>,
+    pub dir: tempfile::TempDir,
+    postgres_name: Option<String>,
+}
+
+impl TestDatabase {
+    pub async fn create(backend: Backend) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        match backend {
+            Backend::Sqlite => Self { url: None, dir, postgres_name: None },
+            Backend::Postgres => {
+                let admin_url = postgres_admin_url();
+                let admin = Database::connect(&admin_url).await.unwrap_or_else(|e| {
+                    panic!("PostgreSQL at {admin_url} is needed for this test (./x test starts it): {e}")
+                });
+                let name = format!("topsail_test_{}", unique_suffix());
+                admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
+                admin.close().await.unwrap();
+                let (base, _) = admin_url.rsplit_once('/').unwrap();
+                Self { url: Some(format!("{base}/{name}")), dir, postgres_name: Some(name) }
+            }
+        }
+    }
+
+    pub async fn store(&self) -> Store {
+        let store = Store::connect(self.url.as_deref(), self.dir.path()).await.unwrap();
+        store.migrate().await.unwrap();
+        store
+    }
+
+    pub async fn drop(self) {
+        if let Some(name) = &self.postgres_name {
+            let admin = Database::connect(&postgres_admin_url()).await.unwrap();
+            admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.unwrap();
+            admin.close().await.unwrap();
+        }
+    }
+}
+
+/// Runs `body` against a migrated store in a fresh database, then removes the database even if
+/// the body panicked (the panic is re-raised).
+pub async fn with_store<F, Fut>(backend: Backend, body: F)
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let db = TestDatabase::create(backend).await;
+    let store = db.store().await;
+    let outcome = tokio::spawn(body(store.clone())).await;
+    let _ = store.close().await;
+    db.drop().await;
+    if let Err(e) = outcome {
+        resume_unwind(e.into_panic());
+    }
+}
+
+/// A Topsail server on a free port over its own fresh database.
+pub struct TestServer {
+    pub base: String,
+    pub db: TestDatabase,
+    pub client: reqwest::Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+pub fn test_config(db: &TestDatabase) -> Config {
+    Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: db.dir.path().join("data"),
+        site_dir: db.dir.path().join("site"),
+        database_url: db.url.clone().map(server::config::Secret::new),
+        log_format: LogFormat::Human,
+        log_level: "warn".into(),
+    }
+}
+
+impl TestServer {
+    pub async fn start(backend: Backend) -> Self {
+        let db = TestDatabase::create(backend).await;
+        let bound = server::bind(&test_config(&db)).await.unwrap();
+        let base = format!("http://{}", bound.local_addr());
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(async move {
+            bound.serve(async { let _ = stopped.await; }).await.unwrap();
+        });
+        Self { base, db, client: reqwest::Client::new(), stop: Some(stop), task: Some(task) }
+    }
+
+    /// Calls a server function: `POST /api/<endpoint>` with its arguments as JSON.
+    pub async fn call(&self, endpoint: &str, args: serde_json::Value) -> (u16, serde_json::Value, reqwest::header::HeaderMap) {
+        let res = self.client.post(format!("{}/api/{endpoint}", self.base)).json(&args).send().await.unwrap();
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap();
+        let body = if text.is_empty() { serde_json::Value::Null } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"))
+        };
+        (status, body, headers)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let res = self.client.get(format!("{}{path}", self.base)).send().await.unwrap();
+        (res.status().as_u16(), res.text().await.unwrap())
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap();
+        }
+        self.db.drop().await;
+    }
+}
