@@ -10,7 +10,7 @@ use app::model::{
 use app::services::ApplicationService;
 use async_trait::async_trait;
 
-use crate::store::{ApplicationRecord, Store, StoreError, StoredApplication};
+use crate::store::{ApplicationRecord, Store, StoreError};
 
 pub struct Applications {
     store: Store,
@@ -19,19 +19,6 @@ pub struct Applications {
 impl Applications {
     pub fn new(store: Store) -> Self {
         Self { store }
-    }
-}
-
-fn to_api(a: StoredApplication) -> Application {
-    Application {
-        name: a.name,
-        description: a.description,
-        owner_email: a.owner_email,
-        team: a.team,
-        created_at: a.created_at,
-        created_by: a.created_by,
-        updated_at: a.updated_at,
-        updated_by: a.updated_by,
     }
 }
 
@@ -63,13 +50,12 @@ fn api_error(rc: &RequestContext, name: Option<&ApplicationName>, e: StoreError)
 #[async_trait]
 impl ApplicationService for Applications {
     async fn list(&self, rc: &RequestContext) -> Result<Vec<Application>, AppError> {
-        let all = self.store.list_applications().await.map_err(|e| api_error(rc, None, e))?;
-        Ok(all.into_iter().map(to_api).collect())
+        self.store.list_applications().await.map_err(|e| api_error(rc, None, e))
     }
 
     async fn get(&self, rc: &RequestContext, name: &ApplicationName) -> Result<Application, AppError> {
         let found = self.store.get_application(name.as_str()).await;
-        found.map(to_api).map_err(|e| api_error(rc, Some(name), e))
+        found.map_err(|e| api_error(rc, Some(name), e))
     }
 
     async fn create(&self, rc: &RequestContext, new: NewApplication) -> Result<Application, AppError> {
@@ -77,7 +63,7 @@ impl ApplicationService for Applications {
         let created = self.store.insert_application(row, rc.caller.audit_name()).await;
         let created = created.map_err(|e| api_error(rc, Some(&new.name), e))?;
         tracing::info!(request_id = %rc.request_id, application = %new.name, by = rc.caller.audit_name(), "application created");
-        Ok(to_api(created))
+        Ok(created)
     }
 
     async fn update(
@@ -89,7 +75,7 @@ impl ApplicationService for Applications {
         let updated = self.store.update_application(record(name, changes), rc.caller.audit_name()).await;
         let updated = updated.map_err(|e| api_error(rc, Some(name), e))?;
         tracing::info!(request_id = %rc.request_id, application = %name, by = rc.caller.audit_name(), "application updated");
-        Ok(to_api(updated))
+        Ok(updated)
     }
 
     async fn delete(&self, rc: &RequestContext, name: &ApplicationName) -> Result<(), AppError> {

@@ -113,44 +113,36 @@ fn with_application<V: IntoView + 'static>(
     }
 }
 
-#[component]
-pub fn InfrastructureTab() -> impl IntoView {
-    with_application(|a| {
+/// A tab whose content arrives with a later capability: it says what will be here.
+fn coming_tab(test_id: &'static str, title: &'static str, text: fn(&str) -> String) -> impl IntoView {
+    with_application(move |a| {
         view! {
-            <div class="empty-state small" data-testid="tab-infrastructure">
-                <h2>"Infrastructure"</h2>
-                <p>
-                    {format!("No Kubernetes accounts are connected to {} yet. ", a.name)}
-                    "Once accounts are configured, the Deployments, ReplicaSets, pods, Services and "
-                    "Ingresses this application runs appear here, live."
-                </p>
+            <div class="empty-state small" data-testid=test_id>
+                <h2>{title}</h2>
+                <p>{text(&a.name)}</p>
             </div>
         }
+    })
+}
+
+#[component]
+pub fn InfrastructureTab() -> impl IntoView {
+    coming_tab("tab-infrastructure", "Infrastructure", |name| {
+        format!(
+            "No Kubernetes accounts are connected to {name} yet. Once accounts are configured, the \
+             Deployments, ReplicaSets, pods, Services and Ingresses it runs appear here, live."
+        )
     })
 }
 
 #[component]
 pub fn PipelinesTab() -> impl IntoView {
-    with_application(|a| {
-        view! {
-            <div class="empty-state small" data-testid="tab-pipelines">
-                <h2>"Pipelines"</h2>
-                <p>{format!("{} has no pipelines yet.", a.name)}</p>
-            </div>
-        }
-    })
+    coming_tab("tab-pipelines", "Pipelines", |name| format!("{name} has no pipelines yet."))
 }
 
 #[component]
 pub fn ExecutionsTab() -> impl IntoView {
-    with_application(|a| {
-        view! {
-            <div class="empty-state small" data-testid="tab-executions">
-                <h2>"Executions"</h2>
-                <p>{format!("No pipeline of {} has run yet.", a.name)}</p>
-            </div>
-        }
-    })
+    coming_tab("tab-executions", "Executions", |name| format!("No pipeline of {name} has run yet."))
 }
 
 #[component]

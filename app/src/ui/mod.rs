@@ -94,7 +94,7 @@ fn NavBar() -> impl IntoView {
     view! {
         <header class="navbar">
             <a class="brand" href="/applications">
-                <span class="brand-mark" aria-hidden="true">"⛵"</span>
+                <img class="brand-mark" src="/favicon.svg" alt="" width="22" height="22" />
                 "Topsail"
             </a>
             <nav aria-label="Main">

@@ -1,5 +1,6 @@
 //! The applications table and its repository.
 
+use app::model::Application;
 use chrono::{DateTime, Utc};
 use sea_orm::entity::prelude::*;
 use sea_orm::{ActiveValue::Set, QueryOrder};
@@ -42,20 +43,7 @@ pub struct ApplicationRecord {
     pub team: String,
 }
 
-/// An application as stored.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StoredApplication {
-    pub name: String,
-    pub description: String,
-    pub owner_email: String,
-    pub team: String,
-    pub created_at: DateTime<Utc>,
-    pub created_by: String,
-    pub updated_at: DateTime<Utc>,
-    pub updated_by: String,
-}
-
-impl From<entity::Model> for StoredApplication {
+impl From<entity::Model> for Application {
     fn from(m: entity::Model) -> Self {
         Self {
             name: m.name,
@@ -77,12 +65,12 @@ fn now() -> DateTime<Utc> {
 }
 
 impl Store {
-    pub async fn list_applications(&self) -> Result<Vec<StoredApplication>, StoreError> {
+    pub async fn list_applications(&self) -> Result<Vec<Application>, StoreError> {
         let rows = Entity::find().order_by_asc(Column::Name).all(&self.db).await?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
-    pub async fn get_application(&self, name: &str) -> Result<StoredApplication, StoreError> {
+    pub async fn get_application(&self, name: &str) -> Result<Application, StoreError> {
         Entity::find()
             .filter(Column::Name.eq(name))
             .one(&self.db)
@@ -97,7 +85,7 @@ impl Store {
         &self,
         record: ApplicationRecord,
         by: &str,
-    ) -> Result<StoredApplication, StoreError> {
+    ) -> Result<Application, StoreError> {
         let at = now();
         let row = ActiveModel {
             name: Set(record.name),
@@ -120,7 +108,7 @@ impl Store {
         &self,
         record: ApplicationRecord,
         by: &str,
-    ) -> Result<StoredApplication, StoreError> {
+    ) -> Result<Application, StoreError> {
         let result = Entity::update_many()
             .col_expr(Column::Description, Expr::value(record.description))
             .col_expr(Column::OwnerEmail, Expr::value(record.owner_email))

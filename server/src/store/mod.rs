@@ -10,7 +10,7 @@ use std::time::Duration;
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
 
-pub use applications::{ApplicationRecord, StoredApplication};
+pub use applications::ApplicationRecord;
 
 /// The storage boundary's error. `Conflict` is a domain outcome; `Database` is an internal
 /// failure whose cause is logged by the caller, never shown to a user.
