@@ -40,6 +40,10 @@ test('create an application, see it listed, reload, edit it, reject bad input, d
   await page.getByLabel('Team').fill('platform');
   await page.getByRole('button', { name: 'Save changes' }).click();
   await expect(page.getByText('Saved.')).toBeVisible();
+  // The header follows without a reload, and the form keeps what was saved.
+  await expect(page.locator('.app-header')).toContainText('platform@example.com');
+  await expect(page.getByLabel('Team')).toHaveValue('platform');
+  await expect(page.getByText('Saved.')).toBeVisible();
   await page.reload();
   await expect(page.getByLabel('Owner email')).toHaveValue('platform@example.com');
   await expect(page.locator('.app-header')).toContainText('platform');

@@ -147,7 +147,16 @@ pub fn ExecutionsTab() -> impl IntoView {
 
 #[component]
 pub fn ConfigTab() -> impl IntoView {
-    with_application(|a| view! { <ApplicationConfig app=a /> })
+    let params = use_params_map();
+    let name = Memo::new(move |_| params.read().get("name").unwrap_or_default());
+    // Loaded once per application, not on every change: saving refreshes the header but keeps
+    // this form, its values and its "Saved." message.
+    let initial = Resource::new(move || name.get(), get_application);
+    view! {
+        <Transition fallback=|| ()>
+            {move || initial.get().and_then(Result::ok).map(|app| view! { <ApplicationConfig app /> })}
+        </Transition>
+    }
 }
 
 #[component]
@@ -179,12 +188,16 @@ fn ApplicationConfig(app: Application) -> impl IntoView {
                 update.dispatch(input);
             })
         />
-        <dl class="facts audit">
-            <dt>"Created"</dt>
-            <dd>{format!("{} by {}", format_time(&app.created_at), app.created_by)}</dd>
-            <dt>"Last changed"</dt>
-            <dd>{format!("{} by {}", format_time(&app.updated_at), app.updated_by)}</dd>
-        </dl>
+        {with_application(|app| {
+            view! {
+                <dl class="facts audit">
+                    <dt>"Created"</dt>
+                    <dd>{format!("{} by {}", format_time(&app.created_at), app.created_by)}</dd>
+                    <dt>"Last changed"</dt>
+                    <dd>{format!("{} by {}", format_time(&app.updated_at), app.updated_by)}</dd>
+                </dl>
+            }
+        })}
         <DeleteApplication name />
     }
 }
@@ -197,8 +210,9 @@ fn DeleteApplication(name: String) -> impl IntoView {
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(())) = delete.value().get() {
-            changed.notify();
+            // Leave first: refreshing while still here would replace this page with "not found".
             navigate("/applications", NavigateOptions::default());
+            changed.notify();
         }
     });
     let expected = name.clone();
