@@ -102,10 +102,33 @@ async fn a_database_failure_shows_only_the_request_id() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_request_id_from_the_ingress_is_kept() {
+async fn the_request_id_from_the_ingress_is_kept_and_security_headers_are_sent() {
     let s = TestServer::start(Backend::Sqlite).await;
     let res = s.client.get(format!("{}/healthz", s.base)).header("x-request-id", "from-nginx-42").send().await.unwrap();
     assert_eq!(res.headers()["x-request-id"], "from-nginx-42");
+    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(res.headers()["x-frame-options"], "DENY");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ui_bundle_is_served_precompressed_when_accepted() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let pkg = s.db.dir.path().join("site").join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    std::fs::write(pkg.join("topsail.js"), "export function hydrate() {}").unwrap();
+    std::fs::write(pkg.join("topsail.js.gz"), b"\x1f\x8b pretend gzip").unwrap();
+
+    let plain = s.client.get(format!("{}/pkg/topsail.js", s.base)).send().await.unwrap();
+    assert_eq!(plain.status(), 200);
+    assert!(plain.headers().get("content-encoding").is_none());
+    assert_eq!(plain.text().await.unwrap(), "export function hydrate() {}");
+
+    let gz = s.client.get(format!("{}/pkg/topsail.js", s.base)).header("accept-encoding", "gzip").send().await.unwrap();
+    assert_eq!(gz.headers()["content-encoding"], "gzip");
+    assert_eq!(gz.bytes().await.unwrap().as_ref(), b"\x1f\x8b pretend gzip");
+
+    assert_eq!(s.client.get(format!("{}/pkg/nothing.js", s.base)).send().await.unwrap().status(), 404);
     s.stop().await;
 }
 

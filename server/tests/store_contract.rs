@@ -99,6 +99,23 @@ async fn migrations_are_idempotent_and_leave_the_store_ready(store: Store) {
     store.readiness().await.unwrap();
 }
 
+#[tokio::test]
+async fn sqlite_runs_in_wal_mode() {
+    use sea_orm::{ConnectionTrait, Database, Statement};
+    let db = support::TestDatabase::create(support::Backend::Sqlite).await;
+    let store = db.store().await;
+    let file = db.dir.path().join("topsail.db");
+    let raw = Database::connect(format!("sqlite://{}", file.display())).await.unwrap();
+    let row = raw
+        .query_one(Statement::from_string(raw.get_database_backend(), "PRAGMA journal_mode"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.try_get_by_index::<String>(0).unwrap(), "wal");
+    raw.close().await.unwrap();
+    store.close().await.unwrap();
+}
+
 macro_rules! contract {
     ($($case:ident),* $(,)?) => {
         mod sqlite {

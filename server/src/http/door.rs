@@ -18,6 +18,13 @@ use super::AppState;
 
 const REQUEST_ID_HEADER: &str = "x-request-id";
 
+/// Sent with every response unless a handler set them already.
+const SECURITY_HEADERS: [(&str, &str); 3] = [
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    ("referrer-policy", "same-origin"),
+];
+
 /// The route a request matched (its pattern, e.g. `/applications/{name}`), for metrics.
 #[derive(Clone)]
 struct RouteLabel(String);
@@ -45,7 +52,7 @@ fn request_id(request: &Request) -> String {
 
 /// Requests that matched no route are labelled by kind, so labels stay few.
 fn unmatched_label(path: &str) -> &'static str {
-    if path.starts_with("/pkg/") || path == "/favicon.svg" { "static" } else { "unmatched" }
+    if path == "/favicon.svg" { "static" } else { "unmatched" }
 }
 
 pub async fn door(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
@@ -66,8 +73,12 @@ pub async fn door(State(state): State<AppState>, mut request: Request, next: Nex
         None => unmatched_label(&path).to_owned(),
     };
     state.metrics.observe(method.as_str(), &route, status.as_u16(), elapsed);
+    let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+        headers.insert(REQUEST_ID_HEADER, value);
+    }
+    for (name, value) in SECURITY_HEADERS {
+        headers.entry(name).or_insert(HeaderValue::from_static(value));
     }
     span.in_scope(|| {
         let ms = elapsed.as_secs_f64() * 1000.0;

@@ -15,6 +15,7 @@ use axum::middleware;
 use axum::routing::get;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
+use tower_http::services::ServeDir;
 
 pub use metrics::Metrics;
 
@@ -50,11 +51,15 @@ pub fn router(state: AppState) -> Router {
     let context = move || provide_context(services.clone());
     let shell_options = state.leptos.clone();
     let routes = generate_route_list(app::App);
+    let pkg_dir = Path::new(&*state.leptos.site_root).join(&*state.leptos.site_pkg_dir);
 
     Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
+        // The UI bundle, served pre-compressed (`<file>.gz` beside each file) when the browser
+        // accepts gzip; see `./x build`.
+        .nest_service("/pkg", ServeDir::new(pkg_dir).precompressed_gzip())
         .leptos_routes_with_context(&state, routes, context.clone(), move || app::shell(shell_options.clone()))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, app::shell))
         .route_layer(middleware::from_fn(door::tag_route))
