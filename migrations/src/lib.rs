@@ -5,13 +5,17 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_create_applications;
+mod m20261126_000002_create_work_queue;
 
 pub struct Migrator;
 
 #[sea_orm_migration::async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261126_000001_create_applications::Migration)]
+        vec![
+            Box::new(m20261126_000001_create_applications::Migration),
+            Box::new(m20261126_000002_create_work_queue::Migration),
+        ]
     }
 
     /// Topsail's own name for the bookkeeping table, so it can share a database.

@@ -1,11 +1,14 @@
 //! The Topsail server: configuration, HTTP, and the server layer behind the UI's services.
 //!
 //! Modules: [`config`] (layered configuration), [`store`] (sea-orm storage), [`applications`]
-//! (the application service), [`http`] (router, request door, operations endpoints).
+//! (the application service), [`http`] (router, request door, operations endpoints),
+//! [`orchestration`] (the durable work queue pipelines run on).
 
 pub mod applications;
 pub mod config;
 pub mod http;
+pub mod ids;
+pub mod orchestration;
 pub mod store;
 
 use std::future::Future;

@@ -2,9 +2,6 @@
 //! caller is, puts both on the request for every handler and server function, and records the
 //! request in the logs and metrics. Authentication and authorization belong here, and only here.
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use app::model::{Caller, RequestContext};
@@ -41,12 +38,7 @@ fn request_id(request: &Request) -> String {
         Some(id) if !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') => {
             id.to_owned()
         }
-        _ => {
-            static COUNTER: AtomicU64 = AtomicU64::new(0);
-            let mut h = RandomState::new().build_hasher();
-            h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-            format!("{:016x}", h.finish())
-        }
+        _ => crate::ids::short_id(),
     }
 }
 

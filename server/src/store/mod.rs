@@ -98,6 +98,12 @@ impl Store {
         Ok(())
     }
 
+    /// The connection, for other server-layer components that keep their tables in this
+    /// database (the work queue).
+    pub(crate) fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
     pub fn backend(&self) -> DbBackend {
         self.db.get_database_backend()
     }

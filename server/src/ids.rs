@@ -1,0 +1,36 @@
+//! Random identifiers (request ids, message ids) without an extra dependency: the standard
+//! library's randomly keyed hasher, fed a process-wide counter.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+fn random_u64() -> u64 {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    h.finish()
+}
+
+/// 16 hex digits.
+pub fn short_id() -> String {
+    format!("{:016x}", random_u64())
+}
+
+/// 32 hex digits: unique enough for ids that are stored.
+pub fn long_id() -> String {
+    format!("{:016x}{:016x}", random_u64(), random_u64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_hex_and_differ() {
+        let ids: std::collections::HashSet<String> = (0..1000).map(|_| long_id()).collect();
+        assert_eq!(ids.len(), 1000);
+        assert!(ids.iter().all(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())));
+        assert_eq!(short_id().len(), 16);
+    }
+}

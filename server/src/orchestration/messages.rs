@@ -1,0 +1,49 @@
+//! The messages that drive executions. They carry ids only: everything else is read from the
+//! store when the message is handled, so a message delivered twice or late does no harm.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum Message {
+    StartExecution { execution: String },
+    StartStage { execution: String, stage: String },
+    RunTask { execution: String, stage: String, task: String },
+    CompleteStage { execution: String, stage: String },
+    CompleteExecution { execution: String },
+    CancelExecution { execution: String },
+    PauseStage { execution: String, stage: String },
+    ResumeStage { execution: String, stage: String },
+    RestartStage { execution: String, stage: String },
+}
+
+impl Message {
+    /// The execution this message is about (every message is about one).
+    pub fn execution(&self) -> &str {
+        match self {
+            Self::StartExecution { execution }
+            | Self::StartStage { execution, .. }
+            | Self::RunTask { execution, .. }
+            | Self::CompleteStage { execution, .. }
+            | Self::CompleteExecution { execution }
+            | Self::CancelExecution { execution }
+            | Self::PauseStage { execution, .. }
+            | Self::ResumeStage { execution, .. }
+            | Self::RestartStage { execution, .. } => execution,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_serialize_as_tagged_ids() {
+        let m = Message::RunTask { execution: "e1".into(), stage: "s1".into(), task: "t1".into() };
+        let json = serde_json::to_string(&m).unwrap();
+        assert_eq!(json, r#"{"type":"runTask","execution":"e1","stage":"s1","task":"t1"}"#);
+        assert_eq!(serde_json::from_str::<Message>(&json).unwrap(), m);
+        assert_eq!(m.execution(), "e1");
+    }
+}

@@ -1,0 +1,8 @@
+//! Orchestration: running pipelines durably (Spinnaker's Orca).
+//!
+//! Architecture invariant: nothing here knows HTTP, axum or Leptos. Work is driven by messages on
+//! a durable [`queue`]; messages carry only ids, handlers are idempotent, and a handler that has
+//! to wait asks to be called again later instead of blocking.
+
+pub mod messages;
+pub mod queue;
