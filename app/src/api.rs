@@ -5,6 +5,7 @@
 use leptos::prelude::*;
 use leptos::server_fn::codec::{Json, JsonEncoding};
 
+use crate::model::pipeline::{PipelineChange, PipelineDetail, PipelineSummary, PipelineVersion, SavedPipeline};
 use crate::model::{AppError, Application, ApplicationInput};
 #[cfg(feature = "ssr")]
 use crate::{model::ApplicationName, services};
@@ -66,5 +67,65 @@ pub async fn delete_application(name: String) -> Result<(), AppError> {
     services::respond(async {
         let (services, rc) = services::current()?;
         services.applications.delete(&rc, &existing_name(&name)?).await
+    }.await)
+}
+
+#[server(prefix = "/api", endpoint = "pipelines/list", input = Json)]
+pub async fn list_pipelines(application: String) -> Result<Vec<PipelineSummary>, AppError> {
+    services::respond(async {
+        let (services, rc) = services::current()?;
+        services.pipelines.list(&rc, &existing_name(&application)?).await
+    }.await)
+}
+
+/// The latest version of a pipeline; its `document` is the export.
+#[server(prefix = "/api", endpoint = "pipelines/get", input = Json)]
+pub async fn get_pipeline(application: String, name: String) -> Result<PipelineDetail, AppError> {
+    services::respond(async {
+        let (services, rc) = services::current()?;
+        services.pipelines.get(&rc, &existing_name(&application)?, &name).await
+    }.await)
+}
+
+/// Saves (or imports) a pipeline in Spinnaker's JSON shape.
+#[server(prefix = "/api", endpoint = "pipelines/save", input = Json)]
+pub async fn save_pipeline(pipeline: serde_json::Value) -> Result<SavedPipeline, AppError> {
+    services::respond(async {
+        let (services, rc) = services::current()?;
+        let document = crate::model::pipeline::PipelineDocument::from_value(pipeline)
+            .map_err(|p| AppError::invalid(&p.field, &p.message))?;
+        services.pipelines.save(&rc, document).await
+    }.await)
+}
+
+#[server(prefix = "/api", endpoint = "pipelines/delete", input = Json)]
+pub async fn delete_pipeline(application: String, name: String) -> Result<(), AppError> {
+    services::respond(async {
+        let (services, rc) = services::current()?;
+        services.pipelines.delete(&rc, &existing_name(&application)?, &name).await
+    }.await)
+}
+
+#[server(prefix = "/api", endpoint = "pipelines/history", input = Json)]
+pub async fn pipeline_history(id: String) -> Result<Vec<PipelineVersion>, AppError> {
+    services::respond(async {
+        let (services, rc) = services::current()?;
+        services.pipelines.history(&rc, &id).await
+    }.await)
+}
+
+#[server(prefix = "/api", endpoint = "pipelines/diff", input = Json)]
+pub async fn pipeline_diff(id: String, from: u32, to: u32) -> Result<Vec<PipelineChange>, AppError> {
+    services::respond(async {
+        let (services, rc) = services::current()?;
+        services.pipelines.diff(&rc, &id, from, to).await
+    }.await)
+}
+
+#[server(prefix = "/api", endpoint = "pipelines/restore", input = Json)]
+pub async fn restore_pipeline(id: String, version: u32) -> Result<SavedPipeline, AppError> {
+    services::respond(async {
+        let (services, rc) = services::current()?;
+        services.pipelines.restore(&rc, &id, version).await
     }.await)
 }

@@ -9,6 +9,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use leptos::prelude::*;
 
+use crate::model::pipeline::{
+    PipelineChange, PipelineDetail, PipelineDocument, PipelineSummary, PipelineVersion, SavedPipeline,
+};
 use crate::model::{
     AppError, Application, ApplicationChanges, ApplicationName, NewApplication, RequestContext,
 };
@@ -27,10 +30,26 @@ pub trait ApplicationService: Send + Sync + 'static {
     async fn delete(&self, rc: &RequestContext, name: &ApplicationName) -> Result<(), AppError>;
 }
 
+/// Pipeline configurations: versioned, validated, kept verbatim.
+#[async_trait]
+pub trait PipelineService: Send + Sync + 'static {
+    async fn list(&self, rc: &RequestContext, application: &ApplicationName) -> Result<Vec<PipelineSummary>, AppError>;
+    async fn get(&self, rc: &RequestContext, application: &ApplicationName, name: &str) -> Result<PipelineDetail, AppError>;
+    /// Validates and saves; errors block the save, warnings come back with the result.
+    async fn save(&self, rc: &RequestContext, document: PipelineDocument) -> Result<SavedPipeline, AppError>;
+    async fn delete(&self, rc: &RequestContext, application: &ApplicationName, name: &str) -> Result<(), AppError>;
+    /// Every version, newest first.
+    async fn history(&self, rc: &RequestContext, id: &str) -> Result<Vec<PipelineVersion>, AppError>;
+    async fn diff(&self, rc: &RequestContext, id: &str, from: u32, to: u32) -> Result<Vec<PipelineChange>, AppError>;
+    /// Saves an earlier version's document as the newest version.
+    async fn restore(&self, rc: &RequestContext, id: &str, version: u32) -> Result<SavedPipeline, AppError>;
+}
+
 /// Everything server functions may call, provided by the server for each request.
 #[derive(Clone)]
 pub struct Services {
     pub applications: Arc<dyn ApplicationService>,
+    pub pipelines: Arc<dyn PipelineService>,
 }
 
 /// The services and the request context of the request being handled.

@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_create_applications;
 mod m20261126_000002_create_work_queue;
+mod m20261126_000003_create_pipelines;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261126_000001_create_applications::Migration),
             Box::new(m20261126_000002_create_work_queue::Migration),
+            Box::new(m20261126_000003_create_pipelines::Migration),
         ]
     }
 

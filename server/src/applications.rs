@@ -31,8 +31,14 @@ fn record(name: &ApplicationName, changes: ApplicationChanges) -> ApplicationRec
     }
 }
 
+/// An internal failure: logged with the request id, answered with only that id.
+pub(crate) fn internal(rc: &RequestContext, cause: &dyn std::fmt::Display) -> AppError {
+    tracing::error!(request_id = %rc.request_id, error = %cause, "internal error");
+    AppError::Internal { request_id: rc.request_id.clone() }
+}
+
 /// Maps a storage error for the user; `name` is the application the request was about.
-fn api_error(rc: &RequestContext, name: Option<&ApplicationName>, e: StoreError) -> AppError {
+pub(crate) fn api_error(rc: &RequestContext, name: Option<&ApplicationName>, e: StoreError) -> AppError {
     let named = || name.map(|n| format!("application '{n}'")).unwrap_or_else(|| "application".into());
     match e {
         StoreError::NotFound => AppError::NotFound { what: named() },
@@ -40,10 +46,8 @@ fn api_error(rc: &RequestContext, name: Option<&ApplicationName>, e: StoreError)
             field: "name".into(),
             message: format!("{} already exists", named()),
         },
-        StoreError::Database(cause) => {
-            tracing::error!(request_id = %rc.request_id, error = %cause, "database error");
-            AppError::Internal { request_id: rc.request_id.clone() }
-        }
+        StoreError::Stale => AppError::Conflict { message: format!("{} was changed meanwhile; reload and try again", named()) },
+        StoreError::Database(cause) => internal(rc, &cause),
     }
 }
 
@@ -79,6 +83,12 @@ impl ApplicationService for Applications {
     }
 
     async fn delete(&self, rc: &RequestContext, name: &ApplicationName) -> Result<(), AppError> {
+        let pipelines = self.store.count_pipelines(name.as_str()).await.map_err(|e| api_error(rc, Some(name), e))?;
+        if pipelines > 0 {
+            return Err(AppError::Conflict {
+                message: format!("application '{name}' still has {pipelines} pipeline(s); delete them first"),
+            });
+        }
         self.store.delete_application(name.as_str()).await.map_err(|e| api_error(rc, Some(name), e))?;
         tracing::info!(request_id = %rc.request_id, application = %name, by = rc.caller.audit_name(), "application deleted");
         Ok(())

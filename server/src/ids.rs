@@ -22,6 +22,12 @@ pub fn long_id() -> String {
     format!("{:016x}{:016x}", random_u64(), random_u64())
 }
 
+/// A random id in UUID form (`8-4-4-4-12` hex digits), as Spinnaker's pipeline ids are.
+pub fn uuid_like() -> String {
+    let h = long_id();
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -32,5 +38,7 @@ mod tests {
         assert_eq!(ids.len(), 1000);
         assert!(ids.iter().all(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())));
         assert_eq!(short_id().len(), 16);
+        let u = uuid_like();
+        assert_eq!(u.split('-').map(str::len).collect::<Vec<_>>(), [8, 4, 4, 4, 12]);
     }
 }

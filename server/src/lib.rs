@@ -9,6 +9,7 @@ pub mod config;
 pub mod http;
 pub mod ids;
 pub mod orchestration;
+pub mod pipelines;
 pub mod store;
 
 use std::future::Future;
@@ -40,6 +41,14 @@ pub async fn open_store(config: &Config) -> Result<Store, StartError> {
     let store = Store::connect(url, &config.data_dir).await.map_err(StartError::Database)?;
     store.migrate().await.map_err(StartError::Migrate)?;
     Ok(store)
+}
+
+/// The services behind the UI's server functions (also used by the command line).
+pub fn services(store: &Store) -> Services {
+    Services {
+        applications: Arc::new(applications::Applications::new(store.clone())),
+        pipelines: Arc::new(pipelines::Pipelines::new(store.clone())),
+    }
 }
 
 /// A server bound to its address, not yet serving.
@@ -78,7 +87,7 @@ pub async fn bind(config: &Config) -> Result<Bound, StartError> {
             "the UI bundle (pkg/topsail_bg.wasm) is not in the site directory: pages render but stay static; build it with `./x build` or set TOPSAIL_SITE_DIR"
         );
     }
-    let services = Services { applications: Arc::new(applications::Applications::new(store.clone())) };
+    let services = services(&store);
     let state = AppState {
         leptos: http::leptos_options(&config.site_dir, addr),
         store,

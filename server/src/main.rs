@@ -39,6 +39,27 @@ enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// Import or export pipelines (Spinnaker's pipeline JSON), on the configured database.
+    Pipeline {
+        #[command(subcommand)]
+        action: PipelineAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum PipelineAction {
+    /// Save the pipelines in each file (a JSON object, or a list of them) as new versions.
+    Import {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Print a pipeline's JSON (the latest version, or `--version N`).
+    Export {
+        application: String,
+        name: String,
+        #[arg(long)]
+        version: Option<u32>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -70,6 +91,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Migrate => run(&config, migrate(&config)),
+        Command::Pipeline { action } => run(&config, pipeline(&config, action)),
         Command::Serve => run(&config, serve(&config)),
     }
 }
@@ -107,6 +129,93 @@ async fn migrate(config: &Config) -> Result<(), server::StartError> {
     let store = server::open_store(config).await?;
     tracing::info!(database = config.database_kind(), "migrations applied");
     let _ = store.close().await;
+    Ok(())
+}
+
+/// Runs a pipeline command; problems with the input are reported and make the exit non-zero.
+async fn pipeline(config: &Config, action: PipelineAction) -> Result<(), server::StartError> {
+    use app::model::pipeline::PipelineDocument;
+    use app::model::{AppError, ApplicationName, Caller, RequestContext};
+
+    let store = server::open_store(config).await?;
+    let services = server::services(&store);
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    let rc = RequestContext { request_id: server::ids::short_id(), caller: Caller::User { name: format!("cli:{user}") } };
+    let mut failed = false;
+    let mut fail = |message: String| {
+        eprintln!("error: {message}");
+        failed = true;
+    };
+    match action {
+        PipelineAction::Import { files } => {
+            for file in files {
+                let parsed = std::fs::read_to_string(&file)
+                    .map_err(|e| e.to_string())
+                    .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).map_err(|e| e.to_string()));
+                let values = match parsed {
+                    Ok(serde_json::Value::Array(items)) => items,
+                    Ok(one) => vec![one],
+                    Err(e) => {
+                        fail(format!("{}: {e}", file.display()));
+                        continue;
+                    }
+                };
+                for value in values {
+                    let document = match PipelineDocument::from_value(value) {
+                        Ok(d) => d,
+                        Err(p) => {
+                            fail(format!("{}: {p}", file.display()));
+                            continue;
+                        }
+                    };
+                    let label = format!("{}/{}", document.application(), document.name());
+                    match services.pipelines.save(&rc, document).await {
+                        Ok(saved) => {
+                            let what = if saved.changed { format!("saved as version {}", saved.version) } else { format!("unchanged (version {})", saved.version) };
+                            println!("{label}: {what} (id {})", saved.id);
+                            for w in saved.warnings {
+                                println!("  warning: {w}");
+                            }
+                        }
+                        Err(AppError::Invalid { fields }) => {
+                            for f in fields {
+                                fail(format!("{}: {label}: {}: {}", file.display(), f.field, f.message));
+                            }
+                        }
+                        Err(e) => fail(format!("{}: {label}: {e}", file.display())),
+                    }
+                }
+            }
+        }
+        PipelineAction::Export { application, name, version } => {
+            let exported = match ApplicationName::parse(&application) {
+                Err(e) => Err(AppError::invalid("application", &e.message)),
+                Ok(app) => match services.pipelines.get(&rc, &app, &name).await {
+                    Ok(detail) => match version {
+                        None => Ok(detail.document),
+                        Some(v) => services
+                            .pipelines
+                            .history(&rc, &detail.summary.id)
+                            .await
+                            .and_then(|all| {
+                                all.into_iter().find(|h| h.version == v).map(|h| h.document).ok_or(AppError::NotFound {
+                                    what: format!("version {v} of pipeline '{name}'"),
+                                })
+                            }),
+                    },
+                    Err(e) => Err(e),
+                },
+            };
+            match exported {
+                Ok(document) => println!("{}", serde_json::to_string_pretty(&document).expect("JSON serializes")),
+                Err(e) => fail(e.to_string()),
+            }
+        }
+    }
+    let _ = store.close().await;
+    if failed {
+        std::process::exit(1);
+    }
     Ok(())
 }
 

@@ -3,6 +3,8 @@
 
 mod support;
 
+use app::model::pipeline::PipelineDocument;
+use serde_json::json;
 use server::store::{ApplicationRecord, Store, StoreError};
 
 fn record(name: &str) -> ApplicationRecord {
@@ -93,6 +95,77 @@ async fn delete_removes_once(store: Store) {
     store.insert_application(record("web"), "carol").await.unwrap();
 }
 
+fn pipeline(app: &str, name: &str, wait: u64) -> PipelineDocument {
+    PipelineDocument::from_value(json!({
+        "application": app,
+        "name": name,
+        "stages": [{"refId": "1", "type": "wait", "name": "Wait", "waitTime": wait}],
+        "customThing": {"kept": ["as", "written"]}
+    }))
+    .unwrap()
+}
+
+async fn a_saved_pipeline_reads_back_verbatim_with_bookkeeping(store: Store) {
+    let saved = store.save_pipeline(pipeline("shop", "Deploy", 5), "alice").await.unwrap();
+    assert_eq!((saved.version, saved.changed), (1, true));
+    assert_eq!(saved.id.len(), 36);
+    let (summary, doc) = store.get_pipeline("shop", "Deploy").await.unwrap();
+    assert_eq!((summary.id.as_str(), summary.version, summary.updated_by.as_str()), (saved.id.as_str(), 1, "alice"));
+    assert_eq!(doc.0["customThing"], json!({"kept": ["as", "written"]}));
+    assert_eq!(doc.0["id"], json!(saved.id));
+    assert_eq!(doc.0["lastModifiedBy"], json!("alice"));
+    assert!(doc.0["updateTs"].as_str().unwrap().parse::<i64>().is_ok());
+    assert_eq!(store.get_pipeline_by_id(&saved.id).await.unwrap().1, doc);
+}
+
+async fn every_changing_save_is_a_new_version(store: Store) {
+    let first = store.save_pipeline(pipeline("shop", "Deploy", 5), "alice").await.unwrap();
+    // The same content again (by name, without id) stores nothing new.
+    let same = store.save_pipeline(pipeline("shop", "Deploy", 5), "bob").await.unwrap();
+    assert_eq!((same.id.as_str(), same.version, same.changed), (first.id.as_str(), 1, false));
+    let second = store.save_pipeline(pipeline("shop", "Deploy", 10), "bob").await.unwrap();
+    assert_eq!((second.id.as_str(), second.version, second.changed), (first.id.as_str(), 2, true));
+    let history = store.pipeline_versions(&first.id).await.unwrap();
+    assert_eq!(history.iter().map(|v| (v.version, v.saved_by.as_str())).collect::<Vec<_>>(), [(2, "bob"), (1, "alice")]);
+    assert_eq!(history[1].document.0["stages"][0]["waitTime"], json!(5));
+    assert_eq!(store.pipeline_version(&first.id, 1).await.unwrap(), history[1]);
+    assert!(matches!(store.pipeline_version(&first.id, 3).await, Err(StoreError::NotFound)));
+}
+
+async fn saving_by_id_renames_and_a_taken_name_conflicts(store: Store) {
+    let a = store.save_pipeline(pipeline("shop", "A", 1), "alice").await.unwrap();
+    store.save_pipeline(pipeline("shop", "B", 1), "alice").await.unwrap();
+    let (_, mut doc) = store.get_pipeline("shop", "A").await.unwrap();
+    doc.0.insert("name".into(), json!("Renamed"));
+    let renamed = store.save_pipeline(doc.clone(), "alice").await.unwrap();
+    assert_eq!((renamed.id.as_str(), renamed.version), (a.id.as_str(), 2));
+    doc.0.insert("name".into(), json!("B"));
+    assert!(matches!(store.save_pipeline(doc, "alice").await, Err(StoreError::Conflict)));
+    let names: Vec<String> = store.list_pipelines("shop").await.unwrap().into_iter().map(|p| p.name).collect();
+    assert_eq!(names, ["B", "Renamed"]);
+    // A failed save leaves no trace in the history.
+    assert_eq!(store.pipeline_versions(&a.id).await.unwrap().len(), 2);
+}
+
+async fn an_imported_id_is_kept(store: Store) {
+    let mut doc = pipeline("shop", "Imported", 1);
+    doc.0.insert("id".into(), json!("0b1f5a7e-0000-4000-8000-000000000001"));
+    let saved = store.save_pipeline(doc, "alice").await.unwrap();
+    assert_eq!(saved.id, "0b1f5a7e-0000-4000-8000-000000000001");
+}
+
+async fn pipelines_belong_to_their_application_and_delete_with_their_history(store: Store) {
+    let kept = store.save_pipeline(pipeline("shop", "Deploy", 1), "alice").await.unwrap();
+    let gone = store.save_pipeline(pipeline("other", "Deploy", 1), "alice").await.unwrap();
+    store.save_pipeline(pipeline("other", "Deploy", 2), "alice").await.unwrap();
+    assert_eq!(store.count_pipelines("other").await.unwrap(), 1);
+    store.delete_pipeline("other", "Deploy").await.unwrap();
+    assert!(matches!(store.get_pipeline("other", "Deploy").await, Err(StoreError::NotFound)));
+    assert!(matches!(store.pipeline_versions(&gone.id).await, Err(StoreError::NotFound)));
+    assert!(matches!(store.delete_pipeline("other", "Deploy").await, Err(StoreError::NotFound)));
+    assert_eq!(store.get_pipeline("shop", "Deploy").await.unwrap().0.id, kept.id);
+}
+
 async fn migrations_are_idempotent_and_leave_the_store_ready(store: Store) {
     store.readiness().await.unwrap();
     store.migrate().await.unwrap();
@@ -146,4 +219,9 @@ contract!(
     updating_a_missing_application_is_not_found,
     delete_removes_once,
     migrations_are_idempotent_and_leave_the_store_ready,
+    a_saved_pipeline_reads_back_verbatim_with_bookkeeping,
+    every_changing_save_is_a_new_version,
+    saving_by_id_renames_and_a_taken_name_conflicts,
+    an_imported_id_is_kept,
+    pipelines_belong_to_their_application_and_delete_with_their_history,
 );

@@ -30,6 +30,9 @@ pub enum AppError {
     AlreadyExists { field: String, message: String },
     #[error("{what} not found")]
     NotFound { what: String },
+    /// The request conflicts with the current state (changed meanwhile, or still in use).
+    #[error("{message}")]
+    Conflict { message: String },
     /// Something failed inside the server; the cause is in the server's log under this id.
     #[error("something went wrong on the server (request id {request_id})")]
     Internal { request_id: String },
@@ -60,7 +63,7 @@ impl AppError {
     pub fn status_code(&self) -> u16 {
         match self {
             Self::Invalid { .. } => 422,
-            Self::AlreadyExists { .. } => 409,
+            Self::AlreadyExists { .. } | Self::Conflict { .. } => 409,
             Self::NotFound { .. } => 404,
             Self::Internal { .. } => 500,
             Self::Unreachable { .. } => 502,

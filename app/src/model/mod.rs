@@ -6,6 +6,7 @@
 
 mod application;
 mod error;
+pub mod pipeline;
 mod request;
 
 pub use application::{

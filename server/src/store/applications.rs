@@ -1,11 +1,10 @@
 //! The applications table and its repository.
 
 use app::model::Application;
-use chrono::{DateTime, Utc};
 use sea_orm::entity::prelude::*;
 use sea_orm::{ActiveValue::Set, QueryOrder};
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, now};
 
 mod entity {
     use sea_orm::entity::prelude::*;
@@ -56,12 +55,6 @@ impl From<entity::Model> for Application {
             updated_by: m.updated_by,
         }
     }
-}
-
-/// Timestamps are kept to the microsecond: what PostgreSQL stores, so both backends agree.
-fn now() -> DateTime<Utc> {
-    let t = Utc::now();
-    DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
 }
 
 impl Store {

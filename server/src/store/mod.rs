@@ -3,6 +3,7 @@
 //! repository code; one contract test suite (`tests/store_contract.rs`) runs against both.
 
 mod applications;
+mod pipelines;
 
 use std::path::Path;
 use std::time::Duration;
@@ -11,6 +12,13 @@ use migrations::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
 
 pub use applications::ApplicationRecord;
+pub use pipelines::SaveResult;
+
+/// Timestamps are kept to the microsecond: what PostgreSQL stores, so both backends agree.
+fn now() -> chrono::DateTime<chrono::Utc> {
+    let t = chrono::Utc::now();
+    chrono::DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
+}
 
 /// The storage boundary's error. `Conflict` is a domain outcome; `Database` is an internal
 /// failure whose cause is logged by the caller, never shown to a user.
@@ -20,6 +28,9 @@ pub enum StoreError {
     NotFound,
     #[error("conflicts with an existing row")]
     Conflict,
+    /// The row changed since it was read (optimistic concurrency).
+    #[error("changed by someone else meanwhile")]
+    Stale,
     #[error("database error: {0}")]
     Database(#[from] DbErr),
 }
