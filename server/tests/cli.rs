@@ -99,3 +99,66 @@ fn serve_starts_answers_and_stops_gracefully_on_sigterm() {
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     assert!(rest.iter().any(|l| l.contains("stopped")), "{rest:?}");
 }
+
+#[test]
+fn pipeline_import_then_export_round_trips_and_bad_input_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let seed = serde_json::json!([
+        {"application": "shop", "name": "Deploy", "stages": [
+            {"refId": "1", "type": "wait", "name": "Settle", "waitTime": 1},
+            {"refId": "2", "type": "canary", "name": "Canary", "requisiteStageRefIds": ["1"], "analysisType": "realTime"}
+        ], "futureField": 42}
+    ]);
+    let file = dir.path().join("pipelines.json");
+    std::fs::write(&file, seed.to_string()).unwrap();
+
+    // Without the application, the import names the problem and fails.
+    let out = topsail().args(["pipeline", "import"]).arg(&file).arg("--data-dir").arg(&data).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("shop/Deploy: application: application 'shop' does not exist"), "{stderr}");
+
+    create_application(&data, "shop");
+    let out = topsail().args(["pipeline", "import"]).arg(&file).arg("--data-dir").arg(&data).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("shop/Deploy: saved as version 1"), "{stdout}");
+    assert!(stdout.contains("warning: stage 2 (Canary): type: stage type 'canary' is not supported"), "{stdout}");
+
+    let out = topsail().args(["pipeline", "export", "shop", "Deploy", "--data-dir"]).arg(&data).output().unwrap();
+    assert!(out.status.success());
+    let exported: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(exported["futureField"], 42);
+    assert_eq!(exported["stages"], seed[0]["stages"]);
+    assert!(exported["lastModifiedBy"].as_str().unwrap().starts_with("cli:"));
+
+    // A broken stage is named by stage and field; nothing is saved.
+    let mut broken = seed.clone();
+    broken[0]["stages"][0]["refId"] = serde_json::json!("");
+    std::fs::write(&file, broken.to_string()).unwrap();
+    let out = topsail().args(["pipeline", "import"]).arg(&file).arg("--data-dir").arg(&data).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("shop/Deploy: stage #1 (Settle): refId: refId is required"), "{stderr}");
+    let out = topsail().args(["pipeline", "export", "shop", "Deploy", "--version", "2", "--data-dir"]).arg(&data).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("version 2 of pipeline 'Deploy' not found"));
+}
+
+/// Creates an application in the SQLite database under `data` (via the library, as the server would).
+fn create_application(data: &std::path::Path, name: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let store = server::store::Store::connect(None, data).await.unwrap();
+        store.migrate().await.unwrap();
+        let record = server::store::ApplicationRecord {
+            name: name.into(),
+            description: String::new(),
+            owner_email: "ops@example.com".into(),
+            team: String::new(),
+        };
+        store.insert_application(record, "test").await.unwrap();
+        store.close().await.unwrap();
+    });
+}

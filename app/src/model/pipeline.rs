@@ -223,12 +223,13 @@ impl PipelineDocument {
                         &format!("stage type '{t}' is not supported by Topsail; it is kept as written but cannot run"),
                     )),
                     Some(st) => {
-                        for field in st.required {
-                            if !present(stage.get(*field)) {
-                                out.push(problem(Severity::Error, Some(label.clone()), field, &format!("{field} is required for a {t} stage")));
-                            }
+                        let missing: Vec<&str> = st.required.iter().copied().filter(|f| !present(stage.get(*f))).collect();
+                        for field in &missing {
+                            out.push(problem(Severity::Error, Some(label.clone()), field, &format!("{field} is required for a {t} stage")));
                         }
-                        for (field, message) in st.check.map(|c| c(stage)).unwrap_or_default() {
+                        // Finer checks only once the basics are there: one message per problem.
+                        let finer = if missing.is_empty() { st.check.map(|c| c(stage)) } else { None };
+                        for (field, message) in finer.unwrap_or_default() {
                             out.push(problem(Severity::Error, Some(label.clone()), &field, &message));
                         }
                     }
