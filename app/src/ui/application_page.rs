@@ -10,7 +10,7 @@ use leptos_router::{
 
 use super::application_form::ApplicationForm;
 use super::{ApplicationsChanged, ErrorBanner, format_time};
-use crate::api::{delete_application, get_application, update_application};
+use crate::api::{delete_application, get_application, list_pipelines, update_application};
 use crate::model::{AppError, Application, ApplicationInput};
 
 /// The application shown by the current page, for the tabs below it.
@@ -137,7 +137,53 @@ pub fn InfrastructureTab() -> impl IntoView {
 
 #[component]
 pub fn PipelinesTab() -> impl IntoView {
-    coming_tab("tab-pipelines", "Pipelines", |name| format!("{name} has no pipelines yet."))
+    let params = use_params_map();
+    let name = Memo::new(move |_| params.read().get("name").unwrap_or_default());
+    let pipelines = Resource::new(move || name.get(), list_pipelines);
+    view! {
+        <div data-testid="tab-pipelines">
+            <Transition fallback=|| view! { <p class="muted">"Loading pipelines…"</p> }>
+                {move || {
+                    pipelines.get().map(|result| match result {
+                        Err(error) => view! { <ErrorBanner error /> }.into_any(),
+                        Ok(list) if list.is_empty() => view! {
+                            <div class="empty-state small">
+                                <h2>"Pipelines"</h2>
+                                <p>
+                                    {format!("{} has no pipelines yet. ", name.get())}
+                                    "Import Spinnaker pipeline JSON with "
+                                    <code>"topsail pipeline import FILE"</code>
+                                    " or POST it to "
+                                    <code>"/api/pipelines/save"</code>
+                                    "."
+                                </p>
+                            </div>
+                        }.into_any(),
+                        Ok(list) => view! {
+                            <table class="list" aria-label="Pipelines">
+                                <thead>
+                                    <tr>
+                                        <th scope="col">"Pipeline"</th>
+                                        <th scope="col">"Version"</th>
+                                        <th scope="col">"Last changed"</th>
+                                    </tr>
+                                </thead>
+                                <tbody>
+                                    {list.into_iter().map(|p| view! {
+                                        <tr data-pipeline=p.name.clone()>
+                                            <td class="app-name">{p.name.clone()}</td>
+                                            <td>{format!("v{}", p.version)}</td>
+                                            <td class="nowrap">{format!("{} by {}", format_time(&p.updated_at), p.updated_by)}</td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        }.into_any(),
+                    })
+                }}
+            </Transition>
+        </div>
+    }
 }
 
 #[component]
