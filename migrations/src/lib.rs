@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261126_000001_create_applications;
 mod m20261126_000002_create_work_queue;
 mod m20261126_000003_create_pipelines;
+mod m20261126_000004_create_executions;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_create_applications::Migration),
             Box::new(m20261126_000002_create_work_queue::Migration),
             Box::new(m20261126_000003_create_pipelines::Migration),
+            Box::new(m20261126_000004_create_executions::Migration),
         ]
     }
 

@@ -6,6 +6,7 @@
 
 mod application;
 mod error;
+pub mod execution;
 pub mod pipeline;
 mod request;
 

@@ -2,7 +2,11 @@
 //!
 //! Architecture invariant: nothing here knows HTTP, axum or Leptos. Work is driven by messages on
 //! a durable [`queue`]; messages carry only ids, handlers are idempotent, and a handler that has
-//! to wait asks to be called again later instead of blocking.
+//! to wait asks to be called again later instead of blocking. An execution changes only in
+//! [`executions::ExecutionStore`]'s transactions, together with the message that caused it.
 
+pub mod engine;
+pub mod executions;
 pub mod messages;
 pub mod queue;
+pub mod stages;

@@ -7,7 +7,7 @@
 use async_trait::async_trait;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
@@ -94,14 +94,35 @@ fn dead_row(m: &message::Model, reason: &str, now_ms: i64) -> dead_letter::Activ
     }
 }
 
+/// Inside the caller's transaction: removes the message if `lease` is still its lease and stores
+/// `follow_ups`. `false` (nothing written) when the lease was lost. The engine uses this to
+/// change an execution and settle its message in one transaction.
+pub(crate) async fn complete_in<C: ConnectionTrait>(
+    conn: &C,
+    id: &str,
+    lease: &str,
+    follow_ups: &[NewItem],
+) -> Result<bool, sea_orm::DbErr> {
+    let removed = message::Entity::delete_many().filter(M::Id.eq(id)).filter(M::LeaseToken.eq(lease)).exec(conn).await?;
+    if removed.rows_affected != 1 {
+        return Ok(false);
+    }
+    push_in(conn, follow_ups).await?;
+    Ok(true)
+}
+
+/// Inside the caller's transaction: stores new messages.
+pub(crate) async fn push_in<C: ConnectionTrait>(conn: &C, items: &[NewItem]) -> Result<(), sea_orm::DbErr> {
+    if !items.is_empty() {
+        message::Entity::insert_many(items.iter().map(new_row)).exec(conn).await?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl QueueBackend for DatabaseQueue {
     async fn push(&self, items: &[NewItem]) -> Result<(), QueueError> {
-        if items.is_empty() {
-            return Ok(());
-        }
-        message::Entity::insert_many(items.iter().map(new_row)).exec(&self.db).await?;
-        Ok(())
+        Ok(push_in(&self.db, items).await?)
     }
 
     async fn poll(
@@ -165,20 +186,13 @@ impl QueueBackend for DatabaseQueue {
 
     async fn complete(&self, id: &str, lease: &str, follow_ups: &[NewItem]) -> Result<bool, QueueError> {
         let txn = self.db.begin().await?;
-        let removed = message::Entity::delete_many()
-            .filter(M::Id.eq(id))
-            .filter(M::LeaseToken.eq(lease))
-            .exec(&txn)
-            .await?;
-        if removed.rows_affected != 1 {
+        if complete_in(&txn, id, lease, follow_ups).await? {
+            txn.commit().await?;
+            Ok(true)
+        } else {
             txn.rollback().await?;
-            return Ok(false);
+            Ok(false)
         }
-        if !follow_ups.is_empty() {
-            message::Entity::insert_many(follow_ups.iter().map(new_row)).exec(&txn).await?;
-        }
-        txn.commit().await?;
-        Ok(true)
     }
 
     async fn dead_letter(&self, id: &str, lease: &str, reason: &str, now_ms: i64) -> Result<bool, QueueError> {

@@ -14,7 +14,7 @@
 //! Backends: [`DatabaseQueue`] (SQLite / PostgreSQL table; the default) and [`RedisQueue`] (for
 //! several replicas). Time comes from a [`Clock`], so tests move time instead of sleeping.
 
-mod database;
+pub(crate) mod database;
 mod redis;
 
 use std::sync::Arc;
@@ -107,6 +107,13 @@ pub struct RawDelivery {
     pub lease: String,
 }
 
+impl Delivery {
+    /// The lease that settles this delivery (for backends that settle inside a wider transaction).
+    pub(crate) fn lease(&self) -> &str {
+        &self.lease
+    }
+}
+
 /// A message handed to a consumer. Settle it with [`WorkQueue::ack`], [`WorkQueue::complete`]
 /// or [`WorkQueue::dead_letter`]; otherwise it is delivered again after the visibility timeout.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -170,7 +177,8 @@ impl WorkQueue {
         Self { backend, clock, settings }
     }
 
-    fn item(&self, message: &Message, delay: Duration) -> NewItem {
+    /// The stored form of `message`, due after `delay`.
+    pub(crate) fn item(&self, message: &Message, delay: Duration) -> NewItem {
         NewItem {
             id: crate::ids::long_id(),
             payload: serde_json::to_string(message).expect("messages always serialize"),
@@ -229,6 +237,10 @@ impl WorkQueue {
     /// The backend, for tests that need to put raw data on the queue.
     pub fn backend(&self) -> &Arc<dyn QueueBackend> {
         &self.backend
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
     }
 }
 

@@ -1,0 +1,129 @@
+//! Pipeline executions in Spinnaker's shape: an execution has stages, a stage has tasks, each
+//! with a status and start/end times (epoch milliseconds).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Status {
+    NotStarted,
+    Running,
+    Paused,
+    Succeeded,
+    /// Failed, but the pipeline was told to go on (`continuePipeline`).
+    FailedContinue,
+    /// Failed and failing the pipeline.
+    Terminal,
+    Canceled,
+    Skipped,
+    /// Failed and halting its branch only.
+    Stopped,
+}
+
+impl Status {
+    /// The thing will not change any more.
+    pub fn is_complete(self) -> bool {
+        matches!(
+            self,
+            Self::Succeeded | Self::FailedContinue | Self::Terminal | Self::Canceled | Self::Skipped | Self::Stopped
+        )
+    }
+
+    /// Stages after one that ended like this may start.
+    pub fn lets_downstream_run(self) -> bool {
+        matches!(self, Self::Succeeded | Self::FailedContinue | Self::Skipped)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Task {
+    pub id: String,
+    pub name: String,
+    pub status: Status,
+    pub start_time: Option<i64>,
+    pub end_time: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stage {
+    pub id: String,
+    pub ref_id: String,
+    #[serde(rename = "type")]
+    pub stage_type: String,
+    pub name: String,
+    pub status: Status,
+    pub requisite_stage_ref_ids: Vec<String>,
+    /// The stage's configuration (its JSON from the pipeline) plus what tasks record.
+    pub context: Map<String, Value>,
+    /// What later stages may read.
+    pub outputs: Map<String, Value>,
+    pub start_time: Option<i64>,
+    pub end_time: Option<i64>,
+    pub tasks: Vec<Task>,
+}
+
+impl Stage {
+    /// A boolean stage option, with its default when absent.
+    pub fn flag(&self, key: &str, default: bool) -> bool {
+        self.context.get(key).and_then(Value::as_bool).unwrap_or(default)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Execution {
+    pub id: String,
+    pub application: String,
+    pub pipeline_config_id: Option<String>,
+    pub name: String,
+    pub status: Status,
+    pub build_time: i64,
+    pub start_time: Option<i64>,
+    pub end_time: Option<i64>,
+    pub trigger: Value,
+    pub stages: Vec<Stage>,
+    pub canceled: bool,
+    pub canceled_by: Option<String>,
+    pub cancellation_reason: Option<String>,
+}
+
+impl Execution {
+    pub fn stage(&self, id: &str) -> Option<&Stage> {
+        self.stages.iter().find(|s| s.id == id)
+    }
+
+    pub fn stage_mut(&mut self, id: &str) -> Option<&mut Stage> {
+        self.stages.iter_mut().find(|s| s.id == id)
+    }
+
+    pub fn stage_by_ref(&self, ref_id: &str) -> Option<&Stage> {
+        self.stages.iter().find(|s| s.ref_id == ref_id)
+    }
+
+    /// Stages that depend on nothing: where an execution begins.
+    pub fn initial_stages(&self) -> impl Iterator<Item = &Stage> {
+        self.stages.iter().filter(|s| s.requisite_stage_ref_ids.is_empty())
+    }
+
+    /// Stages that list `ref_id` among their requisites.
+    pub fn downstream_of<'a>(&'a self, ref_id: &'a str) -> impl Iterator<Item = &'a Stage> + 'a {
+        self.stages.iter().filter(move |s| s.requisite_stage_ref_ids.iter().any(|r| r == ref_id))
+    }
+
+    /// A stage that has not started and whose requisites all ended in a way that lets it run.
+    pub fn is_startable(&self, stage: &Stage) -> bool {
+        stage.status == Status::NotStarted
+            && stage
+                .requisite_stage_ref_ids
+                .iter()
+                .all(|r| self.stage_by_ref(r).is_some_and(|u| u.status.lets_downstream_run()))
+    }
+
+    /// Nothing runs and nothing more can start.
+    pub fn has_nothing_left_to_run(&self) -> bool {
+        !self.stages.iter().any(|s| s.status == Status::Running || self.is_startable(s))
+    }
+}

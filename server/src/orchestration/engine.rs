@@ -1,0 +1,487 @@
+//! The execution engine: one handler per message type, each reading the execution, deciding,
+//! and committing the new state together with the settling of its message and the messages that
+//! follow (see [`ExecutionStore::commit`]).
+//!
+//! Handlers are idempotent: a message for a stage already past the state it expects is dropped
+//! (duplicates are normal under at-least-once delivery). Tasks that wait return "check again in
+//! N" and are re-run by a delayed message; no thread ever blocks on a pipeline.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::model::execution::{Execution, Stage, Status, Task};
+use app::model::pipeline::PipelineDocument;
+use serde_json::{Map, Value, json};
+
+use super::executions::{Commit, ExecutionStore, ExecutionStoreError};
+use super::messages::Message;
+use super::queue::{Clock, DatabaseQueue, Delivery, QueueError, QueueSettings, WorkQueue};
+use super::stages::{StageRegistry, TaskContext, TaskResult};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    #[error(transparent)]
+    Store(#[from] ExecutionStoreError),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A handler's decision: whether the execution changed, and what to enqueue.
+#[derive(Default)]
+struct Transition {
+    changed: bool,
+    follow_ups: Vec<(Message, Duration)>,
+}
+
+impl Transition {
+    fn drop(reason: &str, message: &Message) -> Self {
+        tracing::debug!(?message, "dropping message: {reason}");
+        Self::default()
+    }
+
+    fn then(mut self, message: Message) -> Self {
+        self.follow_ups.push((message, Duration::ZERO));
+        self
+    }
+}
+
+/// How often a handler retries when another worker changed the same execution meanwhile.
+const STALE_RETRIES: usize = 8;
+
+pub struct Engine {
+    queue: WorkQueue,
+    executions: ExecutionStore,
+    stages: StageRegistry,
+}
+
+fn now_of(queue: &WorkQueue) -> i64 {
+    queue.clock().now_ms()
+}
+
+impl Engine {
+    /// The engine on the store's database (executions and queue in one database, so every
+    /// change commits together with its message).
+    pub fn new(store: &crate::store::Store, clock: Arc<dyn Clock>, settings: QueueSettings, stages: StageRegistry) -> Self {
+        let queue = WorkQueue::new(Arc::new(DatabaseQueue::new(store)), clock, settings);
+        Self { queue, executions: ExecutionStore::new(store), stages }
+    }
+
+    pub fn queue(&self) -> &WorkQueue {
+        &self.queue
+    }
+
+    pub async fn execution(&self, id: &str) -> Result<Execution, EngineError> {
+        let found = self.executions.load(id).await?;
+        found.map(|v| v.execution).ok_or_else(|| EngineError::NotFound(format!("execution '{id}'")))
+    }
+
+    pub async fn executions(&self, application: &str, limit: u64) -> Result<Vec<Execution>, EngineError> {
+        Ok(self.executions.list(application, limit).await?)
+    }
+
+    /// Starts a run of `pipeline` with `trigger`; returns the execution id. Refuses a pipeline
+    /// with stage types the engine cannot run, before anything starts.
+    pub async fn start(&self, pipeline: &PipelineDocument, trigger: Value) -> Result<String, EngineError> {
+        let mut stages = Vec::new();
+        for (i, raw) in pipeline.stages().iter().enumerate() {
+            let Some(config) = raw.as_object() else { continue };
+            let text = |k: &str| config.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+            let ref_id = match config.get("refId") {
+                Some(Value::Number(n)) => n.to_string(),
+                _ => text("refId"),
+            };
+            let stage_type = text("type");
+            if self.stages.get(&stage_type).is_none() {
+                return Err(EngineError::Invalid(format!("stage {ref_id} ({}): stage type '{stage_type}' is not supported", text("name"))));
+            }
+            let requisites = config
+                .get("requisiteStageRefIds")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned).or_else(|| v.as_i64().map(|n| n.to_string()))).collect())
+                .unwrap_or_default();
+            stages.push(Stage {
+                id: format!("{}-{}", i + 1, crate::ids::short_id()),
+                ref_id,
+                stage_type,
+                name: text("name"),
+                status: Status::NotStarted,
+                requisite_stage_ref_ids: requisites,
+                context: config.clone(),
+                outputs: Map::new(),
+                start_time: None,
+                end_time: None,
+                tasks: Vec::new(),
+            });
+        }
+        let execution = Execution {
+            id: crate::ids::uuid_like(),
+            application: pipeline.application().to_owned(),
+            pipeline_config_id: pipeline.id().map(str::to_owned),
+            name: pipeline.name().to_owned(),
+            status: Status::NotStarted,
+            build_time: now_of(&self.queue),
+            start_time: None,
+            end_time: None,
+            trigger,
+            stages,
+            canceled: false,
+            canceled_by: None,
+            cancellation_reason: None,
+        };
+        let first = self.queue.item(&Message::StartExecution { execution: execution.id.clone() }, Duration::ZERO);
+        self.executions.create(&execution, &first).await?;
+        tracing::info!(execution = %execution.id, application = %execution.application, pipeline = %execution.name, "execution started");
+        Ok(execution.id)
+    }
+
+    /// Asks a running execution to stop: running stages are canceled and waiting tasks stop.
+    pub async fn cancel(&self, id: &str, by: &str, reason: Option<String>) -> Result<(), EngineError> {
+        self.change(id, |execution| {
+            if execution.status.is_complete() {
+                return Ok(None);
+            }
+            execution.canceled = true;
+            execution.canceled_by = Some(by.to_owned());
+            execution.cancellation_reason = reason.clone();
+            Ok(Some(Message::CancelExecution { execution: id.to_owned() }))
+        })
+        .await
+    }
+
+    /// Records a person's judgment on a running manual judgment stage and wakes its task.
+    pub async fn judge(&self, id: &str, stage_id: &str, proceed: bool, input: Option<String>, by: &str) -> Result<(), EngineError> {
+        self.change(id, |execution| {
+            let stage = execution.stage_mut(stage_id).ok_or_else(|| EngineError::NotFound(format!("stage '{stage_id}'")))?;
+            if stage.stage_type != "manualJudgment" || stage.status != Status::Running {
+                return Err(EngineError::Invalid(format!("stage '{}' is not waiting for a judgment", stage.name)));
+            }
+            stage.context.insert("judgmentStatus".into(), json!(if proceed { "continue" } else { "stop" }));
+            stage.context.insert("lastModifiedBy".into(), json!(by));
+            if let Some(input) = &input {
+                stage.context.insert("judgmentInput".into(), json!(input));
+            }
+            let task = stage.tasks.iter().find(|t| t.status == Status::Running).map(|t| t.id.clone());
+            Ok(task.map(|task| Message::RunTask { execution: id.to_owned(), stage: stage_id.to_owned(), task }))
+        })
+        .await
+    }
+
+    /// Applies a change a person asked for, retrying when the execution changed meanwhile.
+    async fn change(
+        &self,
+        id: &str,
+        mut edit: impl FnMut(&mut Execution) -> Result<Option<Message>, EngineError>,
+    ) -> Result<(), EngineError> {
+        for _ in 0..STALE_RETRIES {
+            let v = self.executions.load(id).await?.ok_or_else(|| EngineError::NotFound(format!("execution '{id}'")))?;
+            let mut execution = v.execution;
+            let Some(message) = edit(&mut execution)? else { return Ok(()) };
+            let items = [self.queue.item(&message, Duration::ZERO)];
+            if self.executions.update(&execution, v.version, &items).await? == Commit::Done {
+                return Ok(());
+            }
+        }
+        Err(EngineError::Invalid(format!("execution '{id}' is too busy to change; try again")))
+    }
+
+    /// Handles up to `max` due messages; returns how many were handled.
+    pub async fn run_once(&self, max: usize) -> Result<usize, EngineError> {
+        let deliveries = self.queue.poll(max).await?;
+        for d in &deliveries {
+            if let Err(e) = self.handle(d).await {
+                // The message stays leased and is delivered again after the visibility timeout.
+                tracing::error!(message = ?d.message, attempt = d.attempt, error = %e, "handling a queue message failed");
+            }
+        }
+        Ok(deliveries.len())
+    }
+
+    /// Handles messages until none is due (tests move the clock between calls).
+    pub async fn run_until_idle(&self) -> Result<usize, EngineError> {
+        let mut total = 0;
+        loop {
+            let n = self.run_once(16).await?;
+            if n == 0 {
+                return Ok(total);
+            }
+            total += n;
+        }
+    }
+
+    /// Runs until `shutdown` turns true: handles due messages, idling briefly when there are none.
+    pub async fn run(self: Arc<Self>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        const IDLE: Duration = Duration::from_millis(100);
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            let busy = match self.run_once(16).await {
+                Ok(n) => n > 0,
+                Err(e) => {
+                    tracing::error!(error = %e, "engine poll failed");
+                    false
+                }
+            };
+            if !busy {
+                tokio::select! {
+                    _ = tokio::time::sleep(IDLE) => {}
+                    _ = shutdown.changed() => {}
+                }
+            }
+        }
+    }
+
+    async fn handle(&self, d: &Delivery) -> Result<(), EngineError> {
+        for _ in 0..STALE_RETRIES {
+            let Some(v) = self.executions.load(d.message.execution()).await? else {
+                self.queue.dead_letter(d, "the execution does not exist").await?;
+                return Ok(());
+            };
+            let mut execution = v.execution;
+            let transition = self.apply(&mut execution, &d.message).await;
+            let items: Vec<_> = transition.follow_ups.iter().map(|(m, delay)| self.queue.item(m, *delay)).collect();
+            let save = transition.changed.then_some((&execution, v.version));
+            match self.executions.commit(save, &d.id, d.lease(), &items).await? {
+                Commit::Done | Commit::LeaseLost => return Ok(()),
+                Commit::Stale => continue,
+            }
+        }
+        tracing::warn!(message = ?d.message, "execution kept changing; the message will be handled again");
+        Ok(())
+    }
+
+    async fn apply(&self, execution: &mut Execution, message: &Message) -> Transition {
+        let now = now_of(&self.queue);
+        match message {
+            Message::StartExecution { .. } => start_execution(execution, message, now),
+            Message::StartStage { stage, .. } => self.start_stage(execution, stage, message, now),
+            Message::RunTask { stage, task, .. } => self.run_task(execution, stage, task, message, now).await,
+            Message::CompleteStage { stage, .. } => complete_stage(execution, stage, message, now),
+            Message::CompleteExecution { .. } => complete_execution(execution, message, now),
+            Message::CancelExecution { .. } => cancel_execution(execution, message, now),
+            Message::PauseStage { .. } | Message::ResumeStage { .. } | Message::RestartStage { .. } => {
+                Transition::drop("pause, resume and restart are not handled yet", message)
+            }
+        }
+    }
+
+    fn start_stage(&self, execution: &mut Execution, stage_id: &str, message: &Message, now: i64) -> Transition {
+        if execution.status != Status::Running {
+            return Transition::drop("execution is not running", message);
+        }
+        let Some(stage) = execution.stage(stage_id) else { return Transition::drop("no such stage", message) };
+        if !execution.is_startable(stage) {
+            return Transition::drop("stage already started or not ready", message);
+        }
+        let tasks = self.stages.get(&stage.stage_type).map(|kind| kind.tasks(stage));
+        let execution_id = execution.id.clone();
+        let complete = Message::CompleteStage { execution: execution_id.clone(), stage: stage_id.to_owned() };
+        let stage = execution.stage_mut(stage_id).expect("found above");
+        stage.status = Status::Running;
+        stage.start_time = Some(now);
+        let Some(tasks) = tasks else {
+            fail_stage(stage, &format!("stage type '{}' is not supported", stage.stage_type));
+            return Transition { changed: true, ..Default::default() }.then(complete);
+        };
+        stage.tasks = tasks
+            .iter()
+            .enumerate()
+            .map(|(i, name)| Task { id: (i + 1).to_string(), name: (*name).to_owned(), status: Status::NotStarted, start_time: None, end_time: None })
+            .collect();
+        let next = match stage.tasks.first() {
+            Some(first) => Message::RunTask { execution: execution_id, stage: stage_id.to_owned(), task: first.id.clone() },
+            None => complete,
+        };
+        Transition { changed: true, ..Default::default() }.then(next)
+    }
+
+    async fn run_task(&self, execution: &mut Execution, stage_id: &str, task_id: &str, message: &Message, now: i64) -> Transition {
+        if execution.status != Status::Running {
+            return Transition::drop("execution is not running", message);
+        }
+        let Some(stage) = execution.stage(stage_id) else { return Transition::drop("no such stage", message) };
+        let Some(task) = stage.tasks.iter().find(|t| t.id == task_id) else { return Transition::drop("no such task", message) };
+        if stage.status != Status::Running || task.status.is_complete() {
+            return Transition::drop("task is not running", message);
+        }
+        let complete = Message::CompleteStage { execution: execution.id.clone(), stage: stage_id.to_owned() };
+
+        let timeout = stage.context.get("stageTimeoutMs").and_then(Value::as_i64);
+        let result = match (timeout, stage.start_time) {
+            (Some(limit), Some(start)) if now - start > limit => {
+                TaskResult::Failed { message: format!("the stage timed out after {limit} ms") }
+            }
+            _ => match self.stages.get(&stage.stage_type) {
+                Some(kind) => kind.run_task(TaskContext { execution, stage, task: &task.name, now_ms: now }).await,
+                None => TaskResult::Failed { message: format!("stage type '{}' is not supported", stage.stage_type) },
+            },
+        };
+
+        let execution_id = execution.id.clone();
+        let stage = execution.stage_mut(stage_id).expect("found above");
+        let index = stage.tasks.iter().position(|t| t.id == task_id).expect("found above");
+        let task = &mut stage.tasks[index];
+        if task.status == Status::NotStarted {
+            task.status = Status::Running;
+            task.start_time = Some(now);
+        }
+        match result {
+            TaskResult::Running { check_again_in } => {
+                // A stage with a timeout is looked at again no later than when it runs out.
+                let check_again_in = match (timeout, stage.start_time) {
+                    (Some(limit), Some(start)) => {
+                        let left = u64::try_from(start + limit + 1 - now).unwrap_or(0);
+                        check_again_in.min(Duration::from_millis(left))
+                    }
+                    _ => check_again_in,
+                };
+                let again = Message::RunTask { execution: execution_id, stage: stage_id.to_owned(), task: task_id.to_owned() };
+                Transition { changed: true, follow_ups: vec![(again, check_again_in)] }
+            }
+            TaskResult::Succeeded { outputs } => {
+                task.status = Status::Succeeded;
+                task.end_time = Some(now);
+                for (k, v) in outputs {
+                    stage.context.insert(k.clone(), v.clone());
+                    stage.outputs.insert(k, v);
+                }
+                let next = match stage.tasks.get(index + 1) {
+                    Some(next) => Message::RunTask { execution: execution_id, stage: stage_id.to_owned(), task: next.id.clone() },
+                    None => complete,
+                };
+                Transition { changed: true, ..Default::default() }.then(next)
+            }
+            TaskResult::Failed { message: reason } => {
+                task.status = Status::Terminal;
+                task.end_time = Some(now);
+                record_exception(stage, &reason);
+                Transition { changed: true, ..Default::default() }.then(complete)
+            }
+        }
+    }
+}
+
+fn record_exception(stage: &mut Stage, reason: &str) {
+    stage.context.insert("exception".into(), json!({ "details": { "errors": [reason] } }));
+}
+
+/// Marks a stage that could not even run as failed (its tasks never started).
+fn fail_stage(stage: &mut Stage, reason: &str) {
+    record_exception(stage, reason);
+    stage.tasks = vec![Task { id: "1".into(), name: "unsupported".into(), status: Status::Terminal, start_time: None, end_time: None }];
+}
+
+fn start_execution(execution: &mut Execution, message: &Message, now: i64) -> Transition {
+    if execution.status != Status::NotStarted {
+        return Transition::drop("execution already started", message);
+    }
+    if execution.canceled {
+        execution.status = Status::Canceled;
+        execution.end_time = Some(now);
+        return Transition { changed: true, ..Default::default() };
+    }
+    execution.status = Status::Running;
+    execution.start_time = Some(now);
+    let id = execution.id.clone();
+    let mut t = Transition { changed: true, ..Default::default() };
+    let initial: Vec<String> = execution.initial_stages().map(|s| s.id.clone()).collect();
+    if initial.is_empty() {
+        return t.then(Message::CompleteExecution { execution: id });
+    }
+    for stage in initial {
+        t = t.then(Message::StartStage { execution: id.clone(), stage });
+    }
+    t
+}
+
+/// The status a finished stage ends with, from its tasks and its failure options.
+fn finished_stage_status(stage: &Stage) -> Status {
+    if stage.tasks.iter().any(|t| t.status == Status::Canceled) {
+        return Status::Canceled;
+    }
+    if stage.tasks.iter().all(|t| t.status == Status::Succeeded) {
+        return Status::Succeeded;
+    }
+    if stage.flag("continuePipeline", false) {
+        Status::FailedContinue
+    } else if stage.flag("completeOtherBranchesThenFail", false) || !stage.flag("failPipeline", true) {
+        Status::Stopped
+    } else {
+        Status::Terminal
+    }
+}
+
+fn complete_stage(execution: &mut Execution, stage_id: &str, message: &Message, now: i64) -> Transition {
+    let Some(stage) = execution.stage_mut(stage_id) else { return Transition::drop("no such stage", message) };
+    if stage.status != Status::Running {
+        return Transition::drop("stage is not running", message);
+    }
+    let status = finished_stage_status(stage);
+    stage.status = status;
+    stage.end_time = Some(now);
+    let ref_id = stage.ref_id.clone();
+    let id = execution.id.clone();
+    let mut t = Transition { changed: true, ..Default::default() };
+    if status == Status::Terminal {
+        return t.then(Message::CompleteExecution { execution: id });
+    }
+    let startable: Vec<String> =
+        execution.downstream_of(&ref_id).filter(|d| execution.is_startable(d)).map(|d| d.id.clone()).collect();
+    for stage in startable {
+        t = t.then(Message::StartStage { execution: id.clone(), stage });
+    }
+    if execution.has_nothing_left_to_run() {
+        t = t.then(Message::CompleteExecution { execution: id });
+    }
+    t
+}
+
+fn cancel_running_stages(execution: &mut Execution, now: i64) {
+    for stage in execution.stages.iter_mut().filter(|s| s.status == Status::Running) {
+        stage.status = Status::Canceled;
+        stage.end_time = Some(now);
+        for task in stage.tasks.iter_mut().filter(|t| !t.status.is_complete()) {
+            task.status = Status::Canceled;
+            task.end_time = Some(now);
+        }
+    }
+}
+
+fn complete_execution(execution: &mut Execution, message: &Message, now: i64) -> Transition {
+    if execution.status.is_complete() {
+        return Transition::drop("execution already complete", message);
+    }
+    let any = |s: Status| execution.stages.iter().any(|st| st.status == s);
+    let status = if execution.canceled {
+        Status::Canceled
+    } else if any(Status::Terminal) {
+        Status::Terminal
+    } else if !execution.has_nothing_left_to_run() {
+        return Transition::drop("stages are still running", message);
+    } else if execution.stages.iter().any(|s| s.status == Status::Stopped && s.flag("completeOtherBranchesThenFail", false)) {
+        Status::Terminal
+    } else {
+        Status::Succeeded
+    };
+    cancel_running_stages(execution, now);
+    execution.status = status;
+    execution.end_time = Some(now);
+    tracing::info!(execution = %execution.id, status = ?status, "execution complete");
+    Transition { changed: true, ..Default::default() }
+}
+
+fn cancel_execution(execution: &mut Execution, message: &Message, now: i64) -> Transition {
+    if execution.status.is_complete() {
+        return Transition::drop("execution already complete", message);
+    }
+    execution.canceled = true;
+    cancel_running_stages(execution, now);
+    execution.status = Status::Canceled;
+    execution.end_time = Some(now);
+    tracing::info!(execution = %execution.id, by = ?execution.canceled_by, "execution canceled");
+    Transition { changed: true, ..Default::default() }
+}

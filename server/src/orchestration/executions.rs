@@ -1,0 +1,169 @@
+//! Where executions live, and the one way they change: [`ExecutionStore::commit`] saves the new
+//! state (if nobody changed it meanwhile), settles the queue message that caused the change and
+//! enqueues what follows, in one database transaction.
+
+use app::model::execution::Execution;
+use sea_orm::entity::prelude::*;
+use sea_orm::{ActiveValue::Set, DatabaseConnection, QueryOrder, QuerySelect, TransactionTrait};
+
+use super::queue::NewItem;
+use super::queue::database::{complete_in, push_in};
+
+mod row {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "executions")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub application: String,
+        pub pipeline_config_id: Option<String>,
+        pub status: String,
+        pub version: i32,
+        pub document: String,
+        pub build_time_ms: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+use row::Column as C;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExecutionStoreError {
+    #[error("execution database error: {0}")]
+    Database(#[from] DbErr),
+    #[error("stored execution is unreadable: {0}")]
+    Corrupt(String),
+}
+
+/// An execution with the version it was read at.
+#[derive(Clone, Debug)]
+pub struct Versioned {
+    pub execution: Execution,
+    pub version: i32,
+}
+
+/// What a commit did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Commit {
+    Done,
+    /// The execution changed since it was read: nothing was written; read again and redo.
+    Stale,
+    /// The message's lease was lost (it is being handled again): nothing was written.
+    LeaseLost,
+}
+
+#[derive(Clone)]
+pub struct ExecutionStore {
+    db: DatabaseConnection,
+}
+
+fn status_text(e: &Execution) -> String {
+    serde_json::to_value(e.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+fn document(e: &Execution) -> String {
+    serde_json::to_string(e).expect("executions serialize")
+}
+
+fn read(r: row::Model) -> Result<Versioned, ExecutionStoreError> {
+    let execution = serde_json::from_str(&r.document).map_err(|e| ExecutionStoreError::Corrupt(format!("{}: {e}", r.id)))?;
+    Ok(Versioned { execution, version: r.version })
+}
+
+impl ExecutionStore {
+    pub fn new(store: &crate::store::Store) -> Self {
+        Self { db: store.connection().clone() }
+    }
+
+    pub async fn load(&self, id: &str) -> Result<Option<Versioned>, ExecutionStoreError> {
+        row::Entity::find_by_id(id).one(&self.db).await?.map(read).transpose()
+    }
+
+    /// The newest executions of an application, newest first.
+    pub async fn list(&self, application: &str, limit: u64) -> Result<Vec<Execution>, ExecutionStoreError> {
+        let rows = row::Entity::find()
+            .filter(C::Application.eq(application))
+            .order_by_desc(C::BuildTimeMs)
+            .limit(limit)
+            .all(&self.db)
+            .await?;
+        rows.into_iter().map(|r| read(r).map(|v| v.execution)).collect()
+    }
+
+    /// Stores a new execution and the message that starts it, together.
+    pub async fn create(&self, execution: &Execution, first: &NewItem) -> Result<(), ExecutionStoreError> {
+        let txn = self.db.begin().await?;
+        let new = row::ActiveModel {
+            id: Set(execution.id.clone()),
+            application: Set(execution.application.clone()),
+            pipeline_config_id: Set(execution.pipeline_config_id.clone()),
+            status: Set(status_text(execution)),
+            version: Set(1),
+            document: Set(document(execution)),
+            build_time_ms: Set(execution.build_time),
+        };
+        row::Entity::insert(new).exec(&txn).await?;
+        push_in(&txn, std::slice::from_ref(first)).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Saves `execution` if it is still at `version` (skipped when `execution` is `None`), settles
+    /// the message `(message_id, lease)` and enqueues `follow_ups`, all or nothing.
+    pub async fn commit(
+        &self,
+        execution: Option<(&Execution, i32)>,
+        message_id: &str,
+        lease: &str,
+        follow_ups: &[NewItem],
+    ) -> Result<Commit, ExecutionStoreError> {
+        let txn = self.db.begin().await?;
+        if let Some((execution, version)) = execution {
+            let saved = row::Entity::update_many()
+                .col_expr(C::Status, Expr::value(status_text(execution)))
+                .col_expr(C::Version, Expr::value(version + 1))
+                .col_expr(C::Document, Expr::value(document(execution)))
+                .filter(C::Id.eq(execution.id.as_str()))
+                .filter(C::Version.eq(version))
+                .exec(&txn)
+                .await?;
+            if saved.rows_affected != 1 {
+                txn.rollback().await?;
+                return Ok(Commit::Stale);
+            }
+        }
+        if !complete_in(&txn, message_id, lease, follow_ups).await? {
+            txn.rollback().await?;
+            return Ok(Commit::LeaseLost);
+        }
+        txn.commit().await?;
+        Ok(Commit::Done)
+    }
+
+    /// Saves a change that no queue message carries (a person's judgment, a cancel request),
+    /// with the messages it needs, if the execution is still at `version`.
+    pub async fn update(&self, execution: &Execution, version: i32, follow_ups: &[NewItem]) -> Result<Commit, ExecutionStoreError> {
+        let txn = self.db.begin().await?;
+        let saved = row::Entity::update_many()
+            .col_expr(C::Status, Expr::value(status_text(execution)))
+            .col_expr(C::Version, Expr::value(version + 1))
+            .col_expr(C::Document, Expr::value(document(execution)))
+            .filter(C::Id.eq(execution.id.as_str()))
+            .filter(C::Version.eq(version))
+            .exec(&txn)
+            .await?;
+        if saved.rows_affected != 1 {
+            txn.rollback().await?;
+            return Ok(Commit::Stale);
+        }
+        push_in(&txn, follow_ups).await?;
+        txn.commit().await?;
+        Ok(Commit::Done)
+    }
+}

@@ -1,0 +1,75 @@
+//! Stage types the engine can run. Each lives in its own module; adding one means writing the
+//! module and adding it to [`StageRegistry::standard`] (and to the model's `STAGE_TYPES`, which
+//! validation uses).
+
+mod manual_judgment;
+mod wait;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::model::execution::{Execution, Stage};
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+
+/// What a task reports after one run.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TaskResult {
+    /// Done; `outputs` are merged into the stage's outputs (and context).
+    Succeeded { outputs: Map<String, Value> },
+    /// Not done yet: run the task again after `check_again_in`. No thread waits meanwhile.
+    Running { check_again_in: Duration },
+    /// Failed, with the reason in plain words (recorded on the stage as `exception`).
+    Failed { message: String },
+}
+
+/// What a task sees.
+pub struct TaskContext<'a> {
+    pub execution: &'a Execution,
+    pub stage: &'a Stage,
+    pub task: &'a str,
+    pub now_ms: i64,
+}
+
+#[async_trait]
+pub trait StageKind: Send + Sync + 'static {
+    /// The `type` in the pipeline JSON.
+    fn name(&self) -> &'static str;
+    /// The tasks a stage of this type runs, in order.
+    fn tasks(&self, stage: &Stage) -> Vec<&'static str>;
+    async fn run_task(&self, cx: TaskContext<'_>) -> TaskResult;
+}
+
+/// The stage types the engine knows, by name.
+#[derive(Clone)]
+pub struct StageRegistry {
+    kinds: HashMap<&'static str, Arc<dyn StageKind>>,
+}
+
+impl StageRegistry {
+    /// Every stage type Topsail runs today.
+    pub fn standard() -> Self {
+        let mut registry = Self { kinds: HashMap::new() };
+        registry.register(Arc::new(wait::Wait));
+        registry.register(Arc::new(manual_judgment::ManualJudgment));
+        registry
+    }
+
+    pub fn register(&mut self, kind: Arc<dyn StageKind>) {
+        self.kinds.insert(kind.name(), kind);
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn StageKind>> {
+        self.kinds.get(name)
+    }
+}
+
+/// A whole number from a stage field that may be a number or a numeric string.
+pub(crate) fn number_field(stage: &Stage, key: &str) -> Option<u64> {
+    match stage.context.get(key)? {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}

@@ -1,0 +1,301 @@
+//! The execution engine against real databases (SQLite and PostgreSQL), with a manual clock:
+//! DAG order, parallel branches and joins, waiting without blocking, manual judgment, every
+//! failure option, cancel, stage timeouts, duplicate messages, and two workers at once.
+
+mod support;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::model::execution::{Execution, Status};
+use app::model::pipeline::PipelineDocument;
+use serde_json::{Value, json};
+use server::orchestration::engine::Engine;
+use server::orchestration::messages::Message;
+use server::orchestration::queue::{ManualClock, QueueDepth, QueueSettings};
+use server::orchestration::stages::StageRegistry;
+use support::Backend;
+
+struct World {
+    engine: Engine,
+    clock: ManualClock,
+    store: server::store::Store,
+}
+
+impl World {
+    fn second_worker(&self) -> Engine {
+        Engine::new(&self.store, Arc::new(self.clock.clone()), QueueSettings::default(), StageRegistry::standard())
+    }
+
+    async fn start(&self, stages: Value) -> String {
+        let doc = PipelineDocument::from_value(json!({"application": "shop", "name": "P", "stages": stages})).unwrap();
+        self.engine.start(&doc, json!({"type": "manual", "user": "alice"})).await.unwrap()
+    }
+
+    async fn settle(&self) -> usize {
+        self.engine.run_until_idle().await.unwrap()
+    }
+
+    async fn advance(&self, seconds: u64) {
+        self.clock.advance(Duration::from_secs(seconds));
+        self.settle().await;
+    }
+
+    async fn get(&self, id: &str) -> Execution {
+        self.engine.execution(id).await.unwrap()
+    }
+}
+
+fn status_of(e: &Execution, ref_id: &str) -> Status {
+    e.stage_by_ref(ref_id).unwrap().status
+}
+
+async fn with_world<F, Fut>(backend: Backend, body: F)
+where
+    F: FnOnce(World) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let db = support::TestDatabase::create(backend).await;
+    let store = db.store().await;
+    let clock = ManualClock::starting_at(1_800_000_000_000);
+    let engine = Engine::new(&store, Arc::new(clock.clone()), QueueSettings::default(), StageRegistry::standard());
+    let outcome = tokio::spawn(body(World { engine, clock, store: store.clone() })).await;
+    store.close().await.unwrap();
+    db.drop().await;
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+fn wait(ref_id: &str, seconds: u64, after: &[&str]) -> Value {
+    json!({"refId": ref_id, "type": "wait", "name": format!("Wait {ref_id}"), "waitTime": seconds, "requisiteStageRefIds": after})
+}
+
+fn judgment(ref_id: &str, after: &[&str], options: Value) -> Value {
+    let mut stage = json!({"refId": ref_id, "type": "manualJudgment", "name": format!("Judge {ref_id}"),
+        "requisiteStageRefIds": after, "judgmentInputs": [{"value": "ok"}]});
+    stage.as_object_mut().unwrap().extend(options.as_object().unwrap().clone());
+    stage
+}
+
+async fn stages_run_in_dependency_order(w: World) {
+    let id = w.start(json!([wait("1", 0, &[]), wait("2", 0, &["1"]), wait("3", 0, &["2"])])).await;
+    w.settle().await;
+    let e = w.get(&id).await;
+    assert_eq!(e.status, Status::Succeeded);
+    for r in ["1", "2", "3"] {
+        let s = e.stage_by_ref(r).unwrap();
+        assert_eq!((s.status, s.tasks.len(), s.tasks[0].status), (Status::Succeeded, 1, Status::Succeeded), "stage {r}");
+    }
+    assert!(e.start_time.is_some() && e.end_time.is_some());
+    assert_eq!(w.engine.queue().depth().await.unwrap(), QueueDepth::default(), "nothing left on the queue");
+}
+
+async fn a_wait_holds_until_its_time_without_blocking(w: World) {
+    let id = w.start(json!([wait("1", 10, &[])])).await;
+    w.settle().await;
+    assert_eq!(w.get(&id).await.status, Status::Running);
+    assert_eq!(w.engine.queue().depth().await.unwrap(), QueueDepth { scheduled: 1, ..Default::default() });
+    w.advance(9).await;
+    assert_eq!(status_of(&w.get(&id).await, "1"), Status::Running);
+    w.advance(1).await;
+    assert_eq!(w.get(&id).await.status, Status::Succeeded);
+}
+
+async fn parallel_branches_join_before_the_next_stage(w: World) {
+    let id = w.start(json!([wait("1", 0, &[]), wait("2", 5, &["1"]), wait("3", 1, &["1"]), wait("4", 0, &["2", "3"])])).await;
+    w.settle().await;
+    let e = w.get(&id).await;
+    assert_eq!((status_of(&e, "2"), status_of(&e, "3")), (Status::Running, Status::Running));
+    w.advance(1).await;
+    let e = w.get(&id).await;
+    assert_eq!((status_of(&e, "3"), status_of(&e, "4")), (Status::Succeeded, Status::NotStarted));
+    w.advance(4).await;
+    let e = w.get(&id).await;
+    assert_eq!(e.status, Status::Succeeded);
+    let (two, four) = (e.stage_by_ref("2").unwrap(), e.stage_by_ref("4").unwrap());
+    assert!(four.start_time.unwrap() >= two.end_time.unwrap());
+}
+
+async fn a_judgment_continues_with_the_judge_and_input_recorded(w: World) {
+    let id = w.start(json!([judgment("1", &[], json!({})), wait("2", 0, &["1"])])).await;
+    w.settle().await;
+    let e = w.get(&id).await;
+    let stage = e.stage_by_ref("1").unwrap();
+    assert_eq!((e.status, stage.status), (Status::Running, Status::Running));
+    let err = w.engine.judge(&id, &e.stage_by_ref("2").unwrap().id, true, None, "x").await.unwrap_err();
+    assert!(err.to_string().contains("not waiting for a judgment"), "{err}");
+    w.engine.judge(&id, &stage.id, true, Some("ok".into()), "alice").await.unwrap();
+    w.settle().await;
+    let e = w.get(&id).await;
+    assert_eq!(e.status, Status::Succeeded);
+    let outputs = &e.stage_by_ref("1").unwrap().outputs;
+    assert_eq!((outputs["judgmentStatus"].clone(), outputs["judgedBy"].clone(), outputs["judgmentInput"].clone()), (json!("continue"), json!("alice"), json!("ok")));
+}
+
+async fn a_stopped_judgment_fails_the_pipeline_and_cancels_other_branches(w: World) {
+    let id = w.start(json!([judgment("1", &[], json!({})), wait("2", 100, &[]), wait("3", 0, &["1"])])).await;
+    w.settle().await;
+    let stage = w.get(&id).await.stage_by_ref("1").unwrap().id.clone();
+    w.engine.judge(&id, &stage, false, None, "bob").await.unwrap();
+    w.settle().await;
+    let e = w.get(&id).await;
+    assert_eq!(e.status, Status::Terminal);
+    assert_eq!((status_of(&e, "1"), status_of(&e, "2"), status_of(&e, "3")), (Status::Terminal, Status::Canceled, Status::NotStarted));
+    assert_eq!(e.stage_by_ref("1").unwrap().context["exception"]["details"]["errors"][0], "stopped by bob");
+    w.advance(100).await;
+    assert_eq!(w.get(&id).await, e, "the canceled wait does not come back");
+}
+
+async fn continue_pipeline_lets_later_stages_run(w: World) {
+    let id = w.start(json!([judgment("1", &[], json!({"continuePipeline": true, "failPipeline": false})), wait("2", 0, &["1"])])).await;
+    w.settle().await;
+    let stage = w.get(&id).await.stage_by_ref("1").unwrap().id.clone();
+    w.engine.judge(&id, &stage, false, None, "bob").await.unwrap();
+    w.settle().await;
+    let e = w.get(&id).await;
+    assert_eq!((status_of(&e, "1"), status_of(&e, "2"), e.status), (Status::FailedContinue, Status::Succeeded, Status::Succeeded));
+}
+
+async fn halting_a_branch_lets_the_others_finish(w: World) {
+    let id = w.start(json!([judgment("1", &[], json!({"failPipeline": false})), wait("2", 0, &["1"]), wait("3", 3, &[])])).await;
+    w.settle().await;
+    let stage = w.get(&id).await.stage_by_ref("1").unwrap().id.clone();
+    w.engine.judge(&id, &stage, false, None, "bob").await.unwrap();
+    w.settle().await;
+    assert_eq!(w.get(&id).await.status, Status::Running, "branch 3 still waits");
+    w.advance(3).await;
+    let e = w.get(&id).await;
+    assert_eq!((status_of(&e, "1"), status_of(&e, "2"), status_of(&e, "3")), (Status::Stopped, Status::NotStarted, Status::Succeeded));
+    assert_eq!(e.status, Status::Succeeded);
+}
+
+async fn complete_other_branches_then_fail(w: World) {
+    let id = w.start(json!([
+        judgment("1", &[], json!({"failPipeline": false, "completeOtherBranchesThenFail": true})),
+        wait("3", 5, &[])
+    ]))
+    .await;
+    w.settle().await;
+    let stage = w.get(&id).await.stage_by_ref("1").unwrap().id.clone();
+    w.engine.judge(&id, &stage, false, None, "bob").await.unwrap();
+    w.settle().await;
+    assert_eq!(w.get(&id).await.status, Status::Running);
+    w.advance(5).await;
+    let e = w.get(&id).await;
+    assert_eq!((status_of(&e, "1"), status_of(&e, "3"), e.status), (Status::Stopped, Status::Succeeded, Status::Terminal));
+}
+
+async fn cancel_stops_running_stages_and_their_tasks(w: World) {
+    let id = w.start(json!([wait("1", 100, &[]), wait("2", 0, &["1"])])).await;
+    w.settle().await;
+    w.engine.cancel(&id, "carol", Some("wrong build".into())).await.unwrap();
+    w.settle().await;
+    let e = w.get(&id).await;
+    assert_eq!((e.status, status_of(&e, "1"), status_of(&e, "2")), (Status::Canceled, Status::Canceled, Status::NotStarted));
+    assert_eq!((e.canceled_by.as_deref(), e.cancellation_reason.as_deref()), (Some("carol"), Some("wrong build")));
+    assert_eq!(e.stage_by_ref("1").unwrap().tasks[0].status, Status::Canceled);
+    w.advance(100).await;
+    assert_eq!(w.engine.queue().depth().await.unwrap(), QueueDepth::default());
+    w.engine.cancel(&id, "dave", None).await.unwrap();
+    assert_eq!(w.get(&id).await.canceled_by.as_deref(), Some("carol"), "cancelling a finished execution changes nothing");
+}
+
+async fn a_stage_past_its_timeout_fails(w: World) {
+    let mut slow = wait("1", 100, &[]);
+    slow["stageTimeoutMs"] = json!(5000);
+    let id = w.start(json!([slow])).await;
+    w.settle().await;
+    w.advance(4).await;
+    assert_eq!(w.get(&id).await.status, Status::Running);
+    w.advance(2).await;
+    let e = w.get(&id).await;
+    assert_eq!(e.status, Status::Terminal);
+    assert_eq!(e.stages[0].context["exception"]["details"]["errors"][0], "the stage timed out after 5000 ms");
+}
+
+async fn duplicate_messages_change_nothing(w: World) {
+    let id = w.start(json!([wait("1", 0, &[]), wait("2", 0, &["1"])])).await;
+    w.settle().await;
+    let done = w.get(&id).await;
+    let stage = done.stages[0].id.clone();
+    for m in [
+        Message::StartExecution { execution: id.clone() },
+        Message::StartStage { execution: id.clone(), stage: stage.clone() },
+        Message::RunTask { execution: id.clone(), stage: stage.clone(), task: "1".into() },
+        Message::CompleteStage { execution: id.clone(), stage },
+        Message::CompleteExecution { execution: id.clone() },
+    ] {
+        w.engine.queue().push(&m, Duration::ZERO).await.unwrap();
+    }
+    assert_eq!(w.settle().await, 5);
+    assert_eq!(w.get(&id).await, done);
+    assert_eq!(w.engine.queue().depth().await.unwrap(), QueueDepth::default());
+}
+
+async fn stage_types_the_engine_cannot_run_are_refused_at_start(w: World) {
+    let doc = PipelineDocument::from_value(json!({"application": "shop", "name": "P", "stages": [
+        {"refId": "1", "type": "bakeManifest", "name": "Bake"}
+    ]}))
+    .unwrap();
+    let err = w.engine.start(&doc, json!({})).await.unwrap_err();
+    assert_eq!(err.to_string(), "stage 1 (Bake): stage type 'bakeManifest' is not supported");
+}
+
+async fn two_workers_run_one_wide_pipeline_once(w: World) {
+    let mut stages = vec![wait("0", 0, &[])];
+    for i in 1..=12 {
+        stages.push(wait(&i.to_string(), 0, &["0"]));
+    }
+    let all: Vec<String> = (1..=12).map(|i| i.to_string()).collect();
+    let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+    stages.push(wait("join", 0, &refs));
+    let id = w.start(Value::Array(stages)).await;
+    let other = w.second_worker();
+    let (a, b) = tokio::join!(w.engine.run_until_idle(), other.run_until_idle());
+    a.unwrap();
+    b.unwrap();
+    w.settle().await;
+    let e = w.get(&id).await;
+    assert_eq!(e.status, Status::Succeeded);
+    assert!(e.stages.iter().all(|s| s.status == Status::Succeeded && s.tasks.len() == 1));
+    assert_eq!(w.engine.queue().depth().await.unwrap(), QueueDepth::default());
+}
+
+macro_rules! engine_tests {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::with_world(super::Backend::Sqlite, super::$case).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::with_world(super::Backend::Postgres, super::$case).await;
+                }
+            )*
+        }
+    };
+}
+
+engine_tests!(
+    stages_run_in_dependency_order,
+    a_wait_holds_until_its_time_without_blocking,
+    parallel_branches_join_before_the_next_stage,
+    a_judgment_continues_with_the_judge_and_input_recorded,
+    a_stopped_judgment_fails_the_pipeline_and_cancels_other_branches,
+    continue_pipeline_lets_later_stages_run,
+    halting_a_branch_lets_the_others_finish,
+    complete_other_branches_then_fail,
+    cancel_stops_running_stages_and_their_tasks,
+    a_stage_past_its_timeout_fails,
+    duplicate_messages_change_nothing,
+    stage_types_the_engine_cannot_run_are_refused_at_start,
+    two_workers_run_one_wide_pipeline_once,
+);
