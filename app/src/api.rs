@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::{Json, JsonEncoding};
 
 use crate::model::pipeline::{PipelineChange, PipelineDetail, PipelineSummary, PipelineVersion, SavedPipeline};
+use crate::model::execution::Execution;
 use crate::model::{AppError, Application, ApplicationInput};
 #[cfg(feature = "ssr")]
 use crate::{model::ApplicationName, services};
@@ -127,5 +128,62 @@ pub async fn restore_pipeline(id: String, version: u32) -> Result<SavedPipeline,
     services::respond(async {
         let (services, rc) = services::current()?;
         services.pipelines.restore(&rc, &id, version).await
+    }.await)
+}
+
+/// Starts a pipeline; `trigger` defaults to a manual trigger by the caller.
+#[server(prefix = "/api", endpoint = "executions/start", input = Json)]
+pub async fn start_execution(
+    application: String,
+    name: String,
+    #[server(default)] trigger: Option<serde_json::Value>,
+) -> Result<String, AppError> {
+    services::respond(async {
+        let (services, rc) = services::current()?;
+        let trigger = trigger.unwrap_or_else(|| serde_json::json!({"type": "manual", "user": rc.caller.audit_name()}));
+        services.executions.start(&rc, &existing_name(&application)?, &name, trigger).await
+    }.await)
+}
+
+#[server(prefix = "/api", endpoint = "executions/get", input = Json)]
+pub async fn get_execution(id: String) -> Result<Execution, AppError> {
+    services::respond(async {
+        let (services, rc) = services::current()?;
+        services.executions.get(&rc, &id).await
+    }.await)
+}
+
+#[server(prefix = "/api", endpoint = "executions/list", input = Json)]
+pub async fn list_executions(application: String) -> Result<Vec<Execution>, AppError> {
+    services::respond(async {
+        let (services, rc) = services::current()?;
+        services.executions.list(&rc, &existing_name(&application)?).await
+    }.await)
+}
+
+#[server(prefix = "/api", endpoint = "executions/cancel", input = Json)]
+pub async fn cancel_execution(id: String, #[server(default)] reason: Option<String>) -> Result<(), AppError> {
+    services::respond(async {
+        let (services, rc) = services::current()?;
+        services.executions.cancel(&rc, &id, reason).await
+    }.await)
+}
+
+/// `judgment` is `continue` or `stop`.
+#[server(prefix = "/api", endpoint = "executions/judge", input = Json)]
+pub async fn judge_stage(
+    id: String,
+    stage_id: String,
+    judgment: String,
+    #[server(default)] input: Option<String>,
+) -> Result<(), AppError> {
+    services::respond(async {
+        let (services, rc) = services::current()?;
+        let proceed = match judgment.as_str() {
+            "continue" => true,
+            "stop" => false,
+            _ => return Err(AppError::invalid("judgment", "judgment must be continue or stop")),
+        };
+        services.executions.judge(&rc, &id, &stage_id, proceed, input).await
     }.await)
 }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use leptos::prelude::*;
 
+use crate::model::execution::Execution;
 use crate::model::pipeline::{
     PipelineChange, PipelineDetail, PipelineDocument, PipelineSummary, PipelineVersion, SavedPipeline,
 };
@@ -45,11 +46,28 @@ pub trait PipelineService: Send + Sync + 'static {
     async fn restore(&self, rc: &RequestContext, id: &str, version: u32) -> Result<SavedPipeline, AppError>;
 }
 
+/// Pipeline executions: start, watch, cancel, judge.
+#[async_trait]
+pub trait ExecutionService: Send + Sync + 'static {
+    /// Starts the pipeline `name` of `application` with `trigger` (Spinnaker's trigger JSON, e.g.
+    /// `{"type": "manual", "parameters": {...}}`); returns the execution id.
+    async fn start(&self, rc: &RequestContext, application: &ApplicationName, name: &str, trigger: serde_json::Value)
+    -> Result<String, AppError>;
+    async fn get(&self, rc: &RequestContext, id: &str) -> Result<Execution, AppError>;
+    /// The newest executions of an application, newest first.
+    async fn list(&self, rc: &RequestContext, application: &ApplicationName) -> Result<Vec<Execution>, AppError>;
+    async fn cancel(&self, rc: &RequestContext, id: &str, reason: Option<String>) -> Result<(), AppError>;
+    /// Continue (`proceed`) or stop at a running manual judgment stage, as the caller.
+    async fn judge(&self, rc: &RequestContext, id: &str, stage_id: &str, proceed: bool, input: Option<String>)
+    -> Result<(), AppError>;
+}
+
 /// Everything server functions may call, provided by the server for each request.
 #[derive(Clone)]
 pub struct Services {
     pub applications: Arc<dyn ApplicationService>,
     pub pipelines: Arc<dyn PipelineService>,
+    pub executions: Arc<dyn ExecutionService>,
 }
 
 /// The services and the request context of the request being handled.

@@ -6,6 +6,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -64,6 +65,19 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Log filter, in `tracing-subscriber` `EnvFilter` syntax (e.g. `info,sqlx=warn`).
     pub log_level: String,
+    /// How long a queue message being handled stays invisible before it is handled again
+    /// (e.g. after a crash).
+    #[serde(rename = "queue_visibility_timeout_ms", with = "millis")]
+    pub queue_visibility_timeout: Duration,
+}
+
+/// Durations as whole milliseconds in the file and in `config check`.
+mod millis {
+    use std::time::Duration;
+
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
 }
 
 impl Config {
@@ -92,6 +106,7 @@ struct FileConfig {
     database_url: Option<Secret>,
     log_format: Option<LogFormat>,
     log_level: Option<String>,
+    queue_visibility_timeout_ms: Option<u64>,
 }
 
 /// Values given on the command line; they win over everything else.
@@ -154,8 +169,16 @@ pub fn load(
         .or(file_config.log_format)
         .unwrap_or_default();
     let log_level = env("TOPSAIL_LOG").or(file_config.log_level).unwrap_or_else(|| "info".to_owned());
+    let queue_visibility_timeout = Duration::from_millis(
+        env_parse(env, "TOPSAIL_QUEUE_VISIBILITY_TIMEOUT_MS", |v| {
+            v.parse::<u64>().ok().filter(|ms| *ms >= 100).ok_or_else(|| "expected whole milliseconds, at least 100".to_owned())
+        })?
+        .or(file_config.queue_visibility_timeout_ms)
+        .unwrap_or(60_000)
+        .max(100),
+    );
 
-    Ok(Config { listen, data_dir, site_dir, database_url, log_format, log_level })
+    Ok(Config { listen, data_dir, site_dir, database_url, log_format, log_level, queue_visibility_timeout })
 }
 
 fn env_parse<T>(

@@ -6,6 +6,7 @@
 
 pub mod applications;
 pub mod config;
+pub mod executions;
 pub mod http;
 pub mod ids;
 pub mod orchestration;
@@ -21,6 +22,9 @@ use tokio::net::TcpListener;
 
 use crate::config::Config;
 use crate::http::{AppState, Metrics};
+use crate::orchestration::engine::Engine;
+use crate::orchestration::queue::{QueueSettings, SystemClock};
+use crate::orchestration::stages::StageRegistry;
 use crate::store::Store;
 
 #[derive(Debug, thiserror::Error)]
@@ -43,11 +47,18 @@ pub async fn open_store(config: &Config) -> Result<Store, StartError> {
     Ok(store)
 }
 
+/// The execution engine on the store's database, running on the real clock.
+pub fn engine(store: &Store, config: &Config) -> Arc<Engine> {
+    let settings = QueueSettings { visibility_timeout: config.queue_visibility_timeout, ..QueueSettings::default() };
+    Arc::new(Engine::new(store, Arc::new(SystemClock), settings, StageRegistry::standard()))
+}
+
 /// The services behind the UI's server functions (also used by the command line).
-pub fn services(store: &Store) -> Services {
+pub fn services(store: &Store, engine: Arc<Engine>) -> Services {
     Services {
         applications: Arc::new(applications::Applications::new(store.clone())),
         pipelines: Arc::new(pipelines::Pipelines::new(store.clone())),
+        executions: Arc::new(executions::Executions::new(engine, store.clone())),
     }
 }
 
@@ -55,6 +66,7 @@ pub fn services(store: &Store) -> Services {
 pub struct Bound {
     listener: TcpListener,
     state: AppState,
+    engine: Arc<Engine>,
 }
 
 impl Bound {
@@ -63,10 +75,16 @@ impl Bound {
     }
 
     /// Serves until `shutdown` completes, then finishes in-flight requests and closes the store.
+    /// The execution engine runs alongside, until the same shutdown.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
         let store = self.state.store.clone();
         let router = http::router(self.state);
-        axum::serve(self.listener, router).with_graceful_shutdown(shutdown).await.map_err(StartError::Serve)?;
+        let (stop_engine, engine_stopped) = tokio::sync::watch::channel(false);
+        let engine = tokio::spawn(self.engine.run(engine_stopped));
+        let served = axum::serve(self.listener, router).with_graceful_shutdown(shutdown).await;
+        let _ = stop_engine.send(true);
+        let _ = engine.await;
+        served.map_err(StartError::Serve)?;
         if let Err(e) = store.close().await {
             tracing::warn!(error = %e, "closing the database");
         }
@@ -87,12 +105,13 @@ pub async fn bind(config: &Config) -> Result<Bound, StartError> {
             "the UI bundle (pkg/topsail_bg.wasm) is not in the site directory: pages render but stay static; build it with `./x build` or set TOPSAIL_SITE_DIR"
         );
     }
-    let services = services(&store);
+    let engine = engine(&store, config);
+    let services = services(&store, engine.clone());
     let state = AppState {
         leptos: http::leptos_options(&config.site_dir, addr),
         store,
         services,
         metrics: Arc::new(Metrics::default()),
     };
-    Ok(Bound { listener, state })
+    Ok(Bound { listener, state, engine })
 }

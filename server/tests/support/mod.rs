@@ -103,6 +103,7 @@ pub fn test_config(db: &TestDatabase) -> Config {
         database_url: db.url.clone().map(server::config::Secret::new),
         log_format: LogFormat::Human,
         log_level: "warn".into(),
+        queue_visibility_timeout: std::time::Duration::from_secs(60),
     }
 }
 
@@ -143,5 +144,74 @@ impl TestServer {
             task.await.unwrap();
         }
         self.db.drop().await;
+    }
+}
+
+/// A `topsail serve` process (the real binary) on a free port.
+pub struct TopsailProcess {
+    pub child: std::process::Child,
+    pub base: String,
+}
+
+impl TopsailProcess {
+    /// Starts the binary on `data_dir` with extra environment, and waits until it listens.
+    pub fn spawn(data_dir: &std::path::Path, env: &[(&str, &str)]) -> Self {
+        use std::io::{BufRead, BufReader};
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_topsail"));
+        for (k, _) in std::env::vars() {
+            if k.starts_with("TOPSAIL_") || k == "DATABASE_URL" {
+                command.env_remove(k);
+            }
+        }
+        command.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(data_dir);
+        command.envs(env.iter().copied()).env("TOPSAIL_LOG", "info").stderr(std::process::Stdio::piped());
+        let mut child = command.spawn().unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let base = loop {
+            let line = lines.next().expect("topsail exited before listening").unwrap();
+            if let Some((_, rest)) = line.split_once("listening on ") {
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+        };
+        // Keep draining the log so the process never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Self { child, base }
+    }
+
+    /// SIGKILL: no chance to finish anything.
+    pub fn kill_hard(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for TopsailProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Calls a server function on `base`.
+pub async fn call(client: &reqwest::Client, base: &str, endpoint: &str, args: serde_json::Value) -> (u16, serde_json::Value) {
+    let res = client.post(format!("{base}/api/{endpoint}")).json(&args).send().await.unwrap();
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+}
+
+/// Polls `check` until it returns `Some`, failing after `deadline`.
+pub async fn eventually<T, F, Fut>(what: &str, deadline: std::time::Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let until = std::time::Instant::now() + deadline;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(std::time::Instant::now() < until, "timed out waiting for {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
 }

@@ -1,0 +1,142 @@
+//! Executions over HTTP with the engine running on the real clock: start, watch, judge, cancel,
+//! the errors a person sees, and crash safety (the real binary killed with SIGKILL mid-pipeline).
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::{Backend, TestServer, TopsailProcess, call, eventually};
+
+const DEADLINE: Duration = Duration::from_secs(30);
+
+async fn setup(base: &str, client: &reqwest::Client, stages: Value) {
+    let (status, body) = call(client, base, "applications/create", json!({"input": {"name": "shop", "ownerEmail": "ops@example.com"}})).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = call(client, base, "pipelines/save", json!({"pipeline": {"application": "shop", "name": "P", "stages": stages}})).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+async fn execution(base: &str, client: &reqwest::Client, id: &str) -> Value {
+    let (status, body) = call(client, base, "executions/get", json!({"id": id})).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+async fn until_status(base: &str, client: &reqwest::Client, id: &str, wanted: &str) -> Value {
+    eventually(&format!("execution {wanted}"), DEADLINE, || async {
+        let e = execution(base, client, id).await;
+        (e["status"] == wanted).then_some(e)
+    })
+    .await
+}
+
+async fn until_stage_running(base: &str, client: &reqwest::Client, id: &str, ref_id: &str) -> Value {
+    eventually(&format!("stage {ref_id} running"), DEADLINE, || async {
+        let e = execution(base, client, id).await;
+        let stage = e["stages"].as_array().unwrap().iter().find(|s| s["refId"] == ref_id).cloned().unwrap();
+        (stage["status"] == "RUNNING").then_some(stage)
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipeline_runs_to_success_and_is_listed() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    setup(&s.base, &s.client, json!([
+        {"refId": "1", "type": "wait", "name": "First", "waitTime": 0},
+        {"refId": "2", "type": "wait", "name": "Second", "waitTime": 1, "requisiteStageRefIds": ["1"]}
+    ]))
+    .await;
+    let (status, id) = call(&s.client, &s.base, "executions/start", json!({"application": "shop", "name": "P"})).await;
+    assert_eq!(status, 200, "{id}");
+    let id = id.as_str().unwrap().to_owned();
+    let done = until_status(&s.base, &s.client, &id, "SUCCEEDED").await;
+    assert_eq!(done["trigger"], json!({"type": "manual", "user": "anonymous"}));
+    assert!(done["stages"].as_array().unwrap().iter().all(|st| st["status"] == "SUCCEEDED"));
+    let (_, list) = call(&s.client, &s.base, "executions/list", json!({"application": "shop"})).await;
+    assert_eq!(list.as_array().unwrap().iter().map(|e| e["id"].clone()).collect::<Vec<_>>(), [json!(id)]);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_judges_and_a_person_cancels() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    setup(&s.base, &s.client, json!([
+        {"refId": "1", "type": "manualJudgment", "name": "Verify", "judgmentInputs": [{"value": "promote"}]},
+        {"refId": "2", "type": "wait", "name": "Soak", "waitTime": 600, "requisiteStageRefIds": ["1"]}
+    ]))
+    .await;
+    let (_, id) = call(&s.client, &s.base, "executions/start", json!({"application": "shop", "name": "P"})).await;
+    let id = id.as_str().unwrap().to_owned();
+    let judgment = until_stage_running(&s.base, &s.client, &id, "1").await;
+    let (status, body) = call(&s.client, &s.base, "executions/judge", json!({"id": id, "stage_id": judgment["id"], "judgment": "maybe"})).await;
+    assert_eq!((status, body["fields"][0]["field"].clone()), (422, json!("judgment")));
+    let (status, _) = call(&s.client, &s.base, "executions/judge", json!({"id": id, "stage_id": judgment["id"], "judgment": "continue", "input": "promote"})).await;
+    assert_eq!(status, 200);
+    let soak = until_stage_running(&s.base, &s.client, &id, "2").await;
+    assert_eq!(soak["status"], "RUNNING");
+    let e = execution(&s.base, &s.client, &id).await;
+    assert_eq!(e["stages"][0]["outputs"], json!({"judgmentStatus": "continue", "judgedBy": "anonymous", "judgmentInput": "promote"}));
+
+    let (status, _) = call(&s.client, &s.base, "executions/cancel", json!({"id": id, "reason": "not today"})).await;
+    assert_eq!(status, 200);
+    let canceled = until_status(&s.base, &s.client, &id, "CANCELED").await;
+    assert_eq!((canceled["canceledBy"].clone(), canceled["stages"][1]["status"].clone()), (json!("anonymous"), json!("CANCELED")));
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_cannot_start_says_why() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    setup(&s.base, &s.client, json!([{"refId": "1", "type": "bakeManifest", "name": "Bake"}])).await;
+    let (status, body) = call(&s.client, &s.base, "executions/start", json!({"application": "shop", "name": "P"})).await;
+    assert_eq!((status, body["message"].clone()), (409, json!("stage 1 (Bake): stage type 'bakeManifest' is not supported")));
+    let (status, _) = call(&s.client, &s.base, "executions/start", json!({"application": "shop", "name": "Nope"})).await;
+    assert_eq!(status, 404);
+    let (status, _) = call(&s.client, &s.base, "executions/get", json!({"id": "no-such-execution"})).await;
+    assert_eq!(status, 404);
+    let (_, body) = call(&s.client, &s.base, "pipelines/save", json!({"pipeline": {"application": "shop", "name": "Off", "disabled": true, "stages": []}})).await;
+    assert_eq!(body["version"], 1);
+    let (status, body) = call(&s.client, &s.base, "executions/start", json!({"application": "shop", "name": "Off"})).await;
+    assert_eq!((status, body["message"].clone()), (409, json!("pipeline 'Off' is disabled")));
+    s.stop().await;
+}
+
+/// Kills the server with SIGKILL at several points of a pipeline, restarts it on the same data,
+/// and checks the execution finishes with every stage run exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_server_mid_pipeline_loses_and_doubles_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("TOPSAIL_QUEUE_VISIBILITY_TIMEOUT_MS", "300")];
+    let client = reqwest::Client::new();
+    let mut server = TopsailProcess::spawn(dir.path(), &env);
+    setup(&server.base, &client, json!([
+        {"refId": "1", "type": "wait", "name": "One", "waitTime": 1},
+        {"refId": "2", "type": "wait", "name": "Two", "waitTime": 1, "requisiteStageRefIds": ["1"]},
+        {"refId": "3a", "type": "wait", "name": "Three A", "waitTime": 0, "requisiteStageRefIds": ["2"]},
+        {"refId": "3b", "type": "wait", "name": "Three B", "waitTime": 1, "requisiteStageRefIds": ["2"]},
+        {"refId": "4", "type": "wait", "name": "Four", "waitTime": 0, "requisiteStageRefIds": ["3a", "3b"]}
+    ]))
+    .await;
+    let (status, id) = call(&client, &server.base, "executions/start", json!({"application": "shop", "name": "P"})).await;
+    assert_eq!(status, 200);
+    let id = id.as_str().unwrap().to_owned();
+
+    // Right after the start, then while stage 2 runs, then while the parallel branch runs.
+    server.kill_hard();
+    for next in ["2", "3b"] {
+        server = TopsailProcess::spawn(dir.path(), &env);
+        until_stage_running(&server.base, &client, &id, next).await;
+        server.kill_hard();
+    }
+    server = TopsailProcess::spawn(dir.path(), &env);
+    let done = until_status(&server.base, &client, &id, "SUCCEEDED").await;
+    for stage in done["stages"].as_array().unwrap() {
+        assert_eq!(stage["status"], "SUCCEEDED", "{stage}");
+        assert_eq!(stage["tasks"].as_array().unwrap().len(), 1, "{stage}");
+    }
+    let (one, two) = (&done["stages"][0], &done["stages"][1]);
+    assert!(two["startTime"].as_i64() >= one["endTime"].as_i64());
+    drop(server);
+}
