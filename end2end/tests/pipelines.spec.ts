@@ -27,3 +27,46 @@ test('the Pipelines tab lists saved pipelines with their versions', async ({ pag
   await page.getByRole('button', { name: 'Delete application' }).click();
   await expect(page.getByRole('alert').filter({ hasText: 'still has 1 pipeline(s)' })).toBeVisible();
 });
+
+test('start a pipeline, approve its judgment and watch it finish without reloading', async ({ page, request }) => {
+  const name = uniqueName('run');
+  await request.post('/api/applications/create', { data: { input: { name, ownerEmail: 'ops@example.com' } } });
+  const pipeline = {
+    application: name,
+    name: 'Promote',
+    stages: [
+      { refId: '1', type: 'wait', name: 'Settle', waitTime: 0 },
+      { refId: '2', type: 'manualJudgment', name: 'Verify', requisiteStageRefIds: ['1'], instructions: 'Look at test' },
+      { refId: '3', type: 'wait', name: 'Deploy', requisiteStageRefIds: ['2'], waitTime: 1 },
+    ],
+  };
+  expect((await request.post('/api/pipelines/save', { data: { pipeline } })).status()).toBe(200);
+
+  await open(page, `/applications/${name}/executions`);
+  await expect(page.getByTestId('tab-executions')).toContainText('has run yet');
+  await page.getByLabel('Pipeline to start').selectOption('Promote');
+  await page.getByRole('button', { name: 'Start' }).click();
+
+  const execution = page.locator('article.execution').first();
+  const verify = execution.locator('li[data-stage="2"]');
+  await expect(verify).toHaveAttribute('data-status', 'RUNNING');
+  await expect(verify).toContainText('Look at test');
+  await expect(execution.locator('li[data-stage="1"]')).toHaveAttribute('data-status', 'SUCCEEDED');
+  await verify.getByRole('button', { name: 'Continue' }).click();
+  await expect(execution).toHaveAttribute('data-status', 'SUCCEEDED', { timeout: 15_000 });
+  await expect(execution.locator('li[data-stage="3"]')).toHaveAttribute('data-status', 'SUCCEEDED');
+});
+
+test('a stopped judgment fails the execution and says who stopped it', async ({ page, request }) => {
+  const name = uniqueName('stop');
+  await request.post('/api/applications/create', { data: { input: { name, ownerEmail: 'ops@example.com' } } });
+  const pipeline = { application: name, name: 'Gate', stages: [{ refId: '1', type: 'manualJudgment', name: 'Verify' }] };
+  await request.post('/api/pipelines/save', { data: { pipeline } });
+  await open(page, `/applications/${name}/executions`);
+  await page.getByLabel('Pipeline to start').selectOption('Gate');
+  await page.getByRole('button', { name: 'Start' }).click();
+  const execution = page.locator('article.execution').first();
+  await execution.getByRole('button', { name: 'Stop' }).click();
+  await expect(execution).toHaveAttribute('data-status', 'TERMINAL');
+  await expect(execution.locator('li[data-stage="1"]')).toContainText('stopped by anonymous');
+});

@@ -22,6 +22,21 @@ pub enum Status {
 }
 
 impl Status {
+    /// Spinnaker's name for the status, as in the JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotStarted => "NOT_STARTED",
+            Self::Running => "RUNNING",
+            Self::Paused => "PAUSED",
+            Self::Succeeded => "SUCCEEDED",
+            Self::FailedContinue => "FAILED_CONTINUE",
+            Self::Terminal => "TERMINAL",
+            Self::Canceled => "CANCELED",
+            Self::Skipped => "SKIPPED",
+            Self::Stopped => "STOPPED",
+        }
+    }
+
     /// The thing will not change any more.
     pub fn is_complete(self) -> bool {
         matches!(
@@ -125,5 +140,17 @@ impl Execution {
     /// Nothing runs and nothing more can start.
     pub fn has_nothing_left_to_run(&self) -> bool {
         !self.stages.iter().any(|s| s.status == Status::Running || self.is_startable(s))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Status;
+
+    #[test]
+    fn status_names_match_the_json() {
+        for s in [Status::NotStarted, Status::FailedContinue, Status::Terminal, Status::Stopped] {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
     }
 }

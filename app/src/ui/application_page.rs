@@ -187,11 +187,6 @@ pub fn PipelinesTab() -> impl IntoView {
 }
 
 #[component]
-pub fn ExecutionsTab() -> impl IntoView {
-    coming_tab("tab-executions", "Executions", |name| format!("No pipeline of {name} has run yet."))
-}
-
-#[component]
 pub fn ConfigTab() -> impl IntoView {
     let params = use_params_map();
     let name = Memo::new(move |_| params.read().get("name").unwrap_or_default());

@@ -3,6 +3,7 @@
 mod application_form;
 mod application_page;
 mod applications;
+mod executions;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
@@ -80,7 +81,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("") view=application_page::InfrastructureTab />
                         <Route path=path!("infrastructure") view=application_page::InfrastructureTab />
                         <Route path=path!("pipelines") view=application_page::PipelinesTab />
-                        <Route path=path!("executions") view=application_page::ExecutionsTab />
+                        <Route path=path!("executions") view=executions::ExecutionsTab />
                         <Route path=path!("config") view=application_page::ConfigTab />
                     </ParentRoute>
                 </Routes>
