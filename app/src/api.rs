@@ -187,3 +187,12 @@ pub async fn judge_stage(
         services.executions.judge(&rc, &id, &stage_id, proceed, input).await
     }.await)
 }
+
+/// Evaluates `expression` (with or without `${}`) against an execution.
+#[server(prefix = "/api", endpoint = "executions/evaluate", input = Json)]
+pub async fn evaluate_expression(id: String, expression: String) -> Result<serde_json::Value, AppError> {
+    services::respond(async {
+        let (services, rc) = services::current()?;
+        services.executions.evaluate(&rc, &id, &expression).await
+    }.await)
+}

@@ -77,4 +77,11 @@ impl ExecutionService for Executions {
     ) -> Result<(), AppError> {
         self.engine.judge(id, stage_id, proceed, input, rc.caller.audit_name()).await.map_err(|e| map(rc, e))
     }
+
+    async fn evaluate(&self, rc: &RequestContext, id: &str, expression: &str) -> Result<serde_json::Value, AppError> {
+        match self.engine.evaluate(id, expression).await.map_err(|e| map(rc, e))? {
+            Ok(value) => Ok(value),
+            Err(reason) => Err(AppError::invalid("expression", &reason)),
+        }
+    }
 }

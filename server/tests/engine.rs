@@ -33,6 +33,11 @@ impl World {
         self.engine.start(&doc, json!({"type": "manual", "user": "alice"})).await.unwrap()
     }
 
+    async fn start_with(&self, stages: Value, trigger: Value) -> String {
+        let doc = PipelineDocument::from_value(json!({"application": "shop", "name": "P", "stages": stages})).unwrap();
+        self.engine.start(&doc, trigger).await.unwrap()
+    }
+
     async fn settle(&self) -> usize {
         self.engine.run_until_idle().await.unwrap()
     }
@@ -263,6 +268,78 @@ async fn two_workers_run_one_wide_pipeline_once(w: World) {
     assert_eq!(w.engine.queue().depth().await.unwrap(), QueueDepth::default());
 }
 
+async fn expressions_carry_values_between_stages(w: World) {
+    let id = w
+        .start_with(
+            json!([
+                {"refId": "1", "type": "evaluateVariables", "name": "Vars",
+                 "variables": [{"key": "tag", "value": "${trigger.parameters.branch.toLowerCase()}-${trigger.parameters.build}"}]},
+                {"refId": "2", "type": "wait", "name": "Maybe wait", "requisiteStageRefIds": ["1"],
+                 "waitTime": "${#stage('Vars').outputs.tag == 'main-7' ? 0 : 600}"},
+                {"refId": "3", "type": "checkPreconditions", "name": "Check", "requisiteStageRefIds": ["2"],
+                 "preconditions": [{"type": "expression", "context": {"expression": "${#stage('Vars').outputs.tag.startsWith('main')}"}}]}
+            ]),
+            json!({"type": "manual", "parameters": {"branch": "Main", "build": 7}}),
+        )
+        .await;
+    w.settle().await;
+    let e = w.get(&id).await;
+    assert_eq!(e.status, Status::Succeeded, "{:?}", e.stages.iter().map(|s| (&s.name, s.status, &s.context)).collect::<Vec<_>>());
+    assert_eq!(e.stage_by_ref("1").unwrap().outputs["tag"], json!("main-7"));
+    assert_eq!(e.stage_by_ref("2").unwrap().context["waitTime"], json!(0));
+}
+
+async fn a_failed_expression_fails_the_stage_only_in_a_required_field(w: World) {
+    let id = w
+        .start(json!([
+            {"refId": "1", "type": "wait", "name": "Optional", "waitTime": 0, "comments": "${parameters.nothing}"},
+            {"refId": "2", "type": "wait", "name": "Required", "waitTime": "${parameters.nothing}", "requisiteStageRefIds": ["1"]}
+        ]))
+        .await;
+    w.settle().await;
+    let e = w.get(&id).await;
+    let optional = e.stage_by_ref("1").unwrap();
+    assert_eq!(optional.status, Status::Succeeded);
+    assert_eq!(optional.context["comments"], json!("${parameters.nothing}"));
+    assert_eq!(
+        optional.context["expressionEvaluationSummary"]["${parameters.nothing}"][0]["description"],
+        json!("Failed to evaluate [comments] no property 'nothing'")
+    );
+    let required = e.stage_by_ref("2").unwrap();
+    assert_eq!((required.status, e.status), (Status::Terminal, Status::Terminal));
+    assert_eq!(required.context["exception"]["details"]["errors"][0], json!("could not evaluate waitTime: no property 'nothing'"));
+}
+
+async fn a_disabled_stage_is_skipped_and_the_pipeline_goes_on(w: World) {
+    let id = w
+        .start_with(
+            json!([
+                {"refId": "1", "type": "wait", "name": "Prod only", "waitTime": 600,
+                 "stageEnabled": {"type": "expression", "expression": "parameters.env == 'prod'"}},
+                wait("2", 0, &["1"])
+            ]),
+            json!({"type": "manual", "parameters": {"env": "test"}}),
+        )
+        .await;
+    w.settle().await;
+    let e = w.get(&id).await;
+    assert_eq!((status_of(&e, "1"), status_of(&e, "2"), e.status), (Status::Skipped, Status::Succeeded, Status::Succeeded));
+}
+
+async fn a_false_precondition_fails_with_its_message(w: World) {
+    let id = w
+        .start(json!([{"refId": "1", "type": "checkPreconditions", "name": "Check", "preconditions": [
+            {"type": "expression", "context": {"expression": "${1 > 2}", "failureMessage": "one is not more than two"}}
+        ]}]))
+        .await;
+    w.settle().await;
+    let e = w.get(&id).await;
+    assert_eq!(e.status, Status::Terminal);
+    assert_eq!(e.stages[0].context["exception"]["details"]["errors"][0], json!("one is not more than two"));
+    assert_eq!(w.engine.evaluate(&id, "${execution.status}").await.unwrap(), Ok(json!("TERMINAL")));
+    assert_eq!(w.engine.evaluate(&id, "T(java.lang.Runtime)").await.unwrap(), Err("type references (T(...)) are not allowed".into()));
+}
+
 macro_rules! engine_tests {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -298,4 +375,8 @@ engine_tests!(
     duplicate_messages_change_nothing,
     stage_types_the_engine_cannot_run_are_refused_at_start,
     two_workers_run_one_wide_pipeline_once,
+    expressions_carry_values_between_stages,
+    a_failed_expression_fails_the_stage_only_in_a_required_field,
+    a_disabled_stage_is_skipped_and_the_pipeline_goes_on,
+    a_false_precondition_fails_with_its_message,
 );

@@ -54,6 +54,10 @@ async fn a_pipeline_runs_to_success_and_is_listed() {
     let done = until_status(&s.base, &s.client, &id, "SUCCEEDED").await;
     assert_eq!(done["trigger"], json!({"type": "manual", "user": "anonymous"}));
     assert!(done["stages"].as_array().unwrap().iter().all(|st| st["status"] == "SUCCEEDED"));
+    let (status, value) = call(&s.client, &s.base, "executions/evaluate", json!({"id": id, "expression": "${execution.status.toLowerCase()}"})).await;
+    assert_eq!((status, value), (200, json!("succeeded")));
+    let (status, body) = call(&s.client, &s.base, "executions/evaluate", json!({"id": id, "expression": "T(java.lang.Runtime).getRuntime()"})).await;
+    assert_eq!((status, body["fields"][0].clone()), (422, json!({"field": "expression", "message": "type references (T(...)) are not allowed"})));
     let (_, list) = call(&s.client, &s.base, "executions/list", json!({"application": "shop"})).await;
     assert_eq!(list.as_array().unwrap().iter().map(|e| e["id"].clone()).collect::<Vec<_>>(), [json!(id)]);
     s.stop().await;

@@ -13,7 +13,10 @@ use app::model::execution::{Execution, Stage, Status, Task};
 use app::model::pipeline::PipelineDocument;
 use serde_json::{Map, Value, json};
 
+use app::model::pipeline::STAGE_TYPES;
+
 use super::executions::{Commit, ExecutionStore, ExecutionStoreError};
+use super::expressions::{Scope, evaluate, evaluate_all};
 use super::messages::Message;
 use super::queue::{Clock, DatabaseQueue, Delivery, QueueError, QueueSettings, WorkQueue};
 use super::stages::{StageRegistry, TaskContext, TaskResult};
@@ -170,6 +173,14 @@ impl Engine {
         .await
     }
 
+    /// Evaluates `expression` (with or without `${}`) against an execution: the UI's debugger.
+    pub async fn evaluate(&self, id: &str, expression: &str) -> Result<Result<Value, String>, EngineError> {
+        let execution = self.execution(id).await?;
+        let text = expression.trim();
+        let inner = text.strip_prefix("${").and_then(|t| t.strip_suffix('}')).unwrap_or(text);
+        Ok(evaluate(inner, &Scope::new(&execution, None)))
+    }
+
     /// Applies a change a person asked for, retrying when the execution changed meanwhile.
     async fn change(
         &self,
@@ -277,12 +288,25 @@ impl Engine {
         if !execution.is_startable(stage) {
             return Transition::drop("stage already started or not ready", message);
         }
+        // Expressions are evaluated once, when the stage starts.
+        let prepared = prepare_stage(execution, stage);
         let tasks = self.stages.get(&stage.stage_type).map(|kind| kind.tasks(stage));
         let execution_id = execution.id.clone();
         let complete = Message::CompleteStage { execution: execution_id.clone(), stage: stage_id.to_owned() };
         let stage = execution.stage_mut(stage_id).expect("found above");
-        stage.status = Status::Running;
         stage.start_time = Some(now);
+        stage.context = prepared.context;
+        if !prepared.enabled {
+            stage.status = Status::Skipped;
+            stage.end_time = Some(now);
+            let ref_id = stage.ref_id.clone();
+            return after_stage_finished(execution, &ref_id, Transition { changed: true, ..Default::default() });
+        }
+        stage.status = Status::Running;
+        if let Some(reason) = prepared.failure {
+            fail_stage(stage, &reason);
+            return Transition { changed: true, ..Default::default() }.then(complete);
+        }
         let Some(tasks) = tasks else {
             fail_stage(stage, &format!("stage type '{}' is not supported", stage.stage_type));
             return Transition { changed: true, ..Default::default() }.then(complete);
@@ -424,13 +448,19 @@ fn complete_stage(execution: &mut Execution, stage_id: &str, message: &Message, 
     stage.status = status;
     stage.end_time = Some(now);
     let ref_id = stage.ref_id.clone();
-    let id = execution.id.clone();
-    let mut t = Transition { changed: true, ..Default::default() };
+    let t = Transition { changed: true, ..Default::default() };
     if status == Status::Terminal {
-        return t.then(Message::CompleteExecution { execution: id });
+        return t.then(Message::CompleteExecution { execution: execution.id.clone() });
     }
+    after_stage_finished(execution, &ref_id, t)
+}
+
+/// After a stage ended in a way that lets the pipeline go on: start what now may start, and
+/// complete the execution when nothing is left.
+fn after_stage_finished(execution: &Execution, ref_id: &str, mut t: Transition) -> Transition {
+    let id = execution.id.clone();
     let startable: Vec<String> =
-        execution.downstream_of(&ref_id).filter(|d| execution.is_startable(d)).map(|d| d.id.clone()).collect();
+        execution.downstream_of(ref_id).filter(|d| execution.is_startable(d)).map(|d| d.id.clone()).collect();
     for stage in startable {
         t = t.then(Message::StartStage { execution: id.clone(), stage });
     }
@@ -438,6 +468,59 @@ fn complete_stage(execution: &mut Execution, stage_id: &str, message: &Message, 
         t = t.then(Message::CompleteExecution { execution: id });
     }
     t
+}
+
+/// A stage's configuration with its expressions evaluated, whether it is enabled, and the reason
+/// it must fail (an expression in a required field that could not be evaluated).
+struct PreparedStage {
+    context: Map<String, Value>,
+    enabled: bool,
+    failure: Option<String>,
+}
+
+fn prepare_stage(execution: &Execution, stage: &Stage) -> PreparedStage {
+    let scope = Scope::new(execution, Some(stage));
+    let mut raw = stage.context.clone();
+    raw.remove("expressionEvaluationSummary");
+    let condition = raw.remove("stageEnabled");
+    let (evaluated, failures) = evaluate_all(&Value::Object(raw), &scope);
+    let mut context = match evaluated {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    let mut summary = Map::new();
+    for f in &failures {
+        summary.insert(
+            f.expression.clone(),
+            json!([{ "description": format!("Failed to evaluate [{}] {}", f.field, f.reason), "level": "ERROR" }]),
+        );
+    }
+    let mut enabled = true;
+    if let Some(condition) = condition {
+        if let Some(text) = condition.get("expression").and_then(Value::as_str) {
+            let text = text.trim();
+            let inner = text.strip_prefix("${").and_then(|t| t.strip_suffix('}')).unwrap_or(text);
+            match evaluate(inner, &scope) {
+                Ok(Value::Bool(b)) => enabled = b,
+                Ok(other) => {
+                    summary.insert(text.to_owned(), json!([{ "description": format!("stageEnabled must be true or false, not {other}"), "level": "ERROR" }]));
+                }
+                Err(reason) => {
+                    summary.insert(text.to_owned(), json!([{ "description": format!("Failed to evaluate [stageEnabled] {reason}"), "level": "ERROR" }]));
+                }
+            }
+        }
+        context.insert("stageEnabled".into(), condition);
+    }
+    let required = STAGE_TYPES.iter().find(|t| t.name == stage.stage_type).map(|t| t.required).unwrap_or_default();
+    let failure = failures
+        .iter()
+        .find(|f| required.iter().any(|r| f.field == *r || f.field.starts_with(&format!("{r}.")) || f.field.starts_with(&format!("{r}["))))
+        .map(|f| format!("could not evaluate {}: {}", f.field, f.reason));
+    if !summary.is_empty() {
+        context.insert("expressionEvaluationSummary".into(), Value::Object(summary));
+    }
+    PreparedStage { context, enabled, failure }
 }
 
 fn cancel_running_stages(execution: &mut Execution, now: i64) {

@@ -2,6 +2,8 @@
 //! module and adding it to [`StageRegistry::standard`] (and to the model's `STAGE_TYPES`, which
 //! validation uses).
 
+mod check_preconditions;
+mod evaluate_variables;
 mod manual_judgment;
 mod wait;
 
@@ -53,6 +55,8 @@ impl StageRegistry {
         let mut registry = Self { kinds: HashMap::new() };
         registry.register(Arc::new(wait::Wait));
         registry.register(Arc::new(manual_judgment::ManualJudgment));
+        registry.register(Arc::new(evaluate_variables::EvaluateVariables));
+        registry.register(Arc::new(check_preconditions::CheckPreconditions));
         registry
     }
 
