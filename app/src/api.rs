@@ -196,3 +196,27 @@ pub async fn evaluate_expression(id: String, expression: String) -> Result<serde
         services.executions.evaluate(&rc, &id, &expression).await
     }.await)
 }
+
+#[server(prefix = "/api", endpoint = "executions/pause", input = Json)]
+pub async fn pause_execution(id: String) -> Result<(), AppError> {
+    services::respond(async {
+        let (services, rc) = services::current()?;
+        services.executions.pause(&rc, &id).await
+    }.await)
+}
+
+#[server(prefix = "/api", endpoint = "executions/resume", input = Json)]
+pub async fn resume_execution(id: String) -> Result<(), AppError> {
+    services::respond(async {
+        let (services, rc) = services::current()?;
+        services.executions.resume(&rc, &id).await
+    }.await)
+}
+
+#[server(prefix = "/api", endpoint = "executions/restart_stage", input = Json)]
+pub async fn restart_stage(id: String, stage_id: String) -> Result<(), AppError> {
+    services::respond(async {
+        let (services, rc) = services::current()?;
+        services.executions.restart_stage(&rc, &id, &stage_id).await
+    }.await)
+}

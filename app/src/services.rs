@@ -60,6 +60,10 @@ pub trait ExecutionService: Send + Sync + 'static {
     /// Continue (`proceed`) or stop at a running manual judgment stage, as the caller.
     async fn judge(&self, rc: &RequestContext, id: &str, stage_id: &str, proceed: bool, input: Option<String>)
     -> Result<(), AppError>;
+    async fn pause(&self, rc: &RequestContext, id: &str) -> Result<(), AppError>;
+    async fn resume(&self, rc: &RequestContext, id: &str) -> Result<(), AppError>;
+    /// Runs a failed stage, and everything after it, again.
+    async fn restart_stage(&self, rc: &RequestContext, id: &str, stage_id: &str) -> Result<(), AppError>;
     /// Evaluates an expression against an execution (the expression debugger); a bad expression
     /// is `Invalid` on the field `expression`, with the reason.
     async fn evaluate(&self, rc: &RequestContext, id: &str, expression: &str) -> Result<serde_json::Value, AppError>;

@@ -50,7 +50,21 @@ impl ExecutionService for Executions {
         if document.0.get("disabled").and_then(serde_json::Value::as_bool) == Some(true) {
             return Err(AppError::Conflict { message: format!("pipeline '{name}' is disabled") });
         }
-        let id = self.engine.start(&document, trigger).await.map_err(|e| map(rc, e))?;
+        let mut trigger = match trigger {
+            serde_json::Value::Object(map) => map,
+            _ => return Err(AppError::invalid("trigger", "the trigger must be a JSON object")),
+        };
+        let given = trigger.get("parameters").and_then(serde_json::Value::as_object).cloned().unwrap_or_default();
+        let parameters = document.resolve_parameters(&given).map_err(|problems| AppError::Invalid {
+            fields: problems
+                .into_iter()
+                .map(|(name, message)| app::model::FieldError { field: format!("parameters.{name}"), message })
+                .collect(),
+        })?;
+        trigger.insert("parameters".into(), serde_json::Value::Object(parameters));
+        trigger.entry("type").or_insert_with(|| "manual".into());
+        trigger.entry("user").or_insert_with(|| rc.caller.audit_name().into());
+        let id = self.engine.start(&document, serde_json::Value::Object(trigger)).await.map_err(|e| map(rc, e))?;
         tracing::info!(request_id = %rc.request_id, execution = %id, by = rc.caller.audit_name(), "pipeline started");
         Ok(id)
     }
@@ -76,6 +90,18 @@ impl ExecutionService for Executions {
         input: Option<String>,
     ) -> Result<(), AppError> {
         self.engine.judge(id, stage_id, proceed, input, rc.caller.audit_name()).await.map_err(|e| map(rc, e))
+    }
+
+    async fn pause(&self, rc: &RequestContext, id: &str) -> Result<(), AppError> {
+        self.engine.pause(id).await.map_err(|e| map(rc, e))
+    }
+
+    async fn resume(&self, rc: &RequestContext, id: &str) -> Result<(), AppError> {
+        self.engine.resume(id).await.map_err(|e| map(rc, e))
+    }
+
+    async fn restart_stage(&self, rc: &RequestContext, id: &str, stage_id: &str) -> Result<(), AppError> {
+        self.engine.restart_stage(id, stage_id).await.map_err(|e| map(rc, e))
     }
 
     async fn evaluate(&self, rc: &RequestContext, id: &str, expression: &str) -> Result<serde_json::Value, AppError> {

@@ -340,6 +340,59 @@ async fn a_false_precondition_fails_with_its_message(w: World) {
     assert_eq!(w.engine.evaluate(&id, "T(java.lang.Runtime)").await.unwrap(), Err("type references (T(...)) are not allowed".into()));
 }
 
+async fn pause_holds_tasks_until_resume(w: World) {
+    let id = w.start(json!([wait("1", 5, &[]), wait("2", 0, &["1"])])).await;
+    w.settle().await;
+    w.engine.pause(&id).await.unwrap();
+    w.settle().await;
+    assert_eq!(w.get(&id).await.status, Status::Paused);
+    assert!(w.engine.pause(&id).await.unwrap_err().to_string().contains("is not running"));
+    w.advance(10).await;
+    let e = w.get(&id).await;
+    assert_eq!((e.status, status_of(&e, "1")), (Status::Paused, Status::Running), "nothing moves while paused");
+    w.engine.resume(&id).await.unwrap();
+    w.settle().await;
+    assert_eq!(w.get(&id).await.status, Status::Succeeded);
+}
+
+async fn a_failed_stage_restarts_with_everything_after_it(w: World) {
+    let id = w.start(json!([wait("0", 0, &[]), judgment("1", &["0"], json!({})), wait("2", 0, &["1"])])).await;
+    w.settle().await;
+    let stage = w.get(&id).await.stage_by_ref("1").unwrap().id.clone();
+    assert!(w.engine.restart_stage(&id, &stage).await.is_err(), "a running stage cannot be restarted");
+    w.engine.judge(&id, &stage, false, None, "bob").await.unwrap();
+    w.settle().await;
+    assert_eq!(w.get(&id).await.status, Status::Terminal);
+    w.engine.restart_stage(&id, &stage).await.unwrap();
+    w.settle().await;
+    let e = w.get(&id).await;
+    assert_eq!((e.status, status_of(&e, "0"), status_of(&e, "1"), status_of(&e, "2")), (Status::Running, Status::Succeeded, Status::Running, Status::NotStarted));
+    assert!(e.stage_by_ref("1").unwrap().context.get("exception").is_none());
+    assert!(e.stage_by_ref("1").unwrap().context.get("judgmentStatus").is_none(), "the old judgment is cleared");
+    w.engine.judge(&id, &stage, true, None, "carol").await.unwrap();
+    w.settle().await;
+    let e = w.get(&id).await;
+    assert_eq!((e.status, status_of(&e, "2")), (Status::Succeeded, Status::Succeeded));
+    assert_eq!(e.stage_by_ref("1").unwrap().outputs["judgedBy"], json!("carol"));
+}
+
+async fn a_running_execution_that_lost_its_message_is_recovered(w: World) {
+    let id = w.start(json!([wait("1", 5, &[]), wait("2", 0, &["1"])])).await;
+    w.settle().await;
+    assert_eq!(w.engine.recover_zombies().await.unwrap(), 0, "a healthy execution is left alone");
+    w.clock.advance(Duration::from_secs(5));
+    let lost = w.engine.queue().poll(10).await.unwrap();
+    assert_eq!(lost.len(), 1);
+    w.engine.queue().dead_letter(&lost[0], "lost on purpose").await.unwrap();
+    w.settle().await;
+    assert_eq!(w.get(&id).await.status, Status::Running);
+    assert_eq!(w.engine.recover_zombies().await.unwrap(), 1);
+    w.settle().await;
+    let e = w.get(&id).await;
+    assert_eq!(e.status, Status::Succeeded);
+    assert_eq!(e.stages[0].tasks.len(), 1);
+}
+
 macro_rules! engine_tests {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -379,4 +432,7 @@ engine_tests!(
     a_failed_expression_fails_the_stage_only_in_a_required_field,
     a_disabled_stage_is_skipped_and_the_pipeline_goes_on,
     a_false_precondition_fails_with_its_message,
+    pause_holds_tasks_until_resume,
+    a_failed_stage_restarts_with_everything_after_it,
+    a_running_execution_that_lost_its_message_is_recovered,
 );

@@ -52,7 +52,7 @@ async fn a_pipeline_runs_to_success_and_is_listed() {
     assert_eq!(status, 200, "{id}");
     let id = id.as_str().unwrap().to_owned();
     let done = until_status(&s.base, &s.client, &id, "SUCCEEDED").await;
-    assert_eq!(done["trigger"], json!({"type": "manual", "user": "anonymous"}));
+    assert_eq!(done["trigger"], json!({"type": "manual", "user": "anonymous", "parameters": {}}));
     assert!(done["stages"].as_array().unwrap().iter().all(|st| st["status"] == "SUCCEEDED"));
     let (status, value) = call(&s.client, &s.base, "executions/evaluate", json!({"id": id, "expression": "${execution.status.toLowerCase()}"})).await;
     assert_eq!((status, value), (200, json!("succeeded")));
@@ -96,6 +96,16 @@ async fn what_cannot_start_says_why() {
     setup(&s.base, &s.client, json!([{"refId": "1", "type": "bakeManifest", "name": "Bake"}])).await;
     let (status, body) = call(&s.client, &s.base, "executions/start", json!({"application": "shop", "name": "P"})).await;
     assert_eq!((status, body["message"].clone()), (409, json!("stage 1 (Bake): stage type 'bakeManifest' is not supported")));
+    let (_, body) = call(&s.client, &s.base, "pipelines/save", json!({"pipeline": {"application": "shop", "name": "Params",
+        "parameterConfig": [{"name": "env", "required": true, "hasOptions": true, "options": [{"value": "test"}]}],
+        "stages": [{"refId": "1", "type": "wait", "name": "W", "waitTime": "${parameters.env == 'test' ? 0 : 1}"}]}})).await;
+    assert_eq!(body["version"], 1, "{body}");
+    let (status, body) = call(&s.client, &s.base, "executions/start", json!({"application": "shop", "name": "Params", "trigger": {"type": "manual", "parameters": {"env": "prod"}}})).await;
+    assert_eq!((status, body["fields"][0].clone()), (422, json!({"field": "parameters.env", "message": "parameter 'env' must be one of test"})));
+    let (status, id) = call(&s.client, &s.base, "executions/start", json!({"application": "shop", "name": "Params", "trigger": {"type": "manual", "parameters": {"env": "test"}}})).await;
+    assert_eq!(status, 200, "{id}");
+    let done = until_status(&s.base, &s.client, id.as_str().unwrap(), "SUCCEEDED").await;
+    assert_eq!(done["stages"][0]["context"]["waitTime"], 0);
     let (status, _) = call(&s.client, &s.base, "executions/start", json!({"application": "shop", "name": "Nope"})).await;
     assert_eq!(status, 404);
     let (status, _) = call(&s.client, &s.base, "executions/get", json!({"id": "no-such-execution"})).await;

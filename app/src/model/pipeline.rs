@@ -153,6 +153,42 @@ impl PipelineDocument {
         self.0.get("stages").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default()
     }
 
+    /// The parameters a run gets: `given` checked against `parameterConfig` — defaults filled in,
+    /// required ones present, values with options among them. Parameters the config does not
+    /// name are passed through. Every problem names its parameter.
+    pub fn resolve_parameters(&self, given: &Map<String, Value>) -> Result<Map<String, Value>, Vec<(String, String)>> {
+        let mut resolved = given.clone();
+        let mut problems = Vec::new();
+        for config in self.0.get("parameterConfig").and_then(Value::as_array).into_iter().flatten() {
+            let Some(name) = config.get("name").and_then(Value::as_str).filter(|n| !n.is_empty()) else { continue };
+            let given = resolved.get(name).filter(|v| !v.is_null() && v.as_str() != Some("")).cloned();
+            let default = config.get("default").filter(|v| !v.is_null() && v.as_str() != Some("")).cloned();
+            let Some(value) = given.or(default) else {
+                if config.get("required").and_then(Value::as_bool).unwrap_or(false) {
+                    problems.push((name.to_owned(), format!("parameter '{name}' is required")));
+                }
+                continue;
+            };
+            if config.get("hasOptions").and_then(Value::as_bool).unwrap_or(false) {
+                let options: Vec<&Value> = config
+                    .get("options")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|o| o.get("value"))
+                    .collect();
+                let text = |v: &Value| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string());
+                if !options.is_empty() && !options.iter().any(|o| text(o) == text(&value)) {
+                    let allowed: Vec<String> = options.iter().map(|o| text(o)).collect();
+                    problems.push((name.to_owned(), format!("parameter '{name}' must be one of {}", allowed.join(", "))));
+                    continue;
+                }
+            }
+            resolved.insert(name.to_owned(), value);
+        }
+        if problems.is_empty() { Ok(resolved) } else { Err(problems) }
+    }
+
     /// Every problem in the document: structure, references between stages, cycles, and each
     /// stage type's required fields. Unknown stage types are warnings, never dropped.
     pub fn validate(&self) -> Vec<PipelineProblem> {
@@ -581,6 +617,26 @@ mod tests {
                 "stage 1 (W): waitTime: must be a whole number of seconds (or an expression)",
                 "stage 3 (D): manifestArtifactId: is required when source is artifact",
                 "stage 4 (J): judgmentInputs: must be a list of {\"value\": \"...\"}",
+            ]
+        );
+    }
+
+    #[test]
+    fn parameters_get_defaults_and_are_checked_against_their_config() {
+        let d = doc(json!({"application": "shop", "name": "P", "parameterConfig": [
+            {"name": "branch", "default": "main"},
+            {"name": "env", "required": true, "hasOptions": true, "options": [{"value": "test"}, {"value": "prod"}]},
+            {"name": "ticket", "required": true}
+        ]}));
+        let given = |v: Value| v.as_object().unwrap().clone();
+        let ok = d.resolve_parameters(&given(json!({"env": "prod", "ticket": "OPS-1", "extra": 1}))).unwrap();
+        assert_eq!(Value::Object(ok), json!({"branch": "main", "env": "prod", "ticket": "OPS-1", "extra": 1}));
+        let problems = d.resolve_parameters(&given(json!({"env": "staging", "ticket": ""}))).unwrap_err();
+        assert_eq!(
+            problems,
+            vec![
+                ("env".to_owned(), "parameter 'env' must be one of test, prod".to_owned()),
+                ("ticket".to_owned(), "parameter 'ticket' is required".to_owned()),
             ]
         );
     }

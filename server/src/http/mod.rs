@@ -2,6 +2,7 @@
 //! and the request door in front of all of them.
 
 mod door;
+mod gate;
 mod metrics;
 mod ops;
 
@@ -57,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
+        .nest("/gate", gate::router().layer(axum::Extension(gate::TaskLog::default())))
         // The UI bundle, served pre-compressed (`<file>.gz` beside each file) when the browser
         // accepts gzip; see `./x build`.
         .nest_service("/pkg", ServeDir::new(pkg_dir).precompressed_gzip())

@@ -150,9 +150,55 @@ impl Engine {
             execution.canceled = true;
             execution.canceled_by = Some(by.to_owned());
             execution.cancellation_reason = reason.clone();
-            Ok(Some(Message::CancelExecution { execution: id.to_owned() }))
+            Ok(Some(vec![Message::CancelExecution { execution: id.to_owned() }]))
         })
         .await
+    }
+
+    /// Pauses a running execution: running tasks stop being run until it is resumed.
+    pub async fn pause(&self, id: &str) -> Result<(), EngineError> {
+        self.request(id, |e| (e.status == Status::Running).then(|| Message::PauseExecution { execution: id.to_owned() }), "is not running")
+            .await
+    }
+
+    pub async fn resume(&self, id: &str) -> Result<(), EngineError> {
+        self.request(id, |e| (e.status == Status::Paused).then(|| Message::ResumeExecution { execution: id.to_owned() }), "is not paused")
+            .await
+    }
+
+    /// Runs a failed or canceled stage (and everything after it) again.
+    pub async fn restart_stage(&self, id: &str, stage_id: &str) -> Result<(), EngineError> {
+        self.request(
+            id,
+            |e| {
+                e.stage(stage_id)
+                    .filter(|s| matches!(s.status, Status::Terminal | Status::Stopped | Status::Canceled | Status::FailedContinue))
+                    .filter(|_| e.status != Status::Paused)
+                    .map(|_| Message::RestartStage { execution: id.to_owned(), stage: stage_id.to_owned() })
+            },
+            "has no failed stage with that id to restart",
+        )
+        .await
+    }
+
+    /// Enqueues a control message after checking the execution can take it now.
+    async fn request(&self, id: &str, decide: impl Fn(&Execution) -> Option<Message>, refusal: &str) -> Result<(), EngineError> {
+        let execution = self.execution(id).await?;
+        let message = decide(&execution).ok_or_else(|| EngineError::Invalid(format!("execution '{id}' {refusal}")))?;
+        self.queue.push(&message, Duration::ZERO).await?;
+        Ok(())
+    }
+
+    /// Finds running executions with no message on the queue (lost to a bug or dead-lettered)
+    /// and puts them back on track. Returns how many were found.
+    pub async fn recover_zombies(&self) -> Result<usize, EngineError> {
+        let zombies = self.executions.running_without_messages().await?;
+        for id in &zombies {
+            tracing::warn!(execution = %id, "running execution had no queued message; re-driving it");
+            self.change(id, |execution| Ok((execution.status == Status::Running).then(|| redrive(execution)).filter(|m| !m.is_empty())))
+                .await?;
+        }
+        Ok(zombies.len())
     }
 
     /// Records a person's judgment on a running manual judgment stage and wakes its task.
@@ -168,7 +214,7 @@ impl Engine {
                 stage.context.insert("judgmentInput".into(), json!(input));
             }
             let task = stage.tasks.iter().find(|t| t.status == Status::Running).map(|t| t.id.clone());
-            Ok(task.map(|task| Message::RunTask { execution: id.to_owned(), stage: stage_id.to_owned(), task }))
+            Ok(Some(task.map(|task| Message::RunTask { execution: id.to_owned(), stage: stage_id.to_owned(), task }).into_iter().collect()))
         })
         .await
     }
@@ -185,13 +231,13 @@ impl Engine {
     async fn change(
         &self,
         id: &str,
-        mut edit: impl FnMut(&mut Execution) -> Result<Option<Message>, EngineError>,
+        mut edit: impl FnMut(&mut Execution) -> Result<Option<Vec<Message>>, EngineError>,
     ) -> Result<(), EngineError> {
         for _ in 0..STALE_RETRIES {
             let v = self.executions.load(id).await?.ok_or_else(|| EngineError::NotFound(format!("execution '{id}'")))?;
             let mut execution = v.execution;
-            let Some(message) = edit(&mut execution)? else { return Ok(()) };
-            let items = [self.queue.item(&message, Duration::ZERO)];
+            let Some(messages) = edit(&mut execution)? else { return Ok(()) };
+            let items: Vec<_> = messages.iter().map(|m| self.queue.item(m, Duration::ZERO)).collect();
             if self.executions.update(&execution, v.version, &items).await? == Commit::Done {
                 return Ok(());
             }
@@ -226,9 +272,17 @@ impl Engine {
     /// Runs until `shutdown` turns true: handles due messages, idling briefly when there are none.
     pub async fn run(self: Arc<Self>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
         const IDLE: Duration = Duration::from_millis(100);
+        const ZOMBIE_CHECK: Duration = Duration::from_secs(30);
+        let mut next_zombie_check = tokio::time::Instant::now();
         loop {
             if *shutdown.borrow() {
                 return;
+            }
+            if tokio::time::Instant::now() >= next_zombie_check {
+                next_zombie_check += ZOMBIE_CHECK;
+                if let Err(e) = self.recover_zombies().await {
+                    tracing::error!(error = %e, "zombie check failed");
+                }
             }
             let busy = match self.run_once(16).await {
                 Ok(n) => n > 0,
@@ -274,9 +328,9 @@ impl Engine {
             Message::CompleteStage { stage, .. } => complete_stage(execution, stage, message, now),
             Message::CompleteExecution { .. } => complete_execution(execution, message, now),
             Message::CancelExecution { .. } => cancel_execution(execution, message, now),
-            Message::PauseStage { .. } | Message::ResumeStage { .. } | Message::RestartStage { .. } => {
-                Transition::drop("pause, resume and restart are not handled yet", message)
-            }
+            Message::PauseExecution { .. } => pause_execution(execution, message),
+            Message::ResumeExecution { .. } => resume_execution(execution, message),
+            Message::RestartStage { stage, .. } => restart_stage(execution, stage, message),
         }
     }
 
@@ -567,4 +621,84 @@ fn cancel_execution(execution: &mut Execution, message: &Message, now: i64) -> T
     execution.end_time = Some(now);
     tracing::info!(execution = %execution.id, by = ?execution.canceled_by, "execution canceled");
     Transition { changed: true, ..Default::default() }
+}
+
+/// The messages that make an execution move again from where it is: run the current task of
+/// every running stage, start what may start, or complete the execution.
+fn redrive(execution: &Execution) -> Vec<Message> {
+    let id = execution.id.clone();
+    let mut messages = Vec::new();
+    for stage in execution.stages.iter().filter(|s| s.status == Status::Running) {
+        messages.push(match stage.tasks.iter().find(|t| !t.status.is_complete()) {
+            Some(task) => Message::RunTask { execution: id.clone(), stage: stage.id.clone(), task: task.id.clone() },
+            None => Message::CompleteStage { execution: id.clone(), stage: stage.id.clone() },
+        });
+    }
+    for stage in execution.stages.iter().filter(|s| execution.is_startable(s)) {
+        messages.push(Message::StartStage { execution: id.clone(), stage: stage.id.clone() });
+    }
+    if messages.is_empty() {
+        messages.push(Message::CompleteExecution { execution: id });
+    }
+    messages
+}
+
+fn pause_execution(execution: &mut Execution, message: &Message) -> Transition {
+    if execution.status != Status::Running {
+        return Transition::drop("execution is not running", message);
+    }
+    execution.status = Status::Paused;
+    tracing::info!(execution = %execution.id, "execution paused");
+    Transition { changed: true, ..Default::default() }
+}
+
+fn resume_execution(execution: &mut Execution, message: &Message) -> Transition {
+    if execution.status != Status::Paused {
+        return Transition::drop("execution is not paused", message);
+    }
+    execution.status = Status::Running;
+    tracing::info!(execution = %execution.id, "execution resumed");
+    Transition { changed: true, follow_ups: redrive(execution).into_iter().map(|m| (m, Duration::ZERO)).collect() }
+}
+
+/// Context keys a run writes (besides outputs), cleared when a stage is restarted.
+const RUN_STATE_KEYS: &[&str] = &["exception", "expressionEvaluationSummary", "judgmentStatus", "judgmentInput", "lastModifiedBy"];
+
+/// Resets a failed stage and every stage after it, and runs it again.
+fn restart_stage(execution: &mut Execution, stage_id: &str, message: &Message) -> Transition {
+    let Some(stage) = execution.stage(stage_id) else { return Transition::drop("no such stage", message) };
+    if !matches!(stage.status, Status::Terminal | Status::Stopped | Status::Canceled | Status::FailedContinue) {
+        return Transition::drop("stage has not failed", message);
+    }
+    // The stage and everything downstream of it, transitively.
+    let mut reset = vec![stage.ref_id.clone()];
+    let mut i = 0;
+    while i < reset.len() {
+        let downstream: Vec<String> = execution.downstream_of(&reset[i]).map(|s| s.ref_id.clone()).collect();
+        for r in downstream {
+            if !reset.contains(&r) {
+                reset.push(r);
+            }
+        }
+        i += 1;
+    }
+    for s in execution.stages.iter_mut().filter(|s| reset.contains(&s.ref_id)) {
+        s.status = Status::NotStarted;
+        s.start_time = None;
+        s.end_time = None;
+        s.tasks.clear();
+        // What the last run recorded in the context goes, so the stage decides afresh.
+        for key in s.outputs.keys() {
+            s.context.remove(key);
+        }
+        for key in RUN_STATE_KEYS {
+            s.context.remove(*key);
+        }
+        s.outputs.clear();
+    }
+    execution.status = Status::Running;
+    execution.end_time = None;
+    execution.canceled = false;
+    tracing::info!(execution = %execution.id, stage = stage_id, "stage restarted");
+    Transition { changed: true, ..Default::default() }.then(Message::StartStage { execution: execution.id.clone(), stage: stage_id.to_owned() })
 }

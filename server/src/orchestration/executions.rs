@@ -96,6 +96,15 @@ impl ExecutionStore {
         rows.into_iter().map(|r| read(r).map(|v| v.execution)).collect()
     }
 
+    /// Running executions that have no message on the queue.
+    pub async fn running_without_messages(&self) -> Result<Vec<String>, ExecutionStoreError> {
+        use sea_orm::{ConnectionTrait, Statement};
+        let sql = "SELECT e.id FROM executions e WHERE e.status = 'RUNNING' AND NOT EXISTS \
+                   (SELECT 1 FROM queue_messages q WHERE q.payload LIKE '%\"execution\":\"' || e.id || '\"%')";
+        let rows = self.db.query_all(Statement::from_string(self.db.get_database_backend(), sql)).await?;
+        rows.iter().map(|r| r.try_get_by_index::<String>(0).map_err(ExecutionStoreError::from)).collect()
+    }
+
     /// Stores a new execution and the message that starts it, together.
     pub async fn create(&self, execution: &Execution, first: &NewItem) -> Result<(), ExecutionStoreError> {
         let txn = self.db.begin().await?;

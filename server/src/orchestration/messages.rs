@@ -12,8 +12,8 @@ pub enum Message {
     CompleteStage { execution: String, stage: String },
     CompleteExecution { execution: String },
     CancelExecution { execution: String },
-    PauseStage { execution: String, stage: String },
-    ResumeStage { execution: String, stage: String },
+    PauseExecution { execution: String },
+    ResumeExecution { execution: String },
     RestartStage { execution: String, stage: String },
 }
 
@@ -27,8 +27,8 @@ impl Message {
             | Self::CompleteStage { execution, .. }
             | Self::CompleteExecution { execution }
             | Self::CancelExecution { execution }
-            | Self::PauseStage { execution, .. }
-            | Self::ResumeStage { execution, .. }
+            | Self::PauseExecution { execution }
+            | Self::ResumeExecution { execution }
             | Self::RestartStage { execution, .. } => execution,
         }
     }

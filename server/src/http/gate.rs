@@ -1,0 +1,303 @@
+//! A REST subset compatible with Spinnaker's Gate, under `/gate`, so scripts and the `spin` CLI
+//! keep working (point `spin` at `http://<topsail>/gate`). Every route calls the same services
+//! as the UI's server functions, with the caller the request door established.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use app::model::pipeline::PipelineDocument;
+use app::model::{AppError, Application, ApplicationInput, ApplicationName, RequestContext};
+use axum::extract::{Extension, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post, put};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+
+/// Finished tasks (`POST /tasks`), kept in memory for `GET /tasks/{id}`: tasks here finish
+/// before the POST answers, so clients only read their outcome.
+#[derive(Clone, Default)]
+pub struct TaskLog(Arc<Mutex<HashMap<String, Value>>>);
+
+/// The most tasks remembered; the oldest are forgotten first.
+const TASKS_KEPT: usize = 1000;
+
+impl TaskLog {
+    fn record(&self, task: Value) {
+        let mut tasks = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if tasks.len() >= TASKS_KEPT
+            && let Some(oldest) = tasks.iter().min_by_key(|(_, t)| t["startTime"].as_i64().unwrap_or(0)).map(|(k, _)| k.clone())
+        {
+            tasks.remove(&oldest);
+        }
+        if let Some(id) = task["id"].as_str() {
+            tasks.insert(id.to_owned(), task);
+        }
+    }
+
+    fn get(&self, id: &str) -> Option<Value> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned()
+    }
+}
+
+/// An error in Spinnaker's JSON shape.
+struct GateError(AppError);
+
+impl From<AppError> for GateError {
+    fn from(e: AppError) -> Self {
+        Self(e)
+    }
+}
+
+impl IntoResponse for GateError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.0.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = json!({
+            "error": status.canonical_reason().unwrap_or("Error"),
+            "message": self.0.to_string(),
+            "status": status.as_u16(),
+            "timestamp": chrono::Utc::now().timestamp_millis(),
+        });
+        (status, Json(body)).into_response()
+    }
+}
+
+type Reply = Result<Response, GateError>;
+
+fn app_name(raw: &str) -> Result<ApplicationName, GateError> {
+    ApplicationName::parse(raw).map_err(|_| GateError(AppError::NotFound { what: format!("application '{raw}'") }))
+}
+
+/// Front50's application attributes.
+fn attributes(a: &Application) -> Value {
+    json!({
+        "name": a.name,
+        "email": a.owner_email,
+        "description": a.description,
+        "team": a.team,
+        "createTs": a.created_at.timestamp_millis().to_string(),
+        "updateTs": a.updated_at.timestamp_millis().to_string(),
+        "lastModifiedBy": a.updated_by,
+        "user": a.created_by,
+    })
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/applications", get(list_applications))
+        .route("/applications/{app}", get(get_application))
+        .route("/applications/{app}/pipelineConfigs", get(list_pipeline_configs))
+        .route("/applications/{app}/pipelineConfigs/{name}", get(get_pipeline_config))
+        .route("/applications/{app}/pipelines", get(list_executions))
+        .route("/pipelines", post(save_pipeline))
+        .route("/pipelines/{id}", get(get_execution))
+        .route("/pipelines/{id}/{name}", post(start_pipeline).delete(delete_pipeline))
+        .route("/pipelines/{id}/cancel", put(cancel))
+        .route("/pipelines/{id}/pause", put(pause))
+        .route("/pipelines/{id}/resume", put(resume))
+        .route("/pipelines/{id}/stages/{stage}", patch(judge))
+        .route("/pipelines/{id}/stages/{stage}/restart", put(restart))
+        .route("/tasks", post(submit_task))
+        .route("/tasks/{id}", get(get_task))
+}
+
+async fn list_applications(State(s): State<AppState>, Extension(rc): Extension<RequestContext>) -> Reply {
+    let apps = s.services.applications.list(&rc).await?;
+    let body: Vec<Value> = apps.iter().map(attributes).collect();
+    Ok(Json(body).into_response())
+}
+
+async fn get_application(State(s): State<AppState>, Extension(rc): Extension<RequestContext>, Path(app): Path<String>) -> Reply {
+    let a = s.services.applications.get(&rc, &app_name(&app)?).await?;
+    Ok(Json(json!({ "name": a.name, "attributes": attributes(&a), "clusters": {} })).into_response())
+}
+
+async fn list_pipeline_configs(State(s): State<AppState>, Extension(rc): Extension<RequestContext>, Path(app): Path<String>) -> Reply {
+    let app = app_name(&app)?;
+    let mut out = Vec::new();
+    for summary in s.services.pipelines.list(&rc, &app).await? {
+        out.push(s.services.pipelines.get(&rc, &app, &summary.name).await?.document);
+    }
+    Ok(Json(out).into_response())
+}
+
+async fn get_pipeline_config(
+    State(s): State<AppState>,
+    Extension(rc): Extension<RequestContext>,
+    Path((app, name)): Path<(String, String)>,
+) -> Reply {
+    let detail = s.services.pipelines.get(&rc, &app_name(&app)?, &name).await?;
+    Ok(Json(detail.document).into_response())
+}
+
+async fn save_pipeline(State(s): State<AppState>, Extension(rc): Extension<RequestContext>, Json(body): Json<Value>) -> Reply {
+    let document = PipelineDocument::from_value(body).map_err(|p| GateError(AppError::invalid(&p.field, &p.message)))?;
+    s.services.pipelines.save(&rc, document).await?;
+    Ok(StatusCode::OK.into_response())
+}
+
+async fn delete_pipeline(
+    State(s): State<AppState>,
+    Extension(rc): Extension<RequestContext>,
+    Path((app, name)): Path<(String, String)>,
+) -> Reply {
+    s.services.pipelines.delete(&rc, &app_name(&app)?, &name).await?;
+    Ok(StatusCode::OK.into_response())
+}
+
+/// Starts a pipeline; the body is the trigger (`{"type": "manual", "parameters": {...}}`).
+async fn start_pipeline(
+    State(s): State<AppState>,
+    Extension(rc): Extension<RequestContext>,
+    Path((app, name)): Path<(String, String)>,
+    body: Option<Json<Value>>,
+) -> Reply {
+    let trigger = body.map(|Json(v)| v).unwrap_or_else(|| json!({}));
+    let id = s.services.executions.start(&rc, &app_name(&app)?, &name, trigger).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "ref": format!("/pipelines/{id}") }))).into_response())
+}
+
+async fn get_execution(State(s): State<AppState>, Extension(rc): Extension<RequestContext>, Path(id): Path<String>) -> Reply {
+    let e = s.services.executions.get(&rc, &id).await?;
+    let mut body = serde_json::to_value(&e).unwrap_or(Value::Null);
+    body["type"] = json!("PIPELINE");
+    Ok(Json(body).into_response())
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    limit: Option<usize>,
+}
+
+async fn list_executions(
+    State(s): State<AppState>,
+    Extension(rc): Extension<RequestContext>,
+    Path(app): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> Reply {
+    let mut list = s.services.executions.list(&rc, &app_name(&app)?).await?;
+    list.truncate(q.limit.unwrap_or(25));
+    Ok(Json(list).into_response())
+}
+
+#[derive(Deserialize)]
+struct CancelQuery {
+    reason: Option<String>,
+}
+
+async fn cancel(State(s): State<AppState>, Extension(rc): Extension<RequestContext>, Path(id): Path<String>, Query(q): Query<CancelQuery>) -> Reply {
+    s.services.executions.cancel(&rc, &id, q.reason).await?;
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
+async fn pause(State(s): State<AppState>, Extension(rc): Extension<RequestContext>, Path(id): Path<String>) -> Reply {
+    s.services.executions.pause(&rc, &id).await?;
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
+async fn resume(State(s): State<AppState>, Extension(rc): Extension<RequestContext>, Path(id): Path<String>) -> Reply {
+    s.services.executions.resume(&rc, &id).await?;
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
+async fn restart(
+    State(s): State<AppState>,
+    Extension(rc): Extension<RequestContext>,
+    Path((id, stage)): Path<(String, String)>,
+) -> Reply {
+    s.services.executions.restart_stage(&rc, &id, &stage).await?;
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
+/// A manual judgment: `{"judgmentStatus": "continue" | "stop", "judgmentInput": "..."}`.
+async fn judge(
+    State(s): State<AppState>,
+    Extension(rc): Extension<RequestContext>,
+    Path((id, stage)): Path<(String, String)>,
+    Json(body): Json<Value>,
+) -> Reply {
+    let proceed = match body.get("judgmentStatus").and_then(Value::as_str) {
+        Some("continue") => true,
+        Some("stop") => false,
+        _ => return Err(GateError(AppError::invalid("judgmentStatus", "judgmentStatus must be continue or stop"))),
+    };
+    let input = body.get("judgmentInput").and_then(Value::as_str).map(str::to_owned);
+    s.services.executions.judge(&rc, &id, &stage, proceed, input).await?;
+    Ok(Json(s.services.executions.get(&rc, &id).await?).into_response())
+}
+
+/// Runs the jobs of a task (`createApplication`, `updateApplication`, `deleteApplication`,
+/// what `spin application save|delete` sends) and answers with its reference.
+async fn submit_task(
+    State(s): State<AppState>,
+    Extension(rc): Extension<RequestContext>,
+    Extension(tasks): Extension<TaskLog>,
+    Json(body): Json<Value>,
+) -> Reply {
+    let id = crate::ids::uuid_like();
+    let started = chrono::Utc::now().timestamp_millis();
+    let mut failure = None;
+    for job in body.get("job").and_then(Value::as_array).into_iter().flatten() {
+        if let Err(e) = run_job(&s, &rc, job).await {
+            failure = Some(e);
+            break;
+        }
+    }
+    let status = if failure.is_some() { "TERMINAL" } else { "SUCCEEDED" };
+    let mut variables = vec![json!({"key": "application", "value": body.get("application")})];
+    if let Some(e) = &failure {
+        variables.push(json!({"key": "exception", "value": {"details": {"error": e.to_string(), "errors": [e.to_string()]}}}));
+    }
+    tasks.record(json!({
+        "id": id,
+        "name": body.get("description").cloned().unwrap_or(Value::Null),
+        "application": body.get("application"),
+        "status": status,
+        "startTime": started,
+        "endTime": chrono::Utc::now().timestamp_millis(),
+        "variables": variables,
+        "steps": [],
+    }));
+    Ok(Json(json!({ "ref": format!("/tasks/{id}") })).into_response())
+}
+
+async fn run_job(s: &AppState, rc: &RequestContext, job: &Value) -> Result<(), AppError> {
+    let app = job.get("application").cloned().unwrap_or(Value::Null);
+    let text = |k: &str| app.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let input = ApplicationInput { name: text("name"), description: text("description"), owner_email: text("email"), team: text("team") };
+    match job.get("type").and_then(Value::as_str) {
+        Some("createApplication") => {
+            // `spin application save` sends createApplication for new and existing apps alike.
+            let name = ApplicationName::parse(&input.name).map_err(|e| AppError::invalid(&e.field, &e.message))?;
+            match s.services.applications.get(rc, &name).await {
+                Ok(_) => update(s, rc, &name, &input).await,
+                Err(AppError::NotFound { .. }) => {
+                    let new = input.validate_new().map_err(|fields| AppError::Invalid { fields })?;
+                    s.services.applications.create(rc, new).await.map(drop)
+                }
+                Err(e) => Err(e),
+            }
+        }
+        Some("updateApplication") => {
+            let name = ApplicationName::parse(&input.name).map_err(|e| AppError::invalid(&e.field, &e.message))?;
+            update(s, rc, &name, &input).await
+        }
+        Some("deleteApplication") => {
+            let name = ApplicationName::parse(&input.name).map_err(|e| AppError::invalid(&e.field, &e.message))?;
+            s.services.applications.delete(rc, &name).await
+        }
+        other => Err(AppError::invalid("job.type", &format!("job type {other:?} is not supported"))),
+    }
+}
+
+async fn update(s: &AppState, rc: &RequestContext, name: &ApplicationName, input: &ApplicationInput) -> Result<(), AppError> {
+    let changes = input.validate_changes().map_err(|fields| AppError::Invalid { fields })?;
+    s.services.applications.update(rc, name, changes).await.map(drop)
+}
+
+async fn get_task(Extension(tasks): Extension<TaskLog>, Path(id): Path<String>) -> Reply {
+    tasks.get(&id).map(|t| Json(t).into_response()).ok_or(GateError(AppError::NotFound { what: format!("task '{id}'") }))
+}
