@@ -393,6 +393,52 @@ async fn a_running_execution_that_lost_its_message_is_recovered(w: World) {
     assert_eq!(e.stages[0].tasks.len(), 1);
 }
 
+async fn start_limited(w: &World, keep_waiting: bool) -> String {
+    let doc = PipelineDocument::from_value(json!({"application": "shop", "name": "Deploy", "id": "pipe-1",
+        "limitConcurrent": true, "keepWaitingPipelines": keep_waiting, "stages": [wait("1", 5, &[])]}))
+    .unwrap();
+    let id = w.engine.start(&doc, json!({"type": "manual"})).await.unwrap();
+    w.clock.advance(Duration::from_millis(1));
+    id
+}
+
+async fn limit_concurrent_runs_one_at_a_time_in_order(w: World) {
+    let a = start_limited(&w, true).await;
+    w.settle().await;
+    let b = start_limited(&w, true).await;
+    let c = start_limited(&w, true).await;
+    w.settle().await;
+    let status = |e: &Execution| e.status;
+    assert_eq!((status(&w.get(&a).await), status(&w.get(&b).await), status(&w.get(&c).await)), (Status::Running, Status::NotStarted, Status::NotStarted));
+    assert_eq!(w.engine.recover_zombies().await.unwrap(), 0, "waiting executions are not zombies");
+    w.advance(5).await;
+    assert_eq!((status(&w.get(&a).await), status(&w.get(&b).await), status(&w.get(&c).await)), (Status::Succeeded, Status::Running, Status::NotStarted));
+    w.advance(5).await;
+    w.advance(5).await;
+    assert_eq!((status(&w.get(&b).await), status(&w.get(&c).await)), (Status::Succeeded, Status::Succeeded));
+}
+
+async fn without_keep_waiting_only_the_newest_waits(w: World) {
+    let a = start_limited(&w, false).await;
+    w.settle().await;
+    let b = start_limited(&w, false).await;
+    w.settle().await;
+    let c = start_limited(&w, false).await;
+    w.settle().await;
+    assert_eq!(w.get(&b).await.status, Status::Canceled);
+    assert_eq!(w.get(&c).await.status, Status::NotStarted);
+    w.advance(5).await;
+    assert_eq!((w.get(&a).await.status, w.get(&c).await.status), (Status::Succeeded, Status::Running));
+}
+
+async fn pipelines_without_the_limit_run_side_by_side(w: World) {
+    let doc = PipelineDocument::from_value(json!({"application": "shop", "name": "Free", "id": "pipe-2", "stages": [wait("1", 5, &[])]})).unwrap();
+    let a = w.engine.start(&doc, json!({})).await.unwrap();
+    let b = w.engine.start(&doc, json!({})).await.unwrap();
+    w.settle().await;
+    assert_eq!((w.get(&a).await.status, w.get(&b).await.status), (Status::Running, Status::Running));
+}
+
 macro_rules! engine_tests {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -435,4 +481,7 @@ engine_tests!(
     pause_holds_tasks_until_resume,
     a_failed_stage_restarts_with_everything_after_it,
     a_running_execution_that_lost_its_message_is_recovered,
+    limit_concurrent_runs_one_at_a_time_in_order,
+    without_keep_waiting_only_the_newest_waits,
+    pipelines_without_the_limit_run_side_by_side,
 );

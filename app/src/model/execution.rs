@@ -103,6 +103,12 @@ pub struct Execution {
     pub canceled: bool,
     pub canceled_by: Option<String>,
     pub cancellation_reason: Option<String>,
+    /// Only one execution of the pipeline runs at a time; later ones wait (`NOT_STARTED`).
+    #[serde(default)]
+    pub limit_concurrent: bool,
+    /// With `limit_concurrent`: keep every waiting execution (else only the newest waits).
+    #[serde(default)]
+    pub keep_waiting_pipelines: bool,
 }
 
 impl Execution {

@@ -134,6 +134,8 @@ impl Engine {
             canceled: false,
             canceled_by: None,
             cancellation_reason: None,
+            limit_concurrent: pipeline.0.get("limitConcurrent").and_then(Value::as_bool).unwrap_or(false),
+            keep_waiting_pipelines: pipeline.0.get("keepWaitingPipelines").and_then(Value::as_bool).unwrap_or(false),
         };
         let first = self.queue.item(&Message::StartExecution { execution: execution.id.clone() }, Duration::ZERO);
         self.executions.create(&execution, &first).await?;
@@ -307,7 +309,7 @@ impl Engine {
                 return Ok(());
             };
             let mut execution = v.execution;
-            let transition = self.apply(&mut execution, &d.message).await;
+            let transition = self.apply(&mut execution, &d.message).await?;
             let items: Vec<_> = transition.follow_ups.iter().map(|(m, delay)| self.queue.item(m, *delay)).collect();
             let save = transition.changed.then_some((&execution, v.version));
             match self.executions.commit(save, &d.id, d.lease(), &items).await? {
@@ -319,10 +321,41 @@ impl Engine {
         Ok(())
     }
 
-    async fn apply(&self, execution: &mut Execution, message: &Message) -> Transition {
+    async fn apply(&self, execution: &mut Execution, message: &Message) -> Result<Transition, EngineError> {
         let now = now_of(&self.queue);
-        match message {
-            Message::StartExecution { .. } => start_execution(execution, message, now),
+        let was_complete = execution.status.is_complete();
+        let mut transition = self.apply_message(execution, message, now).await?;
+        // An execution that just finished lets the next waiting one of its pipeline start.
+        if !was_complete && execution.status.is_complete() && execution.limit_concurrent {
+            let waiting = self.executions.siblings(execution, &[Status::NotStarted]).await?;
+            if let Some(next) = waiting.iter().find(|w| !w.canceled) {
+                transition = transition.then(Message::StartExecution { execution: next.id.clone() });
+            }
+        }
+        Ok(transition)
+    }
+
+    async fn apply_message(&self, execution: &mut Execution, message: &Message, now: i64) -> Result<Transition, EngineError> {
+        Ok(match message {
+            Message::StartExecution { .. } => {
+                if execution.limit_concurrent && execution.status == Status::NotStarted && !execution.canceled {
+                    let running = self.executions.siblings(execution, &[Status::Running, Status::Paused]).await?;
+                    if !running.is_empty() {
+                        // Wait: the running one starts this when it finishes. Unless told to
+                        // keep every waiting execution, only the newest waits.
+                        let mut t = Transition::drop("another execution of this pipeline is running; waiting", message);
+                        if !execution.keep_waiting_pipelines {
+                            for older in self.executions.siblings(execution, &[Status::NotStarted]).await? {
+                                if older.build_time <= execution.build_time && !older.canceled {
+                                    t = t.then(Message::CancelExecution { execution: older.id });
+                                }
+                            }
+                        }
+                        return Ok(t);
+                    }
+                }
+                start_execution(execution, message, now)
+            }
             Message::StartStage { stage, .. } => self.start_stage(execution, stage, message, now),
             Message::RunTask { stage, task, .. } => self.run_task(execution, stage, task, message, now).await,
             Message::CompleteStage { stage, .. } => complete_stage(execution, stage, message, now),
@@ -331,7 +364,7 @@ impl Engine {
             Message::PauseExecution { .. } => pause_execution(execution, message),
             Message::ResumeExecution { .. } => resume_execution(execution, message),
             Message::RestartStage { stage, .. } => restart_stage(execution, stage, message),
-        }
+        })
     }
 
     fn start_stage(&self, execution: &mut Execution, stage_id: &str, message: &Message, now: i64) -> Transition {

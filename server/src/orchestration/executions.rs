@@ -2,7 +2,7 @@
 //! state (if nobody changed it meanwhile), settles the queue message that caused the change and
 //! enqueues what follows, in one database transaction.
 
-use app::model::execution::Execution;
+use app::model::execution::{Execution, Status};
 use sea_orm::entity::prelude::*;
 use sea_orm::{ActiveValue::Set, DatabaseConnection, QueryOrder, QuerySelect, TransactionTrait};
 
@@ -91,6 +91,21 @@ impl ExecutionStore {
             .filter(C::Application.eq(application))
             .order_by_desc(C::BuildTimeMs)
             .limit(limit)
+            .all(&self.db)
+            .await?;
+        rows.into_iter().map(|r| read(r).map(|v| v.execution)).collect()
+    }
+
+    /// The other executions of a pipeline with the given statuses, oldest first.
+    pub async fn siblings(&self, execution: &Execution, statuses: &[Status]) -> Result<Vec<Execution>, ExecutionStoreError> {
+        let Some(pipeline) = &execution.pipeline_config_id else { return Ok(Vec::new()) };
+        let names: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
+        let rows = row::Entity::find()
+            .filter(C::PipelineConfigId.eq(pipeline.as_str()))
+            .filter(C::Status.is_in(names))
+            .filter(C::Id.ne(execution.id.as_str()))
+            .order_by_asc(C::BuildTimeMs)
+            .order_by_asc(C::Id)
             .all(&self.db)
             .await?;
         rows.into_iter().map(|r| read(r).map(|v| v.execution)).collect()
