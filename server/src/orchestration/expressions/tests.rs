@@ -35,6 +35,8 @@ fn execution() -> Execution {
         canceled: false,
         canceled_by: None,
         cancellation_reason: None,
+        limit_concurrent: false,
+        keep_waiting_pipelines: false,
     }
 }
 
