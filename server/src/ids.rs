@@ -28,6 +28,23 @@ pub fn uuid_like() -> String {
     format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
 }
 
+/// A UUID-form id derived from `parts`, the same for the same parts in every process and
+/// version (FNV-1a), so something created twice for the same cause gets one id.
+pub fn derived_id(parts: &[&str]) -> String {
+    let hash = |seed: u64| {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ seed;
+        for part in parts {
+            for b in part.bytes().chain(std::iter::once(0)) {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        }
+        h
+    };
+    let h = format!("{:016x}{:016x}", hash(1), hash(2));
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -40,5 +57,8 @@ mod tests {
         assert_eq!(short_id().len(), 16);
         let u = uuid_like();
         assert_eq!(u.split('-').map(str::len).collect::<Vec<_>>(), [8, 4, 4, 4, 12]);
+        assert_eq!(derived_id(&["a", "b"]), derived_id(&["a", "b"]));
+        assert_ne!(derived_id(&["a", "b"]), derived_id(&["ab", ""]));
+        assert_eq!(derived_id(&["x"]).len(), 36);
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod applications;
 pub mod config;
+pub mod events;
 pub mod executions;
 pub mod http;
 pub mod ids;

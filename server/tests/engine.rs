@@ -439,6 +439,27 @@ async fn pipelines_without_the_limit_run_side_by_side(w: World) {
     assert_eq!((w.get(&a).await.status, w.get(&b).await.status), (Status::Running, Status::Running));
 }
 
+async fn a_finished_pipeline_starts_the_pipelines_that_wait_for_it(w: World) {
+    let child = PipelineDocument::from_value(json!({"application": "shop", "name": "Prod", "stages": [wait("1", 0, &[])],
+        "parameterConfig": [{"name": "env", "default": "prod"}],
+        "triggers": [{"type": "pipeline", "application": "shop", "pipeline": "parent-1", "status": ["successful"], "enabled": true}]}))
+    .unwrap();
+    w.store.save_pipeline(child, "alice").await.unwrap();
+    let parent = PipelineDocument::from_value(json!({"application": "shop", "name": "Test", "id": "parent-1", "stages": [wait("1", 0, &[])]})).unwrap();
+    let id = w.engine.start(&parent, json!({"type": "manual", "user": "alice"})).await.unwrap();
+    w.settle().await;
+    let all = w.engine.executions("shop", 10).await.unwrap();
+    assert_eq!(all.len(), 2);
+    let child = all.iter().find(|e| e.name == "Prod").unwrap();
+    assert_eq!(child.status, Status::Succeeded);
+    assert_eq!((child.trigger["type"].clone(), child.trigger["parentExecution"]["id"].clone()), (json!("pipeline"), json!(id)));
+    assert_eq!((child.trigger["user"].clone(), child.trigger["parameters"].clone()), (json!("alice"), json!({"env": "prod"})));
+    // Handling the same ending again starts nothing more.
+    w.engine.queue().push(&Message::StartTriggeredPipelines { execution: id.clone() }, Duration::ZERO).await.unwrap();
+    w.settle().await;
+    assert_eq!(w.engine.executions("shop", 10).await.unwrap().len(), 2);
+}
+
 macro_rules! engine_tests {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -484,4 +505,5 @@ engine_tests!(
     limit_concurrent_runs_one_at_a_time_in_order,
     without_keep_waiting_only_the_newest_waits,
     pipelines_without_the_limit_run_side_by_side,
+    a_finished_pipeline_starts_the_pipelines_that_wait_for_it,
 );

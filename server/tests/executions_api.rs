@@ -154,3 +154,34 @@ async fn killing_the_server_mid_pipeline_loses_and_doubles_nothing() {
     assert!(two["startTime"].as_i64() >= one["endTime"].as_i64());
     drop(server);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_starts_the_pipelines_whose_constraints_it_meets() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let (status, body) = call(&s.client, &s.base, "applications/create", json!({"input": {"name": "shop", "ownerEmail": "ops@example.com"}})).await;
+    assert_eq!(status, 200, "{body}");
+    let pipeline = json!({"application": "shop", "name": "On push", "parameterConfig": [{"name": "tag", "required": true}],
+        "triggers": [{"type": "webhook", "source": "ci", "enabled": true, "payloadConstraints": {"branch": "main"}}],
+        "stages": [{"refId": "1", "type": "evaluateVariables", "name": "Tag", "variables": [{"key": "image", "value": "shop:${parameters.tag}"}]}]});
+    let (status, body) = call(&s.client, &s.base, "pipelines/save", json!({"pipeline": pipeline})).await;
+    assert_eq!(status, 200, "{body}");
+
+    let post = |path: &'static str, body: Value| {
+        let client = s.client.clone();
+        let url = format!("{}{path}", s.base);
+        async move { client.post(url).json(&body).send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let ignored = post("/webhooks/webhook/ci", json!({"branch": "dev", "parameters": {"tag": "9"}})).await;
+    assert_eq!(ignored["executionIds"], json!([]));
+    let refused = post("/webhooks/webhook/ci", json!({"branch": "main"})).await;
+    assert_eq!(refused["executionIds"], json!([]));
+    assert!(refused["refused"][0]["reason"].as_str().unwrap().contains("parameter 'tag' is required"), "{refused}");
+    let accepted = post("/gate/webhooks/webhook/ci", json!({"branch": "main", "parameters": {"tag": "1.4"}})).await;
+    assert_eq!(accepted["eventProcessed"], true);
+    let id = accepted["executionIds"][0].as_str().unwrap().to_owned();
+    let done = until_status(&s.base, &s.client, &id, "SUCCEEDED").await;
+    assert_eq!(done["trigger"]["type"], "webhook");
+    assert_eq!(done["trigger"]["payload"]["branch"], "main");
+    assert_eq!(done["stages"][0]["outputs"]["image"], "shop:1.4");
+    s.stop().await;
+}

@@ -102,6 +102,7 @@ pub fn router() -> Router<AppState> {
         .route("/pipelines/{id}/stages/{stage}/restart", put(restart))
         .route("/tasks", post(submit_task))
         .route("/tasks/{id}", get(get_task))
+        .route("/webhooks/webhook/{source}", post(super::webhooks::webhook))
 }
 
 async fn list_applications(State(s): State<AppState>, Extension(rc): Extension<RequestContext>) -> Reply {

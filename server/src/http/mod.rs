@@ -3,6 +3,7 @@
 
 mod door;
 mod gate;
+mod webhooks;
 mod metrics;
 mod ops;
 
@@ -58,6 +59,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
+        .route("/webhooks/webhook/{source}", axum::routing::post(webhooks::webhook))
         .nest("/gate", gate::router().layer(axum::Extension(gate::TaskLog::default())))
         // The UI bundle, served pre-compressed (`<file>.gz` beside each file) when the browser
         // accepts gzip; see `./x build`.

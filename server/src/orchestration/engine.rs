@@ -59,6 +59,7 @@ pub struct Engine {
     queue: WorkQueue,
     executions: ExecutionStore,
     stages: StageRegistry,
+    store: crate::store::Store,
 }
 
 fn now_of(queue: &WorkQueue) -> i64 {
@@ -70,7 +71,7 @@ impl Engine {
     /// change commits together with its message).
     pub fn new(store: &crate::store::Store, clock: Arc<dyn Clock>, settings: QueueSettings, stages: StageRegistry) -> Self {
         let queue = WorkQueue::new(Arc::new(DatabaseQueue::new(store)), clock, settings);
-        Self { queue, executions: ExecutionStore::new(store), stages }
+        Self { queue, executions: ExecutionStore::new(store), stages, store: store.clone() }
     }
 
     pub fn queue(&self) -> &WorkQueue {
@@ -89,6 +90,14 @@ impl Engine {
     /// Starts a run of `pipeline` with `trigger`; returns the execution id. Refuses a pipeline
     /// with stage types the engine cannot run, before anything starts.
     pub async fn start(&self, pipeline: &PipelineDocument, trigger: Value) -> Result<String, EngineError> {
+        let id = crate::ids::uuid_like();
+        self.start_as(pipeline, trigger, &id).await?;
+        Ok(id)
+    }
+
+    /// Starts a run with a given id; `false` when a run with that id exists already (so a cause
+    /// handled twice starts one run).
+    async fn start_as(&self, pipeline: &PipelineDocument, trigger: Value, id: &str) -> Result<bool, EngineError> {
         let mut stages = Vec::new();
         for (i, raw) in pipeline.stages().iter().enumerate() {
             let Some(config) = raw.as_object() else { continue };
@@ -121,7 +130,7 @@ impl Engine {
             });
         }
         let execution = Execution {
-            id: crate::ids::uuid_like(),
+            id: id.to_owned(),
             application: pipeline.application().to_owned(),
             pipeline_config_id: pipeline.id().map(str::to_owned),
             name: pipeline.name().to_owned(),
@@ -138,9 +147,34 @@ impl Engine {
             keep_waiting_pipelines: pipeline.0.get("keepWaitingPipelines").and_then(Value::as_bool).unwrap_or(false),
         };
         let first = self.queue.item(&Message::StartExecution { execution: execution.id.clone() }, Duration::ZERO);
-        self.executions.create(&execution, &first).await?;
-        tracing::info!(execution = %execution.id, application = %execution.application, pipeline = %execution.name, "execution started");
-        Ok(execution.id)
+        let created = self.executions.create(&execution, &first).await?;
+        if created {
+            tracing::info!(execution = %execution.id, application = %execution.application, pipeline = %execution.name, "execution started");
+        }
+        Ok(created)
+    }
+
+    /// Starts every pipeline whose pipeline trigger waits for `parent` to end as it did. Child
+    /// ids derive from the parent and the pipeline, so handling this twice starts nothing twice.
+    async fn start_triggered_pipelines(&self, parent: &Execution) -> Result<(), EngineError> {
+        let candidates = self.store.pipelines_with_trigger("pipeline").await.map_err(|e| EngineError::Invalid(e.to_string()))?;
+        for doc in candidates {
+            let Some(mut trigger) = crate::events::triggers::pipeline_trigger_for(&doc, parent) else { continue };
+            match doc.resolve_parameters(&Map::new()) {
+                Ok(parameters) => trigger["parameters"] = Value::Object(parameters),
+                Err(problems) => {
+                    tracing::warn!(pipeline = doc.name(), ?problems, "a pipeline trigger fired but the pipeline's parameters are incomplete");
+                    continue;
+                }
+            }
+            let id = crate::ids::derived_id(&[&parent.id, doc.id().unwrap_or_default()]);
+            match self.start_as(&doc, trigger, &id).await {
+                Ok(_) => {}
+                Err(EngineError::Invalid(reason)) => tracing::warn!(pipeline = doc.name(), %reason, "a triggered pipeline cannot start"),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
     /// Asks a running execution to stop: running stages are canceled and waiting tasks stop.
@@ -325,12 +359,16 @@ impl Engine {
         let now = now_of(&self.queue);
         let was_complete = execution.status.is_complete();
         let mut transition = self.apply_message(execution, message, now).await?;
-        // An execution that just finished lets the next waiting one of its pipeline start.
-        if !was_complete && execution.status.is_complete() && execution.limit_concurrent {
-            let waiting = self.executions.siblings(execution, &[Status::NotStarted]).await?;
-            if let Some(next) = waiting.iter().find(|w| !w.canceled) {
-                transition = transition.then(Message::StartExecution { execution: next.id.clone() });
+        if !was_complete && execution.status.is_complete() {
+            // An execution that just finished lets the next waiting one of its pipeline start...
+            if execution.limit_concurrent {
+                let waiting = self.executions.siblings(execution, &[Status::NotStarted]).await?;
+                if let Some(next) = waiting.iter().find(|w| !w.canceled) {
+                    transition = transition.then(Message::StartExecution { execution: next.id.clone() });
+                }
             }
+            // ...and the pipelines triggered by its ending start.
+            transition = transition.then(Message::StartTriggeredPipelines { execution: execution.id.clone() });
         }
         Ok(transition)
     }
@@ -364,6 +402,12 @@ impl Engine {
             Message::PauseExecution { .. } => pause_execution(execution, message),
             Message::ResumeExecution { .. } => resume_execution(execution, message),
             Message::RestartStage { stage, .. } => restart_stage(execution, stage, message),
+            Message::StartTriggeredPipelines { .. } => {
+                if execution.status.is_complete() {
+                    self.start_triggered_pipelines(execution).await?;
+                }
+                Transition::default()
+            }
         })
     }
 

@@ -120,8 +120,9 @@ impl ExecutionStore {
         rows.iter().map(|r| r.try_get_by_index::<String>(0).map_err(ExecutionStoreError::from)).collect()
     }
 
-    /// Stores a new execution and the message that starts it, together.
-    pub async fn create(&self, execution: &Execution, first: &NewItem) -> Result<(), ExecutionStoreError> {
+    /// Stores a new execution and the message that starts it, together. `false` (and nothing
+    /// stored) when an execution with that id exists already.
+    pub async fn create(&self, execution: &Execution, first: &NewItem) -> Result<bool, ExecutionStoreError> {
         let txn = self.db.begin().await?;
         let new = row::ActiveModel {
             id: Set(execution.id.clone()),
@@ -132,10 +133,16 @@ impl ExecutionStore {
             document: Set(document(execution)),
             build_time_ms: Set(execution.build_time),
         };
-        row::Entity::insert(new).exec(&txn).await?;
+        if let Err(e) = row::Entity::insert(new).exec(&txn).await {
+            txn.rollback().await?;
+            return match e.sql_err() {
+                Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => Ok(false),
+                _ => Err(e.into()),
+            };
+        }
         push_in(&txn, std::slice::from_ref(first)).await?;
         txn.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     /// Saves `execution` if it is still at `version` (skipped when `execution` is `None`), settles

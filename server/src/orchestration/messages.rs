@@ -15,6 +15,8 @@ pub enum Message {
     PauseExecution { execution: String },
     ResumeExecution { execution: String },
     RestartStage { execution: String, stage: String },
+    /// The execution finished: start the pipelines whose pipeline triggers wait for it.
+    StartTriggeredPipelines { execution: String },
 }
 
 impl Message {
@@ -29,7 +31,8 @@ impl Message {
             | Self::CancelExecution { execution }
             | Self::PauseExecution { execution }
             | Self::ResumeExecution { execution }
-            | Self::RestartStage { execution, .. } => execution,
+            | Self::RestartStage { execution, .. }
+            | Self::StartTriggeredPipelines { execution } => execution,
         }
     }
 }

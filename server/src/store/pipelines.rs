@@ -100,6 +100,25 @@ impl Store {
         Ok(rows.iter().map(summary).collect())
     }
 
+    /// Every pipeline's latest document whose triggers include one of `trigger_type` (for
+    /// matching events to pipelines).
+    pub async fn pipelines_with_trigger(&self, trigger_type: &str) -> Result<Vec<PipelineDocument>, StoreError> {
+        // The document text is searched first so only candidates are parsed.
+        let needle = format!("%\"type\":\"{trigger_type}\"%");
+        let rows = pipeline::Entity::find().filter(P::Document.like(needle)).order_by_asc(P::Id).all(&self.db).await?;
+        let mut out = Vec::new();
+        for row in rows {
+            let doc = parse(&row.document)?;
+            let has = doc.0.get("triggers").and_then(Value::as_array).is_some_and(|ts| {
+                ts.iter().any(|t| t.get("type").and_then(Value::as_str) == Some(trigger_type))
+            });
+            if has {
+                out.push(doc);
+            }
+        }
+        Ok(out)
+    }
+
     pub async fn count_pipelines(&self, application: &str) -> Result<u64, StoreError> {
         use sea_orm::PaginatorTrait;
         Ok(pipeline::Entity::find().filter(P::Application.eq(application)).count(&self.db).await?)
