@@ -460,6 +460,47 @@ async fn a_finished_pipeline_starts_the_pipelines_that_wait_for_it(w: World) {
     assert_eq!(w.engine.executions("shop", 10).await.unwrap().len(), 2);
 }
 
+async fn a_pipeline_stage_runs_another_pipeline_and_waits_for_it(w: World) {
+    let child = PipelineDocument::from_value(json!({"application": "shop", "name": "Child", "id": "child-1",
+        "parameterConfig": [{"name": "env", "required": true}], "stages": [wait("1", 2, &[])]}))
+    .unwrap();
+    w.store.save_pipeline(child, "alice").await.unwrap();
+    let failing = PipelineDocument::from_value(json!({"application": "shop", "name": "Failing", "id": "child-2", "stages": [
+        {"refId": "1", "type": "checkPreconditions", "name": "No", "preconditions": [{"type": "expression", "context": {"expression": false}}]}
+    ]}))
+    .unwrap();
+    w.store.save_pipeline(failing, "alice").await.unwrap();
+
+    let id = w
+        .start_with(
+            json!([
+                {"refId": "1", "type": "pipeline", "name": "Run child", "application": "shop", "pipeline": "child-1",
+                 "pipelineParameters": {"env": "${parameters.target}"}},
+                {"refId": "2", "type": "pipeline", "name": "Run failing", "application": "shop", "pipeline": "child-2", "requisiteStageRefIds": ["1"]},
+                {"refId": "3", "type": "pipeline", "name": "Run missing", "application": "shop", "pipeline": "nope",
+                 "failPipeline": false}
+            ]),
+            json!({"type": "manual", "user": "alice", "parameters": {"target": "prod"}}),
+        )
+        .await;
+    w.settle().await;
+    let e = w.get(&id).await;
+    assert_eq!(status_of(&e, "1"), Status::Running);
+    assert_eq!(e.stage_by_ref("3").unwrap().context["exception"]["details"]["errors"][0], json!("there is no pipeline with id 'nope'"));
+    let child_id = e.stage_by_ref("1").unwrap().outputs["executionId"].as_str().unwrap().to_owned();
+    let child = w.get(&child_id).await;
+    assert_eq!((child.trigger["parameters"]["env"].clone(), child.trigger["parentExecution"]["id"].clone()), (json!("prod"), json!(id)));
+    w.advance(2).await;
+    assert_eq!(w.get(&child_id).await.status, Status::Succeeded);
+    w.advance(5).await;
+    assert_eq!(status_of(&w.get(&id).await, "2"), Status::Running, "the failing child is looked at every 5 s");
+    w.advance(5).await;
+    let e = w.get(&id).await;
+    assert_eq!((status_of(&e, "1"), status_of(&e, "2"), e.status), (Status::Succeeded, Status::Terminal, Status::Terminal));
+    assert_eq!(e.stage_by_ref("2").unwrap().context["exception"]["details"]["errors"][0], json!("the pipeline 'Failing' ended TERMINAL"));
+    assert_eq!(w.engine.executions("shop", 10).await.unwrap().len(), 3, "each child ran once");
+}
+
 macro_rules! engine_tests {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -506,4 +547,5 @@ engine_tests!(
     without_keep_waiting_only_the_newest_waits,
     pipelines_without_the_limit_run_side_by_side,
     a_finished_pipeline_starts_the_pipelines_that_wait_for_it,
+    a_pipeline_stage_runs_another_pipeline_and_waits_for_it,
 );

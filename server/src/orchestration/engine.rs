@@ -19,7 +19,7 @@ use super::executions::{Commit, ExecutionStore, ExecutionStoreError};
 use super::expressions::{Scope, evaluate, evaluate_all};
 use super::messages::Message;
 use super::queue::{Clock, DatabaseQueue, Delivery, QueueError, QueueSettings, WorkQueue};
-use super::stages::{StageRegistry, TaskContext, TaskResult};
+use super::stages::{PipelineRunner, StageRegistry, TaskContext, TaskResult};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -471,7 +471,7 @@ impl Engine {
                 TaskResult::Failed { message: format!("the stage timed out after {limit} ms") }
             }
             _ => match self.stages.get(&stage.stage_type) {
-                Some(kind) => kind.run_task(TaskContext { execution, stage, task: &task.name, now_ms: now }).await,
+                Some(kind) => kind.run_task(TaskContext { execution, stage, task: &task.name, now_ms: now, pipelines: self }).await,
                 None => TaskResult::Failed { message: format!("stage type '{}' is not supported", stage.stage_type) },
             },
         };
@@ -778,4 +778,27 @@ fn restart_stage(execution: &mut Execution, stage_id: &str, message: &Message) -
     execution.canceled = false;
     tracing::info!(execution = %execution.id, stage = stage_id, "stage restarted");
     Transition { changed: true, ..Default::default() }.then(Message::StartStage { execution: execution.id.clone(), stage: stage_id.to_owned() })
+}
+
+#[async_trait::async_trait]
+impl PipelineRunner for Engine {
+    async fn start_pipeline(&self, pipeline_id: &str, run_id: &str, mut trigger: Value) -> Result<(), String> {
+        let (_, doc) = self.store.get_pipeline_by_id(pipeline_id).await.map_err(|e| match e {
+            crate::store::StoreError::NotFound => format!("there is no pipeline with id '{pipeline_id}'"),
+            other => other.to_string(),
+        })?;
+        if doc.0.get("disabled").and_then(Value::as_bool) == Some(true) {
+            return Err(format!("the pipeline '{}' is disabled", doc.name()));
+        }
+        let given = trigger.get("parameters").and_then(Value::as_object).cloned().unwrap_or_default();
+        let parameters = doc.resolve_parameters(&given).map_err(|problems| {
+            problems.into_iter().map(|(_, m)| m).collect::<Vec<_>>().join("; ")
+        })?;
+        trigger["parameters"] = Value::Object(parameters);
+        self.start_as(&doc, trigger, run_id).await.map(drop).map_err(|e| e.to_string())
+    }
+
+    async fn execution(&self, id: &str) -> Result<Option<Execution>, String> {
+        self.executions.load(id).await.map(|v| v.map(|v| v.execution)).map_err(|e| e.to_string())
+    }
 }

@@ -5,6 +5,7 @@
 mod check_preconditions;
 mod evaluate_variables;
 mod manual_judgment;
+mod run_pipeline;
 mod wait;
 
 use std::collections::HashMap;
@@ -32,6 +33,17 @@ pub struct TaskContext<'a> {
     pub stage: &'a Stage,
     pub task: &'a str,
     pub now_ms: i64,
+    /// Other pipelines, for stages that run them.
+    pub pipelines: &'a dyn PipelineRunner,
+}
+
+/// What stages may do with other pipelines (the engine provides it).
+#[async_trait]
+pub trait PipelineRunner: Send + Sync {
+    /// Starts the pipeline with id `pipeline_id` as run `run_id` (nothing happens if that run
+    /// exists already), with `parameters` checked against its parameterConfig.
+    async fn start_pipeline(&self, pipeline_id: &str, run_id: &str, trigger: Value) -> Result<(), String>;
+    async fn execution(&self, id: &str) -> Result<Option<Execution>, String>;
 }
 
 #[async_trait]
@@ -57,6 +69,7 @@ impl StageRegistry {
         registry.register(Arc::new(manual_judgment::ManualJudgment));
         registry.register(Arc::new(evaluate_variables::EvaluateVariables));
         registry.register(Arc::new(check_preconditions::CheckPreconditions));
+        registry.register(Arc::new(run_pipeline::RunPipeline));
         registry
     }
 
