@@ -501,6 +501,68 @@ async fn a_pipeline_stage_runs_another_pipeline_and_waits_for_it(w: World) {
     assert_eq!(w.engine.executions("shop", 10).await.unwrap().len(), 3, "each child ran once");
 }
 
+/// A small HTTP service for the webhook stage: `POST /deploy` answers 201 with a job to poll,
+/// `GET /jobs/1` says RUNNING twice then DONE, `POST /broken` refuses.
+async fn job_service() -> (String, Arc<std::sync::Mutex<Vec<Value>>>) {
+    use axum::routing::{get, post};
+    let seen: Arc<std::sync::Mutex<Vec<Value>>> = Arc::default();
+    let polls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let record = seen.clone();
+    let app = axum::Router::new()
+        .route(
+            "/deploy",
+            post(move |headers: axum::http::HeaderMap, axum::Json(body): axum::Json<Value>| {
+                let record = record.clone();
+                async move {
+                    let token = headers.get("x-token").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+                    record.lock().unwrap().push(json!({"body": body, "token": token}));
+                    (axum::http::StatusCode::CREATED, [("location", "/jobs/1")], axum::Json(json!({"id": 1})))
+                }
+            }),
+        )
+        .route(
+            "/jobs/1",
+            get(move || {
+                let n = polls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                async move { axum::Json(json!({"state": if n < 2 { "RUNNING" } else { "DONE" }})) }
+            }),
+        )
+        .route("/broken", post(|| async { (axum::http::StatusCode::BAD_REQUEST, "image is missing") }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (base, seen)
+}
+
+async fn a_webhook_stage_calls_out_and_follows_the_job(w: World) {
+    let (base, seen) = job_service().await;
+    let id = w
+        .start_with(
+            json!([
+                {"refId": "1", "type": "webhook", "name": "Deploy", "url": format!("{base}/deploy"), "method": "POST",
+                 "payload": {"image": "shop:${parameters.tag}"}, "customHeaders": {"X-Token": "secret"},
+                 "waitForCompletion": true, "statusUrlResolution": "locationHeader", "statusJsonPath": "$.state", "successStatuses": "DONE"},
+                {"refId": "2", "type": "webhook", "name": "Refused", "url": format!("{base}/broken"), "method": "POST", "failPipeline": false}
+            ]),
+            json!({"type": "manual", "parameters": {"tag": "1.4"}}),
+        )
+        .await;
+    w.settle().await;
+    let e = w.get(&id).await;
+    assert_eq!(status_of(&e, "1"), Status::Running, "the job is still running");
+    assert_eq!(e.stage_by_ref("2").unwrap().context["exception"]["details"]["errors"][0], json!("the webhook answered 400: image is missing"));
+    assert_eq!(*seen.lock().unwrap(), vec![json!({"body": {"image": "shop:1.4"}, "token": "secret"})]);
+    w.advance(10).await;
+    assert_eq!(status_of(&w.get(&id).await, "1"), Status::Running);
+    w.advance(10).await;
+    let e = w.get(&id).await;
+    let deploy = e.stage_by_ref("1").unwrap();
+    assert_eq!(deploy.status, Status::Succeeded);
+    assert_eq!(deploy.outputs["webhook"]["statusCode"], json!(201));
+    assert_eq!(deploy.outputs["webhook"]["monitor"]["status"], json!("DONE"));
+    assert_eq!((status_of(&e, "2"), e.status), (Status::Stopped, Status::Succeeded));
+}
+
 macro_rules! engine_tests {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -548,4 +610,5 @@ engine_tests!(
     pipelines_without_the_limit_run_side_by_side,
     a_finished_pipeline_starts_the_pipelines_that_wait_for_it,
     a_pipeline_stage_runs_another_pipeline_and_waits_for_it,
+    a_webhook_stage_calls_out_and_follows_the_job,
 );

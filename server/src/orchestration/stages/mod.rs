@@ -7,6 +7,7 @@ mod evaluate_variables;
 mod manual_judgment;
 mod run_pipeline;
 mod wait;
+mod webhook;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -70,6 +71,7 @@ impl StageRegistry {
         registry.register(Arc::new(evaluate_variables::EvaluateVariables));
         registry.register(Arc::new(check_preconditions::CheckPreconditions));
         registry.register(Arc::new(run_pipeline::RunPipeline));
+        registry.register(Arc::new(webhook::Webhook::new()));
         registry
     }
 

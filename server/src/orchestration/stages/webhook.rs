@@ -1,0 +1,211 @@
+//! `webhook`: calls an HTTP endpoint (`url`, `method`, `customHeaders`, `payload`) and, with
+//! `waitForCompletion`, polls a status URL until a status field says it succeeded, failed or was
+//! canceled. Outputs `webhook.statusCode`, `webhook.body` (and `webhook.monitor.*`).
+//!
+//! The status URL is the webhook's own URL (`statusUrlResolution: getMethod`), the `Location`
+//! header (`locationHeader`) or a field of the response (`webhookResponse`, with
+//! `statusUrlJsonPath`). The status is read at `statusJsonPath` and compared with the
+//! comma-separated `successStatuses`, `canceledStatuses` and `terminalStatuses`.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::{Map, Value, json};
+
+use super::{StageKind, TaskContext, TaskResult};
+use app::model::execution::Stage;
+
+/// How long unreachable endpoints are retried before the stage fails.
+const GIVE_UP_AFTER_MS: i64 = 5 * 60 * 1000;
+const RETRY: Duration = Duration::from_secs(5);
+const MONITOR_EVERY: Duration = Duration::from_secs(10);
+
+pub struct Webhook {
+    client: reqwest::Client,
+}
+
+impl Webhook {
+    pub fn new() -> Self {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .user_agent(concat!("topsail/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("an HTTP client with default settings builds");
+        Self { client }
+    }
+}
+
+fn text<'a>(stage: &'a Stage, key: &str) -> Option<&'a str> {
+    stage.context.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
+}
+
+/// `$.a.b[0]`-style paths (the subset Spinnaker pipelines use).
+fn json_path<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
+    let path = path.trim().trim_start_matches('$').trim_start_matches('.');
+    let mut current = value;
+    for part in path.split('.').filter(|p| !p.is_empty()) {
+        let (key, indexes) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        if !key.is_empty() {
+            current = current.get(key)?;
+        }
+        for index in indexes.split('[').filter(|s| !s.is_empty()) {
+            current = current.get(index.trim_end_matches(']').parse::<usize>().ok()?)?;
+        }
+    }
+    Some(current)
+}
+
+fn listed(stage: &Stage, key: &str, default: &str, status: &str) -> bool {
+    text(stage, key).unwrap_or(default).split(',').any(|s| s.trim().eq_ignore_ascii_case(status))
+}
+
+/// The request failed in a way worth retrying (no answer, or the server is overloaded/broken).
+enum Outcome {
+    Answer { status: u16, location: Option<String>, body: Value },
+    Unreachable(String),
+}
+
+impl Webhook {
+    async fn send(&self, method: &str, url: &str, stage: &Stage, payload: Option<&Value>) -> Outcome {
+        let Ok(method) = reqwest::Method::from_bytes(method.to_ascii_uppercase().as_bytes()) else {
+            return Outcome::Unreachable(format!("'{method}' is not an HTTP method"));
+        };
+        let mut request = self.client.request(method, url);
+        for (k, v) in stage.context.get("customHeaders").and_then(Value::as_object).into_iter().flatten() {
+            let value = v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string());
+            request = request.header(k, value);
+        }
+        if let Some(payload) = payload.filter(|p| !p.is_null()) {
+            request = request.json(payload);
+        }
+        match request.send().await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let location = response.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_owned);
+                let raw = response.text().await.unwrap_or_default();
+                let body = serde_json::from_str(&raw).unwrap_or(Value::String(raw));
+                Outcome::Answer { status, location, body }
+            }
+            Err(e) => Outcome::Unreachable(e.to_string()),
+        }
+    }
+}
+
+fn retry_or_fail(cx: &TaskContext<'_>, reason: String) -> TaskResult {
+    let started = cx.stage.start_time.unwrap_or(cx.now_ms);
+    if cx.now_ms - started > GIVE_UP_AFTER_MS {
+        TaskResult::Failed { message: format!("the webhook could not be reached for 5 minutes: {reason}") }
+    } else {
+        TaskResult::Running { check_again_in: RETRY }
+    }
+}
+
+fn short(body: &Value) -> String {
+    let text = match body {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    text.chars().take(200).collect()
+}
+
+/// Resolves a status URL that may be relative to the webhook's URL.
+fn absolute(base: &str, location: &str) -> String {
+    if location.starts_with("http://") || location.starts_with("https://") {
+        return location.to_owned();
+    }
+    let origin_end = base.find("://").map(|i| i + 3).and_then(|start| base[start..].find('/').map(|j| start + j)).unwrap_or(base.len());
+    format!("{}/{}", &base[..origin_end], location.trim_start_matches('/'))
+}
+
+#[async_trait]
+impl StageKind for Webhook {
+    fn name(&self) -> &'static str {
+        "webhook"
+    }
+
+    fn tasks(&self, stage: &Stage) -> Vec<&'static str> {
+        if stage.flag("waitForCompletion", false) { vec!["createWebhook", "monitorWebhook"] } else { vec!["createWebhook"] }
+    }
+
+    async fn run_task(&self, cx: TaskContext<'_>) -> TaskResult {
+        let Some(url) = text(cx.stage, "url") else { return TaskResult::Failed { message: "url is required".into() } };
+        if cx.task == "createWebhook" {
+            let method = text(cx.stage, "method").unwrap_or("GET");
+            return match self.send(method, url, cx.stage, cx.stage.context.get("payload")).await {
+                Outcome::Unreachable(reason) => retry_or_fail(&cx, reason),
+                Outcome::Answer { status, .. } if status == 429 || status >= 500 => {
+                    retry_or_fail(&cx, format!("the webhook answered {status}"))
+                }
+                Outcome::Answer { status, body, .. } if !(200..300).contains(&status) => {
+                    TaskResult::Failed { message: format!("the webhook answered {status}: {}", short(&body)) }
+                }
+                Outcome::Answer { status, location, body } => {
+                    let status_url = match text(cx.stage, "statusUrlResolution").unwrap_or("getMethod") {
+                        "locationHeader" => location.map(|l| absolute(url, &l)),
+                        "webhookResponse" => text(cx.stage, "statusUrlJsonPath")
+                            .and_then(|p| json_path(&body, p))
+                            .and_then(Value::as_str)
+                            .map(|l| absolute(url, l)),
+                        _ => Some(url.to_owned()),
+                    };
+                    let mut outputs = Map::new();
+                    outputs.insert("webhook".into(), json!({"statusCode": status, "body": body, "statusUrl": status_url}));
+                    TaskResult::Succeeded { outputs }
+                }
+            };
+        }
+        // monitorWebhook
+        let Some(status_url) = cx.stage.outputs.get("webhook").and_then(|w| w.get("statusUrl")).and_then(Value::as_str) else {
+            return TaskResult::Failed { message: "the webhook gave no status URL to follow".into() };
+        };
+        let Some(path) = text(cx.stage, "statusJsonPath") else {
+            return TaskResult::Failed { message: "statusJsonPath is required to wait for completion".into() };
+        };
+        match self.send("GET", status_url, cx.stage, None).await {
+            Outcome::Unreachable(reason) => retry_or_fail(&cx, reason),
+            Outcome::Answer { status, body, .. } if !(200..300).contains(&status) => {
+                if status == 429 || status >= 500 {
+                    retry_or_fail(&cx, format!("the status URL answered {status}"))
+                } else {
+                    TaskResult::Failed { message: format!("the status URL answered {status}: {}", short(&body)) }
+                }
+            }
+            Outcome::Answer { body, .. } => {
+                let state = json_path(&body, path).map(|v| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()));
+                let Some(state) = state else { return TaskResult::Running { check_again_in: MONITOR_EVERY } };
+                let mut webhook = cx.stage.outputs.get("webhook").cloned().unwrap_or_else(|| json!({}));
+                webhook["monitor"] = json!({"status": state, "body": body});
+                if listed(cx.stage, "successStatuses", "SUCCESS", &state) {
+                    let mut outputs = Map::new();
+                    outputs.insert("webhook".into(), webhook);
+                    TaskResult::Succeeded { outputs }
+                } else if listed(cx.stage, "canceledStatuses", "CANCELED", &state) {
+                    TaskResult::Failed { message: format!("the webhook's job was canceled ({state})") }
+                } else if listed(cx.stage, "terminalStatuses", "TERMINAL,FAILED", &state) {
+                    TaskResult::Failed { message: format!("the webhook's job failed ({state})") }
+                } else {
+                    TaskResult::Running { check_again_in: MONITOR_EVERY }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_paths_and_status_urls() {
+        let body = json!({"job": {"state": "DONE", "links": [{"href": "/jobs/7"}]}});
+        assert_eq!(json_path(&body, "$.job.state"), Some(&json!("DONE")));
+        assert_eq!(json_path(&body, "job.links[0].href"), Some(&json!("/jobs/7")));
+        assert_eq!(json_path(&body, "$.job.nope"), None);
+        assert_eq!(absolute("http://ci:8080/api/deploy?x=1", "/jobs/7"), "http://ci:8080/jobs/7");
+        assert_eq!(absolute("http://ci:8080", "jobs/7"), "http://ci:8080/jobs/7");
+        assert_eq!(absolute("http://ci/a", "https://other/b"), "https://other/b");
+    }
+}
