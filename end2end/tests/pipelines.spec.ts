@@ -70,3 +70,49 @@ test('a stopped judgment fails the execution and says who stopped it', async ({ 
   await expect(execution).toHaveAttribute('data-status', 'TERMINAL');
   await expect(execution.locator('li[data-stage="1"]')).toContainText('stopped by anonymous');
 });
+
+test('start with parameters, follow the execution page, restart a stopped stage, try expressions', async ({ page, request }) => {
+  const name = uniqueName('params');
+  await request.post('/api/applications/create', { data: { input: { name, ownerEmail: 'ops@example.com' } } });
+  const pipeline = {
+    application: name,
+    name: 'Release',
+    parameterConfig: [
+      { name: 'env', label: 'Environment', required: true, hasOptions: true, options: [{ value: 'test' }, { value: 'prod' }] },
+      { name: 'tag', default: '1.0', description: 'Image tag' },
+    ],
+    stages: [{ refId: '1', type: 'manualJudgment', name: 'Verify', instructions: 'Deploy ${parameters.tag}?' }],
+  };
+  expect((await request.post('/api/pipelines/save', { data: { pipeline } })).status()).toBe(200);
+
+  await open(page, `/applications/${name}/executions`);
+  await page.getByLabel('Pipeline to start').selectOption('Release');
+  await expect(page.getByLabel('tag')).toHaveValue('1.0');
+  await page.getByRole('button', { name: 'Start' }).click();
+  await expect(page.locator('[data-field="parameters.env"]')).toHaveText("parameter 'env' is required");
+  await page.getByLabel('Environment *').selectOption('prod');
+  await page.getByRole('button', { name: 'Start' }).click();
+
+  await page.locator('article.execution a.execution-link').first().click();
+  await expect(page).toHaveURL(new RegExp(`/applications/${name}/executions/[0-9a-f-]+$`));
+  await expect(page.getByRole('link', { name: 'Executions' })).toHaveAttribute('aria-current', 'page');
+  const verify = page.locator('tr[data-stage="1"]');
+  await expect(verify).toHaveAttribute('data-status', 'RUNNING');
+  await expect(verify).toContainText('Deploy 1.0?');
+  await expect(verify.locator('li[data-task="waitForJudgment"]')).toContainText('RUNNING');
+  await verify.getByRole('button', { name: 'Stop' }).click();
+  await expect(verify).toHaveAttribute('data-status', 'TERMINAL');
+  await verify.getByRole('button', { name: 'Restart' }).click();
+  await expect(verify).toHaveAttribute('data-status', 'RUNNING');
+  await verify.getByRole('button', { name: 'Continue' }).click();
+  await expect(page.locator('article.execution')).toHaveAttribute('data-status', 'SUCCEEDED');
+
+  await page.getByLabel('Expression').fill('${trigger.parameters.env.toUpperCase()}');
+  await page.getByRole('button', { name: 'Evaluate' }).click();
+  await expect(page.getByTestId('expression-result')).toHaveText('"PROD"');
+  await page.getByLabel('Expression').fill("T(java.lang.Runtime).getRuntime().exec('id')");
+  await page.getByRole('button', { name: 'Evaluate' }).click();
+  await expect(page.getByTestId('expression-result')).toHaveText('error: type references (T(...)) are not allowed');
+  await page.reload();
+  await expect(page.locator('article.execution')).toHaveAttribute('data-status', 'SUCCEEDED');
+});

@@ -27,7 +27,7 @@ const TABS: [(&str, &str); 4] = [
 /// Which tab a path under `/applications/<name>` shows; the bare address shows Infrastructure.
 fn active_tab(path: &str, name: &str) -> &'static str {
     let rest = path.strip_prefix(&format!("/applications/{name}")).unwrap_or_default();
-    let slug = rest.trim_matches('/');
+    let slug = rest.trim_matches('/').split('/').next().unwrap_or_default();
     TABS.iter().map(|(s, _)| *s).find(|s| *s == slug).unwrap_or("infrastructure")
 }
 
@@ -305,5 +305,6 @@ mod tests {
         assert_eq!(active_tab("/applications/web/pipelines", "web"), "pipelines");
         assert_eq!(active_tab("/applications/config/config", "config"), "config");
         assert_eq!(active_tab("/applications/pipelines", "pipelines"), "infrastructure");
+        assert_eq!(active_tab("/applications/web/executions/abc-123", "web"), "executions");
     }
 }

@@ -1,36 +1,58 @@
-//! The Executions tab: start a pipeline, watch its executions (refreshed every two seconds),
-//! answer manual judgments, cancel.
+//! The Executions tab and the execution page: start a pipeline (with its parameters), watch
+//! executions (refreshed every two seconds), answer manual judgments, cancel, pause, resume,
+//! restart a failed stage, and try expressions against an execution.
 
 use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
+use serde_json::{Map, Value};
 
 use super::{ErrorBanner, format_time};
-use crate::api::{cancel_execution, judge_stage, list_executions, list_pipelines, start_execution};
+use crate::api::{
+    cancel_execution, evaluate_expression, get_execution, get_pipeline, judge_stage, list_executions, list_pipelines,
+    pause_execution, restart_stage, resume_execution, start_execution,
+};
 use crate::model::execution::{Execution, Stage, Status};
+use crate::model::AppError;
 
 fn ms_to_text(ms: Option<i64>) -> String {
     ms.and_then(chrono::DateTime::from_timestamp_millis).map(|t| format_time(&t)).unwrap_or_default()
+}
+
+fn duration_text(start: Option<i64>, end: Option<i64>) -> String {
+    match (start, end) {
+        (Some(s), Some(e)) if e >= s => {
+            let secs = (e - s) / 1000;
+            if secs >= 60 { format!("{}m {:02}s", secs / 60, secs % 60) } else { format!("{}.{:01}s", secs, ((e - s) % 1000) / 100) }
+        }
+        (Some(_), None) => "running".into(),
+        _ => String::new(),
+    }
+}
+
+/// A counter that ticks every two seconds while the page is open (in the browser only).
+fn refresh_ticker() -> RwSignal<u32> {
+    let tick = RwSignal::new(0u32);
+    Effect::new(move |_| {
+        if let Ok(handle) = set_interval_with_handle(move || tick.update(|t| *t += 1), Duration::from_secs(2)) {
+            on_cleanup(move || handle.clear());
+        }
+    });
+    tick
 }
 
 #[component]
 pub fn ExecutionsTab() -> impl IntoView {
     let params = use_params_map();
     let app = Memo::new(move |_| params.read().get("name").unwrap_or_default());
-    let tick = RwSignal::new(0u32);
-    // Browser only (effects do not run on the server): refresh while the tab is open.
-    Effect::new(move |_| {
-        if let Ok(handle) = set_interval_with_handle(move || tick.update(|t| *t += 1), Duration::from_secs(2)) {
-            on_cleanup(move || handle.clear());
-        }
-    });
-    let refresh = move || tick.update(|t| *t += 1);
+    let tick = refresh_ticker();
+    let refresh = Callback::new(move |()| tick.update(|t| *t += 1));
     let executions = Resource::new(move || (app.get(), tick.get()), |(app, _)| list_executions(app));
 
     view! {
         <div data-testid="tab-executions">
-            <StartPipeline app on_started=Callback::new(move |()| refresh()) />
+            <StartPipeline app on_started=refresh />
             <Transition fallback=|| view! { <p class="muted">"Loading executions…"</p> }>
                 {move || {
                     executions.get().map(|result| match result {
@@ -42,7 +64,7 @@ pub fn ExecutionsTab() -> impl IntoView {
                         }.into_any(),
                         Ok(list) => list
                             .into_iter()
-                            .map(|execution| view! { <ExecutionCard execution on_change=Callback::new(move |()| refresh()) /> })
+                            .map(|execution| view! { <ExecutionCard execution on_change=refresh /> })
                             .collect_view()
                             .into_any(),
                     })
@@ -52,40 +74,133 @@ pub fn ExecutionsTab() -> impl IntoView {
     }
 }
 
+/// One parameter of the chosen pipeline, from its `parameterConfig`.
+#[derive(Clone)]
+struct ParameterField {
+    name: String,
+    label: String,
+    description: String,
+    required: bool,
+    options: Vec<String>,
+    default: String,
+}
+
+fn parameter_fields(document: &Map<String, Value>) -> Vec<ParameterField> {
+    let text = |v: Option<&Value>| v.map(|v| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())).unwrap_or_default();
+    document
+        .get("parameterConfig")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|p| {
+            let name = p.get("name")?.as_str()?.to_owned();
+            Some(ParameterField {
+                label: p.get("label").and_then(Value::as_str).filter(|l| !l.is_empty()).unwrap_or(&name).to_owned(),
+                description: text(p.get("description")),
+                required: p.get("required").and_then(Value::as_bool).unwrap_or(false),
+                options: if p.get("hasOptions").and_then(Value::as_bool).unwrap_or(false) {
+                    p.get("options").and_then(Value::as_array).into_iter().flatten().map(|o| text(o.get("value"))).collect()
+                } else {
+                    Vec::new()
+                },
+                default: text(p.get("default").filter(|d| !d.is_null())),
+                name,
+            })
+        })
+        .collect()
+}
+
 #[component]
 fn StartPipeline(app: Memo<String>, on_started: Callback<()>) -> impl IntoView {
     let pipelines = Resource::new(move || app.get(), list_pipelines);
     let chosen = RwSignal::new(String::new());
-    let start = Action::new(move |name: &String| start_execution(app.get_untracked(), name.clone(), None));
+    let detail = Resource::new(move || (app.get(), chosen.get()), |(app, name)| async move {
+        if name.is_empty() { Ok(None) } else { get_pipeline(app, name).await.map(Some) }
+    });
+    let values = RwSignal::new(Map::<String, Value>::new());
+    let start = Action::new(move |(name, parameters): &(String, Map<String, Value>)| {
+        let trigger = serde_json::json!({"type": "manual", "parameters": parameters});
+        start_execution(app.get_untracked(), name.clone(), Some(trigger))
+    });
     Effect::new(move |_| {
         if let Some(Ok(_)) = start.value().get() {
             on_started.run(());
         }
     });
+    let problem = move |name: &str| {
+        let field = format!("parameters.{name}");
+        start.value().get().and_then(Result::err).and_then(|e| e.field_errors().into_iter().find(|f| f.field == field).map(|f| f.message))
+    };
+    let banner = move || start.value().get().and_then(Result::err).filter(|e: &AppError| e.field_errors().is_empty());
+
     view! {
-        <form class="toolbar" on:submit=move |ev: leptos::ev::SubmitEvent| {
+        <form class="start-form" on:submit=move |ev: leptos::ev::SubmitEvent| {
             ev.prevent_default();
             let name = chosen.get_untracked();
             if !name.is_empty() {
-                start.dispatch(name);
+                start.dispatch((name, values.get_untracked()));
             }
         }>
-            <label>
-                "Pipeline "
-                <select aria-label="Pipeline to start" on:change=move |ev| chosen.set(event_target_value(&ev)) prop:value=chosen>
-                    <option value="">"Choose…"</option>
-                    <Transition fallback=|| ()>
-                        {move || pipelines.get().map(|r| r.unwrap_or_default().into_iter().map(|p| {
-                            let value = p.name.clone();
-                            view! { <option value=value>{p.name}</option> }
-                        }).collect_view())}
-                    </Transition>
-                </select>
-            </label>
-            <button type="submit" class="button primary" disabled=move || chosen.get().is_empty() || start.pending().get()>
-                "Start"
-            </button>
-            {move || start.value().get().and_then(Result::err).map(|error| view! { <ErrorBanner error /> })}
+            <div class="toolbar">
+                <label>
+                    "Pipeline "
+                    <select aria-label="Pipeline to start" prop:value=chosen on:change=move |ev| {
+                        values.set(Map::new());
+                        chosen.set(event_target_value(&ev));
+                    }>
+                        <option value="">"Choose…"</option>
+                        <Transition fallback=|| ()>
+                            {move || pipelines.get().map(|r| r.unwrap_or_default().into_iter().map(|p| {
+                                let value = p.name.clone();
+                                view! { <option value=value>{p.name}</option> }
+                            }).collect_view())}
+                        </Transition>
+                    </select>
+                </label>
+                <button type="submit" class="button primary" disabled=move || chosen.get().is_empty() || start.pending().get()>
+                    "Start"
+                </button>
+            </div>
+            <Transition fallback=|| ()>
+                {move || detail.get().and_then(Result::ok).flatten().map(|d| {
+                    parameter_fields(&d.document.0).into_iter().map(|p| {
+                        let id = format!("parameter-{}", p.name);
+                        let name = p.name.clone();
+                        if !p.default.is_empty() {
+                            let (n, v) = (name.clone(), p.default.clone());
+                            values.update_untracked(|m| { m.entry(n).or_insert(Value::String(v)); });
+                        }
+                        let value = {
+                            let name = name.clone();
+                            move || values.with(|m| m.get(&name).and_then(Value::as_str).unwrap_or_default().to_owned())
+                        };
+                        let set = {
+                            let name = name.clone();
+                            move |ev| { let v = event_target_value(&ev); values.update(|m| { m.insert(name.clone(), Value::String(v)); }); }
+                        };
+                        let control = if p.options.is_empty() {
+                            view! { <input id=id.clone() prop:value=value on:input=set /> }.into_any()
+                        } else {
+                            view! {
+                                <select id=id.clone() prop:value=value on:change=set>
+                                    <option value="">"Choose…"</option>
+                                    {p.options.iter().map(|o| view! { <option value=o.clone()>{o.clone()}</option> }).collect_view()}
+                                </select>
+                            }.into_any()
+                        };
+                        let problem_name = name.clone();
+                        view! {
+                            <div class="field parameter">
+                                <label for=id>{p.label.clone()}{p.required.then_some(" *")}</label>
+                                {control}
+                                <div class="hint">{p.description.clone()}</div>
+                                <div class="field-error" data-field=format!("parameters.{name}")>{move || problem(&problem_name)}</div>
+                            </div>
+                        }
+                    }).collect_view()
+                })}
+            </Transition>
+            {move || banner().map(|error| view! { <ErrorBanner error /> })}
         </form>
     }
 }
@@ -93,26 +208,15 @@ fn StartPipeline(app: Memo<String>, on_started: Callback<()>) -> impl IntoView {
 #[component]
 fn ExecutionCard(execution: Execution, on_change: Callback<()>) -> impl IntoView {
     let id = execution.id.clone();
-    let running = !execution.status.is_complete();
-    let cancel = Action::new({
-        let id = id.clone();
-        move |()| cancel_execution(id.clone(), None)
-    });
-    Effect::new(move |_| {
-        if let Some(Ok(())) = cancel.value().get() {
-            on_change.run(());
-        }
-    });
+    let href = format!("/applications/{}/executions/{}", execution.application, execution.id);
     let who = execution.trigger.get("user").and_then(|u| u.as_str()).unwrap_or("").to_owned();
     view! {
         <article class="execution" data-execution=id.clone() data-status=execution.status.as_str()>
             <header>
-                <strong>{execution.name.clone()}</strong>
-                <span class=format!("status status-{}", execution.status.as_str())>{execution.status.as_str()}</span>
+                <a href=href class="execution-link"><strong>{execution.name.clone()}</strong></a>
+                <StatusBadge status=execution.status />
                 <span class="muted small">{format!("started {} {}", ms_to_text(execution.start_time.or(Some(execution.build_time))), if who.is_empty() { String::new() } else { format!("by {who}") })}</span>
-                {running.then(|| view! {
-                    <button class="button small-button" on:click=move |_| { cancel.dispatch(()); }>"Cancel"</button>
-                })}
+                <ExecutionControls execution=execution.clone() on_change />
             </header>
             <ol class="stages">
                 {execution.stages.iter().map(|stage| view! { <StageRow execution=id.clone() stage=stage.clone() on_change /> }).collect_view()}
@@ -122,8 +226,68 @@ fn ExecutionCard(execution: Execution, on_change: Callback<()>) -> impl IntoView
 }
 
 #[component]
+fn StatusBadge(status: Status) -> impl IntoView {
+    view! { <span class=format!("status status-{}", status.as_str())>{status.as_str()}</span> }
+}
+
+/// Cancel, pause and resume, as the execution's state allows.
+#[component]
+fn ExecutionControls(execution: Execution, on_change: Callback<()>) -> impl IntoView {
+    let id = execution.id.clone();
+    let act = Action::new(move |what: &&'static str| {
+        let (id, what) = (id.clone(), *what);
+        async move {
+            match what {
+                "cancel" => cancel_execution(id, None).await,
+                "pause" => pause_execution(id).await,
+                _ => resume_execution(id).await,
+            }
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(())) = act.value().get() {
+            on_change.run(());
+        }
+    });
+    let status = execution.status;
+    view! {
+        <span class="controls">
+            {(status == Status::Running).then(|| view! {
+                <button class="button small-button" on:click=move |_| { act.dispatch("pause"); }>"Pause"</button>
+            })}
+            {(status == Status::Paused).then(|| view! {
+                <button class="button small-button" on:click=move |_| { act.dispatch("resume"); }>"Resume"</button>
+            })}
+            {(!status.is_complete()).then(|| view! {
+                <button class="button small-button" on:click=move |_| { act.dispatch("cancel"); }>"Cancel"</button>
+            })}
+            {move || act.value().get().and_then(Result::err).map(|error| view! { <ErrorBanner error /> })}
+        </span>
+    }
+}
+
+fn stage_error(stage: &Stage) -> Option<String> {
+    stage.context.get("exception").and_then(|e| e.pointer("/details/errors/0")).and_then(|m| m.as_str()).map(str::to_owned)
+}
+
+#[component]
 fn StageRow(execution: String, stage: Stage, on_change: Callback<()>) -> impl IntoView {
-    let awaiting_judgment = stage.stage_type == "manualJudgment" && stage.status == Status::Running;
+    let (ref_id, status) = (stage.ref_id.clone(), stage.status);
+    view! {
+        <li class="stage" data-stage=ref_id data-status=status.as_str()>
+            <StatusBadge status=status />
+            <span class="stage-name">{stage.name.clone()}</span>
+            <span class="muted small">{stage.stage_type.clone()}</span>
+            {stage_error(&stage).map(|e| view! { <span class="stage-error">{e}</span> })}
+            <JudgmentButtons execution stage=stage.clone() on_change />
+        </li>
+    }
+}
+
+/// Continue / Stop for a manual judgment stage that waits for one (nothing otherwise).
+#[component]
+fn JudgmentButtons(execution: String, stage: Stage, on_change: Callback<()>) -> impl IntoView {
+    let awaiting = stage.stage_type == "manualJudgment" && stage.status == Status::Running;
     let judge = Action::new({
         let (execution, stage_id) = (execution.clone(), stage.id.clone());
         move |judgment: &String| judge_stage(execution.clone(), stage_id.clone(), judgment.clone(), None)
@@ -133,26 +297,130 @@ fn StageRow(execution: String, stage: Stage, on_change: Callback<()>) -> impl In
             on_change.run(());
         }
     });
-    let error = stage
-        .context
-        .get("exception")
-        .and_then(|e| e.pointer("/details/errors/0"))
-        .and_then(|m| m.as_str())
-        .map(str::to_owned);
     let instructions = stage.context.get("instructions").and_then(|v| v.as_str()).map(str::to_owned);
     view! {
-        <li class="stage" data-stage=stage.ref_id.clone() data-status=stage.status.as_str()>
-            <span class=format!("status status-{}", stage.status.as_str())>{stage.status.as_str()}</span>
-            <span class="stage-name">{stage.name.clone()}</span>
-            <span class="muted small">{stage.stage_type.clone()}</span>
-            {error.map(|e| view! { <span class="stage-error">{e}</span> })}
-            {awaiting_judgment.then(|| view! {
-                <span class="judgment">
-                    {instructions.map(|i| view! { <span class="muted">{i}</span> })}
-                    <button class="button primary small-button" on:click=move |_| { judge.dispatch("continue".into()); }>"Continue"</button>
-                    <button class="button danger small-button" on:click=move |_| { judge.dispatch("stop".into()); }>"Stop"</button>
-                </span>
+        {awaiting.then(|| view! {
+            <span class="judgment">
+                {instructions.map(|i| view! { <span class="muted">{i}</span> })}
+                <button class="button primary small-button" on:click=move |_| { judge.dispatch("continue".into()); }>"Continue"</button>
+                <button class="button danger small-button" on:click=move |_| { judge.dispatch("stop".into()); }>"Stop"</button>
+            </span>
+        })}
+        {move || judge.value().get().and_then(Result::err).map(|error| view! { <ErrorBanner error /> })}
+    }
+}
+
+/// One execution: stages with their tasks and timing, controls, restart of failed stages, and an
+/// expression debugger.
+#[component]
+pub fn ExecutionPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
+    let tick = refresh_ticker();
+    let refresh = Callback::new(move |()| tick.update(|t| *t += 1));
+    let execution = Resource::new(move || (id.get(), tick.get()), |(id, _)| get_execution(id));
+    view! {
+        <div data-testid="execution-page">
+            <Transition fallback=|| view! { <p class="muted">"Loading the execution…"</p> }>
+                {move || execution.get().map(|result| match result {
+                    Err(error) => view! { <ErrorBanner error /> }.into_any(),
+                    Ok(e) => view! { <ExecutionDetails execution=e on_change=refresh /> }.into_any(),
+                })}
+            </Transition>
+            <ExpressionDebugger id />
+        </div>
+    }
+}
+
+#[component]
+fn ExecutionDetails(execution: Execution, on_change: Callback<()>) -> impl IntoView {
+    let id = execution.id.clone();
+    view! {
+        <article class="execution" data-execution=id.clone() data-status=execution.status.as_str()>
+            <header>
+                <h2>{execution.name.clone()}</h2>
+                <StatusBadge status=execution.status />
+                <span class="muted small">{format!("{} · {}", ms_to_text(execution.start_time.or(Some(execution.build_time))), duration_text(execution.start_time, execution.end_time))}</span>
+                <ExecutionControls execution=execution.clone() on_change />
+            </header>
+            {execution.canceled_by.clone().map(|by| view! {
+                <p class="muted">{format!("Canceled by {by}{}", execution.cancellation_reason.clone().map(|r| format!(": {r}")).unwrap_or_default())}</p>
             })}
-        </li>
+            <table class="list stages-table" aria-label="Stages">
+                <thead><tr><th scope="col">"Stage"</th><th scope="col">"Status"</th><th scope="col">"Tasks"</th><th scope="col">"Time"</th><th></th></tr></thead>
+                <tbody>
+                    {execution.stages.iter().map(|stage| view! { <StageDetailRow execution=id.clone() stage=stage.clone() on_change /> }).collect_view()}
+                </tbody>
+            </table>
+        </article>
+    }
+}
+
+#[component]
+fn StageDetailRow(execution: String, stage: Stage, on_change: Callback<()>) -> impl IntoView {
+    let failed = matches!(stage.status, Status::Terminal | Status::Stopped | Status::Canceled | Status::FailedContinue);
+    let restart = Action::new({
+        let (execution, stage_id) = (execution.clone(), stage.id.clone());
+        move |()| restart_stage(execution.clone(), stage_id.clone())
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(())) = restart.value().get() {
+            on_change.run(());
+        }
+    });
+    view! {
+        <tr data-stage=stage.ref_id.clone() data-status=stage.status.as_str()>
+            <td>
+                <div class="stage-name">{stage.name.clone()}</div>
+                <div class="muted small">{stage.stage_type.clone()}</div>
+                {stage_error(&stage).map(|e| view! { <div class="stage-error">{e}</div> })}
+            </td>
+            <td><StatusBadge status=stage.status /></td>
+            <td>
+                <ul class="tasks">
+                    {stage.tasks.iter().map(|t| view! {
+                        <li data-task=t.name.clone()>
+                            <StatusBadge status=t.status />
+                            " "{t.name.clone()}
+                            <span class="muted small">{format!(" {}", duration_text(t.start_time, t.end_time))}</span>
+                        </li>
+                    }).collect_view()}
+                </ul>
+            </td>
+            <td class="nowrap">{duration_text(stage.start_time, stage.end_time)}</td>
+            <td>
+                <JudgmentButtons execution=execution.clone() stage=stage.clone() on_change />
+                {failed.then(|| view! {
+                    <button class="button small-button" on:click=move |_| { restart.dispatch(()); }>"Restart"</button>
+                })}
+                {move || restart.value().get().and_then(Result::err).map(|error| view! { <ErrorBanner error /> })}
+            </td>
+        </tr>
+    }
+}
+
+#[component]
+fn ExpressionDebugger(id: Memo<String>) -> impl IntoView {
+    let expression = RwSignal::new(String::new());
+    let evaluate = Action::new(move |text: &String| evaluate_expression(id.get_untracked(), text.clone()));
+    view! {
+        <section class="debugger">
+            <h2>"Try an expression"</h2>
+            <form class="inline-form" on:submit=move |ev: leptos::ev::SubmitEvent| {
+                ev.prevent_default();
+                evaluate.dispatch(expression.get_untracked());
+            }>
+                <label for="expression" class="visually-hidden">"Expression"</label>
+                <input id="expression" placeholder="${trigger.parameters.branch}" prop:value=expression
+                    on:input=move |ev| expression.set(event_target_value(&ev)) />
+                <button type="submit" class="button">"Evaluate"</button>
+            </form>
+            <pre class="result" data-testid="expression-result">
+                {move || evaluate.value().get().map(|r| match r {
+                    Ok(v) => serde_json::to_string_pretty(&v).unwrap_or_default(),
+                    Err(e) => e.field_errors().first().map(|f| format!("error: {}", f.message)).unwrap_or_else(|| format!("error: {e}")),
+                })}
+            </pre>
+        </section>
     }
 }

@@ -82,6 +82,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("infrastructure") view=application_page::InfrastructureTab />
                         <Route path=path!("pipelines") view=application_page::PipelinesTab />
                         <Route path=path!("executions") view=executions::ExecutionsTab />
+                        <Route path=path!("executions/:id") view=executions::ExecutionPage />
                         <Route path=path!("config") view=application_page::ConfigTab />
                     </ParentRoute>
                 </Routes>
