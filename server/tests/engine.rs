@@ -563,6 +563,21 @@ async fn a_webhook_stage_calls_out_and_follows_the_job(w: World) {
     assert_eq!((status_of(&e, "2"), e.status), (Status::Stopped, Status::Succeeded));
 }
 
+async fn a_stage_waits_for_its_execution_window(w: World) {
+    // The test clock starts at 08:00 UTC.
+    let mut stage = wait("1", 0, &[]);
+    stage["restrictExecutionDuringTimeWindow"] = json!(true);
+    stage["restrictedExecutionWindow"] = json!({"whitelist": [{"startHour": 9, "startMin": 0, "endHour": 10, "endMin": 0}], "days": []});
+    let id = w.start(json!([stage])).await;
+    w.settle().await;
+    let e = w.get(&id).await;
+    assert_eq!(e.stages[0].tasks.iter().map(|t| (t.name.as_str(), t.status)).collect::<Vec<_>>(), [("waitForExecutionWindow", Status::Running), ("wait", Status::NotStarted)]);
+    w.advance(3599).await;
+    assert_eq!(w.get(&id).await.status, Status::Running);
+    w.advance(1).await;
+    assert_eq!(w.get(&id).await.status, Status::Succeeded);
+}
+
 macro_rules! engine_tests {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -611,4 +626,5 @@ engine_tests!(
     a_finished_pipeline_starts_the_pipelines_that_wait_for_it,
     a_pipeline_stage_runs_another_pipeline_and_waits_for_it,
     a_webhook_stage_calls_out_and_follows_the_job,
+    a_stage_waits_for_its_execution_window,
 );

@@ -442,8 +442,10 @@ impl Engine {
             fail_stage(stage, &format!("stage type '{}' is not supported", stage.stage_type));
             return Transition { changed: true, ..Default::default() }.then(complete);
         };
-        stage.tasks = tasks
-            .iter()
+        let window = super::execution_window::is_restricted(&stage.context).then_some(super::execution_window::TASK);
+        stage.tasks = window
+            .into_iter()
+            .chain(tasks)
             .enumerate()
             .map(|(i, name)| Task { id: (i + 1).to_string(), name: (*name).to_owned(), status: Status::NotStarted, start_time: None, end_time: None })
             .collect();
@@ -470,6 +472,10 @@ impl Engine {
             (Some(limit), Some(start)) if now - start > limit => {
                 TaskResult::Failed { message: format!("the stage timed out after {limit} ms") }
             }
+            _ if task.name == super::execution_window::TASK => match super::execution_window::wait_from(&stage.context, now) {
+                None => TaskResult::Succeeded { outputs: Map::new() },
+                Some(wait) => TaskResult::Running { check_again_in: wait },
+            },
             _ => match self.stages.get(&stage.stage_type) {
                 Some(kind) => kind.run_task(TaskContext { execution, stage, task: &task.name, now_ms: now, pipelines: self }).await,
                 None => TaskResult::Failed { message: format!("stage type '{}' is not supported", stage.stage_type) },

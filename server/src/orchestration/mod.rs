@@ -6,6 +6,7 @@
 //! [`executions::ExecutionStore`]'s transactions, together with the message that caused it.
 
 pub mod engine;
+pub mod execution_window;
 pub mod expressions;
 pub mod executions;
 pub mod messages;
