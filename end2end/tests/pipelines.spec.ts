@@ -55,6 +55,14 @@ test('start a pipeline, approve its judgment and watch it finish without reloadi
   await verify.getByRole('button', { name: 'Continue' }).click();
   await expect(execution).toHaveAttribute('data-status', 'SUCCEEDED', { timeout: 15_000 });
   await expect(execution.locator('li[data-stage="3"]')).toHaveAttribute('data-status', 'SUCCEEDED');
+
+  // The Pipelines tab shows the run, and links to it.
+  await page.getByRole('link', { name: 'Pipelines' }).click();
+  const run = page.locator('tr[data-pipeline="Promote"] a.run');
+  await expect(run).toHaveCount(1);
+  await expect(run).toHaveAttribute('data-status', 'SUCCEEDED');
+  await run.click();
+  await expect(page.getByTestId('execution-page')).toBeVisible();
 });
 
 test('a stopped judgment fails the execution and says who stopped it', async ({ page, request }) => {

@@ -10,7 +10,7 @@ use leptos_router::{
 
 use super::application_form::ApplicationForm;
 use super::{ApplicationsChanged, ErrorBanner, format_time};
-use crate::api::{delete_application, get_application, list_pipelines, update_application};
+use crate::api::{delete_application, get_application, list_executions, list_pipelines, update_application};
 use crate::model::{AppError, Application, ApplicationInput};
 
 /// The application shown by the current page, for the tabs below it.
@@ -140,6 +140,24 @@ pub fn PipelinesTab() -> impl IntoView {
     let params = use_params_map();
     let name = Memo::new(move |_| params.read().get("name").unwrap_or_default());
     let pipelines = Resource::new(move || name.get(), list_pipelines);
+    let tick = super::executions::refresh_ticker();
+    let executions = Resource::new(move || (name.get(), tick.get()), |(name, _)| list_executions(name));
+    // The newest runs of one pipeline, newest first (live: the list refreshes every 2 s).
+    let recent = move |pipeline: String| {
+        move || {
+            executions.get().and_then(Result::ok).map(|all| {
+                all.into_iter()
+                    .filter(|e| e.name == pipeline)
+                    .take(8)
+                    .map(|e| {
+                        let href = format!("/applications/{}/executions/{}", e.application, e.id);
+                        let title = format!("{} · {}", e.status.as_str(), e.start_time.or(Some(e.build_time)).and_then(chrono::DateTime::from_timestamp_millis).map(|t| format_time(&t)).unwrap_or_default());
+                        view! { <a href=href class=format!("run status-{}", e.status.as_str()) title=title data-status=e.status.as_str()></a> }
+                    })
+                    .collect_view()
+            })
+        }
+    };
     view! {
         <div data-testid="tab-pipelines">
             <Transition fallback=|| view! { <p class="muted">"Loading pipelines…"</p> }>
@@ -164,6 +182,7 @@ pub fn PipelinesTab() -> impl IntoView {
                                 <thead>
                                     <tr>
                                         <th scope="col">"Pipeline"</th>
+                                        <th scope="col">"Recent runs"</th>
                                         <th scope="col">"Version"</th>
                                         <th scope="col">"Last changed"</th>
                                     </tr>
@@ -172,6 +191,7 @@ pub fn PipelinesTab() -> impl IntoView {
                                     {list.into_iter().map(|p| view! {
                                         <tr data-pipeline=p.name.clone()>
                                             <td class="app-name">{p.name.clone()}</td>
+                                            <td class="runs">{recent(p.name.clone())}</td>
                                             <td>{format!("v{}", p.version)}</td>
                                             <td class="nowrap">{format!("{} by {}", format_time(&p.updated_at), p.updated_by)}</td>
                                         </tr>

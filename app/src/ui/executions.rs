@@ -32,7 +32,7 @@ fn duration_text(start: Option<i64>, end: Option<i64>) -> String {
 }
 
 /// A counter that ticks every two seconds while the page is open (in the browser only).
-fn refresh_ticker() -> RwSignal<u32> {
+pub(crate) fn refresh_ticker() -> RwSignal<u32> {
     let tick = RwSignal::new(0u32);
     Effect::new(move |_| {
         if let Ok(handle) = set_interval_with_handle(move || tick.update(|t| *t += 1), Duration::from_secs(2)) {
