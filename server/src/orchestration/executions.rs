@@ -155,19 +155,11 @@ impl ExecutionStore {
         follow_ups: &[NewItem],
     ) -> Result<Commit, ExecutionStoreError> {
         let txn = self.db.begin().await?;
-        if let Some((execution, version)) = execution {
-            let saved = row::Entity::update_many()
-                .col_expr(C::Status, Expr::value(status_text(execution)))
-                .col_expr(C::Version, Expr::value(version + 1))
-                .col_expr(C::Document, Expr::value(document(execution)))
-                .filter(C::Id.eq(execution.id.as_str()))
-                .filter(C::Version.eq(version))
-                .exec(&txn)
-                .await?;
-            if saved.rows_affected != 1 {
-                txn.rollback().await?;
-                return Ok(Commit::Stale);
-            }
+        if let Some((execution, version)) = execution
+            && !save_in(&txn, execution, version).await?
+        {
+            txn.rollback().await?;
+            return Ok(Commit::Stale);
         }
         if !complete_in(&txn, message_id, lease, follow_ups).await? {
             txn.rollback().await?;
@@ -181,15 +173,7 @@ impl ExecutionStore {
     /// with the messages it needs, if the execution is still at `version`.
     pub async fn update(&self, execution: &Execution, version: i32, follow_ups: &[NewItem]) -> Result<Commit, ExecutionStoreError> {
         let txn = self.db.begin().await?;
-        let saved = row::Entity::update_many()
-            .col_expr(C::Status, Expr::value(status_text(execution)))
-            .col_expr(C::Version, Expr::value(version + 1))
-            .col_expr(C::Document, Expr::value(document(execution)))
-            .filter(C::Id.eq(execution.id.as_str()))
-            .filter(C::Version.eq(version))
-            .exec(&txn)
-            .await?;
-        if saved.rows_affected != 1 {
+        if !save_in(&txn, execution, version).await? {
             txn.rollback().await?;
             return Ok(Commit::Stale);
         }
@@ -197,4 +181,17 @@ impl ExecutionStore {
         txn.commit().await?;
         Ok(Commit::Done)
     }
+}
+
+/// Inside a transaction: writes `execution` as the next version if it is still at `version`.
+async fn save_in<Conn: sea_orm::ConnectionTrait>(conn: &Conn, execution: &Execution, version: i32) -> Result<bool, DbErr> {
+    let saved = row::Entity::update_many()
+        .col_expr(C::Status, Expr::value(status_text(execution)))
+        .col_expr(C::Version, Expr::value(version + 1))
+        .col_expr(C::Document, Expr::value(document(execution)))
+        .filter(C::Id.eq(execution.id.as_str()))
+        .filter(C::Version.eq(version))
+        .exec(conn)
+        .await?;
+    Ok(saved.rows_affected == 1)
 }
