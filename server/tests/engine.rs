@@ -499,6 +499,16 @@ async fn a_pipeline_stage_runs_another_pipeline_and_waits_for_it(w: World) {
     assert_eq!((status_of(&e, "1"), status_of(&e, "2"), e.status), (Status::Succeeded, Status::Terminal, Status::Terminal));
     assert_eq!(e.stage_by_ref("2").unwrap().context["exception"]["details"]["errors"][0], json!("the pipeline 'Failing' ended TERMINAL"));
     assert_eq!(w.engine.executions("shop", 10).await.unwrap().len(), 3, "each child ran once");
+
+    // Cancelling a parent cancels the pipeline its running stage runs.
+    let parent = w.start(json!([{"refId": "1", "type": "pipeline", "name": "Run child", "application": "shop", "pipeline": "child-1",
+        "pipelineParameters": {"env": "test"}}])).await;
+    w.settle().await;
+    let child = w.get(&parent).await.stages[0].outputs["executionId"].as_str().unwrap().to_owned();
+    assert_eq!(w.get(&child).await.status, Status::Running);
+    w.engine.cancel(&parent, "carol", None).await.unwrap();
+    w.settle().await;
+    assert_eq!((w.get(&parent).await.status, w.get(&child).await.status), (Status::Canceled, Status::Canceled));
 }
 
 /// A small HTTP service for the webhook stage: `POST /deploy` answers 201 with a job to poll,

@@ -660,8 +660,13 @@ fn prepare_stage(execution: &Execution, stage: &Stage) -> PreparedStage {
     PreparedStage { context, enabled, failure }
 }
 
-fn cancel_running_stages(execution: &mut Execution, now: i64) {
+/// Cancels the running stages; returns the messages that cancel the pipelines they run.
+fn cancel_running_stages(execution: &mut Execution, now: i64) -> Vec<(Message, Duration)> {
+    let mut children = Vec::new();
     for stage in execution.stages.iter_mut().filter(|s| s.status == Status::Running) {
+        if let Some(child) = stage.outputs.get("executionId").and_then(Value::as_str).filter(|_| stage.stage_type == "pipeline") {
+            children.push((Message::CancelExecution { execution: child.to_owned() }, Duration::ZERO));
+        }
         stage.status = Status::Canceled;
         stage.end_time = Some(now);
         for task in stage.tasks.iter_mut().filter(|t| !t.status.is_complete()) {
@@ -669,6 +674,7 @@ fn cancel_running_stages(execution: &mut Execution, now: i64) {
             task.end_time = Some(now);
         }
     }
+    children
 }
 
 fn complete_execution(execution: &mut Execution, message: &Message, now: i64) -> Transition {
@@ -687,11 +693,11 @@ fn complete_execution(execution: &mut Execution, message: &Message, now: i64) ->
     } else {
         Status::Succeeded
     };
-    cancel_running_stages(execution, now);
+    let follow_ups = cancel_running_stages(execution, now);
     execution.status = status;
     execution.end_time = Some(now);
     tracing::info!(execution = %execution.id, status = ?status, "execution complete");
-    Transition { changed: true, ..Default::default() }
+    Transition { changed: true, follow_ups }
 }
 
 fn cancel_execution(execution: &mut Execution, message: &Message, now: i64) -> Transition {
@@ -699,11 +705,11 @@ fn cancel_execution(execution: &mut Execution, message: &Message, now: i64) -> T
         return Transition::drop("execution already complete", message);
     }
     execution.canceled = true;
-    cancel_running_stages(execution, now);
+    let follow_ups = cancel_running_stages(execution, now);
     execution.status = Status::Canceled;
     execution.end_time = Some(now);
     tracing::info!(execution = %execution.id, by = ?execution.canceled_by, "execution canceled");
-    Transition { changed: true, ..Default::default() }
+    Transition { changed: true, follow_ups }
 }
 
 /// The messages that make an execution move again from where it is: run the current task of
