@@ -246,6 +246,9 @@ async fn stage_types_the_engine_cannot_run_are_refused_at_start(w: World) {
     .unwrap();
     let err = w.engine.start(&doc, json!({})).await.unwrap_err();
     assert_eq!(err.to_string(), "stage 1 (Bake): stage type 'bakeManifest' is not supported");
+    let cycle = PipelineDocument::from_value(json!({"application": "shop", "name": "P", "stages": [wait("1", 0, &["2"]), wait("2", 0, &["1"])]})).unwrap();
+    let err = w.engine.start(&cycle, json!({})).await.unwrap_err();
+    assert_eq!(err.to_string(), "stage 1 (Wait 1): requisiteStageRefIds: is part of a dependency cycle");
 }
 
 async fn two_workers_run_one_wide_pipeline_once(w: World) {

@@ -10,10 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use app::model::execution::{Execution, Stage, Status, Task};
-use app::model::pipeline::PipelineDocument;
+use app::model::pipeline::{PipelineDocument, STAGE_TYPES, Severity};
 use serde_json::{Map, Value, json};
-
-use app::model::pipeline::STAGE_TYPES;
 
 use super::executions::{Commit, ExecutionStore, ExecutionStoreError};
 use super::expressions::{Scope, evaluate, evaluate_all};
@@ -98,6 +96,10 @@ impl Engine {
     /// Starts a run with a given id; `false` when a run with that id exists already (so a cause
     /// handled twice starts one run).
     async fn start_as(&self, pipeline: &PipelineDocument, trigger: Value, id: &str) -> Result<bool, EngineError> {
+        // Stored pipelines were validated when saved; this guards every other way in.
+        if let Some(problem) = pipeline.validate().into_iter().find(|p| p.severity == Severity::Error) {
+            return Err(EngineError::Invalid(problem.to_string()));
+        }
         let mut stages = Vec::new();
         for (i, raw) in pipeline.stages().iter().enumerate() {
             let Some(config) = raw.as_object() else { continue };
