@@ -66,7 +66,10 @@ impl PipelineService for Pipelines {
 
     async fn save(&self, rc: &RequestContext, document: PipelineDocument) -> Result<SavedPipeline, AppError> {
         let problems = document.validate();
-        let errors = field_errors(&problems);
+        let mut errors = field_errors(&problems);
+        errors.extend(
+            crate::events::cron::problems(&document.0).into_iter().map(|(field, message)| FieldError { field, message }),
+        );
         if !errors.is_empty() {
             return Err(AppError::Invalid { fields: errors });
         }

@@ -13,7 +13,7 @@ use app::model::pipeline::PipelineDocument;
 use serde_json::{Value, json};
 use server::orchestration::engine::Engine;
 use server::orchestration::messages::Message;
-use server::orchestration::queue::{ManualClock, QueueDepth, QueueSettings};
+use server::orchestration::queue::{Clock, ManualClock, QueueDepth, QueueSettings};
 use server::orchestration::stages::StageRegistry;
 use support::Backend;
 
@@ -591,6 +591,22 @@ async fn a_stage_waits_for_its_execution_window(w: World) {
     assert_eq!(w.get(&id).await.status, Status::Succeeded);
 }
 
+async fn cron_triggers_start_each_scheduled_run_once(w: World) {
+    let doc = PipelineDocument::from_value(json!({"application": "shop", "name": "Nightly", "stages": [wait("1", 0, &[])],
+        "triggers": [{"type": "cron", "cronExpression": "0 0/5 * * * ?", "enabled": true},
+                     {"type": "cron", "cronExpression": "0 * * * * ?", "enabled": false}]}))
+    .unwrap();
+    w.store.save_pipeline(doc, "alice").await.unwrap();
+    let start = w.clock.now_ms();
+    // The test clock starts at 08:00:00 UTC: 08:05 and 08:10 fall in the next twelve minutes.
+    assert_eq!(w.engine.fire_cron_triggers(start, start + 12 * 60_000).await.unwrap(), 2);
+    assert_eq!(w.engine.fire_cron_triggers(start, start + 12 * 60_000).await.unwrap(), 0, "the same window again starts nothing");
+    w.settle().await;
+    let runs = w.engine.executions("shop", 10).await.unwrap();
+    assert_eq!(runs.len(), 2);
+    assert!(runs.iter().all(|e| e.status == Status::Succeeded && e.trigger["type"] == "cron" && e.trigger["user"] == "[cron]"));
+}
+
 macro_rules! engine_tests {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -640,4 +656,5 @@ engine_tests!(
     a_pipeline_stage_runs_another_pipeline_and_waits_for_it,
     a_webhook_stage_calls_out_and_follows_the_job,
     a_stage_waits_for_its_execution_window,
+    cron_triggers_start_each_scheduled_run_once,
 );

@@ -77,6 +77,10 @@ async fn invalid_pipelines_are_refused_naming_stage_and_field() {
     let (status, body, _) = s.call("pipelines/save", json!({ "pipeline": seed("nowhere") })).await;
     assert_eq!(status, 422);
     assert_eq!(body["fields"][0], json!({"field": "application", "message": "application 'nowhere' does not exist"}));
+    let mut cron = seed("shop");
+    cron["triggers"] = json!([{"type": "cron", "cronExpression": "0 0 25 * * ?"}]);
+    let (status, body, _) = s.call("pipelines/save", json!({ "pipeline": cron })).await;
+    assert_eq!((status, body["fields"][0]["field"].clone()), (422, json!("triggers[0]")));
     let (status, _, _) = s.call("pipelines/save", json!({ "pipeline": [1, 2] })).await;
     assert_eq!(status, 422);
     let (_, list, _) = s.call("pipelines/list", json!({ "application": "shop" })).await;

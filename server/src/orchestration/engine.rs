@@ -179,6 +179,44 @@ impl Engine {
         Ok(())
     }
 
+    /// Starts the runs that cron triggers scheduled in `(from_ms, to_ms]`. Each run's id derives
+    /// from the pipeline, the trigger and the fire time, so replicas checking the same window (or
+    /// a check repeated after a restart) start each run once. Returns how many were started.
+    pub async fn fire_cron_triggers(&self, from_ms: i64, to_ms: i64) -> Result<usize, EngineError> {
+        let candidates = self.store.pipelines_with_trigger("cron").await.map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let mut started = 0;
+        for doc in candidates {
+            if doc.0.get("disabled").and_then(Value::as_bool) == Some(true) {
+                continue;
+            }
+            let triggers = doc.0.get("triggers").and_then(Value::as_array).cloned().unwrap_or_default();
+            for (i, trigger) in triggers.iter().enumerate() {
+                let Some(t) = trigger.as_object() else { continue };
+                if t.get("type").and_then(Value::as_str) != Some("cron") || t.get("enabled").and_then(Value::as_bool) == Some(false) {
+                    continue;
+                }
+                for fire in crate::events::cron::fires_between(t, from_ms, to_ms) {
+                    let Ok(parameters) = doc.resolve_parameters(&Map::new()) else {
+                        tracing::warn!(pipeline = doc.name(), "a cron trigger fired but the pipeline's parameters are incomplete");
+                        continue;
+                    };
+                    let mut run_trigger = t.clone();
+                    run_trigger.insert("user".into(), json!("[cron]"));
+                    run_trigger.insert("fireTime".into(), json!(fire));
+                    run_trigger.insert("parameters".into(), Value::Object(parameters));
+                    let id = crate::ids::derived_id(&[doc.id().unwrap_or_default(), &i.to_string(), &fire.to_string()]);
+                    match self.start_as(&doc, Value::Object(run_trigger), &id).await {
+                        Ok(true) => started += 1,
+                        Ok(false) => {}
+                        Err(EngineError::Invalid(reason)) => tracing::warn!(pipeline = doc.name(), %reason, "a cron-triggered pipeline cannot start"),
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+        }
+        Ok(started)
+    }
+
     /// Asks a running execution to stop: running stages are canceled and waiting tasks stop.
     pub async fn cancel(&self, id: &str, by: &str, reason: Option<String>) -> Result<(), EngineError> {
         self.change(id, |execution| {
@@ -311,10 +349,22 @@ impl Engine {
     pub async fn run(self: Arc<Self>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
         const IDLE: Duration = Duration::from_millis(100);
         const ZOMBIE_CHECK: Duration = Duration::from_secs(30);
+        const CRON_CHECK: Duration = Duration::from_secs(5);
         let mut next_zombie_check = tokio::time::Instant::now();
+        let mut next_cron_check = tokio::time::Instant::now() + CRON_CHECK;
+        // Cron fire times are checked from start-up on: missed ones are not replayed.
+        let mut cron_checked_until = now_of(&self.queue);
         loop {
             if *shutdown.borrow() {
                 return;
+            }
+            if tokio::time::Instant::now() >= next_cron_check {
+                next_cron_check += CRON_CHECK;
+                let now = now_of(&self.queue);
+                match self.fire_cron_triggers(cron_checked_until, now).await {
+                    Ok(_) => cron_checked_until = now,
+                    Err(e) => tracing::error!(error = %e, "cron check failed"),
+                }
             }
             if tokio::time::Instant::now() >= next_zombie_check {
                 next_zombie_check += ZOMBIE_CHECK;
