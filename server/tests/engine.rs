@@ -607,6 +607,24 @@ async fn cron_triggers_start_each_scheduled_run_once(w: World) {
     assert!(runs.iter().all(|e| e.status == Status::Succeeded && e.trigger["type"] == "cron" && e.trigger["user"] == "[cron]"));
 }
 
+async fn expected_artifacts_resolve_from_the_trigger_or_the_previous_run(w: World) {
+    let doc = PipelineDocument::from_value(json!({"application": "shop", "name": "Deploy", "id": "deploy-1", "stages": [wait("1", 0, &[])],
+        "expectedArtifacts": [{"id": "img", "displayName": "shop image", "usePriorArtifact": true,
+            "matchArtifact": {"type": "docker/image", "name": "registry/shop"}}]}))
+    .unwrap();
+    let err = w.engine.start(&doc, json!({"type": "manual"})).await.unwrap_err();
+    assert!(err.to_string().contains("expected artifact 'shop image' was not found"), "{err}");
+    let pushed = json!({"type": "docker/image", "name": "registry/shop", "version": "1.4", "reference": "registry/shop@sha256:abc"});
+    let first = w.engine.start(&doc, json!({"type": "webhook", "artifacts": [pushed]})).await.unwrap();
+    w.clock.advance(Duration::from_millis(1));
+    let second = w.engine.start(&doc, json!({"type": "manual"})).await.unwrap();
+    for id in [first, second] {
+        let e = w.get(&id).await;
+        let resolved = &e.trigger["resolvedExpectedArtifacts"][0];
+        assert_eq!((resolved["reference"].clone(), resolved["expectedArtifactId"].clone()), (json!("registry/shop@sha256:abc"), json!("img")), "{id}");
+    }
+}
+
 macro_rules! engine_tests {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -657,4 +675,5 @@ engine_tests!(
     a_webhook_stage_calls_out_and_follows_the_job,
     a_stage_waits_for_its_execution_window,
     cron_triggers_start_each_scheduled_run_once,
+    expected_artifacts_resolve_from_the_trigger_or_the_previous_run,
 );

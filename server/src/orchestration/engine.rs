@@ -100,6 +100,7 @@ impl Engine {
         if let Some(problem) = pipeline.validate().into_iter().find(|p| p.severity == Severity::Error) {
             return Err(EngineError::Invalid(problem.to_string()));
         }
+        let trigger = self.resolve_artifacts(pipeline, trigger).await?;
         let mut stages = Vec::new();
         for (i, raw) in pipeline.stages().iter().enumerate() {
             let Some(config) = raw.as_object() else { continue };
@@ -154,6 +155,29 @@ impl Engine {
             tracing::info!(execution = %execution.id, application = %execution.application, pipeline = %execution.name, "execution started");
         }
         Ok(created)
+    }
+
+    /// Decides which artifacts (images) this run uses: the pipeline's `expectedArtifacts`
+    /// resolved from the trigger, the previous run or defaults, recorded on the trigger.
+    async fn resolve_artifacts(&self, pipeline: &PipelineDocument, trigger: Value) -> Result<Value, EngineError> {
+        let expected = pipeline.0.get("expectedArtifacts").and_then(Value::as_array).cloned().unwrap_or_default();
+        let Value::Object(mut trigger) = trigger else { return Ok(trigger) };
+        if expected.is_empty() {
+            return Ok(Value::Object(trigger));
+        }
+        let given = trigger.get("artifacts").and_then(Value::as_array).cloned().unwrap_or_default();
+        let prior = match pipeline.id() {
+            Some(id) => self
+                .executions
+                .latest_of_pipeline(id)
+                .await?
+                .and_then(|e| e.trigger.get("resolvedExpectedArtifacts").and_then(Value::as_array).cloned())
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let resolved = super::artifacts::resolve(&expected, &given, &prior).map_err(EngineError::Invalid)?;
+        super::artifacts::record(&mut trigger, resolved);
+        Ok(Value::Object(trigger))
     }
 
     /// Starts every pipeline whose pipeline trigger waits for `parent` to end as it did. Child

@@ -111,6 +111,17 @@ impl ExecutionStore {
         rows.into_iter().map(|r| read(r).map(|v| v.execution)).collect()
     }
 
+    /// The newest run of a pipeline.
+    pub async fn latest_of_pipeline(&self, pipeline_id: &str) -> Result<Option<Execution>, ExecutionStoreError> {
+        let row = row::Entity::find()
+            .filter(C::PipelineConfigId.eq(pipeline_id))
+            .order_by_desc(C::BuildTimeMs)
+            .order_by_desc(C::Id)
+            .one(&self.db)
+            .await?;
+        row.map(|r| read(r).map(|v| v.execution)).transpose()
+    }
+
     /// Running executions that have no message on the queue.
     pub async fn running_without_messages(&self) -> Result<Vec<String>, ExecutionStoreError> {
         use sea_orm::{ConnectionTrait, Statement};
