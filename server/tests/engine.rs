@@ -540,7 +540,20 @@ async fn job_service() -> (String, Arc<std::sync::Mutex<Vec<Value>>>) {
                 async move { axum::Json(json!({"state": if n < 2 { "RUNNING" } else { "DONE" }})) }
             }),
         )
-        .route("/broken", post(|| async { (axum::http::StatusCode::BAD_REQUEST, "image is missing") }));
+        .route("/broken", post(|| async { (axum::http::StatusCode::BAD_REQUEST, "image is missing") }))
+        .route(
+            "/jobs/1/cancel",
+            post({
+                let record = seen.clone();
+                move |axum::Json(body): axum::Json<Value>| {
+                    let record = record.clone();
+                    async move {
+                        record.lock().unwrap().push(json!({"canceled": body}));
+                        axum::http::StatusCode::ACCEPTED
+                    }
+                }
+            }),
+        );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -625,6 +638,25 @@ async fn expected_artifacts_resolve_from_the_trigger_or_the_previous_run(w: Worl
     }
 }
 
+async fn canceling_tells_a_running_webhook_job_to_stop(w: World) {
+    let (base, seen) = job_service().await;
+    let id = w
+        .start(json!([{"refId": "1", "type": "webhook", "name": "Deploy", "url": format!("{base}/deploy"), "method": "POST",
+            "payload": {"image": "x"}, "waitForCompletion": true, "statusUrlResolution": "locationHeader", "statusJsonPath": "$.state",
+            "successStatuses": "DONE", "cancelEndpoint": format!("{base}/jobs/1/cancel"), "cancelPayload": {"reason": "canceled in Topsail"}}]))
+        .await;
+    w.settle().await;
+    assert_eq!(w.get(&id).await.status, Status::Running);
+    w.engine.cancel(&id, "carol", None).await.unwrap();
+    w.settle().await;
+    assert_eq!(w.get(&id).await.status, Status::Canceled);
+    let calls = seen.lock().unwrap().clone();
+    assert_eq!(calls.last().unwrap(), &json!({"canceled": {"reason": "canceled in Topsail"}}));
+    assert_eq!(calls.len(), 2, "one deploy, one cancel");
+    w.advance(10).await;
+    assert_eq!(w.engine.queue().depth().await.unwrap(), QueueDepth::default(), "the monitor's next check was dropped");
+}
+
 macro_rules! engine_tests {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -676,4 +708,5 @@ engine_tests!(
     a_stage_waits_for_its_execution_window,
     cron_triggers_start_each_scheduled_run_once,
     expected_artifacts_resolve_from_the_trigger_or_the_previous_run,
+    canceling_tells_a_running_webhook_job_to_stop,
 );

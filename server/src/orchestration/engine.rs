@@ -478,6 +478,16 @@ impl Engine {
             Message::PauseExecution { .. } => pause_execution(execution, message),
             Message::ResumeExecution { .. } => resume_execution(execution, message),
             Message::RestartStage { stage, .. } => restart_stage(execution, stage, message),
+            Message::StopCanceledStage { stage, .. } => {
+                let Some(s) = execution.stage(stage).filter(|s| s.status == Status::Canceled) else {
+                    return Ok(Transition::drop("stage is not canceled", message));
+                };
+                if let Some(kind) = self.stages.get(&s.stage_type) {
+                    let cx = TaskContext { execution, stage: s, task: "", now_ms: now, pipelines: self };
+                    kind.stop(cx).await.map_err(|reason| EngineError::Invalid(format!("stopping stage '{}': {reason}", s.name)))?;
+                }
+                Transition::default()
+            }
             Message::StartTriggeredPipelines { .. } => {
                 if execution.status.is_complete() {
                     self.start_triggered_pipelines(execution).await?;
@@ -736,13 +746,12 @@ fn prepare_stage(execution: &Execution, stage: &Stage) -> PreparedStage {
     PreparedStage { context, enabled, failure }
 }
 
-/// Cancels the running stages; returns the messages that cancel the pipelines they run.
+/// Cancels the running stages; returns the messages that tell each to stop what it started.
 fn cancel_running_stages(execution: &mut Execution, now: i64) -> Vec<(Message, Duration)> {
-    let mut children = Vec::new();
+    let mut stops = Vec::new();
+    let id = execution.id.clone();
     for stage in execution.stages.iter_mut().filter(|s| s.status == Status::Running) {
-        if let Some(child) = stage.outputs.get("executionId").and_then(Value::as_str).filter(|_| stage.stage_type == "pipeline") {
-            children.push((Message::CancelExecution { execution: child.to_owned() }, Duration::ZERO));
-        }
+        stops.push((Message::StopCanceledStage { execution: id.clone(), stage: stage.id.clone() }, Duration::ZERO));
         stage.status = Status::Canceled;
         stage.end_time = Some(now);
         for task in stage.tasks.iter_mut().filter(|t| !t.status.is_complete()) {
@@ -750,7 +759,7 @@ fn cancel_running_stages(execution: &mut Execution, now: i64) -> Vec<(Message, D
             task.end_time = Some(now);
         }
     }
-    children
+    stops
 }
 
 fn complete_execution(execution: &mut Execution, message: &Message, now: i64) -> Transition {
@@ -888,5 +897,12 @@ impl PipelineRunner for Engine {
 
     async fn execution(&self, id: &str) -> Result<Option<Execution>, String> {
         self.executions.load(id).await.map(|v| v.map(|v| v.execution)).map_err(|e| e.to_string())
+    }
+
+    async fn cancel(&self, id: &str, by: &str) -> Result<(), String> {
+        match Engine::cancel(self, id, by, None).await {
+            Ok(()) | Err(EngineError::NotFound(_)) => Ok(()),
+            Err(e) => Err(e.to_string()),
+        }
     }
 }

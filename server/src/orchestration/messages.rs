@@ -17,6 +17,8 @@ pub enum Message {
     RestartStage { execution: String, stage: String },
     /// The execution finished: start the pipelines whose pipeline triggers wait for it.
     StartTriggeredPipelines { execution: String },
+    /// A running stage was canceled: tell what it started to stop (a child pipeline, a job).
+    StopCanceledStage { execution: String, stage: String },
 }
 
 impl Message {
@@ -32,7 +34,8 @@ impl Message {
             | Self::PauseExecution { execution }
             | Self::ResumeExecution { execution }
             | Self::RestartStage { execution, .. }
-            | Self::StartTriggeredPipelines { execution } => execution,
+            | Self::StartTriggeredPipelines { execution }
+            | Self::StopCanceledStage { execution, .. } => execution,
         }
     }
 }

@@ -45,6 +45,8 @@ pub trait PipelineRunner: Send + Sync {
     /// exists already), with `parameters` checked against its parameterConfig.
     async fn start_pipeline(&self, pipeline_id: &str, run_id: &str, trigger: Value) -> Result<(), String>;
     async fn execution(&self, id: &str) -> Result<Option<Execution>, String>;
+    /// Cancels a run (nothing happens if it has ended).
+    async fn cancel(&self, id: &str, by: &str) -> Result<(), String>;
 }
 
 #[async_trait]
@@ -54,6 +56,12 @@ pub trait StageKind: Send + Sync + 'static {
     /// The tasks a stage of this type runs, in order.
     fn tasks(&self, stage: &Stage) -> Vec<&'static str>;
     async fn run_task(&self, cx: TaskContext<'_>) -> TaskResult;
+
+    /// The stage was canceled while running: stop what it started elsewhere. An error is
+    /// retried (the message is delivered again) and finally dead-lettered.
+    async fn stop(&self, _cx: TaskContext<'_>) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// The stage types the engine knows, by name.

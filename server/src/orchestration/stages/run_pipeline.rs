@@ -29,6 +29,11 @@ impl StageKind for RunPipeline {
         vec!["startPipeline", "monitorPipeline"]
     }
 
+    async fn stop(&self, cx: TaskContext<'_>) -> Result<(), String> {
+        let by = format!("parent execution {}", cx.execution.id);
+        cx.pipelines.cancel(&child_id(&cx), &by).await
+    }
+
     async fn run_task(&self, cx: TaskContext<'_>) -> TaskResult {
         let id = child_id(&cx);
         match cx.task {

@@ -5,7 +5,8 @@
 //! The status URL is the webhook's own URL (`statusUrlResolution: getMethod`), the `Location`
 //! header (`locationHeader`) or a field of the response (`webhookResponse`, with
 //! `statusUrlJsonPath`). The status is read at `statusJsonPath` and compared with the
-//! comma-separated `successStatuses`, `canceledStatuses` and `terminalStatuses`.
+//! comma-separated `successStatuses`, `canceledStatuses` and `terminalStatuses`. A canceled stage
+//! calls `cancelEndpoint` when it has one.
 
 use std::time::Duration;
 
@@ -128,6 +129,18 @@ impl StageKind for Webhook {
 
     fn tasks(&self, stage: &Stage) -> Vec<&'static str> {
         if stage.flag("waitForCompletion", false) { vec!["createWebhook", "monitorWebhook"] } else { vec!["createWebhook"] }
+    }
+
+    /// With `cancelEndpoint`, a canceled stage calls it (`cancelMethod`, default POST, with
+    /// `cancelPayload`) so the job it started stops too.
+    async fn stop(&self, cx: TaskContext<'_>) -> Result<(), String> {
+        let Some(url) = text(cx.stage, "cancelEndpoint") else { return Ok(()) };
+        let method = text(cx.stage, "cancelMethod").unwrap_or("POST");
+        match self.send(method, url, cx.stage, cx.stage.context.get("cancelPayload")).await {
+            Outcome::Answer { status, .. } if (200..300).contains(&status) => Ok(()),
+            Outcome::Answer { status, body, .. } => Err(format!("the cancel endpoint answered {status}: {}", short(&body))),
+            Outcome::Unreachable(reason) => Err(reason),
+        }
     }
 
     async fn run_task(&self, cx: TaskContext<'_>) -> TaskResult {
