@@ -182,13 +182,22 @@ pub(crate) fn ErrorBanner(error: AppError) -> impl IntoView {
 }
 
 /// `2026-11-26 09:38 UTC`: the same text on server and client, so hydration matches.
+///
+/// Written out by hand: chrono's `format` brings its whole strftime machinery into the wasm.
 pub(crate) fn format_time(t: &chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M UTC").to_string()
+    use chrono::{Datelike, Timelike};
+    format!("{:04}-{:02}-{:02} {:02}:{:02} UTC", t.year(), t.month(), t.day(), t.hour(), t.minute())
 }
 
 #[cfg(test)]
 mod tests {
     use super::current_application;
+
+    #[test]
+    fn times_read_the_same_everywhere() {
+        let t = chrono::DateTime::from_timestamp_millis(1_800_000_000_000).unwrap();
+        assert_eq!(super::format_time(&t), "2027-01-15 08:00 UTC");
+    }
 
     #[test]
     fn current_application_comes_from_the_path() {
