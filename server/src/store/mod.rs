@@ -115,10 +115,6 @@ impl Store {
         &self.db
     }
 
-    pub fn backend(&self) -> DbBackend {
-        self.db.get_database_backend()
-    }
-
     pub async fn close(self) -> Result<(), DbErr> {
         self.db.close().await
     }
