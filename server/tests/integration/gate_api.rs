@@ -1,7 +1,7 @@
 //! The Gate-compatible REST subset under `/gate`, exercised the way the `spin` CLI and scripts
 //! call it: tasks for applications, pipeline configs, starting and steering executions.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

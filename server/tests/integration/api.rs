@@ -1,7 +1,7 @@
 //! Server functions and operations endpoints over real HTTP: a server on a free port with a fresh
 //! database per test.
 
-mod support;
+use crate::support;
 
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::json;

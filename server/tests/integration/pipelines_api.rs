@@ -1,7 +1,7 @@
 //! Pipeline configurations over HTTP: save (import), get (export), history, diff, restore,
 //! delete, and the validation messages a person sees.
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use support::{Backend, TestServer};

@@ -1,7 +1,7 @@
 //! The work queue's contract: every backend (SQLite, PostgreSQL, Redis) must behave exactly like
 //! this. Time is a manual clock, moved by the tests; nothing sleeps.
 
-mod support;
+use crate::support;
 
 use std::collections::HashSet;
 use std::future::Future;

@@ -1,7 +1,7 @@
 //! The storage contract: every backend must behave exactly like this. Each case runs on SQLite
 //! and on PostgreSQL, each in its own fresh database.
 
-mod support;
+use crate::support;
 
 use app::model::pipeline::PipelineDocument;
 use serde_json::json;

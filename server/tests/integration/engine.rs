@@ -2,7 +2,7 @@
 //! DAG order, parallel branches and joins, waiting without blocking, manual judgment, every
 //! failure option, cancel, stage timeouts, duplicate messages, and two workers at once.
 
-mod support;
+use crate::support;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! Executions over HTTP with the engine running on the real clock: start, watch, judge, cancel,
 //! the errors a person sees, and crash safety (the real binary killed with SIGKILL mid-pipeline).
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

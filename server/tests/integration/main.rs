@@ -1,0 +1,14 @@
+//! Integration tests, linked into one binary: each module starts its own databases and servers,
+//! so they run in parallel under nextest. One binary instead of one per file keeps link time and
+//! disk use down (each test binary links the whole server).
+
+mod support;
+
+mod api;
+mod cli;
+mod engine;
+mod executions_api;
+mod gate_api;
+mod pipelines_api;
+mod queue_contract;
+mod store_contract;
