@@ -1,0 +1,200 @@
+//! A Kubernetes API server simulator for Topsail's tests, built from
+//! `shared/reference/kubernetes-api.md`: discovery, CRUD with the real concurrency and error
+//! rules, list/watch, the four patch flavours, and the controllers that make Deployments roll
+//! out. Clients talk to it over HTTP exactly as to a real cluster; kube-rs is the client Topsail
+//! uses. README.md lists every simplification.
+
+pub mod api;
+pub mod controllers;
+pub mod objects;
+pub mod patch;
+pub mod resources;
+pub mod selectors;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State as AxumState;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+use tokio::sync::{Notify, broadcast};
+use tokio::task::JoinHandle;
+
+pub use controllers::Timing;
+
+/// How a simulated cluster behaves.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Bearer token every API request must carry; None accepts anonymous requests.
+    pub token: Option<String>,
+    pub timing: Timing,
+    /// How many changes are kept for watches that resume from a resourceVersion.
+    pub history_limit: usize,
+    /// How often a watch that asked for bookmarks gets one.
+    pub bookmark_every: Duration,
+    /// How often the controllers run when nothing wakes them.
+    pub tick: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            token: None,
+            timing: Timing::default(),
+            history_limit: 20_000,
+            bookmark_every: Duration::from_secs(10),
+            tick: Duration::from_millis(50),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Faults {
+    latency: Duration,
+    fail_next: u32,
+    fail_status: u16,
+    path_contains: String,
+}
+
+/// One simulated cluster's shared state.
+pub struct Cluster {
+    pub(crate) state: Mutex<store::State>,
+    pub(crate) token: Option<String>,
+    pub(crate) changed: Notify,
+    pub(crate) bookmark_every: Duration,
+    faults: Mutex<Faults>,
+}
+
+impl Cluster {
+    /// Test hook: `{"latencyMs": 200, "failNext": 3, "status": 503, "pathContains": "deployments"}`.
+    pub(crate) fn set_faults(&self, spec: &Value) {
+        let mut f = self.faults.lock().expect("the faults lock");
+        f.latency = Duration::from_millis(spec["latencyMs"].as_u64().unwrap_or(0));
+        f.fail_next = spec["failNext"].as_u64().unwrap_or(0) as u32;
+        f.fail_status = spec["status"].as_u64().unwrap_or(503) as u16;
+        f.path_contains = spec["pathContains"].as_str().unwrap_or_default().to_owned();
+    }
+
+    pub(crate) async fn injected_fault(&self, path: &str) -> Option<Response> {
+        let (latency, fail) = {
+            let mut f = self.faults.lock().expect("the faults lock");
+            let applies = f.path_contains.is_empty() || path.contains(&f.path_contains);
+            let fail = if applies && f.fail_next > 0 {
+                f.fail_next -= 1;
+                Some(f.fail_status)
+            } else {
+                None
+            };
+            (if applies { f.latency } else { Duration::ZERO }, fail)
+        };
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
+        let code = fail?;
+        let reason = match code {
+            429 => "TooManyRequests",
+            500 => "InternalError",
+            503 => "ServiceUnavailable",
+            504 => "Timeout",
+            _ => "InternalError",
+        };
+        let e = store::ApiError::new(code, reason, format!("injected fault: the simulator answers {code}"));
+        let mut response = (StatusCode::from_u16(code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE), [("content-type", "application/json")], e.status().to_string()).into_response();
+        if code == 429 {
+            response.headers_mut().insert("retry-after", "1".parse().expect("a header value"));
+        }
+        Some(response)
+    }
+
+    /// A direct read of one object, for tests that look behind the API.
+    pub fn object(&self, group: &str, plural: &str, namespace: &str, name: &str) -> Option<Value> {
+        let state = self.state.lock().expect("the store lock");
+        state.get(resources::index_of(group, plural), namespace, name).cloned()
+    }
+}
+
+/// A running simulated cluster; dropping it stops the server and its controllers.
+pub struct RunningCluster {
+    pub url: String,
+    pub token: Option<String>,
+    pub cluster: Arc<Cluster>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for RunningCluster {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl RunningCluster {
+    /// A kubeconfig with one context for this cluster.
+    pub fn kubeconfig(&self, context: &str, namespace: &str) -> String {
+        kubeconfig(&[(context, self, namespace)])
+    }
+}
+
+/// A kubeconfig naming several clusters, one context each; the first is the current context.
+pub fn kubeconfig(contexts: &[(&str, &RunningCluster, &str)]) -> String {
+    let mut clusters = String::new();
+    let mut users = String::new();
+    let mut ctxs = String::new();
+    for (name, c, namespace) in contexts {
+        clusters.push_str(&format!("- name: {name}\n  cluster:\n    server: {}\n", c.url));
+        match &c.token {
+            Some(t) => users.push_str(&format!("- name: {name}\n  user:\n    token: {t}\n")),
+            None => users.push_str(&format!("- name: {name}\n  user: {{}}\n")),
+        }
+        ctxs.push_str(&format!("- name: {name}\n  context:\n    cluster: {name}\n    user: {name}\n    namespace: {namespace}\n"));
+    }
+    let current = contexts.first().map(|c| c.0).unwrap_or_default();
+    format!("apiVersion: v1\nkind: Config\npreferences: {{}}\ncurrent-context: {current}\nclusters:\n{clusters}users:\n{users}contexts:\n{ctxs}")
+}
+
+/// Starts a cluster listening on `addr` (port 0 picks a free port).
+pub async fn start(config: Config, addr: SocketAddr) -> std::io::Result<RunningCluster> {
+    let (sender, _) = broadcast::channel(4096);
+    let mut state = store::State::new(config.history_limit, sender);
+    objects::seed(&mut state);
+    let cluster = Arc::new(Cluster {
+        state: Mutex::new(state),
+        token: config.token.clone(),
+        changed: Notify::new(),
+        bookmark_every: config.bookmark_every,
+        faults: Mutex::new(Faults::default()),
+    });
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let router = Router::new().fallback(serve).with_state(cluster.clone());
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    let controllers = {
+        let cluster = cluster.clone();
+        let timing = config.timing.clone();
+        let tick = config.tick;
+        tokio::spawn(async move {
+            let mut memory = controllers::Memory::default();
+            loop {
+                tokio::select! {
+                    _ = cluster.changed.notified() => {}
+                    _ = tokio::time::sleep(tick) => {}
+                }
+                let mut state = cluster.state.lock().expect("the store lock");
+                controllers::reconcile(&mut state, &timing, &mut memory);
+            }
+        })
+    };
+    Ok(RunningCluster { url, token: config.token, cluster, tasks: vec![server, controllers] })
+}
+
+async fn serve(AxumState(cluster): AxumState<Arc<Cluster>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    api::handle(cluster, method, uri, headers, body).await
+}
