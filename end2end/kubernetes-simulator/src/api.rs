@@ -171,7 +171,7 @@ pub async fn handle(cluster: Arc<Cluster>, method: Method, uri: Uri, headers: He
         (&Method::PATCH, Some(_), sub) => patch_object(&cluster, &target, &body, &writer, &content_type, &query, sub),
         (&Method::DELETE, Some(_), None) => delete(&cluster, &target, &body, &query, writer.dry_run),
         (&Method::DELETE, None, None) => delete_collection(&cluster, &target, &query, writer.dry_run),
-        _ => Err(ApiError::new(405, "MethodNotAllowed", format!("the server does not allow this method on the requested resource"))),
+        _ => Err(ApiError::new(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")),
     };
     match response {
         Ok((code, body)) => {

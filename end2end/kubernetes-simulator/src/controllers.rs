@@ -493,9 +493,7 @@ fn sync_deployment(state: &mut State, key: &Key, memory: &mut Memory) {
             set_condition(&mut status, "Progressing", "True", "FoundNewReplicaSet", &format!("Found new replica set \"{rs_name}\""));
         } else if new_index.is_none() && !rs_name.is_empty() {
             set_condition(&mut status, "Progressing", "True", "NewReplicaSetCreated", &format!("Created new replica set \"{rs_name}\""));
-        } else if progressed {
-            set_condition(&mut status, "Progressing", "True", "ReplicaSetUpdated", &format!("ReplicaSet \"{rs_name}\" is progressing."));
-        } else if current.as_ref().is_some_and(|c| c["reason"] == "NewReplicaSetAvailable") && !done {
+        } else if progressed || current.as_ref().is_some_and(|c| c["reason"] == "NewReplicaSetAvailable") {
             set_condition(&mut status, "Progressing", "True", "ReplicaSetUpdated", &format!("ReplicaSet \"{rs_name}\" is progressing."));
         }
     }

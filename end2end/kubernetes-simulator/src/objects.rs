@@ -212,9 +212,7 @@ pub fn create(state: &mut State, type_index: usize, namespace: &str, mut object:
         && t.namespaced
         && body_ns != namespace
     {
-        return Err(ApiError::bad_request(format!(
-            "the namespace of the provided object does not match the namespace sent on the request"
-        )));
+        return Err(ApiError::bad_request("the namespace of the provided object does not match the namespace sent on the request"));
     }
     if name_of(&object).is_empty() {
         match object["metadata"]["generateName"].as_str() {
@@ -372,6 +370,7 @@ pub fn update(
 
 /// Server-side apply (reference §7): creates when absent, merges the applied configuration,
 /// tracks ownership per manager, refuses conflicting changes unless forced.
+#[allow(clippy::too_many_arguments)]
 pub fn apply(
     state: &mut State,
     type_index: usize,
