@@ -69,6 +69,50 @@ pub struct Config {
     /// (e.g. after a crash).
     #[serde(rename = "queue_visibility_timeout_ms", with = "millis")]
     pub queue_visibility_timeout: Duration,
+    pub kubernetes: KubernetesConfig,
+}
+
+/// Kubernetes accounts: each is one kubeconfig context.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KubernetesConfig {
+    /// Accounts named explicitly.
+    #[serde(default)]
+    pub accounts: Vec<KubernetesAccountConfig>,
+    /// Kubeconfig files whose every context becomes an account named after the context
+    /// (`TOPSAIL_KUBECONFIG` adds one).
+    #[serde(default)]
+    pub kubeconfigs: Vec<PathBuf>,
+    /// When neither of the above names anything: every context of `$KUBECONFIG` or
+    /// `~/.kube/config`, if present, becomes an account.
+    #[serde(default = "yes")]
+    pub use_default_kubeconfig: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for KubernetesConfig {
+    fn default() -> Self {
+        Self { accounts: Vec::new(), kubeconfigs: Vec::new(), use_default_kubeconfig: true }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KubernetesAccountConfig {
+    /// The account's name as pipelines and the UI show it.
+    pub name: String,
+    /// The kubeconfig file; default `$KUBECONFIG` or `~/.kube/config`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The context in that file; default its current context.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+    /// The namespaces (environments) Topsail may use in this account; empty means all.
+    #[serde(default)]
+    pub namespaces: Vec<String>,
 }
 
 /// Durations as whole milliseconds in the file and in `config check`.
@@ -107,6 +151,7 @@ struct FileConfig {
     log_format: Option<LogFormat>,
     log_level: Option<String>,
     queue_visibility_timeout_ms: Option<u64>,
+    kubernetes: Option<KubernetesConfig>,
 }
 
 /// Values given on the command line; they win over everything else.
@@ -178,7 +223,12 @@ pub fn load(
         .max(100),
     );
 
-    Ok(Config { listen, data_dir, site_dir, database_url, log_format, log_level, queue_visibility_timeout })
+    let mut kubernetes = file_config.kubernetes.unwrap_or_default();
+    if let Some(kubeconfig) = env("TOPSAIL_KUBECONFIG").filter(|k| !k.is_empty()) {
+        kubernetes.kubeconfigs.push(PathBuf::from(kubeconfig));
+    }
+
+    Ok(Config { listen, data_dir, site_dir, database_url, log_format, log_level, queue_visibility_timeout, kubernetes })
 }
 
 fn env_parse<T>(

@@ -10,6 +10,7 @@ pub mod events;
 pub mod executions;
 pub mod http;
 pub mod ids;
+pub mod kubernetes;
 pub mod orchestration;
 pub mod pipelines;
 pub mod store;

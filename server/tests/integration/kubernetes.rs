@@ -1,0 +1,284 @@
+//! The Kubernetes layer (kube-rs through a kubeconfig) against the simulator, over HTTP, as it
+//! would talk to a real cluster.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use kubernetes_simulator::{Config as SimConfig, RunningCluster, Timing};
+use serde_json::{Value, json};
+use server::config::{KubernetesAccountConfig, KubernetesConfig};
+use server::kubernetes::{AccountHealth, Accounts, DeployRequest, KubernetesError, ResourceRef, RolloutStatus};
+
+pub struct Sim {
+    pub cluster: RunningCluster,
+    pub dir: tempfile::TempDir,
+    pub kubeconfig: PathBuf,
+}
+
+impl Sim {
+    pub async fn start() -> Self {
+        let config = SimConfig {
+            token: Some(format!("token-{}", std::process::id())),
+            timing: Timing {
+                pod_ready_after: Duration::from_millis(80),
+                slow_ready_after: Duration::from_secs(2),
+                crash_every: Duration::from_millis(100),
+                nodes: vec!["node-a".into()],
+            },
+            tick: Duration::from_millis(20),
+            ..SimConfig::default()
+        };
+        let cluster = kubernetes_simulator::start(config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let kubeconfig = dir.path().join("kubeconfig.yaml");
+        std::fs::write(&kubeconfig, cluster.kubeconfig("sim", "default")).unwrap();
+        Self { cluster, dir, kubeconfig }
+    }
+
+    /// Creates namespaces straight through the API.
+    pub async fn namespaces(&self, names: &[&str]) {
+        let http = reqwest::Client::new();
+        for n in names {
+            let r = http
+                .post(format!("{}/api/v1/namespaces", self.cluster.url))
+                .bearer_auth(self.cluster.token.as_deref().unwrap())
+                .header("content-type", "application/json")
+                .body(json!({"metadata": {"name": n}}).to_string())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 201);
+        }
+    }
+
+    pub async fn faults(&self, spec: Value) {
+        reqwest::Client::new().post(format!("{}/simulator/faults", self.cluster.url)).body(spec.to_string()).send().await.unwrap();
+    }
+
+    pub fn account(&self, name: &str, namespaces: &[&str]) -> KubernetesAccountConfig {
+        KubernetesAccountConfig {
+            name: name.into(),
+            kubeconfig: Some(self.kubeconfig.clone()),
+            context: Some("sim".into()),
+            namespaces: namespaces.iter().map(|n| n.to_string()).collect(),
+        }
+    }
+
+    pub async fn accounts(&self, namespaces: &[&str]) -> Accounts {
+        Accounts::load(&KubernetesConfig { accounts: vec![self.account("test", namespaces)], kubeconfigs: vec![], use_default_kubeconfig: false }).await
+    }
+}
+
+pub fn deployment(name: &str, image: &str, replicas: i64) -> Value {
+    json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+        "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": "main", "image": image, "ports": [{"containerPort": 8080}]}]}}}})
+}
+
+pub fn service(name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
+        "spec": {"selector": {"app": name}, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}})
+}
+
+fn deploy_request(namespace: &str, manifests: Vec<Value>) -> DeployRequest {
+    DeployRequest { account: "test".into(), namespace_override: Some(namespace.into()), application: "shop".into(), manifests }
+}
+
+fn web(namespace: &str) -> ResourceRef {
+    ResourceRef::parse("test", Some(namespace), "deployment web").unwrap()
+}
+
+const WAIT: Duration = Duration::from_secs(15);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_come_from_kubeconfig_contexts_and_fail_alone() {
+    let sim = Sim::start().await;
+    let other = Sim::start().await;
+    let both = sim.dir.path().join("both.yaml");
+    std::fs::write(&both, kubernetes_simulator::kubeconfig(&[("east", &sim.cluster, "default"), ("west", &other.cluster, "default")])).unwrap();
+    let broken = sim.dir.path().join("broken.yaml");
+    std::fs::write(&broken, "this: [is not a kubeconfig").unwrap();
+    let unreachable = sim.dir.path().join("unreachable.yaml");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    std::fs::write(&unreachable, format!("apiVersion: v1\nkind: Config\ncurrent-context: gone\nclusters:\n- name: gone\n  cluster:\n    server: {closed}\nusers:\n- name: gone\n  user: {{}}\ncontexts:\n- name: gone\n  context:\n    cluster: gone\n    user: gone\n")).unwrap();
+    let config = KubernetesConfig {
+        accounts: vec![
+            KubernetesAccountConfig { name: "prod".into(), kubeconfig: Some(both.clone()), context: Some("west".into()), namespaces: vec!["shop".into()] },
+            KubernetesAccountConfig { name: "gone".into(), kubeconfig: Some(unreachable), context: None, namespaces: vec![] },
+            KubernetesAccountConfig { name: "typo".into(), kubeconfig: Some(both.clone()), context: Some("north".into()), namespaces: vec![] },
+        ],
+        kubeconfigs: vec![both, broken],
+        use_default_kubeconfig: false,
+    };
+    let accounts = Accounts::load(&config).await;
+    accounts.check_all(Duration::from_secs(3)).await;
+    let summaries = accounts.summaries();
+    let by_name = |n: &str| summaries.iter().find(|s| s.name == n).unwrap_or_else(|| panic!("{n} in {summaries:?}")).clone();
+    assert!(matches!(by_name("east").health, AccountHealth::Healthy { .. }), "{summaries:?}");
+    assert!(matches!(by_name("west").health, AccountHealth::Healthy { .. }));
+    let prod = by_name("prod");
+    assert_eq!((prod.context.as_str(), prod.default_namespace.as_str()), ("west", "shop"));
+    assert!(matches!(by_name("gone").health, AccountHealth::Unreachable { .. }), "{:?}", by_name("gone"));
+    match by_name("typo").health {
+        AccountHealth::Misconfigured { message } => assert!(message.contains("has no context `north`"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+    match by_name("broken").health {
+        AccountHealth::Misconfigured { message } => assert!(message.starts_with("cannot read kubeconfig"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+    // An operation on a broken account is a clear error; the others still work.
+    let r = ResourceRef::parse("typo", None, "deployment web").unwrap();
+    let err = accounts.get(&r).await.unwrap_err();
+    assert!(matches!(err, KubernetesError::AccountUnavailable { .. }), "{err}");
+    assert_eq!(accounts.get(&ResourceRef::parse("east", Some("default"), "deployment web").unwrap()).await.unwrap(), None);
+    let err = accounts.get(&ResourceRef::parse("prod", Some("kube-system"), "deployment web").unwrap()).await.unwrap_err();
+    assert_eq!(err.to_string(), "Kubernetes account `prod` may not use namespace `kube-system` (allowed: shop)");
+    assert!(matches!(accounts.account("nobody"), Err(KubernetesError::UnknownAccount(_))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_applies_labels_waits_until_stable_and_is_idempotent() {
+    let sim = Sim::start().await;
+    sim.namespaces(&["shop-test"]).await;
+    let accounts = sim.accounts(&["shop-test"]).await;
+    let deployed = accounts.deploy(&deploy_request("shop-test", vec![deployment("web", "shop/web:1.0", 3), service("web")])).await.unwrap();
+    assert_eq!(deployed.len(), 2);
+    let d = &deployed[0].manifest;
+    assert_eq!(d["metadata"]["namespace"], "shop-test");
+    assert_eq!(d["metadata"]["labels"]["app.kubernetes.io/managed-by"], "topsail");
+    assert_eq!(d["metadata"]["labels"]["app.kubernetes.io/name"], "shop");
+    assert_eq!(d["metadata"]["annotations"]["moniker.spinnaker.io/application"], "shop");
+    assert_eq!(d["metadata"]["annotations"]["moniker.spinnaker.io/cluster"], "deployment web");
+    assert_eq!(d["spec"]["template"]["metadata"]["annotations"]["moniker.spinnaker.io/application"], "shop");
+    assert_eq!(d["metadata"]["managedFields"][0]["manager"], "topsail");
+    assert_eq!(deployed[1].resource.kind, "Service");
+
+    let status = accounts.wait_stable(&web("shop-test"), WAIT).await.unwrap();
+    assert_eq!(status, RolloutStatus::Stable);
+    let svc = ResourceRef::parse("test", Some("shop-test"), "service web").unwrap();
+    assert_eq!(accounts.wait_stable(&svc, WAIT).await.unwrap(), RolloutStatus::Stable);
+
+    // The same deploy again changes nothing.
+    let again = accounts.deploy(&deploy_request("shop-test", vec![deployment("web", "shop/web:1.0", 3)])).await.unwrap();
+    assert_eq!(again[0].generation, deployed[0].generation);
+    assert_eq!(accounts.images(&web("shop-test")).await.unwrap(), ["shop/web:1.0"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_image_rolls_out_and_undo_brings_the_old_one_back() {
+    let sim = Sim::start().await;
+    sim.namespaces(&["prod"]).await;
+    let accounts = sim.accounts(&[]).await;
+    for image in ["web:1", "web:2", "web:3"] {
+        accounts.deploy(&deploy_request("prod", vec![deployment("web", image, 2)])).await.unwrap();
+        accounts.wait_stable(&web("prod"), WAIT).await.unwrap();
+    }
+    // Back one revision (to web:2), then to revision 1 by number.
+    assert_eq!(accounts.undo(&web("prod"), None).await.unwrap(), 2);
+    accounts.wait_stable(&web("prod"), WAIT).await.unwrap();
+    assert_eq!(accounts.images(&web("prod")).await.unwrap(), ["web:2"]);
+    assert_eq!(accounts.undo(&web("prod"), Some(1)).await.unwrap(), 1);
+    accounts.wait_stable(&web("prod"), WAIT).await.unwrap();
+    assert_eq!(accounts.images(&web("prod")).await.unwrap(), ["web:1"]);
+    let d = accounts.get(&web("prod")).await.unwrap().unwrap();
+    assert_eq!(d["metadata"]["annotations"]["deployment.kubernetes.io/revision"], "5");
+    let err = accounts.undo(&web("prod"), Some(42)).await.unwrap_err();
+    assert!(err.to_string().contains("unable to find revision 42"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scale_pause_resume_restart_and_delete() {
+    let sim = Sim::start().await;
+    sim.namespaces(&["prod"]).await;
+    let accounts = sim.accounts(&[]).await;
+    accounts.deploy(&deploy_request("prod", vec![deployment("web", "web:1", 1)])).await.unwrap();
+    accounts.wait_stable(&web("prod"), WAIT).await.unwrap();
+    accounts.scale(&web("prod"), 4).await.unwrap();
+    accounts.wait_stable(&web("prod"), WAIT).await.unwrap();
+    let d = accounts.get(&web("prod")).await.unwrap().unwrap();
+    assert_eq!((d["spec"]["replicas"].as_i64(), d["status"]["readyReplicas"].as_i64()), (Some(4), Some(4)));
+
+    accounts.set_paused(&web("prod"), true).await.unwrap();
+    assert_eq!(accounts.wait_stable(&web("prod"), WAIT).await.unwrap(), RolloutStatus::Paused);
+    accounts.set_paused(&web("prod"), false).await.unwrap();
+    accounts.restart(&web("prod")).await.unwrap();
+    accounts.wait_stable(&web("prod"), WAIT).await.unwrap();
+    let d = accounts.get(&web("prod")).await.unwrap().unwrap();
+    assert!(d["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"].is_string());
+    assert_eq!(d["metadata"]["annotations"]["deployment.kubernetes.io/revision"], "2", "a restart is a new revision");
+
+    assert!(accounts.delete(&web("prod")).await.unwrap());
+    assert!(!accounts.delete(&web("prod")).await.unwrap(), "deleting again is fine");
+    assert_eq!(accounts.get(&web("prod")).await.unwrap(), None);
+    assert!(matches!(accounts.rollout_status(&web("prod")).await, Err(KubernetesError::NotFound { .. })));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_rollouts_say_why() {
+    let sim = Sim::start().await;
+    sim.namespaces(&["prod"]).await;
+    let accounts = sim.accounts(&[]).await;
+    accounts.deploy(&deploy_request("prod", vec![deployment("web", "registry.local/crashloop:1", 2)])).await.unwrap();
+    match accounts.wait_stable(&web("prod"), WAIT).await.unwrap_err() {
+        KubernetesError::RolloutFailed { resource, reason } => {
+            assert_eq!(resource, "deployment prod/web");
+            assert!(reason.contains("container main: CrashLoopBackOff"), "{reason}");
+        }
+        other => panic!("{other}"),
+    }
+    let api = ResourceRef::parse("test", Some("prod"), "deployment api").unwrap();
+    accounts.deploy(&deploy_request("prod", vec![deployment("api", "registry.local/does-not-exist:1", 1)])).await.unwrap();
+    let err = accounts.wait_stable(&api, WAIT).await.unwrap_err();
+    assert!(err.to_string().contains("ImagePull") || err.to_string().contains("ErrImagePull"), "{err}");
+
+    let mut slow = deployment("slow", "registry.local/never-ready:1", 1);
+    slow["spec"]["progressDeadlineSeconds"] = json!(1);
+    accounts.deploy(&deploy_request("prod", vec![slow])).await.unwrap();
+    let r = ResourceRef::parse("test", Some("prod"), "deployment slow").unwrap();
+    let err = accounts.wait_stable(&r, WAIT).await.unwrap_err();
+    assert!(err.to_string().contains("ProgressDeadlineExceeded"), "{err}");
+
+    let hold = ResourceRef::parse("test", Some("prod"), "deployment hold").unwrap();
+    accounts.deploy(&deploy_request("prod", vec![deployment("hold", "registry.local/never-ready:2", 1)])).await.unwrap();
+    match accounts.wait_stable(&hold, Duration::from_millis(600)).await.unwrap_err() {
+        KubernetesError::RolloutTimeout { last, .. } => assert!(last.contains("0 of 1 updated replicas are available"), "{last}"),
+        other => panic!("{other}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transient_failures_are_retried_and_rejections_are_explained() {
+    let sim = Sim::start().await;
+    sim.namespaces(&["prod"]).await;
+    let accounts = sim.accounts(&[]).await;
+    sim.faults(json!({"failNext": 3, "status": 503, "pathContains": "deployments"})).await;
+    accounts.deploy(&deploy_request("prod", vec![deployment("web", "web:1", 1)])).await.unwrap();
+    sim.faults(json!({"failNext": 100, "status": 500, "pathContains": "deployments"})).await;
+    match accounts.get(&web("prod")).await.unwrap_err() {
+        KubernetesError::Unreachable { attempts, resource, .. } => assert_eq!((attempts, resource.as_str()), (5, "deployment prod/web")),
+        other => panic!("{other}"),
+    }
+    sim.faults(json!({})).await;
+
+    let mut bad = deployment("bad", "web:1", 1);
+    bad["spec"]["selector"] = json!({"matchLabels": {"app": "other"}});
+    match accounts.deploy(&deploy_request("prod", vec![bad])).await.unwrap_err() {
+        KubernetesError::Rejected { resource, code, message, .. } => {
+            assert_eq!((resource.as_str(), code), ("deployment prod/bad", 422));
+            assert!(message.contains("`selector` does not match template `labels`"), "{message}");
+        }
+        other => panic!("{other}"),
+    }
+    let err = accounts.deploy(&deploy_request("prod", vec![json!({"kind": "Deployment"})])).await.unwrap_err();
+    assert_eq!(err.to_string(), "invalid manifest: manifest 1 needs apiVersion, kind and metadata.name");
+    let widget = json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}});
+    let err = accounts.deploy(&deploy_request("prod", vec![widget])).await.unwrap_err();
+    assert!(matches!(err, KubernetesError::Unsupported { .. }), "{err}");
+    // Nothing half-written: the first manifest of a batch with a bad second one is not applied.
+    let batch = vec![deployment("first", "web:1", 1), json!({"apiVersion": "v1", "kind": "Service"})];
+    accounts.deploy(&deploy_request("prod", batch)).await.unwrap_err();
+    assert_eq!(accounts.get(&ResourceRef::parse("test", Some("prod"), "deployment first").unwrap()).await.unwrap(), None);
+}
