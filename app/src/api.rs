@@ -7,6 +7,7 @@ use leptos::server_fn::codec::{Json, JsonEncoding};
 
 use crate::model::pipeline::{PipelineChange, PipelineDetail, PipelineSummary, PipelineVersion, SavedPipeline};
 use crate::model::execution::Execution;
+use crate::model::infrastructure::{InfrastructureAction, InfrastructureView, ObjectDetails, ObjectRef};
 use crate::model::{AppError, Application, ApplicationInput};
 #[cfg(feature = "ssr")]
 use crate::{model::ApplicationName, services};
@@ -218,5 +219,37 @@ pub async fn restart_stage(id: String, stage_id: String) -> Result<(), AppError>
     services::respond(async {
         let (services, rc) = services::current()?;
         services.executions.restart_stage(&rc, &id, &stage_id).await
+    }.await)
+}
+
+#[server(prefix = "/api", endpoint = "infrastructure/view", input = Json)]
+pub async fn infrastructure(application: String) -> Result<InfrastructureView, AppError> {
+    services::respond(async {
+        let (services, rc) = services::current()?;
+        services.infrastructure.view(&rc, &existing_name(&application)?).await
+    }.await)
+}
+
+#[server(prefix = "/api", endpoint = "infrastructure/details", input = Json)]
+pub async fn infrastructure_details(object: ObjectRef) -> Result<ObjectDetails, AppError> {
+    services::respond(async {
+        let (services, rc) = services::current()?;
+        services.infrastructure.details(&rc, &object).await
+    }.await)
+}
+
+#[server(prefix = "/api", endpoint = "infrastructure/logs", input = Json)]
+pub async fn pod_logs(pod: ObjectRef, #[server(default)] container: Option<String>) -> Result<String, AppError> {
+    services::respond(async {
+        let (services, rc) = services::current()?;
+        services.infrastructure.logs(&rc, &pod, container).await
+    }.await)
+}
+
+#[server(prefix = "/api", endpoint = "infrastructure/act", input = Json)]
+pub async fn run_infrastructure_action(action: InfrastructureAction) -> Result<String, AppError> {
+    services::respond(async {
+        let (services, rc) = services::current()?;
+        services.infrastructure.act(&rc, action).await
     }.await)
 }

@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use leptos::prelude::*;
 
 use crate::model::execution::Execution;
+use crate::model::infrastructure::{InfrastructureAction, InfrastructureView, ObjectDetails, ObjectRef};
 use crate::model::pipeline::{
     PipelineChange, PipelineDetail, PipelineDocument, PipelineSummary, PipelineVersion, SavedPipeline,
 };
@@ -69,12 +70,26 @@ pub trait ExecutionService: Send + Sync + 'static {
     async fn evaluate(&self, rc: &RequestContext, id: &str, expression: &str) -> Result<serde_json::Value, AppError>;
 }
 
+/// What runs in the Kubernetes accounts, from the live infrastructure cache, and the actions on it.
+#[async_trait]
+pub trait InfrastructureService: Send + Sync + 'static {
+    /// Everything the application runs, by account and namespace.
+    async fn view(&self, rc: &RequestContext, application: &ApplicationName) -> Result<InfrastructureView, AppError>;
+    /// One object read live from its cluster: YAML, conditions, events, images.
+    async fn details(&self, rc: &RequestContext, object: &ObjectRef) -> Result<ObjectDetails, AppError>;
+    /// The last lines of a pod's log.
+    async fn logs(&self, rc: &RequestContext, pod: &ObjectRef, container: Option<String>) -> Result<String, AppError>;
+    /// Runs an action and says what it did.
+    async fn act(&self, rc: &RequestContext, action: InfrastructureAction) -> Result<String, AppError>;
+}
+
 /// Everything server functions may call, provided by the server for each request.
 #[derive(Clone)]
 pub struct Services {
     pub applications: Arc<dyn ApplicationService>,
     pub pipelines: Arc<dyn PipelineService>,
     pub executions: Arc<dyn ExecutionService>,
+    pub infrastructure: Arc<dyn InfrastructureService>,
 }
 
 /// The services and the request context of the request being handled.

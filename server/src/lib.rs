@@ -10,6 +10,7 @@ pub mod events;
 pub mod executions;
 pub mod http;
 pub mod ids;
+pub mod infrastructure;
 pub mod kubernetes;
 pub mod orchestration;
 pub mod pipelines;
@@ -56,12 +57,19 @@ pub fn engine(store: &Store, config: &Config) -> Arc<Engine> {
 }
 
 /// The services behind the UI's server functions (also used by the command line).
-pub fn services(store: &Store, engine: Arc<Engine>) -> Services {
+pub fn services(store: &Store, engine: Arc<Engine>, infrastructure: Arc<infrastructure::Infrastructure>) -> Services {
     Services {
         applications: Arc::new(applications::Applications::new(store.clone())),
         pipelines: Arc::new(pipelines::Pipelines::new(store.clone())),
         executions: Arc::new(executions::Executions::new(engine, store.clone())),
+        infrastructure,
     }
+}
+
+/// Kubernetes accounts from the configuration, with nothing watched yet.
+pub async fn kubernetes(config: &Config) -> Arc<infrastructure::Infrastructure> {
+    let accounts = kubernetes::Accounts::load(&config.kubernetes).await;
+    Arc::new(infrastructure::Infrastructure { accounts, cache: kubernetes::cache::InfrastructureCache::new() })
 }
 
 /// A server bound to its address, not yet serving.
@@ -69,6 +77,7 @@ pub struct Bound {
     listener: TcpListener,
     state: AppState,
     engine: Arc<Engine>,
+    infrastructure: Arc<infrastructure::Infrastructure>,
 }
 
 impl Bound {
@@ -80,10 +89,20 @@ impl Bound {
     /// The execution engine runs alongside, until the same shutdown.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
         let store = self.state.store.clone();
+        let closing = self.state.shutdown.clone();
+        let shutdown = async move {
+            shutdown.await;
+            let _ = closing.send(true);
+        };
         let router = http::router(self.state);
         let (stop_engine, engine_stopped) = tokio::sync::watch::channel(false);
         let engine = tokio::spawn(self.engine.run(engine_stopped));
+        // Watch every account's clusters for the Infrastructure view; check account health.
+        self.infrastructure.cache.start(&self.infrastructure.accounts);
+        let health = infrastructure::spawn_health_checks(self.infrastructure.accounts.clone(), std::time::Duration::from_secs(30));
         let served = axum::serve(self.listener, router).with_graceful_shutdown(shutdown).await;
+        health.abort();
+        self.infrastructure.cache.stop();
         let _ = stop_engine.send(true);
         let _ = engine.await;
         served.map_err(StartError::Serve)?;
@@ -108,12 +127,15 @@ pub async fn bind(config: &Config) -> Result<Bound, StartError> {
         );
     }
     let engine = engine(&store, config);
-    let services = services(&store, engine.clone());
+    let infrastructure = kubernetes(config).await;
+    let services = services(&store, engine.clone(), infrastructure.clone());
     let state = AppState {
         leptos: http::leptos_options(&config.site_dir, addr),
         store,
         services,
         metrics: Arc::new(Metrics::default()),
+        infrastructure: infrastructure.clone(),
+        shutdown: tokio::sync::watch::channel(false).0,
     };
-    Ok(Bound { listener, state, engine })
+    Ok(Bound { listener, state, engine, infrastructure })
 }

@@ -39,6 +39,9 @@ pub enum AppError {
     /// The request never got a proper answer (network down, server restarting, bad response).
     #[error("could not reach the server: {message}")]
     Unreachable { message: String },
+    /// Something the server depends on (a Kubernetes cluster, Jenkins) is not answering.
+    #[error("{message}")]
+    Unavailable { message: String },
 }
 
 fn join_fields(fields: &[FieldError]) -> String {
@@ -67,6 +70,7 @@ impl AppError {
             Self::NotFound { .. } => 404,
             Self::Internal { .. } => 500,
             Self::Unreachable { .. } => 502,
+            Self::Unavailable { .. } => 503,
         }
     }
 }

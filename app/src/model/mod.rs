@@ -7,6 +7,7 @@
 mod application;
 mod error;
 pub mod execution;
+pub mod infrastructure;
 pub mod pipeline;
 mod request;
 

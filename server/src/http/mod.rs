@@ -3,6 +3,7 @@
 
 mod door;
 mod gate;
+mod live;
 mod webhooks;
 mod metrics;
 mod ops;
@@ -30,6 +31,10 @@ pub struct AppState {
     pub store: Store,
     pub services: Services,
     pub metrics: Arc<Metrics>,
+    pub infrastructure: Arc<crate::infrastructure::Infrastructure>,
+    /// Set when the server starts shutting down: long-lived responses (event streams) end so
+    /// the graceful shutdown does not wait for them.
+    pub shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -60,6 +65,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .route("/webhooks/webhook/{source}", axum::routing::post(webhooks::webhook))
+        .route("/api/infrastructure/stream", get(live::infrastructure))
         .nest("/gate", gate::router().layer(axum::Extension(gate::TaskLog::default())))
         // The UI bundle, served pre-compressed (`<file>.gz` beside each file) when the browser
         // accepts gzip; see `./x build`.

@@ -6,6 +6,7 @@
 //! handlers or the UI.
 
 pub mod accounts;
+pub mod cache;
 pub mod operations;
 pub mod rollout;
 

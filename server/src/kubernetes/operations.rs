@@ -75,6 +75,21 @@ impl ResourceRef {
         })
     }
 
+    /// A resource named by its kind (`Deployment`), for the kinds Topsail knows.
+    pub fn from_kind(account: &str, namespace: &str, kind: &str, name: &str) -> Result<Self, KubernetesError> {
+        let (_, api_version, kind) = KNOWN_KINDS
+            .iter()
+            .find(|(_, _, k)| k.eq_ignore_ascii_case(kind))
+            .ok_or_else(|| KubernetesError::InvalidManifest(format!("unknown kind `{kind}`")))?;
+        Ok(Self {
+            account: account.to_owned(),
+            namespace: (!namespace.is_empty()).then(|| namespace.to_owned()),
+            api_version: (*api_version).to_owned(),
+            kind: (*kind).to_owned(),
+            name: name.to_owned(),
+        })
+    }
+
     /// `deployment prod/web` — how errors and the UI name it.
     pub fn describe(&self) -> String {
         match &self.namespace {
@@ -322,14 +337,12 @@ impl Accounts {
                     return Err(KubernetesError::RolloutFailed { resource: r.describe(), reason });
                 }
                 s if s.is_settled() => return Ok(s),
-                RolloutStatus::Waiting { message } => {
-                    if started.elapsed() >= timeout {
-                        return Err(KubernetesError::RolloutTimeout {
-                            resource: r.describe(),
-                            waited_seconds: started.elapsed().as_secs(),
-                            last: message,
-                        });
-                    }
+                RolloutStatus::Waiting { message } if started.elapsed() >= timeout => {
+                    return Err(KubernetesError::RolloutTimeout {
+                        resource: r.describe(),
+                        waited_seconds: started.elapsed().as_secs(),
+                        last: message,
+                    });
                 }
                 _ => {}
             }
@@ -475,6 +488,31 @@ impl Accounts {
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let patch = json!({"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": now}}}}});
         self.patch(r, "strategic", &patch).await.map(|_| ())
+    }
+
+    /// Events about the resource, oldest first.
+    pub async fn events_for(&self, r: &ResourceRef) -> Result<Vec<Value>, KubernetesError> {
+        let t = self.target(r).await?;
+        let Some(ns) = t.resource.namespace.clone() else { return Ok(Vec::new()) };
+        let events = t.account.kind("v1", "Event").await?;
+        let api: Api<DynamicObject> = Api::namespaced_with(t.account.client()?.clone(), &ns, &events.resource);
+        let lp = ListParams::default().fields(&format!("involvedObject.name={},involvedObject.kind={}", r.name, t.resource.kind));
+        let list = retrying(&format!("events of {}", t.describe()), || api.list(&lp)).await?;
+        let mut items: Vec<Value> = list.items.iter().map(to_value).collect();
+        items.sort_by(|a, b| a["lastTimestamp"].as_str().cmp(&b["lastTimestamp"].as_str()));
+        Ok(items)
+    }
+
+    /// The last `tail` lines of a pod's log.
+    pub async fn logs(&self, r: &ResourceRef, container: Option<String>, tail: i64) -> Result<String, KubernetesError> {
+        if r.kind != "Pod" {
+            return Err(KubernetesError::Unsupported { resource: r.describe(), message: "logs are read from pods".into() });
+        }
+        let t = self.target(r).await?;
+        let ns = t.resource.namespace.clone().unwrap_or_default();
+        let api: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(t.account.client()?.clone(), &ns);
+        let params = kube::api::LogParams { container, tail_lines: Some(tail), ..Default::default() };
+        retrying(&t.describe(), || api.logs(&r.name, &params)).await
     }
 
     /// The images the resource runs (init containers first).

@@ -282,3 +282,98 @@ async fn transient_failures_are_retried_and_rejections_are_explained() {
     accounts.deploy(&deploy_request("prod", batch)).await.unwrap_err();
     assert_eq!(accounts.get(&ResourceRef::parse("test", Some("prod"), "deployment first").unwrap()).await.unwrap(), None);
 }
+
+/// Reads server-sent events until `check` accepts a `view` event's data, or the deadline passes.
+async fn next_view(events: &mut reqwest::Response, buffer: &mut String, check: impl Fn(&Value) -> bool) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            let data: String = block.lines().filter_map(|l| l.strip_prefix("data: ").or(l.strip_prefix("data:"))).collect();
+            if block.lines().any(|l| l == "event: view" || l == "event:view") {
+                let view: Value = serde_json::from_str(&data).unwrap();
+                if check(&view) {
+                    return view;
+                }
+            }
+        }
+        match tokio::time::timeout_at(deadline, events.chunk()).await {
+            Ok(Ok(Some(chunk))) => buffer.push_str(&String::from_utf8_lossy(&chunk)),
+            other => panic!("no matching view before the deadline: {other:?}; buffered: {buffer}"),
+        }
+    }
+}
+
+fn pods_in(view: &Value, cluster: &str) -> Vec<Value> {
+    view["accounts"][0]["namespaces"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|ns| ns["clusters"].as_array().cloned().unwrap_or_default())
+        .filter(|c| c["name"] == cluster)
+        .flat_map(|c| c["serverGroups"].as_array().cloned().unwrap_or_default())
+        .flat_map(|g| g["pods"].as_array().cloned().unwrap_or_default())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_infrastructure_view_follows_the_cluster_live() {
+    use crate::support::{Backend, TestServer};
+    let sim = Sim::start().await;
+    sim.namespaces(&["shop-test"]).await;
+    let account = sim.account("test", &["shop-test"]);
+    let server = TestServer::start_with(Backend::Sqlite, |c| c.kubernetes.accounts = vec![account]).await;
+    let (code, _, _) = server.call("applications/create", json!({"input": {"name": "shop", "ownerEmail": "team@example.com"}})).await;
+    assert!(code == 200 || code == 201, "{code}");
+
+    let mut events = server.client.get(format!("{}/api/infrastructure/stream?application=shop", server.base)).send().await.unwrap();
+    let mut buffer = String::new();
+    let first = next_view(&mut events, &mut buffer, |_| true).await;
+    assert_eq!(first["application"], "shop");
+    assert_eq!(first["accounts"][0]["name"], "test");
+
+    // Deploy outside the server (as a pipeline would): the view shows the pods turning ready.
+    let accounts = sim.accounts(&["shop-test"]).await;
+    accounts.deploy(&deploy_request("shop-test", vec![deployment("web", "shop/web:1", 2), service("web")])).await.unwrap();
+    let ready = next_view(&mut events, &mut buffer, |v| {
+        let pods = pods_in(v, "web");
+        pods.len() == 2 && pods.iter().all(|p| p["health"] == "up")
+    })
+    .await;
+    let ns = &ready["accounts"][0]["namespaces"][0];
+    assert_eq!(ns["name"], "shop-test");
+    assert_eq!(ns["clusters"][0]["moniker"], "deployment web");
+    assert_eq!(ns["loadBalancers"][0]["kind"], "Service");
+    // An action through the API: scale to 3, seen without asking again.
+    let target = json!({"account": "test", "namespace": "shop-test", "kind": "Deployment", "name": "web"});
+    let (code, said, _) = server.call("infrastructure/act", json!({"action": {"action": "scale", "target": target, "replicas": 3}})).await;
+    assert_eq!((code, said.as_str()), (200, Some("Scale deployment web to 3: done")));
+    next_view(&mut events, &mut buffer, |v| pods_in(v, "web").iter().filter(|p| p["health"] == "up").count() == 3).await;
+    // The watch survives a forced 410: a change after it still arrives.
+    reqwest::Client::new().post(format!("{}/simulator/expire-watches", sim.cluster.url)).send().await.unwrap();
+    accounts.scale(&web("shop-test"), 1).await.unwrap();
+    next_view(&mut events, &mut buffer, |v| pods_in(v, "web").len() == 1).await;
+    // A crash-looping image shows red, with its reason.
+    accounts.deploy(&deploy_request("shop-test", vec![deployment("worker", "shop/crashloop:1", 1)])).await.unwrap();
+    let crashing = next_view(&mut events, &mut buffer, |v| pods_in(v, "worker").iter().any(|p| p["health"] == "down")).await;
+    let pod = pods_in(&crashing, "worker")[0].clone();
+    assert_eq!(pod["reason"], "CrashLoopBackOff");
+
+    // Details and logs are read live.
+    let pod_ref = json!({"account": "test", "namespace": "shop-test", "kind": "Pod", "name": pod["name"]});
+    let (code, details, _) = server.call("infrastructure/details", json!({"object": pod_ref})).await;
+    assert_eq!(code, 200, "{details}");
+    assert!(details["yaml"].as_str().unwrap().contains("image: shop/crashloop:1"));
+    assert!(details["events"].as_array().unwrap().iter().any(|e| e["reason"] == "BackOff"), "{details}");
+    let (code, logs, _) = server.call("infrastructure/logs", json!({"pod": pod_ref})).await;
+    assert_eq!(code, 200);
+    assert!(logs.as_str().unwrap().contains("the image is marked to crash"), "{logs}");
+    // Errors name what failed.
+    let missing = json!({"account": "test", "namespace": "shop-test", "kind": "Deployment", "name": "nope"});
+    let (code, err, _) = server.call("infrastructure/act", json!({"action": {"action": "restart", "target": missing}})).await;
+    assert_eq!(code, 404, "{err}");
+    let elsewhere = json!({"account": "test", "namespace": "kube-system", "kind": "Deployment", "name": "web"});
+    let (code, err, _) = server.call("infrastructure/act", json!({"action": {"action": "delete", "target": elsewhere}})).await;
+    assert_eq!(code, 422, "{err}");
+    server.stop().await;
+}

@@ -110,8 +110,15 @@ pub fn test_config(db: &TestDatabase) -> Config {
 
 impl TestServer {
     pub async fn start(backend: Backend) -> Self {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    /// A server whose configuration `adjust` changes first (e.g. to add Kubernetes accounts).
+    pub async fn start_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Self {
         let db = TestDatabase::create(backend).await;
-        let bound = server::bind(&test_config(&db)).await.unwrap();
+        let mut config = test_config(&db);
+        adjust(&mut config);
+        let bound = server::bind(&config).await.unwrap();
         let base = format!("http://{}", bound.local_addr());
         let (stop, stopped) = tokio::sync::oneshot::channel();
         let task = tokio::spawn(async move {

@@ -1,0 +1,342 @@
+//! The infrastructure service: what an application runs (from the watch-fed cache), details read
+//! live, pod logs, and the actions of the Infrastructure tab.
+
+use std::sync::Arc;
+
+use app::model::infrastructure::{
+    AccountView, ClusterView, ConditionView, EventView, InfrastructureAction, InfrastructureView, LoadBalancerView,
+    NamespaceView, ObjectDetails, ObjectRef, PodHealth, PodView, ServerGroupView, to_yaml,
+};
+use app::model::{AppError, ApplicationName, FieldError, RequestContext};
+use app::services::InfrastructureService;
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::kubernetes::cache::{CacheKey, InfrastructureCache, application_of};
+use crate::kubernetes::operations::images_of;
+use crate::kubernetes::rollout::{RolloutStatus, pod_failure, status_of};
+use crate::kubernetes::{AccountHealth, Accounts, KubernetesError, ResourceRef};
+
+pub struct Infrastructure {
+    pub accounts: Accounts,
+    pub cache: Arc<InfrastructureCache>,
+}
+
+/// Kubernetes errors as the API shows them: what failed and the cluster's own message.
+pub fn app_error(e: KubernetesError) -> AppError {
+    match e {
+        KubernetesError::NotFound { resource } => AppError::NotFound { what: resource },
+        KubernetesError::UnknownAccount(name) => AppError::NotFound { what: format!("Kubernetes account '{name}'") },
+        KubernetesError::NamespaceNotAllowed { .. } => AppError::Invalid { fields: vec![FieldError::new("namespace", &e.to_string())] },
+        KubernetesError::InvalidManifest(m) => AppError::Invalid { fields: vec![FieldError::new("manifest", &m)] },
+        KubernetesError::AccountUnavailable { .. } | KubernetesError::Unreachable { .. } => AppError::Unavailable { message: e.to_string() },
+        other => AppError::Conflict { message: other.to_string() },
+    }
+}
+
+fn n(v: &Value) -> i64 {
+    v.as_i64().unwrap_or(0)
+}
+
+fn uid(v: &Value) -> &str {
+    v["metadata"]["uid"].as_str().unwrap_or_default()
+}
+
+fn name(v: &Value) -> String {
+    v["metadata"]["name"].as_str().unwrap_or_default().to_owned()
+}
+
+fn owner(v: &Value) -> Option<&str> {
+    v["metadata"]["ownerReferences"].as_array()?.iter().find(|o| o["controller"] == Value::Bool(true)).and_then(|o| o["uid"].as_str())
+}
+
+fn revision(v: &Value) -> Option<i64> {
+    v["metadata"]["annotations"]["deployment.kubernetes.io/revision"].as_str().and_then(|r| r.parse().ok())
+}
+
+fn is_ready(pod: &Value) -> bool {
+    pod["status"]["conditions"].as_array().into_iter().flatten().any(|c| c["type"] == "Ready" && c["status"] == "True")
+}
+
+fn pod_view(pod: &Value) -> PodView {
+    let statuses: Vec<&Value> = pod["status"]["containerStatuses"].as_array().map(|s| s.iter().collect()).unwrap_or_default();
+    let restarts = statuses.iter().map(|s| n(&s["restartCount"])).sum();
+    let reason = statuses
+        .iter()
+        .find_map(|s| s["state"]["waiting"]["reason"].as_str().or(s["state"]["terminated"]["reason"].as_str()))
+        .or(pod["status"]["reason"].as_str())
+        .map(str::to_owned);
+    let ready = is_ready(pod);
+    let failing = pod_failure(std::slice::from_ref(pod)).is_some() || pod["status"]["phase"] == "Failed";
+    PodView {
+        name: name(pod),
+        phase: pod["status"]["phase"].as_str().unwrap_or("Pending").to_owned(),
+        ready,
+        restarts,
+        node: pod["spec"]["nodeName"].as_str().unwrap_or_default().to_owned(),
+        created: pod["metadata"]["creationTimestamp"].as_str().unwrap_or_default().to_owned(),
+        reason: if ready { None } else { reason },
+        health: if ready {
+            PodHealth::Up
+        } else if failing {
+            PodHealth::Down
+        } else {
+            PodHealth::Starting
+        },
+        containers: pod["spec"]["containers"].as_array().into_iter().flatten().filter_map(|c| c["name"].as_str().map(str::to_owned)).collect(),
+    }
+}
+
+fn selector_matches(selector: &serde_json::Map<String, Value>, labels: &Value) -> bool {
+    !selector.is_empty() && selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+}
+
+/// Builds the view of one application from cached objects of one account.
+pub fn namespaces_of(application: &str, objects: &[(CacheKey, Arc<Value>)]) -> Vec<NamespaceView> {
+    let mut by_ns: std::collections::BTreeMap<String, Vec<(&CacheKey, &Value)>> = Default::default();
+    for (k, v) in objects {
+        by_ns.entry(k.namespace.clone()).or_default().push((k, v));
+    }
+    let mut namespaces = Vec::new();
+    for (ns, items) in by_ns {
+        let of_kind = |kind: &str| -> Vec<&Value> { items.iter().filter(|(k, _)| k.kind == kind).map(|(_, v)| *v).collect() };
+        let mine = |v: &&Value| application_of(v).as_deref() == Some(application);
+        let pods = of_kind("Pod");
+        let sets = of_kind("ReplicaSet");
+        let pods_of = |owner_uid: &str| -> Vec<PodView> {
+            let mut p: Vec<PodView> = pods.iter().filter(|p| owner(p) == Some(owner_uid)).map(|p| pod_view(p)).collect();
+            p.sort_by(|a, b| a.name.cmp(&b.name));
+            p
+        };
+        let server_group = |rs: &Value| ServerGroupView {
+            name: name(rs),
+            revision: revision(rs),
+            images: images_of(rs),
+            desired: n(&rs["spec"]["replicas"]),
+            ready: n(&rs["status"]["readyReplicas"]),
+            available: n(&rs["status"]["availableReplicas"]),
+            pods: pods_of(uid(rs)),
+        };
+        let mut clusters = Vec::new();
+        for kind in ["Deployment", "StatefulSet", "DaemonSet"] {
+            for w in of_kind(kind).into_iter().filter(mine) {
+                let mut groups: Vec<ServerGroupView> =
+                    sets.iter().filter(|rs| owner(rs) == Some(uid(w))).map(|rs| server_group(rs)).collect();
+                groups.sort_by_key(|g| std::cmp::Reverse(g.revision.unwrap_or(0)));
+                let newest_pods: Vec<Value> = match kind {
+                    "Deployment" => sets
+                        .iter()
+                        .filter(|rs| owner(rs) == Some(uid(w)))
+                        .max_by_key(|rs| revision(rs).unwrap_or(0))
+                        .map(|rs| pods.iter().filter(|p| owner(p) == Some(uid(rs))).map(|p| (*p).clone()).collect())
+                        .unwrap_or_default(),
+                    _ => pods.iter().filter(|p| owner(p) == Some(uid(w))).map(|p| (*p).clone()).collect(),
+                };
+                let (state, message) = match status_of(kind, w, &newest_pods) {
+                    RolloutStatus::Stable => ("stable", String::new()),
+                    RolloutStatus::Paused => ("paused", "rollout paused".to_owned()),
+                    RolloutStatus::Waiting { message } => ("progressing", message),
+                    RolloutStatus::Failed { reason } => ("failed", reason),
+                };
+                let status = &w["status"];
+                let (desired, ready, updated, available) = match kind {
+                    "DaemonSet" => (n(&status["desiredNumberScheduled"]), n(&status["numberReady"]), n(&status["updatedNumberScheduled"]), n(&status["numberAvailable"])),
+                    _ => (w["spec"]["replicas"].as_i64().unwrap_or(1), n(&status["readyReplicas"]), n(&status["updatedReplicas"]), n(&status["availableReplicas"])),
+                };
+                clusters.push(ClusterView {
+                    kind: kind.to_owned(),
+                    name: name(w),
+                    moniker: w["metadata"]["annotations"]["moniker.spinnaker.io/cluster"].as_str().map(str::to_owned).unwrap_or_else(|| format!("{} {}", kind.to_ascii_lowercase(), name(w))),
+                    desired,
+                    ready,
+                    updated,
+                    available,
+                    revision: revision(w),
+                    images: images_of(w),
+                    state: state.to_owned(),
+                    message,
+                    server_groups: groups,
+                    pods: if kind == "Deployment" { Vec::new() } else { pods_of(uid(w)) },
+                });
+            }
+        }
+        // ReplicaSets nobody owns are clusters of their own.
+        let owners: std::collections::HashSet<&str> = items.iter().map(|(_, v)| uid(v)).collect();
+        for rs in sets.iter().copied().filter(mine).filter(|rs| owner(rs).is_none_or(|o| !owners.contains(o))) {
+            let group = server_group(rs);
+            clusters.push(ClusterView {
+                kind: "ReplicaSet".into(),
+                name: group.name.clone(),
+                moniker: format!("replicaset {}", group.name),
+                desired: group.desired,
+                ready: group.ready,
+                updated: group.desired,
+                available: group.available,
+                revision: None,
+                images: group.images.clone(),
+                state: if group.available >= group.desired { "stable".into() } else { "progressing".into() },
+                message: String::new(),
+                server_groups: vec![group],
+                pods: Vec::new(),
+            });
+        }
+        let mut load_balancers = Vec::new();
+        let services = of_kind("Service");
+        let routed = |svc: &Value| -> Vec<PodView> {
+            let selector = svc["spec"]["selector"].as_object().cloned().unwrap_or_default();
+            let mut p: Vec<PodView> = pods.iter().filter(|p| selector_matches(&selector, &p["metadata"]["labels"])).map(|p| pod_view(p)).collect();
+            p.sort_by(|a, b| a.name.cmp(&b.name));
+            p
+        };
+        for svc in services.iter().copied().filter(mine) {
+            let ports: Vec<String> = svc["spec"]["ports"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|p| {
+                    let target = match &p["targetPort"] {
+                        Value::Null => p["port"].to_string(),
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    format!("{}→{target}", p["port"])
+                })
+                .collect();
+            load_balancers.push(LoadBalancerView {
+                kind: "Service".into(),
+                name: name(svc),
+                detail: format!("{} {} {}", svc["spec"]["type"].as_str().unwrap_or("ClusterIP"), svc["spec"]["clusterIP"].as_str().unwrap_or("-"), ports.join(", ")),
+                pods: routed(svc),
+            });
+        }
+        for ing in of_kind("Ingress").into_iter().filter(mine) {
+            let rules = ing["spec"]["rules"].as_array().cloned().unwrap_or_default();
+            let hosts: Vec<String> = rules.iter().map(|r| r["host"].as_str().unwrap_or("*").to_owned()).collect();
+            let backends: Vec<String> = rules
+                .iter()
+                .flat_map(|r| r["http"]["paths"].as_array().cloned().unwrap_or_default())
+                .filter_map(|p| p["backend"]["service"]["name"].as_str().map(str::to_owned))
+                .chain(ing["spec"]["defaultBackend"]["service"]["name"].as_str().map(str::to_owned))
+                .collect();
+            let mut pods: Vec<PodView> = services.iter().filter(|s| backends.contains(&name(s))).flat_map(|s| routed(s)).collect();
+            pods.dedup_by(|a, b| a.name == b.name);
+            load_balancers.push(LoadBalancerView {
+                kind: "Ingress".into(),
+                name: name(ing),
+                detail: format!("{} → {}", hosts.join(", "), backends.join(", ")),
+                pods,
+            });
+        }
+        if !clusters.is_empty() || !load_balancers.is_empty() {
+            namespaces.push(NamespaceView { name: ns, clusters, load_balancers });
+        }
+    }
+    namespaces
+}
+
+impl Infrastructure {
+    /// The view of an application across every account.
+    pub fn view_of(&self, application: &str) -> InfrastructureView {
+        let accounts = self
+            .accounts
+            .all()
+            .map(|a| {
+                let (health, mut detail) = match a.health() {
+                    AccountHealth::Healthy { version } => ("healthy", format!("Kubernetes {version}")),
+                    AccountHealth::Unknown => ("unknown", "not checked yet".to_owned()),
+                    AccountHealth::Unreachable { message } => ("unreachable", message),
+                    AccountHealth::Misconfigured { message } => ("misconfigured", message),
+                };
+                let watch_errors = self.cache.errors_of(&a.name);
+                if !watch_errors.is_empty() && health == "healthy" {
+                    detail = format!("{detail}; watch: {}", watch_errors.join("; "));
+                }
+                AccountView { name: a.name.clone(), health: health.to_owned(), health_detail: detail, namespaces: namespaces_of(application, &self.cache.objects(&a.name)) }
+            })
+            .collect();
+        InfrastructureView { application: application.to_owned(), accounts }
+    }
+
+    fn resource(object: &ObjectRef) -> Result<ResourceRef, AppError> {
+        ResourceRef::from_kind(&object.account, &object.namespace, &object.kind, &object.name).map_err(app_error)
+    }
+}
+
+#[async_trait]
+impl InfrastructureService for Infrastructure {
+    async fn view(&self, _rc: &RequestContext, application: &ApplicationName) -> Result<InfrastructureView, AppError> {
+        Ok(self.view_of(application.as_str()))
+    }
+
+    async fn details(&self, _rc: &RequestContext, object: &ObjectRef) -> Result<ObjectDetails, AppError> {
+        let r = Self::resource(object)?;
+        let mut live = self.accounts.get(&r).await.map_err(app_error)?.ok_or_else(|| AppError::NotFound { what: r.describe() })?;
+        if let Some(m) = live["metadata"].as_object_mut() {
+            m.remove("managedFields");
+        }
+        let conditions = live["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| ConditionView {
+                kind: c["type"].as_str().unwrap_or_default().to_owned(),
+                status: c["status"].as_str().unwrap_or_default().to_owned(),
+                reason: c["reason"].as_str().unwrap_or_default().to_owned(),
+                message: c["message"].as_str().unwrap_or_default().to_owned(),
+            })
+            .collect();
+        let events = self
+            .accounts
+            .events_for(&r)
+            .await
+            .map_err(app_error)?
+            .iter()
+            .map(|e| EventView {
+                kind: e["type"].as_str().unwrap_or("Normal").to_owned(),
+                reason: e["reason"].as_str().unwrap_or_default().to_owned(),
+                message: e["message"].as_str().unwrap_or_default().to_owned(),
+                count: e["count"].as_i64().unwrap_or(1),
+                last_seen: e["lastTimestamp"].as_str().unwrap_or_default().to_owned(),
+            })
+            .collect();
+        let containers = live["spec"]["containers"].as_array().into_iter().flatten().filter_map(|c| c["name"].as_str().map(str::to_owned)).collect();
+        Ok(ObjectDetails { object: object.clone(), images: images_of(&live), yaml: to_yaml(&live), conditions, events, containers })
+    }
+
+    async fn logs(&self, _rc: &RequestContext, pod: &ObjectRef, container: Option<String>) -> Result<String, AppError> {
+        let r = Self::resource(pod)?;
+        self.accounts.logs(&r, container, 200).await.map_err(app_error)
+    }
+
+    async fn act(&self, rc: &RequestContext, action: InfrastructureAction) -> Result<String, AppError> {
+        let r = Self::resource(action.target())?;
+        let what = action.describe();
+        tracing::info!(caller = %rc.caller.audit_name(), action = %what, "infrastructure action");
+        let done = match &action {
+            InfrastructureAction::Scale { replicas, .. } => {
+                if *replicas < 0 {
+                    return Err(AppError::invalid("replicas", "must be 0 or more"));
+                }
+                self.accounts.scale(&r, *replicas).await.map(|_| format!("{what}: done"))
+            }
+            InfrastructureAction::Undo { revision, .. } => {
+                self.accounts.undo(&r, *revision).await.map(|restored| format!("{what}: revision {restored} is rolling out"))
+            }
+            InfrastructureAction::Restart { .. } => self.accounts.restart(&r).await.map(|_| format!("{what}: new pods are rolling out")),
+            InfrastructureAction::Delete { .. } => self.accounts.delete(&r).await.map(|existed| {
+                if existed { format!("{what}: deleted") } else { format!("{what}: it was already gone") }
+            }),
+        };
+        done.map_err(app_error)
+    }
+}
+
+/// Keeps account health fresh: checks every account now and then every `every`.
+pub fn spawn_health_checks(accounts: Accounts, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            accounts.check_all(std::time::Duration::from_secs(5)).await;
+            tokio::time::sleep(every).await;
+        }
+    })
+}
