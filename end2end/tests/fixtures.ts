@@ -7,12 +7,12 @@ import * as path from 'node:path';
 export type Topsail = { url: string; dataDir: string; stop: () => Promise<void> };
 
 /** Starts `topsail serve` on a free port with its own data directory and waits until it listens. */
-export async function startTopsail(): Promise<Topsail> {
+export async function startTopsail(extraEnv: Record<string, string> = {}): Promise<Topsail> {
   const bin = process.env.TOPSAIL_BIN;
   if (!bin) throw new Error('TOPSAIL_BIN must name the topsail binary (./x test sets it)');
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'topsail-e2e-'));
   const proc: ChildProcess = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir], {
-    env: { ...process.env, TOPSAIL_LOG: 'info', TOPSAIL_LOG_FORMAT: 'human' },
+    env: { ...process.env, TOPSAIL_LOG: 'info', TOPSAIL_LOG_FORMAT: 'human', ...extraEnv },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let log = '';
@@ -41,6 +41,57 @@ export async function startTopsail(): Promise<Topsail> {
   return { url, dataDir, stop };
 }
 
+export type Cluster = {
+  url: string;
+  token: string;
+  kubeconfig: string;
+  /** Sends a request to the simulated cluster's API, as kubectl would. */
+  request: (method: string, path: string, body?: unknown, contentType?: string) => Promise<{ status: number; body: any }>;
+  stop: () => Promise<void>;
+};
+
+/** Starts the Kubernetes simulator (one cluster) and reads the kubeconfig it writes. */
+export async function startCluster(): Promise<Cluster> {
+  const bin = process.env.SIMULATOR_BIN;
+  if (!bin) throw new Error('SIMULATOR_BIN must name the kubernetes-simulator binary (./x test sets it)');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'topsail-sim-'));
+  const kubeconfig = path.join(dir, 'kubeconfig.yaml');
+  const proc = spawn(bin, ['--kubeconfig', kubeconfig, '--pod-ready-ms', '700'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the simulator did not start within 30 s:\n${out}`)), 30_000);
+    proc.stdout!.on('data', (chunk) => {
+      out += chunk;
+      const m = out.match(/sim-1 (http:\/\/[0-9.:]+)/);
+      if (m && out.includes('kubeconfig ')) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    proc.on('exit', (code) => reject(new Error(`the simulator exited with ${code}:\n${out}`)));
+  });
+  const token = fs.readFileSync(kubeconfig, 'utf8').match(/token: (\S+)/)![1];
+  const request = async (method: string, p: string, body?: unknown, contentType = 'application/json') => {
+    const res = await fetch(url + p, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': contentType },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let parsed: any = text;
+    try { parsed = JSON.parse(text); } catch {}
+    return { status: res.status, body: parsed };
+  };
+  const stop = async () => {
+    if (proc.exitCode !== null) return;
+    const exited = new Promise((r) => proc.once('exit', r));
+    proc.kill('SIGINT');
+    await exited;
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  return { url, token, kubeconfig, request, stop };
+}
+
 export const test = base.extend<{ topsail: Topsail }, { workerTopsail: Topsail }>({
   workerTopsail: [
     async ({}, use) => {
@@ -65,5 +116,28 @@ export async function open(page: Page, path: string) {
 export function uniqueName(prefix: string) {
   return `${prefix}-${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
 }
+
+/** A Topsail whose Kubernetes account `sim-1` is a simulated cluster, one per worker. */
+export const clusterTest = base.extend<{ cluster: Cluster; topsail: Topsail }, { workerCluster: Cluster; workerTopsail: Topsail }>({
+  workerCluster: [
+    async ({}, use) => {
+      const c = await startCluster();
+      await use(c);
+      await c.stop();
+    },
+    { scope: 'worker' },
+  ],
+  workerTopsail: [
+    async ({ workerCluster }, use) => {
+      const t = await startTopsail({ TOPSAIL_KUBECONFIG: workerCluster.kubeconfig });
+      await use(t);
+      await t.stop();
+    },
+    { scope: 'worker' },
+  ],
+  cluster: async ({ workerCluster }, use) => use(workerCluster),
+  topsail: async ({ workerTopsail }, use) => use(workerTopsail),
+  baseURL: async ({ topsail }, use) => use(topsail.url),
+});
 
 export { expect };

@@ -113,28 +113,6 @@ fn with_application<V: IntoView + 'static>(
     }
 }
 
-/// A tab whose content arrives with a later capability: it says what will be here.
-fn coming_tab(test_id: &'static str, title: &'static str, text: fn(&str) -> String) -> impl IntoView {
-    with_application(move |a| {
-        view! {
-            <div class="empty-state small" data-testid=test_id>
-                <h2>{title}</h2>
-                <p>{text(&a.name)}</p>
-            </div>
-        }
-    })
-}
-
-#[component]
-pub fn InfrastructureTab() -> impl IntoView {
-    coming_tab("tab-infrastructure", "Infrastructure", |name| {
-        format!(
-            "No Kubernetes accounts are connected to {name} yet. Once accounts are configured, the \
-             Deployments, ReplicaSets, pods, Services and Ingresses it runs appear here, live."
-        )
-    })
-}
-
 #[component]
 pub fn PipelinesTab() -> impl IntoView {
     let params = use_params_map();

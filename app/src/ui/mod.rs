@@ -4,6 +4,7 @@ mod application_form;
 mod application_page;
 mod applications;
 mod executions;
+mod infrastructure;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
@@ -78,8 +79,8 @@ pub fn App() -> impl IntoView {
                         view=application_page::ApplicationPage
                         ssr=SsrMode::Async
                     >
-                        <Route path=path!("") view=application_page::InfrastructureTab />
-                        <Route path=path!("infrastructure") view=application_page::InfrastructureTab />
+                        <Route path=path!("") view=infrastructure::InfrastructureTab />
+                        <Route path=path!("infrastructure") view=infrastructure::InfrastructureTab />
                         <Route path=path!("pipelines") view=application_page::PipelinesTab />
                         <Route path=path!("executions") view=executions::ExecutionsTab />
                         <Route path=path!("executions/:id") view=executions::ExecutionPage />
