@@ -230,16 +230,7 @@ impl Accounts {
             let namespace = request.namespace_override.clone().or_else(|| manifest["metadata"]["namespace"].as_str().map(str::to_owned));
             let r = ResourceRef { account: request.account.clone(), namespace, api_version: api_version.into(), kind: kind.into(), name: name.into() };
             let target = self.target(&r).await?;
-            let mut body = manifest.clone();
-            label(&mut body, &request.application, kind, name);
-            match &target.resource.namespace {
-                Some(ns) => body["metadata"]["namespace"] = json!(ns),
-                None => {
-                    if let Some(m) = body["metadata"].as_object_mut() {
-                        m.remove("namespace");
-                    }
-                }
-            }
+            let body = prepare(manifest, &request.application, target.resource.namespace.as_deref());
             prepared.push((target, body));
         }
         let mut deployed = Vec::new();
@@ -572,6 +563,24 @@ pub fn images_of(object: &Value) -> Vec<String> {
         }
     }
     images
+}
+
+/// The manifest as Topsail applies it: labelled and annotated for the application, in
+/// `namespace` (None for cluster-scoped kinds).
+pub fn prepare(manifest: &Value, application: &str, namespace: Option<&str>) -> Value {
+    let mut body = manifest.clone();
+    let kind = manifest["kind"].as_str().unwrap_or_default().to_owned();
+    let name = manifest["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+    label(&mut body, application, &kind, &name);
+    match namespace {
+        Some(ns) => body["metadata"]["namespace"] = json!(ns),
+        None => {
+            if let Some(m) = body["metadata"].as_object_mut() {
+                m.remove("namespace");
+            }
+        }
+    }
+    body
 }
 
 /// Adds Topsail's labels and Spinnaker's moniker annotations to a manifest (and its pod

@@ -377,3 +377,40 @@ async fn the_infrastructure_view_follows_the_cluster_live() {
     assert_eq!(code, 422, "{err}");
     server.stop().await;
 }
+
+/// `kubernetes-validate` (PyPI, installed by `./x setup`), strict, against Kubernetes 1.33.
+fn validate(dir: &std::path::Path, manifests: &[Value]) -> (bool, String) {
+    let mut files = Vec::new();
+    for (i, m) in manifests.iter().enumerate() {
+        let path = dir.join(format!("manifest-{i}.json"));
+        std::fs::write(&path, serde_json::to_string_pretty(m).unwrap()).unwrap();
+        files.push(path);
+    }
+    let output = std::process::Command::new("kubernetes-validate")
+        .args(["--strict", "--no-warn", "-k", "1.33.0"])
+        .args(&files)
+        .output()
+        .expect("kubernetes-validate must be installed (./x setup installs it from PyPI)");
+    (output.status.success(), format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr)))
+}
+
+#[test]
+fn the_manifests_topsail_writes_pass_strict_schema_validation() {
+    use server::kubernetes::operations::prepare;
+    let dir = tempfile::tempdir().unwrap();
+    let ingress = json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "web"},
+        "spec": {"rules": [{"host": "shop.example.com", "http": {"paths": [{"path": "/", "pathType": "Prefix",
+            "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}});
+    let config = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"mode": "test"}});
+    let written: Vec<Value> = [deployment("web", "shop/web:1", 3), service("web"), ingress, config]
+        .iter()
+        .map(|m| prepare(m, "shop", Some("shop-test")))
+        .collect();
+    let (ok, output) = validate(dir.path(), &written);
+    assert!(ok, "{output}");
+    // The check can fail: an unknown field is rejected.
+    let mut wrong = written[0].clone();
+    wrong["spec"]["replicaz"] = json!(3);
+    let (ok, output) = validate(dir.path(), &[wrong]);
+    assert!(!ok, "strict validation accepted an unknown field: {output}");
+}
