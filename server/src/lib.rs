@@ -50,10 +50,12 @@ pub async fn open_store(config: &Config) -> Result<Store, StartError> {
     Ok(store)
 }
 
-/// The execution engine on the store's database, running on the real clock.
-pub fn engine(store: &Store, config: &Config) -> Arc<Engine> {
+/// The execution engine on the store's database, running on the real clock, with the
+/// Kubernetes stages on `accounts`.
+pub fn engine(store: &Store, config: &Config, accounts: &kubernetes::Accounts) -> Arc<Engine> {
     let settings = QueueSettings { visibility_timeout: config.queue_visibility_timeout, ..QueueSettings::default() };
-    Arc::new(Engine::new(store, Arc::new(SystemClock), settings, StageRegistry::standard()))
+    let stages = StageRegistry::standard().with_kubernetes(accounts.clone());
+    Arc::new(Engine::new(store, Arc::new(SystemClock), settings, stages))
 }
 
 /// The services behind the UI's server functions (also used by the command line).
@@ -126,8 +128,8 @@ pub async fn bind(config: &Config) -> Result<Bound, StartError> {
             "the UI bundle (pkg/topsail_bg.wasm) is not in the site directory: pages render but stay static; build it with `./x build` or set TOPSAIL_SITE_DIR"
         );
     }
-    let engine = engine(&store, config);
     let infrastructure = kubernetes(config).await;
+    let engine = engine(&store, config, &infrastructure.accounts);
     let services = services(&store, engine.clone(), infrastructure.clone());
     let state = AppState {
         leptos: http::leptos_options(&config.site_dir, addr),

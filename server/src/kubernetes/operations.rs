@@ -463,6 +463,21 @@ impl Accounts {
         Ok(chosen_revision)
     }
 
+    /// A Deployment's revisions, newest (the current one) first.
+    pub async fn revisions(&self, r: &ResourceRef) -> Result<Vec<i64>, KubernetesError> {
+        let t = self.target(r).await?;
+        let what = t.describe();
+        if t.resource.kind != "Deployment" {
+            return Err(KubernetesError::Unsupported { resource: what, message: "revisions are kept for Deployments".into() });
+        }
+        let Some(d) = retrying(&what, || t.api.get_opt(&r.name)).await? else {
+            return Err(KubernetesError::NotFound { resource: what });
+        };
+        let mut revisions: Vec<i64> = self.owned_replica_sets(&t, &to_value(&d)).await?.iter().map(revision_of).filter(|r| *r > 0).collect();
+        revisions.sort_by(|a, b| b.cmp(a));
+        Ok(revisions)
+    }
+
     /// Pauses or resumes a Deployment's rollout.
     pub async fn set_paused(&self, r: &ResourceRef, paused: bool) -> Result<(), KubernetesError> {
         if r.kind != "Deployment" {

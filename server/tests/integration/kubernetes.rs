@@ -414,3 +414,77 @@ fn the_manifests_topsail_writes_pass_strict_schema_validation() {
     let (ok, output) = validate(dir.path(), &[wrong]);
     assert!(!ok, "strict validation accepted an unknown field: {output}");
 }
+
+async fn until_execution(server: &crate::support::TestServer, id: &str, done: &[&str]) -> Value {
+    crate::support::eventually(&format!("execution {id} to end"), Duration::from_secs(60), || async {
+        let (_, e, _) = server.call("executions/get", json!({"id": id})).await;
+        done.contains(&e["status"].as_str().unwrap_or_default()).then_some(e)
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipeline_deploys_the_triggers_image_then_scales_undoes_finds_and_deletes() {
+    use crate::support::{Backend, TestServer};
+    let sim = Sim::start().await;
+    sim.namespaces(&["shop-test"]).await;
+    let account = sim.account("test", &["shop-test"]);
+    let server = TestServer::start_with(Backend::Sqlite, |c| c.kubernetes.accounts = vec![account]).await;
+    server.call("applications/create", json!({"input": {"name": "shop", "ownerEmail": "team@example.com"}})).await;
+    let manifest = deployment("web", "registry.local/shop/web:placeholder", 2);
+    // The second deploy changes the pod template (the trigger's image is bound into it again).
+    let mut second = deployment("web", "registry.local/shop/web:2.0", 2);
+    second["spec"]["template"]["spec"]["containers"][0]["env"] = json!([{"name": "MODE", "value": "two"}]);
+    let stages = json!([
+        {"refId": "1", "type": "deployManifest", "name": "Deploy", "account": "test", "namespaceOverride": "shop-test",
+         "source": "text", "manifests": [manifest, service("web")], "requiredArtifactIds": ["image"]},
+        {"refId": "2", "requisiteStageRefIds": ["1"], "type": "deployManifest", "name": "Deploy again", "account": "test",
+         "namespaceOverride": "shop-test", "manifests": [second]},
+        {"refId": "3", "requisiteStageRefIds": ["2"], "type": "scaleManifest", "name": "Scale", "account": "test",
+         "location": "shop-test", "manifestName": "deployment web", "replicas": 3},
+        {"refId": "4", "requisiteStageRefIds": ["3"], "type": "undoRolloutManifest", "name": "Undo", "account": "test",
+         "location": "shop-test", "manifestName": "deployment web", "numRevisionsBack": 1},
+        {"refId": "5", "requisiteStageRefIds": ["4"], "type": "findArtifactsFromResource", "name": "Find", "account": "test",
+         "location": "shop-test", "manifestName": "deployment web"},
+        {"refId": "6", "requisiteStageRefIds": ["5"], "type": "deleteManifest", "name": "Delete", "account": "test",
+         "location": "shop-test", "manifestName": "service web"}
+    ]);
+    let pipeline = json!({"application": "shop", "name": "Deploy", "stages": stages, "expectedArtifacts": [
+        {"id": "image", "displayName": "web image", "matchArtifact": {"type": "docker/image", "name": "registry.local/shop/web"}}]});
+    let (code, saved, _) = server.call("pipelines/save", json!({"pipeline": pipeline})).await;
+    assert_eq!(code, 200, "{saved}");
+    let trigger = json!({"type": "manual", "artifacts": [{"type": "docker/image", "name": "registry.local/shop/web",
+        "reference": "registry.local/shop/web:1.4.2", "version": "1.4.2"}]});
+    let (code, id, _) = server.call("executions/start", json!({"application": "shop", "name": "Deploy", "trigger": trigger})).await;
+    assert_eq!(code, 200, "{id}");
+    let done = until_execution(&server, id.as_str().unwrap(), &["SUCCEEDED", "TERMINAL"]).await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done:#}");
+    let stage = |ref_id: &str| done["stages"].as_array().unwrap().iter().find(|s| s["refId"] == ref_id).unwrap().clone();
+    let deploy = stage("1");
+    assert_eq!(deploy["outputs"]["outputs.manifestNamesByNamespace"], json!({"shop-test": ["deployment web", "service web"]}));
+    assert_eq!(deploy["outputs"]["outputs.boundArtifacts"][0]["reference"], "registry.local/shop/web:1.4.2");
+    assert_eq!(deploy["outputs"]["outputs.manifests"][0]["spec"]["template"]["spec"]["containers"][0]["image"], "registry.local/shop/web:1.4.2");
+    let tasks: Vec<&str> = deploy["tasks"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(tasks, ["deployManifest", "waitForManifestStable"]);
+    assert_eq!(stage("2")["outputs"]["outputs.boundArtifacts"][0]["reference"], "registry.local/shop/web:1.4.2");
+    // Undo went back from revision 2 (with MODE) to 1; Find reports the trigger's image.
+    assert_eq!(stage("4")["outputs"]["undo.revision"], 1);
+    assert_eq!(stage("5")["outputs"]["artifacts"], json!([{"type": "docker/image", "name": "registry.local/shop/web",
+        "reference": "registry.local/shop/web:1.4.2", "version": "1.4.2"}]));
+    let accounts = sim.accounts(&["shop-test"]).await;
+    let d = accounts.get(&web("shop-test")).await.unwrap().unwrap();
+    assert_eq!((d["spec"]["replicas"].as_i64(), d["status"]["readyReplicas"].as_i64()), (Some(3), Some(3)));
+    assert!(d["spec"]["template"]["spec"]["containers"][0].get("env").is_none(), "{d:#}");
+    assert_eq!(accounts.get(&ResourceRef::parse("test", Some("shop-test"), "service web").unwrap()).await.unwrap(), None);
+
+    // A crash-looping image fails the deploy stage, saying why.
+    let bad = json!({"application": "shop", "name": "Bad", "stages": [{"refId": "1", "type": "deployManifest", "name": "Deploy",
+        "account": "test", "namespaceOverride": "shop-test", "manifests": [deployment("api", "registry.local/crashloop:1", 1)]}]});
+    server.call("pipelines/save", json!({"pipeline": bad})).await;
+    let (_, id, _) = server.call("executions/start", json!({"application": "shop", "name": "Bad"})).await;
+    let failed = until_execution(&server, id.as_str().unwrap(), &["SUCCEEDED", "TERMINAL"]).await;
+    assert_eq!(failed["status"], "TERMINAL");
+    let message = failed["stages"][0]["context"]["exception"]["details"]["errors"][0].as_str().unwrap_or_default().to_owned();
+    assert!(message.contains("deployment shop-test/api failed to roll out") && message.contains("CrashLoopBackOff"), "{failed:#}");
+    server.stop().await;
+}

@@ -4,6 +4,7 @@
 
 mod check_preconditions;
 mod evaluate_variables;
+mod kubernetes;
 mod manual_judgment;
 mod run_pipeline;
 mod wait;
@@ -81,6 +82,17 @@ impl StageRegistry {
         registry.register(Arc::new(run_pipeline::RunPipeline));
         registry.register(Arc::new(webhook::Webhook::new()));
         registry
+    }
+
+    /// Adds the Kubernetes manifest stages, working on `accounts`.
+    pub fn with_kubernetes(mut self, accounts: crate::kubernetes::Accounts) -> Self {
+        self.register(Arc::new(kubernetes::DeployManifest { accounts: accounts.clone() }));
+        self.register(Arc::new(kubernetes::DeleteManifest { accounts: accounts.clone() }));
+        self.register(Arc::new(kubernetes::ScaleManifest { accounts: accounts.clone() }));
+        self.register(Arc::new(kubernetes::PatchManifest { accounts: accounts.clone() }));
+        self.register(Arc::new(kubernetes::UndoRolloutManifest { accounts: accounts.clone() }));
+        self.register(Arc::new(kubernetes::FindArtifactsFromResource { accounts }));
+        self
     }
 
     pub fn register(&mut self, kind: Arc<dyn StageKind>) {

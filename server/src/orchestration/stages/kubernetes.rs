@@ -1,0 +1,381 @@
+//! The Kubernetes manifest stages, on the Kubernetes layer:
+//!
+//! - `deployManifest` (`account`, `namespaceOverride`, `manifests`, `requiredArtifactIds`):
+//!   binds the run's images into the manifests, applies them, then waits until they are stable;
+//! - `deleteManifest`, `scaleManifest` (`replicas`), `patchManifest` (`patchBody`,
+//!   `options.mergeStrategy`), `undoRolloutManifest` (`numRevisionsBack`), each on
+//!   `account`/`location`/`manifestName` (`"deployment web"`), waiting where Spinnaker waits;
+//! - `findArtifactsFromResource`: the images a resource runs, as `docker/image` artifacts.
+//!
+//! Outputs follow Spinnaker's names (`outputs.manifestNamesByNamespace`, `outputs.manifests`,
+//! `outputs.boundArtifacts`, `deploy.account.name`, `artifacts`) so later stages and
+//! expressions read them the same way. Every task is safe to run again after a crash.
+
+use std::time::Duration;
+
+use app::model::execution::Stage;
+use async_trait::async_trait;
+use serde_json::{Map, Value, json};
+
+use super::{StageKind, TaskContext, TaskResult};
+use crate::kubernetes::{Accounts, DeployRequest, KubernetesError, ResourceRef, RolloutStatus};
+use crate::orchestration::artifacts;
+
+/// How often a waiting task looks at the cluster again.
+const CHECK_EVERY: Duration = Duration::from_secs(1);
+/// How long a task keeps retrying a cluster that does not answer.
+const UNREACHABLE_FOR_MS: i64 = 5 * 60 * 1000;
+/// Spinnaker's default for waiting until manifests are stable.
+const STABLE_WITHIN_MS: i64 = 30 * 60 * 1000;
+
+const WAIT_STABLE: &str = "waitForManifestStable";
+
+fn text<'a>(stage: &'a Stage, key: &str) -> Option<&'a str> {
+    stage.context.get(key).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn account(stage: &Stage) -> Result<&str, TaskResult> {
+    text(stage, "account").or_else(|| text(stage, "credentials")).ok_or(TaskResult::Failed { message: "account is required".into() })
+}
+
+/// A failure worth another try (the cluster did not answer), or the end of the stage.
+fn outcome(cx: &TaskContext<'_>, e: KubernetesError) -> TaskResult {
+    match e {
+        KubernetesError::Unreachable { .. } | KubernetesError::AccountUnavailable { .. } => {
+            let started = cx.stage.start_time.unwrap_or(cx.now_ms);
+            if cx.now_ms - started > UNREACHABLE_FOR_MS {
+                TaskResult::Failed { message: format!("{e} (gave up after 5 minutes)") }
+            } else {
+                TaskResult::Running { check_again_in: CHECK_EVERY }
+            }
+        }
+        other => TaskResult::Failed { message: other.to_string() },
+    }
+}
+
+fn outputs(pairs: Vec<(&str, Value)>) -> Map<String, Value> {
+    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+/// The single resource a stage names: `account`, `location` (namespace), `manifestName`.
+fn named_resource(stage: &Stage) -> Result<ResourceRef, TaskResult> {
+    let account = account(stage)?;
+    let name = text(stage, "manifestName").ok_or(TaskResult::Failed { message: "manifestName is required".into() })?;
+    ResourceRef::parse(account, text(stage, "location"), name).map_err(|e| TaskResult::Failed { message: e.to_string() })
+}
+
+/// Resources written by this stage, from `outputs.manifestNamesByNamespace`.
+fn written(stage: &Stage) -> Result<Vec<ResourceRef>, TaskResult> {
+    let account = account(stage)?;
+    let mut refs = Vec::new();
+    for (namespace, names) in stage.context.get("outputs.manifestNamesByNamespace").and_then(Value::as_object).into_iter().flatten() {
+        for name in names.as_array().into_iter().flatten().filter_map(Value::as_str) {
+            let ns = (!namespace.is_empty()).then_some(namespace.as_str());
+            refs.push(ResourceRef::parse(account, ns, name).map_err(|e| TaskResult::Failed { message: e.to_string() })?);
+        }
+    }
+    Ok(refs)
+}
+
+fn names_by_namespace(refs: &[ResourceRef]) -> Value {
+    let mut by_ns: Map<String, Value> = Map::new();
+    for r in refs {
+        let entry = by_ns.entry(r.namespace.clone().unwrap_or_default()).or_insert_with(|| json!([]));
+        if let Some(list) = entry.as_array_mut() {
+            list.push(json!(format!("{} {}", r.kind.to_ascii_lowercase(), r.name)));
+        }
+    }
+    Value::Object(by_ns)
+}
+
+/// Waits until every written resource is stable; fails with the first rollout failure.
+async fn wait_stable(accounts: &Accounts, cx: &TaskContext<'_>) -> TaskResult {
+    let refs = match written(cx.stage) {
+        Ok(r) => r,
+        Err(failed) => return failed,
+    };
+    let mut waiting = Vec::new();
+    for r in &refs {
+        match accounts.rollout_status(r).await {
+            Ok(s) if s.is_settled() => {}
+            Ok(RolloutStatus::Failed { reason }) => {
+                return TaskResult::Failed { message: format!("{} failed to roll out: {reason}", r.describe()) };
+            }
+            Ok(RolloutStatus::Waiting { message }) => waiting.push(format!("{}: {message}", r.describe())),
+            Ok(_) => {}
+            Err(e) => return outcome(cx, e),
+        }
+    }
+    if waiting.is_empty() {
+        return TaskResult::Succeeded { outputs: Map::new() };
+    }
+    let started = cx.stage.start_time.unwrap_or(cx.now_ms);
+    let limit = cx.stage.context.get("stableTimeoutMs").and_then(Value::as_i64).unwrap_or(STABLE_WITHIN_MS);
+    if cx.now_ms - started > limit {
+        return TaskResult::Failed { message: format!("not stable after {} minutes: {}", limit / 60_000, waiting.join("; ")) };
+    }
+    TaskResult::Running { check_again_in: CHECK_EVERY }
+}
+
+/// Images the run may bind into manifests: resolved expected artifacts (those named by
+/// `requiredArtifactIds` when given) and the trigger's own artifacts.
+fn bindable(cx: &TaskContext<'_>) -> Vec<Value> {
+    let trigger = &cx.execution.trigger;
+    let resolved: Vec<Value> = trigger.get("resolvedExpectedArtifacts").and_then(Value::as_array).cloned().unwrap_or_default();
+    let required: Vec<&str> = cx.stage.context.get("requiredArtifactIds").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+    if !required.is_empty() {
+        return resolved.into_iter().filter(|a| a.get("expectedArtifactId").and_then(Value::as_str).is_some_and(|id| required.contains(&id))).collect();
+    }
+    let mut all = resolved;
+    all.extend(trigger.get("artifacts").and_then(Value::as_array).cloned().unwrap_or_default());
+    all
+}
+
+macro_rules! kubernetes_stage {
+    ($name:ident) => {
+        pub struct $name {
+            pub accounts: Accounts,
+        }
+    };
+}
+
+kubernetes_stage!(DeployManifest);
+kubernetes_stage!(DeleteManifest);
+kubernetes_stage!(ScaleManifest);
+kubernetes_stage!(PatchManifest);
+kubernetes_stage!(UndoRolloutManifest);
+kubernetes_stage!(FindArtifactsFromResource);
+
+#[async_trait]
+impl StageKind for DeployManifest {
+    fn name(&self) -> &'static str {
+        "deployManifest"
+    }
+
+    fn tasks(&self, _stage: &Stage) -> Vec<&'static str> {
+        vec!["deployManifest", WAIT_STABLE]
+    }
+
+    async fn run_task(&self, cx: TaskContext<'_>) -> TaskResult {
+        if cx.task == WAIT_STABLE {
+            return wait_stable(&self.accounts, &cx).await;
+        }
+        let account = match account(cx.stage) {
+            Ok(a) => a.to_owned(),
+            Err(failed) => return failed,
+        };
+        if cx.stage.context.get("source").and_then(Value::as_str).is_some_and(|s| s != "text") {
+            return TaskResult::Failed { message: "only manifests written in the stage (source: text) can be deployed yet".into() };
+        }
+        let mut manifests: Vec<Value> = Vec::new();
+        for m in cx.stage.context.get("manifests").and_then(Value::as_array).into_iter().flatten() {
+            // A List is its items.
+            match m.get("kind").and_then(Value::as_str) {
+                Some("List") => manifests.extend(m.get("items").and_then(Value::as_array).cloned().unwrap_or_default()),
+                _ => manifests.push(m.clone()),
+            }
+        }
+        if manifests.is_empty() {
+            return TaskResult::Failed { message: "manifests is required (at least one manifest)".into() };
+        }
+        let images = bindable(&cx);
+        let mut bound = Vec::new();
+        for m in &mut manifests {
+            bound.extend(artifacts::bind_images(m, &images));
+        }
+        let application = cx
+            .stage
+            .context
+            .get("moniker")
+            .and_then(|m| m.get("app"))
+            .and_then(Value::as_str)
+            .unwrap_or(&cx.execution.application)
+            .to_owned();
+        let request = DeployRequest { account: account.clone(), namespace_override: text(cx.stage, "namespaceOverride").map(str::to_owned), application, manifests };
+        match self.accounts.deploy(&request).await {
+            Ok(deployed) => {
+                let refs: Vec<ResourceRef> = deployed.iter().map(|d| d.resource.clone()).collect();
+                let stored: Vec<Value> = deployed.iter().map(|d| d.manifest.clone()).collect();
+                let bound_artifacts: Vec<Value> = bound.iter().map(|image| json!({"type": "docker/image", "reference": image, "name": artifacts::repository(image)})).collect();
+                TaskResult::Succeeded {
+                    outputs: outputs(vec![
+                        ("outputs.manifestNamesByNamespace", names_by_namespace(&refs)),
+                        ("outputs.manifests", Value::Array(stored)),
+                        ("outputs.boundArtifacts", Value::Array(bound_artifacts)),
+                        ("deploy.account.name", json!(account)),
+                    ]),
+                }
+            }
+            Err(e) => outcome(&cx, e),
+        }
+    }
+}
+
+#[async_trait]
+impl StageKind for DeleteManifest {
+    fn name(&self) -> &'static str {
+        "deleteManifest"
+    }
+
+    fn tasks(&self, _stage: &Stage) -> Vec<&'static str> {
+        vec!["deleteManifest"]
+    }
+
+    async fn run_task(&self, cx: TaskContext<'_>) -> TaskResult {
+        let r = match named_resource(cx.stage) {
+            Ok(r) => r,
+            Err(failed) => return failed,
+        };
+        match self.accounts.delete(&r).await {
+            Ok(existed) => TaskResult::Succeeded {
+                outputs: outputs(vec![
+                    ("outputs.manifestNamesByNamespace", names_by_namespace(std::slice::from_ref(&r))),
+                    ("deleted", json!(existed)),
+                ]),
+            },
+            Err(e) => outcome(&cx, e),
+        }
+    }
+}
+
+#[async_trait]
+impl StageKind for ScaleManifest {
+    fn name(&self) -> &'static str {
+        "scaleManifest"
+    }
+
+    fn tasks(&self, _stage: &Stage) -> Vec<&'static str> {
+        vec!["scaleManifest", WAIT_STABLE]
+    }
+
+    async fn run_task(&self, cx: TaskContext<'_>) -> TaskResult {
+        if cx.task == WAIT_STABLE {
+            return wait_stable(&self.accounts, &cx).await;
+        }
+        let r = match named_resource(cx.stage) {
+            Ok(r) => r,
+            Err(failed) => return failed,
+        };
+        let Some(replicas) = super::number_field(cx.stage, "replicas").and_then(|n| i32::try_from(n).ok()) else {
+            return TaskResult::Failed { message: "replicas must be a whole number, 0 or more".into() };
+        };
+        match self.accounts.scale(&r, replicas).await {
+            Ok(()) => TaskResult::Succeeded { outputs: outputs(vec![("outputs.manifestNamesByNamespace", names_by_namespace(&[r]))]) },
+            Err(e) => outcome(&cx, e),
+        }
+    }
+}
+
+#[async_trait]
+impl StageKind for PatchManifest {
+    fn name(&self) -> &'static str {
+        "patchManifest"
+    }
+
+    fn tasks(&self, _stage: &Stage) -> Vec<&'static str> {
+        vec!["patchManifest", WAIT_STABLE]
+    }
+
+    async fn run_task(&self, cx: TaskContext<'_>) -> TaskResult {
+        if cx.task == WAIT_STABLE {
+            return wait_stable(&self.accounts, &cx).await;
+        }
+        let r = match named_resource(cx.stage) {
+            Ok(r) => r,
+            Err(failed) => return failed,
+        };
+        let strategy = cx.stage.context.get("options").and_then(|o| o.get("mergeStrategy")).and_then(Value::as_str).unwrap_or("strategic");
+        let Some(body) = cx.stage.context.get("patchBody") else {
+            return TaskResult::Failed { message: "patchBody is required".into() };
+        };
+        // Spinnaker's editor keeps a merge patch as a one-element list.
+        let body = match (strategy, body) {
+            ("json", b) => b.clone(),
+            (_, Value::Array(items)) if items.len() == 1 => items[0].clone(),
+            (_, b) => b.clone(),
+        };
+        match self.accounts.patch(&r, strategy, &body).await {
+            Ok(_) => TaskResult::Succeeded { outputs: outputs(vec![("outputs.manifestNamesByNamespace", names_by_namespace(&[r]))]) },
+            Err(e) => outcome(&cx, e),
+        }
+    }
+}
+
+#[async_trait]
+impl StageKind for UndoRolloutManifest {
+    fn name(&self) -> &'static str {
+        "undoRolloutManifest"
+    }
+
+    fn tasks(&self, _stage: &Stage) -> Vec<&'static str> {
+        vec!["undoRolloutManifest", WAIT_STABLE]
+    }
+
+    async fn run_task(&self, cx: TaskContext<'_>) -> TaskResult {
+        if cx.task == WAIT_STABLE {
+            return wait_stable(&self.accounts, &cx).await;
+        }
+        let r = match named_resource(cx.stage) {
+            Ok(r) => r,
+            Err(failed) => return failed,
+        };
+        let back = super::number_field(cx.stage, "numRevisionsBack").unwrap_or(1).max(1) as usize;
+        // Going back N revisions from the current one, as Spinnaker counts them; a task run again
+        // after a crash finds the revision it chose recorded and does not go back further.
+        let target = match cx.stage.context.get("undo.revision").and_then(Value::as_i64) {
+            Some(chosen) => chosen,
+            None => match self.accounts.revisions(&r).await {
+                Ok(revisions) => match revisions.get(back) {
+                    Some(rev) => *rev,
+                    None => {
+                        return TaskResult::Failed {
+                            message: format!("{} has {} revisions; cannot go back {back}", r.describe(), revisions.len()),
+                        };
+                    }
+                },
+                Err(e) => return outcome(&cx, e),
+            },
+        };
+        match self.accounts.undo(&r, Some(target)).await {
+            Ok(restored) => TaskResult::Succeeded {
+                outputs: outputs(vec![
+                    ("outputs.manifestNamesByNamespace", names_by_namespace(&[r])),
+                    ("undo.revision", json!(restored)),
+                ]),
+            },
+            Err(e) => outcome(&cx, e),
+        }
+    }
+}
+
+#[async_trait]
+impl StageKind for FindArtifactsFromResource {
+    fn name(&self) -> &'static str {
+        "findArtifactsFromResource"
+    }
+
+    fn tasks(&self, _stage: &Stage) -> Vec<&'static str> {
+        vec!["findArtifactsFromResource"]
+    }
+
+    async fn run_task(&self, cx: TaskContext<'_>) -> TaskResult {
+        let r = match named_resource(cx.stage) {
+            Ok(r) => r,
+            Err(failed) => return failed,
+        };
+        match self.accounts.images(&r).await {
+            Ok(images) => {
+                let found: Vec<Value> = images
+                    .iter()
+                    .map(|image| {
+                        let name = artifacts::repository(image);
+                        let version = image.strip_prefix(name).unwrap_or_default().trim_start_matches([':', '@']);
+                        json!({"type": "docker/image", "name": name, "reference": image, "version": version})
+                    })
+                    .collect();
+                TaskResult::Succeeded { outputs: outputs(vec![("artifacts", Value::Array(found)), ("manifest.images", json!(images))]) }
+            }
+            Err(e) => outcome(&cx, e),
+        }
+    }
+}
