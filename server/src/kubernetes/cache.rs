@@ -284,7 +284,7 @@ mod tests {
         let mut changes = cache.subscribe();
         cache.replace_scope("a", "Pod", Some("one"), vec![pod("one", "p4")]);
         let names: Vec<String> = cache.objects("a").iter().map(|(k, _)| k.name.clone()).collect();
-        assert_eq!(names, ["p2", "p4"]);
+        assert_eq!(names, ["p4", "p2"], "by namespace, then name");
         assert_eq!(cache.objects("b").len(), 1);
         let mut announced = Vec::new();
         while let Ok(c) = changes.try_recv() {

@@ -52,6 +52,18 @@ mod version {
 }
 
 use pipeline::Column as P;
+
+/// Takes the write lock at the start of a transaction that reads before it writes. SQLite
+/// cannot upgrade a read transaction to a write while another connection writes (it fails at
+/// once with SQLITE_BUSY instead of waiting); a first statement that writes waits for the lock
+/// under the busy timeout. On PostgreSQL it is a no-op.
+async fn lock_for_writing(txn: &sea_orm::DatabaseTransaction) -> Result<(), DbErr> {
+    use sea_orm::ConnectionTrait;
+    if txn.get_database_backend() == sea_orm::DatabaseBackend::Sqlite {
+        txn.execute_unprepared("UPDATE pipelines SET id = id WHERE 1 = 0").await?;
+    }
+    Ok(())
+}
 use version::Column as V;
 
 /// What a save did.
@@ -149,6 +161,7 @@ impl Store {
     /// another pipeline of the application uses is [`StoreError::Conflict`].
     pub async fn save_pipeline(&self, mut document: PipelineDocument, by: &str) -> Result<SaveResult, StoreError> {
         let txn = self.db.begin().await?;
+        lock_for_writing(&txn).await?;
         let existing = match document.id() {
             Some(id) => pipeline::Entity::find_by_id(id).one(&txn).await?,
             None => {
@@ -246,6 +259,7 @@ impl Store {
     /// Deletes a pipeline and its history.
     pub async fn delete_pipeline(&self, application: &str, name: &str) -> Result<(), StoreError> {
         let txn = self.db.begin().await?;
+        lock_for_writing(&txn).await?;
         let Some(row) = pipeline::Entity::find()
             .filter(P::Application.eq(application))
             .filter(P::Name.eq(name))

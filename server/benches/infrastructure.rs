@@ -1,0 +1,214 @@
+//! Infrastructure benchmark: two simulated clusters (the `kubernetes-simulator` binary) with 100
+//! Deployments × 10 pods each (200 Deployments, 2,000 pods in all, every one belonging to the
+//! application `bench`), watched by a release `topsail` with both as accounts. Measures:
+//! - Topsail's resident memory with the accounts connected but empty, and with everything cached;
+//! - the infrastructure view's latency (`POST /api/infrastructure/view`, the whole application);
+//! - cluster change → browser event: a Deployment is scaled through the cluster's API, and the
+//!   time until the server-sent event stream delivers a view showing it.
+//!
+//! Run with `./x bench` (it builds both binaries in release). Results go to BENCHMARKS.md.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const DEPLOYMENTS_PER_CLUSTER: usize = 100;
+const PODS_PER_DEPLOYMENT: usize = 10;
+const VIEW_CALLS: usize = 50;
+const CHANGES: usize = 30;
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status.lines().find(|l| l.starts_with("VmRSS:")).unwrap().split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn deployment(name: &str) -> Value {
+    json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "labels": {"app.kubernetes.io/name": "bench"}},
+        "spec": {"replicas": PODS_PER_DEPLOYMENT, "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name, "app.kubernetes.io/name": "bench"}},
+                "spec": {"containers": [{"name": "main", "image": format!("registry.local/bench/{name}:1"), "ports": [{"containerPort": 8080}]}]}}}})
+}
+
+/// Counts the ready pods and reads one cluster's desired count in a view.
+fn ready_pods(view: &Value) -> usize {
+    view["accounts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|a| a["namespaces"].as_array().cloned().unwrap_or_default())
+        .flat_map(|n| n["clusters"].as_array().cloned().unwrap_or_default())
+        .flat_map(|c| c["serverGroups"].as_array().cloned().unwrap_or_default())
+        .flat_map(|g| g["pods"].as_array().cloned().unwrap_or_default())
+        .filter(|p| p["health"] == "up")
+        .count()
+}
+
+fn desired_of(view: &Value, account: &str, cluster: &str) -> Option<i64> {
+    let account = view["accounts"].as_array()?.iter().find(|a| a["name"] == account)?;
+    account["namespaces"]
+        .as_array()?
+        .iter()
+        .flat_map(|n| n["clusters"].as_array().cloned().unwrap_or_default())
+        .find(|c| c["name"] == cluster)
+        .and_then(|c| c["desired"].as_i64())
+}
+
+/// Reads the next `view` event of a server-sent event stream.
+async fn next_view(stream: &mut reqwest::Response, buffer: &mut String) -> Value {
+    loop {
+        if let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            if block.lines().any(|l| l == "event: view") {
+                let data: String = block.lines().filter_map(|l| l.strip_prefix("data: ")).collect();
+                return serde_json::from_str(&data).unwrap();
+            }
+            continue;
+        }
+        let chunk = tokio::time::timeout(Duration::from_secs(60), stream.chunk()).await.expect("an event within 60 s").unwrap().expect("the stream stays open");
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let topsail = env!("CARGO_BIN_EXE_topsail");
+    let simulator = std::path::Path::new(topsail).with_file_name("kubernetes-simulator");
+    assert!(simulator.is_file(), "build the simulator first: cargo build -p kubernetes-simulator --release");
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig.yaml");
+
+    let mut sim = Command::new(&simulator)
+        .args(["--clusters", "2", "--pod-ready-ms", "200", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut urls = Vec::new();
+    for line in BufReader::new(sim.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if let Some(url) = line.strip_prefix("sim-1 ").or(line.strip_prefix("sim-2 ")) {
+            urls.push(url.to_owned());
+        }
+        if line.starts_with("kubeconfig ") {
+            break;
+        }
+    }
+    let sim = Killed(sim);
+    let token = std::fs::read_to_string(&kubeconfig).unwrap().lines().find_map(|l| l.trim().strip_prefix("token: ").map(str::to_owned)).unwrap();
+    let http = reqwest::Client::new();
+
+    let mut server = Command::new(topsail)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .env("TOPSAIL_KUBECONFIG", &kubeconfig)
+        .env("TOPSAIL_LOG", "info")
+        .env_remove("DATABASE_URL")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(server.stderr.take().unwrap()).lines();
+    let base = loop {
+        let line = lines.next().expect("topsail exited").unwrap();
+        if let Some((_, rest)) = line.split_once("listening on ") {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let pid = server.id();
+    let server = Killed(server);
+    let created = http.post(format!("{base}/api/applications/create")).json(&json!({"input": {"name": "bench", "ownerEmail": "bench@example.com"}})).send().await.unwrap();
+    assert!(created.status().is_success());
+    tokio::time::sleep(Duration::from_secs(2)).await; // let the watchers list the empty clusters
+    let rss_empty = rss_kib(pid);
+
+    let populate = Instant::now();
+    for url in &urls {
+        for n in 0..DEPLOYMENTS_PER_CLUSTER {
+            let name = format!("svc-{n:03}");
+            let r = http
+                .patch(format!("{url}/apis/apps/v1/namespaces/default/deployments/{name}?fieldManager=bench"))
+                .bearer_auth(&token)
+                .header("content-type", "application/apply-patch+yaml")
+                .body(deployment(&name).to_string())
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+        }
+    }
+    let mut stream = http.get(format!("{base}/api/infrastructure/stream?application=bench")).send().await.unwrap();
+    let mut buffer = String::new();
+    let total = 2 * DEPLOYMENTS_PER_CLUSTER * PODS_PER_DEPLOYMENT;
+    loop {
+        let view = next_view(&mut stream, &mut buffer).await;
+        if ready_pods(&view) == total {
+            break;
+        }
+    }
+    let synced = populate.elapsed();
+    let rss_full = rss_kib(pid);
+
+    let mut view_times = Vec::new();
+    let mut view_bytes = 0;
+    for _ in 0..VIEW_CALLS {
+        let t = Instant::now();
+        let body = http.post(format!("{base}/api/infrastructure/view")).json(&json!({"application": "bench"})).send().await.unwrap().bytes().await.unwrap();
+        view_times.push(t.elapsed());
+        view_bytes = body.len();
+    }
+    view_times.sort();
+
+    let mut event_times = Vec::new();
+    for i in 0..CHANGES {
+        let name = format!("svc-{:03}", i % DEPLOYMENTS_PER_CLUSTER);
+        let replicas = PODS_PER_DEPLOYMENT as i64 + 1 + (i as i64 % 2);
+        let t = Instant::now();
+        let r = http
+            .patch(format!("{}/apis/apps/v1/namespaces/default/deployments/{name}/scale", urls[0]))
+            .bearer_auth(&token)
+            .header("content-type", "application/merge-patch+json")
+            .body(json!({"spec": {"replicas": replicas}}).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+        loop {
+            let view = next_view(&mut stream, &mut buffer).await;
+            if desired_of(&view, "sim-1", &name) == Some(replicas) {
+                break;
+            }
+        }
+        event_times.push(t.elapsed());
+        // Let the rollout it started settle before the next change.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        while tokio::time::timeout(Duration::from_millis(300), next_view(&mut stream, &mut buffer)).await.is_ok() {}
+    }
+    event_times.sort();
+
+    println!("infrastructure: 2 clusters, {} Deployments, {total} pods, all of one application", 2 * DEPLOYMENTS_PER_CLUSTER);
+    println!("  populate → all pods ready in the live view: {:.1} s", synced.as_secs_f64());
+    println!("  topsail RSS: {:.1} MiB with empty clusters, {:.1} MiB with everything cached (+{:.1} MiB)",
+        rss_empty as f64 / 1024.0, rss_full as f64 / 1024.0, (rss_full as f64 - rss_empty as f64) / 1024.0);
+    println!("  view API ({} calls, {} KB each): p50 {:.1} ms, p95 {:.1} ms",
+        VIEW_CALLS, view_bytes / 1024, percentile(&view_times, 0.5).as_secs_f64() * 1e3, percentile(&view_times, 0.95).as_secs_f64() * 1e3);
+    println!("  cluster change → browser event ({CHANGES} scale changes): p50 {:.0} ms, p95 {:.0} ms, max {:.0} ms",
+        percentile(&event_times, 0.5).as_secs_f64() * 1e3, percentile(&event_times, 0.95).as_secs_f64() * 1e3, event_times.last().unwrap().as_secs_f64() * 1e3);
+    drop(server);
+    drop(sim);
+}
