@@ -11,6 +11,7 @@ pub mod patch;
 pub mod resources;
 pub mod selectors;
 pub mod store;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -32,6 +33,9 @@ pub use controllers::Timing;
 pub struct Config {
     /// Bearer token every API request must carry; None accepts anonymous requests.
     pub token: Option<String>,
+    /// Serve HTTPS with a certificate authority made at start-up (in the kubeconfig); plain
+    /// HTTP when false (for debugging with curl).
+    pub https: bool,
     pub timing: Timing,
     /// How many changes are kept for watches that resume from a resourceVersion.
     pub history_limit: usize,
@@ -45,6 +49,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             token: None,
+            https: false,
             timing: Timing::default(),
             history_limit: 20_000,
             bookmark_every: Duration::from_secs(10),
@@ -122,6 +127,8 @@ impl Cluster {
 pub struct RunningCluster {
     pub url: String,
     pub token: Option<String>,
+    /// The certificate authority clients must trust (PEM), when serving HTTPS.
+    pub ca_pem: Option<String>,
     pub cluster: Arc<Cluster>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -148,6 +155,11 @@ pub fn kubeconfig(contexts: &[(&str, &RunningCluster, &str)]) -> String {
     let mut ctxs = String::new();
     for (name, c, namespace) in contexts {
         clusters.push_str(&format!("- name: {name}\n  cluster:\n    server: {}\n", c.url));
+        if let Some(ca) = &c.ca_pem {
+            use base64::Engine;
+            let data = base64::engine::general_purpose::STANDARD.encode(ca);
+            clusters.push_str(&format!("    certificate-authority-data: {data}\n"));
+        }
         match &c.token {
             Some(t) => users.push_str(&format!("- name: {name}\n  user:\n    token: {t}\n")),
             None => users.push_str(&format!("- name: {name}\n  user: {{}}\n")),
@@ -171,11 +183,19 @@ pub async fn start(config: Config, addr: SocketAddr) -> std::io::Result<RunningC
         faults: Mutex::new(Faults::default()),
     });
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    let url = format!("http://{}", listener.local_addr()?);
+    let local = listener.local_addr()?;
     let router = Router::new().fallback(serve).with_state(cluster.clone());
-    let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
+    let (url, ca_pem, server) = if config.https {
+        let tls = tls::make().map_err(std::io::Error::other)?;
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls.server_config.clone());
+        let server = tokio::spawn(serve_https(listener, acceptor, router));
+        (format!("https://{local}"), Some(tls.ca_pem), server)
+    } else {
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        (format!("http://{local}"), None, server)
+    };
     let controllers = {
         let cluster = cluster.clone();
         let timing = config.timing.clone();
@@ -192,7 +212,23 @@ pub async fn start(config: Config, addr: SocketAddr) -> std::io::Result<RunningC
             }
         })
     };
-    Ok(RunningCluster { url, token: config.token, cluster, tasks: vec![server, controllers] })
+    Ok(RunningCluster { url, token: config.token, ca_pem, cluster, tasks: vec![server, controllers] })
+}
+
+/// Accepts TLS connections and serves each with the router (HTTP/1.1).
+async fn serve_https(listener: tokio::net::TcpListener, acceptor: tokio_rustls::TlsAcceptor, router: Router) {
+    loop {
+        let Ok((tcp, _)) = listener.accept().await else { continue };
+        let (acceptor, router) = (acceptor.clone(), router.clone());
+        tokio::spawn(async move {
+            let Ok(stream) = acceptor.accept(tcp).await else { return };
+            let service = hyper_util::service::TowerToHyperService::new(router);
+            let _ = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+                .http1_only()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+        });
+    }
 }
 
 async fn serve(AxumState(cluster): AxumState<Arc<Cluster>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {

@@ -2,7 +2,7 @@
 //! kubeconfig naming them all.
 //!
 //! ```text
-//! kubernetes-simulator [--clusters N] [--port P] [--token T] [--kubeconfig PATH] [--pod-ready-ms MS]
+//! kubernetes-simulator [--clusters N] [--port P] [--token T|--anonymous] [--https] [--kubeconfig PATH] [--pod-ready-ms MS]
 //! ```
 //! Ports are P, P+1, ... (P = 0 picks free ports). Contexts are named `sim-1`, `sim-2`, ...
 
@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 fn usage() -> ! {
-    eprintln!("usage: kubernetes-simulator [--clusters N] [--port P] [--token T|--anonymous] [--kubeconfig PATH] [--pod-ready-ms MS]");
+    eprintln!("usage: kubernetes-simulator [--clusters N] [--port P] [--token T|--anonymous] [--https] [--kubeconfig PATH] [--pod-ready-ms MS]");
     std::process::exit(2)
 }
 
@@ -29,6 +29,7 @@ async fn main() {
             "--port" => port = value().parse().unwrap_or_else(|_| usage()),
             "--token" => token = Some(value()),
             "--anonymous" => token = None,
+            "--https" => config.https = true,
             "--kubeconfig" => kubeconfig_path = value(),
             "--pod-ready-ms" => config.timing.pod_ready_after = Duration::from_millis(value().parse().unwrap_or_else(|_| usage())),
             _ => usage(),

@@ -551,3 +551,21 @@ async fn bearer_tokens_faults_and_logs() {
     let (code, _) = api.get(&format!("/api/v1/namespaces/prod/pods/{name}/log?&container=nope")).await;
     assert_eq!(code, 400);
 }
+
+#[tokio::test]
+async fn https_with_a_certificate_authority_in_the_kubeconfig() {
+    let config = Config { https: true, token: Some("t0ken".into()), ..Config::default() };
+    let cluster = kubernetes_simulator::start(config, SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+    assert!(cluster.url.starts_with("https://127.0.0.1:"));
+    let ca = cluster.ca_pem.clone().unwrap();
+    let kubeconfig = cluster.kubeconfig("sim", "default");
+    assert!(kubeconfig.contains("certificate-authority-data: "), "{kubeconfig}");
+    // A client that does not trust the simulator's CA is refused at the handshake.
+    let untrusting = reqwest::Client::builder().build().unwrap();
+    assert!(untrusting.get(format!("{}/version", cluster.url)).send().await.is_err());
+    let trusting = reqwest::Client::builder().add_root_certificate(reqwest::Certificate::from_pem(ca.as_bytes()).unwrap()).build().unwrap();
+    let version = trusting.get(format!("{}/version", cluster.url)).bearer_auth("t0ken").send().await.unwrap();
+    assert_eq!(version.status().as_u16(), 200);
+    let anonymous = trusting.get(format!("{}/api/v1/namespaces", cluster.url)).send().await.unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401);
+}

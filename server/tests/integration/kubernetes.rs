@@ -19,6 +19,8 @@ impl Sim {
     pub async fn start() -> Self {
         let config = SimConfig {
             token: Some(format!("token-{}", std::process::id())),
+            // HTTPS, verified against the CA in the kubeconfig, as with a real cluster.
+            https: true,
             timing: Timing {
                 pod_ready_after: Duration::from_millis(80),
                 slow_ready_after: Duration::from_secs(2),
@@ -35,9 +37,15 @@ impl Sim {
         Self { cluster, dir, kubeconfig }
     }
 
+    /// An HTTP client that trusts the cluster's certificate authority.
+    pub fn http(&self) -> reqwest::Client {
+        let ca = reqwest::Certificate::from_pem(self.cluster.ca_pem.as_deref().unwrap().as_bytes()).unwrap();
+        reqwest::Client::builder().add_root_certificate(ca).build().unwrap()
+    }
+
     /// Creates namespaces straight through the API.
     pub async fn namespaces(&self, names: &[&str]) {
-        let http = reqwest::Client::new();
+        let http = self.http();
         for n in names {
             let r = http
                 .post(format!("{}/api/v1/namespaces", self.cluster.url))
@@ -52,7 +60,7 @@ impl Sim {
     }
 
     pub async fn faults(&self, spec: Value) {
-        reqwest::Client::new().post(format!("{}/simulator/faults", self.cluster.url)).body(spec.to_string()).send().await.unwrap();
+        self.http().post(format!("{}/simulator/faults", self.cluster.url)).body(spec.to_string()).send().await.unwrap();
     }
 
     pub fn account(&self, name: &str, namespaces: &[&str]) -> KubernetesAccountConfig {
@@ -350,7 +358,7 @@ async fn the_infrastructure_view_follows_the_cluster_live() {
     assert_eq!((code, said.as_str()), (200, Some("Scale deployment web to 3: done")));
     next_view(&mut events, &mut buffer, |v| pods_in(v, "web").iter().filter(|p| p["health"] == "up").count() == 3).await;
     // The watch survives a forced 410: a change after it still arrives.
-    reqwest::Client::new().post(format!("{}/simulator/expire-watches", sim.cluster.url)).send().await.unwrap();
+    sim.http().post(format!("{}/simulator/expire-watches", sim.cluster.url)).send().await.unwrap();
     accounts.scale(&web("shop-test"), 1).await.unwrap();
     next_view(&mut events, &mut buffer, |v| pods_in(v, "web").len() == 1).await;
     // A crash-looping image shows red, with its reason.
