@@ -1,6 +1,7 @@
 //! The infrastructure service: what an application runs (from the watch-fed cache), details read
 //! live, pod logs, and the actions of the Infrastructure tab.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use app::model::infrastructure::{
@@ -103,8 +104,22 @@ pub fn namespaces_of(application: &str, objects: &[(CacheKey, Arc<Value>)]) -> V
         let mine = |v: &&Value| application_of(v).as_deref() == Some(application);
         let pods = of_kind("Pod");
         let sets = of_kind("ReplicaSet");
+        // Children by their controlling owner's uid, so each workload finds its own at once.
+        let mut pods_by_owner: HashMap<&str, Vec<&Value>> = HashMap::new();
+        for p in &pods {
+            if let Some(o) = owner(p) {
+                pods_by_owner.entry(o).or_default().push(p);
+            }
+        }
+        let mut sets_by_owner: HashMap<&str, Vec<&Value>> = HashMap::new();
+        for rs in &sets {
+            if let Some(o) = owner(rs) {
+                sets_by_owner.entry(o).or_default().push(rs);
+            }
+        }
+        let owned_pods = |owner_uid: &str| -> Vec<&Value> { pods_by_owner.get(owner_uid).cloned().unwrap_or_default() };
         let pods_of = |owner_uid: &str| -> Vec<PodView> {
-            let mut p: Vec<PodView> = pods.iter().filter(|p| owner(p) == Some(owner_uid)).map(|p| pod_view(p)).collect();
+            let mut p: Vec<PodView> = owned_pods(owner_uid).into_iter().map(pod_view).collect();
             p.sort_by(|a, b| a.name.cmp(&b.name));
             p
         };
@@ -120,17 +135,16 @@ pub fn namespaces_of(application: &str, objects: &[(CacheKey, Arc<Value>)]) -> V
         let mut clusters = Vec::new();
         for kind in ["Deployment", "StatefulSet", "DaemonSet"] {
             for w in of_kind(kind).into_iter().filter(mine) {
-                let mut groups: Vec<ServerGroupView> =
-                    sets.iter().filter(|rs| owner(rs) == Some(uid(w))).map(|rs| server_group(rs)).collect();
+                let own_sets = sets_by_owner.get(uid(w)).cloned().unwrap_or_default();
+                let mut groups: Vec<ServerGroupView> = own_sets.iter().map(|rs| server_group(rs)).collect();
                 groups.sort_by_key(|g| std::cmp::Reverse(g.revision.unwrap_or(0)));
                 let newest_pods: Vec<Value> = match kind {
-                    "Deployment" => sets
+                    "Deployment" => own_sets
                         .iter()
-                        .filter(|rs| owner(rs) == Some(uid(w)))
                         .max_by_key(|rs| revision(rs).unwrap_or(0))
-                        .map(|rs| pods.iter().filter(|p| owner(p) == Some(uid(rs))).map(|p| (*p).clone()).collect())
+                        .map(|rs| owned_pods(uid(rs)).into_iter().cloned().collect())
                         .unwrap_or_default(),
-                    _ => pods.iter().filter(|p| owner(p) == Some(uid(w))).map(|p| (*p).clone()).collect(),
+                    _ => owned_pods(uid(w)).into_iter().cloned().collect(),
                 };
                 let (state, message) = match status_of(kind, w, &newest_pods) {
                     RolloutStatus::Stable => ("stable", String::new()),
