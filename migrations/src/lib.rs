@@ -8,6 +8,7 @@ mod m20261126_000001_create_applications;
 mod m20261126_000002_create_work_queue;
 mod m20261126_000003_create_pipelines;
 mod m20261126_000004_create_executions;
+mod m20261126_000005_application_deploy_targets;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_create_work_queue::Migration),
             Box::new(m20261126_000003_create_pipelines::Migration),
             Box::new(m20261126_000004_create_executions::Migration),
+            Box::new(m20261126_000005_application_deploy_targets::Migration),
         ]
     }
 

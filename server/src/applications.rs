@@ -28,6 +28,7 @@ fn record(name: &ApplicationName, changes: ApplicationChanges) -> ApplicationRec
         description: changes.description,
         owner_email: changes.owner_email.as_str().to_owned(),
         team: changes.team,
+        deploy_targets: changes.deploy_targets,
     }
 }
 

@@ -8,7 +8,7 @@ use app::model::infrastructure::{
     AccountView, ClusterView, ConditionView, EventView, InfrastructureAction, InfrastructureView, LoadBalancerView,
     NamespaceView, ObjectDetails, ObjectRef, PodHealth, PodView, ServerGroupView, to_yaml,
 };
-use app::model::{AppError, ApplicationName, FieldError, RequestContext};
+use app::model::{AppError, ApplicationName, DeployTarget, FieldError, RequestContext};
 use app::services::InfrastructureService;
 use async_trait::async_trait;
 use serde_json::Value;
@@ -21,6 +21,8 @@ use crate::kubernetes::{AccountHealth, Accounts, KubernetesError, ResourceRef};
 pub struct Infrastructure {
     pub accounts: Accounts,
     pub cache: Arc<InfrastructureCache>,
+    /// For the applications' deploy targets.
+    pub store: crate::store::Store,
 }
 
 /// Kubernetes errors as the API shows them: what failed and the cluster's own message.
@@ -249,9 +251,15 @@ pub fn namespaces_of(application: &str, objects: &[(CacheKey, Arc<Value>)]) -> V
 }
 
 impl Infrastructure {
-    /// The view of an application across every account.
-    pub fn view_of(&self, application: &str) -> InfrastructureView {
-        let accounts = self
+    /// The application's deploy targets (none when it has none, or cannot be read).
+    pub async fn targets_of(&self, application: &str) -> Vec<DeployTarget> {
+        self.store.get_application(application).await.map(|a| a.deploy_targets).unwrap_or_default()
+    }
+
+    /// The view of an application: the accounts it deploys to (every account when it names
+    /// none), each with its target namespaces and whatever of the application runs there.
+    pub fn view_of(&self, application: &str, targets: &[DeployTarget]) -> InfrastructureView {
+        let mut accounts: Vec<AccountView> = self
             .accounts
             .all()
             .map(|a| {
@@ -265,9 +273,27 @@ impl Infrastructure {
                 if !watch_errors.is_empty() && health == "healthy" {
                     detail = format!("{detail}; watch: {}", watch_errors.join("; "));
                 }
-                AccountView { name: a.name.clone(), health: health.to_owned(), health_detail: detail, namespaces: namespaces_of(application, &self.cache.objects(&a.name)) }
+                let mut namespaces = namespaces_of(application, &self.cache.objects(&a.name));
+                for t in targets.iter().filter(|t| t.account == a.name) {
+                    if !namespaces.iter().any(|n| n.name == t.namespace) {
+                        namespaces.push(NamespaceView { name: t.namespace.clone(), clusters: Vec::new(), load_balancers: Vec::new() });
+                    }
+                }
+                namespaces.sort_by(|x, y| x.name.cmp(&y.name));
+                AccountView { name: a.name.clone(), health: health.to_owned(), health_detail: detail, namespaces }
             })
+            .filter(|a| targets.is_empty() || targets.iter().any(|t| t.account == a.name) || !a.namespaces.is_empty())
             .collect();
+        for t in targets {
+            if !accounts.iter().any(|a| a.name == t.account) {
+                accounts.push(AccountView {
+                    name: t.account.clone(),
+                    health: "misconfigured".into(),
+                    health_detail: "no Kubernetes account of this name is configured".into(),
+                    namespaces: Vec::new(),
+                });
+            }
+        }
         InfrastructureView { application: application.to_owned(), accounts }
     }
 
@@ -279,7 +305,8 @@ impl Infrastructure {
 #[async_trait]
 impl InfrastructureService for Infrastructure {
     async fn view(&self, _rc: &RequestContext, application: &ApplicationName) -> Result<InfrastructureView, AppError> {
-        Ok(self.view_of(application.as_str()))
+        let targets = self.targets_of(application.as_str()).await;
+        Ok(self.view_of(application.as_str(), &targets))
     }
 
     async fn details(&self, _rc: &RequestContext, object: &ObjectRef) -> Result<ObjectDetails, AppError> {

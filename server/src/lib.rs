@@ -54,7 +54,7 @@ pub async fn open_store(config: &Config) -> Result<Store, StartError> {
 /// Kubernetes stages on `accounts`.
 pub fn engine(store: &Store, config: &Config, accounts: &kubernetes::Accounts) -> Arc<Engine> {
     let settings = QueueSettings { visibility_timeout: config.queue_visibility_timeout, ..QueueSettings::default() };
-    let stages = StageRegistry::standard().with_kubernetes(accounts.clone());
+    let stages = StageRegistry::standard().with_kubernetes(accounts.clone(), Some(store.clone()));
     Arc::new(Engine::new(store, Arc::new(SystemClock), settings, stages))
 }
 
@@ -69,9 +69,9 @@ pub fn services(store: &Store, engine: Arc<Engine>, infrastructure: Arc<infrastr
 }
 
 /// Kubernetes accounts from the configuration, with nothing watched yet.
-pub async fn kubernetes(config: &Config) -> Arc<infrastructure::Infrastructure> {
+pub async fn kubernetes(config: &Config, store: &Store) -> Arc<infrastructure::Infrastructure> {
     let accounts = kubernetes::Accounts::load(&config.kubernetes).await;
-    Arc::new(infrastructure::Infrastructure { accounts, cache: kubernetes::cache::InfrastructureCache::new() })
+    Arc::new(infrastructure::Infrastructure { accounts, cache: kubernetes::cache::InfrastructureCache::new(), store: store.clone() })
 }
 
 /// A server bound to its address, not yet serving.
@@ -128,7 +128,7 @@ pub async fn bind(config: &Config) -> Result<Bound, StartError> {
             "the UI bundle (pkg/topsail_bg.wasm) is not in the site directory: pages render but stay static; build it with `./x build` or set TOPSAIL_SITE_DIR"
         );
     }
-    let infrastructure = kubernetes(config).await;
+    let infrastructure = kubernetes(config, &store).await;
     let engine = engine(&store, config, &infrastructure.accounts);
     let services = services(&store, engine.clone(), infrastructure.clone());
     let state = AppState {

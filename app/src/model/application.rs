@@ -98,6 +98,20 @@ impl OwnerEmail {
     }
 }
 
+/// Where an application deploys: a Kubernetes account and a namespace in it (an environment).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeployTarget {
+    pub account: String,
+    pub namespace: String,
+}
+
+impl DeployTarget {
+    /// `account/namespace`, as the form and messages write it.
+    pub fn text(&self) -> String {
+        format!("{}/{}", self.account, self.namespace)
+    }
+}
+
 /// What a person types into the create or edit form: raw strings, not yet validated.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -106,6 +120,8 @@ pub struct ApplicationInput {
     pub description: String,
     pub owner_email: String,
     pub team: String,
+    /// One `account/namespace` per line (commas work too).
+    pub deploy_targets: String,
 }
 
 /// A validated request to create an application.
@@ -121,6 +137,7 @@ pub struct ApplicationChanges {
     pub description: String,
     pub owner_email: OwnerEmail,
     pub team: String,
+    pub deploy_targets: Vec<DeployTarget>,
 }
 
 impl ApplicationInput {
@@ -150,9 +167,10 @@ impl ApplicationInput {
             errors.push(e);
         }
         let owner_email = OwnerEmail::parse(&self.owner_email).map_err(|e| errors.push(e)).ok();
-        match owner_email {
-            Some(owner_email) if errors.is_empty() => {
-                Ok(ApplicationChanges { description, owner_email, team })
+        let deploy_targets = parse_deploy_targets(&self.deploy_targets).map_err(|e| errors.push(e)).ok();
+        match (owner_email, deploy_targets) {
+            (Some(owner_email), Some(deploy_targets)) if errors.is_empty() => {
+                Ok(ApplicationChanges { description, owner_email, team, deploy_targets })
             }
             _ => Err(errors),
         }
@@ -165,10 +183,33 @@ impl ApplicationInput {
             "ownerEmail" => OwnerEmail::parse(&self.owner_email).map(drop),
             "description" => check_description(self.description.trim()),
             "team" => check_team(self.team.trim()),
+            "deployTargets" => parse_deploy_targets(&self.deploy_targets).map(drop),
             _ => Ok(()),
         };
         result.err().map(|e| e.message)
     }
+}
+
+/// `account/namespace` entries, one per line or comma-separated; the namespace must be a
+/// DNS-1123 label and the account a name without spaces or `/`. Repeats are dropped.
+pub fn parse_deploy_targets(text: &str) -> Result<Vec<DeployTarget>, FieldError> {
+    let mut targets: Vec<DeployTarget> = Vec::new();
+    for entry in text.split(['\n', ',']).map(str::trim).filter(|e| !e.is_empty()) {
+        let invalid = |why: &str| FieldError::new("deployTargets", &format!("'{entry}': {why}"));
+        let (account, namespace) = entry.split_once('/').ok_or_else(|| invalid("write account/namespace, e.g. staging/shop-test"))?;
+        let (account, namespace) = (account.trim(), namespace.trim());
+        if account.is_empty() || account.contains(char::is_whitespace) || account.chars().any(char::is_control) {
+            return Err(invalid("the account name is missing or has spaces"));
+        }
+        if ApplicationName::parse(namespace).is_err() {
+            return Err(invalid("the namespace must be lowercase letters, digits and '-', at most 63 characters"));
+        }
+        let target = DeployTarget { account: account.to_owned(), namespace: namespace.to_owned() };
+        if !targets.contains(&target) {
+            targets.push(target);
+        }
+    }
+    Ok(targets)
 }
 
 fn check_description(description: &str) -> Result<(), FieldError> {
@@ -203,16 +244,25 @@ pub struct Application {
     pub created_by: String,
     pub updated_at: DateTime<Utc>,
     pub updated_by: String,
+    /// Where it may deploy; empty means anywhere Topsail has an account.
+    #[serde(default)]
+    pub deploy_targets: Vec<DeployTarget>,
 }
 
 impl Application {
     /// The form values that reproduce this application (for the edit form).
+    /// May this application deploy to `namespace` in `account`?
+    pub fn may_deploy_to(&self, account: &str, namespace: &str) -> bool {
+        self.deploy_targets.is_empty() || self.deploy_targets.iter().any(|t| t.account == account && t.namespace == namespace)
+    }
+
     pub fn to_input(&self) -> ApplicationInput {
         ApplicationInput {
             name: self.name.clone(),
             description: self.description.clone(),
             owner_email: self.owner_email.clone(),
             team: self.team.clone(),
+            deploy_targets: self.deploy_targets.iter().map(DeployTarget::text).collect::<Vec<_>>().join("\n"),
         }
     }
 }
@@ -288,6 +338,20 @@ mod tests {
         assert_eq!(valid.name.as_str(), "web");
         assert_eq!(valid.changes.description, "the storefront");
         assert_eq!(valid.changes.team, "payments");
+    }
+
+    #[test]
+    fn deploy_targets_are_account_slash_namespace_lines() {
+        let targets = parse_deploy_targets("staging/shop-test\n prod / shop ,staging/shop-test\n\n").unwrap();
+        assert_eq!(targets.iter().map(DeployTarget::text).collect::<Vec<_>>(), ["staging/shop-test", "prod/shop"]);
+        assert_eq!(parse_deploy_targets("prod").unwrap_err().message, "'prod': write account/namespace, e.g. staging/shop-test");
+        assert!(parse_deploy_targets("prod/Shop_1").unwrap_err().message.contains("the namespace must be"));
+        assert!(parse_deploy_targets("my account/shop").is_err());
+        assert_eq!(parse_deploy_targets("").unwrap(), vec![]);
+        let mut input = ApplicationInput { name: "shop".into(), owner_email: "a@b.co".into(), ..Default::default() };
+        input.deploy_targets = "prod".into();
+        assert_eq!(input.validate_new().unwrap_err()[0].field, "deployTargets");
+        assert_eq!(input.field_problem("deployTargets").as_deref(), Some("'prod': write account/namespace, e.g. staging/shop-test"));
     }
 
     #[test]

@@ -12,7 +12,8 @@ pub mod pipeline;
 mod request;
 
 pub use application::{
-    Application, ApplicationChanges, ApplicationInput, ApplicationName, NewApplication, OwnerEmail,
+    Application, ApplicationChanges, ApplicationInput, ApplicationName, DeployTarget, NewApplication, OwnerEmail,
+    parse_deploy_targets,
 };
 pub use error::{AppError, FieldError};
 pub use request::{Caller, RequestContext};

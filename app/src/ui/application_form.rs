@@ -95,6 +95,15 @@ pub fn ApplicationForm(
                 problem=problem("description")
                 multiline=true
             />
+            <TextField
+                id="deployTargets"
+                label="Deploy targets"
+                hint="Optional. The Kubernetes accounts and namespaces it deploys to, one account/namespace per line. Empty: any."
+                value=Signal::derive(move || form.with(|f| f.deploy_targets.clone()))
+                on_input=edit("deployTargets", |f, v| f.deploy_targets = v)
+                problem=problem("deployTargets")
+                multiline=true
+            />
             <div class="form-actions">
                 <button type="submit" class="button primary" disabled=move || pending.get()>
                     {move || if pending.get() { "Saving…" } else { submit_label }}

@@ -255,6 +255,7 @@ mod tests {
             created_by: "anonymous".into(),
             updated_at: t,
             updated_by: "anonymous".into(),
+            deploy_targets: Vec::new(),
         }
     }
 

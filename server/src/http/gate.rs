@@ -268,13 +268,35 @@ async fn submit_task(
 async fn run_job(s: &AppState, rc: &RequestContext, job: &Value) -> Result<(), AppError> {
     let app = job.get("application").cloned().unwrap_or(Value::Null);
     let text = |k: &str| app.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
-    let input = ApplicationInput { name: text("name"), description: text("description"), owner_email: text("email"), team: text("team") };
+    // Deploy targets are Topsail's own attribute: `deployTargets` as "account/namespace" strings
+    // or {account, namespace} objects; absent, an existing application keeps its own.
+    let targets: Option<String> = app.get("deployTargets").and_then(Value::as_array).map(|list| {
+        list.iter()
+            .map(|t| match t {
+                Value::String(s) => s.clone(),
+                other => format!("{}/{}", other["account"].as_str().unwrap_or_default(), other["namespace"].as_str().unwrap_or_default()),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
+    let mut input = ApplicationInput {
+        name: text("name"),
+        description: text("description"),
+        owner_email: text("email"),
+        team: text("team"),
+        deploy_targets: targets.clone().unwrap_or_default(),
+    };
     match job.get("type").and_then(Value::as_str) {
         Some("createApplication") => {
             // `spin application save` sends createApplication for new and existing apps alike.
             let name = ApplicationName::parse(&input.name).map_err(|e| AppError::invalid(&e.field, &e.message))?;
             match s.services.applications.get(rc, &name).await {
-                Ok(_) => update(s, rc, &name, &input).await,
+                Ok(existing) => {
+                    if targets.is_none() {
+                        input.deploy_targets = existing.to_input().deploy_targets;
+                    }
+                    update(s, rc, &name, &input).await
+                }
                 Err(AppError::NotFound { .. }) => {
                     let new = input.validate_new().map_err(|fields| AppError::Invalid { fields })?;
                     s.services.applications.create(rc, new).await.map(drop)
@@ -284,6 +306,9 @@ async fn run_job(s: &AppState, rc: &RequestContext, job: &Value) -> Result<(), A
         }
         Some("updateApplication") => {
             let name = ApplicationName::parse(&input.name).map_err(|e| AppError::invalid(&e.field, &e.message))?;
+            if targets.is_none() {
+                input.deploy_targets = s.services.applications.get(rc, &name).await?.to_input().deploy_targets;
+            }
             update(s, rc, &name, &input).await
         }
         Some("deleteApplication") => {

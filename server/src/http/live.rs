@@ -48,7 +48,9 @@ fn updates(state: AppState, application: String) -> impl Stream<Item = Result<Ev
 }
 
 async fn send_updates(tx: mpsc::Sender<Event>, infrastructure: Arc<Infrastructure>, mut changes: broadcast::Receiver<Arc<CacheChange>>, application: String) {
-    let snapshot = || Event::default().event("view").data(serde_json::to_string(&infrastructure.view_of(&application)).unwrap_or_default());
+    // The deploy targets are read once per stream; a browser that reconnects sees changes.
+    let targets = infrastructure.targets_of(&application).await;
+    let snapshot = || Event::default().event("view").data(serde_json::to_string(&infrastructure.view_of(&application, &targets)).unwrap_or_default());
     if tx.send(snapshot()).await.is_err() {
         return;
     }

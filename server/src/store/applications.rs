@@ -23,6 +23,8 @@ mod entity {
         pub created_by: String,
         pub updated_at: DateTimeUtc,
         pub updated_by: String,
+        /// JSON list of `{account, namespace}`.
+        pub deploy_targets: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -40,6 +42,11 @@ pub struct ApplicationRecord {
     pub description: String,
     pub owner_email: String,
     pub team: String,
+    pub deploy_targets: Vec<app::model::DeployTarget>,
+}
+
+fn targets_json(targets: &[app::model::DeployTarget]) -> String {
+    serde_json::to_string(targets).unwrap_or_else(|_| "[]".to_owned())
 }
 
 impl From<entity::Model> for Application {
@@ -53,6 +60,7 @@ impl From<entity::Model> for Application {
             created_by: m.created_by,
             updated_at: m.updated_at,
             updated_by: m.updated_by,
+            deploy_targets: serde_json::from_str(&m.deploy_targets).unwrap_or_default(),
         }
     }
 }
@@ -85,6 +93,7 @@ impl Store {
             description: Set(record.description),
             owner_email: Set(record.owner_email),
             team: Set(record.team),
+            deploy_targets: Set(targets_json(&record.deploy_targets)),
             created_at: Set(at),
             created_by: Set(by.to_owned()),
             updated_at: Set(at),
@@ -106,6 +115,7 @@ impl Store {
             .col_expr(Column::Description, Expr::value(record.description))
             .col_expr(Column::OwnerEmail, Expr::value(record.owner_email))
             .col_expr(Column::Team, Expr::value(record.team))
+            .col_expr(Column::DeployTargets, Expr::value(targets_json(&record.deploy_targets)))
             .col_expr(Column::UpdatedAt, Expr::value(now()))
             .col_expr(Column::UpdatedBy, Expr::value(by.to_owned()))
             .filter(Column::Name.eq(record.name.as_str()))

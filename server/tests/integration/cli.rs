@@ -157,6 +157,7 @@ fn create_application(data: &std::path::Path, name: &str) {
             description: String::new(),
             owner_email: "ops@example.com".into(),
             team: String::new(),
+            deploy_targets: Vec::new(),
         };
         store.insert_application(record, "test").await.unwrap();
         store.close().await.unwrap();

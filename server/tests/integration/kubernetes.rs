@@ -496,3 +496,43 @@ async fn a_pipeline_deploys_the_triggers_image_then_scales_undoes_finds_and_dele
     assert!(message.contains("deployment shop-test/api failed to roll out") && message.contains("CrashLoopBackOff"), "{failed:#}");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_application_deploys_only_to_its_deploy_targets() {
+    use crate::support::{Backend, TestServer};
+    let sim = Sim::start().await;
+    sim.namespaces(&["shop-test", "shop-prod"]).await;
+    let account = sim.account("test", &[]);
+    let server = TestServer::start_with(Backend::Sqlite, |c| c.kubernetes.accounts = vec![account]).await;
+    let (code, bad, _) = server.call("applications/create", json!({"input": {"name": "shop", "ownerEmail": "team@example.com", "deployTargets": "test"}})).await;
+    assert_eq!((code, bad["fields"][0]["field"].as_str()), (422, Some("deployTargets")), "{bad}");
+    let (code, app, _) = server
+        .call("applications/create", json!({"input": {"name": "shop", "ownerEmail": "team@example.com", "deployTargets": "test/shop-test\nghost/elsewhere"}}))
+        .await;
+    assert_eq!(code, 200, "{app}");
+    assert_eq!(app["deployTargets"], json!([{"account": "test", "namespace": "shop-test"}, {"account": "ghost", "namespace": "elsewhere"}]));
+
+    // The view lists the targets, even before anything runs there, and says an unknown account is one.
+    let (_, view, _) = server.call("infrastructure/view", json!({"application": "shop"})).await;
+    let accounts: Vec<(&str, &str)> = view["accounts"].as_array().unwrap().iter().map(|a| (a["name"].as_str().unwrap(), a["health"].as_str().unwrap())).collect();
+    assert_eq!(accounts.iter().map(|a| a.0).collect::<Vec<_>>(), ["test", "ghost"]);
+    assert_eq!(accounts[1].1, "misconfigured");
+    assert_eq!(view["accounts"][0]["namespaces"][0]["name"], "shop-test");
+
+    let deploy_to = |namespace: &str| json!({"application": "shop", "name": format!("to-{namespace}"), "stages": [{"refId": "1", "type": "deployManifest",
+        "name": "Deploy", "account": "test", "namespaceOverride": namespace, "manifests": [deployment("web", "web:1", 1)]}]});
+    for ns in ["shop-test", "shop-prod"] {
+        let (code, saved, _) = server.call("pipelines/save", json!({"pipeline": deploy_to(ns)})).await;
+        assert_eq!(code, 200, "{saved}");
+    }
+    let (_, id, _) = server.call("executions/start", json!({"application": "shop", "name": "to-shop-test"})).await;
+    assert_eq!(until_execution(&server, id.as_str().unwrap(), &["SUCCEEDED", "TERMINAL"]).await["status"], "SUCCEEDED");
+    let (_, id, _) = server.call("executions/start", json!({"application": "shop", "name": "to-shop-prod"})).await;
+    let refused = until_execution(&server, id.as_str().unwrap(), &["SUCCEEDED", "TERMINAL"]).await;
+    assert_eq!(refused["status"], "TERMINAL");
+    let message = refused["stages"][0]["context"]["exception"]["details"]["errors"][0].as_str().unwrap().to_owned();
+    assert!(message.starts_with("application shop does not deploy to test/shop-prod; its deploy targets are test/shop-test, ghost/elsewhere"), "{message}");
+    let accounts = sim.accounts(&[]).await;
+    assert_eq!(accounts.get(&web("shop-prod")).await.unwrap(), None, "nothing was written to shop-prod");
+    server.stop().await;
+}

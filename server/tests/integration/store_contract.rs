@@ -13,6 +13,7 @@ fn record(name: &str) -> ApplicationRecord {
         description: format!("{name} description"),
         owner_email: format!("{name}@example.com"),
         team: "platform".into(),
+        deploy_targets: vec![app::model::DeployTarget { account: "staging".into(), namespace: format!("{name}-test") }],
     }
 }
 
@@ -67,12 +68,15 @@ async fn update_changes_fields_and_who_changed_them(store: Store) {
         description: "new words".into(),
         owner_email: "ops@example.com".into(),
         team: "payments".into(),
+        deploy_targets: vec![],
     };
+    assert_eq!(created.deploy_targets.len(), 1, "deploy targets are stored");
     let updated = store.update_application(changed, "bob").await.unwrap();
     assert_eq!(
         (updated.description.as_str(), updated.owner_email.as_str(), updated.team.as_str()),
         ("new words", "ops@example.com", "payments")
     );
+    assert!(updated.deploy_targets.is_empty(), "deploy targets change with the rest");
     assert_eq!((updated.created_by.as_str(), updated.updated_by.as_str()), ("alice", "bob"));
     assert_eq!(updated.created_at, created.created_at);
     assert!(updated.updated_at >= created.updated_at);

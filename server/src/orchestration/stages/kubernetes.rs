@@ -131,11 +131,53 @@ fn bindable(cx: &TaskContext<'_>) -> Vec<Value> {
     all
 }
 
+/// What every Kubernetes stage works on.
+pub struct On {
+    pub accounts: Accounts,
+    /// The applications, to keep each to its deploy targets (None: no check).
+    pub store: Option<crate::store::Store>,
+}
+
+impl On {
+    /// Fails when the run's application names deploy targets and `namespace` in `account` is
+    /// not one of them.
+    async fn check_target(&self, cx: &TaskContext<'_>, account: &str, namespace: &str) -> Option<TaskResult> {
+        let store = self.store.as_ref()?;
+        let application = store.get_application(&cx.execution.application).await.ok()?;
+        if application.may_deploy_to(account, namespace) {
+            return None;
+        }
+        let targets: Vec<String> = application.deploy_targets.iter().map(|t| t.text()).collect();
+        Some(TaskResult::Failed {
+            message: format!(
+                "application {} does not deploy to {account}/{namespace}; its deploy targets are {} (change them on its Config tab)",
+                application.name,
+                targets.join(", ")
+            ),
+        })
+    }
+
+    /// The target check for a stage that names one resource.
+    async fn check_named(&self, cx: &TaskContext<'_>, r: &ResourceRef) -> Option<TaskResult> {
+        let namespace = match &r.namespace {
+            Some(ns) => ns.clone(),
+            None => self.accounts.account(&r.account).ok()?.default_namespace.clone(),
+        };
+        self.check_target(cx, &r.account, &namespace).await
+    }
+}
+
+impl std::ops::Deref for On {
+    type Target = Accounts;
+
+    fn deref(&self) -> &Accounts {
+        &self.accounts
+    }
+}
+
 macro_rules! kubernetes_stage {
     ($name:ident) => {
-        pub struct $name {
-            pub accounts: Accounts,
-        }
+        pub struct $name(pub On);
     };
 }
 
@@ -158,7 +200,7 @@ impl StageKind for DeployManifest {
 
     async fn run_task(&self, cx: TaskContext<'_>) -> TaskResult {
         if cx.task == WAIT_STABLE {
-            return wait_stable(&self.accounts, &cx).await;
+            return wait_stable(&self.0, &cx).await;
         }
         let account = match account(cx.stage) {
             Ok(a) => a.to_owned(),
@@ -191,8 +233,16 @@ impl StageKind for DeployManifest {
             .and_then(Value::as_str)
             .unwrap_or(&cx.execution.application)
             .to_owned();
-        let request = DeployRequest { account: account.clone(), namespace_override: text(cx.stage, "namespaceOverride").map(str::to_owned), application, manifests };
-        match self.accounts.deploy(&request).await {
+        let namespace_override = text(cx.stage, "namespaceOverride").map(str::to_owned);
+        let default_namespace = self.0.account(&account).map(|a| a.default_namespace.clone()).unwrap_or_else(|_| "default".into());
+        for m in &manifests {
+            let namespace = namespace_override.clone().or_else(|| m["metadata"]["namespace"].as_str().map(str::to_owned)).unwrap_or_else(|| default_namespace.clone());
+            if let Some(refused) = self.0.check_target(&cx, &account, &namespace).await {
+                return refused;
+            }
+        }
+        let request = DeployRequest { account: account.clone(), namespace_override, application, manifests };
+        match self.0.deploy(&request).await {
             Ok(deployed) => {
                 let refs: Vec<ResourceRef> = deployed.iter().map(|d| d.resource.clone()).collect();
                 let stored: Vec<Value> = deployed.iter().map(|d| d.manifest.clone()).collect();
@@ -226,7 +276,10 @@ impl StageKind for DeleteManifest {
             Ok(r) => r,
             Err(failed) => return failed,
         };
-        match self.accounts.delete(&r).await {
+        if let Some(refused) = self.0.check_named(&cx, &r).await {
+            return refused;
+        }
+        match self.0.delete(&r).await {
             Ok(existed) => TaskResult::Succeeded {
                 outputs: outputs(vec![
                     ("outputs.manifestNamesByNamespace", names_by_namespace(std::slice::from_ref(&r))),
@@ -250,16 +303,19 @@ impl StageKind for ScaleManifest {
 
     async fn run_task(&self, cx: TaskContext<'_>) -> TaskResult {
         if cx.task == WAIT_STABLE {
-            return wait_stable(&self.accounts, &cx).await;
+            return wait_stable(&self.0, &cx).await;
         }
         let r = match named_resource(cx.stage) {
             Ok(r) => r,
             Err(failed) => return failed,
         };
+        if let Some(refused) = self.0.check_named(&cx, &r).await {
+            return refused;
+        }
         let Some(replicas) = super::number_field(cx.stage, "replicas").and_then(|n| i32::try_from(n).ok()) else {
             return TaskResult::Failed { message: "replicas must be a whole number, 0 or more".into() };
         };
-        match self.accounts.scale(&r, replicas).await {
+        match self.0.scale(&r, replicas).await {
             Ok(()) => TaskResult::Succeeded { outputs: outputs(vec![("outputs.manifestNamesByNamespace", names_by_namespace(&[r]))]) },
             Err(e) => outcome(&cx, e),
         }
@@ -278,12 +334,15 @@ impl StageKind for PatchManifest {
 
     async fn run_task(&self, cx: TaskContext<'_>) -> TaskResult {
         if cx.task == WAIT_STABLE {
-            return wait_stable(&self.accounts, &cx).await;
+            return wait_stable(&self.0, &cx).await;
         }
         let r = match named_resource(cx.stage) {
             Ok(r) => r,
             Err(failed) => return failed,
         };
+        if let Some(refused) = self.0.check_named(&cx, &r).await {
+            return refused;
+        }
         let strategy = cx.stage.context.get("options").and_then(|o| o.get("mergeStrategy")).and_then(Value::as_str).unwrap_or("strategic");
         let Some(body) = cx.stage.context.get("patchBody") else {
             return TaskResult::Failed { message: "patchBody is required".into() };
@@ -294,7 +353,7 @@ impl StageKind for PatchManifest {
             (_, Value::Array(items)) if items.len() == 1 => items[0].clone(),
             (_, b) => b.clone(),
         };
-        match self.accounts.patch(&r, strategy, &body).await {
+        match self.0.patch(&r, strategy, &body).await {
             Ok(_) => TaskResult::Succeeded { outputs: outputs(vec![("outputs.manifestNamesByNamespace", names_by_namespace(&[r]))]) },
             Err(e) => outcome(&cx, e),
         }
@@ -313,18 +372,21 @@ impl StageKind for UndoRolloutManifest {
 
     async fn run_task(&self, cx: TaskContext<'_>) -> TaskResult {
         if cx.task == WAIT_STABLE {
-            return wait_stable(&self.accounts, &cx).await;
+            return wait_stable(&self.0, &cx).await;
         }
         let r = match named_resource(cx.stage) {
             Ok(r) => r,
             Err(failed) => return failed,
         };
+        if let Some(refused) = self.0.check_named(&cx, &r).await {
+            return refused;
+        }
         let back = super::number_field(cx.stage, "numRevisionsBack").unwrap_or(1).max(1) as usize;
         // Going back N revisions from the current one, as Spinnaker counts them; a task run again
         // after a crash finds the revision it chose recorded and does not go back further.
         let target = match cx.stage.context.get("undo.revision").and_then(Value::as_i64) {
             Some(chosen) => chosen,
-            None => match self.accounts.revisions(&r).await {
+            None => match self.0.revisions(&r).await {
                 Ok(revisions) => match revisions.get(back) {
                     Some(rev) => *rev,
                     None => {
@@ -336,7 +398,7 @@ impl StageKind for UndoRolloutManifest {
                 Err(e) => return outcome(&cx, e),
             },
         };
-        match self.accounts.undo(&r, Some(target)).await {
+        match self.0.undo(&r, Some(target)).await {
             Ok(restored) => TaskResult::Succeeded {
                 outputs: outputs(vec![
                     ("outputs.manifestNamesByNamespace", names_by_namespace(&[r])),
@@ -363,7 +425,10 @@ impl StageKind for FindArtifactsFromResource {
             Ok(r) => r,
             Err(failed) => return failed,
         };
-        match self.accounts.images(&r).await {
+        if let Some(refused) = self.0.check_named(&cx, &r).await {
+            return refused;
+        }
+        match self.0.images(&r).await {
             Ok(images) => {
                 let found: Vec<Value> = images
                     .iter()

@@ -85,13 +85,16 @@ impl StageRegistry {
     }
 
     /// Adds the Kubernetes manifest stages, working on `accounts`.
-    pub fn with_kubernetes(mut self, accounts: crate::kubernetes::Accounts) -> Self {
-        self.register(Arc::new(kubernetes::DeployManifest { accounts: accounts.clone() }));
-        self.register(Arc::new(kubernetes::DeleteManifest { accounts: accounts.clone() }));
-        self.register(Arc::new(kubernetes::ScaleManifest { accounts: accounts.clone() }));
-        self.register(Arc::new(kubernetes::PatchManifest { accounts: accounts.clone() }));
-        self.register(Arc::new(kubernetes::UndoRolloutManifest { accounts: accounts.clone() }));
-        self.register(Arc::new(kubernetes::FindArtifactsFromResource { accounts }));
+    /// Adds the Kubernetes manifest stages, working on `accounts`; with a store they keep each
+    /// application to its deploy targets.
+    pub fn with_kubernetes(mut self, accounts: crate::kubernetes::Accounts, store: Option<crate::store::Store>) -> Self {
+        let on = |accounts: &crate::kubernetes::Accounts| kubernetes::On { accounts: accounts.clone(), store: store.clone() };
+        self.register(Arc::new(kubernetes::DeployManifest(on(&accounts))));
+        self.register(Arc::new(kubernetes::DeleteManifest(on(&accounts))));
+        self.register(Arc::new(kubernetes::ScaleManifest(on(&accounts))));
+        self.register(Arc::new(kubernetes::PatchManifest(on(&accounts))));
+        self.register(Arc::new(kubernetes::UndoRolloutManifest(on(&accounts))));
+        self.register(Arc::new(kubernetes::FindArtifactsFromResource(on(&accounts))));
         self
     }
 
