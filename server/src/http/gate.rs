@@ -82,6 +82,7 @@ fn attributes(a: &Application) -> Value {
         "updateTs": a.updated_at.timestamp_millis().to_string(),
         "lastModifiedBy": a.updated_by,
         "user": a.created_by,
+        "deployTargets": a.deploy_targets,
     })
 }
 

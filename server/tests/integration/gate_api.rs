@@ -32,7 +32,7 @@ async fn task(s: &TestServer, job: Value) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spin_application_save_get_list_and_delete() {
     let s = TestServer::start(Backend::Sqlite).await;
-    let created = task(&s, json!({"type": "createApplication", "application": {"name": "shop", "email": "ops@example.com", "description": "Storefront"}})).await;
+    let created = task(&s, json!({"type": "createApplication", "application": {"name": "shop", "email": "ops@example.com", "description": "Storefront", "deployTargets": ["staging/shop-test"]}})).await;
     assert_eq!(created["status"], "SUCCEEDED", "{created}");
 
     let (status, apps) = send(&s, "GET", "/applications", None).await;
@@ -45,6 +45,8 @@ async fn spin_application_save_get_list_and_delete() {
     assert_eq!(again["status"], "SUCCEEDED");
     let (_, app) = send(&s, "GET", "/applications/shop", None).await;
     assert_eq!((app["name"].clone(), app["attributes"]["email"].clone()), (json!("shop"), json!("platform@example.com")));
+    // A save that does not mention deploy targets (spin does not know them) keeps them.
+    assert_eq!(app["attributes"]["deployTargets"], json!([{"account": "staging", "namespace": "shop-test"}]));
 
     let bad = task(&s, json!({"type": "createApplication", "application": {"name": "Bad Name", "email": "x"}})).await;
     assert_eq!(bad["status"], "TERMINAL");
