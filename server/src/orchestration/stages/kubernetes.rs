@@ -157,13 +157,20 @@ impl On {
         })
     }
 
-    /// The target check for a stage that names one resource.
-    async fn check_named(&self, cx: &TaskContext<'_>, r: &ResourceRef) -> Option<TaskResult> {
+    /// The one resource a stage names (`account`, `location`, `manifestName`), if the
+    /// application may touch it.
+    async fn named(&self, cx: &TaskContext<'_>) -> Result<ResourceRef, TaskResult> {
+        let r = named_resource(cx.stage)?;
         let namespace = match &r.namespace {
-            Some(ns) => ns.clone(),
-            None => self.accounts.account(&r.account).ok()?.default_namespace.clone(),
+            Some(ns) => Some(ns.clone()),
+            None => self.accounts.account(&r.account).ok().map(|a| a.default_namespace.clone()),
         };
-        self.check_target(cx, &r.account, &namespace).await
+        if let Some(ns) = namespace
+            && let Some(refused) = self.check_target(cx, &r.account, &ns).await
+        {
+            return Err(refused);
+        }
+        Ok(r)
     }
 }
 
@@ -272,13 +279,10 @@ impl StageKind for DeleteManifest {
     }
 
     async fn run_task(&self, cx: TaskContext<'_>) -> TaskResult {
-        let r = match named_resource(cx.stage) {
+        let r = match self.0.named(&cx).await {
             Ok(r) => r,
-            Err(failed) => return failed,
+            Err(done) => return done,
         };
-        if let Some(refused) = self.0.check_named(&cx, &r).await {
-            return refused;
-        }
         match self.0.delete(&r).await {
             Ok(existed) => TaskResult::Succeeded {
                 outputs: outputs(vec![
@@ -305,13 +309,10 @@ impl StageKind for ScaleManifest {
         if cx.task == WAIT_STABLE {
             return wait_stable(&self.0, &cx).await;
         }
-        let r = match named_resource(cx.stage) {
+        let r = match self.0.named(&cx).await {
             Ok(r) => r,
-            Err(failed) => return failed,
+            Err(done) => return done,
         };
-        if let Some(refused) = self.0.check_named(&cx, &r).await {
-            return refused;
-        }
         let Some(replicas) = super::number_field(cx.stage, "replicas").and_then(|n| i32::try_from(n).ok()) else {
             return TaskResult::Failed { message: "replicas must be a whole number, 0 or more".into() };
         };
@@ -336,13 +337,10 @@ impl StageKind for PatchManifest {
         if cx.task == WAIT_STABLE {
             return wait_stable(&self.0, &cx).await;
         }
-        let r = match named_resource(cx.stage) {
+        let r = match self.0.named(&cx).await {
             Ok(r) => r,
-            Err(failed) => return failed,
+            Err(done) => return done,
         };
-        if let Some(refused) = self.0.check_named(&cx, &r).await {
-            return refused;
-        }
         let strategy = cx.stage.context.get("options").and_then(|o| o.get("mergeStrategy")).and_then(Value::as_str).unwrap_or("strategic");
         let Some(body) = cx.stage.context.get("patchBody") else {
             return TaskResult::Failed { message: "patchBody is required".into() };
@@ -374,13 +372,10 @@ impl StageKind for UndoRolloutManifest {
         if cx.task == WAIT_STABLE {
             return wait_stable(&self.0, &cx).await;
         }
-        let r = match named_resource(cx.stage) {
+        let r = match self.0.named(&cx).await {
             Ok(r) => r,
-            Err(failed) => return failed,
+            Err(done) => return done,
         };
-        if let Some(refused) = self.0.check_named(&cx, &r).await {
-            return refused;
-        }
         let back = super::number_field(cx.stage, "numRevisionsBack").unwrap_or(1).max(1) as usize;
         // Going back N revisions from the current one, as Spinnaker counts them; a task run again
         // after a crash finds the revision it chose recorded and does not go back further.
@@ -421,13 +416,10 @@ impl StageKind for FindArtifactsFromResource {
     }
 
     async fn run_task(&self, cx: TaskContext<'_>) -> TaskResult {
-        let r = match named_resource(cx.stage) {
+        let r = match self.0.named(&cx).await {
             Ok(r) => r,
-            Err(failed) => return failed,
+            Err(done) => return done,
         };
-        if let Some(refused) = self.0.check_named(&cx, &r).await {
-            return refused;
-        }
         match self.0.images(&r).await {
             Ok(images) => {
                 let found: Vec<Value> = images
