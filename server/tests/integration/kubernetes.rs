@@ -536,3 +536,55 @@ async fn an_application_deploys_only_to_its_deploy_targets() {
     assert_eq!(accounts.get(&web("shop-prod")).await.unwrap(), None, "nothing was written to shop-prod");
     server.stop().await;
 }
+
+/// The seed pipeline: deploy the trigger's image to the test namespace, a person approves, the
+/// same image (by digest) goes to the prod namespace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_pipeline_promotes_the_tested_image_after_approval() {
+    use crate::support::{Backend, TestServer};
+    let sim = Sim::start().await;
+    sim.namespaces(&["shop-test", "shop-prod"]).await;
+    let account = sim.account("test", &[]);
+    let server = TestServer::start_with(Backend::Sqlite, |c| c.kubernetes.accounts = vec![account]).await;
+    server
+        .call("applications/create", json!({"input": {"name": "shop", "ownerEmail": "team@example.com", "deployTargets": "test/shop-test\ntest/shop-prod"}}))
+        .await;
+    let deploy = |ref_id: &str, after: Vec<&str>, namespace: &str| json!({"refId": ref_id, "requisiteStageRefIds": after, "type": "deployManifest",
+        "name": format!("Deploy to {namespace}"), "account": "test", "namespaceOverride": namespace,
+        "manifests": [deployment("web", "registry.local/shop/web:latest", 2)], "requiredArtifactIds": ["image"]});
+    let pipeline = json!({"application": "shop", "name": "Seed", "expectedArtifacts": [{"id": "image", "displayName": "web image",
+            "matchArtifact": {"type": "docker/image", "name": "registry.local/shop/web"}}],
+        "stages": [
+            deploy("1", vec![], "shop-test"),
+            {"refId": "2", "requisiteStageRefIds": ["1"], "type": "manualJudgment", "name": "Approve", "judgmentInputs": [{"value": "promote"}]},
+            deploy("3", vec!["2"], "shop-prod")
+        ]});
+    let (code, saved, _) = server.call("pipelines/save", json!({"pipeline": pipeline})).await;
+    assert_eq!(code, 200, "{saved}");
+    let digest = "registry.local/shop/web@sha256:4f0c1c3ee6a5b0f2d6c1a3b8e9d7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9";
+    let trigger = json!({"type": "manual", "artifacts": [{"type": "docker/image", "name": "registry.local/shop/web", "version": "1.4.2", "reference": digest}]});
+    let (_, id, _) = server.call("executions/start", json!({"application": "shop", "name": "Seed", "trigger": trigger})).await;
+    let id = id.as_str().unwrap().to_owned();
+    let judgment = crate::support::eventually("the judgment to wait", Duration::from_secs(60), || async {
+        let (_, e, _) = server.call("executions/get", json!({"id": id})).await;
+        e["stages"].as_array().unwrap().iter().find(|s| s["refId"] == "2" && s["status"] == "RUNNING").cloned()
+    })
+    .await;
+    let accounts = sim.accounts(&[]).await;
+    let images = |ns: &'static str| {
+        let accounts = accounts.clone();
+        async move { accounts.images(&web(ns)).await.ok() }
+    };
+    assert_eq!(images("shop-test").await, Some(vec![digest.to_owned()]), "the test namespace runs the trigger's image");
+    assert_eq!(images("shop-prod").await, None, "nothing in prod before the approval");
+    let (code, _, _) = server.call("executions/judge", json!({"id": id, "stage_id": judgment["id"], "judgment": "continue", "input": "promote"})).await;
+    assert_eq!(code, 200);
+    let done = until_execution(&server, &id, &["SUCCEEDED", "TERMINAL"]).await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done:#}");
+    assert_eq!(images("shop-prod").await, Some(vec![digest.to_owned()]), "prod runs the very image that was tested");
+    let bound = |ref_id: &str| done["stages"].as_array().unwrap().iter().find(|s| s["refId"] == ref_id).unwrap()["outputs"]["outputs.boundArtifacts"].clone();
+    assert_eq!(bound("1"), bound("3"), "the execution shows both deploys bound the same artifact");
+    let d = accounts.get(&web("shop-prod")).await.unwrap().unwrap();
+    assert_eq!(d["status"]["readyReplicas"], 2);
+    server.stop().await;
+}
