@@ -588,3 +588,49 @@ async fn the_seed_pipeline_promotes_the_tested_image_after_approval() {
     assert_eq!(d["status"]["readyReplicas"], 2);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manifests_come_from_embedded_and_http_artifacts() {
+    use crate::support::{Backend, TestServer};
+    let yaml = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 1\n  selector:\n    matchLabels:\n      app: web\n  template:\n    metadata:\n      labels:\n        app: web\n    spec:\n      containers:\n      - name: main\n        image: registry.local/shop/web:1.0\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  selector:\n    app: web\n  ports:\n  - port: 80\n    targetPort: 8080\n";
+    // A file server for the http/file artifact.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let files = format!("http://{}", listener.local_addr().unwrap());
+    let router = axum::Router::new().route("/manifests/web.yaml", axum::routing::get(move || async move { yaml }));
+    let file_server = tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+
+    let sim = Sim::start().await;
+    sim.namespaces(&["shop-test", "shop-prod"]).await;
+    let account = sim.account("test", &[]);
+    let server = TestServer::start_with(Backend::Sqlite, |c| c.kubernetes.accounts = vec![account]).await;
+    server.call("applications/create", json!({"input": {"name": "shop", "ownerEmail": "team@example.com"}})).await;
+    use base64::Engine;
+    let embedded = base64::engine::general_purpose::STANDARD.encode(yaml);
+    let pipeline = json!({"application": "shop", "name": "From artifacts",
+        "expectedArtifacts": [{"id": "manifest", "matchArtifact": {"type": "embedded/base64", "name": "web-manifests"},
+            "useDefaultArtifact": true, "defaultArtifact": {"type": "embedded/base64", "name": "web-manifests", "reference": embedded}}],
+        "stages": [
+            {"refId": "1", "type": "deployManifest", "name": "Embedded", "account": "test", "namespaceOverride": "shop-test",
+             "source": "artifact", "manifestArtifactId": "manifest"},
+            {"refId": "2", "type": "deployManifest", "name": "Over HTTP", "account": "test", "namespaceOverride": "shop-prod",
+             "source": "artifact", "manifestArtifact": {"type": "http/file", "reference": format!("{files}/manifests/web.yaml")}},
+            {"refId": "3", "requisiteStageRefIds": ["1", "2"], "type": "deployManifest", "name": "Missing", "account": "test", "namespaceOverride": "shop-prod",
+             "source": "artifact", "manifestArtifact": {"type": "http/file", "reference": format!("{files}/manifests/nope.yaml")}}
+        ]});
+    let (code, saved, _) = server.call("pipelines/save", json!({"pipeline": pipeline})).await;
+    assert_eq!(code, 200, "{saved}");
+    let (_, id, _) = server.call("executions/start", json!({"application": "shop", "name": "From artifacts"})).await;
+    let done = until_execution(&server, id.as_str().unwrap(), &["SUCCEEDED", "TERMINAL"]).await;
+    let stage = |r: &str| done["stages"].as_array().unwrap().iter().find(|s| s["refId"] == r).unwrap().clone();
+    for (r, ns) in [("1", "shop-test"), ("2", "shop-prod")] {
+        assert_eq!(stage(r)["status"], "SUCCEEDED", "{done:#}");
+        assert_eq!(stage(r)["outputs"]["outputs.manifestNamesByNamespace"], json!({ns: ["deployment web", "service web"]}));
+    }
+    assert_eq!(stage("3")["status"], "TERMINAL");
+    let message = stage("3")["context"]["exception"]["details"]["errors"][0].as_str().unwrap().to_owned();
+    assert!(message.contains("answered 404"), "{message}");
+    let accounts = sim.accounts(&[]).await;
+    assert_eq!(accounts.images(&web("shop-prod")).await.unwrap(), ["registry.local/shop/web:1.0"]);
+    server.stop().await;
+    file_server.abort();
+}

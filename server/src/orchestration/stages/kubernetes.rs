@@ -1,7 +1,8 @@
 //! The Kubernetes manifest stages, on the Kubernetes layer:
 //!
-//! - `deployManifest` (`account`, `namespaceOverride`, `manifests`, `requiredArtifactIds`):
-//!   binds the run's images into the manifests, applies them, then waits until they are stable;
+//! - `deployManifest` (`account`, `namespaceOverride`, `manifests` or a manifest artifact
+//!   (`embedded/base64`, `http/file`), `requiredArtifactIds`): binds the run's images into the
+//!   manifests, applies them, then waits until they are stable;
 //! - `deleteManifest`, `scaleManifest` (`replicas`), `patchManifest` (`patchBody`,
 //!   `options.mergeStrategy`), `undoRolloutManifest` (`numRevisionsBack`), each on
 //!   `account`/`location`/`manifestName` (`"deployment web"`), waiting where Spinnaker waits;
@@ -182,6 +183,59 @@ impl std::ops::Deref for On {
     }
 }
 
+/// The manifest artifact a `source: artifact` stage names: `manifestArtifact` itself, or the
+/// run's artifact whose `expectedArtifactId` (or `id`) is `manifestArtifactId`.
+fn manifest_artifact(cx: &TaskContext<'_>) -> Result<Value, TaskResult> {
+    if let Some(a) = cx.stage.context.get("manifestArtifact").filter(|a| a.is_object()) {
+        return Ok(a.clone());
+    }
+    let Some(id) = text(cx.stage, "manifestArtifactId") else {
+        return Err(TaskResult::Failed { message: "manifestArtifactId is required when source is artifact".into() });
+    };
+    let trigger = &cx.execution.trigger;
+    trigger
+        .get("resolvedExpectedArtifacts")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .chain(trigger.get("artifacts").and_then(Value::as_array).into_iter().flatten())
+        .find(|a| a.get("expectedArtifactId").and_then(Value::as_str) == Some(id) || a.get("id").and_then(Value::as_str) == Some(id))
+        .cloned()
+        .ok_or_else(|| TaskResult::Failed { message: format!("the manifest artifact '{id}' is not among this run's artifacts") })
+}
+
+/// Manifests from an artifact: `embedded/base64` (the reference is the base64 text) or
+/// `http/file` (the reference is a URL), as YAML (several documents) or JSON.
+async fn manifests_from_artifact(cx: &TaskContext<'_>) -> Result<Vec<Value>, TaskResult> {
+    let artifact = manifest_artifact(cx)?;
+    let kind = artifact.get("type").and_then(Value::as_str).unwrap_or_default();
+    let reference = artifact.get("reference").and_then(Value::as_str).unwrap_or_default();
+    let failed = |message: String| TaskResult::Failed { message };
+    let text = match kind {
+        "embedded/base64" => {
+            use base64::Engine;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(reference.trim())
+                .map_err(|e| failed(format!("the embedded/base64 manifest artifact is not base64: {e}")))?;
+            String::from_utf8(bytes).map_err(|_| failed("the embedded/base64 manifest artifact is not UTF-8 text".into()))?
+        }
+        "http/file" => {
+            let response = reqwest::Client::new()
+                .get(reference)
+                .timeout(Duration::from_secs(30))
+                .send()
+                .await
+                .map_err(|e| failed(format!("cannot fetch the manifest artifact {reference}: {e}")))?;
+            if !response.status().is_success() {
+                return Err(failed(format!("fetching the manifest artifact {reference} answered {}", response.status())));
+            }
+            response.text().await.map_err(|e| failed(format!("cannot read the manifest artifact {reference}: {e}")))?
+        }
+        other => return Err(failed(format!("manifest artifacts of type '{other}' are not supported (embedded/base64, http/file)"))),
+    };
+    serde_saphyr::from_multiple::<Value>(&text).map_err(|e| failed(format!("the manifest artifact is not valid YAML: {e}")))
+}
+
 macro_rules! kubernetes_stage {
     ($name:ident) => {
         pub struct $name(pub On);
@@ -213,11 +267,15 @@ impl StageKind for DeployManifest {
             Ok(a) => a.to_owned(),
             Err(failed) => return failed,
         };
-        if cx.stage.context.get("source").and_then(Value::as_str).is_some_and(|s| s != "text") {
-            return TaskResult::Failed { message: "only manifests written in the stage (source: text) can be deployed yet".into() };
-        }
+        let written: Vec<Value> = match cx.stage.context.get("source").and_then(Value::as_str).unwrap_or("text") {
+            "artifact" => match manifests_from_artifact(&cx).await {
+                Ok(m) => m,
+                Err(failed) => return failed,
+            },
+            _ => cx.stage.context.get("manifests").and_then(Value::as_array).cloned().unwrap_or_default(),
+        };
         let mut manifests: Vec<Value> = Vec::new();
-        for m in cx.stage.context.get("manifests").and_then(Value::as_array).into_iter().flatten() {
+        for m in written.iter().filter(|m| !m.is_null()) {
             // A List is its items.
             match m.get("kind").and_then(Value::as_str) {
                 Some("List") => manifests.extend(m.get("items").and_then(Value::as_array).cloned().unwrap_or_default()),
