@@ -67,9 +67,9 @@ pub fn router(state: AppState) -> Router {
         .route("/webhooks/webhook/{source}", axum::routing::post(webhooks::webhook))
         .route("/api/infrastructure/stream", get(live::infrastructure))
         .nest("/gate", gate::router().layer(axum::Extension(gate::TaskLog::default())))
-        // The UI bundle, served pre-compressed (`<file>.gz` beside each file) when the browser
-        // accepts gzip; see `./x build`.
-        .nest_service("/pkg", ServeDir::new(pkg_dir).precompressed_gzip())
+        // The UI bundle, served pre-compressed (`<file>.br` / `<file>.gz` beside each file) when
+        // the browser accepts brotli or gzip; see `./x build`.
+        .nest_service("/pkg", ServeDir::new(pkg_dir).precompressed_br().precompressed_gzip())
         .leptos_routes_with_context(&state, routes, context.clone(), move || app::shell(shell_options.clone()))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, app::shell))
         .route_layer(middleware::from_fn(door::tag_route))

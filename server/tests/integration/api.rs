@@ -118,6 +118,7 @@ async fn the_ui_bundle_is_served_precompressed_when_accepted() {
     std::fs::create_dir_all(&pkg).unwrap();
     std::fs::write(pkg.join("topsail.js"), "export function hydrate() {}").unwrap();
     std::fs::write(pkg.join("topsail.js.gz"), b"\x1f\x8b pretend gzip").unwrap();
+    std::fs::write(pkg.join("topsail.js.br"), b"pretend brotli").unwrap();
 
     let plain = s.client.get(format!("{}/pkg/topsail.js", s.base)).send().await.unwrap();
     assert_eq!(plain.status(), 200);
@@ -127,6 +128,10 @@ async fn the_ui_bundle_is_served_precompressed_when_accepted() {
     let gz = s.client.get(format!("{}/pkg/topsail.js", s.base)).header("accept-encoding", "gzip").send().await.unwrap();
     assert_eq!(gz.headers()["content-encoding"], "gzip");
     assert_eq!(gz.bytes().await.unwrap().as_ref(), b"\x1f\x8b pretend gzip");
+
+    let br = s.client.get(format!("{}/pkg/topsail.js", s.base)).header("accept-encoding", "gzip, deflate, br").send().await.unwrap();
+    assert_eq!(br.headers()["content-encoding"], "br");
+    assert_eq!(br.bytes().await.unwrap().as_ref(), b"pretend brotli");
 
     assert_eq!(s.client.get(format!("{}/pkg/nothing.js", s.base)).send().await.unwrap().status(), 404);
     s.stop().await;
