@@ -121,7 +121,10 @@ pub async fn handle(cluster: Arc<Cluster>, method: Method, uri: Uri, headers: He
     if let Some(hook) = path.strip_prefix("/simulator/") {
         return test_hook(&cluster, &method, hook, &body);
     }
-    if let Some(token) = &cluster.token {
+    // As with anonymous auth on a real API server, /version and the health endpoints are open
+    // to everyone (system:public-info-viewer); everything else needs the token.
+    let public = matches!(path.as_str(), "/version" | "/healthz" | "/readyz" | "/livez");
+    if let Some(token) = cluster.token.as_ref().filter(|_| !public) {
         let presented = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
         if presented != Some(token.as_str()) {
             return error_response(ApiError::new(401, "Unauthorized", "Unauthorized"));

@@ -532,6 +532,9 @@ async fn bearer_tokens_faults_and_logs() {
     let api = cluster_with(Some("s3cret")).await;
     let anonymous = reqwest::get(format!("{}/api/v1/namespaces", api.base)).await.unwrap();
     assert_eq!(anonymous.status().as_u16(), 401);
+    let body: Value = anonymous.json().await.unwrap();
+    assert_eq!((body["kind"].as_str(), body["reason"].as_str()), (Some("Status"), Some("Unauthorized")));
+    assert_eq!(reqwest::get(format!("{}/version", api.base)).await.unwrap().status().as_u16(), 200, "/version is public");
     let (code, _) = api.get("/api/v1/namespaces").await;
     assert_eq!(code, 200);
     api.http.post(format!("{}/simulator/faults", api.base)).body(json!({"failNext": 2, "status": 503}).to_string()).send().await.unwrap();
