@@ -14,8 +14,8 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use crate::kubernetes::cache::{CacheKey, InfrastructureCache, application_of};
-use crate::kubernetes::operations::images_of;
-use crate::kubernetes::rollout::{RolloutStatus, pod_failure, status_of};
+use crate::kubernetes::operations::{images_of, revision};
+use crate::kubernetes::rollout::{RolloutStatus, n, pod_failure, status_of};
 use crate::kubernetes::{AccountHealth, Accounts, KubernetesError, ResourceRef};
 
 pub struct Infrastructure {
@@ -37,10 +37,6 @@ pub fn app_error(e: KubernetesError) -> AppError {
     }
 }
 
-fn n(v: &Value) -> i64 {
-    v.as_i64().unwrap_or(0)
-}
-
 fn uid(v: &Value) -> &str {
     v["metadata"]["uid"].as_str().unwrap_or_default()
 }
@@ -51,10 +47,6 @@ fn name(v: &Value) -> String {
 
 fn owner(v: &Value) -> Option<&str> {
     v["metadata"]["ownerReferences"].as_array()?.iter().find(|o| o["controller"] == Value::Bool(true)).and_then(|o| o["uid"].as_str())
-}
-
-fn revision(v: &Value) -> Option<i64> {
-    v["metadata"]["annotations"]["deployment.kubernetes.io/revision"].as_str().and_then(|r| r.parse().ok())
 }
 
 fn is_ready(pod: &Value) -> bool {

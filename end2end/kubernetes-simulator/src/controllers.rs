@@ -416,9 +416,9 @@ fn sync_deployment(state: &mut State, key: &Key, memory: &mut Memory) {
     let new_name = created_new.or_else(|| new_index.map(|n| sets[n].0 .2.clone()));
     if !paused && let Some(new_name) = &new_name {
         if recreate {
-            rollout_recreate(state, &d, &ns, new_name, &sets, replicas);
+            rollout_recreate(state, &d, new_name, &sets, replicas);
         } else {
-            rollout_rolling(state, &d, &ns, new_name, &sets, replicas, surge, unavailable);
+            rollout_rolling(state, &d, new_name, &sets, replicas, surge, unavailable);
         }
     }
     // Re-read what the rollout did, then clean up history and compute status.
@@ -522,7 +522,7 @@ fn scale_rs(state: &mut State, deployment: &Value, key: &Key, rs: &Value, to: i6
     }
 }
 
-fn rollout_recreate(state: &mut State, d: &Value, _ns: &str, new_name: &str, sets: &[(Key, Value)], replicas: i64) {
+fn rollout_recreate(state: &mut State, d: &Value, new_name: &str, sets: &[(Key, Value)], replicas: i64) {
     let old: Vec<&(Key, Value)> = sets.iter().filter(|(k, _)| k.2 != new_name).collect();
     let mut scaled = false;
     for (k, rs) in &old {
@@ -540,7 +540,7 @@ fn rollout_recreate(state: &mut State, d: &Value, _ns: &str, new_name: &str, set
 }
 
 #[allow(clippy::too_many_arguments)]
-fn rollout_rolling(state: &mut State, d: &Value, _ns: &str, new_name: &str, sets: &[(Key, Value)], replicas: i64, surge: i64, unavailable: i64) {
+fn rollout_rolling(state: &mut State, d: &Value, new_name: &str, sets: &[(Key, Value)], replicas: i64, surge: i64, unavailable: i64) {
     let Some((new_key, new_rs)) = sets.iter().find(|(k, _)| k.2 == new_name).cloned() else { return };
     let total: i64 = sets.iter().map(|(_, rs)| i(&rs["spec"]["replicas"])).sum();
     let new_spec = i(&new_rs["spec"]["replicas"]);

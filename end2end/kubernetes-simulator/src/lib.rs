@@ -115,12 +115,6 @@ impl Cluster {
         }
         Some(response)
     }
-
-    /// A direct read of one object, for tests that look behind the API.
-    pub fn object(&self, group: &str, plural: &str, namespace: &str, name: &str) -> Option<Value> {
-        let state = self.state.lock().expect("the store lock");
-        state.get(resources::index_of(group, plural), namespace, name).cloned()
-    }
 }
 
 /// A running simulated cluster; dropping it stops the server and its controllers.

@@ -84,11 +84,6 @@ pub fn index_of(group: &str, plural: &str) -> usize {
     TYPES.iter().position(|t| t.is(group, plural)).expect("a served type")
 }
 
-/// The type with this apiVersion and kind, as a manifest names it.
-pub fn by_kind(api_version: &str, kind: &str) -> Option<usize> {
-    TYPES.iter().position(|t| t.api_version() == api_version && t.kind == kind)
-}
-
 fn groups() -> Vec<&'static str> {
     let mut groups: Vec<&str> = Vec::new();
     for t in TYPES {

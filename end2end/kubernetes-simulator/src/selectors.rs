@@ -62,10 +62,6 @@ impl LabelSelector {
         }
         Self(requirements)
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 /// Commas separate terms, except inside `in (a,b)`.

@@ -229,10 +229,6 @@ impl Accounts {
         let checks = self.accounts.iter().map(|a| a.check(timeout));
         futures_util::future::join_all(checks).await;
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.accounts.is_empty()
-    }
 }
 
 fn broken(name: &str, context: &str, namespaces: Vec<String>, message: String) -> Account {

@@ -124,14 +124,6 @@ impl InfrastructureCache {
         objects.range(start..).take_while(|(k, _)| k.account == account).map(|(k, v)| (k.clone(), v.clone())).collect()
     }
 
-    pub fn len(&self) -> usize {
-        self.objects.read().expect("the cache lock").len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Watch errors by account, for the account's health line.
     pub fn errors_of(&self, account: &str) -> Vec<String> {
         self.errors

@@ -530,8 +530,13 @@ impl Accounts {
     }
 }
 
+/// The `deployment.kubernetes.io/revision` of a Deployment or ReplicaSet.
+pub fn revision(object: &Value) -> Option<i64> {
+    object["metadata"]["annotations"][REVISION].as_str().and_then(|r| r.parse().ok())
+}
+
 fn revision_of(rs: &Value) -> i64 {
-    rs["metadata"]["annotations"][REVISION].as_str().and_then(|r| r.parse().ok()).unwrap_or(0)
+    revision(rs).unwrap_or(0)
 }
 
 /// `matchLabels` and `matchExpressions` as a label-selector query string.

@@ -21,7 +21,8 @@ impl RolloutStatus {
     }
 }
 
-fn n(v: &Value) -> i64 {
+/// A status counter; absent (omitted when zero) counts as 0.
+pub(crate) fn n(v: &Value) -> i64 {
     v.as_i64().unwrap_or(0)
 }
 
