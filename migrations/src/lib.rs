@@ -9,6 +9,7 @@ mod m20261126_000002_create_work_queue;
 mod m20261126_000003_create_pipelines;
 mod m20261126_000004_create_executions;
 mod m20261126_000005_application_deploy_targets;
+mod m20261126_000006_create_queue_outbox;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000003_create_pipelines::Migration),
             Box::new(m20261126_000004_create_executions::Migration),
             Box::new(m20261126_000005_application_deploy_targets::Migration),
+            Box::new(m20261126_000006_create_queue_outbox::Migration),
         ]
     }
 

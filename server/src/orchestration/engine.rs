@@ -6,6 +6,7 @@
 //! (duplicates are normal under at-least-once delivery). Tasks that wait return "check again in
 //! N" and are re-run by a delayed message; no thread ever blocks on a pipeline.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +17,8 @@ use serde_json::{Map, Value, json};
 use super::executions::{Commit, ExecutionStore, ExecutionStoreError};
 use super::expressions::{Scope, evaluate, evaluate_all};
 use super::messages::Message;
-use super::queue::{Clock, DatabaseQueue, Delivery, QueueError, QueueSettings, WorkQueue};
+use super::outbox::Outbox;
+use super::queue::{Clock, DatabaseQueue, Delivery, QueueBackend, QueueError, QueueSettings, WorkQueue};
 use super::stages::{PipelineRunner, StageRegistry, TaskContext, TaskResult};
 
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +55,11 @@ impl Transition {
 /// How often a handler retries when another worker changed the same execution meanwhile.
 const STALE_RETRIES: usize = 8;
 
+/// How many follow-up messages one delivery may lead this worker to handle itself before the
+/// rest goes back to the queue (so a task asking to be checked again at once cannot hold a
+/// worker forever, and the queue's other work is not starved).
+const LOCAL_STEPS: usize = 64;
+
 pub struct Engine {
     queue: WorkQueue,
     executions: ExecutionStore,
@@ -70,6 +77,26 @@ impl Engine {
     pub fn new(store: &crate::store::Store, clock: Arc<dyn Clock>, settings: QueueSettings, stages: StageRegistry) -> Self {
         let queue = WorkQueue::new(Arc::new(DatabaseQueue::new(store)), clock, settings);
         Self { queue, executions: ExecutionStore::new(store), stages, store: store.clone() }
+    }
+
+    /// The engine on a queue outside the database (Redis, shared by several replicas): each
+    /// change reaches the queue through the outbox (see [`super::outbox`]).
+    pub fn with_queue(
+        store: &crate::store::Store,
+        backend: Arc<dyn QueueBackend>,
+        clock: Arc<dyn Clock>,
+        settings: QueueSettings,
+        stages: StageRegistry,
+    ) -> Self {
+        let queue = WorkQueue::new(backend.clone(), clock.clone(), settings);
+        let outbox = Outbox { queue: backend, clock };
+        Self { queue, executions: ExecutionStore::with_outbox(store, outbox), stages, store: store.clone() }
+    }
+
+    /// Moves messages a failed or dead writer left in the outbox to the queue (only with a
+    /// queue outside the database). Returns how many moved.
+    pub async fn relay_outbox(&self) -> Result<usize, EngineError> {
+        Ok(self.executions.relay_outbox().await?)
     }
 
     pub fn queue(&self) -> &WorkQueue {
@@ -374,7 +401,9 @@ impl Engine {
         const IDLE: Duration = Duration::from_millis(100);
         const ZOMBIE_CHECK: Duration = Duration::from_secs(30);
         const CRON_CHECK: Duration = Duration::from_secs(5);
+        const OUTBOX_CHECK: Duration = Duration::from_secs(5);
         let mut next_zombie_check = tokio::time::Instant::now();
+        let mut next_outbox_check = tokio::time::Instant::now() + OUTBOX_CHECK;
         let mut next_cron_check = tokio::time::Instant::now() + CRON_CHECK;
         // Cron fire times are checked from start-up on: missed ones are not replayed.
         let mut cron_checked_until = now_of(&self.queue);
@@ -388,6 +417,12 @@ impl Engine {
                 match self.fire_cron_triggers(cron_checked_until, now).await {
                     Ok(_) => cron_checked_until = now,
                     Err(e) => tracing::error!(error = %e, "cron check failed"),
+                }
+            }
+            if tokio::time::Instant::now() >= next_outbox_check {
+                next_outbox_check += OUTBOX_CHECK;
+                if let Err(e) = self.relay_outbox().await {
+                    tracing::error!(error = %e, "moving messages from the outbox failed");
                 }
             }
             if tokio::time::Instant::now() >= next_zombie_check {
@@ -412,23 +447,76 @@ impl Engine {
         }
     }
 
-    async fn handle(&self, d: &Delivery) -> Result<(), EngineError> {
+    /// Handles a delivery and, in this worker, what it leads to at once: an execution moves on
+    /// without waiting behind the rest of the queue, each step still committed durably.
+    async fn handle(&self, first: &Delivery) -> Result<(), EngineError> {
+        let mut local = VecDeque::from([first.clone()]);
+        let mut budget = LOCAL_STEPS;
+        while let Some(d) = local.pop_front() {
+            // On an error the rest stays leased and is delivered again after the visibility timeout.
+            local.extend(self.handle_one(&d, &mut budget).await?);
+        }
+        Ok(())
+    }
+
+    /// Handles one delivery: applies its message and the immediate follow-ups about the same
+    /// execution in memory, up to and including a step that reaches outside (a task), then
+    /// commits the new state, settles the delivery and enqueues what follows, in one step.
+    /// Immediate follow-ups left over are enqueued leased to this worker and returned, so it
+    /// handles them next; if it dies, they are delivered again when their lease runs out.
+    async fn handle_one(&self, d: &Delivery, budget: &mut usize) -> Result<Vec<Delivery>, EngineError> {
+        if self.executions.already_settled(&d.id, d.lease()).await? {
+            tracing::debug!(message = ?d.message, "dropping a message handled before");
+            return Ok(Vec::new());
+        }
         for _ in 0..STALE_RETRIES {
             let Some(v) = self.executions.load(d.message.execution()).await? else {
                 self.queue.dead_letter(d, "the execution does not exist").await?;
-                return Ok(());
+                return Ok(Vec::new());
             };
             let mut execution = v.execution;
-            let transition = self.apply(&mut execution, &d.message).await?;
-            let items: Vec<_> = transition.follow_ups.iter().map(|(m, delay)| self.queue.item(m, *delay)).collect();
-            let save = transition.changed.then_some((&execution, v.version));
+            let mut pending = VecDeque::from([d.message.clone()]);
+            let mut changed = false;
+            let mut later = Vec::new();
+            while let Some(message) = pending.pop_front() {
+                let transition = self.apply(&mut execution, &message).await?;
+                changed |= transition.changed;
+                for (next, delay) in transition.follow_ups {
+                    if delay.is_zero() && next.execution() == execution.id {
+                        pending.push_back(next);
+                    } else {
+                        later.push((next, delay));
+                    }
+                }
+                if message.reaches_outside() {
+                    break;
+                }
+            }
+            let mut items: Vec<_> = later.iter().map(|(m, delay)| self.queue.item(m, *delay)).collect();
+            let mut claimed = Vec::new();
+            let mut spent = 0;
+            for message in &pending {
+                if spent < *budget {
+                    spent += 1;
+                    let (item, delivery) = self.queue.claimed_item(message);
+                    items.push(item);
+                    claimed.push(delivery);
+                } else {
+                    items.push(self.queue.item(message, Duration::ZERO));
+                }
+            }
+            let save = changed.then_some((&execution, v.version));
             match self.executions.commit(save, &d.id, d.lease(), &items).await? {
-                Commit::Done | Commit::LeaseLost => return Ok(()),
+                Commit::Done => {
+                    *budget -= spent;
+                    return Ok(claimed);
+                }
+                Commit::LeaseLost => return Ok(Vec::new()),
                 Commit::Stale => continue,
             }
         }
         tracing::warn!(message = ?d.message, "execution kept changing; the message will be handled again");
-        Ok(())
+        Ok(Vec::new())
     }
 
     async fn apply(&self, execution: &mut Execution, message: &Message) -> Result<Transition, EngineError> {

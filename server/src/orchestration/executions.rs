@@ -1,13 +1,16 @@
 //! Where executions live, and the one way they change: [`ExecutionStore::commit`] saves the new
 //! state (if nobody changed it meanwhile), settles the queue message that caused the change and
-//! enqueues what follows, in one database transaction.
+//! enqueues what follows, in one database transaction. With the queue in the same database
+//! that is the whole story; with a queue elsewhere (Redis) the messages go through the
+//! [`Outbox`].
 
 use app::model::execution::{Execution, Status};
 use sea_orm::entity::prelude::*;
 use sea_orm::{ActiveValue::Set, DatabaseConnection, QueryOrder, QuerySelect, TransactionTrait};
 
-use super::queue::NewItem;
+use super::outbox::Outbox;
 use super::queue::database::{complete_in, push_in};
+use super::queue::{NewItem, QueueError};
 
 mod row {
     use sea_orm::entity::prelude::*;
@@ -39,6 +42,8 @@ pub enum ExecutionStoreError {
     Database(#[from] DbErr),
     #[error("stored execution is unreadable: {0}")]
     Corrupt(String),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
 }
 
 /// An execution with the version it was read at.
@@ -61,6 +66,8 @@ pub enum Commit {
 #[derive(Clone)]
 pub struct ExecutionStore {
     db: DatabaseConnection,
+    /// `None`: messages go to the queue table in the same transaction as the change.
+    outbox: Option<Outbox>,
 }
 
 fn status_text(e: &Execution) -> String {
@@ -77,8 +84,46 @@ fn read(r: row::Model) -> Result<Versioned, ExecutionStoreError> {
 }
 
 impl ExecutionStore {
+    /// Executions whose messages go to the queue table of the same database.
     pub fn new(store: &crate::store::Store) -> Self {
-        Self { db: store.connection().clone() }
+        Self { db: store.connection().clone(), outbox: None }
+    }
+
+    /// Executions whose messages go to another queue through the outbox.
+    pub fn with_outbox(store: &crate::store::Store, outbox: Outbox) -> Self {
+        Self { db: store.connection().clone(), outbox: Some(outbox) }
+    }
+
+    /// Whether this delivery's message was handled already (only a queue outside the database
+    /// can deliver a settled message again); if so it is acknowledged here.
+    pub async fn already_settled(&self, message_id: &str, lease: &str) -> Result<bool, ExecutionStoreError> {
+        match &self.outbox {
+            None => Ok(false),
+            Some(outbox) => Ok(outbox.settled(&self.db, message_id, lease).await?),
+        }
+    }
+
+    /// Moves messages left in the outbox to the queue (nothing to do without an outbox).
+    pub async fn relay_outbox(&self) -> Result<usize, ExecutionStoreError> {
+        match &self.outbox {
+            None => Ok(0),
+            Some(outbox) => Ok(outbox.relay_stale(&self.db).await?),
+        }
+    }
+
+    /// Inside a change's transaction: stores the messages it produced.
+    async fn enqueue_in<Conn: sea_orm::ConnectionTrait>(&self, conn: &Conn, items: &[NewItem]) -> Result<(), DbErr> {
+        match &self.outbox {
+            None => push_in(conn, items).await,
+            Some(outbox) => outbox.write_in(conn, items, None).await,
+        }
+    }
+
+    /// After a change committed: moves its messages from the outbox to the queue.
+    async fn after_commit(&self, items: &[NewItem], settled: Option<(&str, &str)>) {
+        if let Some(outbox) = &self.outbox {
+            outbox.deliver(&self.db, items, settled).await;
+        }
     }
 
     pub async fn load(&self, id: &str) -> Result<Option<Versioned>, ExecutionStoreError> {
@@ -125,6 +170,28 @@ impl ExecutionStore {
     /// Running executions that have no message on the queue.
     pub async fn running_without_messages(&self) -> Result<Vec<String>, ExecutionStoreError> {
         use sea_orm::{ConnectionTrait, Statement};
+        if let Some(outbox) = &self.outbox {
+            // Read in the order messages move (database, outbox, queue), so a message moving
+            // meanwhile is seen in one place or the other.
+            let running: Vec<String> = row::Entity::find()
+                .select_only()
+                .column(C::Id)
+                .filter(C::Status.eq(Status::Running.as_str()))
+                .into_tuple()
+                .all(&self.db)
+                .await?;
+            if running.is_empty() {
+                return Ok(running);
+            }
+            let mut payloads = outbox.payloads(&self.db).await?;
+            payloads.extend(outbox.queue.payloads().await?);
+            let with_messages: std::collections::HashSet<String> = payloads
+                .iter()
+                .filter_map(|p| serde_json::from_str::<super::messages::Message>(p).ok())
+                .map(|m| m.execution().to_owned())
+                .collect();
+            return Ok(running.into_iter().filter(|id| !with_messages.contains(id)).collect());
+        }
         let sql = "SELECT e.id FROM executions e WHERE e.status = 'RUNNING' AND NOT EXISTS \
                    (SELECT 1 FROM queue_messages q WHERE q.payload LIKE '%\"execution\":\"' || e.id || '\"%')";
         let rows = self.db.query_all(Statement::from_string(self.db.get_database_backend(), sql)).await?;
@@ -151,8 +218,9 @@ impl ExecutionStore {
                 _ => Err(e.into()),
             };
         }
-        push_in(&txn, std::slice::from_ref(first)).await?;
+        self.enqueue_in(&txn, std::slice::from_ref(first)).await?;
         txn.commit().await?;
+        self.after_commit(std::slice::from_ref(first), None).await;
         Ok(true)
     }
 
@@ -172,11 +240,26 @@ impl ExecutionStore {
             txn.rollback().await?;
             return Ok(Commit::Stale);
         }
-        if !complete_in(&txn, message_id, lease, follow_ups).await? {
-            txn.rollback().await?;
-            return Ok(Commit::LeaseLost);
+        match &self.outbox {
+            None => {
+                if !complete_in(&txn, message_id, lease, follow_ups).await? {
+                    txn.rollback().await?;
+                    return Ok(Commit::LeaseLost);
+                }
+                txn.commit().await?;
+            }
+            Some(outbox) => {
+                if !outbox.settle_in(&txn, message_id).await? {
+                    // Another delivery of this message was handled and committed first.
+                    txn.rollback().await?;
+                    self.already_settled(message_id, lease).await?;
+                    return Ok(Commit::LeaseLost);
+                }
+                outbox.write_in(&txn, follow_ups, Some(message_id)).await?;
+                txn.commit().await?;
+                outbox.deliver(&self.db, follow_ups, Some((message_id, lease))).await;
+            }
         }
-        txn.commit().await?;
         Ok(Commit::Done)
     }
 
@@ -188,8 +271,9 @@ impl ExecutionStore {
             txn.rollback().await?;
             return Ok(Commit::Stale);
         }
-        push_in(&txn, follow_ups).await?;
+        self.enqueue_in(&txn, follow_ups).await?;
         txn.commit().await?;
+        self.after_commit(follow_ups, None).await;
         Ok(Commit::Done)
     }
 }

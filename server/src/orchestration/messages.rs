@@ -38,6 +38,13 @@ impl Message {
             | Self::StopCanceledStage { execution, .. } => execution,
         }
     }
+
+    /// Whether handling this message acts outside the execution (runs a task, starts other
+    /// pipelines, stops what a stage started): its result is committed before anything after
+    /// it is handled.
+    pub fn reaches_outside(&self) -> bool {
+        matches!(self, Self::RunTask { .. } | Self::StartTriggeredPipelines { .. } | Self::StopCanceledStage { .. })
+    }
 }
 
 #[cfg(test)]

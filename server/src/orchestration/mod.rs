@@ -11,5 +11,6 @@ pub mod execution_window;
 pub mod expressions;
 pub mod executions;
 pub mod messages;
+pub mod outbox;
 pub mod queue;
 pub mod stages;

@@ -1,6 +1,7 @@
-//! The execution engine against real databases (SQLite and PostgreSQL), with a manual clock:
-//! DAG order, parallel branches and joins, waiting without blocking, manual judgment, every
-//! failure option, cancel, stage timeouts, duplicate messages, and two workers at once.
+//! The execution engine against real databases (SQLite and PostgreSQL, and PostgreSQL with the
+//! queue in Redis), with a manual clock: DAG order, parallel branches and joins, waiting without
+//! blocking, manual judgment, every failure option, cancel, stage timeouts, duplicate messages,
+//! and two workers at once.
 
 use crate::support;
 
@@ -13,7 +14,7 @@ use app::model::pipeline::PipelineDocument;
 use serde_json::{Value, json};
 use server::orchestration::engine::Engine;
 use server::orchestration::messages::Message;
-use server::orchestration::queue::{Clock, ManualClock, QueueDepth, QueueSettings};
+use server::orchestration::queue::{Clock, ManualClock, QueueDepth, QueueSettings, RedisQueue};
 use server::orchestration::stages::StageRegistry;
 use support::Backend;
 
@@ -21,11 +22,30 @@ struct World {
     engine: Engine,
     clock: ManualClock,
     store: server::store::Store,
+    redis: Option<RedisQueue>,
+}
+
+/// Where the engine's queue lives.
+#[derive(Clone, Copy)]
+enum Queue {
+    /// The queue table of the execution database.
+    Database,
+    /// Redis, reached through the outbox.
+    Redis,
+}
+
+fn engine_on(store: &server::store::Store, clock: &ManualClock, redis: &Option<RedisQueue>) -> Engine {
+    let clock = Arc::new(clock.clone());
+    match redis {
+        None => Engine::new(store, clock, QueueSettings::default(), StageRegistry::standard()),
+        Some(r) => Engine::with_queue(store, Arc::new(r.clone()), clock, QueueSettings::default(), StageRegistry::standard()),
+    }
 }
 
 impl World {
+    /// Another engine on the same database and queue (another worker or replica).
     fn second_worker(&self) -> Engine {
-        Engine::new(&self.store, Arc::new(self.clock.clone()), QueueSettings::default(), StageRegistry::standard())
+        engine_on(&self.store, &self.clock, &self.redis)
     }
 
     async fn start(&self, stages: Value) -> String {
@@ -56,7 +76,7 @@ fn status_of(e: &Execution, ref_id: &str) -> Status {
     e.stage_by_ref(ref_id).unwrap().status
 }
 
-async fn with_world<F, Fut>(backend: Backend, body: F)
+async fn with_world<F, Fut>(backend: Backend, queue: Queue, body: F)
 where
     F: FnOnce(World) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
@@ -64,10 +84,17 @@ where
     let db = support::TestDatabase::create(backend).await;
     let store = db.store().await;
     let clock = ManualClock::starting_at(1_800_000_000_000);
-    let engine = Engine::new(&store, Arc::new(clock.clone()), QueueSettings::default(), StageRegistry::standard());
-    let outcome = tokio::spawn(body(World { engine, clock, store: store.clone() })).await;
+    let redis = match queue {
+        Queue::Database => None,
+        Queue::Redis => Some(support::redis_queue().await),
+    };
+    let engine = engine_on(&store, &clock, &redis);
+    let outcome = tokio::spawn(body(World { engine, clock, store: store.clone(), redis: redis.clone() })).await;
     store.close().await.unwrap();
     db.drop().await;
+    if let Some(r) = redis {
+        r.delete_all().await.unwrap();
+    }
     if let Err(e) = outcome {
         std::panic::resume_unwind(e.into_panic());
     }
@@ -663,7 +690,7 @@ macro_rules! engine_tests {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    super::with_world(super::Backend::Sqlite, super::$case).await;
+                    super::with_world(super::Backend::Sqlite, super::Queue::Database, super::$case).await;
                 }
             )*
         }
@@ -671,7 +698,15 @@ macro_rules! engine_tests {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    super::with_world(super::Backend::Postgres, super::$case).await;
+                    super::with_world(super::Backend::Postgres, super::Queue::Database, super::$case).await;
+                }
+            )*
+        }
+        mod postgres_redis {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::with_world(super::Backend::Postgres, super::Queue::Redis, super::$case).await;
                 }
             )*
         }

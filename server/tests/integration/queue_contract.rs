@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use server::orchestration::messages::Message;
 use server::orchestration::queue::{
-    DatabaseQueue, ManualClock, NewItem, QueueDepth, QueueSettings, RedisQueue, WorkQueue,
+    DatabaseQueue, ManualClock, NewItem, QueueDepth, QueueSettings, WorkQueue,
 };
 
 #[derive(Clone, Copy)]
@@ -18,10 +18,6 @@ enum Kind {
     Sqlite,
     Postgres,
     Redis,
-}
-
-fn redis_url() -> String {
-    std::env::var("TOPSAIL_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
 }
 
 /// Runs `body` with a fresh, empty queue of `kind`, then removes its data.
@@ -45,10 +41,7 @@ where
             }
         }
         Kind::Redis => {
-            let prefix = format!("topsail-test:{}", server::ids::long_id());
-            let redis = RedisQueue::connect(&redis_url(), &prefix).await.unwrap_or_else(|e| {
-                panic!("Redis at {} is needed for this test (./x test starts it): {e}", redis_url())
-            });
+            let redis = support::redis_queue().await;
             let queue = WorkQueue::new(Arc::new(redis.clone()), Arc::new(clock.clone()), settings);
             let outcome = tokio::spawn(body(queue, clock)).await;
             redis.delete_all().await.unwrap();
@@ -153,7 +146,7 @@ async fn a_consumer_can_dead_letter_a_message(q: WorkQueue, clock: ManualClock) 
 }
 
 async fn an_unreadable_message_is_dead_lettered_not_delivered(q: WorkQueue, _clock: ManualClock) {
-    let garbage = NewItem { id: "garbage-1".into(), payload: "{\"type\":\"noSuchMessage\"}".into(), deliver_at_ms: 0 };
+    let garbage = NewItem { id: "garbage-1".into(), payload: "{\"type\":\"noSuchMessage\"}".into(), deliver_at_ms: 0, lease: None };
     q.backend().push(&[garbage]).await.unwrap();
     q.push(&start("fine"), Duration::ZERO).await.unwrap();
     let got = q.poll(10).await.unwrap();
@@ -210,6 +203,31 @@ async fn concurrent_pollers_lease_each_message_once(q: WorkQueue, _clock: Manual
     assert_eq!(q.depth().await.unwrap(), QueueDepth::default());
 }
 
+async fn a_claimed_message_is_stored_leased_to_its_writer(q: WorkQueue, clock: ManualClock) {
+    let (item, delivery) = q.claimed_item(&start("mine"));
+    q.backend().push(&[item]).await.unwrap();
+    // Nobody else sees it while its writer handles it...
+    assert!(q.poll(10).await.unwrap().is_empty());
+    let payloads = q.backend().payloads().await.unwrap();
+    assert_eq!(payloads.iter().map(|p| serde_json::from_str::<Message>(p).unwrap()).collect::<Vec<_>>(), [start("mine")]);
+    assert_eq!(q.depth().await.unwrap(), QueueDepth { in_flight: 1, ..Default::default() });
+    assert_eq!((delivery.attempt, &delivery.message), (1, &start("mine")));
+    // ...and if the writer dies, it comes back once the lease runs out, as a second delivery.
+    clock.advance(Duration::from_secs(31));
+    let again = q.poll(10).await.unwrap();
+    assert_eq!(again.iter().map(|d| (d.attempt, &d.message)).collect::<Vec<_>>(), [(2, &start("mine"))]);
+    assert!(!q.ack(&delivery).await.unwrap(), "the first lease is gone");
+    assert!(q.ack(&again[0]).await.unwrap());
+
+    // A writer that settles it in time leaves nothing behind.
+    let (item, delivery) = q.claimed_item(&start("settled"));
+    q.backend().push(&[item]).await.unwrap();
+    assert!(q.ack(&delivery).await.unwrap());
+    clock.advance(Duration::from_secs(120));
+    assert!(q.poll(10).await.unwrap().is_empty());
+    assert_eq!(q.depth().await.unwrap(), QueueDepth::default());
+}
+
 macro_rules! contract {
     ($($case:ident: $settings:expr),* $(,)?) => {
         mod sqlite {
@@ -249,4 +267,5 @@ contract!(
     an_unreadable_message_is_dead_lettered_not_delivered: super::settings(30, 5),
     due_messages_come_in_due_order_and_poll_takes_at_most_max: super::settings(30, 5),
     concurrent_pollers_lease_each_message_once: super::settings(60, 5),
+    a_claimed_message_is_stored_leased_to_its_writer: super::settings(30, 5),
 );

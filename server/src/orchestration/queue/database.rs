@@ -78,9 +78,9 @@ fn new_row(item: &NewItem) -> message::ActiveModel {
         id: Set(item.id.clone()),
         payload: Set(item.payload.clone()),
         deliver_at_ms: Set(item.deliver_at_ms),
-        attempts: Set(0),
-        lease_token: Set(None),
-        lease_until_ms: Set(None),
+        attempts: Set(if item.lease.is_some() { 1 } else { 0 }),
+        lease_token: Set(item.lease.as_ref().map(|l| l.token.clone())),
+        lease_until_ms: Set(item.lease.as_ref().map(|l| l.until_ms)),
     }
 }
 
@@ -234,6 +234,10 @@ impl QueueBackend for DatabaseQueue {
             .await?;
         let dead = dead_letter::Entity::find().count(&self.db).await?;
         Ok(QueueDepth { ready, scheduled, in_flight, dead })
+    }
+
+    async fn payloads(&self) -> Result<Vec<String>, QueueError> {
+        Ok(message::Entity::find().select_only().column(M::Payload).into_tuple::<String>().all(&self.db).await?)
     }
 
     async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, QueueError> {

@@ -96,6 +96,15 @@ pub struct NewItem {
     pub id: String,
     pub payload: String,
     pub deliver_at_ms: i64,
+    /// Stored already leased (delivered once) to the process that wrote it, which handles it
+    /// next itself; if that process dies, the message is delivered again when the lease ends.
+    pub lease: Option<ItemLease>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ItemLease {
+    pub token: String,
+    pub until_ms: i64,
 }
 
 /// A leased message as a backend returns it.
@@ -162,6 +171,8 @@ pub trait QueueBackend: Send + Sync + 'static {
     async fn dead_letter(&self, id: &str, lease: &str, reason: &str, now_ms: i64) -> Result<bool, QueueError>;
     async fn depth(&self, now_ms: i64) -> Result<QueueDepth, QueueError>;
     async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, QueueError>;
+    /// The payload of every message not dead-lettered (due, scheduled or leased).
+    async fn payloads(&self) -> Result<Vec<String>, QueueError>;
 }
 
 /// The queue as the engine uses it.
@@ -183,7 +194,24 @@ impl WorkQueue {
             id: crate::ids::long_id(),
             payload: serde_json::to_string(message).expect("messages always serialize"),
             deliver_at_ms: self.clock.now_ms().saturating_add(millis(delay)),
+            lease: None,
         }
+    }
+
+    /// The stored form of `message`, due now and leased to the caller, with the delivery that
+    /// settles it: the caller handles it next without a round trip through `poll` (other
+    /// pollers do not see it unless the lease runs out).
+    pub fn claimed_item(&self, message: &Message) -> (NewItem, Delivery) {
+        let now = self.clock.now_ms();
+        let lease = ItemLease { token: crate::ids::long_id(), until_ms: now.saturating_add(millis(self.settings.visibility_timeout)) };
+        let item = NewItem {
+            id: crate::ids::long_id(),
+            payload: serde_json::to_string(message).expect("messages always serialize"),
+            deliver_at_ms: now,
+            lease: Some(lease.clone()),
+        };
+        let delivery = Delivery { id: item.id.clone(), message: message.clone(), attempt: 1, lease: lease.token };
+        (item, delivery)
     }
 
     /// Enqueues `message` for delivery once `delay` has passed.

@@ -11,12 +11,28 @@ use redis::aio::ConnectionManager;
 
 use super::{DeadLetter, NewItem, QueueBackend, QueueDepth, QueueError, RawDelivery, exhausted_reason};
 
-/// KEYS: due, payload. ARGV: (id, payload, deliver_at)*.
-const PUSH: &str = r"
-for i = 1, #ARGV, 3 do
-  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
-  redis.call('ZADD', KEYS[1], ARGV[i + 2], ARGV[i])
+/// Lua that stores new items: ARGV from `first` on in groups of five (id, payload, deliver_at,
+/// lease token or '', lease until). KEYS: due, leased, payload, attempts, lease. A leased item
+/// goes straight to the leased set, delivered once.
+const STORE_ITEMS: &str = r"
+local function store_items(first)
+  for i = first, #ARGV, 5 do
+    local id = ARGV[i]
+    redis.call('HSET', KEYS[3], id, ARGV[i + 1])
+    if ARGV[i + 3] == '' then
+      redis.call('ZADD', KEYS[1], ARGV[i + 2], id)
+    else
+      redis.call('HSET', KEYS[4], id, 1)
+      redis.call('HSET', KEYS[5], id, ARGV[i + 3])
+      redis.call('ZADD', KEYS[2], ARGV[i + 4], id)
+    end
+  end
 end
+";
+
+/// KEYS: due, leased, payload, attempts, lease. ARGV: items.
+const PUSH: &str = r"
+store_items(1)
 return 1
 ";
 
@@ -59,17 +75,14 @@ end
 return out
 ";
 
-/// KEYS: due, leased, payload, attempts, lease. ARGV: id, lease, (id, payload, deliver_at)*.
+/// KEYS: due, leased, payload, attempts, lease. ARGV: id, lease, items.
 const COMPLETE: &str = r"
 if redis.call('HGET', KEYS[5], ARGV[1]) ~= ARGV[2] then return 0 end
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[3], ARGV[1])
 redis.call('HDEL', KEYS[4], ARGV[1])
 redis.call('HDEL', KEYS[5], ARGV[1])
-for i = 3, #ARGV, 3 do
-  redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1])
-  redis.call('ZADD', KEYS[1], ARGV[i + 2], ARGV[i])
-end
+store_items(3)
 return 1
 ";
 
@@ -101,6 +114,16 @@ return {due_now + expired, scheduled, in_flight, redis.call('HLEN', KEYS[3])}
 pub struct RedisQueue {
     connection: ConnectionManager,
     keys: Keys,
+    scripts: std::sync::Arc<Scripts>,
+}
+
+/// The scripts, hashed once (Redis runs them by hash after the first call).
+struct Scripts {
+    push: Script,
+    poll: Script,
+    complete: Script,
+    dead_letter: Script,
+    depth: Script,
 }
 
 #[derive(Clone)]
@@ -127,7 +150,14 @@ impl RedisQueue {
             lease: key("lease"),
             dead: key("dead"),
         };
-        Ok(Self { connection, keys })
+        let scripts = Scripts {
+            push: with_store_items(PUSH),
+            poll: Script::new(POLL),
+            complete: with_store_items(COMPLETE),
+            dead_letter: Script::new(DEAD_LETTER),
+            depth: Script::new(DEPTH),
+        };
+        Ok(Self { connection, keys, scripts: std::sync::Arc::new(scripts) })
     }
 
     /// Removes every key of this queue (for tests that share a Redis server).
@@ -144,8 +174,14 @@ impl RedisQueue {
 
 fn push_args(invocation: &mut redis::ScriptInvocation<'_>, items: &[NewItem]) {
     for item in items {
-        invocation.arg(&item.id).arg(&item.payload).arg(item.deliver_at_ms);
+        let (token, until) = item.lease.as_ref().map(|l| (l.token.as_str(), l.until_ms)).unwrap_or(("", 0));
+        invocation.arg(&item.id).arg(&item.payload).arg(item.deliver_at_ms).arg(token).arg(until);
     }
+}
+
+/// A script that stores items, with the shared Lua in front.
+fn with_store_items(body: &str) -> Script {
+    Script::new(&format!("{STORE_ITEMS}\n{body}"))
 }
 
 #[async_trait]
@@ -154,9 +190,9 @@ impl QueueBackend for RedisQueue {
         if items.is_empty() {
             return Ok(());
         }
-        let script = Script::new(PUSH);
-        let mut invocation = script.key(&self.keys.due);
-        invocation.key(&self.keys.payload);
+        let k = &self.keys;
+        let mut invocation = self.scripts.push.key(&k.due);
+        invocation.key(&k.leased).key(&k.payload).key(&k.attempts).key(&k.lease);
         push_args(&mut invocation, items);
         invocation.invoke_async::<i64>(&mut self.connection.clone()).await?;
         Ok(())
@@ -173,8 +209,7 @@ impl QueueBackend for RedisQueue {
         // Lua builds the reason around the attempt count; its words come from one place.
         let reason = exhausted_reason(0);
         let (before, after) = reason.split_once('0').unwrap_or((&reason, ""));
-        let script = Script::new(POLL);
-        let mut invocation = script.key(&k.due);
+        let mut invocation = self.scripts.poll.key(&k.due);
         invocation
             .key(&k.leased)
             .key(&k.payload)
@@ -204,8 +239,7 @@ impl QueueBackend for RedisQueue {
 
     async fn complete(&self, id: &str, lease: &str, follow_ups: &[NewItem]) -> Result<bool, QueueError> {
         let k = &self.keys;
-        let script = Script::new(COMPLETE);
-        let mut invocation = script.key(&k.due);
+        let mut invocation = self.scripts.complete.key(&k.due);
         invocation.key(&k.leased).key(&k.payload).key(&k.attempts).key(&k.lease).arg(id).arg(lease);
         push_args(&mut invocation, follow_ups);
         let done: i64 = invocation.invoke_async(&mut self.connection.clone()).await?;
@@ -214,8 +248,7 @@ impl QueueBackend for RedisQueue {
 
     async fn dead_letter(&self, id: &str, lease: &str, reason: &str, now_ms: i64) -> Result<bool, QueueError> {
         let k = &self.keys;
-        let script = Script::new(DEAD_LETTER);
-        let mut invocation = script.key(&k.leased);
+        let mut invocation = self.scripts.dead_letter.key(&k.leased);
         invocation.key(&k.payload).key(&k.attempts).key(&k.lease).key(&k.dead).arg(id).arg(lease).arg(reason).arg(now_ms);
         let done: i64 = invocation.invoke_async(&mut self.connection.clone()).await?;
         Ok(done == 1)
@@ -223,14 +256,18 @@ impl QueueBackend for RedisQueue {
 
     async fn depth(&self, now_ms: i64) -> Result<QueueDepth, QueueError> {
         let k = &self.keys;
-        let script = Script::new(DEPTH);
-        let mut invocation = script.key(&k.due);
+        let mut invocation = self.scripts.depth.key(&k.due);
         invocation.key(&k.leased).key(&k.dead).arg(now_ms);
         let [ready, scheduled, in_flight, dead]: [u64; 4] =
             invocation.invoke_async::<Vec<u64>>(&mut self.connection.clone()).await?.try_into().map_err(|v| {
                 QueueError::Corrupt(format!("depth returned {v:?}"))
             })?;
         Ok(QueueDepth { ready, scheduled, in_flight, dead })
+    }
+
+    async fn payloads(&self) -> Result<Vec<String>, QueueError> {
+        let mut c = self.connection.clone();
+        Ok(redis::cmd("HVALS").arg(&self.keys.payload).query_async(&mut c).await?)
     }
 
     async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, QueueError> {

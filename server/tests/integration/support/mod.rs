@@ -17,6 +17,19 @@ pub enum Backend {
 }
 
 /// PostgreSQL to create test databases in (`TOPSAIL_TEST_POSTGRES_URL`, default: local trust auth).
+/// The Redis server tests use (`./x test` starts one when absent).
+pub fn redis_url() -> String {
+    std::env::var("TOPSAIL_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// A Redis queue under a fresh key prefix of its own.
+pub async fn redis_queue() -> server::orchestration::queue::RedisQueue {
+    let prefix = format!("topsail-test:{}", server::ids::long_id());
+    server::orchestration::queue::RedisQueue::connect(&redis_url(), &prefix)
+        .await
+        .unwrap_or_else(|e| panic!("Redis at {} is needed for this test (./x test starts it): {e}", redis_url()))
+}
+
 pub fn postgres_admin_url() -> String {
     std::env::var("TOPSAIL_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
