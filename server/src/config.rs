@@ -69,6 +69,12 @@ pub struct Config {
     /// (e.g. after a crash).
     #[serde(rename = "queue_visibility_timeout_ms", with = "millis")]
     pub queue_visibility_timeout: Duration,
+    /// Redis (`redis://host:port/db`) for the work queue, so several replicas share it; when
+    /// absent the queue is a table in the database.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_url: Option<Secret>,
+    /// What every Redis key of this installation starts with.
+    pub redis_key_prefix: String,
     pub kubernetes: KubernetesConfig,
 }
 
@@ -151,6 +157,8 @@ struct FileConfig {
     log_format: Option<LogFormat>,
     log_level: Option<String>,
     queue_visibility_timeout_ms: Option<u64>,
+    redis_url: Option<Secret>,
+    redis_key_prefix: Option<String>,
     kubernetes: Option<KubernetesConfig>,
 }
 
@@ -223,12 +231,29 @@ pub fn load(
         .max(100),
     );
 
+    let redis_url = env("TOPSAIL_REDIS_URL").map(Secret::new).or(file_config.redis_url).filter(|url| !url.expose().is_empty());
+    let redis_key_prefix = env("TOPSAIL_REDIS_KEY_PREFIX")
+        .or(file_config.redis_key_prefix)
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "topsail".to_owned());
+
     let mut kubernetes = file_config.kubernetes.unwrap_or_default();
     if let Some(kubeconfig) = env("TOPSAIL_KUBECONFIG").filter(|k| !k.is_empty()) {
         kubernetes.kubeconfigs.push(PathBuf::from(kubeconfig));
     }
 
-    Ok(Config { listen, data_dir, site_dir, database_url, log_format, log_level, queue_visibility_timeout, kubernetes })
+    Ok(Config {
+        listen,
+        data_dir,
+        site_dir,
+        database_url,
+        log_format,
+        log_level,
+        queue_visibility_timeout,
+        redis_url,
+        redis_key_prefix,
+        kubernetes,
+    })
 }
 
 fn env_parse<T>(

@@ -26,7 +26,7 @@ use tokio::net::TcpListener;
 use crate::config::Config;
 use crate::http::{AppState, Metrics};
 use crate::orchestration::engine::Engine;
-use crate::orchestration::queue::{QueueSettings, SystemClock};
+use crate::orchestration::queue::{QueueSettings, RedisQueue, SystemClock};
 use crate::orchestration::stages::StageRegistry;
 use crate::store::Store;
 
@@ -36,6 +36,8 @@ pub enum StartError {
     Database(sea_orm::DbErr),
     #[error("cannot apply database migrations: {0}")]
     Migrate(sea_orm::DbErr),
+    #[error("cannot connect to Redis (redis_url): {0}")]
+    Redis(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("server error: {0}")]
@@ -50,12 +52,18 @@ pub async fn open_store(config: &Config) -> Result<Store, StartError> {
     Ok(store)
 }
 
-/// The execution engine on the store's database, running on the real clock, with the
-/// Kubernetes stages on `accounts`.
-pub fn engine(store: &Store, config: &Config, accounts: &kubernetes::Accounts) -> Arc<Engine> {
+/// The execution engine, running on the real clock, with the Kubernetes stages on `accounts`:
+/// its queue in Redis when `redis_url` is set (several replicas), else in the store's database.
+pub async fn engine(store: &Store, config: &Config, accounts: &kubernetes::Accounts) -> Result<Arc<Engine>, StartError> {
     let settings = QueueSettings { visibility_timeout: config.queue_visibility_timeout, ..QueueSettings::default() };
     let stages = StageRegistry::standard().with_kubernetes(accounts.clone(), Some(store.clone()));
-    Arc::new(Engine::new(store, Arc::new(SystemClock), settings, stages))
+    let Some(url) = &config.redis_url else {
+        return Ok(Arc::new(Engine::new(store, Arc::new(SystemClock), settings, stages)));
+    };
+    let prefix = format!("{}:queue", config.redis_key_prefix);
+    let redis = RedisQueue::connect(url.expose(), &prefix).await.map_err(|e| StartError::Redis(e.to_string()))?;
+    tracing::info!(prefix = %prefix, "work queue in Redis");
+    Ok(Arc::new(Engine::with_queue(store, Arc::new(redis), Arc::new(SystemClock), settings, stages)))
 }
 
 /// The services behind the UI's server functions (also used by the command line).
@@ -129,7 +137,7 @@ pub async fn bind(config: &Config) -> Result<Bound, StartError> {
         );
     }
     let infrastructure = kubernetes(config, &store).await;
-    let engine = engine(&store, config, &infrastructure.accounts);
+    let engine = engine(&store, config, &infrastructure.accounts).await?;
     let services = services(&store, engine.clone(), infrastructure.clone());
     let state = AppState {
         leptos: http::leptos_options(&config.site_dir, addr),

@@ -14,7 +14,9 @@ use app::model::pipeline::PipelineDocument;
 use serde_json::{Value, json};
 use server::orchestration::engine::Engine;
 use server::orchestration::messages::Message;
-use server::orchestration::queue::{Clock, ManualClock, QueueDepth, QueueSettings, RedisQueue};
+use server::orchestration::queue::{
+    Clock, DeadLetter, ManualClock, NewItem, QueueBackend, QueueDepth, QueueError, QueueSettings, RawDelivery, RedisQueue,
+};
 use server::orchestration::stages::StageRegistry;
 use support::Backend;
 
@@ -682,6 +684,101 @@ async fn canceling_tells_a_running_webhook_job_to_stop(w: World) {
     assert_eq!(calls.len(), 2, "one deploy, one cancel");
     w.advance(10).await;
     assert_eq!(w.engine.queue().depth().await.unwrap(), QueueDepth::default(), "the monitor's next check was dropped");
+}
+
+/// A queue backend whose writes fail while `down` is set (Redis unreachable after a commit).
+struct Unreliable {
+    inner: RedisQueue,
+    down: std::sync::atomic::AtomicBool,
+}
+
+impl Unreliable {
+    fn set_down(&self, down: bool) {
+        self.down.store(down, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn check(&self) -> Result<(), QueueError> {
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) { Err(QueueError::Corrupt("Redis is down (test)".into())) } else { Ok(()) }
+    }
+}
+
+#[async_trait::async_trait]
+impl QueueBackend for Unreliable {
+    async fn push(&self, items: &[NewItem]) -> Result<(), QueueError> {
+        self.check()?;
+        self.inner.push(items).await
+    }
+    async fn poll(&self, now_ms: i64, max: usize, lease_ms: i64, max_attempts: u32) -> Result<Vec<RawDelivery>, QueueError> {
+        self.inner.poll(now_ms, max, lease_ms, max_attempts).await
+    }
+    async fn complete(&self, id: &str, lease: &str, follow_ups: &[NewItem]) -> Result<bool, QueueError> {
+        self.check()?;
+        self.inner.complete(id, lease, follow_ups).await
+    }
+    async fn dead_letter(&self, id: &str, lease: &str, reason: &str, now_ms: i64) -> Result<bool, QueueError> {
+        self.inner.dead_letter(id, lease, reason, now_ms).await
+    }
+    async fn depth(&self, now_ms: i64) -> Result<QueueDepth, QueueError> {
+        self.inner.depth(now_ms).await
+    }
+    async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, QueueError> {
+        self.inner.dead_letters(limit).await
+    }
+    async fn payloads(&self) -> Result<Vec<String>, QueueError> {
+        self.inner.payloads().await
+    }
+}
+
+/// Redis fails after the database committed: the messages wait in the outbox and the settled
+/// message comes back, yet the execution finishes with every stage run once and nothing left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_redis_failing_after_commits_nothing_is_lost_or_run_twice() {
+    let db = support::TestDatabase::create(Backend::Postgres).await;
+    let store = db.store().await;
+    let clock = ManualClock::starting_at(1_800_000_000_000);
+    let redis = support::redis_queue().await;
+    let queue = Arc::new(Unreliable { inner: redis.clone(), down: false.into() });
+    let settings = QueueSettings { visibility_timeout: Duration::from_secs(60), max_attempts: 10 };
+    let engine = Engine::with_queue(&store, queue.clone(), Arc::new(clock.clone()), settings, StageRegistry::standard());
+    let doc = PipelineDocument::from_value(json!({"application": "shop", "name": "P",
+        "stages": [wait("1", 5, &[]), wait("2a", 0, &["1"]), wait("2b", 0, &["1"]), wait("3", 0, &["2a", "2b"])]}))
+    .unwrap();
+
+    // Down before the start: the start message waits in the outbox until it is relayed.
+    queue.set_down(true);
+    let id = engine.start(&doc, json!({"type": "manual"})).await.unwrap();
+    queue.set_down(false);
+    assert_eq!(engine.run_until_idle().await.unwrap(), 0, "nothing reached the queue");
+    assert_eq!(engine.relay_outbox().await.unwrap(), 0, "a fresh row is its writer's to move");
+    clock.advance(Duration::from_secs(10));
+    assert_eq!(engine.relay_outbox().await.unwrap(), 1);
+    engine.run_until_idle().await.unwrap();
+    assert_eq!(status_of(&engine.execution(&id).await.unwrap(), "1"), Status::Running);
+
+    // Down while the rest runs: every commit lands in the database, no message leaves it.
+    queue.set_down(true);
+    clock.advance(Duration::from_secs(5));
+    engine.run_until_idle().await.unwrap();
+    let e = engine.execution(&id).await.unwrap();
+    assert_eq!(e.status, Status::Succeeded, "the worker carried the execution on by itself");
+    assert!(engine.queue().depth().await.unwrap().in_flight >= 1, "the settled message is still leased");
+
+    // Back up: the redelivered message is recognised as handled, its follow-ups are moved and
+    // dropped as handled too, and the queue and outbox end empty.
+    queue.set_down(false);
+    for _ in 0..5 {
+        clock.advance(Duration::from_secs(61));
+        engine.relay_outbox().await.unwrap();
+        engine.run_until_idle().await.unwrap();
+    }
+    let after = engine.execution(&id).await.unwrap();
+    assert_eq!(after, e, "nothing ran again");
+    assert!(after.stages.iter().all(|s| s.tasks.len() == 1 && s.status == Status::Succeeded));
+    assert_eq!(engine.queue().depth().await.unwrap(), QueueDepth::default());
+    assert_eq!(engine.recover_zombies().await.unwrap(), 0);
+    store.close().await.unwrap();
+    db.drop().await;
+    redis.delete_all().await.unwrap();
 }
 
 macro_rules! engine_tests {

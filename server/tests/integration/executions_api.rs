@@ -118,13 +118,34 @@ async fn what_cannot_start_says_why() {
 }
 
 /// Kills the server with SIGKILL at several points of a pipeline, restarts it on the same data,
-/// and checks the execution finishes with every stage run exactly once.
+/// and checks the execution finishes with every stage run exactly once: on SQLite with the queue
+/// in the database, and on PostgreSQL with the queue in Redis.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_the_server_mid_pipeline_loses_and_doubles_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let env = [("TOPSAIL_QUEUE_VISIBILITY_TIMEOUT_MS", "300")];
+    kill_mid_pipeline(dir.path(), &[("TOPSAIL_QUEUE_VISIBILITY_TIMEOUT_MS", "300")]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_a_server_on_postgres_and_redis_mid_pipeline_loses_and_doubles_nothing() {
+    let db = support::TestDatabase::create(Backend::Postgres).await;
+    let prefix = format!("topsail-test-{}", server::ids::long_id());
+    let redis_url = support::redis_url();
+    let url = db.url.clone().unwrap();
+    let env = [
+        ("TOPSAIL_QUEUE_VISIBILITY_TIMEOUT_MS", "300"),
+        ("TOPSAIL_DATABASE_URL", url.as_str()),
+        ("TOPSAIL_REDIS_URL", redis_url.as_str()),
+        ("TOPSAIL_REDIS_KEY_PREFIX", prefix.as_str()),
+    ];
+    kill_mid_pipeline(db.dir.path(), &env).await;
+    server::orchestration::queue::RedisQueue::connect(&redis_url, &format!("{prefix}:queue")).await.unwrap().delete_all().await.unwrap();
+    db.drop().await;
+}
+
+async fn kill_mid_pipeline(data_dir: &std::path::Path, env: &[(&str, &str)]) {
     let client = reqwest::Client::new();
-    let mut server = TopsailProcess::spawn(dir.path(), &env);
+    let mut server = TopsailProcess::spawn(data_dir, env);
     setup(&server.base, &client, json!([
         {"refId": "1", "type": "wait", "name": "One", "waitTime": 1},
         {"refId": "2", "type": "wait", "name": "Two", "waitTime": 1, "requisiteStageRefIds": ["1"]},
@@ -140,11 +161,11 @@ async fn killing_the_server_mid_pipeline_loses_and_doubles_nothing() {
     // Right after the start, then while stage 2 runs, then while the parallel branch runs.
     server.kill_hard();
     for next in ["2", "3b"] {
-        server = TopsailProcess::spawn(dir.path(), &env);
+        server = TopsailProcess::spawn(data_dir, env);
         until_stage_running(&server.base, &client, &id, next).await;
         server.kill_hard();
     }
-    server = TopsailProcess::spawn(dir.path(), &env);
+    server = TopsailProcess::spawn(data_dir, env);
     let done = until_status(&server.base, &client, &id, "SUCCEEDED").await;
     for stage in done["stages"].as_array().unwrap() {
         assert_eq!(stage["status"], "SUCCEEDED", "{stage}");

@@ -117,6 +117,8 @@ pub fn test_config(db: &TestDatabase) -> Config {
         log_format: LogFormat::Human,
         log_level: "warn".into(),
         queue_visibility_timeout: std::time::Duration::from_secs(60),
+        redis_url: None,
+        redis_key_prefix: "topsail".into(),
         kubernetes: server::config::KubernetesConfig { use_default_kubeconfig: false, ..Default::default() },
     }
 }
