@@ -1,9 +1,12 @@
 //! Engine throughput: many executions of a 5-stage pipeline of `wait(0)` stages, run by two
-//! workers over the database queue, on SQLite and on PostgreSQL. Reports executions per second,
-//! stage-to-stage latency (end of a stage to start of the next) and checks none was lost.
+//! workers, on SQLite and PostgreSQL with the queue in the database, and on PostgreSQL with the
+//! queue in Redis. Reports executions per second, stage-to-stage latency (end of a stage to
+//! start of the next), each execution's own duration (its start to its end), and checks none
+//! was lost.
 //!
 //! `cargo bench -p server --bench engine [-- N]` (default N = 200; PostgreSQL from
-//! `TOPSAIL_TEST_POSTGRES_URL`, default local trust auth). Results go to BENCHMARKS.md.
+//! `TOPSAIL_TEST_POSTGRES_URL`, default local trust auth; Redis from `TOPSAIL_TEST_REDIS_URL`,
+//! default local). Results go to BENCHMARKS.md.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +16,7 @@ use app::model::pipeline::PipelineDocument;
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::json;
 use server::orchestration::engine::Engine;
-use server::orchestration::queue::{QueueSettings, SystemClock};
+use server::orchestration::queue::{QueueSettings, RedisQueue, SystemClock};
 use server::orchestration::stages::StageRegistry;
 use server::store::Store;
 
@@ -37,17 +40,25 @@ fn percentile(sorted: &[i64], p: f64) -> i64 {
 }
 
 /// Runs `n` executions: all started at once (`batch` = n), or `batch` at a time.
-async fn run(label: &str, store: Store, n: usize, batch: usize) {
-    let engine = Arc::new(Engine::new(&store, Arc::new(SystemClock), QueueSettings::default(), StageRegistry::standard()));
+async fn run(label: &str, store: Store, redis: Option<&RedisQueue>, n: usize, batch: usize) {
+    let engine = Arc::new(match redis {
+        None => Engine::new(&store, Arc::new(SystemClock), QueueSettings::default(), StageRegistry::standard()),
+        Some(r) => Engine::with_queue(&store, Arc::new(r.clone()), Arc::new(SystemClock), QueueSettings::default(), StageRegistry::standard()),
+    });
     let doc = pipeline();
     let mut ids = Vec::with_capacity(n);
+    let mut starting = Duration::ZERO;
+    let mut first_run_start = None;
     while ids.len() < n {
+        let t = std::time::Instant::now();
         for _ in 0..batch.min(n - ids.len()) {
             ids.push(engine.start(&doc, json!({"type": "manual"})).await.unwrap());
         }
+        starting += t.elapsed();
+        first_run_start.get_or_insert_with(|| chrono::Utc::now().timestamp_millis());
         drain(&engine).await;
     }
-    report(label, &engine, &ids).await;
+    report(label, &engine, &ids, starting, first_run_start.unwrap_or_default()).await;
 }
 
 /// Two workers handle messages until the queue stays empty for a while.
@@ -73,9 +84,11 @@ async fn drain(engine: &Arc<Engine>) {
     }
 }
 
-async fn report(label: &str, engine: &Engine, ids: &[String]) {
+/// `starting`: time spent starting the executions; `run_start_ms`: when the workers began.
+async fn report(label: &str, engine: &Engine, ids: &[String], starting: Duration, run_start_ms: i64) {
     let n = ids.len();
     let mut latencies = Vec::new();
+    let mut durations = Vec::new();
     let mut done = 0;
     let mut last_end = 0;
     for id in ids {
@@ -84,6 +97,9 @@ async fn report(label: &str, engine: &Engine, ids: &[String]) {
             done += 1;
         }
         last_end = last_end.max(e.end_time.unwrap_or(0));
+        if let (Some(start), Some(end)) = (e.start_time, e.end_time) {
+            durations.push(end - start);
+        }
         for pair in e.stages.windows(2) {
             if let (Some(end), Some(start)) = (pair[0].end_time, pair[1].start_time) {
                 latencies.push(start - end);
@@ -93,16 +109,24 @@ async fn report(label: &str, engine: &Engine, ids: &[String]) {
     // From the first start to the last finish (the workers' idle tail excluded).
     let first_build = engine.execution(&ids[0]).await.unwrap().build_time;
     let wall = Duration::from_millis(u64::try_from(last_end - first_build).unwrap_or(0)).max(Duration::from_millis(1));
+    // Running alone: from the workers' start to the last finish.
+    let running = Duration::from_millis(u64::try_from(last_end - run_start_ms).unwrap_or(0)).max(Duration::from_millis(1));
     latencies.sort_unstable();
+    durations.sort_unstable();
     println!(
-        "{label}: {done}/{n} executions succeeded ({} lost) in {:.2} s (including starting them) = {:.1} executions/s; \
-         stage-to-stage latency p50 {} ms, p99 {} ms, max {} ms",
+        "{label}: {done}/{n} executions succeeded ({} lost) in {:.2} s (starting them took {:.2} s) = {:.1} executions/s \
+         overall, {:.1} executions/s running; \
+         stage-to-stage latency p50 {} ms, p99 {} ms, max {} ms; execution start-to-end p50 {} ms, p99 {} ms",
         n - done,
         wall.as_secs_f64(),
+        starting.as_secs_f64(),
         n as f64 / wall.as_secs_f64(),
+        n as f64 / running.as_secs_f64(),
         percentile(&latencies, 0.5),
         percentile(&latencies, 0.99),
         latencies.last().copied().unwrap_or(0),
+        percentile(&durations, 0.5),
+        percentile(&durations, 0.99),
     );
 }
 
@@ -113,8 +137,8 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = Store::connect(None, dir.path()).await.unwrap();
     sqlite.migrate().await.unwrap();
-    run("SQLite, all at once", sqlite.clone(), n, n).await;
-    run("SQLite, one at a time", sqlite.clone(), 20, 1).await;
+    run("SQLite, all at once", sqlite.clone(), None, n, n).await;
+    run("SQLite, one at a time", sqlite.clone(), None, 20, 1).await;
     sqlite.close().await.unwrap();
 
     let admin_url = std::env::var("TOPSAIL_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
@@ -124,8 +148,13 @@ async fn main() {
     let url = format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0);
     let postgres = Store::connect(Some(&url), dir.path()).await.unwrap();
     postgres.migrate().await.unwrap();
-    run("PostgreSQL, all at once", postgres.clone(), n, n).await;
-    run("PostgreSQL, one at a time", postgres.clone(), 20, 1).await;
+    run("PostgreSQL, all at once", postgres.clone(), None, n, n).await;
+    run("PostgreSQL, one at a time", postgres.clone(), None, 20, 1).await;
+    let redis_url = std::env::var("TOPSAIL_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let redis = RedisQueue::connect(&redis_url, &format!("topsail-bench:{}", std::process::id())).await.unwrap();
+    run("PostgreSQL + Redis queue, all at once", postgres.clone(), Some(&redis), n, n).await;
+    run("PostgreSQL + Redis queue, one at a time", postgres.clone(), Some(&redis), 20, 1).await;
+    redis.delete_all().await.unwrap();
     postgres.close().await.unwrap();
     admin.execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)")).await.unwrap();
 }

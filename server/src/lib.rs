@@ -145,6 +145,7 @@ pub async fn bind(config: &Config) -> Result<Bound, StartError> {
         services,
         metrics: Arc::new(Metrics::default()),
         infrastructure: infrastructure.clone(),
+        engine: engine.clone(),
         shutdown: tokio::sync::watch::channel(false).0,
     };
     Ok(Bound { listener, state, engine, infrastructure })

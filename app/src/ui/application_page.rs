@@ -10,7 +10,7 @@ use leptos_router::{
 
 use super::application_form::ApplicationForm;
 use super::{ApplicationsChanged, ErrorBanner, format_time};
-use crate::api::{delete_application, get_application, list_executions, list_pipelines, update_application};
+use crate::api::{delete_application, get_application, list_pipelines, update_application};
 use crate::model::{AppError, Application, ApplicationInput};
 
 /// The application shown by the current page, for the tabs below it.
@@ -118,9 +118,8 @@ pub fn PipelinesTab() -> impl IntoView {
     let params = use_params_map();
     let name = Memo::new(move |_| params.read().get("name").unwrap_or_default());
     let pipelines = Resource::new(move || name.get(), list_pipelines);
-    let tick = super::executions::refresh_ticker();
-    let executions = Resource::new(move || (name.get(), tick.get()), |(name, _)| list_executions(name));
-    // The newest runs of one pipeline, newest first (live: the list refreshes every 2 s).
+    let executions = super::executions::live_executions(name);
+    // The newest runs of one pipeline, newest first (live).
     let recent = move |pipeline: String| {
         move || {
             executions.get().and_then(Result::ok).map(|all| {

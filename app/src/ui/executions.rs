@@ -1,8 +1,7 @@
 //! The Executions tab and the execution page: start a pipeline (with its parameters), watch
-//! executions (refreshed every two seconds), answer manual judgments, cancel, pause, resume,
-//! restart a failed stage, and try expressions against an execution.
-
-use std::time::Duration;
+//! executions (rendered on the server, then live by server-sent events), answer manual
+//! judgments, cancel, pause, resume, restart a failed stage, and try expressions against an
+//! execution.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
@@ -31,27 +30,69 @@ fn duration_text(start: Option<i64>, end: Option<i64>) -> String {
     }
 }
 
-/// A counter that ticks every two seconds while the page is open (in the browser only).
-pub(crate) fn refresh_ticker() -> RwSignal<u32> {
-    let tick = RwSignal::new(0u32);
-    Effect::new(move |_| {
-        if let Ok(handle) = set_interval_with_handle(move || tick.update(|t| *t += 1), Duration::from_secs(2)) {
-            on_cleanup(move || handle.clear());
+/// Something rendered on the server first and then followed live: the server function's answer
+/// until the stream's first event, the stream's newest event after.
+pub(crate) struct Live<T: Send + Sync + 'static> {
+    initial: Resource<Result<T, AppError>>,
+    live: RwSignal<Option<T>>,
+    tick: RwSignal<u32>,
+    /// Whether the live stream is up (shown as `data-live` for tests and the curious).
+    pub connected: RwSignal<bool>,
+}
+
+impl<T: Send + Sync + 'static> Clone for Live<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: Send + Sync + 'static> Copy for Live<T> {}
+
+impl<T: Clone + Send + Sync + serde::Serialize + serde::de::DeserializeOwned + 'static> Live<T> {
+    pub fn get(&self) -> Option<Result<T, AppError>> {
+        match self.live.get() {
+            Some(value) => Some(Ok(value)),
+            None => self.initial.get(),
         }
-    });
-    tick
+    }
+
+    /// Asks the server function again (after an action, in case the stream is down).
+    pub fn refresh(&self) {
+        self.tick.update(|t| *t += 1);
+    }
+}
+
+/// An application's executions, live.
+pub(crate) fn live_executions(app: Memo<String>) -> Live<Vec<Execution>> {
+    let tick = RwSignal::new(0u32);
+    let live = RwSignal::new(None);
+    let connected = RwSignal::new(false);
+    #[cfg(feature = "hydrate")]
+    super::follow_events(move || format!("/api/executions/stream?application={}", app.get()), "executions", live, connected);
+    let initial = Resource::new(move || (app.get(), tick.get()), |(app, _)| list_executions(app));
+    Live { initial, live, tick, connected }
+}
+
+/// One execution, live.
+fn live_execution(id: Memo<String>) -> Live<Execution> {
+    let tick = RwSignal::new(0u32);
+    let live = RwSignal::new(None);
+    let connected = RwSignal::new(false);
+    #[cfg(feature = "hydrate")]
+    super::follow_events(move || format!("/api/executions/stream?execution={}", id.get()), "execution", live, connected);
+    let initial = Resource::new(move || (id.get(), tick.get()), |(id, _)| get_execution(id));
+    Live { initial, live, tick, connected }
 }
 
 #[component]
 pub fn ExecutionsTab() -> impl IntoView {
     let params = use_params_map();
     let app = Memo::new(move |_| params.read().get("name").unwrap_or_default());
-    let tick = refresh_ticker();
-    let refresh = Callback::new(move |()| tick.update(|t| *t += 1));
-    let executions = Resource::new(move || (app.get(), tick.get()), |(app, _)| list_executions(app));
+    let executions = live_executions(app);
+    let refresh = Callback::new(move |()| executions.refresh());
 
     view! {
-        <div data-testid="tab-executions">
+        <div data-testid="tab-executions" data-live=move || executions.connected.get().to_string()>
             <StartPipeline app on_started=refresh />
             <Transition fallback=|| view! { <p class="muted">"Loading executions…"</p> }>
                 {move || {
@@ -316,11 +357,10 @@ fn JudgmentButtons(execution: String, stage: Stage, on_change: Callback<()>) -> 
 pub fn ExecutionPage() -> impl IntoView {
     let params = use_params_map();
     let id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
-    let tick = refresh_ticker();
-    let refresh = Callback::new(move |()| tick.update(|t| *t += 1));
-    let execution = Resource::new(move || (id.get(), tick.get()), |(id, _)| get_execution(id));
+    let execution = live_execution(id);
+    let refresh = Callback::new(move |()| execution.refresh());
     view! {
-        <div data-testid="execution-page">
+        <div data-testid="execution-page" data-live=move || execution.connected.get().to_string()>
             <Transition fallback=|| view! { <p class="muted">"Loading the execution…"</p> }>
                 {move || execution.get().map(|result| match result {
                     Err(error) => view! { <ErrorBanner error /> }.into_any(),

@@ -59,32 +59,6 @@ impl Tab {
     }
 }
 
-/// Opens the browser's EventSource on the live view and feeds `live` (browser only).
-#[cfg(feature = "hydrate")]
-fn follow(application: Memo<String>, live: RwSignal<Option<InfrastructureView>>, connected: RwSignal<bool>) {
-    use wasm_bindgen::JsCast;
-    use wasm_bindgen::closure::Closure;
-
-    Effect::new(move |_| {
-        let name = application.get();
-        let url = format!("/api/infrastructure/stream?application={name}");
-        let Ok(source) = web_sys::EventSource::new(&url) else { return };
-        let on_view = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
-            if let Some(text) = event.data().as_string()
-                && let Ok(view) = serde_json::from_str::<InfrastructureView>(&text)
-            {
-                live.set(Some(view));
-                connected.set(true);
-            }
-        });
-        let _ = source.add_event_listener_with_callback("view", on_view.as_ref().unchecked_ref());
-        let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| connected.set(false));
-        source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-        let source = send_wrapper::SendWrapper::new((source, on_view, on_error));
-        on_cleanup(move || source.0.close());
-    });
-}
-
 #[component]
 pub fn InfrastructureTab() -> impl IntoView {
     let params = use_params_map();
@@ -93,7 +67,7 @@ pub fn InfrastructureTab() -> impl IntoView {
     let live: RwSignal<Option<InfrastructureView>> = RwSignal::new(None);
     let connected = RwSignal::new(false);
     #[cfg(feature = "hydrate")]
-    follow(application, live, connected);
+    super::follow_events(move || format!("/api/infrastructure/stream?application={}", application.get()), "view", live, connected);
     let tab = Tab { selected: RwSignal::new(None), pending: RwSignal::new(None), tasks: RwSignal::new(Vec::new()) };
     provide_context(tab);
 

@@ -185,6 +185,43 @@ pub(crate) fn ErrorBanner(error: AppError) -> impl IntoView {
 /// `2026-11-26 09:38 UTC`: the same text on server and client, so hydration matches.
 ///
 /// Written out by hand: chrono's `format` brings its whole strftime machinery into the wasm.
+/// Follows the server-sent events at `url()` (again whenever it changes) in the browser: each
+/// event named `event` is parsed into `live`; `connected` says whether the stream is up. An
+/// event named `failure` (the server cannot follow what was asked) closes the stream for good.
+#[cfg(feature = "hydrate")]
+pub(crate) fn follow_events<T>(url: impl Fn() -> String + 'static, event: &'static str, live: RwSignal<Option<T>>, connected: RwSignal<bool>)
+where
+    T: serde::de::DeserializeOwned + Send + Sync + 'static,
+{
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen::closure::Closure;
+
+    Effect::new(move |_| {
+        let url = url();
+        live.set(None);
+        let Ok(source) = web_sys::EventSource::new(&url) else { return };
+        let on_data = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |message: web_sys::MessageEvent| {
+            if let Some(text) = message.data().as_string()
+                && let Ok(value) = serde_json::from_str::<T>(&text)
+            {
+                live.set(Some(value));
+                connected.set(true);
+            }
+        });
+        let _ = source.add_event_listener_with_callback(event, on_data.as_ref().unchecked_ref());
+        let closing = source.clone();
+        let on_failure = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+            closing.close();
+            connected.set(false);
+        });
+        let _ = source.add_event_listener_with_callback("failure", on_failure.as_ref().unchecked_ref());
+        let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| connected.set(false));
+        source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        let source = send_wrapper::SendWrapper::new((source, on_data, on_failure, on_error));
+        on_cleanup(move || source.0.close());
+    });
+}
+
 pub(crate) fn format_time(t: &chrono::DateTime<chrono::Utc>) -> String {
     use chrono::{Datelike, Timelike};
     format!("{:04}-{:02}-{:02} {:02}:{:02} UTC", t.year(), t.month(), t.day(), t.hour(), t.minute())

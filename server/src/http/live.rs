@@ -1,11 +1,16 @@
-//! Server-sent events: the Infrastructure tab's live view. On connect and after every change to
+//! Server-sent events. The Infrastructure tab's live view: on connect and after every change to
 //! the application's objects (changes within 50 ms coalesced) the stream sends the whole view.
+//! Executions: on connect and after every change the engine commits (coalesced likewise) the
+//! stream sends an application's executions or one execution, and at least every two seconds
+//! it looks again, so changes made by another replica arrive too.
 
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
 use app::model::ApplicationName;
+use app::model::RequestContext;
+use axum::Extension;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -17,6 +22,7 @@ use tokio::sync::{broadcast, mpsc};
 use super::AppState;
 use crate::infrastructure::Infrastructure;
 use crate::kubernetes::cache::CacheChange;
+use crate::orchestration::executions::ExecutionChange;
 
 #[derive(serde::Deserialize)]
 pub struct StreamQuery {
@@ -75,6 +81,119 @@ async fn send_updates(tx: mpsc::Sender<Event>, infrastructure: Arc<Infrastructur
         if tx.send(snapshot()).await.is_err() {
             return;
         }
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct ExecutionStreamQuery {
+    application: Option<String>,
+    execution: Option<String>,
+}
+
+/// What an executions stream follows.
+#[derive(Clone)]
+enum Followed {
+    Application(ApplicationName),
+    Execution(String),
+}
+
+/// How often an executions stream looks again without a local change (other replicas' changes).
+const RECHECK: Duration = Duration::from_secs(2);
+
+/// `GET /api/executions/stream?application=NAME` (event `executions`: the list) or
+/// `?execution=ID` (event `execution`: that execution). A failure is sent as event `failure`
+/// with the public error, and ends the stream.
+pub async fn executions(
+    State(state): State<AppState>,
+    Extension(rc): Extension<RequestContext>,
+    Query(q): Query<ExecutionStreamQuery>,
+) -> Response {
+    let followed = match (q.application, q.execution) {
+        (Some(app), None) => match ApplicationName::parse(&app) {
+            Ok(name) => Followed::Application(name),
+            Err(_) => return (StatusCode::NOT_FOUND, "no such application").into_response(),
+        },
+        (None, Some(id)) if !id.is_empty() => Followed::Execution(id),
+        _ => return (StatusCode::BAD_REQUEST, "give either application or execution").into_response(),
+    };
+    let changes = state.engine.subscribe();
+    let mut closing = state.shutdown.subscribe();
+    let stream = async_stream(move |tx| async move {
+        tokio::select! {
+            _ = closing.wait_for(|closing| *closing) => {}
+            _ = send_executions(tx, state, rc, changes, followed) => {}
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
+}
+
+/// The followed executions as an event, or the failure to read them.
+async fn executions_event(state: &AppState, rc: &RequestContext, followed: &Followed) -> Result<(String, String), String> {
+    let executions = &state.services.executions;
+    let read = match followed {
+        Followed::Application(app) => executions.list(rc, app).await.map(|list| ("executions", serde_json::to_string(&list))),
+        Followed::Execution(id) => executions.get(rc, id).await.map(|e| ("execution", serde_json::to_string(&e))),
+    };
+    match read {
+        Ok((name, Ok(json))) => Ok((name.to_owned(), json)),
+        Ok((_, Err(e))) => Err(e.to_string()),
+        Err(e) => Err(serde_json::to_string(&e).unwrap_or_default()),
+    }
+}
+
+async fn send_executions(
+    tx: mpsc::Sender<Event>,
+    state: AppState,
+    rc: RequestContext,
+    mut changes: broadcast::Receiver<ExecutionChange>,
+    followed: Followed,
+) {
+    let mut last_sent = String::new();
+    loop {
+        match executions_event(&state, &rc, &followed).await {
+            Ok((name, json)) => {
+                if json != last_sent {
+                    if tx.send(Event::default().event(name).data(&json)).await.is_err() {
+                        return;
+                    }
+                    last_sent = json;
+                }
+            }
+            Err(failure) => {
+                let _ = tx.send(Event::default().event("failure").data(failure)).await;
+                return;
+            }
+        }
+        // Wait for a change to what is followed, or the re-check.
+        let recheck = tokio::time::sleep(RECHECK);
+        tokio::pin!(recheck);
+        loop {
+            tokio::select! {
+                _ = &mut recheck => break,
+                change = changes.recv() => match change {
+                    Ok(c) if concerns(&followed, &c) => break,
+                    Ok(_) => {}
+                    Err(RecvError::Lagged(_)) => break,
+                    Err(RecvError::Closed) => return,
+                },
+            }
+        }
+        // Gather what follows closely, so a burst of steps is one update.
+        let gather = tokio::time::sleep(COALESCE);
+        tokio::pin!(gather);
+        loop {
+            tokio::select! {
+                _ = &mut gather => break,
+                next = changes.recv() => if let Err(RecvError::Closed) = next { return },
+            }
+        }
+    }
+}
+
+fn concerns(followed: &Followed, change: &ExecutionChange) -> bool {
+    match followed {
+        Followed::Application(app) => change.application == app.as_str(),
+        Followed::Execution(id) => change.id == *id,
     }
 }
 

@@ -32,6 +32,8 @@ pub struct AppState {
     pub services: Services,
     pub metrics: Arc<Metrics>,
     pub infrastructure: Arc<crate::infrastructure::Infrastructure>,
+    /// The execution engine, for the live executions stream.
+    pub engine: Arc<crate::orchestration::engine::Engine>,
     /// Set when the server starts shutting down: long-lived responses (event streams) end so
     /// the graceful shutdown does not wait for them.
     pub shutdown: tokio::sync::watch::Sender<bool>,
@@ -66,6 +68,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .route("/webhooks/webhook/{source}", axum::routing::post(webhooks::webhook))
         .route("/api/infrastructure/stream", get(live::infrastructure))
+        .route("/api/executions/stream", get(live::executions))
         .nest("/gate", gate::router().layer(axum::Extension(gate::TaskLog::default())))
         // The UI bundle, served pre-compressed (`<file>.br` / `<file>.gz` beside each file) when
         // the browser accepts brotli or gzip; see `./x build`.

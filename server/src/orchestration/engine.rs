@@ -103,6 +103,11 @@ impl Engine {
         &self.queue
     }
 
+    /// Executions this process creates or changes, as the changes commit (the live views).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<super::executions::ExecutionChange> {
+        self.executions.subscribe()
+    }
+
     pub async fn execution(&self, id: &str) -> Result<Execution, EngineError> {
         let found = self.executions.load(id).await?;
         found.map(|v| v.execution).ok_or_else(|| EngineError::NotFound(format!("execution '{id}'")))

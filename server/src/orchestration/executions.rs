@@ -68,6 +68,18 @@ pub struct ExecutionStore {
     db: DatabaseConnection,
     /// `None`: messages go to the queue table in the same transaction as the change.
     outbox: Option<Outbox>,
+    changes: tokio::sync::broadcast::Sender<ExecutionChange>,
+}
+
+/// An execution was created or changed (by this process; other replicas' changes are not seen).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExecutionChange {
+    pub id: String,
+    pub application: String,
+}
+
+fn changes_channel() -> tokio::sync::broadcast::Sender<ExecutionChange> {
+    tokio::sync::broadcast::channel(1024).0
 }
 
 fn status_text(e: &Execution) -> String {
@@ -86,12 +98,22 @@ fn read(r: row::Model) -> Result<Versioned, ExecutionStoreError> {
 impl ExecutionStore {
     /// Executions whose messages go to the queue table of the same database.
     pub fn new(store: &crate::store::Store) -> Self {
-        Self { db: store.connection().clone(), outbox: None }
+        Self { db: store.connection().clone(), outbox: None, changes: changes_channel() }
     }
 
     /// Executions whose messages go to another queue through the outbox.
     pub fn with_outbox(store: &crate::store::Store, outbox: Outbox) -> Self {
-        Self { db: store.connection().clone(), outbox: Some(outbox) }
+        Self { db: store.connection().clone(), outbox: Some(outbox), changes: changes_channel() }
+    }
+
+    /// Changes committed from now on, as they commit.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<ExecutionChange> {
+        self.changes.subscribe()
+    }
+
+    fn announce(&self, execution: &Execution) {
+        // Nobody listening is fine.
+        let _ = self.changes.send(ExecutionChange { id: execution.id.clone(), application: execution.application.clone() });
     }
 
     /// Whether this delivery's message was handled already (only a queue outside the database
@@ -220,6 +242,7 @@ impl ExecutionStore {
         }
         self.enqueue_in(&txn, std::slice::from_ref(first)).await?;
         txn.commit().await?;
+        self.announce(execution);
         self.after_commit(std::slice::from_ref(first), None).await;
         Ok(true)
     }
@@ -247,6 +270,9 @@ impl ExecutionStore {
                     return Ok(Commit::LeaseLost);
                 }
                 txn.commit().await?;
+                if let Some((execution, _)) = execution {
+                    self.announce(execution);
+                }
             }
             Some(outbox) => {
                 if !outbox.settle_in(&txn, message_id).await? {
@@ -257,6 +283,9 @@ impl ExecutionStore {
                 }
                 outbox.write_in(&txn, follow_ups, Some(message_id)).await?;
                 txn.commit().await?;
+                if let Some((execution, _)) = execution {
+                    self.announce(execution);
+                }
                 outbox.deliver(&self.db, follow_ups, Some((message_id, lease))).await;
             }
         }
@@ -273,6 +302,7 @@ impl ExecutionStore {
         }
         self.enqueue_in(&txn, follow_ups).await?;
         txn.commit().await?;
+        self.announce(execution);
         self.after_commit(follow_ups, None).await;
         Ok(Commit::Done)
     }

@@ -117,6 +117,46 @@ async fn what_cannot_start_says_why() {
     s.stop().await;
 }
 
+/// The live stream sends an application's executions and one execution as they change, without
+/// the browser asking again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn executions_stream_live() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    setup(&s.base, &s.client, json!([
+        {"refId": "1", "type": "manualJudgment", "name": "Approve", "judgmentInputs": []},
+        {"refId": "2", "type": "wait", "name": "After", "waitTime": 0, "requisiteStageRefIds": ["1"]}
+    ]))
+    .await;
+    let mut list = s.client.get(format!("{}/api/executions/stream?application=shop", s.base)).send().await.unwrap();
+    assert_eq!(list.headers()["content-type"], "text/event-stream");
+    let mut list_buffer = String::new();
+    support::next_event(&mut list, &mut list_buffer, "executions", |v| v == &json!([])).await;
+
+    let (_, id) = call(&s.client, &s.base, "executions/start", json!({"application": "shop", "name": "P"})).await;
+    let id = id.as_str().unwrap().to_owned();
+    let waiting = |v: &Value| v["id"] == id.as_str() && v["stages"][0]["status"] == "RUNNING";
+    support::next_event(&mut list, &mut list_buffer, "executions", |v| v.as_array().is_some_and(|l| l.iter().any(waiting))).await;
+
+    let mut one = s.client.get(format!("{}/api/executions/stream?execution={id}", s.base)).send().await.unwrap();
+    let mut one_buffer = String::new();
+    let e = support::next_event(&mut one, &mut one_buffer, "execution", waiting).await;
+    let judgment = e["stages"][0]["id"].as_str().unwrap().to_owned();
+    let (status, body) = call(&s.client, &s.base, "executions/judge", json!({"id": id, "stage_id": judgment, "judgment": "continue"})).await;
+    assert_eq!(status, 200, "{body}");
+    let done = support::next_event(&mut one, &mut one_buffer, "execution", |v| v["status"] == "SUCCEEDED").await;
+    assert_eq!(done["stages"][1]["status"], "SUCCEEDED");
+    support::next_event(&mut list, &mut list_buffer, "executions", |v| v[0]["status"] == "SUCCEEDED").await;
+
+    // What cannot be followed says so.
+    let mut missing = s.client.get(format!("{}/api/executions/stream?execution=no-such-run", s.base)).send().await.unwrap();
+    let mut buffer = String::new();
+    let failure = support::next_event(&mut missing, &mut buffer, "failure", |_| true).await;
+    assert_eq!(failure, json!({"error": "notFound", "what": "execution 'no-such-run'"}));
+    let (status, _) = s.get("/api/executions/stream").await;
+    assert_eq!(status, 400);
+    s.stop().await;
+}
+
 /// Kills the server with SIGKILL at several points of a pipeline, restarts it on the same data,
 /// and checks the execution finishes with every stage run exactly once: on SQLite with the queue
 /// in the database, and on PostgreSQL with the queue in Redis.

@@ -293,23 +293,7 @@ async fn transient_failures_are_retried_and_rejections_are_explained() {
 
 /// Reads server-sent events until `check` accepts a `view` event's data, or the deadline passes.
 async fn next_view(events: &mut reqwest::Response, buffer: &mut String, check: impl Fn(&Value) -> bool) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        while let Some(end) = buffer.find("\n\n") {
-            let block: String = buffer.drain(..end + 2).collect();
-            let data: String = block.lines().filter_map(|l| l.strip_prefix("data: ").or(l.strip_prefix("data:"))).collect();
-            if block.lines().any(|l| l == "event: view" || l == "event:view") {
-                let view: Value = serde_json::from_str(&data).unwrap();
-                if check(&view) {
-                    return view;
-                }
-            }
-        }
-        match tokio::time::timeout_at(deadline, events.chunk()).await {
-            Ok(Ok(Some(chunk))) => buffer.push_str(&String::from_utf8_lossy(&chunk)),
-            other => panic!("no matching view before the deadline: {other:?}; buffered: {buffer}"),
-        }
-    }
+    crate::support::next_event(events, buffer, "view", check).await
 }
 
 fn pods_in(view: &Value, cluster: &str) -> Vec<Value> {

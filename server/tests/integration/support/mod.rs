@@ -238,3 +238,31 @@ where
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
 }
+
+/// Reads a server-sent event stream until an event named `name` whose JSON data passes `check`
+/// (15 s deadline); `buffer` carries partial events between calls.
+pub async fn next_event(
+    events: &mut reqwest::Response,
+    buffer: &mut String,
+    name: &str,
+    check: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+    let wanted = [format!("event: {name}"), format!("event:{name}")];
+    loop {
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            let data: String = block.lines().filter_map(|l| l.strip_prefix("data: ").or(l.strip_prefix("data:"))).collect();
+            if block.lines().any(|l| wanted.iter().any(|w| w == l)) {
+                let value: serde_json::Value = serde_json::from_str(&data).unwrap();
+                if check(&value) {
+                    return value;
+                }
+            }
+        }
+        match tokio::time::timeout_at(deadline, events.chunk()).await {
+            Ok(Ok(Some(chunk))) => buffer.push_str(&String::from_utf8_lossy(&chunk)),
+            other => panic!("no matching {name} event before the deadline: {other:?}; buffered: {buffer}"),
+        }
+    }
+}
