@@ -124,3 +124,27 @@ test('start with parameters, follow the execution page, restart a stopped stage,
   await page.reload();
   await expect(page.locator('article.execution')).toHaveAttribute('data-status', 'SUCCEEDED');
 });
+
+test('runs started and judged elsewhere appear on the open pages as they happen', async ({ page, request }) => {
+  const name = uniqueName('live');
+  await request.post('/api/applications/create', { data: { input: { name, ownerEmail: 'ops@example.com' } } });
+  const pipeline = { application: name, name: 'Gate', stages: [{ refId: '1', type: 'manualJudgment', name: 'Verify' }] };
+  expect((await request.post('/api/pipelines/save', { data: { pipeline } })).status()).toBe(200);
+  await open(page, `/applications/${name}/executions`);
+  await expect(page.getByTestId('tab-executions')).toHaveAttribute('data-live', 'true');
+
+  // Started by a script, not by this page: it shows up without a reload.
+  const started = await request.post('/api/executions/start', { data: { application: name, name: 'Gate' } });
+  expect(started.status()).toBe(200);
+  const id = await started.json();
+  const execution = page.locator(`article.execution[data-execution="${id}"]`);
+  await expect(execution.locator('li[data-stage="1"]')).toHaveAttribute('data-status', 'RUNNING');
+
+  await execution.locator('a.execution-link').click();
+  await expect(page.getByTestId('execution-page')).toHaveAttribute('data-live', 'true');
+  const run = await (await request.post('/api/executions/get', { data: { id } })).json();
+  const judged = await request.post('/api/executions/judge', { data: { id, stage_id: run.stages[0].id, judgment: 'continue' } });
+  expect(judged.status()).toBe(200);
+  await expect(page.locator('article.execution')).toHaveAttribute('data-status', 'SUCCEEDED');
+  await expect(page.locator('tr[data-stage="1"] [data-testid="judgment"]')).toHaveText('continue by anonymous');
+});

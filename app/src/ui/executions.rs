@@ -307,6 +307,14 @@ fn ExecutionControls(execution: Execution, on_change: Callback<()>) -> impl Into
     }
 }
 
+/// Who decided a manual judgment, and how ("continue by carol: promote").
+fn judgment_text(stage: &Stage) -> Option<String> {
+    let by = stage.outputs.get("judgedBy").or_else(|| stage.context.get("lastModifiedBy"))?.as_str()?;
+    let decision = stage.context.get("judgmentStatus").and_then(|v| v.as_str()).unwrap_or("judged");
+    let input = stage.outputs.get("judgmentInput").and_then(|v| v.as_str()).map(|i| format!(": {i}")).unwrap_or_default();
+    Some(format!("{decision} by {by}{input}"))
+}
+
 fn stage_error(stage: &Stage) -> Option<String> {
     stage.context.get("exception").and_then(|e| e.pointer("/details/errors/0")).and_then(|m| m.as_str()).map(str::to_owned)
 }
@@ -413,6 +421,7 @@ fn StageDetailRow(execution: String, stage: Stage, on_change: Callback<()>) -> i
             <td>
                 <div class="stage-name">{stage.name.clone()}</div>
                 <div class="muted small">{stage.stage_type.clone()}</div>
+                {judgment_text(&stage).map(|j| view! { <div class="judgment-by small" data-testid="judgment">{j}</div> })}
                 {stage_error(&stage).map(|e| view! { <div class="stage-error">{e}</div> })}
             </td>
             <td><StatusBadge status=stage.status /></td>
