@@ -70,13 +70,8 @@ async fn send_updates(tx: mpsc::Sender<Event>, infrastructure: Arc<Infrastructur
         if !relevant {
             continue;
         }
-        let deadline = tokio::time::sleep(COALESCE);
-        tokio::pin!(deadline);
-        loop {
-            tokio::select! {
-                _ = &mut deadline => break,
-                next = changes.recv() => if let Err(RecvError::Closed) = next { return },
-            }
+        if !gather(&mut changes).await {
+            return;
         }
         if tx.send(snapshot()).await.is_err() {
             return;
@@ -178,14 +173,21 @@ async fn send_executions(
                 },
             }
         }
-        // Gather what follows closely, so a burst of steps is one update.
-        let gather = tokio::time::sleep(COALESCE);
-        tokio::pin!(gather);
-        loop {
-            tokio::select! {
-                _ = &mut gather => break,
-                next = changes.recv() => if let Err(RecvError::Closed) = next { return },
-            }
+        if !gather(&mut changes).await {
+            return;
+        }
+    }
+}
+
+/// Takes in the changes that follow within [`COALESCE`], so a burst is one update; `false` when
+/// the channel closed.
+async fn gather<T: Clone>(changes: &mut broadcast::Receiver<T>) -> bool {
+    let deadline = tokio::time::sleep(COALESCE);
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            _ = &mut deadline => return true,
+            next = changes.recv() => if let Err(RecvError::Closed) = next { return false },
         }
     }
 }
