@@ -10,6 +10,7 @@ mod m20261126_000003_create_pipelines;
 mod m20261126_000004_create_executions;
 mod m20261126_000005_application_deploy_targets;
 mod m20261126_000006_create_queue_outbox;
+mod m20261126_000007_create_trigger_cursors;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000004_create_executions::Migration),
             Box::new(m20261126_000005_application_deploy_targets::Migration),
             Box::new(m20261126_000006_create_queue_outbox::Migration),
+            Box::new(m20261126_000007_create_trigger_cursors::Migration),
         ]
     }
 

@@ -76,6 +76,85 @@ pub struct Config {
     /// What every Redis key of this installation starts with.
     pub redis_key_prefix: String,
     pub kubernetes: KubernetesConfig,
+    pub jenkins: JenkinsConfig,
+    /// Docker registries (Harbor, Distribution, any registry speaking the v2 API).
+    pub registries: Vec<RegistryConfig>,
+}
+
+/// Jenkins masters and how often the build triggers look at them.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JenkinsConfig {
+    #[serde(default)]
+    pub masters: Vec<JenkinsMasterConfig>,
+    /// How often jobs named by `jenkins` triggers are checked for completed builds.
+    #[serde(default = "default_poll_ms")]
+    pub poll_interval_ms: u64,
+}
+
+fn default_poll_ms() -> u64 {
+    30_000
+}
+
+impl Default for JenkinsConfig {
+    fn default() -> Self {
+        Self { masters: Vec::new(), poll_interval_ms: default_poll_ms() }
+    }
+}
+
+/// One Jenkins controller. The API token comes from an environment variable or a file, never
+/// from the configuration file itself.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JenkinsMasterConfig {
+    /// The name pipelines use (`master` in a jenkins stage or trigger).
+    pub name: String,
+    /// The controller's URL, e.g. `https://jenkins.example.com/`.
+    pub address: String,
+    /// The user the API token belongs to (empty: anonymous).
+    #[serde(default)]
+    pub username: String,
+    /// Environment variable holding the API token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_env: Option<String>,
+    /// File holding the API token (trailing whitespace ignored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<PathBuf>,
+    /// The token, read from `token_env` or `token_file` at load time.
+    #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
+    pub token: Option<Secret>,
+}
+
+/// One Docker registry account.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryConfig {
+    /// The account name pipelines and triggers use.
+    pub name: String,
+    /// The registry's base URL, e.g. `https://harbor.example.com` or `http://127.0.0.1:5000`.
+    pub address: String,
+    /// For basic auth, or for the bearer-token flow's token request (empty: anonymous).
+    #[serde(default)]
+    pub username: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_env: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<PathBuf>,
+    #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
+    pub password: Option<Secret>,
+    /// The shared secret a push notification must carry (`Authorization: Bearer <secret>`, or
+    /// Harbor's auth header); from this environment variable or file. Without one the
+    /// registry's webhook is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_secret_env: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_secret_file: Option<PathBuf>,
+    #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<Secret>,
+    /// Repositories whose tags are polled for `docker` triggers as a fallback to webhooks
+    /// (every `poll_interval_ms`; 0 turns polling off).
+    #[serde(default = "default_poll_ms")]
+    pub poll_interval_ms: u64,
 }
 
 /// Kubernetes accounts: each is one kubeconfig context.
@@ -160,6 +239,8 @@ struct FileConfig {
     redis_url: Option<Secret>,
     redis_key_prefix: Option<String>,
     kubernetes: Option<KubernetesConfig>,
+    jenkins: Option<JenkinsConfig>,
+    registries: Option<Vec<RegistryConfig>>,
 }
 
 /// Values given on the command line; they win over everything else.
@@ -242,6 +323,17 @@ pub fn load(
         kubernetes.kubeconfigs.push(PathBuf::from(kubeconfig));
     }
 
+    let mut jenkins = file_config.jenkins.unwrap_or_default();
+    for (i, master) in jenkins.masters.iter_mut().enumerate() {
+        master.token = read_secret(env, &format!("jenkins.masters[{i}]"), "token", master.token_env.as_deref(), master.token_file.as_deref(), file)?;
+    }
+    let mut registries = file_config.registries.unwrap_or_default();
+    for (i, r) in registries.iter_mut().enumerate() {
+        let at = format!("registries[{i}]");
+        r.password = read_secret(env, &at, "password", r.password_env.as_deref(), r.password_file.as_deref(), file)?;
+        r.webhook_secret = read_secret(env, &at, "webhook_secret", r.webhook_secret_env.as_deref(), r.webhook_secret_file.as_deref(), file)?;
+    }
+
     Ok(Config {
         listen,
         data_dir,
@@ -253,7 +345,36 @@ pub fn load(
         redis_url,
         redis_key_prefix,
         kubernetes,
+        jenkins,
+        registries,
     })
+}
+
+/// A secret named by `<what>_env` or `<what>_file`; an unset variable or unreadable file is an
+/// error naming the key.
+fn read_secret(
+    env: &dyn Fn(&str) -> Option<String>,
+    at: &str,
+    what: &str,
+    var: Option<&str>,
+    path: Option<&Path>,
+    file: Option<&Path>,
+) -> Result<Option<Secret>, ConfigError> {
+    let invalid = |reason: String| ConfigError::Invalid { path: file.map(Path::to_owned).unwrap_or_default(), location: format!("key `{at}.{what}_{}`", if var.is_some() { "env" } else { "file" }), reason };
+    if let Some(var) = var {
+        return match env(var).filter(|v| !v.trim().is_empty()) {
+            Some(v) => Ok(Some(Secret::new(v.trim()))),
+            None => Err(invalid(format!("environment variable {var} is not set"))),
+        };
+    }
+    if let Some(path) = path {
+        return match std::fs::read_to_string(path) {
+            Ok(text) if !text.trim().is_empty() => Ok(Some(Secret::new(text.trim()))),
+            Ok(_) => Err(invalid(format!("{} is empty", path.display()))),
+            Err(e) => Err(invalid(format!("cannot read {}: {e}", path.display()))),
+        };
+    }
+    Ok(None)
 }
 
 fn env_parse<T>(
@@ -364,6 +485,24 @@ mod tests {
     fn a_bad_environment_variable_is_named() {
         let err = load(None, &env_of(&[("TOPSAIL_LOG_FORMAT", "xml")]), Overrides::default()).unwrap_err();
         assert_eq!(err.to_string(), "environment variable TOPSAIL_LOG_FORMAT: expected `human` or `json`, found `xml`");
+    }
+
+    #[test]
+    fn jenkins_tokens_and_registry_passwords_come_from_the_environment_or_a_file() {
+        let token_file = file_with("tok-from-file\n");
+        let f = file_with(&format!(
+            "[[jenkins.masters]]\nname = \"ci\"\naddress = \"http://ci\"\nusername = \"bot\"\ntoken_env = \"CI_TOKEN\"\n\n[[jenkins.masters]]\nname = \"ci2\"\naddress = \"http://ci2\"\ntoken_file = \"{}\"\n\n[[registries]]\nname = \"local\"\naddress = \"http://127.0.0.1:5000\"\nwebhook_secret_env = \"HOOK\"\n",
+            token_file.path().display()
+        ));
+        let c = load(Some(f.path()), &env_of(&[("CI_TOKEN", "tok-from-env"), ("HOOK", "s3cret")]), Overrides::default()).unwrap();
+        assert_eq!(c.jenkins.masters[0].token.as_ref().unwrap().expose(), "tok-from-env");
+        assert_eq!(c.jenkins.masters[1].token.as_ref().unwrap().expose(), "tok-from-file");
+        assert_eq!(c.registries[0].webhook_secret.as_ref().unwrap().expose(), "s3cret");
+        assert!(c.registries[0].password.is_none());
+        let shown = c.to_toml();
+        assert!(!shown.contains("tok-from") && !shown.contains("s3cret"), "{shown}");
+        let err = load(Some(f.path()), &env_of(&[("HOOK", "x")]), Overrides::default()).unwrap_err().to_string();
+        assert!(err.ends_with("key `jenkins.masters[0].token_env`: environment variable CI_TOKEN is not set"), "{err}");
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod executions;
 pub mod http;
 pub mod ids;
 pub mod infrastructure;
+pub mod jenkins;
 pub mod kubernetes;
 pub mod orchestration;
 pub mod pipelines;
@@ -52,11 +53,12 @@ pub async fn open_store(config: &Config) -> Result<Store, StartError> {
     Ok(store)
 }
 
-/// The execution engine, running on the real clock, with the Kubernetes stages on `accounts`:
-/// its queue in Redis when `redis_url` is set (several replicas), else in the store's database.
-pub async fn engine(store: &Store, config: &Config, accounts: &kubernetes::Accounts) -> Result<Arc<Engine>, StartError> {
+/// The execution engine, running on the real clock, with the Kubernetes stages on `accounts`
+/// and the Jenkins stage on `jenkins`: its queue in Redis when `redis_url` is set (several
+/// replicas), else in the store's database.
+pub async fn engine(store: &Store, config: &Config, accounts: &kubernetes::Accounts, jenkins: &jenkins::JenkinsMasters) -> Result<Arc<Engine>, StartError> {
     let settings = QueueSettings { visibility_timeout: config.queue_visibility_timeout, ..QueueSettings::default() };
-    let stages = StageRegistry::standard().with_kubernetes(accounts.clone(), Some(store.clone()));
+    let stages = StageRegistry::standard().with_kubernetes(accounts.clone(), Some(store.clone())).with_jenkins(jenkins.clone());
     let Some(url) = &config.redis_url else {
         return Ok(Arc::new(Engine::new(store, Arc::new(SystemClock), settings, stages)));
     };
@@ -88,6 +90,7 @@ pub struct Bound {
     state: AppState,
     engine: Arc<Engine>,
     infrastructure: Arc<infrastructure::Infrastructure>,
+    jenkins_poll: std::time::Duration,
 }
 
 impl Bound {
@@ -99,6 +102,7 @@ impl Bound {
     /// The execution engine runs alongside, until the same shutdown.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
         let store = self.state.store.clone();
+        let jenkins = self.state.jenkins.clone();
         let closing = self.state.shutdown.clone();
         let shutdown = async move {
             shutdown.await;
@@ -106,12 +110,19 @@ impl Bound {
         };
         let router = http::router(self.state);
         let (stop_engine, engine_stopped) = tokio::sync::watch::channel(false);
-        let engine = tokio::spawn(self.engine.run(engine_stopped));
+        let engine = tokio::spawn(self.engine.clone().run(engine_stopped));
         // Watch every account's clusters for the Infrastructure view; check account health.
         self.infrastructure.cache.start(&self.infrastructure.accounts);
         let health = infrastructure::spawn_health_checks(self.infrastructure.accounts.clone(), std::time::Duration::from_secs(30));
+        // Jenkins triggers: watch the jobs they name for completed builds.
+        let watcher = (!jenkins.is_empty()).then(|| {
+            events::jenkins::BuildWatcher { masters: jenkins.clone(), store: store.clone(), engine: self.engine.clone() }.spawn(self.jenkins_poll)
+        });
         let served = axum::serve(self.listener, router).with_graceful_shutdown(shutdown).await;
         health.abort();
+        if let Some(w) = watcher {
+            w.abort();
+        }
         self.infrastructure.cache.stop();
         let _ = stop_engine.send(true);
         let _ = engine.await;
@@ -137,7 +148,8 @@ pub async fn bind(config: &Config) -> Result<Bound, StartError> {
         );
     }
     let infrastructure = kubernetes(config, &store).await;
-    let engine = engine(&store, config, &infrastructure.accounts).await?;
+    let jenkins = jenkins::JenkinsMasters::from_config(&config.jenkins);
+    let engine = engine(&store, config, &infrastructure.accounts, &jenkins).await?;
     let services = services(&store, engine.clone(), infrastructure.clone());
     let state = AppState {
         leptos: http::leptos_options(&config.site_dir, addr),
@@ -146,7 +158,9 @@ pub async fn bind(config: &Config) -> Result<Bound, StartError> {
         metrics: Arc::new(Metrics::default()),
         infrastructure: infrastructure.clone(),
         engine: engine.clone(),
+        jenkins,
         shutdown: tokio::sync::watch::channel(false).0,
     };
-    Ok(Bound { listener, state, engine, infrastructure })
+    let jenkins_poll = std::time::Duration::from_millis(config.jenkins.poll_interval_ms.max(100));
+    Ok(Bound { listener, state, engine, infrastructure, jenkins_poll })
 }

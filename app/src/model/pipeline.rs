@@ -68,6 +68,16 @@ pub const STAGE_TYPES: &[StageType] = &[
     StageType { name: "jenkins", required: &["master", "job"], check: None },
 ];
 
+/// Trigger types Topsail fires and the fields each needs.
+pub const TRIGGER_TYPES: &[(&str, &[&str])] = &[
+    ("manual", &[]),
+    ("cron", &["cronExpression"]),
+    ("webhook", &["source"]),
+    ("pipeline", &["pipeline"]),
+    ("jenkins", &["master", "job"]),
+    ("docker", &["account", "repository"]),
+];
+
 fn is_expression(v: &Value) -> bool {
     v.as_str().is_some_and(|s| s.contains("${"))
 }
@@ -223,7 +233,27 @@ impl PipelineDocument {
             }
         }
         self.validate_stages(&mut out);
+        self.validate_triggers(&mut out);
         out
+    }
+
+    fn validate_triggers(&self, out: &mut Vec<PipelineProblem>) {
+        for (i, trigger) in self.0.get("triggers").and_then(Value::as_array).into_iter().flatten().enumerate() {
+            let at = format!("triggers[{i}]");
+            let Some(trigger) = trigger.as_object() else {
+                out.push(problem(Severity::Error, None, &at, "must be a JSON object"));
+                continue;
+            };
+            let kind = trigger.get("type").and_then(Value::as_str).unwrap_or_default();
+            match TRIGGER_TYPES.iter().find(|(name, _)| *name == kind) {
+                None => out.push(problem(Severity::Warning, None, &format!("{at}.type"), &format!("trigger type '{kind}' is not supported by Topsail; it is kept but never fires"))),
+                Some((_, required)) => {
+                    for field in required.iter().filter(|f| !present(trigger.get(**f))) {
+                        out.push(problem(Severity::Error, None, &format!("{at}.{field}"), &format!("{field} is required for a {kind} trigger")));
+                    }
+                }
+            }
+        }
     }
 
     fn validate_stages(&self, out: &mut Vec<PipelineProblem>) {
@@ -555,6 +585,29 @@ mod tests {
                 "stage 3 (Verify): requisiteStageRefIds: refers to stage '9', which does not exist",
             ]
         );
+    }
+
+    #[test]
+    fn triggers_need_their_fields_and_unknown_types_only_warn() {
+        let mut v = seed();
+        v["triggers"] = json!([
+            {"type": "jenkins", "master": "ci", "job": "team/build"},
+            {"type": "jenkins", "master": "ci"},
+            {"type": "docker", "account": "harbor"},
+            {"type": "travis"},
+            "nonsense"
+        ]);
+        let p = doc(v).validate();
+        assert_eq!(
+            messages(&p),
+            [
+                "triggers[1].job: job is required for a jenkins trigger",
+                "triggers[2].repository: repository is required for a docker trigger",
+                "triggers[3].type: trigger type 'travis' is not supported by Topsail; it is kept but never fires",
+                "triggers[4]: must be a JSON object",
+            ]
+        );
+        assert_eq!(p[2].severity, Severity::Warning);
     }
 
     #[test]

@@ -88,6 +88,11 @@ fn attributes(a: &Application) -> Value {
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/v2/builds", get(super::builds::masters))
+        .route("/v2/builds/{master}/jobs", get(super::builds::jobs))
+        .route("/v2/builds/{master}/jobs/{*job}", get(super::builds::job))
+        .route("/v2/builds/{master}/builds/{*job}", get(super::builds::builds))
+        .route("/v2/builds/{master}/build/{number}/{*job}", get(super::builds::build))
         .route("/applications", get(list_applications))
         .route("/applications/{app}", get(get_application))
         .route("/applications/{app}/pipelineConfigs", get(list_pipeline_configs))

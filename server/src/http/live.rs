@@ -209,3 +209,98 @@ where
     tokio::spawn(body(tx));
     futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|e| (Ok(e), rx)) })
 }
+
+#[derive(serde::Deserialize)]
+pub struct BuildLogQuery {
+    execution: String,
+    stage: String,
+}
+
+/// How often a running build's log is read again.
+const LOG_EVERY: Duration = Duration::from_secs(1);
+/// The most of a log a stream holds (the end of it, when longer).
+const LOG_KEPT: usize = 256 * 1024;
+
+/// `GET /api/builds/log/stream?execution=ID&stage=STAGE_ID`: the console log of the Jenkins
+/// build a `jenkins` stage started, as event `log` (`{text, more, truncated}`: the whole log so
+/// far, or its last 256 KiB) every second while it grows. A failure is event `failure`.
+pub async fn build_log(State(state): State<AppState>, Extension(rc): Extension<RequestContext>, Query(q): Query<BuildLogQuery>) -> Response {
+    let mut closing = state.shutdown.subscribe();
+    let stream = async_stream(move |tx| async move {
+        tokio::select! {
+            _ = closing.wait_for(|closing| *closing) => {}
+            _ = send_build_log(tx, state, rc, q) => {}
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
+}
+
+async fn send_build_log(tx: mpsc::Sender<Event>, state: AppState, rc: RequestContext, q: BuildLogQuery) {
+    let fail = |message: String| Event::default().event("failure").data(serde_json::to_string(&app::model::AppError::Unavailable { message }).unwrap_or_default());
+    // Wait until the stage has a build.
+    let (master, job, number) = loop {
+        let execution = match state.services.executions.get(&rc, &q.execution).await {
+            Ok(e) => e,
+            Err(e) => {
+                let _ = tx.send(Event::default().event("failure").data(serde_json::to_string(&e).unwrap_or_default())).await;
+                return;
+            }
+        };
+        let Some(stage) = execution.stages.iter().find(|s| s.id == q.stage) else {
+            let _ = tx.send(fail(format!("execution {} has no stage {}", q.execution, q.stage))).await;
+            return;
+        };
+        let text = |k: &str| stage.context.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+        let number = stage.context.get("buildInfo").and_then(|b| b.get("number")).and_then(|n| n.as_u64());
+        match (text("master"), text("job"), number) {
+            (Some(m), Some(j), Some(n)) => break (m, j, n),
+            _ if stage.status.is_complete() => {
+                let _ = tx.send(fail("this stage started no Jenkins build".into())).await;
+                return;
+            }
+            _ => tokio::time::sleep(LOG_EVERY).await,
+        }
+    };
+    let client = match state.jenkins.get(&master) {
+        Ok(c) => c.clone(),
+        Err(e) => {
+            let _ = tx.send(fail(e.to_string())).await;
+            return;
+        }
+    };
+    let mut text = String::new();
+    let mut truncated = false;
+    let mut start = 0;
+    loop {
+        match client.log(&job, number, start).await {
+            Ok(chunk) => {
+                start = chunk.next;
+                text.push_str(&chunk.text);
+                if text.len() > LOG_KEPT {
+                    let mut cut = text.len() - LOG_KEPT;
+                    while !text.is_char_boundary(cut) {
+                        cut += 1;
+                    }
+                    text.drain(..cut);
+                    truncated = true;
+                }
+                if !chunk.text.is_empty() || !chunk.more {
+                    let data = serde_json::json!({"text": text, "more": chunk.more, "truncated": truncated});
+                    if tx.send(Event::default().event("log").data(data.to_string())).await.is_err() {
+                        return;
+                    }
+                }
+                if !chunk.more {
+                    // Complete: stay open (quietly) so the browser does not reconnect.
+                    std::future::pending::<()>().await;
+                }
+            }
+            Err(e) if e.is_transient() => {}
+            Err(e) => {
+                let _ = tx.send(fail(e.to_string())).await;
+                return;
+            }
+        }
+        tokio::time::sleep(LOG_EVERY).await;
+    }
+}

@@ -1,6 +1,7 @@
 //! HTTP: the UI (server-rendered pages, server functions, static files), operations endpoints,
 //! and the request door in front of all of them.
 
+mod builds;
 mod door;
 mod gate;
 mod live;
@@ -34,6 +35,8 @@ pub struct AppState {
     pub infrastructure: Arc<crate::infrastructure::Infrastructure>,
     /// The execution engine, for the live executions stream.
     pub engine: Arc<crate::orchestration::engine::Engine>,
+    /// The configured Jenkins masters (jobs, health, console logs).
+    pub jenkins: crate::jenkins::JenkinsMasters,
     /// Set when the server starts shutting down: long-lived responses (event streams) end so
     /// the graceful shutdown does not wait for them.
     pub shutdown: tokio::sync::watch::Sender<bool>,
@@ -69,6 +72,8 @@ pub fn router(state: AppState) -> Router {
         .route("/webhooks/webhook/{source}", axum::routing::post(webhooks::webhook))
         .route("/api/infrastructure/stream", get(live::infrastructure))
         .route("/api/executions/stream", get(live::executions))
+        .route("/api/builds/log/stream", get(live::build_log))
+        .route("/api/builds/masters", get(builds::health))
         .nest("/gate", gate::router().layer(axum::Extension(gate::TaskLog::default())))
         // The UI bundle, served pre-compressed (`<file>.br` / `<file>.gz` beside each file) when
         // the browser accepts brotli or gzip; see `./x build`.

@@ -125,6 +125,20 @@ impl Engine {
         Ok(id)
     }
 
+    /// Starts a run for an event (a Jenkins build, an image push): the trigger's `parameters`
+    /// are completed from the pipeline's parameterConfig defaults. `id` derives from the event,
+    /// so the same event seen twice (two replicas, a webhook and a poll) starts one run;
+    /// `false` when that run exists already.
+    pub async fn start_from_event(&self, pipeline: &PipelineDocument, mut trigger: Map<String, Value>, id: &str) -> Result<bool, EngineError> {
+        let given = trigger.get("parameters").and_then(Value::as_object).cloned().unwrap_or_default();
+        let parameters = pipeline.resolve_parameters(&given).map_err(|problems| {
+            let listed: Vec<String> = problems.into_iter().map(|(field, message)| format!("{field}: {message}")).collect();
+            EngineError::Invalid(format!("the pipeline's parameters are incomplete: {}", listed.join("; ")))
+        })?;
+        trigger.insert("parameters".into(), Value::Object(parameters));
+        self.start_as(pipeline, Value::Object(trigger), id).await
+    }
+
     /// Starts a run with a given id; `false` when a run with that id exists already (so a cause
     /// handled twice starts one run).
     async fn start_as(&self, pipeline: &PipelineDocument, trigger: Value, id: &str) -> Result<bool, EngineError> {

@@ -3,6 +3,7 @@
 //! repository code; one contract test suite (`tests/store_contract.rs`) runs against both.
 
 mod applications;
+mod cursors;
 mod pipelines;
 
 use std::path::Path;

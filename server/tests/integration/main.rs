@@ -9,6 +9,7 @@ mod cli;
 mod engine;
 mod executions_api;
 mod gate_api;
+mod jenkins;
 mod kubernetes;
 mod pipelines_api;
 mod queue_contract;

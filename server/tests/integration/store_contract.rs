@@ -170,6 +170,15 @@ async fn pipelines_belong_to_their_application_and_delete_with_their_history(sto
     assert_eq!(store.get_pipeline("shop", "Deploy").await.unwrap().0.id, kept.id);
 }
 
+async fn a_trigger_cursor_is_recorded_and_replaced(store: Store) {
+    assert_eq!(store.cursor("jenkins:ci:team/app").await.unwrap(), None);
+    store.set_cursor("jenkins:ci:team/app", "7").await.unwrap();
+    store.set_cursor("jenkins:ci:other", "1").await.unwrap();
+    store.set_cursor("jenkins:ci:team/app", "9").await.unwrap();
+    assert_eq!(store.cursor("jenkins:ci:team/app").await.unwrap().as_deref(), Some("9"));
+    assert_eq!(store.cursor("jenkins:ci:other").await.unwrap().as_deref(), Some("1"));
+}
+
 async fn migrations_are_idempotent_and_leave_the_store_ready(store: Store) {
     store.readiness().await.unwrap();
     store.migrate().await.unwrap();
@@ -228,4 +237,5 @@ contract!(
     saving_by_id_renames_and_a_taken_name_conflicts,
     an_imported_id_is_kept,
     pipelines_belong_to_their_application_and_delete_with_their_history,
+    a_trigger_cursor_is_recorded_and_replaced,
 );

@@ -4,6 +4,7 @@
 
 mod check_preconditions;
 mod evaluate_variables;
+mod jenkins;
 mod kubernetes;
 mod manual_judgment;
 mod run_pipeline;
@@ -84,7 +85,6 @@ impl StageRegistry {
         registry
     }
 
-    /// Adds the Kubernetes manifest stages, working on `accounts`.
     /// Adds the Kubernetes manifest stages, working on `accounts`; with a store they keep each
     /// application to its deploy targets.
     pub fn with_kubernetes(mut self, accounts: crate::kubernetes::Accounts, store: Option<crate::store::Store>) -> Self {
@@ -95,6 +95,12 @@ impl StageRegistry {
         self.register(Arc::new(kubernetes::PatchManifest(on(&accounts))));
         self.register(Arc::new(kubernetes::UndoRolloutManifest(on(&accounts))));
         self.register(Arc::new(kubernetes::FindArtifactsFromResource(on(&accounts))));
+        self
+    }
+
+    /// Adds the `jenkins` stage, on `masters`.
+    pub fn with_jenkins(mut self, masters: crate::jenkins::JenkinsMasters) -> Self {
+        self.register(Arc::new(jenkins::Jenkins { masters }));
         self
     }
 

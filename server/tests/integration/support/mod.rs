@@ -120,6 +120,8 @@ pub fn test_config(db: &TestDatabase) -> Config {
         redis_url: None,
         redis_key_prefix: "topsail".into(),
         kubernetes: server::config::KubernetesConfig { use_default_kubeconfig: false, ..Default::default() },
+        jenkins: Default::default(),
+        registries: Vec::new(),
     }
 }
 

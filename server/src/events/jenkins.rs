@@ -1,0 +1,196 @@
+//! Jenkins triggers: `{"type": "jenkins", "master": "ci", "job": "team/build", "propertyFile":
+//! "build.properties"}` starts the pipeline when a build of that job completes successfully.
+//!
+//! The watched jobs are polled; where each was last read is a cursor in the database
+//! (`jenkins:<master>:<job>` → the highest build number below which every build has been
+//! handled), so a restart neither misses nor repeats a build. The first look at a job only
+//! records where it stands. A run's id derives from the pipeline, the trigger and the build, so
+//! several replicas polling the same job start it once.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::model::pipeline::PipelineDocument;
+use serde_json::{Map, Value, json};
+
+use crate::jenkins::{BuildInfo, JenkinsClient, JenkinsMasters, parse_properties};
+use crate::orchestration::engine::{Engine, EngineError};
+use crate::store::Store;
+
+pub struct BuildWatcher {
+    pub masters: JenkinsMasters,
+    pub store: Store,
+    pub engine: Arc<Engine>,
+}
+
+fn text<'a>(t: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    t.get(key).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn job_of(t: &Map<String, Value>) -> Option<String> {
+    text(t, "job").map(|j| j.trim_matches('/').to_owned())
+}
+
+/// The enabled jenkins triggers of enabled pipelines, with their index.
+fn jenkins_triggers(doc: &PipelineDocument) -> Vec<(usize, Map<String, Value>)> {
+    if doc.0.get("disabled").and_then(Value::as_bool) == Some(true) {
+        return Vec::new();
+    }
+    doc.0
+        .get("triggers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .filter_map(|(i, t)| Some((i, t.as_object()?.clone())))
+        .filter(|(_, t)| t.get("type").and_then(Value::as_str) == Some("jenkins") && t.get("enabled").and_then(Value::as_bool) != Some(false))
+        .collect()
+}
+
+/// What a completed build leaves for a pipeline.
+struct Completed<'a> {
+    master: &'a str,
+    job: &'a str,
+    build: &'a BuildInfo,
+}
+
+impl BuildWatcher {
+    /// One pass over every watched job. Returns how many runs were started.
+    pub async fn check(&self) -> Result<usize, EngineError> {
+        let docs = self.store.pipelines_with_trigger("jenkins").await.map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let watched: BTreeSet<(String, String)> = docs
+            .iter()
+            .flat_map(jenkins_triggers)
+            .filter_map(|(_, t)| Some((text(&t, "master")?.to_owned(), job_of(&t)?)))
+            .collect();
+        let mut started = 0;
+        for (master, job) in watched {
+            let Ok(client) = self.masters.get(&master) else {
+                tracing::warn!(%master, "a jenkins trigger names a master that is not configured");
+                continue;
+            };
+            match self.check_job(client, &master, &job, &docs).await {
+                Ok(n) => started += n,
+                Err(e) => tracing::warn!(%master, %job, error = %e, "checking a Jenkins job for new builds failed"),
+            }
+        }
+        Ok(started)
+    }
+
+    async fn check_job(&self, client: &JenkinsClient, master: &str, job: &str, docs: &[PipelineDocument]) -> Result<usize, String> {
+        let source = format!("jenkins:{master}:{job}");
+        let mut builds = client.builds(job).await.map_err(|e| e.to_string())?;
+        builds.sort_by_key(|b| b.number);
+        let completed = |b: &BuildInfo| !b.building && b.result.is_some();
+        let cursor = self.store.cursor(&source).await.map_err(|e| e.to_string())?.and_then(|c| c.parse::<u64>().ok());
+        let Some(mut cursor) = cursor else {
+            // First look: record where the job stands, start nothing.
+            let settled = settled_up_to(&builds, 0, completed);
+            self.store.set_cursor(&source, &settled.to_string()).await.map_err(|e| e.to_string())?;
+            return Ok(0);
+        };
+        let mut started = 0;
+        for b in builds.iter().filter(|b| b.number > cursor && completed(b)) {
+            started += self.fire(client, docs, &Completed { master, job, build: b }).await?;
+        }
+        let settled = settled_up_to(&builds, cursor, completed);
+        if settled > cursor {
+            cursor = settled;
+            self.store.set_cursor(&source, &cursor.to_string()).await.map_err(|e| e.to_string())?;
+        }
+        Ok(started)
+    }
+
+    /// Starts every pipeline whose trigger waits for this build. An error (a property file not
+    /// readable yet) leaves the cursor where it is, so the build is looked at again.
+    async fn fire(&self, client: &JenkinsClient, docs: &[PipelineDocument], c: &Completed<'_>) -> Result<usize, String> {
+        if c.build.result.as_deref() != Some("SUCCESS") {
+            return Ok(0);
+        }
+        let mut started = 0;
+        for doc in docs {
+            for (i, t) in jenkins_triggers(doc) {
+                if text(&t, "master") != Some(c.master) || job_of(&t).as_deref() != Some(c.job) {
+                    continue;
+                }
+                let mut trigger = t.clone();
+                let mut build_info = serde_json::to_value(c.build).unwrap_or_default();
+                build_info["name"] = json!(c.job);
+                trigger.insert("user".into(), json!("[jenkins]"));
+                trigger.insert("buildNumber".into(), json!(c.build.number));
+                trigger.insert("buildInfo".into(), build_info);
+                if let Some(file) = text(&t, "propertyFile") {
+                    trigger.insert("properties".into(), Value::Object(self.properties(client, c, file).await?));
+                }
+                let id = crate::ids::derived_id(&[doc.id().unwrap_or_default(), &i.to_string(), c.master, c.job, &c.build.number.to_string()]);
+                match self.engine.start_from_event(doc, trigger, &id).await {
+                    Ok(true) => {
+                        started += 1;
+                        tracing::info!(pipeline = doc.name(), master = c.master, job = c.job, build = c.build.number, execution = %id, "a Jenkins build started a pipeline");
+                    }
+                    Ok(false) => {}
+                    Err(EngineError::Invalid(reason)) => tracing::warn!(pipeline = doc.name(), %reason, "a Jenkins-triggered pipeline cannot start"),
+                    Err(e) => return Err(e.to_string()),
+                }
+            }
+        }
+        Ok(started)
+    }
+
+    async fn properties(&self, client: &JenkinsClient, c: &Completed<'_>, file: &str) -> Result<Map<String, Value>, String> {
+        let Some(artifact) = c.build.artifacts.iter().find(|a| a.file_name == file || a.relative_path == file) else {
+            tracing::warn!(job = c.job, build = c.build.number, %file, "the build archived no such property file");
+            return Ok(Map::new());
+        };
+        match client.artifact(c.job, c.build.number, &artifact.relative_path).await.map_err(|e| e.to_string())? {
+            Some(bytes) => parse_properties(file, &bytes).or_else(|e| {
+                tracing::warn!(job = c.job, build = c.build.number, error = %e, "the property file cannot be read");
+                Ok(Map::new())
+            }),
+            None => Err(format!("the property file {file} of build {} is not there yet", c.build.number)),
+        }
+    }
+
+    /// Polls every `every` until the task is aborted.
+    pub fn spawn(self, every: Duration) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = self.check().await {
+                    tracing::error!(error = %e, "Jenkins trigger check failed");
+                }
+                tokio::time::sleep(every).await;
+            }
+        })
+    }
+}
+
+/// The highest number n ≥ `from` such that every build in (from, n] is completed.
+fn settled_up_to(builds: &[BuildInfo], from: u64, completed: impl Fn(&BuildInfo) -> bool) -> u64 {
+    let mut n = from;
+    for b in builds.iter().filter(|b| b.number > from) {
+        if !completed(b) {
+            break;
+        }
+        n = b.number;
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(number: u64, building: bool) -> BuildInfo {
+        BuildInfo { number, url: String::new(), building, result: (!building).then(|| "SUCCESS".into()), duration: 0, timestamp: 0, artifacts: vec![] }
+    }
+
+    #[test]
+    fn the_cursor_stops_below_the_first_running_build() {
+        let done = |x: &BuildInfo| !x.building;
+        assert_eq!(settled_up_to(&[b(3, false), b(4, false), b(5, true), b(6, false)], 2, done), 4);
+        assert_eq!(settled_up_to(&[b(3, false), b(4, false)], 4, done), 4);
+        assert_eq!(settled_up_to(&[], 0, done), 0);
+        assert_eq!(settled_up_to(&[b(1, true)], 0, done), 0);
+    }
+}
