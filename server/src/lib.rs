@@ -15,6 +15,7 @@ pub mod jenkins;
 pub mod kubernetes;
 pub mod orchestration;
 pub mod pipelines;
+pub mod registries;
 pub mod store;
 
 use std::future::Future;
@@ -103,6 +104,7 @@ impl Bound {
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
         let store = self.state.store.clone();
         let jenkins = self.state.jenkins.clone();
+        let registries = self.state.registries.clone();
         let closing = self.state.shutdown.clone();
         let shutdown = async move {
             shutdown.await;
@@ -118,10 +120,15 @@ impl Bound {
         let watcher = (!jenkins.is_empty()).then(|| {
             events::jenkins::BuildWatcher { masters: jenkins.clone(), store: store.clone(), engine: self.engine.clone() }.spawn(self.jenkins_poll)
         });
+        // Docker triggers: poll watched repositories for new tags (the webhooks' fallback).
+        let poll_every = registries.all().map(|r| r.poll_interval).filter(|d| !d.is_zero()).min();
+        let tag_poller = poll_every.map(|every| {
+            events::images::ImageEvents { registries: registries.clone(), store: store.clone(), engine: self.engine.clone() }.spawn(every.max(std::time::Duration::from_millis(100)))
+        });
         let served = axum::serve(self.listener, router).with_graceful_shutdown(shutdown).await;
         health.abort();
-        if let Some(w) = watcher {
-            w.abort();
+        for task in [watcher, tag_poller].into_iter().flatten() {
+            task.abort();
         }
         self.infrastructure.cache.stop();
         let _ = stop_engine.send(true);
@@ -159,6 +166,7 @@ pub async fn bind(config: &Config) -> Result<Bound, StartError> {
         infrastructure: infrastructure.clone(),
         engine: engine.clone(),
         jenkins,
+        registries: registries::Registries::from_config(&config.registries),
         shutdown: tokio::sync::watch::channel(false).0,
     };
     let jenkins_poll = std::time::Duration::from_millis(config.jenkins.poll_interval_ms.max(100));

@@ -68,7 +68,10 @@ impl PipelineService for Pipelines {
         let problems = document.validate();
         let mut errors = field_errors(&problems);
         errors.extend(
-            crate::events::cron::problems(&document.0).into_iter().map(|(field, message)| FieldError { field, message }),
+            crate::events::cron::problems(&document.0)
+                .into_iter()
+                .chain(crate::events::images::problems(&document.0))
+                .map(|(field, message)| FieldError { field, message }),
         );
         if !errors.is_empty() {
             return Err(AppError::Invalid { fields: errors });

@@ -160,3 +160,12 @@ mod tests {
         }
     }
 }
+
+/// The console log of a build a stage started, as the execution page shows it: the whole log
+/// so far (or its end, when `truncated`), and whether it is still being written.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildLog {
+    pub text: String,
+    pub more: bool,
+    pub truncated: bool,
+}

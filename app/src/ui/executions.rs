@@ -12,7 +12,7 @@ use crate::api::{
     cancel_execution, evaluate_expression, get_execution, get_pipeline, judge_stage, list_executions, list_pipelines,
     pause_execution, restart_stage, resume_execution, start_execution,
 };
-use crate::model::execution::{Execution, Stage, Status};
+use crate::model::execution::{BuildLog, Execution, Stage, Status};
 use crate::model::AppError;
 
 fn ms_to_text(ms: Option<i64>) -> String {
@@ -367,6 +367,8 @@ pub fn ExecutionPage() -> impl IntoView {
     let id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
     let execution = live_execution(id);
     let refresh = Callback::new(move |()| execution.refresh());
+    // Consoles live outside the re-rendered details, so they keep their stream across updates.
+    let consoles = Memo::new(move |_| execution.get().and_then(Result::ok).map(|e| builds_of(&e)).unwrap_or_default());
     view! {
         <div data-testid="execution-page" data-live=move || execution.connected.get().to_string()>
             <Transition fallback=|| view! { <p class="muted">"Loading the execution…"</p> }>
@@ -375,6 +377,9 @@ pub fn ExecutionPage() -> impl IntoView {
                     Ok(e) => view! { <ExecutionDetails execution=e on_change=refresh /> }.into_any(),
                 })}
             </Transition>
+            <For each=move || consoles.get() key=|c| c.stage_id.clone() let:console>
+                <BuildConsole execution=id.get_untracked() console />
+            </For>
             <ExpressionDebugger id />
         </div>
     }
@@ -445,6 +450,58 @@ fn StageDetailRow(execution: String, stage: Stage, on_change: Callback<()>) -> i
                 {move || restart.value().get().and_then(Result::err).map(|error| view! { <ErrorBanner error /> })}
             </td>
         </tr>
+    }
+}
+
+/// A build a stage started (a `jenkins` stage once its build has a number).
+#[derive(Clone, Debug, PartialEq)]
+struct BuildRef {
+    stage_id: String,
+    stage: String,
+    number: u64,
+    url: Option<String>,
+}
+
+fn builds_of(execution: &Execution) -> Vec<BuildRef> {
+    execution
+        .stages
+        .iter()
+        .filter(|s| s.stage_type == "jenkins")
+        .filter_map(|s| {
+            let info = s.context.get("buildInfo")?;
+            Some(BuildRef {
+                stage_id: s.id.clone(),
+                stage: s.name.clone(),
+                number: info.get("number")?.as_u64()?,
+                url: info.get("url").and_then(|u| u.as_str()).filter(|u| !u.is_empty()).map(str::to_owned),
+            })
+        })
+        .collect()
+}
+
+/// A build's console log, following it while it runs.
+#[component]
+fn BuildConsole(execution: String, console: BuildRef) -> impl IntoView {
+    let log: RwSignal<Option<BuildLog>> = RwSignal::new(None);
+    let connected = RwSignal::new(false);
+    #[cfg(feature = "hydrate")]
+    {
+        let url = format!("/api/builds/log/stream?execution={execution}&stage={}", console.stage_id);
+        super::follow_events(move || url.clone(), "log", log, connected);
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = &execution;
+    let title = format!("Console: {} (build #{})", console.stage, console.number);
+    view! {
+        <section class="console" data-stage-id=console.stage_id.clone() data-live=move || connected.get().to_string()
+            data-running=move || log.get().map(|l| l.more.to_string()).unwrap_or_default()>
+            <h2>
+                {title}
+                {console.url.map(|url| view! { " " <a class="small" href=url target="_blank" rel="noopener">"open in Jenkins"</a> })}
+            </h2>
+            {move || log.get().filter(|l| l.truncated).map(|_| view! { <p class="muted small">"Showing the end of a long log."</p> })}
+            <pre data-testid="console">{move || log.get().map(|l| l.text).unwrap_or_else(|| "Loading the console…".into())}</pre>
+        </section>
     }
 }
 

@@ -88,6 +88,7 @@ fn attributes(a: &Application) -> Value {
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/images/tags", get(super::builds::tags))
         .route("/v2/builds", get(super::builds::masters))
         .route("/v2/builds/{master}/jobs", get(super::builds::jobs))
         .route("/v2/builds/{master}/jobs/{*job}", get(super::builds::job))

@@ -285,8 +285,8 @@ async fn send_build_log(tx: mpsc::Sender<Event>, state: AppState, rc: RequestCon
                     truncated = true;
                 }
                 if !chunk.text.is_empty() || !chunk.more {
-                    let data = serde_json::json!({"text": text, "more": chunk.more, "truncated": truncated});
-                    if tx.send(Event::default().event("log").data(data.to_string())).await.is_err() {
+                    let data = app::model::execution::BuildLog { text: text.clone(), more: chunk.more, truncated };
+                    if tx.send(Event::default().event("log").data(serde_json::to_string(&data).unwrap_or_default())).await.is_err() {
                         return;
                     }
                 }

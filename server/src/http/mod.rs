@@ -37,6 +37,8 @@ pub struct AppState {
     pub engine: Arc<crate::orchestration::engine::Engine>,
     /// The configured Jenkins masters (jobs, health, console logs).
     pub jenkins: crate::jenkins::JenkinsMasters,
+    /// The configured registry accounts (push notifications, tags, digests).
+    pub registries: crate::registries::Registries,
     /// Set when the server starts shutting down: long-lived responses (event streams) end so
     /// the graceful shutdown does not wait for them.
     pub shutdown: tokio::sync::watch::Sender<bool>,
@@ -70,10 +72,13 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .route("/webhooks/webhook/{source}", axum::routing::post(webhooks::webhook))
+        .route("/webhooks/registry/{account}", axum::routing::post(webhooks::registry))
         .route("/api/infrastructure/stream", get(live::infrastructure))
         .route("/api/executions/stream", get(live::executions))
         .route("/api/builds/log/stream", get(live::build_log))
         .route("/api/builds/masters", get(builds::health))
+        .route("/api/registries/{account}/repositories", get(builds::repositories))
+        .route("/api/registries/{account}/image", get(builds::image))
         .nest("/gate", gate::router().layer(axum::Extension(gate::TaskLog::default())))
         // The UI bundle, served pre-compressed (`<file>.br` / `<file>.gz` beside each file) when
         // the browser accepts brotli or gzip; see `./x build`.

@@ -43,3 +43,43 @@ pub async fn webhook(
     tracing::info!(request_id = %rc.request_id, source = %source, started = started.len(), "webhook received");
     Json(json!({"eventProcessed": true, "eventId": rc.request_id, "executionIds": started, "refused": refused})).into_response()
 }
+
+/// `POST /webhooks/registry/{account}`: a registry's push notification (Distribution's
+/// envelope or Harbor's webhook), authenticated by the account's shared secret. Tagged pushes
+/// start the pipelines whose docker triggers match; everything else is acknowledged and ignored.
+pub async fn registry(
+    State(s): State<AppState>,
+    Extension(rc): Extension<RequestContext>,
+    Path(account): Path<String>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let Ok(client) = s.registries.get(&account) else {
+        return (StatusCode::NOT_FOUND, Json(json!({"error": "Not Found", "message": format!("no registry account named '{account}'")}))).into_response();
+    };
+    let authorization = headers.get("authorization").and_then(|v| v.to_str().ok());
+    if !client.accepts_webhook(authorization) {
+        tracing::warn!(request_id = %rc.request_id, %account, "a registry notification without the account's secret was refused");
+        return (StatusCode::UNAUTHORIZED, Json(json!({"error": "Unauthorized", "message": "the notification does not carry this account's webhook secret"}))).into_response();
+    }
+    let Ok(payload) = serde_json::from_slice::<Value>(&body) else {
+        return (StatusCode::BAD_REQUEST, Json(json!({"error": "Bad Request", "message": "the body is not JSON"}))).into_response();
+    };
+    let images: Vec<crate::registries::Image> = crate::events::images::pushed_images(&payload)
+        .into_iter()
+        .map(|(repository, tag, digest)| crate::registries::Image { account: account.clone(), registry: client.host.clone(), repository, tag, digest })
+        .collect();
+    let events = crate::events::images::ImageEvents { registries: s.registries.clone(), store: s.store.clone(), engine: s.engine.clone() };
+    match events.pushed(&images).await {
+        Ok(started) => {
+            tracing::info!(request_id = %rc.request_id, %account, pushes = images.len(), started = started.len(), "registry notification received");
+            Json(json!({"eventProcessed": true, "pushes": images.len(), "executionIds": started})).into_response()
+        }
+        Err(e) => {
+            // The registry retries failed deliveries; the run ids make a retry start nothing twice.
+            tracing::error!(request_id = %rc.request_id, error = %e, "starting image-triggered pipelines");
+            let body = json!({"eventProcessed": false, "error": format!("internal error (request id {})", rc.request_id)});
+            (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
+        }
+    }
+}

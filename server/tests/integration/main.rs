@@ -13,4 +13,5 @@ mod jenkins;
 mod kubernetes;
 mod pipelines_api;
 mod queue_contract;
+mod registries;
 mod store_contract;
