@@ -57,6 +57,10 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Directory for the SQLite database and other local state.
     pub data_dir: PathBuf,
+    /// Topsail's address as people reach it (behind the ingress), for links in notifications;
+    /// when absent the links are paths only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
     /// Directory holding the built UI (`pkg/topsail.js`, `pkg/topsail_bg.wasm`, `pkg/topsail.css`).
     pub site_dir: PathBuf,
     /// PostgreSQL (or SQLite) URL; when absent, SQLite at `<data_dir>/topsail.db`.
@@ -231,6 +235,7 @@ impl Config {
 struct FileConfig {
     listen: Option<SocketAddr>,
     data_dir: Option<PathBuf>,
+    public_url: Option<String>,
     site_dir: Option<PathBuf>,
     database_url: Option<Secret>,
     log_format: Option<LogFormat>,
@@ -334,9 +339,12 @@ pub fn load(
         r.webhook_secret = read_secret(env, &at, "webhook_secret", r.webhook_secret_env.as_deref(), r.webhook_secret_file.as_deref(), file)?;
     }
 
+    let public_url = env("TOPSAIL_PUBLIC_URL").or(file_config.public_url).map(|u| u.trim().trim_end_matches('/').to_owned()).filter(|u| !u.is_empty());
+
     Ok(Config {
         listen,
         data_dir,
+        public_url,
         site_dir,
         database_url,
         log_format,

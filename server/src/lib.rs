@@ -60,13 +60,14 @@ pub async fn open_store(config: &Config) -> Result<Store, StartError> {
 pub async fn engine(store: &Store, config: &Config, accounts: &kubernetes::Accounts, jenkins: &jenkins::JenkinsMasters) -> Result<Arc<Engine>, StartError> {
     let settings = QueueSettings { visibility_timeout: config.queue_visibility_timeout, ..QueueSettings::default() };
     let stages = StageRegistry::standard().with_kubernetes(accounts.clone(), Some(store.clone())).with_jenkins(jenkins.clone());
+    let public_url = config.public_url.clone().unwrap_or_default();
     let Some(url) = &config.redis_url else {
-        return Ok(Arc::new(Engine::new(store, Arc::new(SystemClock), settings, stages)));
+        return Ok(Arc::new(Engine::new(store, Arc::new(SystemClock), settings, stages).with_public_url(&public_url)));
     };
     let prefix = format!("{}:queue", config.redis_key_prefix);
     let redis = RedisQueue::connect(url.expose(), &prefix).await.map_err(|e| StartError::Redis(e.to_string()))?;
     tracing::info!(prefix = %prefix, "work queue in Redis");
-    Ok(Arc::new(Engine::with_queue(store, Arc::new(redis), Arc::new(SystemClock), settings, stages)))
+    Ok(Arc::new(Engine::with_queue(store, Arc::new(redis), Arc::new(SystemClock), settings, stages).with_public_url(&public_url)))
 }
 
 /// The services behind the UI's server functions (also used by the command line).

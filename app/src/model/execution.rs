@@ -109,6 +109,55 @@ pub struct Execution {
     /// With `limit_concurrent`: keep every waiting execution (else only the newest waits).
     #[serde(default)]
     pub keep_waiting_pipelines: bool,
+    /// The pipeline's notifications, as configured when the run started.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<Value>,
+    /// Every notification sent (or being retried) for this run, latest attempt each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notification_deliveries: Vec<NotificationDelivery>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DeliveryState {
+    Delivered,
+    /// Failed; another attempt is scheduled.
+    Retrying,
+    /// Failed every attempt (the pipeline went on regardless).
+    Failed,
+}
+
+impl DeliveryState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Delivered => "delivered",
+            Self::Retrying => "retrying",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// One notification of a run: what it was about, where it went, and how its last attempt went.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationDelivery {
+    pub event: String,
+    /// The stage it is about, if any (id and name).
+    pub stage_id: Option<String>,
+    pub stage: Option<String>,
+    /// Configured on the stage (else on the pipeline), as entry `target` of that list.
+    pub own_stage: bool,
+    pub target: usize,
+    /// `webhook` or `slack`.
+    pub kind: String,
+    /// The address without its path.
+    pub address: String,
+    pub attempts: u32,
+    pub state: DeliveryState,
+    pub status_code: Option<u16>,
+    pub error: Option<String>,
+    /// When the last attempt was made (epoch ms).
+    pub at: i64,
 }
 
 impl Execution {

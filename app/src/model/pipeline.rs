@@ -68,6 +68,32 @@ pub const STAGE_TYPES: &[StageType] = &[
     StageType { name: "jenkins", required: &["master", "job"], check: None },
 ];
 
+/// Notification types Topsail sends.
+pub const NOTIFICATION_TYPES: &[&str] = &["webhook", "slack"];
+
+fn validate_notifications(list: Option<&Value>, stage: Option<String>, key: &str, out: &mut Vec<PipelineProblem>) {
+    let Some(Value::Array(list)) = list else { return };
+    for (i, n) in list.iter().enumerate() {
+        let at = format!("{key}[{i}]");
+        let Some(n) = n.as_object() else {
+            out.push(problem(Severity::Error, stage.clone(), &at, "must be a JSON object"));
+            continue;
+        };
+        let kind = n.get("type").and_then(Value::as_str).unwrap_or_default();
+        if !NOTIFICATION_TYPES.contains(&kind) {
+            out.push(problem(Severity::Warning, stage.clone(), &format!("{at}.type"), &format!("notification type '{kind}' is not sent by Topsail (it sends webhook and slack)")));
+            continue;
+        }
+        let address = n.get("address").and_then(Value::as_str).unwrap_or_default().trim();
+        if !(address.starts_with("http://") || address.starts_with("https://")) {
+            out.push(problem(Severity::Error, stage.clone(), &format!("{at}.address"), "address must be an http(s) URL"));
+        }
+        if !n.get("when").and_then(Value::as_array).is_some_and(|w| !w.is_empty()) {
+            out.push(problem(Severity::Error, stage.clone(), &format!("{at}.when"), "when must list at least one event (e.g. pipeline.failed)"));
+        }
+    }
+}
+
 /// Trigger types Topsail fires and the fields each needs.
 pub const TRIGGER_TYPES: &[(&str, &[&str])] = &[
     ("manual", &[]),
@@ -234,6 +260,12 @@ impl PipelineDocument {
         }
         self.validate_stages(&mut out);
         self.validate_triggers(&mut out);
+        validate_notifications(self.0.get("notifications"), None, "notifications", &mut out);
+        for (i, stage) in self.stages().iter().enumerate() {
+            if let Some(stage) = stage.as_object() {
+                validate_notifications(stage.get("notifications"), Some(stage_label(i, stage)), "notifications", &mut out);
+            }
+        }
         out
     }
 
@@ -608,6 +640,24 @@ mod tests {
             ]
         );
         assert_eq!(p[2].severity, Severity::Warning);
+    }
+
+    #[test]
+    fn notifications_need_an_address_and_events() {
+        let mut v = seed();
+        v["notifications"] = json!([
+            {"type": "slack", "address": "https://hooks.example/x", "when": ["pipeline.failed"]},
+            {"type": "webhook", "address": "ftp://x", "when": []},
+            {"type": "email", "address": "a@b"}
+        ]);
+        assert_eq!(
+            messages(&doc(v).validate()),
+            [
+                "notifications[1].address: address must be an http(s) URL",
+                "notifications[1].when: when must list at least one event (e.g. pipeline.failed)",
+                "notifications[2].type: notification type 'email' is not sent by Topsail (it sends webhook and slack)",
+            ]
+        );
     }
 
     #[test]

@@ -405,6 +405,7 @@ fn ExecutionDetails(execution: Execution, on_change: Callback<()>) -> impl IntoV
                     {execution.stages.iter().map(|stage| view! { <StageDetailRow execution=id.clone() stage=stage.clone() on_change /> }).collect_view()}
                 </tbody>
             </table>
+            {(!execution.notification_deliveries.is_empty()).then(|| view! { <Deliveries deliveries=execution.notification_deliveries.clone() /> })}
         </article>
     }
 }
@@ -450,6 +451,37 @@ fn StageDetailRow(execution: String, stage: Stage, on_change: Callback<()>) -> i
                 {move || restart.value().get().and_then(Result::err).map(|error| view! { <ErrorBanner error /> })}
             </td>
         </tr>
+    }
+}
+
+/// The run's notifications and how each went.
+#[component]
+fn Deliveries(deliveries: Vec<crate::model::execution::NotificationDelivery>) -> impl IntoView {
+    view! {
+        <section class="deliveries">
+            <h2>"Notifications"</h2>
+            <table class="list" aria-label="Notifications">
+                <thead><tr><th scope="col">"Event"</th><th scope="col">"To"</th><th scope="col">"Attempts"</th><th scope="col">"State"</th></tr></thead>
+                <tbody>
+                    {deliveries.into_iter().map(|d| {
+                        let about = match &d.stage { Some(stage) => format!("{} ({stage})", d.event), None => d.event.clone() };
+                        let outcome = match (&d.error, d.status_code) {
+                            (Some(e), _) => format!("{}: {e}", d.state.as_str()),
+                            (None, Some(code)) => format!("{} ({code})", d.state.as_str()),
+                            (None, None) => d.state.as_str().to_owned(),
+                        };
+                        view! {
+                            <tr data-delivery=d.event.clone() data-state=d.state.as_str()>
+                                <td>{about}</td>
+                                <td><span class="muted small">{d.kind.clone()}</span>" "{d.address.clone()}</td>
+                                <td>{d.attempts}</td>
+                                <td>{outcome}</td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </section>
     }
 }
 

@@ -115,6 +115,8 @@ mod tests {
             cancellation_reason: None,
             limit_concurrent: false,
             keep_waiting_pipelines: false,
+            notifications: vec![],
+            notification_deliveries: vec![],
         }
     }
 

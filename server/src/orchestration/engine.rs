@@ -17,6 +17,7 @@ use serde_json::{Map, Value, json};
 use super::executions::{Commit, ExecutionStore, ExecutionStoreError};
 use super::expressions::{Scope, evaluate, evaluate_all};
 use super::messages::Message;
+use super::notifications::{self, Notifier};
 use super::outbox::Outbox;
 use super::queue::{Clock, DatabaseQueue, Delivery, QueueBackend, QueueError, QueueSettings, WorkQueue};
 use super::stages::{PipelineRunner, StageRegistry, TaskContext, TaskResult};
@@ -65,6 +66,7 @@ pub struct Engine {
     executions: ExecutionStore,
     stages: StageRegistry,
     store: crate::store::Store,
+    notifier: Notifier,
 }
 
 fn now_of(queue: &WorkQueue) -> i64 {
@@ -76,7 +78,13 @@ impl Engine {
     /// change commits together with its message).
     pub fn new(store: &crate::store::Store, clock: Arc<dyn Clock>, settings: QueueSettings, stages: StageRegistry) -> Self {
         let queue = WorkQueue::new(Arc::new(DatabaseQueue::new(store)), clock, settings);
-        Self { queue, executions: ExecutionStore::new(store), stages, store: store.clone() }
+        Self { queue, executions: ExecutionStore::new(store), stages, store: store.clone(), notifier: Notifier::default() }
+    }
+
+    /// Links in notifications point at `public_url` (Topsail's address as people reach it).
+    pub fn with_public_url(mut self, public_url: &str) -> Self {
+        self.notifier.public_url = public_url.to_owned();
+        self
     }
 
     /// The engine on a queue outside the database (Redis, shared by several replicas): each
@@ -90,7 +98,7 @@ impl Engine {
     ) -> Self {
         let queue = WorkQueue::new(backend.clone(), clock.clone(), settings);
         let outbox = Outbox { queue: backend, clock };
-        Self { queue, executions: ExecutionStore::with_outbox(store, outbox), stages, store: store.clone() }
+        Self { queue, executions: ExecutionStore::with_outbox(store, outbox), stages, store: store.clone(), notifier: Notifier::default() }
     }
 
     /// Moves messages a failed or dead writer left in the outbox to the queue (only with a
@@ -194,6 +202,8 @@ impl Engine {
             cancellation_reason: None,
             limit_concurrent: pipeline.0.get("limitConcurrent").and_then(Value::as_bool).unwrap_or(false),
             keep_waiting_pipelines: pipeline.0.get("keepWaitingPipelines").and_then(Value::as_bool).unwrap_or(false),
+            notifications: pipeline.0.get("notifications").and_then(Value::as_array).cloned().unwrap_or_default(),
+            notification_deliveries: Vec::new(),
         };
         let first = self.queue.item(&Message::StartExecution { execution: execution.id.clone() }, Duration::ZERO);
         let created = self.executions.create(&execution, &first).await?;
@@ -501,7 +511,7 @@ impl Engine {
                 let transition = self.apply(&mut execution, &message).await?;
                 changed |= transition.changed;
                 for (next, delay) in transition.follow_ups {
-                    if delay.is_zero() && next.execution() == execution.id {
+                    if delay.is_zero() && next.execution() == execution.id && next.chains_locally() {
                         pending.push_back(next);
                     } else {
                         later.push((next, delay));
@@ -541,7 +551,12 @@ impl Engine {
     async fn apply(&self, execution: &mut Execution, message: &Message) -> Result<Transition, EngineError> {
         let now = now_of(&self.queue);
         let was_complete = execution.status.is_complete();
+        let before = notifications::Before::of(execution);
         let mut transition = self.apply_message(execution, message, now).await?;
+        // Whoever listens for what just changed is told, once the change is stored.
+        for notify in notifications::events(&before, execution) {
+            transition.follow_ups.push((notify, Duration::ZERO));
+        }
         if !was_complete && execution.status.is_complete() {
             // An execution that just finished lets the next waiting one of its pipeline start...
             if execution.limit_concurrent {
@@ -595,6 +610,9 @@ impl Engine {
                 }
                 Transition::default()
             }
+            Message::Notify { event, stage, own_stage, target, attempt, .. } => {
+                self.notify(execution, message, event, stage.as_deref(), *own_stage, *target, *attempt, now).await
+            }
             Message::StartTriggeredPipelines { .. } => {
                 if execution.status.is_complete() {
                     self.start_triggered_pipelines(execution).await?;
@@ -602,6 +620,49 @@ impl Engine {
                 Transition::default()
             }
         })
+    }
+
+    /// Sends one notification and records the attempt; a failure schedules the next attempt
+    /// (or gives up) and never touches how the run goes.
+    #[allow(clippy::too_many_arguments)]
+    async fn notify(&self, execution: &mut Execution, message: &Message, event: &str, stage_id: Option<&str>, own_stage: bool, target: usize, attempt: u32, now: i64) -> Transition {
+        use app::model::execution::{DeliveryState, NotificationDelivery};
+        let stage = stage_id.and_then(|id| execution.stage(id));
+        let list = if own_stage { stage.map(notifications::stage_notifications).unwrap_or_default() } else { execution.notifications.clone() };
+        let Some(config) = list.get(target) else { return Transition::drop("no such notification", message) };
+        let kind = config.get("type").and_then(Value::as_str).unwrap_or("webhook").to_owned();
+        let address = config.get("address").and_then(Value::as_str).unwrap_or_default().trim().to_owned();
+        let custom = config.get("message").and_then(|m| m.get(event)).and_then(|m| m.get("text")).and_then(Value::as_str);
+        let body = notifications::payload(&kind, event, execution, stage, &self.notifier.link(execution), custom);
+        let stage_name = stage.map(|s| s.name.clone());
+        let (state, retry, status_code, error) = match self.notifier.send(&address, &body).await {
+            Ok(code) => (DeliveryState::Delivered, None, Some(code), None),
+            Err((code, reason)) => {
+                let (state, retry) = notifications::after_failure(attempt);
+                tracing::warn!(execution = %execution.id, %event, attempt, address = %notifications::shown_address(&address), %reason, "a notification was not delivered");
+                (state, retry, code, Some(reason))
+            }
+        };
+        notifications::record(execution, NotificationDelivery {
+            event: event.to_owned(),
+            stage_id: stage_id.map(str::to_owned),
+            stage: stage_name,
+            own_stage,
+            target,
+            kind,
+            address: notifications::shown_address(&address),
+            attempts: attempt,
+            state,
+            status_code,
+            error,
+            at: now,
+        });
+        let mut t = Transition { changed: true, ..Default::default() };
+        if let (Some(delay), Message::Notify { execution, event, stage, own_stage, target, .. }) = (retry, message) {
+            let again = Message::Notify { execution: execution.clone(), event: event.clone(), stage: stage.clone(), own_stage: *own_stage, target: *target, attempt: attempt + 1 };
+            t.follow_ups.push((again, delay));
+        }
+        t
     }
 
     fn start_stage(&self, execution: &mut Execution, stage_id: &str, message: &Message, now: i64) -> Transition {

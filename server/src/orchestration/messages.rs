@@ -19,6 +19,9 @@ pub enum Message {
     StartTriggeredPipelines { execution: String },
     /// A running stage was canceled: tell what it started to stop (a child pipeline, a job).
     StopCanceledStage { execution: String, stage: String },
+    /// Send notification `target` (of the stage's own list when `own_stage`, else the
+    /// pipeline's) about `event`; `attempt` counts from 1.
+    Notify { execution: String, event: String, stage: Option<String>, own_stage: bool, target: usize, attempt: u32 },
 }
 
 impl Message {
@@ -35,7 +38,8 @@ impl Message {
             | Self::ResumeExecution { execution }
             | Self::RestartStage { execution, .. }
             | Self::StartTriggeredPipelines { execution }
-            | Self::StopCanceledStage { execution, .. } => execution,
+            | Self::StopCanceledStage { execution, .. }
+            | Self::Notify { execution, .. } => execution,
         }
     }
 
@@ -43,7 +47,13 @@ impl Message {
     /// pipelines, stops what a stage started): its result is committed before anything after
     /// it is handled.
     pub fn reaches_outside(&self) -> bool {
-        matches!(self, Self::RunTask { .. } | Self::StartTriggeredPipelines { .. } | Self::StopCanceledStage { .. })
+        matches!(self, Self::RunTask { .. } | Self::StartTriggeredPipelines { .. } | Self::StopCanceledStage { .. } | Self::Notify { .. })
+    }
+
+    /// Whether a worker may handle this right after the step that produced it, before that
+    /// step is committed. Notifications may not: they tell about stored changes only.
+    pub fn chains_locally(&self) -> bool {
+        !matches!(self, Self::Notify { .. })
     }
 }
 

@@ -11,6 +11,7 @@ pub mod execution_window;
 pub mod expressions;
 pub mod executions;
 pub mod messages;
+pub mod notifications;
 pub mod outbox;
 pub mod queue;
 pub mod stages;

@@ -11,6 +11,7 @@ mod executions_api;
 mod gate_api;
 mod jenkins;
 mod kubernetes;
+mod notifications;
 mod pipelines_api;
 mod queue_contract;
 mod registries;

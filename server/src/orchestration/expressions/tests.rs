@@ -37,6 +37,8 @@ fn execution() -> Execution {
         cancellation_reason: None,
         limit_concurrent: false,
         keep_waiting_pipelines: false,
+            notifications: vec![],
+            notification_deliveries: vec![],
     }
 }
 

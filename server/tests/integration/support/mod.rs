@@ -112,6 +112,7 @@ pub fn test_config(db: &TestDatabase) -> Config {
     Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: db.dir.path().join("data"),
+        public_url: Some("http://topsail.test".into()),
         site_dir: db.dir.path().join("site"),
         database_url: db.url.clone().map(server::config::Secret::new),
         log_format: LogFormat::Human,
