@@ -15,4 +15,5 @@ mod notifications;
 mod pipelines_api;
 mod queue_contract;
 mod registries;
+mod seed_flow;
 mod store_contract;
