@@ -92,6 +92,47 @@ export async function startCluster(): Promise<Cluster> {
   return { url, token, kubeconfig, request, stop };
 }
 
+export type Jenkins = { url: string; stop: () => Promise<void> };
+
+/** Starts the Jenkins emulator with `script` (see end2end/jenkins-emulator/README.md). */
+export async function startJenkins(script: unknown): Promise<Jenkins> {
+  const bin = process.env.JENKINS_BIN;
+  if (!bin) throw new Error('JENKINS_BIN must name the jenkins-emulator binary (./x test sets it)');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'topsail-jenkins-'));
+  const file = path.join(dir, 'script.json');
+  fs.writeFileSync(file, JSON.stringify(script));
+  const proc = spawn(bin, ['--script', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the Jenkins emulator did not start within 30 s:\n${out}`)), 30_000);
+    proc.stdout!.on('data', (chunk) => {
+      out += chunk;
+      const m = out.match(/url (http:\/\/\S+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    proc.on('exit', (code) => reject(new Error(`the Jenkins emulator exited with ${code}:\n${out}`)));
+  });
+  const stop = async () => {
+    if (proc.exitCode !== null) return;
+    const exited = new Promise((r) => proc.once('exit', r));
+    proc.kill('SIGINT');
+    await exited;
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  return { url, stop };
+}
+
+/** Writes a Topsail configuration file (TOML) into a fresh directory; returns its path. */
+export function configFile(toml: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'topsail-config-'));
+  const file = path.join(dir, 'topsail.toml');
+  fs.writeFileSync(file, toml);
+  return file;
+}
+
 export const test = base.extend<{ topsail: Topsail }, { workerTopsail: Topsail }>({
   workerTopsail: [
     async ({}, use) => {
