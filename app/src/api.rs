@@ -253,3 +253,11 @@ pub async fn run_infrastructure_action(action: InfrastructureAction) -> Result<S
         services.infrastructure.act(&rc, action).await
     }.await)
 }
+
+#[server(prefix = "/api", endpoint = "integrations/health", input = Json)]
+pub async fn integrations_health() -> Result<Vec<crate::model::integrations::IntegrationHealth>, AppError> {
+    services::respond(async {
+        let (services, rc) = services::current()?;
+        services.integrations.health(&rc).await
+    }.await)
+}

@@ -83,6 +83,12 @@ pub trait InfrastructureService: Send + Sync + 'static {
     async fn act(&self, rc: &RequestContext, action: InfrastructureAction) -> Result<String, AppError>;
 }
 
+/// Jenkins masters and registries: whether each answers.
+#[async_trait]
+pub trait IntegrationService: Send + Sync + 'static {
+    async fn health(&self, rc: &RequestContext) -> Result<Vec<crate::model::integrations::IntegrationHealth>, AppError>;
+}
+
 /// Everything server functions may call, provided by the server for each request.
 #[derive(Clone)]
 pub struct Services {
@@ -90,6 +96,7 @@ pub struct Services {
     pub pipelines: Arc<dyn PipelineService>,
     pub executions: Arc<dyn ExecutionService>,
     pub infrastructure: Arc<dyn InfrastructureService>,
+    pub integrations: Arc<dyn IntegrationService>,
 }
 
 /// The services and the request context of the request being handled.

@@ -51,6 +51,12 @@ test("a Jenkins stage's console log streams onto the execution page while the bu
     await expect(page.locator('article.execution')).toHaveAttribute('data-status', 'SUCCEEDED', { timeout: 15_000 });
     await expect(page.locator('section.console h2')).toContainText('Console: Build (build #1)');
     expect(await page.evaluate(() => (window as any).__stayed)).toBe(true);
+
+    // The Integrations page shows the master and that it answers.
+    await page.getByRole('link', { name: 'Integrations' }).click();
+    const row = page.locator('tr[data-integration="ci"]');
+    await expect(row).toHaveAttribute('data-healthy', 'true');
+    await expect(row).toContainText('Jenkins 2.479.3');
     await context.close();
   } finally {
     await topsail.stop();

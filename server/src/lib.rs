@@ -11,6 +11,7 @@ pub mod executions;
 pub mod http;
 pub mod ids;
 pub mod infrastructure;
+pub mod integrations;
 pub mod jenkins;
 pub mod kubernetes;
 pub mod orchestration;
@@ -71,12 +72,18 @@ pub async fn engine(store: &Store, config: &Config, accounts: &kubernetes::Accou
 }
 
 /// The services behind the UI's server functions (also used by the command line).
-pub fn services(store: &Store, engine: Arc<Engine>, infrastructure: Arc<infrastructure::Infrastructure>) -> Services {
+pub fn services(
+    store: &Store,
+    engine: Arc<Engine>,
+    infrastructure: Arc<infrastructure::Infrastructure>,
+    integrations: integrations::Integrations,
+) -> Services {
     Services {
         applications: Arc::new(applications::Applications::new(store.clone())),
         pipelines: Arc::new(pipelines::Pipelines::new(store.clone())),
         executions: Arc::new(executions::Executions::new(engine, store.clone())),
         infrastructure,
+        integrations: Arc::new(integrations),
     }
 }
 
@@ -158,7 +165,9 @@ pub async fn bind(config: &Config) -> Result<Bound, StartError> {
     let infrastructure = kubernetes(config, &store).await;
     let jenkins = jenkins::JenkinsMasters::from_config(&config.jenkins);
     let engine = engine(&store, config, &infrastructure.accounts, &jenkins).await?;
-    let services = services(&store, engine.clone(), infrastructure.clone());
+    let registries = registries::Registries::from_config(&config.registries);
+    let integrations = integrations::Integrations { jenkins: jenkins.clone(), registries: registries.clone() };
+    let services = services(&store, engine.clone(), infrastructure.clone(), integrations);
     let state = AppState {
         leptos: http::leptos_options(&config.site_dir, addr),
         store,
@@ -167,7 +176,7 @@ pub async fn bind(config: &Config) -> Result<Bound, StartError> {
         infrastructure: infrastructure.clone(),
         engine: engine.clone(),
         jenkins,
-        registries: registries::Registries::from_config(&config.registries),
+        registries,
         shutdown: tokio::sync::watch::channel(false).0,
     };
     let jenkins_poll = std::time::Duration::from_millis(config.jenkins.poll_interval_ms.max(100));

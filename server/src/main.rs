@@ -140,7 +140,9 @@ async fn pipeline(config: &Config, action: PipelineAction) -> Result<(), server:
     let store = server::open_store(config).await?;
     let infrastructure = server::kubernetes(config, &store).await;
     let jenkins = server::jenkins::JenkinsMasters::from_config(&config.jenkins);
-    let services = server::services(&store, server::engine(&store, config, &infrastructure.accounts, &jenkins).await?, infrastructure);
+    let engine = server::engine(&store, config, &infrastructure.accounts, &jenkins).await?;
+    let integrations = server::integrations::Integrations { jenkins, registries: server::registries::Registries::from_config(&config.registries) };
+    let services = server::services(&store, engine, infrastructure, integrations);
     let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
     let rc = RequestContext { request_id: server::ids::short_id(), caller: Caller::User { name: format!("cli:{user}") } };
     let mut failed = false;

@@ -8,6 +8,7 @@ mod application;
 mod error;
 pub mod execution;
 pub mod infrastructure;
+pub mod integrations;
 pub mod pipeline;
 mod request;
 

@@ -5,6 +5,7 @@ mod application_page;
 mod applications;
 mod executions;
 mod infrastructure;
+mod integrations;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
@@ -73,6 +74,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=|| view! { <Redirect path="/applications" /> } />
                     <Route path=path!("/applications") view=applications::ApplicationsPage />
                     <Route path=path!("/applications/new") view=applications::CreateApplicationPage />
+                    <Route path=path!("/integrations") view=integrations::IntegrationsPage />
                     // Rendered whole before sending, so an unknown application answers 404.
                     <ParentRoute
                         path=path!("/applications/:name")
@@ -102,6 +104,7 @@ fn NavBar() -> impl IntoView {
             </a>
             <nav aria-label="Main">
                 <a href="/applications">"Applications"</a>
+                <a href="/integrations">"Integrations"</a>
             </nav>
             <ApplicationSwitcher />
         </header>

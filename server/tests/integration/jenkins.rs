@@ -135,6 +135,8 @@ async fn the_client_explains_refusals_and_retries_server_errors() {
 
     let mut wrong = master("ci", &jenkins);
     wrong.token = Some(Secret::new("not-the-token"));
+    let health = JenkinsMasters::from_clients(vec![JenkinsClient::new(&wrong)]).health().await;
+    assert_eq!((health[0].healthy, health[0].detail.as_str()), (false, "Jenkins 'ci' refused the credentials (check the user and API token)"));
     let denied = JenkinsClient::new(&wrong).jobs().await.unwrap_err();
     assert_eq!(denied.to_string(), "Jenkins 'ci' refused the credentials (check the user and API token)");
     assert!(!denied.to_string().contains("not-the-token"));
@@ -250,6 +252,9 @@ async fn a_jenkins_stage_builds_with_expressions_and_hands_its_properties_on() {
     let (_, health) = get("/api/builds/masters".into()).await;
     assert_eq!(health[0]["healthy"], true, "{health}");
     assert!(!health.to_string().contains(TOKEN));
+    let (code, integrations, _) = server.call("integrations/health", json!({})).await;
+    assert_eq!(code, 200);
+    assert_eq!(integrations, json!([{"kind": "jenkins", "name": "ci", "address": jenkins.url, "healthy": true, "detail": "Jenkins 2.479.3"}]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

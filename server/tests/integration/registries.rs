@@ -173,6 +173,8 @@ async fn a_pushed_tag_starts_its_pipeline_once_pinned_to_the_digest() {
     let image = get("/api/registries/local/image?repository=shop/web&tag=v2.0".into()).await;
     assert_eq!(image["image"]["digest"], json!(digest));
     assert_eq!(get("/api/registries/local/image?repository=shop/web&tag=nope".into()).await["message"], "image 'shop/web:nope' not found");
+    let (_, integrations, _) = server.call("integrations/health", json!({})).await;
+    assert_eq!(integrations, json!([{"kind": "registry", "name": "local", "address": registry.url, "healthy": true, "detail": "answers the registry API (v2)"}]));
 }
 
 #[tokio::test]
