@@ -65,7 +65,7 @@ pub const STAGE_TYPES: &[StageType] = &[
     StageType { name: "evaluateVariables", required: &["variables"], check: None },
     StageType { name: "webhook", required: &["url"], check: None },
     StageType { name: "pipeline", required: &["application", "pipeline"], check: None },
-    StageType { name: "jenkins", required: &["master", "job"], check: None },
+    StageType { name: "jenkins", required: &["master", "job"], check: Some(check_jenkins) },
 ];
 
 /// Notification types Topsail sends.
@@ -103,6 +103,13 @@ pub const TRIGGER_TYPES: &[(&str, &[&str])] = &[
     ("jenkins", &["master", "job"]),
     ("docker", &["account", "repository"]),
 ];
+
+fn check_jenkins(stage: &Map<String, Value>) -> Vec<(String, String)> {
+    match stage.get("parameters") {
+        None | Some(Value::Null) | Some(Value::Object(_)) => vec![],
+        Some(_) => vec![("parameters".into(), "must map parameter names to values".into())],
+    }
+}
 
 fn is_expression(v: &Value) -> bool {
     v.as_str().is_some_and(|s| s.contains("${"))
@@ -640,6 +647,15 @@ mod tests {
             ]
         );
         assert_eq!(p[2].severity, Severity::Warning);
+    }
+
+    #[test]
+    fn jenkins_parameters_must_be_a_map() {
+        let v = json!({"application": "shop", "name": "Build", "stages": [
+            {"refId": "1", "type": "jenkins", "name": "Build", "master": "ci", "job": "app", "parameters": ["BRANCH=main"]},
+            {"refId": "2", "type": "jenkins", "name": "Build 2", "master": "ci", "job": "app", "parameters": {"BRANCH": "${trigger.parameters.branch}"}}
+        ]});
+        assert_eq!(messages(&doc(v).validate()), ["stage 1 (Build): parameters: must map parameter names to values"]);
     }
 
     #[test]

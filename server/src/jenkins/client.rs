@@ -192,13 +192,7 @@ fn message_of(body: &str) -> String {
 
 impl JenkinsClient {
     pub fn new(config: &JenkinsMasterConfig) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .connect_timeout(Duration::from_secs(5))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("topsail/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("an HTTP client with default settings builds");
+        let http = Self::http_client(Duration::from_secs(30));
         let address = if config.address.ends_with('/') { config.address.clone() } else { format!("{}/", config.address) };
         Self { name: config.name.clone(), address, username: config.username.clone(), token: config.token.clone(), http, crumb: Mutex::new(None), backoff: FIRST_BACKOFF }
     }
@@ -207,6 +201,22 @@ impl JenkinsClient {
     pub fn with_backoff(mut self, backoff: Duration) -> Self {
         self.backoff = backoff;
         self
+    }
+
+    /// How long one request may take (default 30 s).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.http = Self::http_client(timeout);
+        self
+    }
+
+    fn http_client(timeout: Duration) -> reqwest::Client {
+        reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("topsail/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("an HTTP client with default settings builds")
     }
 
     fn unreachable(&self, e: &reqwest::Error) -> JenkinsError {

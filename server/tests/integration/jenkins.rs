@@ -152,7 +152,16 @@ async fn the_client_explains_refusals_and_retries_server_errors() {
     assert!(matches!(c.trigger("plain", &none).await, Err(JenkinsError::ServerError { status: 500, .. })));
     faults(&jenkins, json!({"failNext": 1, "status": 503, "pathContains": "/build"})).await;
     assert!(c.trigger("plain", &none).await.is_ok());
-    // A controller that does not answer in time is unreachable (and the call gives up).
+    // A controller slower than the timeout: tried three times, then unreachable ("timed out").
+    faults(&jenkins, json!({"latencyMs": 400, "pathContains": "api/json"})).await;
+    let slow = client(&jenkins).with_timeout(Duration::from_millis(150));
+    let started = std::time::Instant::now();
+    let e = slow.jobs().await.unwrap_err();
+    assert_eq!(e, JenkinsError::Unreachable { master: "ci".into(), reason: "timed out".into() });
+    assert!(started.elapsed() >= Duration::from_millis(450), "three attempts of 150 ms");
+    assert_eq!(client(&jenkins).jobs().await.unwrap().len(), 4, "a patient client gets the answer");
+    faults(&jenkins, json!({})).await;
+    // A controller that is not there at all is unreachable too.
     let down = JenkinsClient::new(&JenkinsMasterConfig { address: "http://127.0.0.1:9".into(), ..master("gone", &jenkins) }).with_backoff(Duration::from_millis(10));
     assert!(matches!(down.jobs().await, Err(JenkinsError::Unreachable { .. })));
 }

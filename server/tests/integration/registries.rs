@@ -247,7 +247,20 @@ async fn token_registry() -> (String, tokio::task::JoinHandle<()>) {
             StatusCode::UNAUTHORIZED.into_response()
         }
     };
-    let app = axum::Router::new().route("/v2/shop/web/tags/list", axum::routing::get(tags)).route("/token", axum::routing::get(token));
+    // Plain basic auth, no token service (as Distribution with htpasswd).
+    let basic = |headers: HeaderMap| async move {
+        use base64::Engine as _;
+        let expected = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("robot:pw"));
+        if headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(expected.as_str()) {
+            axum::Json(json!({"name": "basic/app", "tags": ["1"]})).into_response()
+        } else {
+            (StatusCode::UNAUTHORIZED, [("www-authenticate", "Basic realm=\"registry\"")], "").into_response()
+        }
+    };
+    let app = axum::Router::new()
+        .route("/v2/shop/web/tags/list", axum::routing::get(tags))
+        .route("/v2/basic/app/tags/list", axum::routing::get(basic))
+        .route("/token", axum::routing::get(token));
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
@@ -255,13 +268,16 @@ async fn token_registry() -> (String, tokio::task::JoinHandle<()>) {
 }
 
 #[tokio::test]
-async fn the_bearer_token_flow_and_paging() {
+async fn basic_auth_the_bearer_token_flow_and_paging() {
     let (base, task) = token_registry().await;
     let mut config = account("harbor", &base, None, 0);
     config.username = "robot".into();
     config.password = Some(Secret::new("pw"));
     let client = RegistryClient::new(&config);
     assert_eq!(client.tags("shop/web").await.unwrap(), ["a", "b", "c", "d", "e"]);
+    assert_eq!(client.tags("basic/app").await.unwrap(), ["1"], "basic auth straight away");
+    let anonymous = RegistryClient::new(&account("anon", &base, None, 0));
+    assert_eq!(anonymous.tags("basic/app").await.unwrap_err(), RegistryError::NotAuthorized { account: "anon".into() });
     config.password = Some(Secret::new("wrong"));
     let refused = RegistryClient::new(&config).tags("shop/web").await.unwrap_err();
     assert_eq!(refused, RegistryError::NotAuthorized { account: "harbor".into() });
