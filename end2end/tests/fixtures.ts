@@ -6,38 +6,66 @@ import * as path from 'node:path';
 
 export type Topsail = { url: string; dataDir: string; stop: () => Promise<void> };
 
+/**
+ * Spawns `bin` and waits (up to 30 s) until what it writes on `stream` matches `pattern`;
+ * returns the process and the match. A process that exits first fails with what it wrote.
+ */
+async function spawnUntil(
+  what: string,
+  bin: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  stream: 'stdout' | 'stderr',
+  pattern: RegExp,
+): Promise<{ proc: ChildProcess; match: RegExpMatchArray }> {
+  const proc = spawn(bin, args, {
+    env,
+    stdio: ['ignore', stream === 'stdout' ? 'pipe' : 'ignore', stream === 'stderr' ? 'pipe' : 'ignore'],
+  });
+  let out = '';
+  const match = await new Promise<RegExpMatchArray>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what} did not start within 30 s:\n${out}`)), 30_000);
+    proc[stream]!.on('data', (chunk) => {
+      out += chunk;
+      const m = out.match(pattern);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m);
+      }
+    });
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} exited with ${code}:\n${out}`));
+    });
+  });
+  return { proc, match };
+}
+
+/** Stops a process started by `spawnUntil` and removes its directory. */
+async function stopProcess(proc: ChildProcess, signal: NodeJS.Signals, dir: string) {
+  if (proc.exitCode === null) {
+    const exited = new Promise((r) => proc.once('exit', r));
+    proc.kill(signal);
+    await exited;
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
 /** Starts `topsail serve` on a free port with its own data directory and waits until it listens. */
 export async function startTopsail(extraEnv: Record<string, string> = {}): Promise<Topsail> {
   const bin = process.env.TOPSAIL_BIN;
   if (!bin) throw new Error('TOPSAIL_BIN must name the topsail binary (./x test sets it)');
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'topsail-e2e-'));
-  const proc: ChildProcess = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir], {
-    env: { ...process.env, TOPSAIL_LOG: 'info', TOPSAIL_LOG_FORMAT: 'human', ...extraEnv },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let log = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`topsail did not start within 30 s:\n${log}`)), 30_000);
-    proc.stderr!.on('data', (chunk) => {
-      log += chunk;
-      const m = log.match(/listening on (http:\/\/[0-9.:]+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    proc.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`topsail exited with ${code}:\n${log}`));
-    });
-  });
-  const stop = async () => {
-    if (proc.exitCode !== null) return;
-    const exited = new Promise((r) => proc.once('exit', r));
-    proc.kill('SIGTERM');
-    await exited;
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  };
+  const { proc, match } = await spawnUntil(
+    'topsail',
+    bin,
+    ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir],
+    { ...process.env, TOPSAIL_LOG: 'info', TOPSAIL_LOG_FORMAT: 'human', ...extraEnv },
+    'stderr',
+    /listening on (http:\/\/[0-9.:]+)/,
+  );
+  const url = match[1];
+  const stop = () => stopProcess(proc, 'SIGTERM', dataDir);
   return { url, dataDir, stop };
 }
 
@@ -56,20 +84,15 @@ export async function startCluster(): Promise<Cluster> {
   if (!bin) throw new Error('SIMULATOR_BIN must name the kubernetes-simulator binary (./x test sets it)');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'topsail-sim-'));
   const kubeconfig = path.join(dir, 'kubeconfig.yaml');
-  const proc = spawn(bin, ['--kubeconfig', kubeconfig, '--pod-ready-ms', '700'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the simulator did not start within 30 s:\n${out}`)), 30_000);
-    proc.stdout!.on('data', (chunk) => {
-      out += chunk;
-      const m = out.match(/sim-1 (http:\/\/[0-9.:]+)/);
-      if (m && out.includes('kubeconfig ')) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    proc.on('exit', (code) => reject(new Error(`the simulator exited with ${code}:\n${out}`)));
-  });
+  const { proc, match } = await spawnUntil(
+    'the simulator',
+    bin,
+    ['--kubeconfig', kubeconfig, '--pod-ready-ms', '700'],
+    process.env,
+    'stdout',
+    /sim-1 (http:\/\/[0-9.:]+)[\s\S]*kubeconfig /,
+  );
+  const url = match[1];
   const token = fs.readFileSync(kubeconfig, 'utf8').match(/token: (\S+)/)![1];
   const request = async (method: string, p: string, body?: unknown, contentType = 'application/json') => {
     const res = await fetch(url + p, {
@@ -82,13 +105,7 @@ export async function startCluster(): Promise<Cluster> {
     try { parsed = JSON.parse(text); } catch {}
     return { status: res.status, body: parsed };
   };
-  const stop = async () => {
-    if (proc.exitCode !== null) return;
-    const exited = new Promise((r) => proc.once('exit', r));
-    proc.kill('SIGINT');
-    await exited;
-    fs.rmSync(dir, { recursive: true, force: true });
-  };
+  const stop = () => stopProcess(proc, 'SIGINT', dir);
   return { url, token, kubeconfig, request, stop };
 }
 
@@ -101,27 +118,9 @@ export async function startJenkins(script: unknown): Promise<Jenkins> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'topsail-jenkins-'));
   const file = path.join(dir, 'script.json');
   fs.writeFileSync(file, JSON.stringify(script));
-  const proc = spawn(bin, ['--script', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the Jenkins emulator did not start within 30 s:\n${out}`)), 30_000);
-    proc.stdout!.on('data', (chunk) => {
-      out += chunk;
-      const m = out.match(/url (http:\/\/\S+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    proc.on('exit', (code) => reject(new Error(`the Jenkins emulator exited with ${code}:\n${out}`)));
-  });
-  const stop = async () => {
-    if (proc.exitCode !== null) return;
-    const exited = new Promise((r) => proc.once('exit', r));
-    proc.kill('SIGINT');
-    await exited;
-    fs.rmSync(dir, { recursive: true, force: true });
-  };
+  const { proc, match } = await spawnUntil('the Jenkins emulator', bin, ['--script', file], process.env, 'stdout', /url (http:\/\/\S+)/);
+  const url = match[1];
+  const stop = () => stopProcess(proc, 'SIGINT', dir);
   return { url, stop };
 }
 

@@ -37,18 +37,7 @@ pub fn fires_between(trigger: &Map<String, Value>, from_ms: i64, to_ms: i64) -> 
 
 /// The cron triggers of a pipeline with their problems, for validation on save.
 pub fn problems(document: &Map<String, Value>) -> Vec<(String, String)> {
-    document
-        .get("triggers")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .enumerate()
-        .filter_map(|(i, t)| {
-            let t = t.as_object()?;
-            (t.get("type").and_then(Value::as_str) == Some("cron")).then_some(())?;
-            schedule_of(t).err().map(|e| (format!("triggers[{i}]"), e))
-        })
-        .collect()
+    super::triggers::triggers_of_type(document, "cron").filter_map(|(i, t)| schedule_of(t).err().map(|e| (format!("triggers[{i}]"), e))).collect()
 }
 
 #[cfg(test)]

@@ -14,32 +14,13 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::model::pipeline::PipelineDocument;
 use serde_json::{Map, Value, json};
 
 use crate::orchestration::engine::{Engine, EngineError};
 use crate::registries::{Image, Registries, RegistryClient};
 use crate::store::Store;
 
-fn text<'a>(t: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
-    t.get(key).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
-}
-
-/// The enabled docker triggers of an enabled pipeline, with their index.
-fn docker_triggers(doc: &PipelineDocument) -> Vec<(usize, Map<String, Value>)> {
-    if doc.0.get("disabled").and_then(Value::as_bool) == Some(true) {
-        return Vec::new();
-    }
-    doc.0
-        .get("triggers")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .enumerate()
-        .filter_map(|(i, t)| Some((i, t.as_object()?.clone())))
-        .filter(|(_, t)| t.get("type").and_then(Value::as_str) == Some("docker") && t.get("enabled").and_then(Value::as_bool) != Some(false))
-        .collect()
-}
+use super::triggers::{enabled_triggers, text, triggers_of_type};
 
 /// The trigger's repository without a registry host in front (`harbor.example.com/shop/web`
 /// and `shop/web` name the same repository of that account).
@@ -61,15 +42,8 @@ pub fn matches(t: &Map<String, Value>, image: &Image) -> bool {
 
 /// Problems with a pipeline's docker triggers, for validation on save.
 pub fn problems(document: &Map<String, Value>) -> Vec<(String, String)> {
-    document
-        .get("triggers")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .enumerate()
+    triggers_of_type(document, "docker")
         .filter_map(|(i, t)| {
-            let t = t.as_object()?;
-            (t.get("type").and_then(Value::as_str) == Some("docker")).then_some(())?;
             let pattern = text(t, "tag")?;
             regex::Regex::new(pattern).err().map(|e| (format!("triggers[{i}].tag"), format!("tag '{pattern}' is not a valid regular expression: {e}")))
         })
@@ -123,8 +97,8 @@ impl ImageEvents {
         let mut started = Vec::new();
         for image in images {
             for doc in &docs {
-                for (i, t) in docker_triggers(doc) {
-                    if !matches(&t, image) {
+                for (i, t) in enabled_triggers(doc, "docker") {
+                    if !matches(t, image) {
                         continue;
                     }
                     let mut trigger = t.clone();
@@ -156,10 +130,10 @@ impl ImageEvents {
     pub async fn poll(&self) -> Result<usize, EngineError> {
         let docs = self.store.pipelines_with_trigger("docker").await.map_err(|e| EngineError::Invalid(e.to_string()))?;
         let mut watched: BTreeSet<(String, String)> = BTreeSet::new();
-        for (_, t) in docs.iter().flat_map(docker_triggers) {
-            let Some(account) = text(&t, "account") else { continue };
+        for (_, t) in docs.iter().flat_map(|d| enabled_triggers(d, "docker")) {
+            let Some(account) = text(t, "account") else { continue };
             let Ok(client) = self.registries.get(account) else { continue };
-            if let Some(repo) = repository_of(&t, &client.host) {
+            if let Some(repo) = repository_of(t, &client.host) {
                 watched.insert((account.to_owned(), repo.to_owned()));
             }
         }

@@ -24,29 +24,12 @@ pub struct BuildWatcher {
     pub engine: Arc<Engine>,
 }
 
-fn text<'a>(t: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
-    t.get(key).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
-}
+use super::triggers::{enabled_triggers, text};
 
 fn job_of(t: &Map<String, Value>) -> Option<String> {
     text(t, "job").map(|j| j.trim_matches('/').to_owned())
 }
 
-/// The enabled jenkins triggers of enabled pipelines, with their index.
-fn jenkins_triggers(doc: &PipelineDocument) -> Vec<(usize, Map<String, Value>)> {
-    if doc.0.get("disabled").and_then(Value::as_bool) == Some(true) {
-        return Vec::new();
-    }
-    doc.0
-        .get("triggers")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .enumerate()
-        .filter_map(|(i, t)| Some((i, t.as_object()?.clone())))
-        .filter(|(_, t)| t.get("type").and_then(Value::as_str) == Some("jenkins") && t.get("enabled").and_then(Value::as_bool) != Some(false))
-        .collect()
-}
 
 /// What a completed build leaves for a pipeline.
 struct Completed<'a> {
@@ -61,8 +44,8 @@ impl BuildWatcher {
         let docs = self.store.pipelines_with_trigger("jenkins").await.map_err(|e| EngineError::Invalid(e.to_string()))?;
         let watched: BTreeSet<(String, String)> = docs
             .iter()
-            .flat_map(jenkins_triggers)
-            .filter_map(|(_, t)| Some((text(&t, "master")?.to_owned(), job_of(&t)?)))
+            .flat_map(|d| enabled_triggers(d, "jenkins"))
+            .filter_map(|(_, t)| Some((text(t, "master")?.to_owned(), job_of(t)?)))
             .collect();
         let mut started = 0;
         for (master, job) in watched {
@@ -110,8 +93,8 @@ impl BuildWatcher {
         }
         let mut started = 0;
         for doc in docs {
-            for (i, t) in jenkins_triggers(doc) {
-                if text(&t, "master") != Some(c.master) || job_of(&t).as_deref() != Some(c.job) {
+            for (i, t) in enabled_triggers(doc, "jenkins") {
+                if text(t, "master") != Some(c.master) || job_of(t).as_deref() != Some(c.job) {
                     continue;
                 }
                 let mut trigger = t.clone();
@@ -120,7 +103,7 @@ impl BuildWatcher {
                 trigger.insert("user".into(), json!("[jenkins]"));
                 trigger.insert("buildNumber".into(), json!(c.build.number));
                 trigger.insert("buildInfo".into(), build_info);
-                if let Some(file) = text(&t, "propertyFile") {
+                if let Some(file) = text(t, "propertyFile") {
                     trigger.insert("properties".into(), Value::Object(self.properties(client, c, file).await?));
                 }
                 let id = crate::ids::derived_id(&[doc.id().unwrap_or_default(), &i.to_string(), c.master, c.job, &c.build.number.to_string()]);

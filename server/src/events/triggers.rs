@@ -5,16 +5,30 @@ use app::model::execution::{Execution, Status};
 use app::model::pipeline::PipelineDocument;
 use serde_json::{Map, Value, json};
 
-fn enabled_triggers<'a>(doc: &'a PipelineDocument, kind: &'a str) -> impl Iterator<Item = &'a Map<String, Value>> + 'a {
+/// The enabled triggers of type `kind` of an enabled pipeline, with their index in `triggers`
+/// (run ids derive from it).
+pub fn enabled_triggers<'a>(doc: &'a PipelineDocument, kind: &'a str) -> impl Iterator<Item = (usize, &'a Map<String, Value>)> + 'a {
     let pipeline_enabled = doc.0.get("disabled").and_then(Value::as_bool) != Some(true);
-    doc.0
+    triggers_of_type(&doc.0, kind)
+        .filter(move |_| pipeline_enabled)
+        .filter(|(_, t)| t.get("enabled").and_then(Value::as_bool).unwrap_or(true))
+}
+
+/// Every trigger of type `kind` in a pipeline document, with its index.
+pub fn triggers_of_type<'a>(document: &'a Map<String, Value>, kind: &'a str) -> impl Iterator<Item = (usize, &'a Map<String, Value>)> + 'a {
+    document
         .get("triggers")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .filter_map(Value::as_object)
-        .filter(move |t| pipeline_enabled && t.get("type").and_then(Value::as_str) == Some(kind))
-        .filter(|t| t.get("enabled").and_then(Value::as_bool).unwrap_or(true))
+        .enumerate()
+        .filter_map(|(i, t)| Some((i, t.as_object()?)))
+        .filter(move |(_, t)| t.get("type").and_then(Value::as_str) == Some(kind))
+}
+
+/// A trigger field as trimmed, non-empty text.
+pub fn text<'a>(t: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    t.get(key).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
 }
 
 /// Spinnaker's names for how a parent pipeline ended, as pipeline triggers list them.
@@ -32,6 +46,7 @@ pub fn pipeline_trigger_for(doc: &PipelineDocument, parent: &Execution) -> Optio
     let parent_pipeline = parent.pipeline_config_id.as_deref()?;
     let word = status_word(parent.status)?;
     enabled_triggers(doc, "pipeline")
+        .map(|(_, t)| t)
         .find(|t| {
             t.get("pipeline").and_then(Value::as_str) == Some(parent_pipeline)
                 && t.get("application").and_then(Value::as_str).is_none_or(|a| a == parent.application)
@@ -78,6 +93,7 @@ fn constraints_hold(trigger: &Map<String, Value>, payload: &Value) -> bool {
 /// meets its constraints. The payload's `parameters` object becomes the run's parameters.
 pub fn webhook_trigger_for(doc: &PipelineDocument, source: &str, payload: &Value) -> Option<Value> {
     enabled_triggers(doc, "webhook")
+        .map(|(_, t)| t)
         .find(|t| t.get("source").and_then(Value::as_str) == Some(source) && constraints_hold(t, payload))
         .map(|_| {
             json!({

@@ -266,15 +266,7 @@ impl Engine {
         let candidates = self.store.pipelines_with_trigger("cron").await.map_err(|e| EngineError::Invalid(e.to_string()))?;
         let mut started = 0;
         for doc in candidates {
-            if doc.0.get("disabled").and_then(Value::as_bool) == Some(true) {
-                continue;
-            }
-            let triggers = doc.0.get("triggers").and_then(Value::as_array).cloned().unwrap_or_default();
-            for (i, trigger) in triggers.iter().enumerate() {
-                let Some(t) = trigger.as_object() else { continue };
-                if t.get("type").and_then(Value::as_str) != Some("cron") || t.get("enabled").and_then(Value::as_bool) == Some(false) {
-                    continue;
-                }
+            for (i, t) in crate::events::triggers::enabled_triggers(&doc, "cron") {
                 for fire in crate::events::cron::fires_between(t, from_ms, to_ms) {
                     let Ok(parameters) = doc.resolve_parameters(&Map::new()) else {
                         tracing::warn!(pipeline = doc.name(), "a cron trigger fired but the pipeline's parameters are incomplete");
