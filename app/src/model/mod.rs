@@ -7,6 +7,7 @@
 mod application;
 mod error;
 pub mod execution;
+pub mod graph;
 pub mod infrastructure;
 pub mod integrations;
 pub mod pipeline;

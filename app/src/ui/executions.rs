@@ -367,26 +367,35 @@ pub fn ExecutionPage() -> impl IntoView {
     let id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
     let execution = live_execution(id);
     let refresh = Callback::new(move |()| execution.refresh());
-    // Consoles live outside the re-rendered details, so they keep their stream across updates.
+    // Consoles and the selected stage's details live outside the re-rendered execution, so they
+    // keep their stream and their open/closed state across updates.
     let consoles = Memo::new(move |_| execution.get().and_then(Result::ok).map(|e| builds_of(&e)).unwrap_or_default());
+    let selected: RwSignal<Option<String>> = RwSignal::new(None);
+    let selected_stage = Memo::new(move |_| {
+        let id = selected.get()?;
+        execution.get().and_then(Result::ok)?.stages.into_iter().find(|s| s.id == id)
+    });
     view! {
         <div data-testid="execution-page" data-live=move || execution.connected.get().to_string()>
             <Transition fallback=|| view! { <p class="muted">"Loading the execution…"</p> }>
                 {move || execution.get().map(|result| match result {
                     Err(error) => view! { <ErrorBanner error /> }.into_any(),
-                    Ok(e) => view! { <ExecutionDetails execution=e on_change=refresh /> }.into_any(),
+                    Ok(e) => view! { <ExecutionDetails execution=e on_change=refresh selected /> }.into_any(),
                 })}
             </Transition>
-            <For each=move || consoles.get() key=|c| c.stage_id.clone() let:console>
-                <BuildConsole execution=id.get_untracked() console />
-            </For>
-            <ExpressionDebugger id />
+            {move || selected_stage.get().map(|stage| view! { <StageDetails stage on_close=Callback::new(move |()| selected.set(None)) /> }.into_any())}
+            {view! {
+                <For each=move || consoles.get() key=|c| c.stage_id.clone() let:console>
+                    <BuildConsole execution=id.get_untracked() console />
+                </For>
+            }.into_any()}
+            {view! { <ExpressionDebugger id /> }.into_any()}
         </div>
     }
 }
 
 #[component]
-fn ExecutionDetails(execution: Execution, on_change: Callback<()>) -> impl IntoView {
+fn ExecutionDetails(execution: Execution, on_change: Callback<()>, selected: RwSignal<Option<String>>) -> impl IntoView {
     let id = execution.id.clone();
     view! {
         <article class="execution" data-execution=id.clone() data-status=execution.status.as_str()>
@@ -399,6 +408,7 @@ fn ExecutionDetails(execution: Execution, on_change: Callback<()>) -> impl IntoV
             {execution.canceled_by.clone().map(|by| view! {
                 <p class="muted">{format!("Canceled by {by}{}", execution.cancellation_reason.clone().map(|r| format!(": {r}")).unwrap_or_default())}</p>
             })}
+            <PipelineGraph execution=execution.clone() selected />
             <table class="list stages-table" aria-label="Stages">
                 <thead><tr><th scope="col">"Stage"</th><th scope="col">"Status"</th><th scope="col">"Tasks"</th><th scope="col">"Time"</th><th></th></tr></thead>
                 <tbody>
@@ -451,6 +461,146 @@ fn StageDetailRow(execution: String, stage: Stage, on_change: Callback<()>) -> i
                 {move || restart.value().get().and_then(Result::err).map(|error| view! { <ErrorBanner error /> })}
             </td>
         </tr>
+    }
+}
+
+/// The stage graph: columns by dependency depth, parallel stages stacked, an edge per
+/// requisite; each node coloured by status with its time. Clicking a node selects the stage.
+#[component]
+fn PipelineGraph(execution: Execution, selected: RwSignal<Option<String>>) -> impl IntoView {
+    use crate::model::graph::{GraphStage, NODE_HEIGHT, NODE_WIDTH, layout, short_duration};
+    let shape: Vec<GraphStage> = execution.stages.iter().map(|s| GraphStage { ref_id: s.ref_id.clone(), requisites: s.requisite_stage_ref_ids.clone() }).collect();
+    let placed = layout(&shape);
+    let view_box = format!("0 0 {:.0} {:.0}", placed.width, placed.height);
+    let edges = placed.edges.iter().map(|e| {
+        let (from, to) = (execution.stages[e.from].ref_id.clone(), execution.stages[e.to].ref_id.clone());
+        let done = execution.stages[e.from].status.lets_downstream_run();
+        view! { <path class=if done { "edge edge-done" } else { "edge" } d=e.path.clone() data-from=from data-to=to /> }
+    }).collect_view();
+    let nodes = placed.nodes.iter().map(|n| {
+        let stage = &execution.stages[n.index];
+        let time = match (stage.start_time, stage.end_time) {
+            (Some(s), Some(e)) => short_duration(e - s),
+            (Some(_), None) => "running".to_owned(),
+            _ => String::new(),
+        };
+        let name: String = if stage.name.chars().count() > 22 { format!("{}…", stage.name.chars().take(21).collect::<String>()) } else { stage.name.clone() };
+        let id = stage.id.clone();
+        let status = stage.status;
+        let is_selected = {
+            let id = id.clone();
+            move || selected.get().as_deref() == Some(id.as_str())
+        };
+        view! {
+            <g class=move || format!("node status-{}{}", status.as_str(), if is_selected() { " selected" } else { "" })
+                data-stage=stage.ref_id.clone() data-status=stage.status.as_str()
+                transform=format!("translate({:.1},{:.1})", n.x, n.y)
+                role="button" tabindex="0" aria-label=format!("{} ({})", stage.name, stage.status.as_str())
+                on:click=move |_| selected.set(Some(id.clone()))>
+                <title>{format!("{} · {} · {}", stage.name, stage.stage_type, stage.status.as_str())}</title>
+                <rect width=NODE_WIDTH height=NODE_HEIGHT rx="6" />
+                <text x="10" y="18" class="node-name">{name}</text>
+                <text x="10" y="35" class="node-meta">{format!("{} {}", stage.stage_type, time)}</text>
+            </g>
+        }
+    }).collect_view();
+    view! {
+        <div class="graph" data-testid="graph">
+            <svg viewBox=view_box.clone() width=format!("{:.0}", placed.width) height=format!("{:.0}", placed.height) role="img" aria-label="Stage graph">
+                <g class="edges">{edges}</g>
+                <g class="nodes">{nodes}</g>
+            </svg>
+        </div>
+    }
+}
+
+/// A JSON value as a tree: objects and lists fold open (the first level is open).
+fn json_tree(key: String, value: &Value, depth: usize) -> AnyView {
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            let children = map.iter().map(|(k, v)| view! { <li>{json_tree(k.clone(), v, depth + 1)}</li> }).collect_view();
+            view! {
+                <details open=depth == 0>
+                    <summary><span class="tree-key">{key}</span>" "<span class="muted small">{format!("{{{}}}", map.len())}</span></summary>
+                    <ul class="tree">{children}</ul>
+                </details>
+            }.into_any()
+        }
+        Value::Array(items) if !items.is_empty() => {
+            let children = items.iter().enumerate().map(|(i, v)| view! { <li>{json_tree(i.to_string(), v, depth + 1)}</li> }).collect_view();
+            view! {
+                <details open=depth == 0>
+                    <summary><span class="tree-key">{key}</span>" "<span class="muted small">{format!("[{}]", items.len())}</span></summary>
+                    <ul class="tree">{children}</ul>
+                </details>
+            }.into_any()
+        }
+        other => view! { <span class="tree-leaf"><span class="tree-key">{key}</span>": "<code>{other.to_string()}</code></span> }.into_any(),
+    }
+}
+
+/// Expressions evaluated when the stage started, and their failures.
+fn evaluation_summary(stage: &Stage) -> Vec<(String, String)> {
+    stage
+        .context
+        .get("expressionEvaluationSummary")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .flat_map(|(expression, entries)| {
+            entries.as_array().cloned().unwrap_or_default().into_iter().map(move |e| {
+                (expression.clone(), e.get("description").and_then(Value::as_str).unwrap_or_default().to_owned())
+            })
+        })
+        .collect()
+}
+
+/// The selected stage: tasks with status and timing, its error in plain words, evaluated
+/// expressions' failures, and its context and outputs as trees.
+#[component]
+fn StageDetails(stage: Stage, on_close: Callback<()>) -> impl IntoView {
+    let mut config = stage.context.clone();
+    for key in stage.outputs.keys() {
+        config.remove(key);
+    }
+    let evaluation = evaluation_summary(&stage);
+    view! {
+        <section class="stage-details" data-testid="stage-details" data-stage=stage.ref_id.clone() data-status=stage.status.as_str()>
+            <header class="page-header">
+                <h2>{stage.name.clone()}" "<StatusBadge status=stage.status /></h2>
+                <button class="button small-button" on:click=move |_| on_close.run(())>"Close"</button>
+            </header>
+            <p class="muted small">{format!("{} · {}", stage.stage_type, duration_text(stage.start_time, stage.end_time))}</p>
+            {stage_error(&stage).map(|e| view! { <p class="stage-error" role="alert">{e}</p> })}
+            {judgment_text(&stage).map(|j| view! { <p class="judgment-by">{j}</p> })}
+            <h3>"Tasks"</h3>
+            <table class="list" aria-label="Tasks">
+                <tbody>
+                    {stage.tasks.iter().map(|t| view! {
+                        <tr data-task=t.name.clone()>
+                            <td>{t.name.clone()}</td>
+                            <td><StatusBadge status=t.status /></td>
+                            <td class="muted small">{ms_to_text(t.start_time)}</td>
+                            <td>{duration_text(t.start_time, t.end_time)}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+            {(!evaluation.is_empty()).then(|| view! {
+                <h3>"Expressions"</h3>
+                <ul class="evaluation">
+                    {evaluation.into_iter().map(|(field, description)| view! { <li><code>{field}</code>": "{description}</li> }).collect_view()}
+                </ul>
+            })}
+            <h3>"Outputs"</h3>
+            {if stage.outputs.is_empty() {
+                view! { <p class="muted">"None yet."</p> }.into_any()
+            } else {
+                json_tree("outputs".into(), &Value::Object(stage.outputs.clone()), 0)
+            }}
+            <h3>"Context"</h3>
+            {json_tree("context".into(), &Value::Object(config), 0)}
+        </section>
     }
 }
 
