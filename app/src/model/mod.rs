@@ -6,6 +6,7 @@
 
 mod application;
 mod error;
+pub mod editor;
 pub mod execution;
 pub mod graph;
 pub mod infrastructure;

@@ -137,6 +137,10 @@ pub fn PipelinesTab() -> impl IntoView {
     };
     view! {
         <div data-testid="tab-pipelines">
+            <div class="toolbar">
+                <a class="button primary" href=move || format!("/applications/{}/pipelines/new", name.get())>"New pipeline from the seed template"</a>
+                <a class="button" href=move || format!("/applications/{}/pipelines/new?template=blank", name.get())>"New blank pipeline"</a>
+            </div>
             <Transition fallback=|| view! { <p class="muted">"Loading pipelines…"</p> }>
                 {move || {
                     pipelines.get().map(|result| match result {
@@ -162,6 +166,7 @@ pub fn PipelinesTab() -> impl IntoView {
                                         <th scope="col">"Recent runs"</th>
                                         <th scope="col">"Version"</th>
                                         <th scope="col">"Last changed"</th>
+                                        <th></th>
                                     </tr>
                                 </thead>
                                 <tbody>
@@ -171,6 +176,7 @@ pub fn PipelinesTab() -> impl IntoView {
                                             <td class="runs">{recent(p.name.clone())}</td>
                                             <td>{format!("v{}", p.version)}</td>
                                             <td class="nowrap">{format!("{} by {}", format_time(&p.updated_at), p.updated_by)}</td>
+                                            <td><a class="button small-button" href=format!("/applications/{}/pipelines/edit/{}", p.application, super::pipeline_editor::encode(&p.name))>"Edit"</a></td>
                                         </tr>
                                     }).collect_view()}
                                 </tbody>

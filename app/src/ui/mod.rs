@@ -6,6 +6,7 @@ mod applications;
 mod executions;
 mod infrastructure;
 mod integrations;
+mod pipeline_editor;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
@@ -84,6 +85,8 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("") view=infrastructure::InfrastructureTab />
                         <Route path=path!("infrastructure") view=infrastructure::InfrastructureTab />
                         <Route path=path!("pipelines") view=application_page::PipelinesTab />
+                        <Route path=path!("pipelines/new") view=pipeline_editor::PipelineEditorPage />
+                        <Route path=path!("pipelines/edit/:pipeline") view=pipeline_editor::PipelineEditorPage />
                         <Route path=path!("executions") view=executions::ExecutionsTab />
                         <Route path=path!("executions/:id") view=executions::ExecutionPage />
                         <Route path=path!("config") view=application_page::ConfigTab />

@@ -1,0 +1,78 @@
+import { test, expect, open, uniqueName } from './fixtures';
+
+test('edit as JSON round trip, history diff and restore, and a warning before leaving unsaved changes', async ({ page, request }) => {
+  const name = uniqueName('edit');
+  await request.post('/api/applications/create', { data: { input: { name, ownerEmail: 'ops@example.com' } } });
+  await open(page, `/applications/${name}/pipelines`);
+  await page.getByRole('link', { name: 'New blank pipeline' }).click();
+  const editor = page.getByTestId('pipeline-editor');
+  await expect(editor).toBeVisible();
+  await expect(page.getByTestId('version')).toContainText('not saved yet');
+  await page.getByLabel('Pipeline name').fill('Release');
+
+  // Two stages, the second after the first, through the graph and the forms.
+  await page.getByRole('button', { name: 'Add stage' }).click();
+  const form = page.getByTestId('stage-form');
+  await expect(form).toHaveAttribute('data-stage', '1');
+  await form.getByLabel('Wait (seconds)').fill('soon');
+  await expect(form.locator('.field-error[data-field="waitTime"]')).toHaveText('Wait (seconds): must be a whole number (or an expression)');
+  await form.getByLabel('Wait (seconds)').fill('5');
+  await expect(form.locator('.field-error[data-field="waitTime"]')).toHaveText('');
+  await page.getByLabel('New stage').selectOption('manualJudgment');
+  await page.getByRole('button', { name: 'Add after the selected stage' }).click();
+  await expect(form).toHaveAttribute('data-stage', '2');
+  await form.getByLabel('Name').fill('Approve');
+  await form.getByLabel('Instructions').fill('Look at the dashboards');
+  await expect(page.getByTestId('editor-graph').locator('path.edge[data-from="1"][data-to="2"]')).toHaveCount(1);
+
+  await page.getByRole('button', { name: 'Save' }).click();
+  // A new pipeline's editor moves to its own address once saved.
+  await expect(page).toHaveURL(new RegExp(`/applications/${name}/pipelines/edit/Release$`));
+  await expect(page.getByTestId('version')).toHaveText('version 1');
+  await expect(editor).toHaveAttribute('data-dirty', 'false');
+
+  // Edit as JSON: change the instructions and add a field the forms do not know; save.
+  await page.getByRole('button', { name: 'Edit as JSON' }).click();
+  const json = page.getByLabel('Pipeline JSON');
+  const doc = JSON.parse(await json.inputValue());
+  doc.stages[1].instructions = 'Check the error rate';
+  doc.somethingNew = { kept: true };
+  await json.fill('{ not json');
+  await expect(page.getByTestId('json-error')).toContainText('not valid JSON');
+  await expect(page.getByRole('button', { name: 'Apply JSON' })).toBeDisabled();
+  await json.fill(JSON.stringify(doc, null, 2));
+  await page.getByRole('button', { name: 'Apply JSON' }).click();
+  await page.getByRole('button', { name: 'Save' }).click();
+  await expect(page.getByRole('status')).toHaveText('Saved as version 2.');
+  const saved = await (await request.post('/api/pipelines/get', { data: { application: name, name: 'Release' } })).json();
+  expect(saved.document.stages[1].instructions).toBe('Check the error rate');
+  expect(saved.document.somethingNew).toEqual({ kept: true });
+  expect(saved.summary.version).toBe(2);
+
+  // History: the change between v1 and v2, then restore v1.
+  await page.getByRole('button', { name: 'History' }).click();
+  const v2 = page.locator('tr[data-version="2"]');
+  await v2.getByRole('button', { name: 'Changes' }).click();
+  const diff = page.getByTestId('diff');
+  await expect(diff.locator('tr[data-path="stages[refId=2].instructions"] .before')).toContainText('Look at the dashboards');
+  await expect(diff.locator('tr[data-path="stages[refId=2].instructions"] .after')).toContainText('Check the error rate');
+  await expect(diff.locator('tr[data-path="somethingNew"]')).toHaveCount(1);
+  await page.locator('tr[data-version="1"]').getByRole('button', { name: 'Restore' }).click();
+  await expect(page.getByRole('status')).toHaveText('Version 1 restored as version 3.');
+  await expect(page.locator('tr[data-version="3"]')).toHaveCount(1);
+  const restored = await (await request.post('/api/pipelines/get', { data: { application: name, name: 'Release' } })).json();
+  expect(restored.document.stages[1].instructions).toBe('Look at the dashboards');
+  expect(restored.document.somethingNew).toBeUndefined();
+
+  // An unsaved change asks before the page goes away.
+  await page.getByRole('button', { name: 'Stages' }).click();
+  await page.getByLabel('Pipeline name').fill('Release 2');
+  await expect(editor).toHaveAttribute('data-dirty', 'true');
+  let asked = false;
+  page.once('dialog', async (dialog) => {
+    asked = dialog.type() === 'beforeunload';
+    await dialog.dismiss();
+  });
+  await page.reload({ timeout: 3000 }).catch(() => {});
+  await expect.poll(() => asked).toBe(true);
+});
