@@ -76,3 +76,48 @@ test('edit as JSON round trip, history diff and restore, and a warning before le
   await page.reload({ timeout: 3000 }).catch(() => {});
   await expect.poll(() => asked).toBe(true);
 });
+
+test('the Pipelines tab shows runs as stage bars with filters, and the start form checks parameters first', async ({ page, request }) => {
+  const name = uniqueName('bars');
+  await request.post('/api/applications/create', { data: { input: { name, ownerEmail: 'ops@example.com' } } });
+  const pipeline = {
+    application: name,
+    name: 'Gate',
+    parameterConfig: [{ name: 'ticket', required: true, description: 'Change ticket' }],
+    stages: [
+      { refId: '1', type: 'wait', name: 'Settle', waitTime: 0 },
+      { refId: '2', type: 'checkPreconditions', name: 'Check', requisiteStageRefIds: ['1'],
+        preconditions: [{ type: 'expression', context: { expression: "${trigger.parameters.ticket != 'bad'}" } }] },
+    ],
+  };
+  expect((await request.post('/api/pipelines/save', { data: { pipeline } })).status()).toBe(200);
+  for (const ticket of ['OK-1', 'bad']) {
+    const r = await request.post('/api/executions/start', { data: { application: name, name: 'Gate', trigger: { type: 'manual', parameters: { ticket } } } });
+    expect(r.status()).toBe(200);
+  }
+  await open(page, `/applications/${name}/pipelines`);
+  const runs = page.locator('tr[data-pipeline="Gate"] a.run-bar');
+  await expect(runs).toHaveCount(2);
+  await expect(page.locator('tr[data-pipeline="Gate"] a.run-bar[data-status="TERMINAL"] .seg')).toHaveCount(2);
+  await expect(page.locator('tr[data-pipeline="Gate"] a.run-bar[data-status="SUCCEEDED"]')).toHaveCount(1, { timeout: 15_000 });
+  await page.getByLabel('Show runs with status').selectOption('failed');
+  await expect(runs).toHaveCount(1);
+  await expect(runs.first()).toHaveAttribute('data-status', 'TERMINAL');
+  await page.getByLabel('Show runs with status').selectOption('');
+  await page.getByLabel('Show runs started by').selectOption('webhook');
+  await expect(runs).toHaveCount(0);
+  await page.getByLabel('Show runs started by').selectOption('manual');
+  await expect(runs).toHaveCount(2);
+
+  // The start form refuses a missing required parameter before starting anything.
+  await open(page, `/applications/${name}/executions`);
+  await page.getByLabel('Pipeline to start').selectOption('Gate');
+  await expect(page.getByLabel('ticket *')).toBeVisible();
+  await page.getByRole('button', { name: 'Start' }).click();
+  await expect(page.locator('[data-field="parameters.ticket"]')).toHaveText("parameter 'ticket' is required");
+  const list = await (await request.post('/api/executions/list', { data: { application: name } })).json();
+  expect(list.length).toBe(2);
+  await page.getByLabel('ticket *').fill('OK-2');
+  await page.getByRole('button', { name: 'Start' }).click();
+  await expect(page.locator('article.execution')).toHaveCount(3);
+});

@@ -11,6 +11,7 @@ use leptos_router::{
 use super::application_form::ApplicationForm;
 use super::{ApplicationsChanged, ErrorBanner, format_time};
 use crate::api::{delete_application, get_application, list_pipelines, update_application};
+use crate::model::execution::Status;
 use crate::model::{AppError, Application, ApplicationInput};
 
 /// The application shown by the current page, for the tabs below it.
@@ -119,17 +120,41 @@ pub fn PipelinesTab() -> impl IntoView {
     let name = Memo::new(move |_| params.read().get("name").unwrap_or_default());
     let pipelines = Resource::new(move || name.get(), list_pipelines);
     let executions = super::executions::live_executions(name);
-    // The newest runs of one pipeline, newest first (live).
+    // Filters for the runs shown (Deck's executions view): by status and by trigger.
+    let status_filter = RwSignal::new(String::new());
+    let trigger_filter = RwSignal::new(String::new());
+    let shown = move |e: &crate::model::execution::Execution| {
+        let status = status_filter.get();
+        let trigger = trigger_filter.get();
+        let status_ok = match status.as_str() {
+            "" => true,
+            "running" => matches!(e.status, Status::Running | Status::Paused | Status::NotStarted),
+            "succeeded" => e.status == Status::Succeeded,
+            "failed" => matches!(e.status, Status::Terminal | Status::Stopped | Status::Canceled),
+            _ => true,
+        };
+        let kind = e.trigger.get("type").and_then(|t| t.as_str()).unwrap_or("manual");
+        status_ok && (trigger.is_empty() || kind == trigger)
+    };
+    // The newest runs of one pipeline, newest first (live): each a row of stage-coloured bars.
     let recent = move |pipeline: String| {
         move || {
             executions.get().and_then(Result::ok).map(|all| {
                 all.into_iter()
-                    .filter(|e| e.name == pipeline)
-                    .take(8)
+                    .filter(|e| e.name == pipeline && shown(e))
+                    .take(6)
                     .map(|e| {
                         let href = format!("/applications/{}/executions/{}", e.application, e.id);
-                        let title = format!("{} · {}", e.status.as_str(), e.start_time.or(Some(e.build_time)).and_then(chrono::DateTime::from_timestamp_millis).map(|t| format_time(&t)).unwrap_or_default());
-                        view! { <a href=href class=format!("run status-{}", e.status.as_str()) title=title data-status=e.status.as_str()></a> }
+                        let trigger = e.trigger.get("type").and_then(|t| t.as_str()).unwrap_or("manual").to_owned();
+                        let title = format!("{} · {} · {}", e.status.as_str(), trigger, e.start_time.or(Some(e.build_time)).and_then(chrono::DateTime::from_timestamp_millis).map(|t| format_time(&t)).unwrap_or_default());
+                        let segments = e.stages.iter().map(|s| view! {
+                            <span class=format!("seg status-{}", s.status.as_str()) title=format!("{} · {}", s.name, s.status.as_str())></span>
+                        }).collect_view();
+                        view! {
+                            <a href=href class=format!("run-bar run status-{}", e.status.as_str()) title=title data-status=e.status.as_str() data-trigger=trigger>
+                                {segments}
+                            </a>
+                        }
                     })
                     .collect_view()
             })
@@ -140,6 +165,22 @@ pub fn PipelinesTab() -> impl IntoView {
             <div class="toolbar">
                 <a class="button primary" href=move || format!("/applications/{}/pipelines/new", name.get())>"New pipeline from the seed template"</a>
                 <a class="button" href=move || format!("/applications/{}/pipelines/new?template=blank", name.get())>"New blank pipeline"</a>
+                <label>
+                    "Status "
+                    <select aria-label="Show runs with status" on:change=move |ev| status_filter.set(event_target_value(&ev))>
+                        <option value="">"any"</option>
+                        <option value="running">"running"</option>
+                        <option value="succeeded">"succeeded"</option>
+                        <option value="failed">"failed"</option>
+                    </select>
+                </label>
+                <label>
+                    "Trigger "
+                    <select aria-label="Show runs started by" on:change=move |ev| trigger_filter.set(event_target_value(&ev))>
+                        <option value="">"any"</option>
+                        {crate::model::pipeline::TRIGGER_TYPES.iter().map(|(t, _)| view! { <option value=*t>{*t}</option> }).collect_view()}
+                    </select>
+                </label>
             </div>
             <Transition fallback=|| view! { <p class="muted">"Loading pipelines…"</p> }>
                 {move || {

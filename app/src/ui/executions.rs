@@ -168,9 +168,14 @@ fn StartPipeline(app: Memo<String>, on_started: Callback<()>) -> impl IntoView {
             on_started.run(());
         }
     });
+    // Checked here first with the same rules the server applies (required, options), so a
+    // missing value is shown before anything starts.
+    let checked: RwSignal<Vec<(String, String)>> = RwSignal::new(Vec::new());
     let problem = move |name: &str| {
         let field = format!("parameters.{name}");
-        start.value().get().and_then(Result::err).and_then(|e| e.field_errors().into_iter().find(|f| f.field == field).map(|f| f.message))
+        checked
+            .with(|c| c.iter().find(|(f, _)| *f == field).map(|(_, m)| m.clone()))
+            .or_else(|| start.value().get().and_then(Result::err).and_then(|e| e.field_errors().into_iter().find(|f| f.field == field).map(|f| f.message)))
     };
     let banner = move || start.value().get().and_then(Result::err).filter(|e: &AppError| e.field_errors().is_empty());
 
@@ -178,15 +183,25 @@ fn StartPipeline(app: Memo<String>, on_started: Callback<()>) -> impl IntoView {
         <form class="start-form" on:submit=move |ev: leptos::ev::SubmitEvent| {
             ev.prevent_default();
             let name = chosen.get_untracked();
-            if !name.is_empty() {
-                start.dispatch((name, values.get_untracked()));
+            if name.is_empty() {
+                return;
             }
+            let given = values.get_untracked();
+            if let Some(Ok(Some(d))) = detail.get_untracked() {
+                if let Err(problems) = d.document.resolve_parameters(&given) {
+                    checked.set(problems.into_iter().map(|(n, m)| (format!("parameters.{n}"), m)).collect());
+                    return;
+                }
+            }
+            checked.set(Vec::new());
+            start.dispatch((name, given));
         }>
             <div class="toolbar">
                 <label>
                     "Pipeline "
                     <select aria-label="Pipeline to start" prop:value=chosen on:change=move |ev| {
                         values.set(Map::new());
+                        checked.set(Vec::new());
                         chosen.set(event_target_value(&ev));
                     }>
                         <option value="">"Choose…"</option>
