@@ -261,3 +261,11 @@ pub async fn integrations_health() -> Result<Vec<crate::model::integrations::Int
         services.integrations.health(&rc).await
     }.await)
 }
+
+#[server(prefix = "/api", endpoint = "executions/judgment_preview", input = Json)]
+pub async fn judgment_preview(id: String, stage_id: String) -> Result<Vec<crate::model::execution::PlannedChange>, AppError> {
+    services::respond(async {
+        let (services, rc) = services::current()?;
+        services.executions.judgment_preview(&rc, &id, &stage_id).await
+    }.await)
+}

@@ -68,6 +68,9 @@ pub trait ExecutionService: Send + Sync + 'static {
     /// Evaluates an expression against an execution (the expression debugger); a bad expression
     /// is `Invalid` on the field `expression`, with the reason.
     async fn evaluate(&self, rc: &RequestContext, id: &str, expression: &str) -> Result<serde_json::Value, AppError>;
+    /// For a manual judgment that waits: what the deploy stages right after it would change in
+    /// their targets, compared with what runs there now.
+    async fn judgment_preview(&self, rc: &RequestContext, id: &str, stage_id: &str) -> Result<Vec<crate::model::execution::PlannedChange>, AppError>;
 }
 
 /// What runs in the Kubernetes accounts, from the live infrastructure cache, and the actions on it.

@@ -75,6 +75,11 @@ test('build the seed pipeline in the editor, run it, watch the graph, approve, a
     };
     expect(await image(`${app}-test`)).toBe(IMAGE);
     expect(await image(`${app}-prod`)).toBeNull();
+    // The judgment panel says what approving would do in prod.
+    const panel = page.getByTestId('judgment-panel');
+    await expect(panel).toContainText('Check the test environment');
+    await expect(panel.locator(`div.planned[data-object="deployment ${app}"]`)).toHaveAttribute('data-exists', 'false');
+    await expect(panel).toContainText('it will be created');
 
     // Approve; prod gets the very image that was tested, without a reload.
     await page.locator('tr[data-stage="3"]').getByRole('button', { name: 'Continue' }).click();

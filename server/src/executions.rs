@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use app::model::execution::Execution;
+use app::model::execution::{Execution, PlannedChange, Status};
+use serde_json::{Value, json};
 use app::model::{AppError, ApplicationName, RequestContext};
 use app::services::ExecutionService;
 use async_trait::async_trait;
@@ -18,11 +19,73 @@ const LIST_LIMIT: u64 = 50;
 pub struct Executions {
     engine: Arc<Engine>,
     store: Store,
+    /// The Kubernetes accounts, for judgment previews (none: no previews).
+    accounts: Option<crate::kubernetes::Accounts>,
 }
 
 impl Executions {
     pub fn new(engine: Arc<Engine>, store: Store) -> Self {
-        Self { engine, store }
+        Self { engine, store, accounts: None }
+    }
+
+    pub fn with_accounts(mut self, accounts: crate::kubernetes::Accounts) -> Self {
+        self.accounts = Some(accounts);
+        self
+    }
+
+    /// What one deploy stage would change: each manifest against the live object, on the
+    /// fields the manifest sets.
+    async fn plan(&self, execution: &Execution, stage: &app::model::execution::Stage) -> Vec<PlannedChange> {
+        let unplanned = |note: String| PlannedChange {
+            stage: stage.name.clone(),
+            account: String::new(),
+            namespace: String::new(),
+            object: String::new(),
+            exists: false,
+            changes: Vec::new(),
+            note: Some(note),
+        };
+        let (account, namespace_override, manifests) = match crate::orchestration::stages::planned_deploy(execution, stage) {
+            Ok(p) => p,
+            Err(note) => return vec![unplanned(note)],
+        };
+        let Some(accounts) = &self.accounts else { return vec![unplanned("no Kubernetes accounts are configured".into())] };
+        let default_namespace = accounts.account(&account).map(|a| a.default_namespace.clone()).unwrap_or_else(|_| "default".into());
+        let mut out = Vec::new();
+        for m in manifests {
+            let kind = m.get("kind").and_then(Value::as_str).unwrap_or_default().to_owned();
+            let name = m.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_owned();
+            let namespace = namespace_override.clone().or_else(|| m.pointer("/metadata/namespace").and_then(Value::as_str).map(str::to_owned)).unwrap_or_else(|| default_namespace.clone());
+            let object = format!("{} {name}", kind.to_ascii_lowercase());
+            let mut planned = PlannedChange { stage: stage.name.clone(), account: account.clone(), namespace: namespace.clone(), object, exists: false, changes: Vec::new(), note: None };
+            let mut wanted = m.clone();
+            if let Some(meta) = wanted.get_mut("metadata").and_then(Value::as_object_mut) {
+                meta.insert("namespace".into(), json!(namespace));
+            }
+            let live = match crate::kubernetes::ResourceRef::from_kind(&account, &namespace, &kind, &name) {
+                Ok(r) => accounts.get(&r).await,
+                Err(e) => Err(e),
+            };
+            match live {
+                Ok(Some(live)) => {
+                    planned.exists = true;
+                    planned.changes = app::model::pipeline::diff_json(&project(&live, &wanted), &wanted);
+                }
+                Ok(None) => planned.changes = app::model::pipeline::diff_json(&Value::Null, &wanted),
+                Err(e) => planned.note = Some(e.to_string()),
+            }
+            out.push(planned);
+        }
+        out
+    }
+}
+
+/// `live` cut down to the fields `shape` sets (what an apply of `shape` would touch).
+fn project(live: &Value, shape: &Value) -> Value {
+    match (live, shape) {
+        (Value::Object(l), Value::Object(s)) => Value::Object(s.keys().filter_map(|k| Some((k.clone(), project(l.get(k)?, &s[k])))).collect()),
+        (Value::Array(l), Value::Array(s)) => Value::Array(l.iter().zip(s.iter()).map(|(l, s)| project(l, s)).chain(l.iter().skip(s.len()).cloned()).collect()),
+        (l, _) => l.clone(),
     }
 }
 
@@ -109,5 +172,38 @@ impl ExecutionService for Executions {
             Ok(value) => Ok(value),
             Err(reason) => Err(AppError::invalid("expression", &reason)),
         }
+    }
+
+    async fn judgment_preview(&self, rc: &RequestContext, id: &str, stage_id: &str) -> Result<Vec<PlannedChange>, AppError> {
+        let execution = self.engine.execution(id).await.map_err(|e| map(rc, e))?;
+        let Some(judgment) = execution.stage(stage_id).filter(|s| s.stage_type == "manualJudgment") else {
+            return Err(AppError::NotFound { what: format!("manual judgment stage {stage_id} of execution {id}") });
+        };
+        if judgment.status != Status::Running {
+            return Err(AppError::Conflict { message: format!("stage '{}' is not waiting for a judgment", judgment.name) });
+        }
+        let next: Vec<String> = execution.downstream_of(&judgment.ref_id).filter(|s| s.stage_type == "deployManifest").map(|s| s.id.clone()).collect();
+        let mut out = Vec::new();
+        for stage_id in next {
+            let (execution, stage) = self.engine.preview_stage(id, &stage_id).await.map_err(|e| map(rc, e))?;
+            out.extend(self.plan(&execution, &stage).await);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::project;
+    use serde_json::json;
+
+    #[test]
+    fn projection_keeps_what_the_manifest_sets() {
+        let live = json!({"metadata": {"name": "web", "uid": "u1", "labels": {"app": "web", "extra": "x"}},
+            "spec": {"replicas": 3, "template": {"spec": {"containers": [{"name": "main", "image": "a:1", "resources": {}}]}}}, "status": {"ready": 3}});
+        let shape = json!({"metadata": {"name": "web", "labels": {"app": "web"}},
+            "spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "main", "image": "a:2"}]}}}});
+        assert_eq!(project(&live, &shape), json!({"metadata": {"name": "web", "labels": {"app": "web"}},
+            "spec": {"replicas": 3, "template": {"spec": {"containers": [{"name": "main", "image": "a:1"}]}}}}));
     }
 }

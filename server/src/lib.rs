@@ -81,7 +81,7 @@ pub fn services(
     Services {
         applications: Arc::new(applications::Applications::new(store.clone())),
         pipelines: Arc::new(pipelines::Pipelines::new(store.clone())),
-        executions: Arc::new(executions::Executions::new(engine, store.clone())),
+        executions: Arc::new(executions::Executions::new(engine, store.clone()).with_accounts(infrastructure.accounts.clone())),
         infrastructure,
         integrations: Arc::new(integrations),
     }

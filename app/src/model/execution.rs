@@ -218,3 +218,22 @@ pub struct BuildLog {
     pub more: bool,
     pub truncated: bool,
 }
+
+/// What a deploy after a manual judgment would change in one object of its target: the fields
+/// the manifest sets, as they are now and as they would be (`exists: false`: it would be
+/// created).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedChange {
+    /// The deploy stage's name.
+    pub stage: String,
+    pub account: String,
+    pub namespace: String,
+    /// `deployment web`.
+    pub object: String,
+    pub exists: bool,
+    pub changes: Vec<crate::model::pipeline::PipelineChange>,
+    /// Why the preview could not be made for this stage (cluster unreachable, manifests from an
+    /// artifact), in plain words.
+    pub note: Option<String>,
+}

@@ -479,6 +479,13 @@ pub fn diff(before: &PipelineDocument, after: &PipelineDocument) -> Vec<Pipeline
     out
 }
 
+/// The changes between two JSON values, by path (lists of stages matched by `refId`).
+pub fn diff_json(before: &Value, after: &Value) -> Vec<PipelineChange> {
+    let mut out = Vec::new();
+    diff_values("", before, after, &mut out);
+    out
+}
+
 fn join(path: &str, key: &str) -> String {
     if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") }
 }

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use super::{ErrorBanner, format_time};
 use crate::api::{
-    cancel_execution, evaluate_expression, get_execution, get_pipeline, judge_stage, list_executions, list_pipelines,
+    cancel_execution, evaluate_expression, get_execution, get_pipeline, judge_stage, judgment_preview, list_executions, list_pipelines,
     pause_execution, restart_stage, resume_execution, start_execution,
 };
 use crate::model::execution::{BuildLog, Execution, Stage, Status};
@@ -386,6 +386,9 @@ pub fn ExecutionPage() -> impl IntoView {
     // keep their stream and their open/closed state across updates.
     let consoles = Memo::new(move |_| execution.get().and_then(Result::ok).map(|e| builds_of(&e)).unwrap_or_default());
     let selected: RwSignal<Option<String>> = RwSignal::new(None);
+    let waiting = Memo::new(move |_| {
+        execution.get().and_then(Result::ok)?.stages.into_iter().find(|s| s.stage_type == "manualJudgment" && s.status == Status::Running)
+    });
     let selected_stage = Memo::new(move |_| {
         let id = selected.get()?;
         execution.get().and_then(Result::ok)?.stages.into_iter().find(|s| s.id == id)
@@ -398,6 +401,7 @@ pub fn ExecutionPage() -> impl IntoView {
                     Ok(e) => view! { <ExecutionDetails execution=e on_change=refresh selected /> }.into_any(),
                 })}
             </Transition>
+            {move || waiting.get().map(|stage| view! { <JudgmentPanel execution=id.get_untracked() stage on_change=refresh /> }.into_any())}
             {move || selected_stage.get().map(|stage| view! { <StageDetails stage on_close=Callback::new(move |()| selected.set(None)) /> }.into_any())}
             {view! {
                 <For each=move || consoles.get() key=|c| c.stage_id.clone() let:console>
@@ -476,6 +480,88 @@ fn StageDetailRow(execution: String, stage: Stage, on_change: Callback<()>) -> i
                 {move || restart.value().get().and_then(Result::err).map(|error| view! { <ErrorBanner error /> })}
             </td>
         </tr>
+    }
+}
+
+/// A manual judgment that waits: its instructions, the choices, Continue / Stop, and what the
+/// deploy right after it would change in its target compared with what runs there now.
+#[component]
+fn JudgmentPanel(execution: String, stage: Stage, on_change: Callback<()>) -> impl IntoView {
+    let choices: Vec<String> = stage
+        .context
+        .get("judgmentInputs")
+        .and_then(|v| v.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i.get("value").and_then(|v| v.as_str()).map(str::to_owned))
+        .collect();
+    let input = RwSignal::new(choices.first().cloned().unwrap_or_default());
+    let judge = Action::new({
+        let (execution, stage_id) = (execution.clone(), stage.id.clone());
+        move |judgment: &String| {
+            let chosen = Some(input.get_untracked()).filter(|i| !i.is_empty());
+            judge_stage(execution.clone(), stage_id.clone(), judgment.clone(), chosen)
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(())) = judge.value().get() {
+            on_change.run(());
+        }
+    });
+    let preview = Resource::new(
+        {
+            let (execution, stage_id) = (execution.clone(), stage.id.clone());
+            move || (execution.clone(), stage_id.clone())
+        },
+        |(id, stage_id)| judgment_preview(id, stage_id),
+    );
+    let show = |v: &Option<Value>| match v {
+        None | Some(Value::Null) => "—".to_owned(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => serde_json::to_string(other).unwrap_or_default(),
+    };
+    view! {
+        <section class="judgment-panel" data-testid="judgment-panel" data-stage=stage.ref_id.clone()>
+            <h2>{format!("Waiting for a judgment: {}", stage.name)}</h2>
+            {stage.context.get("instructions").and_then(|v| v.as_str()).map(|i| view! { <p class="instructions">{i.to_owned()}</p> })}
+            <div class="inline-form">
+                {(!choices.is_empty()).then(|| view! {
+                    <label for="judgment-input">"Choice"</label>
+                    <select id="judgment-input" on:change=move |ev| input.set(event_target_value(&ev))>
+                        {choices.iter().map(|c| view! { <option value=c.clone()>{c.clone()}</option> }).collect_view()}
+                    </select>
+                })}
+                <button class="button primary" on:click=move |_| { judge.dispatch("continue".into()); }>"Continue"</button>
+                <button class="button danger" on:click=move |_| { judge.dispatch("stop".into()); }>"Stop"</button>
+            </div>
+            {move || judge.value().get().and_then(Result::err).map(|error| view! { <ErrorBanner error /> })}
+            <h3>"What the next deploy changes"</h3>
+            <Transition fallback=|| view! { <p class="muted">"Comparing with what runs now…"</p> }>
+                {move || preview.get().map(|r| match r {
+                    Err(error) => view! { <ErrorBanner error /> }.into_any(),
+                    Ok(list) if list.is_empty() => view! { <p class="muted">"No deploy follows this judgment."</p> }.into_any(),
+                    Ok(list) => list.into_iter().map(|p| {
+                        let header = format!("{} · {}/{} {}", p.stage, p.account, p.namespace, p.object);
+                        let body = match (&p.note, p.exists) {
+                            (Some(note), _) => view! { <p class="muted">{format!("No preview: {note}")}</p> }.into_any(),
+                            (None, false) => view! { <p class="muted">"Does not exist yet: it will be created."</p> }.into_any(),
+                            (None, true) if p.changes.is_empty() => view! { <p class="muted">"No change: it runs this already."</p> }.into_any(),
+                            (None, true) => view! {
+                                <table class="list diff" aria-label="Changes">
+                                    <thead><tr><th scope="col">"Field"</th><th scope="col">"Now"</th><th scope="col">"After"</th></tr></thead>
+                                    <tbody>
+                                        {p.changes.iter().map(|c| view! {
+                                            <tr data-path=c.path.clone()><td><code>{c.path.clone()}</code></td><td class="before"><code>{show(&c.before)}</code></td><td class="after"><code>{show(&c.after)}</code></td></tr>
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            }.into_any(),
+                        };
+                        view! { <div class="planned" data-object=p.object.clone() data-exists=p.exists.to_string()><h4>{header}</h4>{body}</div> }
+                    }).collect_view().into_any(),
+                })}
+            </Transition>
+        </section>
     }
 }
 

@@ -289,6 +289,17 @@ impl Engine {
         Ok(started)
     }
 
+    /// A stage as it would start now: its configuration with expressions evaluated against the
+    /// execution as it stands (for previews; failures stay in `expressionEvaluationSummary`).
+    pub async fn preview_stage(&self, id: &str, stage_id: &str) -> Result<(Execution, Stage), EngineError> {
+        let execution = self.execution(id).await?;
+        let stage = execution.stage(stage_id).ok_or_else(|| EngineError::NotFound(format!("stage {stage_id} of execution {id}")))?;
+        let prepared = prepare_stage(&execution, stage);
+        let mut stage = stage.clone();
+        stage.context = prepared.context;
+        Ok((execution, stage))
+    }
+
     /// Asks a running execution to stop: running stages are canceled and waiting tasks stop.
     pub async fn cancel(&self, id: &str, by: &str, reason: Option<String>) -> Result<(), EngineError> {
         self.change(id, |execution| {

@@ -618,3 +618,57 @@ async fn manifests_come_from_embedded_and_http_artifacts() {
     server.stop().await;
     file_server.abort();
 }
+
+/// The judgment panel's preview: what the deploy after the judgment would change in prod.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_judgment_previews_what_the_next_deploy_changes() {
+    use crate::support::{Backend, TestServer};
+    let sim = Sim::start().await;
+    sim.namespaces(&["shop-prod"]).await;
+    let accounts = sim.accounts(&[]).await;
+    accounts.deploy(&deploy_request("shop-prod", vec![deployment("web", "registry.local/shop/web:1.0", 3)])).await.unwrap();
+    let account = sim.account("test", &[]);
+    let server = TestServer::start_with(Backend::Sqlite, |c| c.kubernetes.accounts = vec![account]).await;
+    server.call("applications/create", json!({"input": {"name": "shop", "ownerEmail": "team@example.com"}})).await;
+    let pipeline = json!({"application": "shop", "name": "Promote", "expectedArtifacts": [{"id": "image", "matchArtifact": {"type": "docker/image", "name": "registry.local/shop/web"}}],
+        "stages": [
+            {"refId": "1", "type": "manualJudgment", "name": "Approve"},
+            {"refId": "2", "requisiteStageRefIds": ["1"], "type": "deployManifest", "name": "Deploy to prod", "account": "test", "namespaceOverride": "shop-prod",
+             "manifests": [deployment("web", "registry.local/shop/web:placeholder", 2), service("web")], "requiredArtifactIds": ["image"]}
+        ]});
+    let (code, saved, _) = server.call("pipelines/save", json!({"pipeline": pipeline})).await;
+    assert_eq!(code, 200, "{saved}");
+    let digest = "registry.local/shop/web@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    let trigger = json!({"type": "manual", "artifacts": [{"type": "docker/image", "name": "registry.local/shop/web", "reference": digest}]});
+    let (_, id, _) = server.call("executions/start", json!({"application": "shop", "name": "Promote", "trigger": trigger})).await;
+    let id = id.as_str().unwrap().to_owned();
+    let judgment = crate::support::eventually("the judgment to wait", Duration::from_secs(30), || async {
+        let (_, e, _) = server.call("executions/get", json!({"id": id})).await;
+        e["stages"].as_array().unwrap().iter().find(|s| s["refId"] == "1" && s["status"] == "RUNNING").cloned()
+    })
+    .await;
+    let (code, preview, _) = server.call("executions/judgment_preview", json!({"id": id, "stage_id": judgment["id"]})).await;
+    assert_eq!(code, 200, "{preview}");
+    let planned = preview.as_array().unwrap();
+    assert_eq!(planned.len(), 2, "{preview:#}");
+    let web = &planned[0];
+    assert_eq!((web["object"].clone(), web["namespace"].clone(), web["exists"].clone()), (json!("deployment web"), json!("shop-prod"), json!(true)));
+    let change = |path: &str| web["changes"].as_array().unwrap().iter().find(|c| c["path"] == path).cloned();
+    assert_eq!(change("spec.replicas"), Some(json!({"path": "spec.replicas", "before": 3, "after": 2})));
+    assert_eq!(
+        change("spec.template.spec.containers[0].image"),
+        Some(json!({"path": "spec.template.spec.containers[0].image", "before": "registry.local/shop/web:1.0", "after": digest})),
+        "the image that would go to prod is the run's, bound as the deploy will bind it"
+    );
+    assert_eq!(web["changes"].as_array().unwrap().len(), 2, "fields the manifest does not set are not shown: {web:#}");
+    assert_eq!((planned[1]["object"].clone(), planned[1]["exists"].clone()), (json!("service web"), json!(false)));
+    // Once judged, there is nothing to preview.
+    server.call("executions/judge", json!({"id": id, "stage_id": judgment["id"], "judgment": "continue"})).await;
+    let refused = crate::support::eventually("the judgment to be settled", Duration::from_secs(30), || async {
+        let (code, body, _) = server.call("executions/judgment_preview", json!({"id": id, "stage_id": judgment["id"]})).await;
+        (code != 200).then_some((code, body))
+    })
+    .await;
+    assert_eq!(refused, (409, json!({"error": "conflict", "message": "stage 'Approve' is not waiting for a judgment"})));
+    server.stop().await;
+}

@@ -121,15 +121,48 @@ async fn wait_stable(accounts: &Accounts, cx: &TaskContext<'_>) -> TaskResult {
 /// Images the run may bind into manifests: resolved expected artifacts (those named by
 /// `requiredArtifactIds` when given) and the trigger's own artifacts.
 fn bindable(cx: &TaskContext<'_>) -> Vec<Value> {
-    let trigger = &cx.execution.trigger;
+    bindable_for(cx.execution, cx.stage)
+}
+
+fn bindable_for(execution: &app::model::execution::Execution, stage: &Stage) -> Vec<Value> {
+    let trigger = &execution.trigger;
     let resolved: Vec<Value> = trigger.get("resolvedExpectedArtifacts").and_then(Value::as_array).cloned().unwrap_or_default();
-    let required: Vec<&str> = cx.stage.context.get("requiredArtifactIds").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+    let required: Vec<&str> = stage.context.get("requiredArtifactIds").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
     if !required.is_empty() {
         return resolved.into_iter().filter(|a| a.get("expectedArtifactId").and_then(Value::as_str).is_some_and(|id| required.contains(&id))).collect();
     }
     let mut all = resolved;
     all.extend(trigger.get("artifacts").and_then(Value::as_array).cloned().unwrap_or_default());
     all
+}
+
+/// A `List` manifest is its items.
+fn flatten(written: &[Value]) -> Vec<Value> {
+    let mut manifests = Vec::new();
+    for m in written.iter().filter(|m| !m.is_null()) {
+        match m.get("kind").and_then(Value::as_str) {
+            Some("List") => manifests.extend(m.get("items").and_then(Value::as_array).cloned().unwrap_or_default()),
+            _ => manifests.push(m.clone()),
+        }
+    }
+    manifests
+}
+
+/// What a `deployManifest` stage (its context already evaluated) would apply: account,
+/// namespace override, and the manifests with the run's images bound — as the stage itself
+/// does. `Err` says why there is no preview (manifests from an artifact are read only when the
+/// stage runs).
+pub fn planned_deploy(execution: &app::model::execution::Execution, stage: &Stage) -> Result<(String, Option<String>, Vec<Value>), String> {
+    let account = text(stage, "account").or_else(|| text(stage, "credentials")).ok_or("the stage names no account")?.to_owned();
+    if stage.context.get("source").and_then(Value::as_str) == Some("artifact") {
+        return Err("its manifests come from an artifact, read when the stage runs".into());
+    }
+    let mut manifests = flatten(stage.context.get("manifests").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default());
+    let images = bindable_for(execution, stage);
+    for m in &mut manifests {
+        artifacts::bind_images(m, &images);
+    }
+    Ok((account, text(stage, "namespaceOverride").map(str::to_owned), manifests))
 }
 
 /// What every Kubernetes stage works on.
@@ -274,14 +307,7 @@ impl StageKind for DeployManifest {
             },
             _ => cx.stage.context.get("manifests").and_then(Value::as_array).cloned().unwrap_or_default(),
         };
-        let mut manifests: Vec<Value> = Vec::new();
-        for m in written.iter().filter(|m| !m.is_null()) {
-            // A List is its items.
-            match m.get("kind").and_then(Value::as_str) {
-                Some("List") => manifests.extend(m.get("items").and_then(Value::as_array).cloned().unwrap_or_default()),
-                _ => manifests.push(m.clone()),
-            }
-        }
+        let mut manifests = flatten(&written);
         if manifests.is_empty() {
             return TaskResult::Failed { message: "manifests is required (at least one manifest)".into() };
         }
