@@ -86,6 +86,12 @@ test('build the seed pipeline in the editor, run it, watch the graph, approve, a
     await expect(node('4')).toHaveAttribute('data-status', 'SUCCEEDED', { timeout: 30_000 });
     await expect(page.locator('article.execution')).toHaveAttribute('data-status', 'SUCCEEDED');
     expect(await image(`${app}-prod`)).toBe(IMAGE);
+    // The prod deploy's details show its rollout: desired / updated / ready / available, pods.
+    await node('4').click();
+    const progress = page.getByTestId('stage-details').locator(`.deploy-progress[data-object="deployment ${app}"] .progress`);
+    await expect(progress).toHaveAttribute('data-desired', '2');
+    await expect(progress).toHaveAttribute('data-ready', '2', { timeout: 15_000 });
+    await expect(page.getByTestId('stage-details').locator('.deploy-progress .pod')).toHaveCount(2);
     expect(await page.evaluate(() => (window as any).__stayed)).toBe(true);
     await context.close();
   } finally {

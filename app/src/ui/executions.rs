@@ -402,7 +402,10 @@ pub fn ExecutionPage() -> impl IntoView {
                 })}
             </Transition>
             {move || waiting.get().map(|stage| view! { <JudgmentPanel execution=id.get_untracked() stage on_change=refresh /> }.into_any())}
-            {move || selected_stage.get().map(|stage| view! { <StageDetails stage on_close=Callback::new(move |()| selected.set(None)) /> }.into_any())}
+            {move || selected_stage.get().map(|stage| {
+                let application = params.read_untracked().get("name").unwrap_or_default();
+                view! { <StageDetails stage application on_close=Callback::new(move |()| selected.set(None)) /> }.into_any()
+            })}
             {view! {
                 <For each=move || consoles.get() key=|c| c.stage_id.clone() let:console>
                     <BuildConsole execution=id.get_untracked() console />
@@ -656,15 +659,92 @@ fn evaluation_summary(stage: &Stage) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The workloads a deploy stage wrote: (account, namespace, kind, name).
+fn deployed_objects(stage: &Stage) -> Vec<(String, String, String, String)> {
+    let account = stage
+        .outputs
+        .get("deploy.account.name")
+        .or_else(|| stage.context.get("account"))
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_owned();
+    stage
+        .outputs
+        .get("outputs.manifestNamesByNamespace")
+        .and_then(|v| v.as_object())
+        .into_iter()
+        .flatten()
+        .flat_map(|(ns, names)| {
+            let account = account.clone();
+            names.as_array().cloned().unwrap_or_default().into_iter().filter_map(move |n| {
+                let (kind, name) = n.as_str()?.split_once(' ')?;
+                matches!(kind, "deployment" | "statefulset" | "daemonset").then(|| (account.clone(), ns.clone(), kind.to_owned(), name.to_owned()))
+            })
+        })
+        .collect()
+}
+
+/// A deploy's progress, live from the Infrastructure stream: desired / updated / ready /
+/// available as a bar, and the pods.
+#[component]
+fn DeployProgress(application: String, objects: Vec<(String, String, String, String)>) -> impl IntoView {
+    use crate::model::infrastructure::InfrastructureView;
+    let view_now: RwSignal<Option<InfrastructureView>> = RwSignal::new(None);
+    let connected = RwSignal::new(false);
+    #[cfg(feature = "hydrate")]
+    {
+        let url = format!("/api/infrastructure/stream?application={application}");
+        super::follow_events(move || url.clone(), "view", view_now, connected);
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (&application, connected);
+    view! {
+        <h3>"Deploy progress"</h3>
+        {objects.into_iter().map(|(account, namespace, kind, name)| {
+            let label = format!("{account}/{namespace} {kind} {name}");
+            let (a, ns, k, n) = (account.clone(), namespace.clone(), kind.clone(), name.clone());
+            let cluster = move || view_now.get().and_then(|v| {
+                v.accounts.into_iter().find(|x| x.name == a)?.namespaces.into_iter().find(|x| x.name == ns)?
+                    .clusters.into_iter().find(|c| c.kind.eq_ignore_ascii_case(&k) && c.name == n)
+            });
+            view! {
+                <div class="deploy-progress" data-object=format!("{kind} {name}")>
+                    <div class="muted small">{label}</div>
+                    {move || match cluster() {
+                        None => view! { <p class="muted small">"Waiting for the live view…"</p> }.into_any(),
+                        Some(c) => {
+                            let desired = c.desired.max(1);
+                            let percent = |x: i64| format!("width: {}%", (x.clamp(0, desired) * 100) / desired);
+                            view! {
+                                <div class="progress" data-desired=c.desired data-ready=c.ready data-updated=c.updated data-available=c.available
+                                    title=format!("desired {} · updated {} · ready {} · available {}", c.desired, c.updated, c.ready, c.available)>
+                                    <span class="bar updated" style=percent(c.updated)></span>
+                                    <span class="bar ready" style=percent(c.ready)></span>
+                                </div>
+                                <div class="small">{format!("desired {} · updated {} · ready {} · available {}", c.desired, c.updated, c.ready, c.available)}</div>
+                                <div class="pods">
+                                    {c.server_groups.iter().flat_map(|g| g.pods.iter()).chain(c.pods.iter())
+                                        .map(|p| view! { <span class=p.health.css() title=p.name.clone()></span> }).collect_view()}
+                                </div>
+                            }.into_any()
+                        }
+                    }}
+                </div>
+            }
+        }).collect_view()}
+    }
+}
+
 /// The selected stage: tasks with status and timing, its error in plain words, evaluated
 /// expressions' failures, and its context and outputs as trees.
 #[component]
-fn StageDetails(stage: Stage, on_close: Callback<()>) -> impl IntoView {
+fn StageDetails(stage: Stage, application: String, on_close: Callback<()>) -> impl IntoView {
     let mut config = stage.context.clone();
     for key in stage.outputs.keys() {
         config.remove(key);
     }
     let evaluation = evaluation_summary(&stage);
+    let deployed = deployed_objects(&stage);
     view! {
         <section class="stage-details" data-testid="stage-details" data-stage=stage.ref_id.clone() data-status=stage.status.as_str()>
             <header class="page-header">
@@ -674,6 +754,7 @@ fn StageDetails(stage: Stage, on_close: Callback<()>) -> impl IntoView {
             <p class="muted small">{format!("{} · {}", stage.stage_type, duration_text(stage.start_time, stage.end_time))}</p>
             {stage_error(&stage).map(|e| view! { <p class="stage-error" role="alert">{e}</p> })}
             {judgment_text(&stage).map(|j| view! { <p class="judgment-by">{j}</p> })}
+            {(!deployed.is_empty()).then(|| view! { <DeployProgress application=application.clone() objects=deployed.clone() /> })}
             <h3>"Tasks"</h3>
             <table class="list" aria-label="Tasks">
                 <tbody>
