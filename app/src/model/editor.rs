@@ -186,6 +186,17 @@ pub fn set_field(object: &mut Map<String, Value>, field: &Field, text: &str) -> 
     Ok(())
 }
 
+/// Sets a field of a trigger, parameter or notification: as [`set_field`], and a parameter's
+/// `options` also sets `hasOptions` (what makes a run check its value against them).
+pub fn set_entry_field(entry: &mut Map<String, Value>, field: &Field, text: &str) -> Result<(), String> {
+    set_field(entry, field, text)?;
+    if field.key == "options" {
+        let has = entry.get("options").and_then(Value::as_array).is_some_and(|o| !o.is_empty());
+        entry.insert("hasOptions".into(), Value::Bool(has));
+    }
+    Ok(())
+}
+
 pub fn stages(doc: &Map<String, Value>) -> Vec<Map<String, Value>> {
     doc.get("stages").and_then(Value::as_array).into_iter().flatten().filter_map(|s| s.as_object().cloned()).collect()
 }
@@ -328,6 +339,22 @@ mod tests {
                   "findArtifactsFromResource", "checkPreconditions", "evaluateVariables", "webhook", "pipeline", "jenkins"] {
             assert!(!stage_fields(t).is_empty(), "every stage type Topsail runs has a form: {t}");
         }
+    }
+
+    #[test]
+    fn parameter_options_turn_on_the_check() {
+        let options = PARAMETER_FIELDS.iter().find(|f| f.key == "options").unwrap();
+        let mut p = Map::new();
+        set_entry_field(&mut p, options, "blue, green").unwrap();
+        assert_eq!((p["options"].clone(), p["hasOptions"].clone()), (json!([{"value": "blue"}, {"value": "green"}]), json!(true)));
+        let doc = PipelineDocument(json!({"parameterConfig": [p.clone()]}).as_object().unwrap().clone());
+        let mut p2 = p.clone();
+        p2.insert("name".into(), json!("color"));
+        let doc2 = PipelineDocument(json!({"parameterConfig": [p2]}).as_object().unwrap().clone());
+        assert!(doc2.resolve_parameters(json!({"color": "red"}).as_object().unwrap()).is_err());
+        assert!(doc.resolve_parameters(&Map::new()).is_ok());
+        set_entry_field(&mut p, options, "").unwrap();
+        assert_eq!(p["hasOptions"], json!(false));
     }
 
     #[test]

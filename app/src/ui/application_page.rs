@@ -217,7 +217,10 @@ pub fn PipelinesTab() -> impl IntoView {
                                             <td class="runs">{recent(p.name.clone())}</td>
                                             <td>{format!("v{}", p.version)}</td>
                                             <td class="nowrap">{format!("{} by {}", format_time(&p.updated_at), p.updated_by)}</td>
-                                            <td><a class="button small-button" href=format!("/applications/{}/pipelines/edit/{}", p.application, super::pipeline_editor::encode(&p.name))>"Edit"</a></td>
+                                            <td class="controls">
+                                                <a class="button small-button" href=format!("/applications/{}/executions?start={}", p.application, super::pipeline_editor::encode(&p.name))>"Start"</a>
+                                                <a class="button small-button" href=format!("/applications/{}/pipelines/edit/{}", p.application, super::pipeline_editor::encode(&p.name))>"Edit"</a>
+                                            </td>
                                         </tr>
                                     }).collect_view()}
                                 </tbody>

@@ -154,7 +154,9 @@ fn parameter_fields(document: &Map<String, Value>) -> Vec<ParameterField> {
 #[component]
 fn StartPipeline(app: Memo<String>, on_started: Callback<()>) -> impl IntoView {
     let pipelines = Resource::new(move || app.get(), list_pipelines);
-    let chosen = RwSignal::new(String::new());
+    // `?start=<pipeline>` (the Pipelines tab's Start) opens the form on that pipeline.
+    let query = leptos_router::hooks::use_query_map();
+    let chosen = RwSignal::new(query.read_untracked().get("start").unwrap_or_default());
     let detail = Resource::new(move || (app.get(), chosen.get()), |(app, name)| async move {
         if name.is_empty() { Ok(None) } else { get_pipeline(app, name).await.map(Some) }
     });

@@ -529,7 +529,7 @@ fn EntryCard(state: EditorState, key: &'static str, index: usize, entry: Map<Str
             })}
             {fields.into_iter().map(|field| {
                 let initial = field_text(&entry, &field);
-                view! { <FieldInput field initial on_commit=Callback::new(move |t: String| edit(&|e| set_field(e, &field, &t))) id_prefix=prefix.clone() /> }
+                view! { <FieldInput field initial on_commit=Callback::new(move |t: String| edit(&|e| editor::set_entry_field(e, &field, &t))) id_prefix=prefix.clone() /> }
             }).collect_view()}
             {(key == "notifications").then(|| view! {
                 <fieldset class="field">
