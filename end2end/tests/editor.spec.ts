@@ -109,9 +109,11 @@ test('the Pipelines tab shows runs as stage bars with filters, and the start for
   await page.getByLabel('Show runs started by').selectOption('manual');
   await expect(runs).toHaveCount(2);
 
-  // The start form refuses a missing required parameter before starting anything.
-  await open(page, `/applications/${name}/executions`);
-  await page.getByLabel('Pipeline to start').selectOption('Gate');
+  // Start (from the Pipelines tab) opens the form on that pipeline; it refuses a missing
+  // required parameter before starting anything.
+  await page.locator('tr[data-pipeline="Gate"]').getByRole('link', { name: 'Start' }).click();
+  await expect(page).toHaveURL(new RegExp(`/applications/${name}/executions\\?start=Gate$`));
+  await expect(page.getByLabel('Pipeline to start')).toHaveValue('Gate');
   await expect(page.getByLabel('ticket *')).toBeVisible();
   await page.getByRole('button', { name: 'Start' }).click();
   await expect(page.locator('[data-field="parameters.ticket"]')).toHaveText("parameter 'ticket' is required");

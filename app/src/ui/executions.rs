@@ -210,7 +210,8 @@ fn StartPipeline(app: Memo<String>, on_started: Callback<()>) -> impl IntoView {
                         <Transition fallback=|| ()>
                             {move || pipelines.get().map(|r| r.unwrap_or_default().into_iter().map(|p| {
                                 let value = p.name.clone();
-                                view! { <option value=value>{p.name}</option> }
+                                let is_chosen = chosen.get_untracked() == value;
+                                view! { <option value=value selected=is_chosen>{p.name}</option> }
                             }).collect_view())}
                         </Transition>
                     </select>
