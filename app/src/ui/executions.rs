@@ -521,11 +521,6 @@ fn JudgmentPanel(execution: String, stage: Stage, on_change: Callback<()>) -> im
         },
         |(id, stage_id)| judgment_preview(id, stage_id),
     );
-    let show = |v: &Option<Value>| match v {
-        None | Some(Value::Null) => "—".to_owned(),
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => serde_json::to_string(other).unwrap_or_default(),
-    };
     view! {
         <section class="judgment-panel" data-testid="judgment-panel" data-stage=stage.ref_id.clone()>
             <h2>{format!("Waiting for a judgment: {}", stage.name)}</h2>
@@ -552,16 +547,7 @@ fn JudgmentPanel(execution: String, stage: Stage, on_change: Callback<()>) -> im
                             (Some(note), _) => view! { <p class="muted">{format!("No preview: {note}")}</p> }.into_any(),
                             (None, false) => view! { <p class="muted">"Does not exist yet: it will be created."</p> }.into_any(),
                             (None, true) if p.changes.is_empty() => view! { <p class="muted">"No change: it runs this already."</p> }.into_any(),
-                            (None, true) => view! {
-                                <table class="list diff" aria-label="Changes">
-                                    <thead><tr><th scope="col">"Field"</th><th scope="col">"Now"</th><th scope="col">"After"</th></tr></thead>
-                                    <tbody>
-                                        {p.changes.iter().map(|c| view! {
-                                            <tr data-path=c.path.clone()><td><code>{c.path.clone()}</code></td><td class="before"><code>{show(&c.before)}</code></td><td class="after"><code>{show(&c.after)}</code></td></tr>
-                                        }).collect_view()}
-                                    </tbody>
-                                </table>
-                            }.into_any(),
+                            (None, true) => view! { <super::Changes changes=p.changes.clone() columns=("Field", "Now", "After") /> }.into_any(),
                         };
                         view! { <div class="planned" data-object=p.object.clone() data-exists=p.exists.to_string()><h4>{header}</h4>{body}</div> }
                     }).collect_view().into_any(),
@@ -623,27 +609,19 @@ fn PipelineGraph(execution: Execution, selected: RwSignal<Option<String>>) -> im
 
 /// A JSON value as a tree: objects and lists fold open (the first level is open).
 fn json_tree(key: String, value: &Value, depth: usize) -> AnyView {
-    match value {
-        Value::Object(map) if !map.is_empty() => {
-            let children = map.iter().map(|(k, v)| view! { <li>{json_tree(k.clone(), v, depth + 1)}</li> }).collect_view();
-            view! {
-                <details open=depth == 0>
-                    <summary><span class="tree-key">{key}</span>" "<span class="muted small">{format!("{{{}}}", map.len())}</span></summary>
-                    <ul class="tree">{children}</ul>
-                </details>
-            }.into_any()
-        }
-        Value::Array(items) if !items.is_empty() => {
-            let children = items.iter().enumerate().map(|(i, v)| view! { <li>{json_tree(i.to_string(), v, depth + 1)}</li> }).collect_view();
-            view! {
-                <details open=depth == 0>
-                    <summary><span class="tree-key">{key}</span>" "<span class="muted small">{format!("[{}]", items.len())}</span></summary>
-                    <ul class="tree">{children}</ul>
-                </details>
-            }.into_any()
-        }
-        other => view! { <span class="tree-leaf"><span class="tree-key">{key}</span>": "<code>{other.to_string()}</code></span> }.into_any(),
+    let (children, count): (Vec<(String, &Value)>, String) = match value {
+        Value::Object(map) if !map.is_empty() => (map.iter().map(|(k, v)| (k.clone(), v)).collect(), format!("{{{}}}", map.len())),
+        Value::Array(items) if !items.is_empty() => (items.iter().enumerate().map(|(i, v)| (i.to_string(), v)).collect(), format!("[{}]", items.len())),
+        other => return view! { <span class="tree-leaf"><span class="tree-key">{key}</span>": "<code>{other.to_string()}</code></span> }.into_any(),
+    };
+    let children = children.into_iter().map(|(k, v)| view! { <li>{json_tree(k, v, depth + 1)}</li> }).collect_view();
+    view! {
+        <details open=depth == 0>
+            <summary><span class="tree-key">{key}</span>" "<span class="muted small">{count}</span></summary>
+            <ul class="tree">{children}</ul>
+        </details>
     }
+    .into_any()
 }
 
 /// Expressions evaluated when the stage started, and their failures.

@@ -228,6 +228,27 @@ where
     });
 }
 
+/// Changes between two JSON values as a table: where, before, after (text as is, other values
+/// as JSON, absent as a dash).
+#[component]
+pub(crate) fn Changes(changes: Vec<crate::model::pipeline::PipelineChange>, columns: (&'static str, &'static str, &'static str)) -> impl IntoView {
+    let show = |v: &Option<serde_json::Value>| match v {
+        None | Some(serde_json::Value::Null) => "—".to_owned(),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(other) => serde_json::to_string(other).unwrap_or_default(),
+    };
+    view! {
+        <table class="list diff" aria-label="Changes">
+            <thead><tr><th scope="col">{columns.0}</th><th scope="col">{columns.1}</th><th scope="col">{columns.2}</th></tr></thead>
+            <tbody>
+                {changes.iter().map(|c| view! {
+                    <tr data-path=c.path.clone()><td><code>{c.path.clone()}</code></td><td class="before"><code>{show(&c.before)}</code></td><td class="after"><code>{show(&c.after)}</code></td></tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
 pub(crate) fn format_time(t: &chrono::DateTime<chrono::Utc>) -> String {
     use chrono::{Datelike, Timelike};
     format!("{:04}-{:02}-{:02} {:02}:{:02} UTC", t.year(), t.month(), t.day(), t.hour(), t.minute())

@@ -626,7 +626,6 @@ fn HistoryPanel(state: EditorState, saved_doc: RwSignal<Option<Map<String, Value
             tick.update(|t| *t += 1);
         }
     });
-    let show = |v: &Option<Value>| v.as_ref().map(|v| serde_json::to_string(v).unwrap_or_default()).unwrap_or_else(|| "—".into());
     view! {
         <section class="history" data-testid="history">
             {move || id().is_none().then(|| view! { <p class="muted">"Save the pipeline to start its history."</p> })}
@@ -661,14 +660,7 @@ fn HistoryPanel(state: EditorState, saved_doc: RwSignal<Option<Map<String, Value
                 Err(error) => view! { <ErrorBanner error /> }.into_any(),
                 Ok((from, to, changes)) => view! {
                     <h3>{format!("Changes from v{from} to v{to}")}</h3>
-                    <table class="list diff" data-testid="diff" aria-label="Changes">
-                        <thead><tr><th scope="col">"Where"</th><th scope="col">"Before"</th><th scope="col">"After"</th></tr></thead>
-                        <tbody>
-                            {changes.into_iter().map(|c| view! {
-                                <tr data-path=c.path.clone()><td><code>{c.path.clone()}</code></td><td class="before"><code>{show(&c.before)}</code></td><td class="after"><code>{show(&c.after)}</code></td></tr>
-                            }).collect_view()}
-                        </tbody>
-                    </table>
+                    <div data-testid="diff"><super::Changes changes columns=("Where", "Before", "After") /></div>
                 }.into_any(),
             })}
         </section>
