@@ -65,6 +65,8 @@ test('the execution graph lays out parallel branches and a join, updates live, a
   await expect(node('gate')).toHaveAttribute('data-status', 'RUNNING', { timeout: 15_000 });
   await expect(node('a')).toHaveAttribute('data-status', 'SUCCEEDED');
   await expect(node('ship')).toHaveAttribute('data-status', 'NOT_STARTED');
+  // A running stage shows its elapsed time, counting in the browser.
+  await expect(node('gate').locator('text.node-meta')).toHaveText(/^manualJudgment [1-9]\d*s$/, { timeout: 5_000 });
 
   // Clicking a node opens its details: tasks, outputs as a tree, context.
   await node('b').click();

@@ -389,6 +389,17 @@ pub fn ExecutionPage() -> impl IntoView {
     // keep their stream and their open/closed state across updates.
     let consoles = Memo::new(move |_| execution.get().and_then(Result::ok).map(|e| builds_of(&e)).unwrap_or_default());
     let selected: RwSignal<Option<String>> = RwSignal::new(None);
+    // The browser's clock, ticking each second once the page is interactive, for the running
+    // stages' elapsed time (the server renders "running").
+    let now: RwSignal<Option<i64>> = RwSignal::new(None);
+    #[cfg(feature = "hydrate")]
+    {
+        let tick = move || now.set(Some(js_sys::Date::now() as i64));
+        Effect::new(move |_| tick());
+        if let Ok(handle) = set_interval_with_handle(tick, std::time::Duration::from_secs(1)) {
+            on_cleanup(move || handle.clear());
+        }
+    }
     let waiting = Memo::new(move |_| {
         execution.get().and_then(Result::ok)?.stages.into_iter().find(|s| s.stage_type == "manualJudgment" && s.status == Status::Running)
     });
@@ -401,7 +412,7 @@ pub fn ExecutionPage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="muted">"Loading the execution…"</p> }>
                 {move || execution.get().map(|result| match result {
                     Err(error) => view! { <ErrorBanner error /> }.into_any(),
-                    Ok(e) => view! { <ExecutionDetails execution=e on_change=refresh selected /> }.into_any(),
+                    Ok(e) => view! { <ExecutionDetails execution=e on_change=refresh selected now /> }.into_any(),
                 })}
             </Transition>
             {move || waiting.get().map(|stage| view! { <JudgmentPanel execution=id.get_untracked() stage on_change=refresh /> }.into_any())}
@@ -420,7 +431,7 @@ pub fn ExecutionPage() -> impl IntoView {
 }
 
 #[component]
-fn ExecutionDetails(execution: Execution, on_change: Callback<()>, selected: RwSignal<Option<String>>) -> impl IntoView {
+fn ExecutionDetails(execution: Execution, on_change: Callback<()>, selected: RwSignal<Option<String>>, now: RwSignal<Option<i64>>) -> impl IntoView {
     let id = execution.id.clone();
     view! {
         <article class="execution" data-execution=id.clone() data-status=execution.status.as_str()>
@@ -433,7 +444,7 @@ fn ExecutionDetails(execution: Execution, on_change: Callback<()>, selected: RwS
             {execution.canceled_by.clone().map(|by| view! {
                 <p class="muted">{format!("Canceled by {by}{}", execution.cancellation_reason.clone().map(|r| format!(": {r}")).unwrap_or_default())}</p>
             })}
-            <PipelineGraph execution=execution.clone() selected />
+            <PipelineGraph execution=execution.clone() selected now />
             <table class="list stages-table" aria-label="Stages">
                 <thead><tr><th scope="col">"Stage"</th><th scope="col">"Status"</th><th scope="col">"Tasks"</th><th scope="col">"Time"</th><th></th></tr></thead>
                 <tbody>
@@ -560,7 +571,7 @@ fn JudgmentPanel(execution: String, stage: Stage, on_change: Callback<()>) -> im
 /// The stage graph: columns by dependency depth, parallel stages stacked, an edge per
 /// requisite; each node coloured by status with its time. Clicking a node selects the stage.
 #[component]
-fn PipelineGraph(execution: Execution, selected: RwSignal<Option<String>>) -> impl IntoView {
+fn PipelineGraph(execution: Execution, selected: RwSignal<Option<String>>, now: RwSignal<Option<i64>>) -> impl IntoView {
     use crate::model::graph::{GraphStage, NODE_HEIGHT, NODE_WIDTH, layout, short_duration};
     let shape: Vec<GraphStage> = execution.stages.iter().map(|s| GraphStage { ref_id: s.ref_id.clone(), requisites: s.requisite_stage_ref_ids.clone() }).collect();
     let placed = layout(&shape);
@@ -572,11 +583,13 @@ fn PipelineGraph(execution: Execution, selected: RwSignal<Option<String>>) -> im
     }).collect_view();
     let nodes = placed.nodes.iter().map(|n| {
         let stage = &execution.stages[n.index];
-        let time = match (stage.start_time, stage.end_time) {
+        let (start, end) = (stage.start_time, stage.end_time);
+        let time = move || match (start, end) {
             (Some(s), Some(e)) => short_duration(e - s),
-            (Some(_), None) => "running".to_owned(),
+            (Some(s), None) => now.get().map(|t| short_duration(t - s)).unwrap_or_else(|| "running".to_owned()),
             _ => String::new(),
         };
+        let kind = stage.stage_type.clone();
         let name: String = if stage.name.chars().count() > 22 { format!("{}…", stage.name.chars().take(21).collect::<String>()) } else { stage.name.clone() };
         let id = stage.id.clone();
         let status = stage.status;
@@ -593,7 +606,7 @@ fn PipelineGraph(execution: Execution, selected: RwSignal<Option<String>>) -> im
                 <title>{format!("{} · {} · {}", stage.name, stage.stage_type, stage.status.as_str())}</title>
                 <rect width=NODE_WIDTH height=NODE_HEIGHT rx="6" />
                 <text x="10" y="18" class="node-name">{name}</text>
-                <text x="10" y="35" class="node-meta">{format!("{} {}", stage.stage_type, time)}</text>
+                <text x="10" y="35" class="node-meta">{move || format!("{kind} {}", time())}</text>
             </g>
         }
     }).collect_view();
