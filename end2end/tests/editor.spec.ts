@@ -123,3 +123,58 @@ test('the Pipelines tab shows runs as stage bars with filters, and the start for
   await page.getByRole('button', { name: 'Start' }).click();
   await expect(page.locator('article.execution')).toHaveCount(3);
 });
+
+test('triggers, parameters and notifications are edited in Spinnaker shape', async ({ page, request }) => {
+  const name = uniqueName('lists');
+  await request.post('/api/applications/create', { data: { input: { name, ownerEmail: 'ops@example.com' } } });
+  await open(page, `/applications/${name}/pipelines/new?template=blank&pipelineName=Nightly`);
+  await page.getByRole('button', { name: 'Add stage' }).click();
+
+  await page.getByRole('button', { name: 'Triggers' }).click();
+  const triggers = page.getByTestId('panel-triggers');
+  await triggers.getByLabel('Type').selectOption('jenkins');
+  await triggers.getByRole('button', { name: 'Add trigger' }).click();
+  const jenkins = triggers.locator('article[data-entry="triggers-0"]');
+  await jenkins.getByLabel('Jenkins master').fill('ci');
+  await jenkins.getByLabel('Job').fill('team/build');
+  await triggers.getByLabel('Type').selectOption('cron');
+  await triggers.getByRole('button', { name: 'Add trigger' }).click();
+  const cron = triggers.locator('article[data-entry="triggers-1"]');
+  await cron.getByLabel('Cron expression').fill('every day');
+  // The save is refused with the problem named (cron is checked by the server).
+  await page.getByRole('button', { name: 'Save' }).click();
+  await expect(page.getByRole('alert')).toContainText("cronExpression 'every day' is not a valid cron expression");
+  await cron.getByLabel('Cron expression').fill('0 0 2 * * ?');
+  await cron.getByLabel('Enabled').uncheck();
+
+  await page.getByRole('button', { name: 'Parameters' }).click();
+  const params = page.getByTestId('panel-parameterConfig');
+  await params.getByRole('button', { name: 'Add parameter' }).click();
+  const p0 = params.locator('article[data-entry="parameterConfig-0"]');
+  await p0.getByLabel('Name').fill('region');
+  await p0.getByLabel('Default').fill('eu');
+  await p0.getByLabel('Options').fill('eu, us');
+  await p0.getByLabel('Required').check();
+
+  await page.getByRole('button', { name: 'Notifications' }).click();
+  const notes = page.getByTestId('panel-notifications');
+  await notes.getByLabel('Type').selectOption('slack');
+  await notes.getByRole('button', { name: 'Add notification' }).click();
+  const n0 = notes.locator('article[data-entry="notifications-0"]');
+  await n0.getByLabel('Address').fill('https://hooks.example.com/T0/B0/secret');
+  await n0.locator('input[data-event="pipeline.complete"]').check();
+
+  await page.getByRole('button', { name: 'Save' }).click();
+  await expect(page).toHaveURL(/\/pipelines\/edit\/Nightly$/);
+  const saved = (await (await request.post('/api/pipelines/get', { data: { application: name, name: 'Nightly' } })).json()).document;
+  expect(saved.triggers).toEqual([
+    { type: 'jenkins', enabled: true, master: 'ci', job: 'team/build' },
+    { type: 'cron', enabled: false, cronExpression: '0 0 2 * * ?' },
+  ]);
+  expect(saved.parameterConfig).toEqual([
+    { name: 'region', default: 'eu', required: true, options: [{ value: 'eu' }, { value: 'us' }], hasOptions: true },
+  ]);
+  expect(saved.notifications).toEqual([
+    { type: 'slack', address: 'https://hooks.example.com/T0/B0/secret', when: ['pipeline.failed', 'pipeline.complete'] },
+  ]);
+});
