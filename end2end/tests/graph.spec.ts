@@ -68,9 +68,13 @@ test('the execution graph lays out parallel branches and a join, updates live, a
   // A running stage shows its elapsed time, counting in the browser.
   await expect(node('gate').locator('text.node-meta')).toHaveText(/^manualJudgment [1-9]\d*s$/, { timeout: 5_000 });
 
+  // A node is reachable by keyboard; Enter opens its details.
+  await node('a').focus();
+  await page.keyboard.press('Enter');
+  const details = page.getByTestId('stage-details');
+  await expect(details).toHaveAttribute('data-stage', 'a');
   // Clicking a node opens its details: tasks, outputs as a tree, context.
   await node('b').click();
-  const details = page.getByTestId('stage-details');
   await expect(details).toHaveAttribute('data-stage', 'b');
   await expect(details.locator('tr[data-task="evaluateVariables"]')).toContainText('SUCCEEDED');
   await expect(details.locator('.tree-leaf', { hasText: 'who: "anonymous"' })).toBeVisible();

@@ -602,7 +602,11 @@ fn PipelineGraph(execution: Execution, selected: RwSignal<Option<String>>, now: 
                 data-stage=stage.ref_id.clone() data-status=stage.status.as_str()
                 transform=format!("translate({:.1},{:.1})", n.x, n.y)
                 role="button" tabindex="0" aria-label=format!("{} ({})", stage.name, stage.status.as_str())
-                on:click=move |_| selected.set(Some(id.clone()))>
+                on:click={
+                    let id = id.clone();
+                    move |_| selected.set(Some(id.clone()))
+                }
+                on:keydown=move |ev: leptos::ev::KeyboardEvent| if ev.key() == "Enter" || ev.key() == " " { selected.set(Some(id.clone())) }>
                 <title>{format!("{} · {} · {}", stage.name, stage.stage_type, stage.status.as_str())}</title>
                 <rect width=NODE_WIDTH height=NODE_HEIGHT rx="6" />
                 <text x="10" y="18" class="node-name">{name}</text>

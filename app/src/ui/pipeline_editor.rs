@@ -286,7 +286,11 @@ fn EditorGraph(state: EditorState) -> impl IntoView {
                         <g class=format!("node{}{}", if bad { " invalid" } else { "" }, if selected { " selected" } else { "" })
                             data-stage=r.clone() transform=format!("translate({:.1},{:.1})", n.x, n.y)
                             role="button" tabindex="0" aria-label=label
-                            on:click=move |_| state.selected.set(Some(pick.clone()))>
+                            on:click={
+                                let pick = pick.clone();
+                                move |_| state.selected.set(Some(pick.clone()))
+                            }
+                            on:keydown=move |ev: leptos::ev::KeyboardEvent| if ev.key() == "Enter" || ev.key() == " " { state.selected.set(Some(pick.clone())) }>
                             <rect width=NODE_WIDTH height=NODE_HEIGHT rx="6" />
                             <text x="10" y="18" class="node-name">{name}</text>
                             <text x="10" y="35" class="node-meta">{format!("{kind}{}", if bad { " · needs attention" } else { "" })}</text>
