@@ -88,7 +88,7 @@ fn validate_notifications(list: Option<&Value>, stage: Option<String>, key: &str
         if !(address.starts_with("http://") || address.starts_with("https://")) {
             out.push(problem(Severity::Error, stage.clone(), &format!("{at}.address"), "address must be an http(s) URL"));
         }
-        if !n.get("when").and_then(Value::as_array).is_some_and(|w| !w.is_empty()) {
+        if n.get("when").and_then(Value::as_array).is_none_or(|w| w.is_empty()) {
             out.push(problem(Severity::Error, stage.clone(), &format!("{at}.when"), "when must list at least one event (e.g. pipeline.failed)"));
         }
     }

@@ -189,11 +189,11 @@ fn StartPipeline(app: Memo<String>, on_started: Callback<()>) -> impl IntoView {
                 return;
             }
             let given = values.get_untracked();
-            if let Some(Ok(Some(d))) = detail.get_untracked() {
-                if let Err(problems) = d.document.resolve_parameters(&given) {
-                    checked.set(problems.into_iter().map(|(n, m)| (format!("parameters.{n}"), m)).collect());
-                    return;
-                }
+            if let Some(Ok(Some(d))) = detail.get_untracked()
+                && let Err(problems) = d.document.resolve_parameters(&given)
+            {
+                checked.set(problems.into_iter().map(|(n, m)| (format!("parameters.{n}"), m)).collect());
+                return;
             }
             checked.set(Vec::new());
             start.dispatch((name, given));

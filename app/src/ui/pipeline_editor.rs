@@ -19,6 +19,9 @@ use crate::model::editor::{
 use crate::model::graph::{GraphStage, NODE_HEIGHT, NODE_WIDTH, layout};
 use crate::model::pipeline::{PipelineDocument, PipelineProblem, STAGE_TYPES, Severity, TRIGGER_TYPES};
 
+/// A change to one JSON object of the document (a stage, a trigger, …); its error is shown.
+type Change<'a> = &'a dyn Fn(&mut Map<String, Value>) -> Result<(), String>;
+
 /// Pipeline names in URLs.
 pub fn encode(name: &str) -> String {
     name.bytes()
@@ -34,12 +37,13 @@ fn decode(text: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(b);
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;
@@ -351,7 +355,7 @@ fn StageForm(state: EditorState, ref_id: String) -> impl IntoView {
     // Applies `f` to this stage in the document.
     let edit = {
         let ref_id = ref_id.clone();
-        move |f: &dyn Fn(&mut Map<String, Value>) -> Result<(), String>, restructure: bool| -> Result<(), String> {
+        move |f: Change<'_>, restructure: bool| -> Result<(), String> {
             let Some(mut s) = stages(&state.doc.get_untracked()).into_iter().find(|s| ref_of(s) == ref_id) else { return Ok(()) };
             f(&mut s)?;
             let apply = |d: &mut Map<String, Value>| editor::replace_stage(d, &ref_id, s.clone());
@@ -502,7 +506,7 @@ fn ListPanel(state: EditorState, key: &'static str) -> impl IntoView {
 
 #[component]
 fn EntryCard(state: EditorState, key: &'static str, index: usize, entry: Map<String, Value>) -> impl IntoView {
-    let edit = move |f: &dyn Fn(&mut Map<String, Value>) -> Result<(), String>| -> Result<(), String> {
+    let edit = move |f: Change<'_>| -> Result<(), String> {
         let mut list = entries(&state.doc.get_untracked(), key);
         let Some(e) = list.get_mut(index) else { return Ok(()) };
         f(e)?;
@@ -618,14 +622,14 @@ fn HistoryPanel(state: EditorState, saved_doc: RwSignal<Option<Map<String, Value
     Effect::new(move |_| {
         if let Some(Ok((version, saved))) = restore.value().get() {
             // The restored document becomes what the editor shows.
-            if let Some(Ok(list)) = history.get_untracked() {
-                if let Some(v) = list.iter().find(|v| v.version == version) {
-                    let mut d = v.document.0.clone();
-                    d.insert("id".into(), json!(saved.id));
-                    state.restructure(|doc| *doc = d.clone());
-                    saved_doc.set(Some(d));
-                    saved_version.set(Some(saved.version));
-                }
+            if let Some(Ok(list)) = history.get_untracked()
+                && let Some(v) = list.iter().find(|v| v.version == version)
+            {
+                let mut d = v.document.0.clone();
+                d.insert("id".into(), json!(saved.id));
+                state.restructure(|doc| *doc = d.clone());
+                saved_doc.set(Some(d));
+                saved_version.set(Some(saved.version));
             }
             tick.update(|t| *t += 1);
         }

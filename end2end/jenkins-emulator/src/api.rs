@@ -273,7 +273,7 @@ impl Caller {
     }
 }
 
-fn headers(mut response: Response, state: &State) -> Response {
+fn with_jenkins_headers(mut response: Response, state: &State) -> Response {
     let h = response.headers_mut();
     h.insert("x-jenkins", HeaderValue::from_static(VERSION));
     if let Ok(v) = HeaderValue::from_str(&state.instance) {
@@ -405,21 +405,17 @@ pub async fn handle(jenkins: Arc<Jenkins>, method: Method, uri: Uri, headers: He
     let mut state = jenkins.state.lock().expect("the state lock");
     let caller = match authenticate(&state, &headers) {
         Ok(c) => c,
-        Err(r) => return headers_of(r, &state),
+        Err(r) => return with_jenkins_headers(r, &state),
     };
     if method == Method::POST {
         if let Err(r) = check_crumb(&state, &caller, &headers, &query) {
-            return headers_of(r, &state);
+            return with_jenkins_headers(r, &state);
         }
     }
     let segments: Vec<String> = uri.path().trim_matches('/').split('/').filter(|s| !s.is_empty()).map(decode).collect();
     let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
     let response = route(&mut state, &caller, &method, &segs, &query, &pairs, &headers, &base, now);
-    headers_of(response, &state)
-}
-
-fn headers_of(r: Response, state: &State) -> Response {
-    headers(r, state)
+    with_jenkins_headers(response, &state)
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -233,12 +233,12 @@ impl JenkinsClient {
         if !self.username.is_empty() {
             r = r.basic_auth(&self.username, self.token.as_ref().map(Secret::expose));
         }
-        if method == Method::POST {
-            if let Some(c) = self.crumb.lock().expect("the crumb lock").as_ref() {
-                r = r.header(c.field.as_str(), c.value.as_str());
-                if let Some(cookie) = &c.cookie {
-                    r = r.header("cookie", cookie.as_str());
-                }
+        if method == Method::POST
+            && let Some(c) = self.crumb.lock().expect("the crumb lock").as_ref()
+        {
+            r = r.header(c.field.as_str(), c.value.as_str());
+            if let Some(cookie) = &c.cookie {
+                r = r.header("cookie", cookie.as_str());
             }
         }
         r

@@ -103,7 +103,7 @@ fn challenge(header: &str) -> Option<BTreeMap<String, String>> {
             let end = quoted.find('"')?;
             (&quoted[..end], &quoted[end + 1..])
         } else {
-            after.split_once(',').map(|(v, r)| (v, r)).unwrap_or((after, ""))
+            after.split_once(',').unwrap_or((after, ""))
         };
         out.insert(key.trim().to_ascii_lowercase(), value.to_owned());
         s = remaining.trim_start_matches(|c: char| c == ',' || c.is_whitespace());
@@ -160,10 +160,10 @@ impl RegistryClient {
 
     async fn token_for(&self, params: &BTreeMap<String, String>) -> Result<String, RegistryError> {
         let scope = params.get("scope").cloned().unwrap_or_default();
-        if let Some((token, until)) = self.tokens.lock().expect("the token lock").get(&scope) {
-            if Instant::now() < *until {
-                return Ok(token.clone());
-            }
+        if let Some((token, until)) = self.tokens.lock().expect("the token lock").get(&scope)
+            && Instant::now() < *until
+        {
+            return Ok(token.clone());
         }
         let realm = params.get("realm").ok_or_else(|| self.bad("a bearer challenge without a realm"))?;
         let mut request = self.http.get(realm);
