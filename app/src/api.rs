@@ -3,7 +3,8 @@
 //! layer behind [`crate::services`].
 
 use leptos::prelude::*;
-use leptos::server_fn::codec::{Json, JsonEncoding};
+use leptos::server_fn::codec::{Json, Post};
+use leptos::server_fn::{Bytes, ContentType, Decodes, Encodes, Format, FormatType};
 
 use crate::model::pipeline::{PipelineChange, PipelineDetail, PipelineSummary, PipelineVersion, SavedPipeline};
 use crate::model::execution::Execution;
@@ -12,8 +13,40 @@ use crate::model::{AppError, Application, ApplicationInput};
 #[cfg(feature = "ssr")]
 use crate::{model::ApplicationName, services};
 
+/// JSON as server_fn's own encoding writes it, read back as text: the browser then decodes
+/// server-function answers with the same serde_json code as the resources it hydrates from the
+/// page (which are text), instead of a second copy of every deserializer (bytes) in the bundle.
+pub struct JsonText;
+
+impl ContentType for JsonText {
+    const CONTENT_TYPE: &'static str = "application/json";
+}
+
+impl FormatType for JsonText {
+    const FORMAT_TYPE: Format = Format::Text;
+}
+
+impl<T: serde::Serialize> Encodes<T> for JsonText {
+    type Error = serde_json::Error;
+
+    fn encode(output: &T) -> Result<Bytes, Self::Error> {
+        serde_json::to_vec(output).map(Bytes::from)
+    }
+}
+
+impl<T: serde::de::DeserializeOwned> Decodes<T> for JsonText {
+    type Error = serde_json::Error;
+
+    fn decode(bytes: Bytes) -> Result<T, Self::Error> {
+        serde_json::from_str(&String::from_utf8_lossy(&bytes))
+    }
+}
+
+/// Server-function answers: JSON in a POST's response, read as [`JsonText`].
+pub type JsonAnswer = Post<JsonText>;
+
 impl FromServerFnError for AppError {
-    type Encoder = JsonEncoding;
+    type Encoder = JsonText;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         AppError::Unreachable { message: value.to_string() }
@@ -26,7 +59,7 @@ fn existing_name(raw: &str) -> Result<ApplicationName, AppError> {
     ApplicationName::parse(raw).map_err(|_| AppError::NotFound { what: format!("application '{raw}'") })
 }
 
-#[server(prefix = "/api", endpoint = "applications/list", input = Json)]
+#[server(prefix = "/api", endpoint = "applications/list", input = Json, output = JsonAnswer)]
 pub async fn list_applications() -> Result<Vec<Application>, AppError> {
     services::respond(async {
         let (services, rc) = services::current()?;
@@ -34,7 +67,7 @@ pub async fn list_applications() -> Result<Vec<Application>, AppError> {
     }.await)
 }
 
-#[server(prefix = "/api", endpoint = "applications/get", input = Json)]
+#[server(prefix = "/api", endpoint = "applications/get", input = Json, output = JsonAnswer)]
 pub async fn get_application(name: String) -> Result<Application, AppError> {
     services::respond(async {
         let (services, rc) = services::current()?;
@@ -42,7 +75,7 @@ pub async fn get_application(name: String) -> Result<Application, AppError> {
     }.await)
 }
 
-#[server(prefix = "/api", endpoint = "applications/create", input = Json)]
+#[server(prefix = "/api", endpoint = "applications/create", input = Json, output = JsonAnswer)]
 pub async fn create_application(input: ApplicationInput) -> Result<Application, AppError> {
     services::respond(async {
         let (services, rc) = services::current()?;
@@ -51,7 +84,7 @@ pub async fn create_application(input: ApplicationInput) -> Result<Application, 
     }.await)
 }
 
-#[server(prefix = "/api", endpoint = "applications/update", input = Json)]
+#[server(prefix = "/api", endpoint = "applications/update", input = Json, output = JsonAnswer)]
 pub async fn update_application(name: String, input: ApplicationInput) -> Result<Application, AppError> {
     services::respond(async {
         let (services, rc) = services::current()?;
@@ -64,7 +97,7 @@ pub async fn update_application(name: String, input: ApplicationInput) -> Result
     }.await)
 }
 
-#[server(prefix = "/api", endpoint = "applications/delete", input = Json)]
+#[server(prefix = "/api", endpoint = "applications/delete", input = Json, output = JsonAnswer)]
 pub async fn delete_application(name: String) -> Result<(), AppError> {
     services::respond(async {
         let (services, rc) = services::current()?;
@@ -72,7 +105,7 @@ pub async fn delete_application(name: String) -> Result<(), AppError> {
     }.await)
 }
 
-#[server(prefix = "/api", endpoint = "pipelines/list", input = Json)]
+#[server(prefix = "/api", endpoint = "pipelines/list", input = Json, output = JsonAnswer)]
 pub async fn list_pipelines(application: String) -> Result<Vec<PipelineSummary>, AppError> {
     services::respond(async {
         let (services, rc) = services::current()?;
@@ -81,7 +114,7 @@ pub async fn list_pipelines(application: String) -> Result<Vec<PipelineSummary>,
 }
 
 /// The latest version of a pipeline; its `document` is the export.
-#[server(prefix = "/api", endpoint = "pipelines/get", input = Json)]
+#[server(prefix = "/api", endpoint = "pipelines/get", input = Json, output = JsonAnswer)]
 pub async fn get_pipeline(application: String, name: String) -> Result<PipelineDetail, AppError> {
     services::respond(async {
         let (services, rc) = services::current()?;
@@ -90,7 +123,7 @@ pub async fn get_pipeline(application: String, name: String) -> Result<PipelineD
 }
 
 /// Saves (or imports) a pipeline in Spinnaker's JSON shape.
-#[server(prefix = "/api", endpoint = "pipelines/save", input = Json)]
+#[server(prefix = "/api", endpoint = "pipelines/save", input = Json, output = JsonAnswer)]
 pub async fn save_pipeline(pipeline: serde_json::Value) -> Result<SavedPipeline, AppError> {
     services::respond(async {
         let (services, rc) = services::current()?;
@@ -100,7 +133,7 @@ pub async fn save_pipeline(pipeline: serde_json::Value) -> Result<SavedPipeline,
     }.await)
 }
 
-#[server(prefix = "/api", endpoint = "pipelines/delete", input = Json)]
+#[server(prefix = "/api", endpoint = "pipelines/delete", input = Json, output = JsonAnswer)]
 pub async fn delete_pipeline(application: String, name: String) -> Result<(), AppError> {
     services::respond(async {
         let (services, rc) = services::current()?;
@@ -108,7 +141,7 @@ pub async fn delete_pipeline(application: String, name: String) -> Result<(), Ap
     }.await)
 }
 
-#[server(prefix = "/api", endpoint = "pipelines/history", input = Json)]
+#[server(prefix = "/api", endpoint = "pipelines/history", input = Json, output = JsonAnswer)]
 pub async fn pipeline_history(id: String) -> Result<Vec<PipelineVersion>, AppError> {
     services::respond(async {
         let (services, rc) = services::current()?;
@@ -116,7 +149,7 @@ pub async fn pipeline_history(id: String) -> Result<Vec<PipelineVersion>, AppErr
     }.await)
 }
 
-#[server(prefix = "/api", endpoint = "pipelines/diff", input = Json)]
+#[server(prefix = "/api", endpoint = "pipelines/diff", input = Json, output = JsonAnswer)]
 pub async fn pipeline_diff(id: String, from: u32, to: u32) -> Result<Vec<PipelineChange>, AppError> {
     services::respond(async {
         let (services, rc) = services::current()?;
@@ -124,7 +157,7 @@ pub async fn pipeline_diff(id: String, from: u32, to: u32) -> Result<Vec<Pipelin
     }.await)
 }
 
-#[server(prefix = "/api", endpoint = "pipelines/restore", input = Json)]
+#[server(prefix = "/api", endpoint = "pipelines/restore", input = Json, output = JsonAnswer)]
 pub async fn restore_pipeline(id: String, version: u32) -> Result<SavedPipeline, AppError> {
     services::respond(async {
         let (services, rc) = services::current()?;
@@ -133,7 +166,7 @@ pub async fn restore_pipeline(id: String, version: u32) -> Result<SavedPipeline,
 }
 
 /// Starts a pipeline; `trigger` defaults to a manual trigger by the caller.
-#[server(prefix = "/api", endpoint = "executions/start", input = Json)]
+#[server(prefix = "/api", endpoint = "executions/start", input = Json, output = JsonAnswer)]
 pub async fn start_execution(
     application: String,
     name: String,
@@ -146,7 +179,7 @@ pub async fn start_execution(
     }.await)
 }
 
-#[server(prefix = "/api", endpoint = "executions/get", input = Json)]
+#[server(prefix = "/api", endpoint = "executions/get", input = Json, output = JsonAnswer)]
 pub async fn get_execution(id: String) -> Result<Execution, AppError> {
     services::respond(async {
         let (services, rc) = services::current()?;
@@ -154,7 +187,7 @@ pub async fn get_execution(id: String) -> Result<Execution, AppError> {
     }.await)
 }
 
-#[server(prefix = "/api", endpoint = "executions/list", input = Json)]
+#[server(prefix = "/api", endpoint = "executions/list", input = Json, output = JsonAnswer)]
 pub async fn list_executions(application: String) -> Result<Vec<Execution>, AppError> {
     services::respond(async {
         let (services, rc) = services::current()?;
@@ -162,7 +195,7 @@ pub async fn list_executions(application: String) -> Result<Vec<Execution>, AppE
     }.await)
 }
 
-#[server(prefix = "/api", endpoint = "executions/cancel", input = Json)]
+#[server(prefix = "/api", endpoint = "executions/cancel", input = Json, output = JsonAnswer)]
 pub async fn cancel_execution(id: String, #[server(default)] reason: Option<String>) -> Result<(), AppError> {
     services::respond(async {
         let (services, rc) = services::current()?;
@@ -171,7 +204,7 @@ pub async fn cancel_execution(id: String, #[server(default)] reason: Option<Stri
 }
 
 /// `judgment` is `continue` or `stop`.
-#[server(prefix = "/api", endpoint = "executions/judge", input = Json)]
+#[server(prefix = "/api", endpoint = "executions/judge", input = Json, output = JsonAnswer)]
 pub async fn judge_stage(
     id: String,
     stage_id: String,
@@ -190,7 +223,7 @@ pub async fn judge_stage(
 }
 
 /// Evaluates `expression` (with or without `${}`) against an execution.
-#[server(prefix = "/api", endpoint = "executions/evaluate", input = Json)]
+#[server(prefix = "/api", endpoint = "executions/evaluate", input = Json, output = JsonAnswer)]
 pub async fn evaluate_expression(id: String, expression: String) -> Result<serde_json::Value, AppError> {
     services::respond(async {
         let (services, rc) = services::current()?;
@@ -198,7 +231,7 @@ pub async fn evaluate_expression(id: String, expression: String) -> Result<serde
     }.await)
 }
 
-#[server(prefix = "/api", endpoint = "executions/pause", input = Json)]
+#[server(prefix = "/api", endpoint = "executions/pause", input = Json, output = JsonAnswer)]
 pub async fn pause_execution(id: String) -> Result<(), AppError> {
     services::respond(async {
         let (services, rc) = services::current()?;
@@ -206,7 +239,7 @@ pub async fn pause_execution(id: String) -> Result<(), AppError> {
     }.await)
 }
 
-#[server(prefix = "/api", endpoint = "executions/resume", input = Json)]
+#[server(prefix = "/api", endpoint = "executions/resume", input = Json, output = JsonAnswer)]
 pub async fn resume_execution(id: String) -> Result<(), AppError> {
     services::respond(async {
         let (services, rc) = services::current()?;
@@ -214,7 +247,7 @@ pub async fn resume_execution(id: String) -> Result<(), AppError> {
     }.await)
 }
 
-#[server(prefix = "/api", endpoint = "executions/restart_stage", input = Json)]
+#[server(prefix = "/api", endpoint = "executions/restart_stage", input = Json, output = JsonAnswer)]
 pub async fn restart_stage(id: String, stage_id: String) -> Result<(), AppError> {
     services::respond(async {
         let (services, rc) = services::current()?;
@@ -222,7 +255,7 @@ pub async fn restart_stage(id: String, stage_id: String) -> Result<(), AppError>
     }.await)
 }
 
-#[server(prefix = "/api", endpoint = "infrastructure/view", input = Json)]
+#[server(prefix = "/api", endpoint = "infrastructure/view", input = Json, output = JsonAnswer)]
 pub async fn infrastructure(application: String) -> Result<InfrastructureView, AppError> {
     services::respond(async {
         let (services, rc) = services::current()?;
@@ -230,7 +263,7 @@ pub async fn infrastructure(application: String) -> Result<InfrastructureView, A
     }.await)
 }
 
-#[server(prefix = "/api", endpoint = "infrastructure/details", input = Json)]
+#[server(prefix = "/api", endpoint = "infrastructure/details", input = Json, output = JsonAnswer)]
 pub async fn infrastructure_details(object: ObjectRef) -> Result<ObjectDetails, AppError> {
     services::respond(async {
         let (services, rc) = services::current()?;
@@ -238,7 +271,7 @@ pub async fn infrastructure_details(object: ObjectRef) -> Result<ObjectDetails, 
     }.await)
 }
 
-#[server(prefix = "/api", endpoint = "infrastructure/logs", input = Json)]
+#[server(prefix = "/api", endpoint = "infrastructure/logs", input = Json, output = JsonAnswer)]
 pub async fn pod_logs(pod: ObjectRef, #[server(default)] container: Option<String>) -> Result<String, AppError> {
     services::respond(async {
         let (services, rc) = services::current()?;
@@ -246,7 +279,7 @@ pub async fn pod_logs(pod: ObjectRef, #[server(default)] container: Option<Strin
     }.await)
 }
 
-#[server(prefix = "/api", endpoint = "infrastructure/act", input = Json)]
+#[server(prefix = "/api", endpoint = "infrastructure/act", input = Json, output = JsonAnswer)]
 pub async fn run_infrastructure_action(action: InfrastructureAction) -> Result<String, AppError> {
     services::respond(async {
         let (services, rc) = services::current()?;
@@ -254,7 +287,7 @@ pub async fn run_infrastructure_action(action: InfrastructureAction) -> Result<S
     }.await)
 }
 
-#[server(prefix = "/api", endpoint = "integrations/health", input = Json)]
+#[server(prefix = "/api", endpoint = "integrations/health", input = Json, output = JsonAnswer)]
 pub async fn integrations_health() -> Result<Vec<crate::model::integrations::IntegrationHealth>, AppError> {
     services::respond(async {
         let (services, rc) = services::current()?;
@@ -262,7 +295,7 @@ pub async fn integrations_health() -> Result<Vec<crate::model::integrations::Int
     }.await)
 }
 
-#[server(prefix = "/api", endpoint = "executions/judgment_preview", input = Json)]
+#[server(prefix = "/api", endpoint = "executions/judgment_preview", input = Json, output = JsonAnswer)]
 pub async fn judgment_preview(id: String, stage_id: String) -> Result<Vec<crate::model::execution::PlannedChange>, AppError> {
     services::respond(async {
         let (services, rc) = services::current()?;
