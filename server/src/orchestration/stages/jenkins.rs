@@ -17,21 +17,15 @@ use app::model::execution::Stage;
 use async_trait::async_trait;
 use serde_json::{Map, Value, json};
 
-use super::{StageKind, TaskContext, TaskResult};
+use super::{StageKind, TaskContext, TaskResult, keep_trying, outputs, text};
 use crate::jenkins::{BuildInfo, JenkinsClient, JenkinsError, JenkinsMasters, QueueState, parse_properties};
 
-/// How long a master that does not answer is retried before the stage fails.
-const UNREACHABLE_FOR_MS: i64 = 5 * 60 * 1000;
 const CHECK_EVERY: Duration = Duration::from_secs(1);
 /// How long after a build ends its property file may still be missing (archiving lags).
 const PROPERTIES_WITHIN_MS: i64 = 60 * 1000;
 
 pub struct Jenkins {
     pub masters: JenkinsMasters,
-}
-
-fn text<'a>(stage: &'a Stage, key: &str) -> Option<&'a str> {
-    stage.context.get(key).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
 }
 
 fn failed(message: impl Into<String>) -> TaskResult {
@@ -43,12 +37,7 @@ fn retry_or_fail(cx: &TaskContext<'_>, e: JenkinsError) -> TaskResult {
     if !e.is_transient() {
         return failed(e.to_string());
     }
-    let since = cx.stage.start_time.unwrap_or(cx.now_ms);
-    if cx.now_ms - since > UNREACHABLE_FOR_MS { failed(format!("{e} (gave up after 5 minutes)")) } else { TaskResult::Running { check_again_in: CHECK_EVERY } }
-}
-
-fn outputs(pairs: Vec<(&str, Value)>) -> Map<String, Value> {
-    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+    keep_trying(cx, CHECK_EVERY, || format!("{e} (gave up after 5 minutes)"))
 }
 
 /// The stage's parameters as Jenkins takes them: strings (numbers and booleans written out).

@@ -18,22 +18,16 @@ use app::model::execution::Stage;
 use async_trait::async_trait;
 use serde_json::{Map, Value, json};
 
-use super::{StageKind, TaskContext, TaskResult};
+use super::{StageKind, TaskContext, TaskResult, keep_trying, outputs, text};
 use crate::kubernetes::{Accounts, DeployRequest, KubernetesError, ResourceRef, RolloutStatus};
 use crate::orchestration::artifacts;
 
 /// How often a waiting task looks at the cluster again.
 const CHECK_EVERY: Duration = Duration::from_secs(1);
-/// How long a task keeps retrying a cluster that does not answer.
-const UNREACHABLE_FOR_MS: i64 = 5 * 60 * 1000;
 /// Spinnaker's default for waiting until manifests are stable.
 const STABLE_WITHIN_MS: i64 = 30 * 60 * 1000;
 
 const WAIT_STABLE: &str = "waitForManifestStable";
-
-fn text<'a>(stage: &'a Stage, key: &str) -> Option<&'a str> {
-    stage.context.get(key).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
-}
 
 fn account(stage: &Stage) -> Result<&str, TaskResult> {
     text(stage, "account").or_else(|| text(stage, "credentials")).ok_or(TaskResult::Failed { message: "account is required".into() })
@@ -43,19 +37,10 @@ fn account(stage: &Stage) -> Result<&str, TaskResult> {
 fn outcome(cx: &TaskContext<'_>, e: KubernetesError) -> TaskResult {
     match e {
         KubernetesError::Unreachable { .. } | KubernetesError::AccountUnavailable { .. } => {
-            let started = cx.stage.start_time.unwrap_or(cx.now_ms);
-            if cx.now_ms - started > UNREACHABLE_FOR_MS {
-                TaskResult::Failed { message: format!("{e} (gave up after 5 minutes)") }
-            } else {
-                TaskResult::Running { check_again_in: CHECK_EVERY }
-            }
+            keep_trying(cx, CHECK_EVERY, || format!("{e} (gave up after 5 minutes)"))
         }
         other => TaskResult::Failed { message: other.to_string() },
     }
-}
-
-fn outputs(pairs: Vec<(&str, Value)>) -> Map<String, Value> {
-    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
 
 /// The single resource a stage names: `account`, `location` (namespace), `manifestName`.

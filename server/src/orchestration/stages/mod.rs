@@ -114,6 +114,26 @@ impl StageRegistry {
     }
 }
 
+/// A stage field as trimmed, non-empty text.
+pub(crate) fn text<'a>(stage: &'a Stage, key: &str) -> Option<&'a str> {
+    crate::events::triggers::text(&stage.context, key)
+}
+
+/// Stage outputs from name/value pairs.
+pub(crate) fn outputs(pairs: Vec<(&str, Value)>) -> Map<String, Value> {
+    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+/// How long a stage keeps trying a system that does not answer.
+pub(crate) const UNREACHABLE_FOR_MS: i64 = 5 * 60 * 1000;
+
+/// After a transient failure (the other system did not answer): try again in `every`, or —
+/// once the stage has tried for [`UNREACHABLE_FOR_MS`] — fail with `gave_up`'s message.
+pub(crate) fn keep_trying(cx: &TaskContext<'_>, every: Duration, gave_up: impl FnOnce() -> String) -> TaskResult {
+    let started = cx.stage.start_time.unwrap_or(cx.now_ms);
+    if cx.now_ms - started > UNREACHABLE_FOR_MS { TaskResult::Failed { message: gave_up() } } else { TaskResult::Running { check_again_in: every } }
+}
+
 /// A whole number from a stage field that may be a number or a numeric string.
 pub(crate) fn number_field(stage: &Stage, key: &str) -> Option<u64> {
     match stage.context.get(key)? {

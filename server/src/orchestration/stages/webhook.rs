@@ -16,8 +16,6 @@ use serde_json::{Map, Value, json};
 use super::{StageKind, TaskContext, TaskResult};
 use app::model::execution::Stage;
 
-/// How long unreachable endpoints are retried before the stage fails.
-const GIVE_UP_AFTER_MS: i64 = 5 * 60 * 1000;
 const RETRY: Duration = Duration::from_secs(5);
 const MONITOR_EVERY: Duration = Duration::from_secs(10);
 
@@ -96,12 +94,7 @@ impl Webhook {
 }
 
 fn retry_or_fail(cx: &TaskContext<'_>, reason: String) -> TaskResult {
-    let started = cx.stage.start_time.unwrap_or(cx.now_ms);
-    if cx.now_ms - started > GIVE_UP_AFTER_MS {
-        TaskResult::Failed { message: format!("the webhook could not be reached for 5 minutes: {reason}") }
-    } else {
-        TaskResult::Running { check_again_in: RETRY }
-    }
+    super::keep_trying(cx, RETRY, || format!("the webhook could not be reached for 5 minutes: {reason}"))
 }
 
 fn short(body: &Value) -> String {
