@@ -6,9 +6,13 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::{Json, Post};
 use leptos::server_fn::{Bytes, ContentType, Decodes, Encodes, Format, FormatType};
 
-use crate::model::pipeline::{PipelineChange, PipelineDetail, PipelineSummary, PipelineVersion, SavedPipeline};
 use crate::model::execution::Execution;
-use crate::model::infrastructure::{InfrastructureAction, InfrastructureView, ObjectDetails, ObjectRef};
+use crate::model::infrastructure::{
+    InfrastructureAction, InfrastructureView, ObjectDetails, ObjectRef,
+};
+use crate::model::pipeline::{
+    PipelineChange, PipelineDetail, PipelineSummary, PipelineVersion, SavedPipeline,
+};
 use crate::model::{AppError, Application, ApplicationInput};
 #[cfg(feature = "ssr")]
 use crate::{model::ApplicationName, services};
@@ -49,120 +53,183 @@ impl FromServerFnError for AppError {
     type Encoder = JsonText;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        AppError::Unreachable { message: value.to_string() }
+        AppError::Unreachable {
+            message: value.to_string(),
+        }
     }
 }
 
 /// A name in a URL that is not a valid name cannot name an existing application.
 #[cfg(feature = "ssr")]
 fn existing_name(raw: &str) -> Result<ApplicationName, AppError> {
-    ApplicationName::parse(raw).map_err(|_| AppError::NotFound { what: format!("application '{raw}'") })
+    ApplicationName::parse(raw).map_err(|_| AppError::NotFound {
+        what: format!("application '{raw}'"),
+    })
 }
 
 #[server(prefix = "/api", endpoint = "applications/list", input = Json, output = JsonAnswer)]
 pub async fn list_applications() -> Result<Vec<Application>, AppError> {
-    services::respond(async {
-        let (services, rc) = services::current()?;
-        services.applications.list(&rc).await
-    }.await)
+    services::respond(
+        async {
+            let (services, rc) = services::current()?;
+            services.applications.list(&rc).await
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/api", endpoint = "applications/get", input = Json, output = JsonAnswer)]
 pub async fn get_application(name: String) -> Result<Application, AppError> {
-    services::respond(async {
-        let (services, rc) = services::current()?;
-        services.applications.get(&rc, &existing_name(&name)?).await
-    }.await)
+    services::respond(
+        async {
+            let (services, rc) = services::current()?;
+            services.applications.get(&rc, &existing_name(&name)?).await
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/api", endpoint = "applications/create", input = Json, output = JsonAnswer)]
 pub async fn create_application(input: ApplicationInput) -> Result<Application, AppError> {
-    services::respond(async {
-        let (services, rc) = services::current()?;
-        let new = input.validate_new().map_err(|fields| AppError::Invalid { fields })?;
-        services.applications.create(&rc, new).await
-    }.await)
+    services::respond(
+        async {
+            let (services, rc) = services::current()?;
+            let new = input
+                .validate_new()
+                .map_err(|fields| AppError::Invalid { fields })?;
+            services.applications.create(&rc, new).await
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/api", endpoint = "applications/update", input = Json, output = JsonAnswer)]
-pub async fn update_application(name: String, input: ApplicationInput) -> Result<Application, AppError> {
-    services::respond(async {
-        let (services, rc) = services::current()?;
-        let name = existing_name(&name)?;
-        if !input.name.is_empty() && input.name != name.as_str() {
-            return Err(AppError::invalid("name", "name cannot be changed"));
+pub async fn update_application(
+    name: String,
+    input: ApplicationInput,
+) -> Result<Application, AppError> {
+    services::respond(
+        async {
+            let (services, rc) = services::current()?;
+            let name = existing_name(&name)?;
+            if !input.name.is_empty() && input.name != name.as_str() {
+                return Err(AppError::invalid("name", "name cannot be changed"));
+            }
+            let changes = input
+                .validate_changes()
+                .map_err(|fields| AppError::Invalid { fields })?;
+            services.applications.update(&rc, &name, changes).await
         }
-        let changes = input.validate_changes().map_err(|fields| AppError::Invalid { fields })?;
-        services.applications.update(&rc, &name, changes).await
-    }.await)
+        .await,
+    )
 }
 
 #[server(prefix = "/api", endpoint = "applications/delete", input = Json, output = JsonAnswer)]
 pub async fn delete_application(name: String) -> Result<(), AppError> {
-    services::respond(async {
-        let (services, rc) = services::current()?;
-        services.applications.delete(&rc, &existing_name(&name)?).await
-    }.await)
+    services::respond(
+        async {
+            let (services, rc) = services::current()?;
+            services
+                .applications
+                .delete(&rc, &existing_name(&name)?)
+                .await
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/api", endpoint = "pipelines/list", input = Json, output = JsonAnswer)]
 pub async fn list_pipelines(application: String) -> Result<Vec<PipelineSummary>, AppError> {
-    services::respond(async {
-        let (services, rc) = services::current()?;
-        services.pipelines.list(&rc, &existing_name(&application)?).await
-    }.await)
+    services::respond(
+        async {
+            let (services, rc) = services::current()?;
+            services
+                .pipelines
+                .list(&rc, &existing_name(&application)?)
+                .await
+        }
+        .await,
+    )
 }
 
 /// The latest version of a pipeline; its `document` is the export.
 #[server(prefix = "/api", endpoint = "pipelines/get", input = Json, output = JsonAnswer)]
 pub async fn get_pipeline(application: String, name: String) -> Result<PipelineDetail, AppError> {
-    services::respond(async {
-        let (services, rc) = services::current()?;
-        services.pipelines.get(&rc, &existing_name(&application)?, &name).await
-    }.await)
+    services::respond(
+        async {
+            let (services, rc) = services::current()?;
+            services
+                .pipelines
+                .get(&rc, &existing_name(&application)?, &name)
+                .await
+        }
+        .await,
+    )
 }
 
 /// Saves (or imports) a pipeline in Spinnaker's JSON shape.
 #[server(prefix = "/api", endpoint = "pipelines/save", input = Json, output = JsonAnswer)]
 pub async fn save_pipeline(pipeline: serde_json::Value) -> Result<SavedPipeline, AppError> {
-    services::respond(async {
-        let (services, rc) = services::current()?;
-        let document = crate::model::pipeline::PipelineDocument::from_value(pipeline)
-            .map_err(|p| AppError::invalid(&p.field, &p.message))?;
-        services.pipelines.save(&rc, document).await
-    }.await)
+    services::respond(
+        async {
+            let (services, rc) = services::current()?;
+            let document = crate::model::pipeline::PipelineDocument::from_value(pipeline)
+                .map_err(|p| AppError::invalid(&p.field, &p.message))?;
+            services.pipelines.save(&rc, document).await
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/api", endpoint = "pipelines/delete", input = Json, output = JsonAnswer)]
 pub async fn delete_pipeline(application: String, name: String) -> Result<(), AppError> {
-    services::respond(async {
-        let (services, rc) = services::current()?;
-        services.pipelines.delete(&rc, &existing_name(&application)?, &name).await
-    }.await)
+    services::respond(
+        async {
+            let (services, rc) = services::current()?;
+            services
+                .pipelines
+                .delete(&rc, &existing_name(&application)?, &name)
+                .await
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/api", endpoint = "pipelines/history", input = Json, output = JsonAnswer)]
 pub async fn pipeline_history(id: String) -> Result<Vec<PipelineVersion>, AppError> {
-    services::respond(async {
-        let (services, rc) = services::current()?;
-        services.pipelines.history(&rc, &id).await
-    }.await)
+    services::respond(
+        async {
+            let (services, rc) = services::current()?;
+            services.pipelines.history(&rc, &id).await
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/api", endpoint = "pipelines/diff", input = Json, output = JsonAnswer)]
-pub async fn pipeline_diff(id: String, from: u32, to: u32) -> Result<Vec<PipelineChange>, AppError> {
-    services::respond(async {
-        let (services, rc) = services::current()?;
-        services.pipelines.diff(&rc, &id, from, to).await
-    }.await)
+pub async fn pipeline_diff(
+    id: String,
+    from: u32,
+    to: u32,
+) -> Result<Vec<PipelineChange>, AppError> {
+    services::respond(
+        async {
+            let (services, rc) = services::current()?;
+            services.pipelines.diff(&rc, &id, from, to).await
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/api", endpoint = "pipelines/restore", input = Json, output = JsonAnswer)]
 pub async fn restore_pipeline(id: String, version: u32) -> Result<SavedPipeline, AppError> {
-    services::respond(async {
-        let (services, rc) = services::current()?;
-        services.pipelines.restore(&rc, &id, version).await
-    }.await)
+    services::respond(
+        async {
+            let (services, rc) = services::current()?;
+            services.pipelines.restore(&rc, &id, version).await
+        }
+        .await,
+    )
 }
 
 /// Starts a pipeline; `trigger` defaults to a manual trigger by the caller.
@@ -172,35 +239,58 @@ pub async fn start_execution(
     name: String,
     #[server(default)] trigger: Option<serde_json::Value>,
 ) -> Result<String, AppError> {
-    services::respond(async {
-        let (services, rc) = services::current()?;
-        let trigger = trigger.unwrap_or_else(|| serde_json::json!({"type": "manual", "user": rc.caller.audit_name()}));
-        services.executions.start(&rc, &existing_name(&application)?, &name, trigger).await
-    }.await)
+    services::respond(
+        async {
+            let (services, rc) = services::current()?;
+            let trigger = trigger.unwrap_or_else(
+                || serde_json::json!({"type": "manual", "user": rc.caller.audit_name()}),
+            );
+            services
+                .executions
+                .start(&rc, &existing_name(&application)?, &name, trigger)
+                .await
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/api", endpoint = "executions/get", input = Json, output = JsonAnswer)]
 pub async fn get_execution(id: String) -> Result<Execution, AppError> {
-    services::respond(async {
-        let (services, rc) = services::current()?;
-        services.executions.get(&rc, &id).await
-    }.await)
+    services::respond(
+        async {
+            let (services, rc) = services::current()?;
+            services.executions.get(&rc, &id).await
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/api", endpoint = "executions/list", input = Json, output = JsonAnswer)]
 pub async fn list_executions(application: String) -> Result<Vec<Execution>, AppError> {
-    services::respond(async {
-        let (services, rc) = services::current()?;
-        services.executions.list(&rc, &existing_name(&application)?).await
-    }.await)
+    services::respond(
+        async {
+            let (services, rc) = services::current()?;
+            services
+                .executions
+                .list(&rc, &existing_name(&application)?)
+                .await
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/api", endpoint = "executions/cancel", input = Json, output = JsonAnswer)]
-pub async fn cancel_execution(id: String, #[server(default)] reason: Option<String>) -> Result<(), AppError> {
-    services::respond(async {
-        let (services, rc) = services::current()?;
-        services.executions.cancel(&rc, &id, reason).await
-    }.await)
+pub async fn cancel_execution(
+    id: String,
+    #[server(default)] reason: Option<String>,
+) -> Result<(), AppError> {
+    services::respond(
+        async {
+            let (services, rc) = services::current()?;
+            services.executions.cancel(&rc, &id, reason).await
+        }
+        .await,
+    )
 }
 
 /// `judgment` is `continue` or `stop`.
@@ -211,94 +301,151 @@ pub async fn judge_stage(
     judgment: String,
     #[server(default)] input: Option<String>,
 ) -> Result<(), AppError> {
-    services::respond(async {
-        let (services, rc) = services::current()?;
-        let proceed = match judgment.as_str() {
-            "continue" => true,
-            "stop" => false,
-            _ => return Err(AppError::invalid("judgment", "judgment must be continue or stop")),
-        };
-        services.executions.judge(&rc, &id, &stage_id, proceed, input).await
-    }.await)
+    services::respond(
+        async {
+            let (services, rc) = services::current()?;
+            let proceed = match judgment.as_str() {
+                "continue" => true,
+                "stop" => false,
+                _ => {
+                    return Err(AppError::invalid(
+                        "judgment",
+                        "judgment must be continue or stop",
+                    ));
+                }
+            };
+            services
+                .executions
+                .judge(&rc, &id, &stage_id, proceed, input)
+                .await
+        }
+        .await,
+    )
 }
 
 /// Evaluates `expression` (with or without `${}`) against an execution.
 #[server(prefix = "/api", endpoint = "executions/evaluate", input = Json, output = JsonAnswer)]
-pub async fn evaluate_expression(id: String, expression: String) -> Result<serde_json::Value, AppError> {
-    services::respond(async {
-        let (services, rc) = services::current()?;
-        services.executions.evaluate(&rc, &id, &expression).await
-    }.await)
+pub async fn evaluate_expression(
+    id: String,
+    expression: String,
+) -> Result<serde_json::Value, AppError> {
+    services::respond(
+        async {
+            let (services, rc) = services::current()?;
+            services.executions.evaluate(&rc, &id, &expression).await
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/api", endpoint = "executions/pause", input = Json, output = JsonAnswer)]
 pub async fn pause_execution(id: String) -> Result<(), AppError> {
-    services::respond(async {
-        let (services, rc) = services::current()?;
-        services.executions.pause(&rc, &id).await
-    }.await)
+    services::respond(
+        async {
+            let (services, rc) = services::current()?;
+            services.executions.pause(&rc, &id).await
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/api", endpoint = "executions/resume", input = Json, output = JsonAnswer)]
 pub async fn resume_execution(id: String) -> Result<(), AppError> {
-    services::respond(async {
-        let (services, rc) = services::current()?;
-        services.executions.resume(&rc, &id).await
-    }.await)
+    services::respond(
+        async {
+            let (services, rc) = services::current()?;
+            services.executions.resume(&rc, &id).await
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/api", endpoint = "executions/restart_stage", input = Json, output = JsonAnswer)]
 pub async fn restart_stage(id: String, stage_id: String) -> Result<(), AppError> {
-    services::respond(async {
-        let (services, rc) = services::current()?;
-        services.executions.restart_stage(&rc, &id, &stage_id).await
-    }.await)
+    services::respond(
+        async {
+            let (services, rc) = services::current()?;
+            services.executions.restart_stage(&rc, &id, &stage_id).await
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/api", endpoint = "infrastructure/view", input = Json, output = JsonAnswer)]
 pub async fn infrastructure(application: String) -> Result<InfrastructureView, AppError> {
-    services::respond(async {
-        let (services, rc) = services::current()?;
-        services.infrastructure.view(&rc, &existing_name(&application)?).await
-    }.await)
+    services::respond(
+        async {
+            let (services, rc) = services::current()?;
+            services
+                .infrastructure
+                .view(&rc, &existing_name(&application)?)
+                .await
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/api", endpoint = "infrastructure/details", input = Json, output = JsonAnswer)]
 pub async fn infrastructure_details(object: ObjectRef) -> Result<ObjectDetails, AppError> {
-    services::respond(async {
-        let (services, rc) = services::current()?;
-        services.infrastructure.details(&rc, &object).await
-    }.await)
+    services::respond(
+        async {
+            let (services, rc) = services::current()?;
+            services.infrastructure.details(&rc, &object).await
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/api", endpoint = "infrastructure/logs", input = Json, output = JsonAnswer)]
-pub async fn pod_logs(pod: ObjectRef, #[server(default)] container: Option<String>) -> Result<String, AppError> {
-    services::respond(async {
-        let (services, rc) = services::current()?;
-        services.infrastructure.logs(&rc, &pod, container).await
-    }.await)
+pub async fn pod_logs(
+    pod: ObjectRef,
+    #[server(default)] container: Option<String>,
+) -> Result<String, AppError> {
+    services::respond(
+        async {
+            let (services, rc) = services::current()?;
+            services.infrastructure.logs(&rc, &pod, container).await
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/api", endpoint = "infrastructure/act", input = Json, output = JsonAnswer)]
 pub async fn run_infrastructure_action(action: InfrastructureAction) -> Result<String, AppError> {
-    services::respond(async {
-        let (services, rc) = services::current()?;
-        services.infrastructure.act(&rc, action).await
-    }.await)
+    services::respond(
+        async {
+            let (services, rc) = services::current()?;
+            services.infrastructure.act(&rc, action).await
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/api", endpoint = "integrations/health", input = Json, output = JsonAnswer)]
-pub async fn integrations_health() -> Result<Vec<crate::model::integrations::IntegrationHealth>, AppError> {
-    services::respond(async {
-        let (services, rc) = services::current()?;
-        services.integrations.health(&rc).await
-    }.await)
+pub async fn integrations_health()
+-> Result<Vec<crate::model::integrations::IntegrationHealth>, AppError> {
+    services::respond(
+        async {
+            let (services, rc) = services::current()?;
+            services.integrations.health(&rc).await
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/api", endpoint = "executions/judgment_preview", input = Json, output = JsonAnswer)]
-pub async fn judgment_preview(id: String, stage_id: String) -> Result<Vec<crate::model::execution::PlannedChange>, AppError> {
-    services::respond(async {
-        let (services, rc) = services::current()?;
-        services.executions.judgment_preview(&rc, &id, &stage_id).await
-    }.await)
+pub async fn judgment_preview(
+    id: String,
+    stage_id: String,
+) -> Result<Vec<crate::model::execution::PlannedChange>, AppError> {
+    services::respond(
+        async {
+            let (services, rc) = services::current()?;
+            services
+                .executions
+                .judgment_preview(&rc, &id, &stage_id)
+                .await
+        }
+        .await,
+    )
 }

@@ -35,13 +35,30 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(Pipelines::Table)
-                    .col(ColumnDef::new(Pipelines::Id).string_len(64).not_null().primary_key())
-                    .col(ColumnDef::new(Pipelines::Application).string_len(63).not_null())
+                    .col(
+                        ColumnDef::new(Pipelines::Id)
+                            .string_len(64)
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(Pipelines::Application)
+                            .string_len(63)
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(Pipelines::Name).string_len(255).not_null())
                     .col(ColumnDef::new(Pipelines::Version).integer().not_null())
                     .col(ColumnDef::new(Pipelines::Document).text().not_null())
-                    .col(ColumnDef::new(Pipelines::UpdatedAt).timestamp_with_time_zone().not_null())
-                    .col(ColumnDef::new(Pipelines::UpdatedBy).string_len(255).not_null())
+                    .col(
+                        ColumnDef::new(Pipelines::UpdatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Pipelines::UpdatedBy)
+                            .string_len(255)
+                            .not_null(),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -60,19 +77,43 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(PipelineVersions::Table)
-                    .col(ColumnDef::new(PipelineVersions::PipelineId).string_len(64).not_null())
-                    .col(ColumnDef::new(PipelineVersions::Version).integer().not_null())
+                    .col(
+                        ColumnDef::new(PipelineVersions::PipelineId)
+                            .string_len(64)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(PipelineVersions::Version)
+                            .integer()
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(PipelineVersions::Document).text().not_null())
-                    .col(ColumnDef::new(PipelineVersions::SavedAt).timestamp_with_time_zone().not_null())
-                    .col(ColumnDef::new(PipelineVersions::SavedBy).string_len(255).not_null())
-                    .primary_key(Index::create().col(PipelineVersions::PipelineId).col(PipelineVersions::Version))
+                    .col(
+                        ColumnDef::new(PipelineVersions::SavedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(PipelineVersions::SavedBy)
+                            .string_len(255)
+                            .not_null(),
+                    )
+                    .primary_key(
+                        Index::create()
+                            .col(PipelineVersions::PipelineId)
+                            .col(PipelineVersions::Version),
+                    )
                     .to_owned(),
             )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.drop_table(Table::drop().table(PipelineVersions::Table).to_owned()).await?;
-        manager.drop_table(Table::drop().table(Pipelines::Table).to_owned()).await
+        manager
+            .drop_table(Table::drop().table(PipelineVersions::Table).to_owned())
+            .await?;
+        manager
+            .drop_table(Table::drop().table(Pipelines::Table).to_owned())
+            .await
     }
 }

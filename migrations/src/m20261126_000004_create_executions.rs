@@ -25,13 +25,30 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(Executions::Table)
-                    .col(ColumnDef::new(Executions::Id).string_len(64).not_null().primary_key())
-                    .col(ColumnDef::new(Executions::Application).string_len(63).not_null())
-                    .col(ColumnDef::new(Executions::PipelineConfigId).string_len(64).null())
+                    .col(
+                        ColumnDef::new(Executions::Id)
+                            .string_len(64)
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(Executions::Application)
+                            .string_len(63)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Executions::PipelineConfigId)
+                            .string_len(64)
+                            .null(),
+                    )
                     .col(ColumnDef::new(Executions::Status).string_len(32).not_null())
                     .col(ColumnDef::new(Executions::Version).integer().not_null())
                     .col(ColumnDef::new(Executions::Document).text().not_null())
-                    .col(ColumnDef::new(Executions::BuildTimeMs).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(Executions::BuildTimeMs)
+                            .big_integer()
+                            .not_null(),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -48,6 +65,8 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.drop_table(Table::drop().table(Executions::Table).to_owned()).await
+        manager
+            .drop_table(Table::drop().table(Executions::Table).to_owned())
+            .await
     }
 }

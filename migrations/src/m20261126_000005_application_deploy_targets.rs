@@ -18,13 +18,25 @@ impl MigrationTrait for Migration {
             .alter_table(
                 Table::alter()
                     .table(Applications::Table)
-                    .add_column(ColumnDef::new(Applications::DeployTargets).text().not_null().default("[]"))
+                    .add_column(
+                        ColumnDef::new(Applications::DeployTargets)
+                            .text()
+                            .not_null()
+                            .default("[]"),
+                    )
                     .to_owned(),
             )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.alter_table(Table::alter().table(Applications::Table).drop_column(Applications::DeployTargets).to_owned()).await
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Applications::Table)
+                    .drop_column(Applications::DeployTargets)
+                    .to_owned(),
+            )
+            .await
     }
 }

@@ -33,37 +33,81 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(QueueOutbox::Table)
-                    .col(ColumnDef::new(QueueOutbox::Id).string_len(64).not_null().primary_key())
+                    .col(
+                        ColumnDef::new(QueueOutbox::Id)
+                            .string_len(64)
+                            .not_null()
+                            .primary_key(),
+                    )
                     .col(ColumnDef::new(QueueOutbox::Payload).text().not_null())
-                    .col(ColumnDef::new(QueueOutbox::DeliverAtMs).big_integer().not_null())
-                    .col(ColumnDef::new(QueueOutbox::LeaseToken).string_len(64).null())
-                    .col(ColumnDef::new(QueueOutbox::LeaseUntilMs).big_integer().null())
+                    .col(
+                        ColumnDef::new(QueueOutbox::DeliverAtMs)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(QueueOutbox::LeaseToken)
+                            .string_len(64)
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(QueueOutbox::LeaseUntilMs)
+                            .big_integer()
+                            .null(),
+                    )
                     .col(ColumnDef::new(QueueOutbox::Settles).string_len(64).null())
-                    .col(ColumnDef::new(QueueOutbox::WrittenAtMs).big_integer().not_null())
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(Index::create().name("queue_outbox_settles").table(QueueOutbox::Table).col(QueueOutbox::Settles).to_owned())
-            .await?;
-        manager
-            .create_table(
-                Table::create()
-                    .table(QueueSettled::Table)
-                    .col(ColumnDef::new(QueueSettled::Id).string_len(64).not_null().primary_key())
-                    .col(ColumnDef::new(QueueSettled::SettledAtMs).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(QueueOutbox::WrittenAtMs)
+                            .big_integer()
+                            .not_null(),
+                    )
                     .to_owned(),
             )
             .await?;
         manager
             .create_index(
-                Index::create().name("queue_settled_at").table(QueueSettled::Table).col(QueueSettled::SettledAtMs).to_owned(),
+                Index::create()
+                    .name("queue_outbox_settles")
+                    .table(QueueOutbox::Table)
+                    .col(QueueOutbox::Settles)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(QueueSettled::Table)
+                    .col(
+                        ColumnDef::new(QueueSettled::Id)
+                            .string_len(64)
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(QueueSettled::SettledAtMs)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("queue_settled_at")
+                    .table(QueueSettled::Table)
+                    .col(QueueSettled::SettledAtMs)
+                    .to_owned(),
             )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.drop_table(Table::drop().table(QueueSettled::Table).to_owned()).await?;
-        manager.drop_table(Table::drop().table(QueueOutbox::Table).to_owned()).await
+        manager
+            .drop_table(Table::drop().table(QueueSettled::Table).to_owned())
+            .await?;
+        manager
+            .drop_table(Table::drop().table(QueueOutbox::Table).to_owned())
+            .await
     }
 }

@@ -21,15 +21,26 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(TriggerCursors::Table)
-                    .col(ColumnDef::new(TriggerCursors::Source).string_len(512).not_null().primary_key())
+                    .col(
+                        ColumnDef::new(TriggerCursors::Source)
+                            .string_len(512)
+                            .not_null()
+                            .primary_key(),
+                    )
                     .col(ColumnDef::new(TriggerCursors::Position).text().not_null())
-                    .col(ColumnDef::new(TriggerCursors::UpdatedAtMs).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(TriggerCursors::UpdatedAtMs)
+                            .big_integer()
+                            .not_null(),
+                    )
                     .to_owned(),
             )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.drop_table(Table::drop().table(TriggerCursors::Table).to_owned()).await
+        manager
+            .drop_table(Table::drop().table(TriggerCursors::Table).to_owned())
+            .await
     }
 }

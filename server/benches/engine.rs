@@ -29,7 +29,10 @@ fn pipeline() -> PipelineDocument {
             json!({"refId": i.to_string(), "type": "wait", "name": format!("Stage {i}"), "waitTime": 0, "requisiteStageRefIds": after})
         })
         .collect();
-    PipelineDocument::from_value(json!({"application": "bench", "name": "Five waits", "stages": stages})).unwrap()
+    PipelineDocument::from_value(
+        json!({"application": "bench", "name": "Five waits", "stages": stages}),
+    )
+    .unwrap()
 }
 
 fn percentile(sorted: &[i64], p: f64) -> i64 {
@@ -42,8 +45,19 @@ fn percentile(sorted: &[i64], p: f64) -> i64 {
 /// Runs `n` executions: all started at once (`batch` = n), or `batch` at a time.
 async fn run(label: &str, store: Store, redis: Option<&RedisQueue>, n: usize, batch: usize) {
     let engine = Arc::new(match redis {
-        None => Engine::new(&store, Arc::new(SystemClock), QueueSettings::default(), StageRegistry::standard()),
-        Some(r) => Engine::with_queue(&store, Arc::new(r.clone()), Arc::new(SystemClock), QueueSettings::default(), StageRegistry::standard()),
+        None => Engine::new(
+            &store,
+            Arc::new(SystemClock),
+            QueueSettings::default(),
+            StageRegistry::standard(),
+        ),
+        Some(r) => Engine::with_queue(
+            &store,
+            Arc::new(r.clone()),
+            Arc::new(SystemClock),
+            QueueSettings::default(),
+            StageRegistry::standard(),
+        ),
     });
     let doc = pipeline();
     let mut ids = Vec::with_capacity(n);
@@ -58,7 +72,14 @@ async fn run(label: &str, store: Store, redis: Option<&RedisQueue>, n: usize, ba
         first_run_start.get_or_insert_with(|| chrono::Utc::now().timestamp_millis());
         drain(&engine).await;
     }
-    report(label, &engine, &ids, starting, first_run_start.unwrap_or_default()).await;
+    report(
+        label,
+        &engine,
+        &ids,
+        starting,
+        first_run_start.unwrap_or_default(),
+    )
+    .await;
 }
 
 /// Two workers handle messages until the queue stays empty for a while.
@@ -85,7 +106,13 @@ async fn drain(engine: &Arc<Engine>) {
 }
 
 /// `starting`: time spent starting the executions; `run_start_ms`: when the workers began.
-async fn report(label: &str, engine: &Engine, ids: &[String], starting: Duration, run_start_ms: i64) {
+async fn report(
+    label: &str,
+    engine: &Engine,
+    ids: &[String],
+    starting: Duration,
+    run_start_ms: i64,
+) {
     let n = ids.len();
     let mut latencies = Vec::new();
     let mut durations = Vec::new();
@@ -108,9 +135,11 @@ async fn report(label: &str, engine: &Engine, ids: &[String], starting: Duration
     }
     // From the first start to the last finish (the workers' idle tail excluded).
     let first_build = engine.execution(&ids[0]).await.unwrap().build_time;
-    let wall = Duration::from_millis(u64::try_from(last_end - first_build).unwrap_or(0)).max(Duration::from_millis(1));
+    let wall = Duration::from_millis(u64::try_from(last_end - first_build).unwrap_or(0))
+        .max(Duration::from_millis(1));
     // Running alone: from the workers' start to the last finish.
-    let running = Duration::from_millis(u64::try_from(last_end - run_start_ms).unwrap_or(0)).max(Duration::from_millis(1));
+    let running = Duration::from_millis(u64::try_from(last_end - run_start_ms).unwrap_or(0))
+        .max(Duration::from_millis(1));
     latencies.sort_unstable();
     durations.sort_unstable();
     println!(
@@ -132,7 +161,10 @@ async fn report(label: &str, engine: &Engine, ids: &[String], starting: Duration
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let n: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(200);
+    let n: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(200);
 
     let dir = tempfile::tempdir().unwrap();
     let sqlite = Store::connect(None, dir.path()).await.unwrap();
@@ -141,20 +173,44 @@ async fn main() {
     run("SQLite, one at a time", sqlite.clone(), None, 20, 1).await;
     sqlite.close().await.unwrap();
 
-    let admin_url = std::env::var("TOPSAIL_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let admin_url = std::env::var("TOPSAIL_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let name = format!("topsail_bench_{}", std::process::id());
     let admin = Database::connect(&admin_url).await.unwrap();
-    admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
     let url = format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0);
     let postgres = Store::connect(Some(&url), dir.path()).await.unwrap();
     postgres.migrate().await.unwrap();
     run("PostgreSQL, all at once", postgres.clone(), None, n, n).await;
     run("PostgreSQL, one at a time", postgres.clone(), None, 20, 1).await;
-    let redis_url = std::env::var("TOPSAIL_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let redis = RedisQueue::connect(&redis_url, &format!("topsail-bench:{}", std::process::id())).await.unwrap();
-    run("PostgreSQL + Redis queue, all at once", postgres.clone(), Some(&redis), n, n).await;
-    run("PostgreSQL + Redis queue, one at a time", postgres.clone(), Some(&redis), 20, 1).await;
+    let redis_url =
+        std::env::var("TOPSAIL_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let redis = RedisQueue::connect(&redis_url, &format!("topsail-bench:{}", std::process::id()))
+        .await
+        .unwrap();
+    run(
+        "PostgreSQL + Redis queue, all at once",
+        postgres.clone(),
+        Some(&redis),
+        n,
+        n,
+    )
+    .await;
+    run(
+        "PostgreSQL + Redis queue, one at a time",
+        postgres.clone(),
+        Some(&redis),
+        20,
+        1,
+    )
+    .await;
     redis.delete_all().await.unwrap();
     postgres.close().await.unwrap();
-    admin.execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)")).await.unwrap();
+    admin
+        .execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .await
+        .unwrap();
 }

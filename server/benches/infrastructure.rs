@@ -21,7 +21,15 @@ const CHANGES: usize = 30;
 
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status.lines().find(|l| l.starts_with("VmRSS:")).unwrap().split_whitespace().nth(1).unwrap().parse().unwrap()
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -60,7 +68,10 @@ fn ready_pods(view: &Value) -> usize {
 }
 
 fn desired_of(view: &Value, account: &str, cluster: &str) -> Option<i64> {
-    let account = view["accounts"].as_array()?.iter().find(|a| a["name"] == account)?;
+    let account = view["accounts"]
+        .as_array()?
+        .iter()
+        .find(|a| a["name"] == account)?;
     account["namespaces"]
         .as_array()?
         .iter()
@@ -75,12 +86,19 @@ async fn next_view(stream: &mut reqwest::Response, buffer: &mut String) -> Value
         if let Some(end) = buffer.find("\n\n") {
             let block: String = buffer.drain(..end + 2).collect();
             if block.lines().any(|l| l == "event: view") {
-                let data: String = block.lines().filter_map(|l| l.strip_prefix("data: ")).collect();
+                let data: String = block
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("data: "))
+                    .collect();
                 return serde_json::from_str(&data).unwrap();
             }
             continue;
         }
-        let chunk = tokio::time::timeout(Duration::from_secs(60), stream.chunk()).await.expect("an event within 60 s").unwrap().expect("the stream stays open");
+        let chunk = tokio::time::timeout(Duration::from_secs(60), stream.chunk())
+            .await
+            .expect("an event within 60 s")
+            .unwrap()
+            .expect("the stream stays open");
         buffer.push_str(&String::from_utf8_lossy(&chunk));
     }
 }
@@ -89,7 +107,10 @@ async fn next_view(stream: &mut reqwest::Response, buffer: &mut String) -> Value
 async fn main() {
     let topsail = env!("CARGO_BIN_EXE_topsail");
     let simulator = std::path::Path::new(topsail).with_file_name("kubernetes-simulator");
-    assert!(simulator.is_file(), "build the simulator first: cargo build -p kubernetes-simulator --release");
+    assert!(
+        simulator.is_file(),
+        "build the simulator first: cargo build -p kubernetes-simulator --release"
+    );
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("kubeconfig.yaml");
 
@@ -110,7 +131,11 @@ async fn main() {
         }
     }
     let sim = Killed(sim);
-    let token = std::fs::read_to_string(&kubeconfig).unwrap().lines().find_map(|l| l.trim().strip_prefix("token: ").map(str::to_owned)).unwrap();
+    let token = std::fs::read_to_string(&kubeconfig)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("token: ").map(str::to_owned))
+        .unwrap();
     let http = reqwest::Client::new();
 
     let mut server = Command::new(topsail)
@@ -132,7 +157,12 @@ async fn main() {
     std::thread::spawn(move || for _ in lines {});
     let pid = server.id();
     let server = Killed(server);
-    let created = http.post(format!("{base}/api/applications/create")).json(&json!({"input": {"name": "bench", "ownerEmail": "bench@example.com"}})).send().await.unwrap();
+    let created = http
+        .post(format!("{base}/api/applications/create"))
+        .json(&json!({"input": {"name": "bench", "ownerEmail": "bench@example.com"}}))
+        .send()
+        .await
+        .unwrap();
     assert!(created.status().is_success());
     tokio::time::sleep(Duration::from_secs(2)).await; // let the watchers list the empty clusters
     let rss_empty = rss_kib(pid);
@@ -142,7 +172,9 @@ async fn main() {
         for n in 0..DEPLOYMENTS_PER_CLUSTER {
             let name = format!("svc-{n:03}");
             let r = http
-                .patch(format!("{url}/apis/apps/v1/namespaces/default/deployments/{name}?fieldManager=bench"))
+                .patch(format!(
+                    "{url}/apis/apps/v1/namespaces/default/deployments/{name}?fieldManager=bench"
+                ))
                 .bearer_auth(&token)
                 .header("content-type", "application/apply-patch+yaml")
                 .body(deployment(&name).to_string())
@@ -152,7 +184,13 @@ async fn main() {
             assert!(r.status().is_success(), "{}", r.text().await.unwrap());
         }
     }
-    let mut stream = http.get(format!("{base}/api/infrastructure/stream?application=bench")).send().await.unwrap();
+    let mut stream = http
+        .get(format!(
+            "{base}/api/infrastructure/stream?application=bench"
+        ))
+        .send()
+        .await
+        .unwrap();
     let mut buffer = String::new();
     let total = 2 * DEPLOYMENTS_PER_CLUSTER * PODS_PER_DEPLOYMENT;
     loop {
@@ -168,7 +206,15 @@ async fn main() {
     let mut view_bytes = 0;
     for _ in 0..VIEW_CALLS {
         let t = Instant::now();
-        let body = http.post(format!("{base}/api/infrastructure/view")).json(&json!({"application": "bench"})).send().await.unwrap().bytes().await.unwrap();
+        let body = http
+            .post(format!("{base}/api/infrastructure/view"))
+            .json(&json!({"application": "bench"}))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
         view_times.push(t.elapsed());
         view_bytes = body.len();
     }
@@ -180,7 +226,10 @@ async fn main() {
         let replicas = PODS_PER_DEPLOYMENT as i64 + 1 + (i as i64 % 2);
         let t = Instant::now();
         let r = http
-            .patch(format!("{}/apis/apps/v1/namespaces/default/deployments/{name}/scale", urls[0]))
+            .patch(format!(
+                "{}/apis/apps/v1/namespaces/default/deployments/{name}/scale",
+                urls[0]
+            ))
             .bearer_auth(&token)
             .header("content-type", "application/merge-patch+json")
             .body(json!({"spec": {"replicas": replicas}}).to_string())
@@ -197,18 +246,43 @@ async fn main() {
         event_times.push(t.elapsed());
         // Let the rollout it started settle before the next change.
         tokio::time::sleep(Duration::from_millis(400)).await;
-        while tokio::time::timeout(Duration::from_millis(300), next_view(&mut stream, &mut buffer)).await.is_ok() {}
+        while tokio::time::timeout(
+            Duration::from_millis(300),
+            next_view(&mut stream, &mut buffer),
+        )
+        .await
+        .is_ok()
+        {}
     }
     event_times.sort();
 
-    println!("infrastructure: 2 clusters, {} Deployments, {total} pods, all of one application", 2 * DEPLOYMENTS_PER_CLUSTER);
-    println!("  populate → all pods ready in the live view: {:.1} s", synced.as_secs_f64());
-    println!("  topsail RSS: {:.1} MiB with empty clusters, {:.1} MiB with everything cached (+{:.1} MiB)",
-        rss_empty as f64 / 1024.0, rss_full as f64 / 1024.0, (rss_full as f64 - rss_empty as f64) / 1024.0);
-    println!("  view API ({} calls, {} KB each): p50 {:.1} ms, p95 {:.1} ms",
-        VIEW_CALLS, view_bytes / 1024, percentile(&view_times, 0.5).as_secs_f64() * 1e3, percentile(&view_times, 0.95).as_secs_f64() * 1e3);
-    println!("  cluster change → browser event ({CHANGES} scale changes): p50 {:.0} ms, p95 {:.0} ms, max {:.0} ms",
-        percentile(&event_times, 0.5).as_secs_f64() * 1e3, percentile(&event_times, 0.95).as_secs_f64() * 1e3, event_times.last().unwrap().as_secs_f64() * 1e3);
+    println!(
+        "infrastructure: 2 clusters, {} Deployments, {total} pods, all of one application",
+        2 * DEPLOYMENTS_PER_CLUSTER
+    );
+    println!(
+        "  populate → all pods ready in the live view: {:.1} s",
+        synced.as_secs_f64()
+    );
+    println!(
+        "  topsail RSS: {:.1} MiB with empty clusters, {:.1} MiB with everything cached (+{:.1} MiB)",
+        rss_empty as f64 / 1024.0,
+        rss_full as f64 / 1024.0,
+        (rss_full as f64 - rss_empty as f64) / 1024.0
+    );
+    println!(
+        "  view API ({} calls, {} KB each): p50 {:.1} ms, p95 {:.1} ms",
+        VIEW_CALLS,
+        view_bytes / 1024,
+        percentile(&view_times, 0.5).as_secs_f64() * 1e3,
+        percentile(&view_times, 0.95).as_secs_f64() * 1e3
+    );
+    println!(
+        "  cluster change → browser event ({CHANGES} scale changes): p50 {:.0} ms, p95 {:.0} ms, max {:.0} ms",
+        percentile(&event_times, 0.5).as_secs_f64() * 1e3,
+        percentile(&event_times, 0.95).as_secs_f64() * 1e3,
+        event_times.last().unwrap().as_secs_f64() * 1e3
+    );
     drop(server);
     drop(sim);
 }

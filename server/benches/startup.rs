@@ -13,7 +13,11 @@ const RUNS: usize = 15;
 
 fn get(addr: &str, path: &str) -> Option<u16> {
     let mut s = TcpStream::connect(addr).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut out = String::new();
     s.read_to_string(&mut out).ok()?;
     out.split_whitespace().nth(1)?.parse().ok()
@@ -59,7 +63,11 @@ fn one_run() -> Run {
     let rss_after_page_kib = rss_kib(&child);
     child.kill().unwrap();
     child.wait().unwrap();
-    Run { ready, rss_ready_kib, rss_after_page_kib }
+    Run {
+        ready,
+        rss_ready_kib,
+        rss_after_page_kib,
+    }
 }
 
 fn main() {
@@ -77,6 +85,12 @@ fn main() {
     );
     let max_ready = runs.iter().map(|r| r.rss_ready_kib).max().unwrap();
     let max_page = runs.iter().map(|r| r.rss_after_page_kib).max().unwrap();
-    println!("RSS once ready: median {} KiB, max {} KiB", median.rss_ready_kib, max_ready);
-    println!("RSS after rendering /applications: median {} KiB, max {} KiB", median.rss_after_page_kib, max_page);
+    println!(
+        "RSS once ready: median {} KiB, max {} KiB",
+        median.rss_ready_kib, max_ready
+    );
+    println!(
+        "RSS after rendering /applications: median {} KiB, max {} KiB",
+        median.rss_after_page_kib, max_page
+    );
 }

@@ -102,7 +102,10 @@ fn default_poll_ms() -> u64 {
 
 impl Default for JenkinsConfig {
     fn default() -> Self {
-        Self { masters: Vec::new(), poll_interval_ms: default_poll_ms() }
+        Self {
+            masters: Vec::new(),
+            poll_interval_ms: default_poll_ms(),
+        }
     }
 }
 
@@ -184,7 +187,11 @@ fn yes() -> bool {
 
 impl Default for KubernetesConfig {
     fn default() -> Self {
-        Self { accounts: Vec::new(), kubeconfigs: Vec::new(), use_default_kubeconfig: true }
+        Self {
+            accounts: Vec::new(),
+            kubeconfigs: Vec::new(),
+            use_default_kubeconfig: true,
+        }
     }
 }
 
@@ -262,7 +269,11 @@ pub enum ConfigError {
     #[error("config file {path}: cannot read it: {reason}")]
     Unreadable { path: PathBuf, reason: String },
     #[error("config file {path}: {location}: {reason}")]
-    Invalid { path: PathBuf, location: String, reason: String },
+    Invalid {
+        path: PathBuf,
+        location: String,
+        reason: String,
+    },
     #[error("environment variable {var}: {reason}")]
     Env { var: String, reason: String },
 }
@@ -280,7 +291,9 @@ pub fn load(
 
     let listen = cli
         .listen
-        .or(env_parse(env, "TOPSAIL_LISTEN", |v| v.parse::<SocketAddr>().map_err(|e| e.to_string()))?)
+        .or(env_parse(env, "TOPSAIL_LISTEN", |v| {
+            v.parse::<SocketAddr>().map_err(|e| e.to_string())
+        })?)
         .or(file_config.listen)
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 3000)));
     let data_dir = cli
@@ -307,17 +320,25 @@ pub fn load(
         })?)
         .or(file_config.log_format)
         .unwrap_or_default();
-    let log_level = env("TOPSAIL_LOG").or(file_config.log_level).unwrap_or_else(|| "info".to_owned());
+    let log_level = env("TOPSAIL_LOG")
+        .or(file_config.log_level)
+        .unwrap_or_else(|| "info".to_owned());
     let queue_visibility_timeout = Duration::from_millis(
         env_parse(env, "TOPSAIL_QUEUE_VISIBILITY_TIMEOUT_MS", |v| {
-            v.parse::<u64>().ok().filter(|ms| *ms >= 100).ok_or_else(|| "expected whole milliseconds, at least 100".to_owned())
+            v.parse::<u64>()
+                .ok()
+                .filter(|ms| *ms >= 100)
+                .ok_or_else(|| "expected whole milliseconds, at least 100".to_owned())
         })?
         .or(file_config.queue_visibility_timeout_ms)
         .unwrap_or(60_000)
         .max(100),
     );
 
-    let redis_url = env("TOPSAIL_REDIS_URL").map(Secret::new).or(file_config.redis_url).filter(|url| !url.expose().is_empty());
+    let redis_url = env("TOPSAIL_REDIS_URL")
+        .map(Secret::new)
+        .or(file_config.redis_url)
+        .filter(|url| !url.expose().is_empty());
     let redis_key_prefix = env("TOPSAIL_REDIS_KEY_PREFIX")
         .or(file_config.redis_key_prefix)
         .filter(|p| !p.is_empty())
@@ -330,16 +351,40 @@ pub fn load(
 
     let mut jenkins = file_config.jenkins.unwrap_or_default();
     for (i, master) in jenkins.masters.iter_mut().enumerate() {
-        master.token = read_secret(env, &format!("jenkins.masters[{i}]"), "token", master.token_env.as_deref(), master.token_file.as_deref(), file)?;
+        master.token = read_secret(
+            env,
+            &format!("jenkins.masters[{i}]"),
+            "token",
+            master.token_env.as_deref(),
+            master.token_file.as_deref(),
+            file,
+        )?;
     }
     let mut registries = file_config.registries.unwrap_or_default();
     for (i, r) in registries.iter_mut().enumerate() {
         let at = format!("registries[{i}]");
-        r.password = read_secret(env, &at, "password", r.password_env.as_deref(), r.password_file.as_deref(), file)?;
-        r.webhook_secret = read_secret(env, &at, "webhook_secret", r.webhook_secret_env.as_deref(), r.webhook_secret_file.as_deref(), file)?;
+        r.password = read_secret(
+            env,
+            &at,
+            "password",
+            r.password_env.as_deref(),
+            r.password_file.as_deref(),
+            file,
+        )?;
+        r.webhook_secret = read_secret(
+            env,
+            &at,
+            "webhook_secret",
+            r.webhook_secret_env.as_deref(),
+            r.webhook_secret_file.as_deref(),
+            file,
+        )?;
     }
 
-    let public_url = env("TOPSAIL_PUBLIC_URL").or(file_config.public_url).map(|u| u.trim().trim_end_matches('/').to_owned()).filter(|u| !u.is_empty());
+    let public_url = env("TOPSAIL_PUBLIC_URL")
+        .or(file_config.public_url)
+        .map(|u| u.trim().trim_end_matches('/').to_owned())
+        .filter(|u| !u.is_empty());
 
     Ok(Config {
         listen,
@@ -368,7 +413,14 @@ fn read_secret(
     path: Option<&Path>,
     file: Option<&Path>,
 ) -> Result<Option<Secret>, ConfigError> {
-    let invalid = |reason: String| ConfigError::Invalid { path: file.map(Path::to_owned).unwrap_or_default(), location: format!("key `{at}.{what}_{}`", if var.is_some() { "env" } else { "file" }), reason };
+    let invalid = |reason: String| ConfigError::Invalid {
+        path: file.map(Path::to_owned).unwrap_or_default(),
+        location: format!(
+            "key `{at}.{what}_{}`",
+            if var.is_some() { "env" } else { "file" }
+        ),
+        reason,
+    };
     if let Some(var) = var {
         return match env(var).filter(|v| !v.trim().is_empty()) {
             Some(v) => Ok(Some(Secret::new(v.trim()))),
@@ -391,14 +443,25 @@ fn env_parse<T>(
     parse: impl Fn(&str) -> Result<T, String>,
 ) -> Result<Option<T>, ConfigError> {
     env(var)
-        .map(|raw| parse(raw.trim()).map_err(|reason| ConfigError::Env { var: var.to_owned(), reason }))
+        .map(|raw| {
+            parse(raw.trim()).map_err(|reason| ConfigError::Env {
+                var: var.to_owned(),
+                reason,
+            })
+        })
         .transpose()
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError::Unreadable { path: path.to_owned(), reason: e.to_string() })?;
-    let invalid = |location: String, reason: String| ConfigError::Invalid { path: path.to_owned(), location, reason };
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Unreadable {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })?;
+    let invalid = |location: String, reason: String| ConfigError::Invalid {
+        path: path.to_owned(),
+        location,
+        reason,
+    };
     let deserializer = toml::Deserializer::parse(&text)
         .map_err(|e| invalid(line_column(&text, e.span()), e.message().to_owned()))?;
     serde_path_to_error::deserialize(deserializer).map_err(|e| {
@@ -414,7 +477,9 @@ fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
 }
 
 fn line_column(text: &str, span: Option<std::ops::Range<usize>>) -> String {
-    let Some(span) = span else { return "file".to_owned() };
+    let Some(span) = span else {
+        return "file".to_owned();
+    };
     let before = &text[..span.start.min(text.len())];
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
@@ -436,7 +501,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| map.get(k).cloned()
     }
 
@@ -458,11 +526,25 @@ mod tests {
 
     #[test]
     fn cli_beats_environment_beats_file() {
-        let f = file_with("listen = \"127.0.0.1:4000\"\ndata_dir = \"/file\"\nlog_level = \"debug\"\n");
-        let env = env_of(&[("TOPSAIL_LISTEN", "127.0.0.1:5000"), ("TOPSAIL_DATA_DIR", "/env")]);
+        let f =
+            file_with("listen = \"127.0.0.1:4000\"\ndata_dir = \"/file\"\nlog_level = \"debug\"\n");
+        let env = env_of(&[
+            ("TOPSAIL_LISTEN", "127.0.0.1:5000"),
+            ("TOPSAIL_DATA_DIR", "/env"),
+        ]);
         let c = load(Some(f.path()), &env, Overrides::default()).unwrap();
-        assert_eq!((c.listen.port(), c.data_dir.to_str().unwrap(), c.log_level.as_str()), (5000, "/env", "debug"));
-        let cli = Overrides { listen: Some("127.0.0.1:6000".parse().unwrap()), ..Default::default() };
+        assert_eq!(
+            (
+                c.listen.port(),
+                c.data_dir.to_str().unwrap(),
+                c.log_level.as_str()
+            ),
+            (5000, "/env", "debug")
+        );
+        let cli = Overrides {
+            listen: Some("127.0.0.1:6000".parse().unwrap()),
+            ..Default::default()
+        };
         let c = load(Some(f.path()), &env, cli).unwrap();
         assert_eq!(c.listen.port(), 6000);
     }
@@ -470,29 +552,49 @@ mod tests {
     #[test]
     fn a_bad_value_names_the_file_and_the_key() {
         let f = file_with("listen = \"not an address\"\n");
-        let err = load(Some(f.path()), &env_of(&[]), Overrides::default()).unwrap_err().to_string();
-        assert!(err.starts_with(&format!("config file {}: key `listen`: ", f.path().display())), "{err}");
+        let err = load(Some(f.path()), &env_of(&[]), Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(&format!(
+                "config file {}: key `listen`: ",
+                f.path().display()
+            )),
+            "{err}"
+        );
         assert!(err.contains("invalid socket address"), "{err}");
     }
 
     #[test]
     fn an_unknown_key_is_rejected_by_name() {
         let f = file_with("listen = \"127.0.0.1:1\"\nlisten_port = 3\n");
-        let err = load(Some(f.path()), &env_of(&[]), Overrides::default()).unwrap_err().to_string();
+        let err = load(Some(f.path()), &env_of(&[]), Overrides::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("unknown field `listen_port`"), "{err}");
     }
 
     #[test]
     fn a_syntax_error_names_the_line() {
         let f = file_with("listen = \"127.0.0.1:1\"\ndata_dir = \n");
-        let err = load(Some(f.path()), &env_of(&[]), Overrides::default()).unwrap_err().to_string();
+        let err = load(Some(f.path()), &env_of(&[]), Overrides::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("line 2"), "{err}");
     }
 
     #[test]
     fn a_bad_environment_variable_is_named() {
-        let err = load(None, &env_of(&[("TOPSAIL_LOG_FORMAT", "xml")]), Overrides::default()).unwrap_err();
-        assert_eq!(err.to_string(), "environment variable TOPSAIL_LOG_FORMAT: expected `human` or `json`, found `xml`");
+        let err = load(
+            None,
+            &env_of(&[("TOPSAIL_LOG_FORMAT", "xml")]),
+            Overrides::default(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable TOPSAIL_LOG_FORMAT: expected `human` or `json`, found `xml`"
+        );
     }
 
     #[test]
@@ -502,22 +604,53 @@ mod tests {
             "[[jenkins.masters]]\nname = \"ci\"\naddress = \"http://ci\"\nusername = \"bot\"\ntoken_env = \"CI_TOKEN\"\n\n[[jenkins.masters]]\nname = \"ci2\"\naddress = \"http://ci2\"\ntoken_file = \"{}\"\n\n[[registries]]\nname = \"local\"\naddress = \"http://127.0.0.1:5000\"\nwebhook_secret_env = \"HOOK\"\n",
             token_file.path().display()
         ));
-        let c = load(Some(f.path()), &env_of(&[("CI_TOKEN", "tok-from-env"), ("HOOK", "s3cret")]), Overrides::default()).unwrap();
-        assert_eq!(c.jenkins.masters[0].token.as_ref().unwrap().expose(), "tok-from-env");
-        assert_eq!(c.jenkins.masters[1].token.as_ref().unwrap().expose(), "tok-from-file");
-        assert_eq!(c.registries[0].webhook_secret.as_ref().unwrap().expose(), "s3cret");
+        let c = load(
+            Some(f.path()),
+            &env_of(&[("CI_TOKEN", "tok-from-env"), ("HOOK", "s3cret")]),
+            Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            c.jenkins.masters[0].token.as_ref().unwrap().expose(),
+            "tok-from-env"
+        );
+        assert_eq!(
+            c.jenkins.masters[1].token.as_ref().unwrap().expose(),
+            "tok-from-file"
+        );
+        assert_eq!(
+            c.registries[0].webhook_secret.as_ref().unwrap().expose(),
+            "s3cret"
+        );
         assert!(c.registries[0].password.is_none());
         let shown = c.to_toml();
-        assert!(!shown.contains("tok-from") && !shown.contains("s3cret"), "{shown}");
-        let err = load(Some(f.path()), &env_of(&[("HOOK", "x")]), Overrides::default()).unwrap_err().to_string();
-        assert!(err.ends_with("key `jenkins.masters[0].token_env`: environment variable CI_TOKEN is not set"), "{err}");
+        assert!(
+            !shown.contains("tok-from") && !shown.contains("s3cret"),
+            "{shown}"
+        );
+        let err = load(
+            Some(f.path()),
+            &env_of(&[("HOOK", "x")]),
+            Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.ends_with(
+                "key `jenkins.masters[0].token_env`: environment variable CI_TOKEN is not set"
+            ),
+            "{err}"
+        );
     }
 
     #[test]
     fn secrets_never_print() {
         let env = env_of(&[("DATABASE_URL", "postgres://u:hunter2@db/topsail")]);
         let c = load(None, &env, Overrides::default()).unwrap();
-        assert_eq!(c.database_url.as_ref().unwrap().expose(), "postgres://u:hunter2@db/topsail");
+        assert_eq!(
+            c.database_url.as_ref().unwrap().expose(),
+            "postgres://u:hunter2@db/topsail"
+        );
         assert_eq!(c.database_kind(), "postgres");
         for shown in [format!("{c:?}"), c.to_toml()] {
             assert!(!shown.contains("hunter2"), "{shown}");

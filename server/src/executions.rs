@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use app::model::execution::{Execution, PlannedChange, Status};
-use serde_json::{Value, json};
 use app::model::{AppError, ApplicationName, RequestContext};
 use app::services::ExecutionService;
 use async_trait::async_trait;
+use serde_json::{Value, json};
 
 use crate::applications::internal;
 use crate::orchestration::engine::{Engine, EngineError};
@@ -25,7 +25,11 @@ pub struct Executions {
 
 impl Executions {
     pub fn new(engine: Arc<Engine>, store: Store) -> Self {
-        Self { engine, store, accounts: None }
+        Self {
+            engine,
+            store,
+            accounts: None,
+        }
     }
 
     pub fn with_accounts(mut self, accounts: crate::kubernetes::Accounts) -> Self {
@@ -35,7 +39,11 @@ impl Executions {
 
     /// What one deploy stage would change: each manifest against the live object, on the
     /// fields the manifest sets.
-    async fn plan(&self, execution: &Execution, stage: &app::model::execution::Stage) -> Vec<PlannedChange> {
+    async fn plan(
+        &self,
+        execution: &Execution,
+        stage: &app::model::execution::Stage,
+    ) -> Vec<PlannedChange> {
         let unplanned = |note: String| PlannedChange {
             stage: stage.name.clone(),
             account: String::new(),
@@ -45,33 +53,67 @@ impl Executions {
             changes: Vec::new(),
             note: Some(note),
         };
-        let (account, namespace_override, manifests) = match crate::orchestration::stages::planned_deploy(execution, stage) {
-            Ok(p) => p,
-            Err(note) => return vec![unplanned(note)],
+        let (account, namespace_override, manifests) =
+            match crate::orchestration::stages::planned_deploy(execution, stage) {
+                Ok(p) => p,
+                Err(note) => return vec![unplanned(note)],
+            };
+        let Some(accounts) = &self.accounts else {
+            return vec![unplanned("no Kubernetes accounts are configured".into())];
         };
-        let Some(accounts) = &self.accounts else { return vec![unplanned("no Kubernetes accounts are configured".into())] };
-        let default_namespace = accounts.account(&account).map(|a| a.default_namespace.clone()).unwrap_or_else(|_| "default".into());
+        let default_namespace = accounts
+            .account(&account)
+            .map(|a| a.default_namespace.clone())
+            .unwrap_or_else(|_| "default".into());
         let mut out = Vec::new();
         for m in manifests {
-            let kind = m.get("kind").and_then(Value::as_str).unwrap_or_default().to_owned();
-            let name = m.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_owned();
-            let namespace = namespace_override.clone().or_else(|| m.pointer("/metadata/namespace").and_then(Value::as_str).map(str::to_owned)).unwrap_or_else(|| default_namespace.clone());
+            let kind = m
+                .get("kind")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let name = m
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let namespace = namespace_override
+                .clone()
+                .or_else(|| {
+                    m.pointer("/metadata/namespace")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                })
+                .unwrap_or_else(|| default_namespace.clone());
             let object = format!("{} {name}", kind.to_ascii_lowercase());
-            let mut planned = PlannedChange { stage: stage.name.clone(), account: account.clone(), namespace: namespace.clone(), object, exists: false, changes: Vec::new(), note: None };
+            let mut planned = PlannedChange {
+                stage: stage.name.clone(),
+                account: account.clone(),
+                namespace: namespace.clone(),
+                object,
+                exists: false,
+                changes: Vec::new(),
+                note: None,
+            };
             let mut wanted = m.clone();
             if let Some(meta) = wanted.get_mut("metadata").and_then(Value::as_object_mut) {
                 meta.insert("namespace".into(), json!(namespace));
             }
-            let live = match crate::kubernetes::ResourceRef::from_kind(&account, &namespace, &kind, &name) {
-                Ok(r) => accounts.get(&r).await,
-                Err(e) => Err(e),
-            };
+            let live =
+                match crate::kubernetes::ResourceRef::from_kind(&account, &namespace, &kind, &name)
+                {
+                    Ok(r) => accounts.get(&r).await,
+                    Err(e) => Err(e),
+                };
             match live {
                 Ok(Some(live)) => {
                     planned.exists = true;
-                    planned.changes = app::model::pipeline::diff_json(&project(&live, &wanted), &wanted);
+                    planned.changes =
+                        app::model::pipeline::diff_json(&project(&live, &wanted), &wanted);
                 }
-                Ok(None) => planned.changes = app::model::pipeline::diff_json(&Value::Null, &wanted),
+                Ok(None) => {
+                    planned.changes = app::model::pipeline::diff_json(&Value::Null, &wanted)
+                }
                 Err(e) => planned.note = Some(e.to_string()),
             }
             out.push(planned);
@@ -83,8 +125,18 @@ impl Executions {
 /// `live` cut down to the fields `shape` sets (what an apply of `shape` would touch).
 fn project(live: &Value, shape: &Value) -> Value {
     match (live, shape) {
-        (Value::Object(l), Value::Object(s)) => Value::Object(s.keys().filter_map(|k| Some((k.clone(), project(l.get(k)?, &s[k])))).collect()),
-        (Value::Array(l), Value::Array(s)) => Value::Array(l.iter().zip(s.iter()).map(|(l, s)| project(l, s)).chain(l.iter().skip(s.len()).cloned()).collect()),
+        (Value::Object(l), Value::Object(s)) => Value::Object(
+            s.keys()
+                .filter_map(|k| Some((k.clone(), project(l.get(k)?, &s[k]))))
+                .collect(),
+        ),
+        (Value::Array(l), Value::Array(s)) => Value::Array(
+            l.iter()
+                .zip(s.iter())
+                .map(|(l, s)| project(l, s))
+                .chain(l.iter().skip(s.len()).cloned())
+                .collect(),
+        ),
         (l, _) => l.clone(),
     }
 }
@@ -106,28 +158,62 @@ impl ExecutionService for Executions {
         name: &str,
         trigger: serde_json::Value,
     ) -> Result<String, AppError> {
-        let (_, document) = self.store.get_pipeline(application.as_str(), name).await.map_err(|e| match e {
-            StoreError::NotFound => AppError::NotFound { what: format!("pipeline '{name}' of application '{application}'") },
-            other => internal(rc, &other),
-        })?;
-        if document.0.get("disabled").and_then(serde_json::Value::as_bool) == Some(true) {
-            return Err(AppError::Conflict { message: format!("pipeline '{name}' is disabled") });
+        let (_, document) = self
+            .store
+            .get_pipeline(application.as_str(), name)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => AppError::NotFound {
+                    what: format!("pipeline '{name}' of application '{application}'"),
+                },
+                other => internal(rc, &other),
+            })?;
+        if document
+            .0
+            .get("disabled")
+            .and_then(serde_json::Value::as_bool)
+            == Some(true)
+        {
+            return Err(AppError::Conflict {
+                message: format!("pipeline '{name}' is disabled"),
+            });
         }
         let mut trigger = match trigger {
             serde_json::Value::Object(map) => map,
-            _ => return Err(AppError::invalid("trigger", "the trigger must be a JSON object")),
+            _ => {
+                return Err(AppError::invalid(
+                    "trigger",
+                    "the trigger must be a JSON object",
+                ));
+            }
         };
-        let given = trigger.get("parameters").and_then(serde_json::Value::as_object).cloned().unwrap_or_default();
-        let parameters = document.resolve_parameters(&given).map_err(|problems| AppError::Invalid {
-            fields: problems
-                .into_iter()
-                .map(|(name, message)| app::model::FieldError { field: format!("parameters.{name}"), message })
-                .collect(),
-        })?;
+        let given = trigger
+            .get("parameters")
+            .and_then(serde_json::Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let parameters =
+            document
+                .resolve_parameters(&given)
+                .map_err(|problems| AppError::Invalid {
+                    fields: problems
+                        .into_iter()
+                        .map(|(name, message)| app::model::FieldError {
+                            field: format!("parameters.{name}"),
+                            message,
+                        })
+                        .collect(),
+                })?;
         trigger.insert("parameters".into(), serde_json::Value::Object(parameters));
         trigger.entry("type").or_insert_with(|| "manual".into());
-        trigger.entry("user").or_insert_with(|| rc.caller.audit_name().into());
-        let id = self.engine.start(&document, serde_json::Value::Object(trigger)).await.map_err(|e| map(rc, e))?;
+        trigger
+            .entry("user")
+            .or_insert_with(|| rc.caller.audit_name().into());
+        let id = self
+            .engine
+            .start(&document, serde_json::Value::Object(trigger))
+            .await
+            .map_err(|e| map(rc, e))?;
         tracing::info!(request_id = %rc.request_id, execution = %id, by = rc.caller.audit_name(), "pipeline started");
         Ok(id)
     }
@@ -136,12 +222,27 @@ impl ExecutionService for Executions {
         self.engine.execution(id).await.map_err(|e| map(rc, e))
     }
 
-    async fn list(&self, rc: &RequestContext, application: &ApplicationName) -> Result<Vec<Execution>, AppError> {
-        self.engine.executions(application.as_str(), LIST_LIMIT).await.map_err(|e| map(rc, e))
+    async fn list(
+        &self,
+        rc: &RequestContext,
+        application: &ApplicationName,
+    ) -> Result<Vec<Execution>, AppError> {
+        self.engine
+            .executions(application.as_str(), LIST_LIMIT)
+            .await
+            .map_err(|e| map(rc, e))
     }
 
-    async fn cancel(&self, rc: &RequestContext, id: &str, reason: Option<String>) -> Result<(), AppError> {
-        self.engine.cancel(id, rc.caller.audit_name(), reason).await.map_err(|e| map(rc, e))
+    async fn cancel(
+        &self,
+        rc: &RequestContext,
+        id: &str,
+        reason: Option<String>,
+    ) -> Result<(), AppError> {
+        self.engine
+            .cancel(id, rc.caller.audit_name(), reason)
+            .await
+            .map_err(|e| map(rc, e))
     }
 
     async fn judge(
@@ -152,7 +253,10 @@ impl ExecutionService for Executions {
         proceed: bool,
         input: Option<String>,
     ) -> Result<(), AppError> {
-        self.engine.judge(id, stage_id, proceed, input, rc.caller.audit_name()).await.map_err(|e| map(rc, e))
+        self.engine
+            .judge(id, stage_id, proceed, input, rc.caller.audit_name())
+            .await
+            .map_err(|e| map(rc, e))
     }
 
     async fn pause(&self, rc: &RequestContext, id: &str) -> Result<(), AppError> {
@@ -163,29 +267,67 @@ impl ExecutionService for Executions {
         self.engine.resume(id).await.map_err(|e| map(rc, e))
     }
 
-    async fn restart_stage(&self, rc: &RequestContext, id: &str, stage_id: &str) -> Result<(), AppError> {
-        self.engine.restart_stage(id, stage_id).await.map_err(|e| map(rc, e))
+    async fn restart_stage(
+        &self,
+        rc: &RequestContext,
+        id: &str,
+        stage_id: &str,
+    ) -> Result<(), AppError> {
+        self.engine
+            .restart_stage(id, stage_id)
+            .await
+            .map_err(|e| map(rc, e))
     }
 
-    async fn evaluate(&self, rc: &RequestContext, id: &str, expression: &str) -> Result<serde_json::Value, AppError> {
-        match self.engine.evaluate(id, expression).await.map_err(|e| map(rc, e))? {
+    async fn evaluate(
+        &self,
+        rc: &RequestContext,
+        id: &str,
+        expression: &str,
+    ) -> Result<serde_json::Value, AppError> {
+        match self
+            .engine
+            .evaluate(id, expression)
+            .await
+            .map_err(|e| map(rc, e))?
+        {
             Ok(value) => Ok(value),
             Err(reason) => Err(AppError::invalid("expression", &reason)),
         }
     }
 
-    async fn judgment_preview(&self, rc: &RequestContext, id: &str, stage_id: &str) -> Result<Vec<PlannedChange>, AppError> {
+    async fn judgment_preview(
+        &self,
+        rc: &RequestContext,
+        id: &str,
+        stage_id: &str,
+    ) -> Result<Vec<PlannedChange>, AppError> {
         let execution = self.engine.execution(id).await.map_err(|e| map(rc, e))?;
-        let Some(judgment) = execution.stage(stage_id).filter(|s| s.stage_type == "manualJudgment") else {
-            return Err(AppError::NotFound { what: format!("manual judgment stage {stage_id} of execution {id}") });
+        let Some(judgment) = execution
+            .stage(stage_id)
+            .filter(|s| s.stage_type == "manualJudgment")
+        else {
+            return Err(AppError::NotFound {
+                what: format!("manual judgment stage {stage_id} of execution {id}"),
+            });
         };
         if judgment.status != Status::Running {
-            return Err(AppError::Conflict { message: format!("stage '{}' is not waiting for a judgment", judgment.name) });
+            return Err(AppError::Conflict {
+                message: format!("stage '{}' is not waiting for a judgment", judgment.name),
+            });
         }
-        let next: Vec<String> = execution.downstream_of(&judgment.ref_id).filter(|s| s.stage_type == "deployManifest").map(|s| s.id.clone()).collect();
+        let next: Vec<String> = execution
+            .downstream_of(&judgment.ref_id)
+            .filter(|s| s.stage_type == "deployManifest")
+            .map(|s| s.id.clone())
+            .collect();
         let mut out = Vec::new();
         for stage_id in next {
-            let (execution, stage) = self.engine.preview_stage(id, &stage_id).await.map_err(|e| map(rc, e))?;
+            let (execution, stage) = self
+                .engine
+                .preview_stage(id, &stage_id)
+                .await
+                .map_err(|e| map(rc, e))?;
             out.extend(self.plan(&execution, &stage).await);
         }
         Ok(out)
@@ -203,7 +345,10 @@ mod tests {
             "spec": {"replicas": 3, "template": {"spec": {"containers": [{"name": "main", "image": "a:1", "resources": {}}]}}}, "status": {"ready": 3}});
         let shape = json!({"metadata": {"name": "web", "labels": {"app": "web"}},
             "spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "main", "image": "a:2"}]}}}});
-        assert_eq!(project(&live, &shape), json!({"metadata": {"name": "web", "labels": {"app": "web"}},
-            "spec": {"replicas": 3, "template": {"spec": {"containers": [{"name": "main", "image": "a:1"}]}}}}));
+        assert_eq!(
+            project(&live, &shape),
+            json!({"metadata": {"name": "web", "labels": {"app": "web"}},
+            "spec": {"replicas": 3, "template": {"spec": {"containers": [{"name": "main", "image": "a:1"}]}}}})
+        );
     }
 }

@@ -25,7 +25,14 @@ pub fn long_id() -> String {
 /// A random id in UUID form (`8-4-4-4-12` hex digits), as Spinnaker's pipeline ids are.
 pub fn uuid_like() -> String {
     let h = long_id();
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 /// A UUID-form id derived from `parts`, the same for the same parts in every process and
@@ -42,7 +49,14 @@ pub fn derived_id(parts: &[&str]) -> String {
         h
     };
     let h = format!("{:016x}{:016x}", hash(1), hash(2));
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 #[cfg(test)]
@@ -53,10 +67,16 @@ mod tests {
     fn ids_are_hex_and_differ() {
         let ids: std::collections::HashSet<String> = (0..1000).map(|_| long_id()).collect();
         assert_eq!(ids.len(), 1000);
-        assert!(ids.iter().all(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())));
+        assert!(
+            ids.iter()
+                .all(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+        );
         assert_eq!(short_id().len(), 16);
         let u = uuid_like();
-        assert_eq!(u.split('-').map(str::len).collect::<Vec<_>>(), [8, 4, 4, 4, 12]);
+        assert_eq!(
+            u.split('-').map(str::len).collect::<Vec<_>>(),
+            [8, 4, 4, 4, 12]
+        );
         assert_eq!(derived_id(&["a", "b"]), derived_id(&["a", "b"]));
         assert_ne!(derived_id(&["a", "b"]), derived_id(&["ab", ""]));
         assert_eq!(derived_id(&["x"]).len(), 36);

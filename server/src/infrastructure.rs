@@ -5,8 +5,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use app::model::infrastructure::{
-    AccountView, ClusterView, ConditionView, EventView, InfrastructureAction, InfrastructureView, LoadBalancerView,
-    NamespaceView, ObjectDetails, ObjectRef, PodHealth, PodView, ServerGroupView, to_yaml,
+    AccountView, ClusterView, ConditionView, EventView, InfrastructureAction, InfrastructureView,
+    LoadBalancerView, NamespaceView, ObjectDetails, ObjectRef, PodHealth, PodView, ServerGroupView,
+    to_yaml,
 };
 use app::model::{AppError, ApplicationName, DeployTarget, FieldError, RequestContext};
 use app::services::InfrastructureService;
@@ -29,11 +30,23 @@ pub struct Infrastructure {
 pub fn app_error(e: KubernetesError) -> AppError {
     match e {
         KubernetesError::NotFound { resource } => AppError::NotFound { what: resource },
-        KubernetesError::UnknownAccount(name) => AppError::NotFound { what: format!("Kubernetes account '{name}'") },
-        KubernetesError::NamespaceNotAllowed { .. } => AppError::Invalid { fields: vec![FieldError::new("namespace", &e.to_string())] },
-        KubernetesError::InvalidManifest(m) => AppError::Invalid { fields: vec![FieldError::new("manifest", &m)] },
-        KubernetesError::AccountUnavailable { .. } | KubernetesError::Unreachable { .. } => AppError::Unavailable { message: e.to_string() },
-        other => AppError::Conflict { message: other.to_string() },
+        KubernetesError::UnknownAccount(name) => AppError::NotFound {
+            what: format!("Kubernetes account '{name}'"),
+        },
+        KubernetesError::NamespaceNotAllowed { .. } => AppError::Invalid {
+            fields: vec![FieldError::new("namespace", &e.to_string())],
+        },
+        KubernetesError::InvalidManifest(m) => AppError::Invalid {
+            fields: vec![FieldError::new("manifest", &m)],
+        },
+        KubernetesError::AccountUnavailable { .. } | KubernetesError::Unreachable { .. } => {
+            AppError::Unavailable {
+                message: e.to_string(),
+            }
+        }
+        other => AppError::Conflict {
+            message: other.to_string(),
+        },
     }
 }
 
@@ -42,34 +55,62 @@ fn uid(v: &Value) -> &str {
 }
 
 fn name(v: &Value) -> String {
-    v["metadata"]["name"].as_str().unwrap_or_default().to_owned()
+    v["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 fn owner(v: &Value) -> Option<&str> {
-    v["metadata"]["ownerReferences"].as_array()?.iter().find(|o| o["controller"] == Value::Bool(true)).and_then(|o| o["uid"].as_str())
+    v["metadata"]["ownerReferences"]
+        .as_array()?
+        .iter()
+        .find(|o| o["controller"] == Value::Bool(true))
+        .and_then(|o| o["uid"].as_str())
 }
 
 fn is_ready(pod: &Value) -> bool {
-    pod["status"]["conditions"].as_array().into_iter().flatten().any(|c| c["type"] == "Ready" && c["status"] == "True")
+    pod["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|c| c["type"] == "Ready" && c["status"] == "True")
 }
 
 fn pod_view(pod: &Value) -> PodView {
-    let statuses: Vec<&Value> = pod["status"]["containerStatuses"].as_array().map(|s| s.iter().collect()).unwrap_or_default();
+    let statuses: Vec<&Value> = pod["status"]["containerStatuses"]
+        .as_array()
+        .map(|s| s.iter().collect())
+        .unwrap_or_default();
     let restarts = statuses.iter().map(|s| n(&s["restartCount"])).sum();
     let reason = statuses
         .iter()
-        .find_map(|s| s["state"]["waiting"]["reason"].as_str().or(s["state"]["terminated"]["reason"].as_str()))
+        .find_map(|s| {
+            s["state"]["waiting"]["reason"]
+                .as_str()
+                .or(s["state"]["terminated"]["reason"].as_str())
+        })
         .or(pod["status"]["reason"].as_str())
         .map(str::to_owned);
     let ready = is_ready(pod);
-    let failing = pod_failure(std::slice::from_ref(pod)).is_some() || pod["status"]["phase"] == "Failed";
+    let failing =
+        pod_failure(std::slice::from_ref(pod)).is_some() || pod["status"]["phase"] == "Failed";
     PodView {
         name: name(pod),
-        phase: pod["status"]["phase"].as_str().unwrap_or("Pending").to_owned(),
+        phase: pod["status"]["phase"]
+            .as_str()
+            .unwrap_or("Pending")
+            .to_owned(),
         ready,
         restarts,
-        node: pod["spec"]["nodeName"].as_str().unwrap_or_default().to_owned(),
-        created: pod["metadata"]["creationTimestamp"].as_str().unwrap_or_default().to_owned(),
+        node: pod["spec"]["nodeName"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        created: pod["metadata"]["creationTimestamp"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
         reason: if ready { None } else { reason },
         health: if ready {
             PodHealth::Up
@@ -78,7 +119,12 @@ fn pod_view(pod: &Value) -> PodView {
         } else {
             PodHealth::Starting
         },
-        containers: pod["spec"]["containers"].as_array().into_iter().flatten().filter_map(|c| c["name"].as_str().map(str::to_owned)).collect(),
+        containers: pod["spec"]["containers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c["name"].as_str().map(str::to_owned))
+            .collect(),
     }
 }
 
@@ -88,13 +134,20 @@ fn selector_matches(selector: &serde_json::Map<String, Value>, labels: &Value) -
 
 /// Builds the view of one application from cached objects of one account.
 pub fn namespaces_of(application: &str, objects: &[(CacheKey, Arc<Value>)]) -> Vec<NamespaceView> {
-    let mut by_ns: std::collections::BTreeMap<String, Vec<(&CacheKey, &Value)>> = Default::default();
+    let mut by_ns: std::collections::BTreeMap<String, Vec<(&CacheKey, &Value)>> =
+        Default::default();
     for (k, v) in objects {
         by_ns.entry(k.namespace.clone()).or_default().push((k, v));
     }
     let mut namespaces = Vec::new();
     for (ns, items) in by_ns {
-        let of_kind = |kind: &str| -> Vec<&Value> { items.iter().filter(|(k, _)| k.kind == kind).map(|(_, v)| *v).collect() };
+        let of_kind = |kind: &str| -> Vec<&Value> {
+            items
+                .iter()
+                .filter(|(k, _)| k.kind == kind)
+                .map(|(_, v)| *v)
+                .collect()
+        };
         let mine = |v: &&Value| application_of(v).as_deref() == Some(application);
         let pods = of_kind("Pod");
         let sets = of_kind("ReplicaSet");
@@ -111,7 +164,9 @@ pub fn namespaces_of(application: &str, objects: &[(CacheKey, Arc<Value>)]) -> V
                 sets_by_owner.entry(o).or_default().push(rs);
             }
         }
-        let owned_pods = |owner_uid: &str| -> Vec<&Value> { pods_by_owner.get(owner_uid).cloned().unwrap_or_default() };
+        let owned_pods = |owner_uid: &str| -> Vec<&Value> {
+            pods_by_owner.get(owner_uid).cloned().unwrap_or_default()
+        };
         let pods_of = |owner_uid: &str| -> Vec<PodView> {
             let mut p: Vec<PodView> = owned_pods(owner_uid).into_iter().map(pod_view).collect();
             p.sort_by(|a, b| a.name.cmp(&b.name));
@@ -130,7 +185,8 @@ pub fn namespaces_of(application: &str, objects: &[(CacheKey, Arc<Value>)]) -> V
         for kind in ["Deployment", "StatefulSet", "DaemonSet"] {
             for w in of_kind(kind).into_iter().filter(mine) {
                 let own_sets = sets_by_owner.get(uid(w)).cloned().unwrap_or_default();
-                let mut groups: Vec<ServerGroupView> = own_sets.iter().map(|rs| server_group(rs)).collect();
+                let mut groups: Vec<ServerGroupView> =
+                    own_sets.iter().map(|rs| server_group(rs)).collect();
                 groups.sort_by_key(|g| std::cmp::Reverse(g.revision.unwrap_or(0)));
                 let newest_pods: Vec<Value> = match kind {
                     "Deployment" => own_sets
@@ -148,13 +204,26 @@ pub fn namespaces_of(application: &str, objects: &[(CacheKey, Arc<Value>)]) -> V
                 };
                 let status = &w["status"];
                 let (desired, ready, updated, available) = match kind {
-                    "DaemonSet" => (n(&status["desiredNumberScheduled"]), n(&status["numberReady"]), n(&status["updatedNumberScheduled"]), n(&status["numberAvailable"])),
-                    _ => (w["spec"]["replicas"].as_i64().unwrap_or(1), n(&status["readyReplicas"]), n(&status["updatedReplicas"]), n(&status["availableReplicas"])),
+                    "DaemonSet" => (
+                        n(&status["desiredNumberScheduled"]),
+                        n(&status["numberReady"]),
+                        n(&status["updatedNumberScheduled"]),
+                        n(&status["numberAvailable"]),
+                    ),
+                    _ => (
+                        w["spec"]["replicas"].as_i64().unwrap_or(1),
+                        n(&status["readyReplicas"]),
+                        n(&status["updatedReplicas"]),
+                        n(&status["availableReplicas"]),
+                    ),
                 };
                 clusters.push(ClusterView {
                     kind: kind.to_owned(),
                     name: name(w),
-                    moniker: w["metadata"]["annotations"]["moniker.spinnaker.io/cluster"].as_str().map(str::to_owned).unwrap_or_else(|| format!("{} {}", kind.to_ascii_lowercase(), name(w))),
+                    moniker: w["metadata"]["annotations"]["moniker.spinnaker.io/cluster"]
+                        .as_str()
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| format!("{} {}", kind.to_ascii_lowercase(), name(w))),
                     desired,
                     ready,
                     updated,
@@ -164,13 +233,22 @@ pub fn namespaces_of(application: &str, objects: &[(CacheKey, Arc<Value>)]) -> V
                     state: state.to_owned(),
                     message,
                     server_groups: groups,
-                    pods: if kind == "Deployment" { Vec::new() } else { pods_of(uid(w)) },
+                    pods: if kind == "Deployment" {
+                        Vec::new()
+                    } else {
+                        pods_of(uid(w))
+                    },
                 });
             }
         }
         // ReplicaSets nobody owns are clusters of their own.
         let owners: std::collections::HashSet<&str> = items.iter().map(|(_, v)| uid(v)).collect();
-        for rs in sets.iter().copied().filter(mine).filter(|rs| owner(rs).is_none_or(|o| !owners.contains(o))) {
+        for rs in sets
+            .iter()
+            .copied()
+            .filter(mine)
+            .filter(|rs| owner(rs).is_none_or(|o| !owners.contains(o)))
+        {
             let group = server_group(rs);
             clusters.push(ClusterView {
                 kind: "ReplicaSet".into(),
@@ -182,7 +260,11 @@ pub fn namespaces_of(application: &str, objects: &[(CacheKey, Arc<Value>)]) -> V
                 available: group.available,
                 revision: None,
                 images: group.images.clone(),
-                state: if group.available >= group.desired { "stable".into() } else { "progressing".into() },
+                state: if group.available >= group.desired {
+                    "stable".into()
+                } else {
+                    "progressing".into()
+                },
                 message: String::new(),
                 server_groups: vec![group],
                 pods: Vec::new(),
@@ -191,8 +273,15 @@ pub fn namespaces_of(application: &str, objects: &[(CacheKey, Arc<Value>)]) -> V
         let mut load_balancers = Vec::new();
         let services = of_kind("Service");
         let routed = |svc: &Value| -> Vec<PodView> {
-            let selector = svc["spec"]["selector"].as_object().cloned().unwrap_or_default();
-            let mut p: Vec<PodView> = pods.iter().filter(|p| selector_matches(&selector, &p["metadata"]["labels"])).map(|p| pod_view(p)).collect();
+            let selector = svc["spec"]["selector"]
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
+            let mut p: Vec<PodView> = pods
+                .iter()
+                .filter(|p| selector_matches(&selector, &p["metadata"]["labels"]))
+                .map(|p| pod_view(p))
+                .collect();
             p.sort_by(|a, b| a.name.cmp(&b.name));
             p
         };
@@ -213,20 +302,36 @@ pub fn namespaces_of(application: &str, objects: &[(CacheKey, Arc<Value>)]) -> V
             load_balancers.push(LoadBalancerView {
                 kind: "Service".into(),
                 name: name(svc),
-                detail: format!("{} {} {}", svc["spec"]["type"].as_str().unwrap_or("ClusterIP"), svc["spec"]["clusterIP"].as_str().unwrap_or("-"), ports.join(", ")),
+                detail: format!(
+                    "{} {} {}",
+                    svc["spec"]["type"].as_str().unwrap_or("ClusterIP"),
+                    svc["spec"]["clusterIP"].as_str().unwrap_or("-"),
+                    ports.join(", ")
+                ),
                 pods: routed(svc),
             });
         }
         for ing in of_kind("Ingress").into_iter().filter(mine) {
             let rules = ing["spec"]["rules"].as_array().cloned().unwrap_or_default();
-            let hosts: Vec<String> = rules.iter().map(|r| r["host"].as_str().unwrap_or("*").to_owned()).collect();
+            let hosts: Vec<String> = rules
+                .iter()
+                .map(|r| r["host"].as_str().unwrap_or("*").to_owned())
+                .collect();
             let backends: Vec<String> = rules
                 .iter()
                 .flat_map(|r| r["http"]["paths"].as_array().cloned().unwrap_or_default())
                 .filter_map(|p| p["backend"]["service"]["name"].as_str().map(str::to_owned))
-                .chain(ing["spec"]["defaultBackend"]["service"]["name"].as_str().map(str::to_owned))
+                .chain(
+                    ing["spec"]["defaultBackend"]["service"]["name"]
+                        .as_str()
+                        .map(str::to_owned),
+                )
                 .collect();
-            let mut pods: Vec<PodView> = services.iter().filter(|s| backends.contains(&name(s))).flat_map(|s| routed(s)).collect();
+            let mut pods: Vec<PodView> = services
+                .iter()
+                .filter(|s| backends.contains(&name(s)))
+                .flat_map(|s| routed(s))
+                .collect();
             pods.dedup_by(|a, b| a.name == b.name);
             load_balancers.push(LoadBalancerView {
                 kind: "Ingress".into(),
@@ -236,7 +341,11 @@ pub fn namespaces_of(application: &str, objects: &[(CacheKey, Arc<Value>)]) -> V
             });
         }
         if !clusters.is_empty() || !load_balancers.is_empty() {
-            namespaces.push(NamespaceView { name: ns, clusters, load_balancers });
+            namespaces.push(NamespaceView {
+                name: ns,
+                clusters,
+                load_balancers,
+            });
         }
     }
     namespaces
@@ -245,7 +354,11 @@ pub fn namespaces_of(application: &str, objects: &[(CacheKey, Arc<Value>)]) -> V
 impl Infrastructure {
     /// The application's deploy targets (none when it has none, or cannot be read).
     pub async fn targets_of(&self, application: &str) -> Vec<DeployTarget> {
-        self.store.get_application(application).await.map(|a| a.deploy_targets).unwrap_or_default()
+        self.store
+            .get_application(application)
+            .await
+            .map(|a| a.deploy_targets)
+            .unwrap_or_default()
     }
 
     /// The view of an application: the accounts it deploys to (every account when it names
@@ -256,7 +369,9 @@ impl Infrastructure {
             .all()
             .map(|a| {
                 let (health, mut detail) = match a.health() {
-                    AccountHealth::Healthy { version } => ("healthy", format!("Kubernetes {version}")),
+                    AccountHealth::Healthy { version } => {
+                        ("healthy", format!("Kubernetes {version}"))
+                    }
                     AccountHealth::Unknown => ("unknown", "not checked yet".to_owned()),
                     AccountHealth::Unreachable { message } => ("unreachable", message),
                     AccountHealth::Misconfigured { message } => ("misconfigured", message),
@@ -268,13 +383,26 @@ impl Infrastructure {
                 let mut namespaces = namespaces_of(application, &self.cache.objects(&a.name));
                 for t in targets.iter().filter(|t| t.account == a.name) {
                     if !namespaces.iter().any(|n| n.name == t.namespace) {
-                        namespaces.push(NamespaceView { name: t.namespace.clone(), clusters: Vec::new(), load_balancers: Vec::new() });
+                        namespaces.push(NamespaceView {
+                            name: t.namespace.clone(),
+                            clusters: Vec::new(),
+                            load_balancers: Vec::new(),
+                        });
                     }
                 }
                 namespaces.sort_by(|x, y| x.name.cmp(&y.name));
-                AccountView { name: a.name.clone(), health: health.to_owned(), health_detail: detail, namespaces }
+                AccountView {
+                    name: a.name.clone(),
+                    health: health.to_owned(),
+                    health_detail: detail,
+                    namespaces,
+                }
             })
-            .filter(|a| targets.is_empty() || targets.iter().any(|t| t.account == a.name) || !a.namespaces.is_empty())
+            .filter(|a| {
+                targets.is_empty()
+                    || targets.iter().any(|t| t.account == a.name)
+                    || !a.namespaces.is_empty()
+            })
             .collect();
         for t in targets {
             if !accounts.iter().any(|a| a.name == t.account) {
@@ -286,24 +414,46 @@ impl Infrastructure {
                 });
             }
         }
-        InfrastructureView { application: application.to_owned(), accounts }
+        InfrastructureView {
+            application: application.to_owned(),
+            accounts,
+        }
     }
 
     fn resource(object: &ObjectRef) -> Result<ResourceRef, AppError> {
-        ResourceRef::from_kind(&object.account, &object.namespace, &object.kind, &object.name).map_err(app_error)
+        ResourceRef::from_kind(
+            &object.account,
+            &object.namespace,
+            &object.kind,
+            &object.name,
+        )
+        .map_err(app_error)
     }
 }
 
 #[async_trait]
 impl InfrastructureService for Infrastructure {
-    async fn view(&self, _rc: &RequestContext, application: &ApplicationName) -> Result<InfrastructureView, AppError> {
+    async fn view(
+        &self,
+        _rc: &RequestContext,
+        application: &ApplicationName,
+    ) -> Result<InfrastructureView, AppError> {
         let targets = self.targets_of(application.as_str()).await;
         Ok(self.view_of(application.as_str(), &targets))
     }
 
-    async fn details(&self, _rc: &RequestContext, object: &ObjectRef) -> Result<ObjectDetails, AppError> {
+    async fn details(
+        &self,
+        _rc: &RequestContext,
+        object: &ObjectRef,
+    ) -> Result<ObjectDetails, AppError> {
         let r = Self::resource(object)?;
-        let mut live = self.accounts.get(&r).await.map_err(app_error)?.ok_or_else(|| AppError::NotFound { what: r.describe() })?;
+        let mut live = self
+            .accounts
+            .get(&r)
+            .await
+            .map_err(app_error)?
+            .ok_or_else(|| AppError::NotFound { what: r.describe() })?;
         if let Some(m) = live["metadata"].as_object_mut() {
             m.remove("managedFields");
         }
@@ -332,16 +482,40 @@ impl InfrastructureService for Infrastructure {
                 last_seen: e["lastTimestamp"].as_str().unwrap_or_default().to_owned(),
             })
             .collect();
-        let containers = live["spec"]["containers"].as_array().into_iter().flatten().filter_map(|c| c["name"].as_str().map(str::to_owned)).collect();
-        Ok(ObjectDetails { object: object.clone(), images: images_of(&live), yaml: to_yaml(&live), conditions, events, containers })
+        let containers = live["spec"]["containers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c["name"].as_str().map(str::to_owned))
+            .collect();
+        Ok(ObjectDetails {
+            object: object.clone(),
+            images: images_of(&live),
+            yaml: to_yaml(&live),
+            conditions,
+            events,
+            containers,
+        })
     }
 
-    async fn logs(&self, _rc: &RequestContext, pod: &ObjectRef, container: Option<String>) -> Result<String, AppError> {
+    async fn logs(
+        &self,
+        _rc: &RequestContext,
+        pod: &ObjectRef,
+        container: Option<String>,
+    ) -> Result<String, AppError> {
         let r = Self::resource(pod)?;
-        self.accounts.logs(&r, container, 200).await.map_err(app_error)
+        self.accounts
+            .logs(&r, container, 200)
+            .await
+            .map_err(app_error)
     }
 
-    async fn act(&self, rc: &RequestContext, action: InfrastructureAction) -> Result<String, AppError> {
+    async fn act(
+        &self,
+        rc: &RequestContext,
+        action: InfrastructureAction,
+    ) -> Result<String, AppError> {
         let r = Self::resource(action.target())?;
         let what = action.describe();
         tracing::info!(caller = %rc.caller.audit_name(), action = %what, "infrastructure action");
@@ -350,14 +524,27 @@ impl InfrastructureService for Infrastructure {
                 if *replicas < 0 {
                     return Err(AppError::invalid("replicas", "must be 0 or more"));
                 }
-                self.accounts.scale(&r, *replicas).await.map(|_| format!("{what}: done"))
+                self.accounts
+                    .scale(&r, *replicas)
+                    .await
+                    .map(|_| format!("{what}: done"))
             }
-            InfrastructureAction::Undo { revision, .. } => {
-                self.accounts.undo(&r, *revision).await.map(|restored| format!("{what}: revision {restored} is rolling out"))
-            }
-            InfrastructureAction::Restart { .. } => self.accounts.restart(&r).await.map(|_| format!("{what}: new pods are rolling out")),
+            InfrastructureAction::Undo { revision, .. } => self
+                .accounts
+                .undo(&r, *revision)
+                .await
+                .map(|restored| format!("{what}: revision {restored} is rolling out")),
+            InfrastructureAction::Restart { .. } => self
+                .accounts
+                .restart(&r)
+                .await
+                .map(|_| format!("{what}: new pods are rolling out")),
             InfrastructureAction::Delete { .. } => self.accounts.delete(&r).await.map(|existed| {
-                if existed { format!("{what}: deleted") } else { format!("{what}: it was already gone") }
+                if existed {
+                    format!("{what}: deleted")
+                } else {
+                    format!("{what}: it was already gone")
+                }
             }),
         };
         done.map_err(app_error)
@@ -365,7 +552,10 @@ impl InfrastructureService for Infrastructure {
 }
 
 /// Keeps account health fresh: checks every account now and then every `every`.
-pub fn spawn_health_checks(accounts: Accounts, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+pub fn spawn_health_checks(
+    accounts: Accounts,
+    every: std::time::Duration,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             accounts.check_all(std::time::Duration::from_secs(5)).await;

@@ -22,27 +22,47 @@ const CHECK_WITHIN: Duration = Duration::from_secs(5);
 impl IntegrationService for Integrations {
     async fn health(&self, _rc: &RequestContext) -> Result<Vec<IntegrationHealth>, AppError> {
         let masters = async {
-            tokio::time::timeout(CHECK_WITHIN, self.jenkins.health()).await.unwrap_or_else(|_| {
-                self.jenkins
-                    .names()
-                    .into_iter()
-                    .map(|name| crate::jenkins::MasterHealth { address: String::new(), name, healthy: false, detail: "did not answer within 5 seconds".into() })
-                    .collect()
-            })
+            tokio::time::timeout(CHECK_WITHIN, self.jenkins.health())
+                .await
+                .unwrap_or_else(|_| {
+                    self.jenkins
+                        .names()
+                        .into_iter()
+                        .map(|name| crate::jenkins::MasterHealth {
+                            address: String::new(),
+                            name,
+                            healthy: false,
+                            detail: "did not answer within 5 seconds".into(),
+                        })
+                        .collect()
+                })
         };
-        let registries = futures_util::future::join_all(self.registries.all().map(|r| async move {
-            let outcome = tokio::time::timeout(CHECK_WITHIN, r.check()).await;
-            let (healthy, detail) = match outcome {
-                Ok(Ok(())) => (true, "answers the registry API (v2)".to_owned()),
-                Ok(Err(e)) => (false, e.to_string()),
-                Err(_) => (false, "did not answer within 5 seconds".to_owned()),
-            };
-            IntegrationHealth { kind: "registry".into(), name: r.name.clone(), address: r.address.clone(), healthy, detail }
-        }));
+        let registries =
+            futures_util::future::join_all(self.registries.all().map(|r| async move {
+                let outcome = tokio::time::timeout(CHECK_WITHIN, r.check()).await;
+                let (healthy, detail) = match outcome {
+                    Ok(Ok(())) => (true, "answers the registry API (v2)".to_owned()),
+                    Ok(Err(e)) => (false, e.to_string()),
+                    Err(_) => (false, "did not answer within 5 seconds".to_owned()),
+                };
+                IntegrationHealth {
+                    kind: "registry".into(),
+                    name: r.name.clone(),
+                    address: r.address.clone(),
+                    healthy,
+                    detail,
+                }
+            }));
         let (masters, registries) = futures_util::join!(masters, registries);
         let mut out: Vec<IntegrationHealth> = masters
             .into_iter()
-            .map(|m| IntegrationHealth { kind: "jenkins".into(), name: m.name, address: m.address, healthy: m.healthy, detail: m.detail })
+            .map(|m| IntegrationHealth {
+                kind: "jenkins".into(),
+                name: m.name,
+                address: m.address,
+                healthy: m.healthy,
+                detail: m.detail,
+            })
             .collect();
         out.extend(registries);
         Ok(out)

@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 use server::config::{self, Config, LogFormat, Overrides};
 
 #[derive(Parser)]
-#[command(name = "topsail", version, about = "Continuous delivery for Kubernetes")]
+#[command(
+    name = "topsail",
+    version,
+    about = "Continuous delivery for Kubernetes"
+)]
 struct Cli {
     /// Configuration file (TOML). Optional; also `TOPSAIL_CONFIG`.
     #[arg(long, global = true, env = "TOPSAIL_CONFIG", value_name = "FILE")]
@@ -76,7 +80,11 @@ fn main() -> ExitCode {
         site_dir: cli.site_dir.clone(),
         log_format: cli.log_format,
     };
-    let config = match config::load(cli.config.as_deref(), &|var| std::env::var(var).ok(), overrides) {
+    let config = match config::load(
+        cli.config.as_deref(),
+        &|var| std::env::var(var).ok(),
+        overrides,
+    ) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("topsail: {e}");
@@ -85,8 +93,13 @@ fn main() -> ExitCode {
     };
 
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Config { action: ConfigAction::Check } => {
-            println!("# effective configuration (database: {})", config.database_kind());
+        Command::Config {
+            action: ConfigAction::Check,
+        } => {
+            println!(
+                "# effective configuration (database: {})",
+                config.database_kind()
+            );
             print!("{}", config.to_toml());
             ExitCode::SUCCESS
         }
@@ -98,7 +111,10 @@ fn main() -> ExitCode {
 
 fn run(config: &Config, work: impl Future<Output = Result<(), server::StartError>>) -> ExitCode {
     init_logging(config);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     match runtime.block_on(work) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -112,7 +128,10 @@ fn run(config: &Config, work: impl Future<Output = Result<(), server::StartError
 fn init_logging(config: &Config) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_new(&config.log_level).unwrap_or_else(|e| {
-        eprintln!("topsail: log_level {:?} is not a valid filter ({e}); using `info`", config.log_level);
+        eprintln!(
+            "topsail: log_level {:?} is not a valid filter ({e}); using `info`",
+            config.log_level
+        );
         EnvFilter::new("info")
     });
     let builder = tracing_subscriber::fmt()
@@ -141,10 +160,18 @@ async fn pipeline(config: &Config, action: PipelineAction) -> Result<(), server:
     let infrastructure = server::kubernetes(config, &store).await;
     let jenkins = server::jenkins::JenkinsMasters::from_config(&config.jenkins);
     let engine = server::engine(&store, config, &infrastructure.accounts, &jenkins).await?;
-    let integrations = server::integrations::Integrations { jenkins, registries: server::registries::Registries::from_config(&config.registries) };
+    let integrations = server::integrations::Integrations {
+        jenkins,
+        registries: server::registries::Registries::from_config(&config.registries),
+    };
     let services = server::services(&store, engine, infrastructure, integrations);
     let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-    let rc = RequestContext { request_id: server::ids::short_id(), caller: Caller::User { name: format!("cli:{user}") } };
+    let rc = RequestContext {
+        request_id: server::ids::short_id(),
+        caller: Caller::User {
+            name: format!("cli:{user}"),
+        },
+    };
     let mut failed = false;
     let mut fail = |message: String| {
         eprintln!("error: {message}");
@@ -155,7 +182,9 @@ async fn pipeline(config: &Config, action: PipelineAction) -> Result<(), server:
             for file in files {
                 let parsed = std::fs::read_to_string(&file)
                     .map_err(|e| e.to_string())
-                    .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).map_err(|e| e.to_string()));
+                    .and_then(|text| {
+                        serde_json::from_str::<serde_json::Value>(&text).map_err(|e| e.to_string())
+                    });
                 let values = match parsed {
                     Ok(serde_json::Value::Array(items)) => items,
                     Ok(one) => vec![one],
@@ -175,7 +204,11 @@ async fn pipeline(config: &Config, action: PipelineAction) -> Result<(), server:
                     let label = format!("{}/{}", document.application(), document.name());
                     match services.pipelines.save(&rc, document).await {
                         Ok(saved) => {
-                            let what = if saved.changed { format!("saved as version {}", saved.version) } else { format!("unchanged (version {})", saved.version) };
+                            let what = if saved.changed {
+                                format!("saved as version {}", saved.version)
+                            } else {
+                                format!("unchanged (version {})", saved.version)
+                            };
                             println!("{label}: {what} (id {})", saved.id);
                             for w in saved.warnings {
                                 println!("  warning: {w}");
@@ -183,7 +216,12 @@ async fn pipeline(config: &Config, action: PipelineAction) -> Result<(), server:
                         }
                         Err(AppError::Invalid { fields }) => {
                             for f in fields {
-                                fail(format!("{}: {label}: {}: {}", file.display(), f.field, f.message));
+                                fail(format!(
+                                    "{}: {label}: {}: {}",
+                                    file.display(),
+                                    f.field,
+                                    f.message
+                                ));
                             }
                         }
                         Err(e) => fail(format!("{}: {label}: {e}", file.display())),
@@ -191,7 +229,11 @@ async fn pipeline(config: &Config, action: PipelineAction) -> Result<(), server:
                 }
             }
         }
-        PipelineAction::Export { application, name, version } => {
+        PipelineAction::Export {
+            application,
+            name,
+            version,
+        } => {
             let exported = match ApplicationName::parse(&application) {
                 Err(e) => Err(AppError::invalid("application", &e.message)),
                 Ok(app) => match services.pipelines.get(&rc, &app, &name).await {
@@ -202,16 +244,22 @@ async fn pipeline(config: &Config, action: PipelineAction) -> Result<(), server:
                             .history(&rc, &detail.summary.id)
                             .await
                             .and_then(|all| {
-                                all.into_iter().find(|h| h.version == v).map(|h| h.document).ok_or(AppError::NotFound {
-                                    what: format!("version {v} of pipeline '{name}'"),
-                                })
+                                all.into_iter()
+                                    .find(|h| h.version == v)
+                                    .map(|h| h.document)
+                                    .ok_or(AppError::NotFound {
+                                        what: format!("version {v} of pipeline '{name}'"),
+                                    })
                             }),
                     },
                     Err(e) => Err(e),
                 },
             };
             match exported {
-                Ok(document) => println!("{}", serde_json::to_string_pretty(&document).expect("JSON serializes")),
+                Ok(document) => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&document).expect("JSON serializes")
+                ),
                 Err(e) => fail(e.to_string()),
             }
         }

@@ -1,8 +1,8 @@
 //! The pipeline configuration service: validation, versioned storage, history, diff, restore.
 
 use app::model::pipeline::{
-    PipelineChange, PipelineDetail, PipelineDocument, PipelineProblem, PipelineSummary, PipelineVersion, SavedPipeline,
-    Severity, diff,
+    PipelineChange, PipelineDetail, PipelineDocument, PipelineProblem, PipelineSummary,
+    PipelineVersion, SavedPipeline, Severity, diff,
 };
 use app::model::{AppError, ApplicationName, FieldError, RequestContext};
 use app::services::PipelineService;
@@ -20,19 +20,36 @@ impl Pipelines {
         Self { store }
     }
 
-    async fn require_application(&self, rc: &RequestContext, name: &ApplicationName) -> Result<(), AppError> {
-        self.store.get_application(name.as_str()).await.map(drop).map_err(|e| match e {
-            StoreError::NotFound => AppError::NotFound { what: format!("application '{name}'") },
-            other => map(rc, "application", other),
-        })
+    async fn require_application(
+        &self,
+        rc: &RequestContext,
+        name: &ApplicationName,
+    ) -> Result<(), AppError> {
+        self.store
+            .get_application(name.as_str())
+            .await
+            .map(drop)
+            .map_err(|e| match e {
+                StoreError::NotFound => AppError::NotFound {
+                    what: format!("application '{name}'"),
+                },
+                other => map(rc, "application", other),
+            })
     }
 }
 
 fn map(rc: &RequestContext, what: &str, e: StoreError) -> AppError {
     match e {
-        StoreError::NotFound => AppError::NotFound { what: what.to_owned() },
-        StoreError::Conflict => AppError::AlreadyExists { field: "name".into(), message: format!("{what} already exists") },
-        StoreError::Stale => AppError::Conflict { message: format!("{what} was changed meanwhile; reload and try again") },
+        StoreError::NotFound => AppError::NotFound {
+            what: what.to_owned(),
+        },
+        StoreError::Conflict => AppError::AlreadyExists {
+            field: "name".into(),
+            message: format!("{what} already exists"),
+        },
+        StoreError::Stale => AppError::Conflict {
+            message: format!("{what} was changed meanwhile; reload and try again"),
+        },
         StoreError::Database(cause) => internal(rc, &cause),
     }
 }
@@ -53,18 +70,38 @@ fn field_errors(problems: &[PipelineProblem]) -> Vec<FieldError> {
 
 #[async_trait]
 impl PipelineService for Pipelines {
-    async fn list(&self, rc: &RequestContext, application: &ApplicationName) -> Result<Vec<PipelineSummary>, AppError> {
+    async fn list(
+        &self,
+        rc: &RequestContext,
+        application: &ApplicationName,
+    ) -> Result<Vec<PipelineSummary>, AppError> {
         self.require_application(rc, application).await?;
-        self.store.list_pipelines(application.as_str()).await.map_err(|e| map(rc, "pipelines", e))
+        self.store
+            .list_pipelines(application.as_str())
+            .await
+            .map_err(|e| map(rc, "pipelines", e))
     }
 
-    async fn get(&self, rc: &RequestContext, application: &ApplicationName, name: &str) -> Result<PipelineDetail, AppError> {
+    async fn get(
+        &self,
+        rc: &RequestContext,
+        application: &ApplicationName,
+        name: &str,
+    ) -> Result<PipelineDetail, AppError> {
         let what = format!("pipeline '{name}' of application '{application}'");
-        let (summary, document) = self.store.get_pipeline(application.as_str(), name).await.map_err(|e| map(rc, &what, e))?;
+        let (summary, document) = self
+            .store
+            .get_pipeline(application.as_str(), name)
+            .await
+            .map_err(|e| map(rc, &what, e))?;
         Ok(PipelineDetail { summary, document })
     }
 
-    async fn save(&self, rc: &RequestContext, document: PipelineDocument) -> Result<SavedPipeline, AppError> {
+    async fn save(
+        &self,
+        rc: &RequestContext,
+        document: PipelineDocument,
+    ) -> Result<SavedPipeline, AppError> {
         let problems = document.validate();
         let mut errors = field_errors(&problems);
         errors.extend(
@@ -76,39 +113,87 @@ impl PipelineService for Pipelines {
         if !errors.is_empty() {
             return Err(AppError::Invalid { fields: errors });
         }
-        let application = ApplicationName::parse(document.application()).map_err(|e| AppError::invalid("application", &e.message))?;
+        let application = ApplicationName::parse(document.application())
+            .map_err(|e| AppError::invalid("application", &e.message))?;
         if let Err(AppError::NotFound { .. }) = self.require_application(rc, &application).await {
-            return Err(AppError::invalid("application", &format!("application '{application}' does not exist")));
+            return Err(AppError::invalid(
+                "application",
+                &format!("application '{application}' does not exist"),
+            ));
         }
-        let what = format!("a pipeline named '{}' in application '{application}'", document.name());
-        let saved = self.store.save_pipeline(document, rc.caller.audit_name()).await.map_err(|e| map(rc, &what, e))?;
+        let what = format!(
+            "a pipeline named '{}' in application '{application}'",
+            document.name()
+        );
+        let saved = self
+            .store
+            .save_pipeline(document, rc.caller.audit_name())
+            .await
+            .map_err(|e| map(rc, &what, e))?;
         if saved.changed {
             tracing::info!(request_id = %rc.request_id, pipeline = %saved.id, version = saved.version, by = rc.caller.audit_name(), "pipeline saved");
         }
-        let warnings = problems.into_iter().filter(|p| p.severity == Severity::Warning).collect();
-        Ok(SavedPipeline { id: saved.id, version: saved.version, changed: saved.changed, warnings })
+        let warnings = problems
+            .into_iter()
+            .filter(|p| p.severity == Severity::Warning)
+            .collect();
+        Ok(SavedPipeline {
+            id: saved.id,
+            version: saved.version,
+            changed: saved.changed,
+            warnings,
+        })
     }
 
-    async fn delete(&self, rc: &RequestContext, application: &ApplicationName, name: &str) -> Result<(), AppError> {
+    async fn delete(
+        &self,
+        rc: &RequestContext,
+        application: &ApplicationName,
+        name: &str,
+    ) -> Result<(), AppError> {
         let what = format!("pipeline '{name}' of application '{application}'");
-        self.store.delete_pipeline(application.as_str(), name).await.map_err(|e| map(rc, &what, e))?;
+        self.store
+            .delete_pipeline(application.as_str(), name)
+            .await
+            .map_err(|e| map(rc, &what, e))?;
         tracing::info!(request_id = %rc.request_id, application = %application, pipeline = name, by = rc.caller.audit_name(), "pipeline deleted");
         Ok(())
     }
 
-    async fn history(&self, rc: &RequestContext, id: &str) -> Result<Vec<PipelineVersion>, AppError> {
-        self.store.pipeline_versions(id).await.map_err(|e| map(rc, &format!("pipeline '{id}'"), e))
+    async fn history(
+        &self,
+        rc: &RequestContext,
+        id: &str,
+    ) -> Result<Vec<PipelineVersion>, AppError> {
+        self.store
+            .pipeline_versions(id)
+            .await
+            .map_err(|e| map(rc, &format!("pipeline '{id}'"), e))
     }
 
-    async fn diff(&self, rc: &RequestContext, id: &str, from: u32, to: u32) -> Result<Vec<PipelineChange>, AppError> {
+    async fn diff(
+        &self,
+        rc: &RequestContext,
+        id: &str,
+        from: u32,
+        to: u32,
+    ) -> Result<Vec<PipelineChange>, AppError> {
         let load = |v: u32| async move {
-            self.store.pipeline_version(id, v).await.map_err(|e| map(rc, &format!("version {v} of pipeline '{id}'"), e))
+            self.store
+                .pipeline_version(id, v)
+                .await
+                .map_err(|e| map(rc, &format!("version {v} of pipeline '{id}'"), e))
         };
         let (before, after) = (load(from).await?, load(to).await?);
         Ok(diff(&before.document, &after.document))
     }
 
-    async fn restore(&self, rc: &RequestContext, id: &str, version: u32) -> Result<SavedPipeline, AppError> {
+    async fn restore(
+        &self,
+        rc: &RequestContext,
+        id: &str,
+        version: u32,
+    ) -> Result<SavedPipeline, AppError> {
         let old = self
             .store
             .pipeline_version(id, version)

@@ -30,7 +30,10 @@ impl ApplicationName {
         if raw.len() > NAME_MAX {
             return err(&format!("name must be at most {NAME_MAX} characters"));
         }
-        if !raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+        if !raw
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
             return err("name may contain only lowercase letters, digits and '-'");
         }
         let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
@@ -74,7 +77,9 @@ impl OwnerEmail {
             return err("owner email is required");
         }
         if raw.len() > EMAIL_MAX {
-            return err(&format!("owner email must be at most {EMAIL_MAX} characters"));
+            return err(&format!(
+                "owner email must be at most {EMAIL_MAX} characters"
+            ));
         }
         let valid = match raw.split_once('@') {
             Some((local, domain)) => {
@@ -166,11 +171,20 @@ impl ApplicationInput {
         if let Err(e) = check_team(&team) {
             errors.push(e);
         }
-        let owner_email = OwnerEmail::parse(&self.owner_email).map_err(|e| errors.push(e)).ok();
-        let deploy_targets = parse_deploy_targets(&self.deploy_targets).map_err(|e| errors.push(e)).ok();
+        let owner_email = OwnerEmail::parse(&self.owner_email)
+            .map_err(|e| errors.push(e))
+            .ok();
+        let deploy_targets = parse_deploy_targets(&self.deploy_targets)
+            .map_err(|e| errors.push(e))
+            .ok();
         match (owner_email, deploy_targets) {
             (Some(owner_email), Some(deploy_targets)) if errors.is_empty() => {
-                Ok(ApplicationChanges { description, owner_email, team, deploy_targets })
+                Ok(ApplicationChanges {
+                    description,
+                    owner_email,
+                    team,
+                    deploy_targets,
+                })
             }
             _ => Err(errors),
         }
@@ -194,17 +208,31 @@ impl ApplicationInput {
 /// DNS-1123 label and the account a name without spaces or `/`. Repeats are dropped.
 pub fn parse_deploy_targets(text: &str) -> Result<Vec<DeployTarget>, FieldError> {
     let mut targets: Vec<DeployTarget> = Vec::new();
-    for entry in text.split(['\n', ',']).map(str::trim).filter(|e| !e.is_empty()) {
+    for entry in text
+        .split(['\n', ','])
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+    {
         let invalid = |why: &str| FieldError::new("deployTargets", &format!("'{entry}': {why}"));
-        let (account, namespace) = entry.split_once('/').ok_or_else(|| invalid("write account/namespace, e.g. staging/shop-test"))?;
+        let (account, namespace) = entry
+            .split_once('/')
+            .ok_or_else(|| invalid("write account/namespace, e.g. staging/shop-test"))?;
         let (account, namespace) = (account.trim(), namespace.trim());
-        if account.is_empty() || account.contains(char::is_whitespace) || account.chars().any(char::is_control) {
+        if account.is_empty()
+            || account.contains(char::is_whitespace)
+            || account.chars().any(char::is_control)
+        {
             return Err(invalid("the account name is missing or has spaces"));
         }
         if ApplicationName::parse(namespace).is_err() {
-            return Err(invalid("the namespace must be lowercase letters, digits and '-', at most 63 characters"));
+            return Err(invalid(
+                "the namespace must be lowercase letters, digits and '-', at most 63 characters",
+            ));
         }
-        let target = DeployTarget { account: account.to_owned(), namespace: namespace.to_owned() };
+        let target = DeployTarget {
+            account: account.to_owned(),
+            namespace: namespace.to_owned(),
+        };
         if !targets.contains(&target) {
             targets.push(target);
         }
@@ -224,10 +252,16 @@ fn check_description(description: &str) -> Result<(), FieldError> {
 
 fn check_team(team: &str) -> Result<(), FieldError> {
     if team.chars().count() > TEAM_MAX {
-        return Err(FieldError::new("team", &format!("team must be at most {TEAM_MAX} characters")));
+        return Err(FieldError::new(
+            "team",
+            &format!("team must be at most {TEAM_MAX} characters"),
+        ));
     }
     if team.chars().any(char::is_control) {
-        return Err(FieldError::new("team", "team must not contain control characters"));
+        return Err(FieldError::new(
+            "team",
+            "team must not contain control characters",
+        ));
     }
     Ok(())
 }
@@ -253,7 +287,11 @@ impl Application {
     /// The form values that reproduce this application (for the edit form).
     /// May this application deploy to `namespace` in `account`?
     pub fn may_deploy_to(&self, account: &str, namespace: &str) -> bool {
-        self.deploy_targets.is_empty() || self.deploy_targets.iter().any(|t| t.account == account && t.namespace == namespace)
+        self.deploy_targets.is_empty()
+            || self
+                .deploy_targets
+                .iter()
+                .any(|t| t.account == account && t.namespace == namespace)
     }
 
     pub fn to_input(&self) -> ApplicationInput {
@@ -262,7 +300,12 @@ impl Application {
             description: self.description.clone(),
             owner_email: self.owner_email.clone(),
             team: self.team.clone(),
-            deploy_targets: self.deploy_targets.iter().map(DeployTarget::text).collect::<Vec<_>>().join("\n"),
+            deploy_targets: self
+                .deploy_targets
+                .iter()
+                .map(DeployTarget::text)
+                .collect::<Vec<_>>()
+                .join("\n"),
         }
     }
 }
@@ -272,7 +315,11 @@ mod tests {
     use super::*;
 
     fn input(name: &str, email: &str) -> ApplicationInput {
-        ApplicationInput { name: name.into(), owner_email: email.into(), ..Default::default() }
+        ApplicationInput {
+            name: name.into(),
+            owner_email: email.into(),
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -286,16 +333,29 @@ mod tests {
     fn rejects_names_that_are_not_dns_1123_labels() {
         let cases = [
             ("", "name is required"),
-            ("Checkout", "name may contain only lowercase letters, digits and '-'"),
-            ("check_out", "name may contain only lowercase letters, digits and '-'"),
-            ("café", "name may contain only lowercase letters, digits and '-'"),
+            (
+                "Checkout",
+                "name may contain only lowercase letters, digits and '-'",
+            ),
+            (
+                "check_out",
+                "name may contain only lowercase letters, digits and '-'",
+            ),
+            (
+                "café",
+                "name may contain only lowercase letters, digits and '-'",
+            ),
             ("-web", "name must start and end with a letter or digit"),
             ("web-", "name must start and end with a letter or digit"),
             ("new", "name 'new' is reserved"),
         ];
         for (raw, message) in cases {
             let err = ApplicationName::parse(raw).unwrap_err();
-            assert_eq!((err.field.as_str(), err.message.as_str()), ("name", message), "{raw:?}");
+            assert_eq!(
+                (err.field.as_str(), err.message.as_str()),
+                ("name", message),
+                "{raw:?}"
+            );
         }
         let long = "a".repeat(64);
         assert_eq!(
@@ -313,8 +373,19 @@ mod tests {
 
     #[test]
     fn owner_email_must_look_like_an_address() {
-        assert_eq!(OwnerEmail::parse(" ops@example.com ").unwrap().as_str(), "ops@example.com");
-        for bad in ["", "ops", "ops@", "@example.com", "ops@example", "o ps@example.com", "a@b@c.d"] {
+        assert_eq!(
+            OwnerEmail::parse(" ops@example.com ").unwrap().as_str(),
+            "ops@example.com"
+        );
+        for bad in [
+            "",
+            "ops",
+            "ops@",
+            "@example.com",
+            "ops@example",
+            "o ps@example.com",
+            "a@b@c.d",
+        ] {
             let err = OwnerEmail::parse(bad).unwrap_err();
             assert_eq!(err.field, "ownerEmail", "{bad:?}");
         }
@@ -325,7 +396,12 @@ mod tests {
         let mut bad = input("Bad_Name", "nope");
         bad.team = "t".repeat(101);
         bad.description = "d".repeat(1001);
-        let fields: Vec<String> = bad.validate_new().unwrap_err().into_iter().map(|e| e.field).collect();
+        let fields: Vec<String> = bad
+            .validate_new()
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
         assert_eq!(fields, ["name", "description", "team", "ownerEmail"]);
     }
 
@@ -342,16 +418,35 @@ mod tests {
 
     #[test]
     fn deploy_targets_are_account_slash_namespace_lines() {
-        let targets = parse_deploy_targets("staging/shop-test\n prod / shop ,staging/shop-test\n\n").unwrap();
-        assert_eq!(targets.iter().map(DeployTarget::text).collect::<Vec<_>>(), ["staging/shop-test", "prod/shop"]);
-        assert_eq!(parse_deploy_targets("prod").unwrap_err().message, "'prod': write account/namespace, e.g. staging/shop-test");
-        assert!(parse_deploy_targets("prod/Shop_1").unwrap_err().message.contains("the namespace must be"));
+        let targets =
+            parse_deploy_targets("staging/shop-test\n prod / shop ,staging/shop-test\n\n").unwrap();
+        assert_eq!(
+            targets.iter().map(DeployTarget::text).collect::<Vec<_>>(),
+            ["staging/shop-test", "prod/shop"]
+        );
+        assert_eq!(
+            parse_deploy_targets("prod").unwrap_err().message,
+            "'prod': write account/namespace, e.g. staging/shop-test"
+        );
+        assert!(
+            parse_deploy_targets("prod/Shop_1")
+                .unwrap_err()
+                .message
+                .contains("the namespace must be")
+        );
         assert!(parse_deploy_targets("my account/shop").is_err());
         assert_eq!(parse_deploy_targets("").unwrap(), vec![]);
-        let mut input = ApplicationInput { name: "shop".into(), owner_email: "a@b.co".into(), ..Default::default() };
+        let mut input = ApplicationInput {
+            name: "shop".into(),
+            owner_email: "a@b.co".into(),
+            ..Default::default()
+        };
         input.deploy_targets = "prod".into();
         assert_eq!(input.validate_new().unwrap_err()[0].field, "deployTargets");
-        assert_eq!(input.field_problem("deployTargets").as_deref(), Some("'prod': write account/namespace, e.g. staging/shop-test"));
+        assert_eq!(
+            input.field_problem("deployTargets").as_deref(),
+            Some("'prod': write account/namespace, e.g. staging/shop-test")
+        );
     }
 
     #[test]

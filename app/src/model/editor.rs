@@ -41,15 +41,30 @@ pub struct Field {
 }
 
 const fn f(key: &'static str, label: &'static str, kind: FieldKind, help: &'static str) -> Field {
-    Field { key, label, kind, help }
+    Field {
+        key,
+        label,
+        kind,
+        help,
+    }
 }
 
 use FieldKind::*;
 
 const LOCATION: [Field; 3] = [
-    f("account", "Account", Text, "Kubernetes account (kubeconfig context)"),
+    f(
+        "account",
+        "Account",
+        Text,
+        "Kubernetes account (kubeconfig context)",
+    ),
     f("location", "Namespace", Text, ""),
-    f("manifestName", "Manifest", Text, "kind and name, e.g. deployment web"),
+    f(
+        "manifestName",
+        "Manifest",
+        Text,
+        "kind and name, e.g. deployment web",
+    ),
 ];
 
 /// The form of each stage type Topsail runs (the same set validation knows).
@@ -57,35 +72,110 @@ pub fn stage_fields(stage_type: &str) -> Vec<Field> {
     match stage_type {
         "wait" => vec![f("waitTime", "Wait (seconds)", Number, "")],
         "manualJudgment" => vec![
-            f("instructions", "Instructions", LongText, "What the person deciding should check"),
-            f("judgmentInputs", "Choices", Choices, "Optional, comma-separated, e.g. promote, hold"),
+            f(
+                "instructions",
+                "Instructions",
+                LongText,
+                "What the person deciding should check",
+            ),
+            f(
+                "judgmentInputs",
+                "Choices",
+                Choices,
+                "Optional, comma-separated, e.g. promote, hold",
+            ),
         ],
         "deployManifest" => vec![
-            f("account", "Account", Text, "Kubernetes account (kubeconfig context)"),
-            f("namespaceOverride", "Namespace", Text, "Where to deploy (overrides the manifests' namespace)"),
-            f("manifests", "Manifests", Manifests, "A JSON list of Kubernetes objects; expressions allowed"),
-            f("requiredArtifactIds", "Bind artifacts", List, "Expected artifact ids whose images replace the manifests' images"),
+            f(
+                "account",
+                "Account",
+                Text,
+                "Kubernetes account (kubeconfig context)",
+            ),
+            f(
+                "namespaceOverride",
+                "Namespace",
+                Text,
+                "Where to deploy (overrides the manifests' namespace)",
+            ),
+            f(
+                "manifests",
+                "Manifests",
+                Manifests,
+                "A JSON list of Kubernetes objects; expressions allowed",
+            ),
+            f(
+                "requiredArtifactIds",
+                "Bind artifacts",
+                List,
+                "Expected artifact ids whose images replace the manifests' images",
+            ),
         ],
         "deleteManifest" | "findArtifactsFromResource" => LOCATION.to_vec(),
-        "scaleManifest" => [LOCATION.as_slice(), &[f("replicas", "Replicas", Number, "")]].concat(),
-        "patchManifest" => [LOCATION.as_slice(), &[f("patchBody", "Patch", Json, "The patch as JSON")]].concat(),
-        "undoRolloutManifest" => [LOCATION.as_slice(), &[f("numRevisionsBack", "Revisions back", Number, "")]].concat(),
-        "checkPreconditions" => vec![f("preconditions", "Preconditions", Json, r#"e.g. [{"type": "expression", "context": {"expression": "${…}"}}]"#)],
-        "evaluateVariables" => vec![f("variables", "Variables", Variables, "name=value lines; values may be expressions")],
+        "scaleManifest" => [
+            LOCATION.as_slice(),
+            &[f("replicas", "Replicas", Number, "")],
+        ]
+        .concat(),
+        "patchManifest" => [
+            LOCATION.as_slice(),
+            &[f("patchBody", "Patch", Json, "The patch as JSON")],
+        ]
+        .concat(),
+        "undoRolloutManifest" => [
+            LOCATION.as_slice(),
+            &[f("numRevisionsBack", "Revisions back", Number, "")],
+        ]
+        .concat(),
+        "checkPreconditions" => vec![f(
+            "preconditions",
+            "Preconditions",
+            Json,
+            r#"e.g. [{"type": "expression", "context": {"expression": "${…}"}}]"#,
+        )],
+        "evaluateVariables" => vec![f(
+            "variables",
+            "Variables",
+            Variables,
+            "name=value lines; values may be expressions",
+        )],
         "webhook" => vec![
             f("url", "URL", Text, ""),
             f("method", "Method", Text, "GET, POST, …"),
             f("payload", "Payload", Json, "Optional JSON body"),
             f("waitForCompletion", "Wait for completion", Flag, ""),
-            f("statusJsonPath", "Status JSON path", Text, "With wait for completion, e.g. $.status"),
+            f(
+                "statusJsonPath",
+                "Status JSON path",
+                Text,
+                "With wait for completion, e.g. $.status",
+            ),
         ],
-        "pipeline" => vec![f("application", "Application", Text, ""), f("pipeline", "Pipeline id", Text, "")],
+        "pipeline" => vec![
+            f("application", "Application", Text, ""),
+            f("pipeline", "Pipeline id", Text, ""),
+        ],
         "jenkins" => vec![
             f("master", "Jenkins master", Text, "As configured"),
             f("job", "Job", Text, "Folders as team/job"),
-            f("parameters", "Parameters", KeyValues, "NAME=value lines; values may be expressions"),
-            f("propertyFile", "Property file", Text, "An archived file whose keys become stage outputs"),
-            f("markUnstableAsSuccessful", "Unstable counts as success", Flag, ""),
+            f(
+                "parameters",
+                "Parameters",
+                KeyValues,
+                "NAME=value lines; values may be expressions",
+            ),
+            f(
+                "propertyFile",
+                "Property file",
+                Text,
+                "An archived file whose keys become stage outputs",
+            ),
+            f(
+                "markUnstableAsSuccessful",
+                "Unstable counts as success",
+                Flag,
+                "",
+            ),
         ],
         _ => Vec::new(),
     }
@@ -94,11 +184,51 @@ pub fn stage_fields(stage_type: &str) -> Vec<Field> {
 /// The fields of each trigger type.
 pub fn trigger_fields(trigger_type: &str) -> Vec<Field> {
     match trigger_type {
-        "jenkins" => vec![f("master", "Jenkins master", Text, ""), f("job", "Job", Text, ""), f("propertyFile", "Property file", Text, "")],
-        "docker" => vec![f("account", "Registry account", Text, ""), f("repository", "Repository", Text, "e.g. shop/web"), f("tag", "Tag pattern", Text, "A regular expression for the whole tag; empty: any")],
-        "webhook" => vec![f("source", "Source", Text, "POST /webhooks/webhook/<source>")],
-        "cron" => vec![f("cronExpression", "Cron expression", Text, "Quartz style, seconds first"), f("timeZone", "Time zone", Text, "e.g. Europe/Berlin; empty: UTC")],
-        "pipeline" => vec![f("application", "Application", Text, ""), f("pipeline", "Pipeline id", Text, ""), f("status", "When it ends", List, "successful, failed, canceled")],
+        "jenkins" => vec![
+            f("master", "Jenkins master", Text, ""),
+            f("job", "Job", Text, ""),
+            f("propertyFile", "Property file", Text, ""),
+        ],
+        "docker" => vec![
+            f("account", "Registry account", Text, ""),
+            f("repository", "Repository", Text, "e.g. shop/web"),
+            f(
+                "tag",
+                "Tag pattern",
+                Text,
+                "A regular expression for the whole tag; empty: any",
+            ),
+        ],
+        "webhook" => vec![f(
+            "source",
+            "Source",
+            Text,
+            "POST /webhooks/webhook/<source>",
+        )],
+        "cron" => vec![
+            f(
+                "cronExpression",
+                "Cron expression",
+                Text,
+                "Quartz style, seconds first",
+            ),
+            f(
+                "timeZone",
+                "Time zone",
+                Text,
+                "e.g. Europe/Berlin; empty: UTC",
+            ),
+        ],
+        "pipeline" => vec![
+            f("application", "Application", Text, ""),
+            f("pipeline", "Pipeline id", Text, ""),
+            f(
+                "status",
+                "When it ends",
+                List,
+                "successful, failed, canceled",
+            ),
+        ],
         _ => Vec::new(),
     }
 }
@@ -113,7 +243,8 @@ pub const PARAMETER_FIELDS: [Field; 5] = [
 ];
 
 /// The events notifications can be sent on.
-pub const NOTIFICATION_EVENTS: [&str; 3] = ["pipeline.starting", "pipeline.complete", "pipeline.failed"];
+pub const NOTIFICATION_EVENTS: [&str; 3] =
+    ["pipeline.starting", "pipeline.complete", "pipeline.failed"];
 
 fn plain(v: &Value) -> String {
     match v {
@@ -125,16 +256,48 @@ fn plain(v: &Value) -> String {
 
 /// A field's value as the form shows it.
 pub fn field_text(object: &Map<String, Value>, field: &Field) -> String {
-    let Some(v) = object.get(field.key) else { return String::new() };
+    let Some(v) = object.get(field.key) else {
+        return String::new();
+    };
     match field.kind {
         Text | LongText | Number => plain(v),
         Flag => v.as_bool().unwrap_or(false).to_string(),
-        List => v.as_array().map(|a| a.iter().map(plain).collect::<Vec<_>>().join(", ")).unwrap_or_else(|| plain(v)),
-        Choices => v.as_array().map(|a| a.iter().map(|i| i.get("value").map(plain).unwrap_or_else(|| plain(i))).collect::<Vec<_>>().join(", ")).unwrap_or_default(),
-        KeyValues => v.as_object().map(|m| m.iter().map(|(k, v)| format!("{k}={}", plain(v))).collect::<Vec<_>>().join("\n")).unwrap_or_default(),
+        List => v
+            .as_array()
+            .map(|a| a.iter().map(plain).collect::<Vec<_>>().join(", "))
+            .unwrap_or_else(|| plain(v)),
+        Choices => v
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|i| i.get("value").map(plain).unwrap_or_else(|| plain(i)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default(),
+        KeyValues => v
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| format!("{k}={}", plain(v)))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .unwrap_or_default(),
         Variables => v
             .as_array()
-            .map(|a| a.iter().map(|i| format!("{}={}", i.get("key").map(plain).unwrap_or_default(), i.get("value").map(plain).unwrap_or_default())).collect::<Vec<_>>().join("\n"))
+            .map(|a| {
+                a.iter()
+                    .map(|i| {
+                        format!(
+                            "{}={}",
+                            i.get("key").map(plain).unwrap_or_default(),
+                            i.get("value").map(plain).unwrap_or_default()
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
             .unwrap_or_default(),
         Json | Manifests => serde_json::to_string_pretty(v).unwrap_or_default(),
     }
@@ -145,7 +308,10 @@ fn lines(text: &str) -> impl Iterator<Item = &str> {
 }
 
 fn key_value(line: &str, label: &str) -> Result<(String, String), String> {
-    line.split_once('=').map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned())).filter(|(k, _)| !k.is_empty()).ok_or_else(|| format!("{label}: '{line}' is not NAME=value"))
+    line.split_once('=')
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("{label}: '{line}' is not NAME=value"))
 }
 
 /// Sets a field from the form's text; an empty text removes the field. The error says what is
@@ -157,15 +323,38 @@ pub fn set_field(object: &mut Map<String, Value>, field: &Field, text: &str) -> 
         return Ok(());
     }
     let value = match field.kind {
-        Text | LongText => Value::String(if field.kind == Text { trimmed.to_owned() } else { text.to_owned() }),
+        Text | LongText => Value::String(if field.kind == Text {
+            trimmed.to_owned()
+        } else {
+            text.to_owned()
+        }),
         Number => match trimmed.parse::<u64>() {
             Ok(n) => json!(n),
             Err(_) if trimmed.contains("${") => Value::String(trimmed.to_owned()),
-            Err(_) => return Err(format!("{}: must be a whole number (or an expression)", field.label)),
+            Err(_) => {
+                return Err(format!(
+                    "{}: must be a whole number (or an expression)",
+                    field.label
+                ));
+            }
         },
         Flag => Value::Bool(trimmed == "true"),
-        List => Value::Array(trimmed.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| json!(s)).collect()),
-        Choices => Value::Array(trimmed.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| json!({"value": s})).collect()),
+        List => Value::Array(
+            trimmed
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| json!(s))
+                .collect(),
+        ),
+        Choices => Value::Array(
+            trimmed
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| json!({"value": s}))
+                .collect(),
+        ),
         KeyValues => {
             let mut map = Map::new();
             for line in lines(text) {
@@ -174,12 +363,24 @@ pub fn set_field(object: &mut Map<String, Value>, field: &Field, text: &str) -> 
             }
             Value::Object(map)
         }
-        Variables => Value::Array(lines(text).map(|l| key_value(l, field.label).map(|(k, v)| json!({"key": k, "value": v}))).collect::<Result<_, _>>()?),
-        Json => serde_json::from_str(trimmed).map_err(|e| format!("{}: not valid JSON: {e}", field.label))?,
-        Manifests => match serde_json::from_str::<Value>(trimmed).map_err(|e| format!("{}: not valid JSON: {e}", field.label))? {
+        Variables => Value::Array(
+            lines(text)
+                .map(|l| key_value(l, field.label).map(|(k, v)| json!({"key": k, "value": v})))
+                .collect::<Result<_, _>>()?,
+        ),
+        Json => serde_json::from_str(trimmed)
+            .map_err(|e| format!("{}: not valid JSON: {e}", field.label))?,
+        Manifests => match serde_json::from_str::<Value>(trimmed)
+            .map_err(|e| format!("{}: not valid JSON: {e}", field.label))?
+        {
             Value::Array(items) => Value::Array(items),
             one @ Value::Object(_) => Value::Array(vec![one]),
-            _ => return Err(format!("{}: must be a Kubernetes object or a list of them", field.label)),
+            _ => {
+                return Err(format!(
+                    "{}: must be a Kubernetes object or a list of them",
+                    field.label
+                ));
+            }
         },
     };
     object.insert(field.key.to_owned(), value);
@@ -188,17 +389,29 @@ pub fn set_field(object: &mut Map<String, Value>, field: &Field, text: &str) -> 
 
 /// Sets a field of a trigger, parameter or notification: as [`set_field`], and a parameter's
 /// `options` also sets `hasOptions` (what makes a run check its value against them).
-pub fn set_entry_field(entry: &mut Map<String, Value>, field: &Field, text: &str) -> Result<(), String> {
+pub fn set_entry_field(
+    entry: &mut Map<String, Value>,
+    field: &Field,
+    text: &str,
+) -> Result<(), String> {
     set_field(entry, field, text)?;
     if field.key == "options" {
-        let has = entry.get("options").and_then(Value::as_array).is_some_and(|o| !o.is_empty());
+        let has = entry
+            .get("options")
+            .and_then(Value::as_array)
+            .is_some_and(|o| !o.is_empty());
         entry.insert("hasOptions".into(), Value::Bool(has));
     }
     Ok(())
 }
 
 pub fn stages(doc: &Map<String, Value>) -> Vec<Map<String, Value>> {
-    doc.get("stages").and_then(Value::as_array).into_iter().flatten().filter_map(|s| s.as_object().cloned()).collect()
+    doc.get("stages")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.as_object().cloned())
+        .collect()
 }
 
 pub fn ref_of(stage: &Map<String, Value>) -> String {
@@ -206,7 +419,13 @@ pub fn ref_of(stage: &Map<String, Value>) -> String {
 }
 
 pub fn requisites_of(stage: &Map<String, Value>) -> Vec<String> {
-    stage.get("requisiteStageRefIds").and_then(Value::as_array).into_iter().flatten().map(plain).collect()
+    stage
+        .get("requisiteStageRefIds")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(plain)
+        .collect()
 }
 
 fn stages_mut(doc: &mut Map<String, Value>) -> &mut Vec<Value> {
@@ -221,14 +440,19 @@ fn stages_mut(doc: &mut Map<String, Value>) -> &mut Vec<Value> {
 /// free number).
 pub fn add_stage(doc: &mut Map<String, Value>, stage_type: &str, upstream: Option<&str>) -> String {
     let taken: Vec<String> = stages(doc).iter().map(ref_of).collect();
-    let next = (1..).map(|n: u32| n.to_string()).find(|r| !taken.contains(r)).expect("a free number");
+    let next = (1..)
+        .map(|n: u32| n.to_string())
+        .find(|r| !taken.contains(r))
+        .expect("a free number");
     let name = match stage_type {
         "manualJudgment" => "Manual judgment".to_owned(),
         "deployManifest" => "Deploy".to_owned(),
         "jenkins" => "Build".to_owned(),
         other => {
             let mut c = other.chars();
-            c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+            c.next()
+                .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+                .unwrap_or_default()
         }
     };
     let mut stage = json!({"refId": next, "type": stage_type, "name": name, "requisiteStageRefIds": upstream.map(|u| vec![u.to_owned()]).unwrap_or_default()});
@@ -252,7 +476,10 @@ pub fn remove_stage(doc: &mut Map<String, Value>, ref_id: &str) {
 
 /// Replaces a stage's object (matched by refId).
 pub fn replace_stage(doc: &mut Map<String, Value>, ref_id: &str, stage: Map<String, Value>) {
-    if let Some(slot) = stages_mut(doc).iter_mut().find(|s| s.as_object().is_some_and(|s| ref_of(s) == ref_id)) {
+    if let Some(slot) = stages_mut(doc)
+        .iter_mut()
+        .find(|s| s.as_object().is_some_and(|s| ref_of(s) == ref_id))
+    {
         *slot = Value::Object(stage);
     }
 }
@@ -261,16 +488,31 @@ pub fn replace_stage(doc: &mut Map<String, Value>, ref_id: &str, stage: Map<Stri
 pub fn problems_of<'a>(problems: &'a [PipelineProblem], ref_id: &str) -> Vec<&'a PipelineProblem> {
     let exact = format!("stage {ref_id}");
     let prefix = format!("stage {ref_id} (");
-    problems.iter().filter(|p| p.stage.as_deref().is_some_and(|s| s == exact || s.starts_with(&prefix))).collect()
+    problems
+        .iter()
+        .filter(|p| {
+            p.stage
+                .as_deref()
+                .is_some_and(|s| s == exact || s.starts_with(&prefix))
+        })
+        .collect()
 }
 
 /// A list field of the document (`triggers`, `parameterConfig`, `notifications`) as objects.
 pub fn entries(doc: &Map<String, Value>, key: &str) -> Vec<Map<String, Value>> {
-    doc.get(key).and_then(Value::as_array).into_iter().flatten().filter_map(|v| v.as_object().cloned()).collect()
+    doc.get(key)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_object().cloned())
+        .collect()
 }
 
 pub fn set_entries(doc: &mut Map<String, Value>, key: &str, list: Vec<Map<String, Value>>) {
-    doc.insert(key.to_owned(), Value::Array(list.into_iter().map(Value::Object).collect()));
+    doc.insert(
+        key.to_owned(),
+        Value::Array(list.into_iter().map(Value::Object).collect()),
+    );
 }
 
 /// The seed flow: a Jenkins build → deploy to the test namespace → manual judgment → deploy the
@@ -281,8 +523,10 @@ pub fn seed_template(application: &str, name: &str) -> Value {
     let manifest = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": application},
         "spec": {"replicas": 2, "selector": {"matchLabels": {"app": application}},
             "template": {"metadata": {"labels": {"app": application}}, "spec": {"containers": [{"name": "main", "image": image}]}}}});
-    let deploy = |ref_id: &str, after: &str, name: &str, namespace: String| json!({"refId": ref_id, "requisiteStageRefIds": [after], "type": "deployManifest",
-        "name": name, "account": "", "namespaceOverride": namespace, "manifests": [manifest]});
+    let deploy = |ref_id: &str, after: &str, name: &str, namespace: String| {
+        json!({"refId": ref_id, "requisiteStageRefIds": [after], "type": "deployManifest",
+        "name": name, "account": "", "namespaceOverride": namespace, "manifests": [manifest]})
+    };
     json!({
         "application": application,
         "name": name,
@@ -305,7 +549,10 @@ mod tests {
     use crate::model::pipeline::PipelineDocument;
 
     fn field(stage_type: &str, key: &str) -> Field {
-        stage_fields(stage_type).into_iter().find(|f| f.key == key).unwrap()
+        stage_fields(stage_type)
+            .into_iter()
+            .find(|f| f.key == key)
+            .unwrap()
     }
 
     #[test]
@@ -313,13 +560,41 @@ mod tests {
         let mut s = Map::new();
         let cases = [
             (field("wait", "waitTime"), "45", json!(45)),
-            (field("wait", "waitTime"), "${trigger.parameters.wait}", json!("${trigger.parameters.wait}")),
-            (field("jenkins", "parameters"), "BRANCH = main\nIMAGE=shop/web", json!({"BRANCH": "main", "IMAGE": "shop/web"})),
-            (field("evaluateVariables", "variables"), "tag=${trigger.tag}", json!([{"key": "tag", "value": "${trigger.tag}"}])),
-            (field("manualJudgment", "judgmentInputs"), "promote, hold", json!([{"value": "promote"}, {"value": "hold"}])),
-            (field("deployManifest", "requiredArtifactIds"), "image, config", json!(["image", "config"])),
-            (field("deployManifest", "manifests"), r#"{"kind": "Service"}"#, json!([{"kind": "Service"}])),
-            (field("jenkins", "markUnstableAsSuccessful"), "true", json!(true)),
+            (
+                field("wait", "waitTime"),
+                "${trigger.parameters.wait}",
+                json!("${trigger.parameters.wait}"),
+            ),
+            (
+                field("jenkins", "parameters"),
+                "BRANCH = main\nIMAGE=shop/web",
+                json!({"BRANCH": "main", "IMAGE": "shop/web"}),
+            ),
+            (
+                field("evaluateVariables", "variables"),
+                "tag=${trigger.tag}",
+                json!([{"key": "tag", "value": "${trigger.tag}"}]),
+            ),
+            (
+                field("manualJudgment", "judgmentInputs"),
+                "promote, hold",
+                json!([{"value": "promote"}, {"value": "hold"}]),
+            ),
+            (
+                field("deployManifest", "requiredArtifactIds"),
+                "image, config",
+                json!(["image", "config"]),
+            ),
+            (
+                field("deployManifest", "manifests"),
+                r#"{"kind": "Service"}"#,
+                json!([{"kind": "Service"}]),
+            ),
+            (
+                field("jenkins", "markUnstableAsSuccessful"),
+                "true",
+                json!(true),
+            ),
         ];
         for (f, text, expected) in cases {
             set_field(&mut s, &f, text).unwrap();
@@ -329,29 +604,79 @@ mod tests {
             set_field(&mut again, &f, &shown).unwrap();
             assert_eq!(again[f.key], expected, "round trip of {}", f.key);
         }
-        assert_eq!(set_field(&mut s, &field("wait", "waitTime"), "soon").unwrap_err(), "Wait (seconds): must be a whole number (or an expression)");
-        assert!(set_field(&mut s, &field("jenkins", "parameters"), "no equals").unwrap_err().starts_with("Parameters: 'no equals' is not NAME=value"));
-        assert!(set_field(&mut s, &field("deployManifest", "manifests"), "[").unwrap_err().starts_with("Manifests: not valid JSON"));
-        assert_eq!(s["waitTime"], json!("${trigger.parameters.wait}"), "a refused value leaves the field alone");
+        assert_eq!(
+            set_field(&mut s, &field("wait", "waitTime"), "soon").unwrap_err(),
+            "Wait (seconds): must be a whole number (or an expression)"
+        );
+        assert!(
+            set_field(&mut s, &field("jenkins", "parameters"), "no equals")
+                .unwrap_err()
+                .starts_with("Parameters: 'no equals' is not NAME=value")
+        );
+        assert!(
+            set_field(&mut s, &field("deployManifest", "manifests"), "[")
+                .unwrap_err()
+                .starts_with("Manifests: not valid JSON")
+        );
+        assert_eq!(
+            s["waitTime"],
+            json!("${trigger.parameters.wait}"),
+            "a refused value leaves the field alone"
+        );
         set_field(&mut s, &field("wait", "waitTime"), " ").unwrap();
         assert!(!s.contains_key("waitTime"), "empty removes");
-        for t in ["wait", "manualJudgment", "deployManifest", "deleteManifest", "scaleManifest", "patchManifest", "undoRolloutManifest",
-                  "findArtifactsFromResource", "checkPreconditions", "evaluateVariables", "webhook", "pipeline", "jenkins"] {
-            assert!(!stage_fields(t).is_empty(), "every stage type Topsail runs has a form: {t}");
+        for t in [
+            "wait",
+            "manualJudgment",
+            "deployManifest",
+            "deleteManifest",
+            "scaleManifest",
+            "patchManifest",
+            "undoRolloutManifest",
+            "findArtifactsFromResource",
+            "checkPreconditions",
+            "evaluateVariables",
+            "webhook",
+            "pipeline",
+            "jenkins",
+        ] {
+            assert!(
+                !stage_fields(t).is_empty(),
+                "every stage type Topsail runs has a form: {t}"
+            );
         }
     }
 
     #[test]
     fn parameter_options_turn_on_the_check() {
-        let options = PARAMETER_FIELDS.iter().find(|f| f.key == "options").unwrap();
+        let options = PARAMETER_FIELDS
+            .iter()
+            .find(|f| f.key == "options")
+            .unwrap();
         let mut p = Map::new();
         set_entry_field(&mut p, options, "blue, green").unwrap();
-        assert_eq!((p["options"].clone(), p["hasOptions"].clone()), (json!([{"value": "blue"}, {"value": "green"}]), json!(true)));
-        let doc = PipelineDocument(json!({"parameterConfig": [p.clone()]}).as_object().unwrap().clone());
+        assert_eq!(
+            (p["options"].clone(), p["hasOptions"].clone()),
+            (json!([{"value": "blue"}, {"value": "green"}]), json!(true))
+        );
+        let doc = PipelineDocument(
+            json!({"parameterConfig": [p.clone()]})
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
         let mut p2 = p.clone();
         p2.insert("name".into(), json!("color"));
-        let doc2 = PipelineDocument(json!({"parameterConfig": [p2]}).as_object().unwrap().clone());
-        assert!(doc2.resolve_parameters(json!({"color": "red"}).as_object().unwrap()).is_err());
+        let doc2 = PipelineDocument(
+            json!({"parameterConfig": [p2]})
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
+        assert!(
+            doc2.resolve_parameters(json!({"color": "red"}).as_object().unwrap())
+                .is_err()
+        );
         assert!(doc.resolve_parameters(&Map::new()).is_ok());
         set_entry_field(&mut p, options, "").unwrap();
         assert_eq!(p["hasOptions"], json!(false));
@@ -359,7 +684,10 @@ mod tests {
 
     #[test]
     fn stages_are_added_connected_and_removed_with_their_references() {
-        let mut doc = json!({"application": "shop", "name": "P", "stages": [], "somethingNew": 1}).as_object().unwrap().clone();
+        let mut doc = json!({"application": "shop", "name": "P", "stages": [], "somethingNew": 1})
+            .as_object()
+            .unwrap()
+            .clone();
         let a = add_stage(&mut doc, "wait", None);
         let b = add_stage(&mut doc, "manualJudgment", Some(&a));
         let c = add_stage(&mut doc, "wait", Some(&a));
@@ -368,20 +696,50 @@ mod tests {
         joined.insert("requisiteStageRefIds".into(), json!([a, c]));
         replace_stage(&mut doc, &b, joined);
         assert_eq!(requisites_of(&stages(&doc)[1]), ["1", "3"]);
-        assert!(PipelineDocument(doc.clone()).validate().is_empty(), "{:?}", PipelineDocument(doc.clone()).validate());
+        assert!(
+            PipelineDocument(doc.clone()).validate().is_empty(),
+            "{:?}",
+            PipelineDocument(doc.clone()).validate()
+        );
         remove_stage(&mut doc, &a);
-        assert_eq!(stages(&doc).iter().map(ref_of).collect::<Vec<_>>(), ["2", "3"]);
-        assert_eq!(requisites_of(&stages(&doc)[0]), ["3"], "references to the removed stage go too");
-        assert_eq!(add_stage(&mut doc, "wait", None), "1", "the first free number");
-        assert_eq!(doc["somethingNew"], json!(1), "fields the editor does not know are kept");
+        assert_eq!(
+            stages(&doc).iter().map(ref_of).collect::<Vec<_>>(),
+            ["2", "3"]
+        );
+        assert_eq!(
+            requisites_of(&stages(&doc)[0]),
+            ["3"],
+            "references to the removed stage go too"
+        );
+        assert_eq!(
+            add_stage(&mut doc, "wait", None),
+            "1",
+            "the first free number"
+        );
+        assert_eq!(
+            doc["somethingNew"],
+            json!(1),
+            "fields the editor does not know are kept"
+        );
     }
 
     #[test]
     fn the_seed_template_needs_only_its_targets_filled_in() {
         let doc = PipelineDocument::from_value(seed_template("shop", "Seed")).unwrap();
         let problems = doc.validate();
-        let fields: Vec<String> = problems.iter().map(|p| format!("{}:{}", p.stage.clone().unwrap_or_default(), p.field)).collect();
-        assert_eq!(fields, ["stage 1 (Build):master", "stage 1 (Build):job", "stage 2 (Deploy to test):account", "stage 4 (Deploy to prod):account"]);
+        let fields: Vec<String> = problems
+            .iter()
+            .map(|p| format!("{}:{}", p.stage.clone().unwrap_or_default(), p.field))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "stage 1 (Build):master",
+                "stage 1 (Build):job",
+                "stage 2 (Deploy to test):account",
+                "stage 4 (Deploy to prod):account"
+            ]
+        );
         assert_eq!(problems_of(&problems, "2").len(), 1);
         assert_eq!(problems_of(&problems, "1").len(), 2);
         assert!(problems_of(&problems, "3").is_empty());

@@ -15,12 +15,19 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: &str, message: &str) -> Self {
-        Self { field: field.to_owned(), message: message.to_owned() }
+        Self {
+            field: field.to_owned(),
+            message: message.to_owned(),
+        }
     }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-#[serde(tag = "error", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "error",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum AppError {
     /// The input was rejected; nothing was stored.
     #[error("{}", join_fields(.fields))]
@@ -45,12 +52,18 @@ pub enum AppError {
 }
 
 fn join_fields(fields: &[FieldError]) -> String {
-    fields.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; ")
+    fields
+        .iter()
+        .map(|f| format!("{}: {}", f.field, f.message))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl AppError {
     pub fn invalid(field: &str, message: &str) -> Self {
-        Self::Invalid { fields: vec![FieldError::new(field, message)] }
+        Self::Invalid {
+            fields: vec![FieldError::new(field, message)],
+        }
     }
 
     /// The problems to show next to form fields (empty for errors that are not about a field).
@@ -87,8 +100,13 @@ mod tests {
 
     #[test]
     fn internal_errors_show_only_the_request_id() {
-        let e = AppError::Internal { request_id: "abc123".into() };
-        assert_eq!(e.to_string(), "something went wrong on the server (request id abc123)");
+        let e = AppError::Internal {
+            request_id: "abc123".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "something went wrong on the server (request id abc123)"
+        );
         assert_eq!(
             serde_json::to_value(&e).unwrap(),
             serde_json::json!({"error": "internal", "requestId": "abc123"})
@@ -97,9 +115,19 @@ mod tests {
 
     #[test]
     fn field_errors_cover_invalid_and_already_exists() {
-        let dup = AppError::AlreadyExists { field: "name".into(), message: "already exists".into() };
-        assert_eq!(dup.field_errors(), vec![FieldError::new("name", "already exists")]);
+        let dup = AppError::AlreadyExists {
+            field: "name".into(),
+            message: "already exists".into(),
+        };
+        assert_eq!(
+            dup.field_errors(),
+            vec![FieldError::new("name", "already exists")]
+        );
         assert_eq!(dup.status_code(), 409);
-        assert!(AppError::NotFound { what: "x".into() }.field_errors().is_empty());
+        assert!(
+            AppError::NotFound { what: "x".into() }
+                .field_errors()
+                .is_empty()
+        );
     }
 }

@@ -41,7 +41,12 @@ impl Status {
     pub fn is_complete(self) -> bool {
         matches!(
             self,
-            Self::Succeeded | Self::FailedContinue | Self::Terminal | Self::Canceled | Self::Skipped | Self::Stopped
+            Self::Succeeded
+                | Self::FailedContinue
+                | Self::Terminal
+                | Self::Canceled
+                | Self::Skipped
+                | Self::Stopped
         )
     }
 
@@ -83,7 +88,10 @@ pub struct Stage {
 impl Stage {
     /// A boolean stage option, with its default when absent.
     pub fn flag(&self, key: &str, default: bool) -> bool {
-        self.context.get(key).and_then(Value::as_bool).unwrap_or(default)
+        self.context
+            .get(key)
+            .and_then(Value::as_bool)
+            .unwrap_or(default)
     }
 }
 
@@ -175,26 +183,33 @@ impl Execution {
 
     /// Stages that depend on nothing: where an execution begins.
     pub fn initial_stages(&self) -> impl Iterator<Item = &Stage> {
-        self.stages.iter().filter(|s| s.requisite_stage_ref_ids.is_empty())
+        self.stages
+            .iter()
+            .filter(|s| s.requisite_stage_ref_ids.is_empty())
     }
 
     /// Stages that list `ref_id` among their requisites.
     pub fn downstream_of<'a>(&'a self, ref_id: &'a str) -> impl Iterator<Item = &'a Stage> + 'a {
-        self.stages.iter().filter(move |s| s.requisite_stage_ref_ids.iter().any(|r| r == ref_id))
+        self.stages
+            .iter()
+            .filter(move |s| s.requisite_stage_ref_ids.iter().any(|r| r == ref_id))
     }
 
     /// A stage that has not started and whose requisites all ended in a way that lets it run.
     pub fn is_startable(&self, stage: &Stage) -> bool {
         stage.status == Status::NotStarted
-            && stage
-                .requisite_stage_ref_ids
-                .iter()
-                .all(|r| self.stage_by_ref(r).is_some_and(|u| u.status.lets_downstream_run()))
+            && stage.requisite_stage_ref_ids.iter().all(|r| {
+                self.stage_by_ref(r)
+                    .is_some_and(|u| u.status.lets_downstream_run())
+            })
     }
 
     /// Nothing runs and nothing more can start.
     pub fn has_nothing_left_to_run(&self) -> bool {
-        !self.stages.iter().any(|s| s.status == Status::Running || self.is_startable(s))
+        !self
+            .stages
+            .iter()
+            .any(|s| s.status == Status::Running || self.is_startable(s))
     }
 }
 
@@ -204,7 +219,12 @@ mod tests {
 
     #[test]
     fn status_names_match_the_json() {
-        for s in [Status::NotStarted, Status::FailedContinue, Status::Terminal, Status::Stopped] {
+        for s in [
+            Status::NotStarted,
+            Status::FailedContinue,
+            Status::Terminal,
+            Status::Stopped,
+        ] {
             assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
         }
     }

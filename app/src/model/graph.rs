@@ -49,9 +49,19 @@ pub struct Layout {
 /// Each stage's column: 0 without requisites, else one more than its deepest requisite.
 /// Requisites that name no stage are ignored; a cycle (refused on save) is cut where found.
 fn columns(stages: &[GraphStage]) -> Vec<usize> {
-    let by_ref: HashMap<&str, usize> = stages.iter().enumerate().map(|(i, s)| (s.ref_id.as_str(), i)).collect();
+    let by_ref: HashMap<&str, usize> = stages
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.ref_id.as_str(), i))
+        .collect();
     let mut column: Vec<Option<usize>> = vec![None; stages.len()];
-    fn depth(i: usize, stages: &[GraphStage], by_ref: &HashMap<&str, usize>, column: &mut Vec<Option<usize>>, visiting: &mut Vec<bool>) -> usize {
+    fn depth(
+        i: usize,
+        stages: &[GraphStage],
+        by_ref: &HashMap<&str, usize>,
+        column: &mut Vec<Option<usize>>,
+        visiting: &mut Vec<bool>,
+    ) -> usize {
         if let Some(c) = column[i] {
             return c;
         }
@@ -70,11 +80,17 @@ fn columns(stages: &[GraphStage]) -> Vec<usize> {
         c
     }
     let mut visiting = vec![false; stages.len()];
-    (0..stages.len()).map(|i| depth(i, stages, &by_ref, &mut column, &mut visiting)).collect()
+    (0..stages.len())
+        .map(|i| depth(i, stages, &by_ref, &mut column, &mut visiting))
+        .collect()
 }
 
 pub fn layout(stages: &[GraphStage]) -> Layout {
-    let by_ref: HashMap<&str, usize> = stages.iter().enumerate().map(|(i, s)| (s.ref_id.as_str(), i)).collect();
+    let by_ref: HashMap<&str, usize> = stages
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.ref_id.as_str(), i))
+        .collect();
     let column = columns(stages);
     let columns_count = column.iter().max().map_or(0, |m| m + 1);
     // Rows: the first column in the order given; later ones by the mean row of their upstream
@@ -85,10 +101,24 @@ pub fn layout(stages: &[GraphStage]) -> Layout {
         let mut members: Vec<usize> = (0..stages.len()).filter(|&i| column[i] == c).collect();
         if c > 0 {
             let key = |i: usize| {
-                let ups: Vec<f64> = stages[i].requisites.iter().filter_map(|r| by_ref.get(r.as_str())).map(|&j| row[j] as f64).collect();
-                if ups.is_empty() { f64::MAX } else { ups.iter().sum::<f64>() / ups.len() as f64 }
+                let ups: Vec<f64> = stages[i]
+                    .requisites
+                    .iter()
+                    .filter_map(|r| by_ref.get(r.as_str()))
+                    .map(|&j| row[j] as f64)
+                    .collect();
+                if ups.is_empty() {
+                    f64::MAX
+                } else {
+                    ups.iter().sum::<f64>() / ups.len() as f64
+                }
             };
-            members.sort_by(|&a, &b| key(a).partial_cmp(&key(b)).unwrap_or(std::cmp::Ordering::Equal).then(a.cmp(&b)));
+            members.sort_by(|&a, &b| {
+                key(a)
+                    .partial_cmp(&key(b))
+                    .unwrap_or(std::cmp::Ordering::Equal)
+                    .then(a.cmp(&b))
+            });
         }
         for (r, &i) in members.iter().enumerate() {
             row[i] = r;
@@ -97,25 +127,54 @@ pub fn layout(stages: &[GraphStage]) -> Layout {
     }
     let x_of = |c: usize| MARGIN + c as f64 * (NODE_WIDTH + COLUMN_GAP);
     let y_of = |r: usize| MARGIN + r as f64 * (NODE_HEIGHT + ROW_GAP);
-    let nodes: Vec<PlacedNode> = (0..stages.len()).map(|i| PlacedNode { index: i, column: column[i], row: row[i], x: x_of(column[i]), y: y_of(row[i]) }).collect();
+    let nodes: Vec<PlacedNode> = (0..stages.len())
+        .map(|i| PlacedNode {
+            index: i,
+            column: column[i],
+            row: row[i],
+            x: x_of(column[i]),
+            y: y_of(row[i]),
+        })
+        .collect();
     let mut edges = Vec::new();
     for (to, s) in stages.iter().enumerate() {
         for r in &s.requisites {
-            let Some(&from) = by_ref.get(r.as_str()) else { continue };
+            let Some(&from) = by_ref.get(r.as_str()) else {
+                continue;
+            };
             if column[from] >= column[to] {
                 continue;
             }
-            let (x1, y1) = (nodes[from].x + NODE_WIDTH, nodes[from].y + NODE_HEIGHT / 2.0);
+            let (x1, y1) = (
+                nodes[from].x + NODE_WIDTH,
+                nodes[from].y + NODE_HEIGHT / 2.0,
+            );
             let (x2, y2) = (nodes[to].x, nodes[to].y + NODE_HEIGHT / 2.0);
             let bend = (x2 - x1) / 2.0;
-            edges.push(Edge { from, to, path: format!("M{x1:.1},{y1:.1} C{:.1},{y1:.1} {:.1},{y2:.1} {x2:.1},{y2:.1}", x1 + bend, x2 - bend) });
+            edges.push(Edge {
+                from,
+                to,
+                path: format!(
+                    "M{x1:.1},{y1:.1} C{:.1},{y1:.1} {:.1},{y2:.1} {x2:.1},{y2:.1}",
+                    x1 + bend,
+                    x2 - bend
+                ),
+            });
         }
     }
     Layout {
         nodes,
         edges,
-        width: if columns_count == 0 { 0.0 } else { x_of(columns_count - 1) + NODE_WIDTH + MARGIN },
-        height: if tallest == 0 { 0.0 } else { y_of(tallest - 1) + NODE_HEIGHT + MARGIN },
+        width: if columns_count == 0 {
+            0.0
+        } else {
+            x_of(columns_count - 1) + NODE_WIDTH + MARGIN
+        },
+        height: if tallest == 0 {
+            0.0
+        } else {
+            y_of(tallest - 1) + NODE_HEIGHT + MARGIN
+        },
     }
 }
 
@@ -134,21 +193,36 @@ mod tests {
     use super::*;
 
     fn stage(r: &str, reqs: &[&str]) -> GraphStage {
-        GraphStage { ref_id: r.into(), requisites: reqs.iter().map(|s| s.to_string()).collect() }
+        GraphStage {
+            ref_id: r.into(),
+            requisites: reqs.iter().map(|s| s.to_string()).collect(),
+        }
     }
 
     fn overlaps(a: &PlacedNode, b: &PlacedNode) -> bool {
-        a.x < b.x + NODE_WIDTH && b.x < a.x + NODE_WIDTH && a.y < b.y + NODE_HEIGHT && b.y < a.y + NODE_HEIGHT
+        a.x < b.x + NODE_WIDTH
+            && b.x < a.x + NODE_WIDTH
+            && a.y < b.y + NODE_HEIGHT
+            && b.y < a.y + NODE_HEIGHT
     }
 
     #[test]
     fn two_parallel_branches_and_a_join() {
         // build → (test-a → verify-a) and (test-b) → deploy
-        let stages = [stage("build", &[]), stage("test-a", &["build"]), stage("verify-a", &["test-a"]), stage("test-b", &["build"]), stage("deploy", &["verify-a", "test-b"])];
+        let stages = [
+            stage("build", &[]),
+            stage("test-a", &["build"]),
+            stage("verify-a", &["test-a"]),
+            stage("test-b", &["build"]),
+            stage("deploy", &["verify-a", "test-b"]),
+        ];
         let l = layout(&stages);
         let col: Vec<usize> = l.nodes.iter().map(|n| n.column).collect();
         assert_eq!(col, [0, 1, 2, 1, 3], "columns by the longest path");
-        assert_ne!(l.nodes[1].row, l.nodes[3].row, "parallel stages are stacked");
+        assert_ne!(
+            l.nodes[1].row, l.nodes[3].row,
+            "parallel stages are stacked"
+        );
         for (i, a) in l.nodes.iter().enumerate() {
             for b in &l.nodes[i + 1..] {
                 assert!(!overlaps(a, b), "{a:?} overlaps {b:?}");
@@ -159,8 +233,21 @@ mod tests {
         // Each edge starts at its upstream node's right side and ends at the downstream's left.
         for e in &l.edges {
             let (from, to) = (&l.nodes[e.from], &l.nodes[e.to]);
-            assert!(e.path.starts_with(&format!("M{:.1},{:.1} ", from.x + NODE_WIDTH, from.y + NODE_HEIGHT / 2.0)), "{}", e.path);
-            assert!(e.path.ends_with(&format!(" {:.1},{:.1}", to.x, to.y + NODE_HEIGHT / 2.0)), "{}", e.path);
+            assert!(
+                e.path.starts_with(&format!(
+                    "M{:.1},{:.1} ",
+                    from.x + NODE_WIDTH,
+                    from.y + NODE_HEIGHT / 2.0
+                )),
+                "{}",
+                e.path
+            );
+            assert!(
+                e.path
+                    .ends_with(&format!(" {:.1},{:.1}", to.x, to.y + NODE_HEIGHT / 2.0)),
+                "{}",
+                e.path
+            );
         }
         assert!(l.width >= l.nodes[4].x + NODE_WIDTH && l.height >= 2.0 * NODE_HEIGHT);
     }
@@ -179,10 +266,21 @@ mod tests {
             assert!(seen.insert((n.column, n.row)), "two stages in one cell");
         }
         // Unknown requisites are ignored; a cycle is cut instead of looping.
-        let odd = layout(&[stage("a", &["ghost"]), stage("b", &["c"]), stage("c", &["b"])]);
+        let odd = layout(&[
+            stage("a", &["ghost"]),
+            stage("b", &["c"]),
+            stage("c", &["b"]),
+        ]);
         assert_eq!(odd.nodes[0].column, 0);
         assert_eq!(odd.nodes.len(), 3);
         assert_eq!(layout(&[]).width, 0.0);
-        assert_eq!((short_duration(42_000), short_duration(185_000), short_duration(3_720_000)), ("42s".into(), "3m 05s".into(), "1h 02m".into()));
+        assert_eq!(
+            (
+                short_duration(42_000),
+                short_duration(185_000),
+                short_duration(3_720_000)
+            ),
+            ("42s".into(), "3m 05s".into(), "1h 02m".into())
+        );
     }
 }

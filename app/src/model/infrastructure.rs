@@ -156,17 +156,30 @@ pub struct EventView {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "camelCase")]
 pub enum InfrastructureAction {
-    Scale { target: ObjectRef, replicas: i32 },
+    Scale {
+        target: ObjectRef,
+        replicas: i32,
+    },
     /// Back to `revision`, or to the previous one.
-    Undo { target: ObjectRef, revision: Option<i64> },
-    Restart { target: ObjectRef },
-    Delete { target: ObjectRef },
+    Undo {
+        target: ObjectRef,
+        revision: Option<i64>,
+    },
+    Restart {
+        target: ObjectRef,
+    },
+    Delete {
+        target: ObjectRef,
+    },
 }
 
 impl InfrastructureAction {
     pub fn target(&self) -> &ObjectRef {
         match self {
-            Self::Scale { target, .. } | Self::Undo { target, .. } | Self::Restart { target } | Self::Delete { target } => target,
+            Self::Scale { target, .. }
+            | Self::Undo { target, .. }
+            | Self::Restart { target }
+            | Self::Delete { target } => target,
         }
     }
 
@@ -176,7 +189,9 @@ impl InfrastructureAction {
         let what = format!("{} {}", t.kind.to_ascii_lowercase(), t.name);
         match self {
             Self::Scale { replicas, .. } => format!("Scale {what} to {replicas}"),
-            Self::Undo { revision: Some(r), .. } => format!("Undo {what} to revision {r}"),
+            Self::Undo {
+                revision: Some(r), ..
+            } => format!("Undo {what} to revision {r}"),
             Self::Undo { revision: None, .. } => format!("Undo {what} to the previous revision"),
             Self::Restart { .. } => format!("Restart {what}"),
             Self::Delete { .. } => format!("Delete {what}"),
@@ -204,11 +219,21 @@ fn scalar(value: &serde_json::Value) -> String {
                 && !s.contains(" #")
                 && !s.contains('\n')
                 && !s.ends_with(':')
-                && !s.starts_with(['-', '?', ':', ',', '[', ']', '{', '}', '#', '&', '*', '!', '|', '>', '\'', '"', '%', '@', '`', ' '])
+                && !s.starts_with([
+                    '-', '?', ':', ',', '[', ']', '{', '}', '#', '&', '*', '!', '|', '>', '\'',
+                    '"', '%', '@', '`', ' ',
+                ])
                 && !s.ends_with(' ')
-                && !matches!(s.to_ascii_lowercase().as_str(), "true" | "false" | "null" | "yes" | "no" | "on" | "off" | "~")
+                && !matches!(
+                    s.to_ascii_lowercase().as_str(),
+                    "true" | "false" | "null" | "yes" | "no" | "on" | "off" | "~"
+                )
                 && s.parse::<f64>().is_err();
-            if plain { s.clone() } else { serde_json::to_string(s).unwrap_or_default() }
+            if plain {
+                s.clone()
+            } else {
+                serde_json::to_string(s).unwrap_or_default()
+            }
         }
         _ => String::new(),
     }
@@ -220,7 +245,11 @@ fn write_yaml(value: &serde_json::Value, indent: usize, out: &mut String, in_lis
     match value {
         Value::Object(map) if !map.is_empty() => {
             for (i, (k, v)) in map.iter().enumerate() {
-                let lead = if in_list && i == 0 { String::new() } else { pad.clone() };
+                let lead = if in_list && i == 0 {
+                    String::new()
+                } else {
+                    pad.clone()
+                };
                 let key = scalar(&Value::String(k.clone()));
                 match v {
                     Value::Object(m) if !m.is_empty() => {
@@ -279,8 +308,27 @@ mod tests {
 
     #[test]
     fn actions_describe_themselves() {
-        let t = ObjectRef { account: "prod".into(), namespace: "shop".into(), kind: "Deployment".into(), name: "web".into() };
-        assert_eq!(InfrastructureAction::Scale { target: t.clone(), replicas: 4 }.describe(), "Scale deployment web to 4");
-        assert_eq!(InfrastructureAction::Undo { target: t, revision: None }.describe(), "Undo deployment web to the previous revision");
+        let t = ObjectRef {
+            account: "prod".into(),
+            namespace: "shop".into(),
+            kind: "Deployment".into(),
+            name: "web".into(),
+        };
+        assert_eq!(
+            InfrastructureAction::Scale {
+                target: t.clone(),
+                replicas: 4
+            }
+            .describe(),
+            "Scale deployment web to 4"
+        );
+        assert_eq!(
+            InfrastructureAction::Undo {
+                target: t,
+                revision: None
+            }
+            .describe(),
+            "Undo deployment web to the previous revision"
+        );
     }
 }

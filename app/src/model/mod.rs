@@ -5,8 +5,8 @@
 //! validate as the user types with exactly the rules the server enforces.
 
 mod application;
-mod error;
 pub mod editor;
+mod error;
 pub mod execution;
 pub mod graph;
 pub mod infrastructure;
@@ -15,8 +15,8 @@ pub mod pipeline;
 mod request;
 
 pub use application::{
-    Application, ApplicationChanges, ApplicationInput, ApplicationName, DeployTarget, NewApplication, OwnerEmail,
-    parse_deploy_targets,
+    Application, ApplicationChanges, ApplicationInput, ApplicationName, DeployTarget,
+    NewApplication, OwnerEmail, parse_deploy_targets,
 };
 pub use error::{AppError, FieldError};
 pub use request::{Caller, RequestContext};

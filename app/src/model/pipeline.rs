@@ -49,47 +49,131 @@ pub struct StageType {
 
 /// The one place stage types are registered for validation.
 pub const STAGE_TYPES: &[StageType] = &[
-    StageType { name: "wait", required: &["waitTime"], check: Some(check_wait) },
-    StageType { name: "manualJudgment", required: &[], check: Some(check_judgment_inputs) },
-    StageType { name: "deployManifest", required: &["account"], check: Some(check_deploy_source) },
-    StageType { name: "deleteManifest", required: &["account", "location", "manifestName"], check: None },
-    StageType { name: "scaleManifest", required: &["account", "location", "manifestName", "replicas"], check: None },
-    StageType { name: "patchManifest", required: &["account", "location", "manifestName", "patchBody"], check: None },
+    StageType {
+        name: "wait",
+        required: &["waitTime"],
+        check: Some(check_wait),
+    },
+    StageType {
+        name: "manualJudgment",
+        required: &[],
+        check: Some(check_judgment_inputs),
+    },
+    StageType {
+        name: "deployManifest",
+        required: &["account"],
+        check: Some(check_deploy_source),
+    },
+    StageType {
+        name: "deleteManifest",
+        required: &["account", "location", "manifestName"],
+        check: None,
+    },
+    StageType {
+        name: "scaleManifest",
+        required: &["account", "location", "manifestName", "replicas"],
+        check: None,
+    },
+    StageType {
+        name: "patchManifest",
+        required: &["account", "location", "manifestName", "patchBody"],
+        check: None,
+    },
     StageType {
         name: "undoRolloutManifest",
         required: &["account", "location", "manifestName", "numRevisionsBack"],
         check: None,
     },
-    StageType { name: "findArtifactsFromResource", required: &["account", "location", "manifestName"], check: None },
-    StageType { name: "checkPreconditions", required: &["preconditions"], check: None },
-    StageType { name: "evaluateVariables", required: &["variables"], check: None },
-    StageType { name: "webhook", required: &["url"], check: None },
-    StageType { name: "pipeline", required: &["application", "pipeline"], check: None },
-    StageType { name: "jenkins", required: &["master", "job"], check: Some(check_jenkins) },
+    StageType {
+        name: "findArtifactsFromResource",
+        required: &["account", "location", "manifestName"],
+        check: None,
+    },
+    StageType {
+        name: "checkPreconditions",
+        required: &["preconditions"],
+        check: None,
+    },
+    StageType {
+        name: "evaluateVariables",
+        required: &["variables"],
+        check: None,
+    },
+    StageType {
+        name: "webhook",
+        required: &["url"],
+        check: None,
+    },
+    StageType {
+        name: "pipeline",
+        required: &["application", "pipeline"],
+        check: None,
+    },
+    StageType {
+        name: "jenkins",
+        required: &["master", "job"],
+        check: Some(check_jenkins),
+    },
 ];
 
 /// Notification types Topsail sends.
 pub const NOTIFICATION_TYPES: &[&str] = &["webhook", "slack"];
 
-fn validate_notifications(list: Option<&Value>, stage: Option<String>, key: &str, out: &mut Vec<PipelineProblem>) {
-    let Some(Value::Array(list)) = list else { return };
+fn validate_notifications(
+    list: Option<&Value>,
+    stage: Option<String>,
+    key: &str,
+    out: &mut Vec<PipelineProblem>,
+) {
+    let Some(Value::Array(list)) = list else {
+        return;
+    };
     for (i, n) in list.iter().enumerate() {
         let at = format!("{key}[{i}]");
         let Some(n) = n.as_object() else {
-            out.push(problem(Severity::Error, stage.clone(), &at, "must be a JSON object"));
+            out.push(problem(
+                Severity::Error,
+                stage.clone(),
+                &at,
+                "must be a JSON object",
+            ));
             continue;
         };
         let kind = n.get("type").and_then(Value::as_str).unwrap_or_default();
         if !NOTIFICATION_TYPES.contains(&kind) {
-            out.push(problem(Severity::Warning, stage.clone(), &format!("{at}.type"), &format!("notification type '{kind}' is not sent by Topsail (it sends webhook and slack)")));
+            out.push(problem(
+                Severity::Warning,
+                stage.clone(),
+                &format!("{at}.type"),
+                &format!(
+                    "notification type '{kind}' is not sent by Topsail (it sends webhook and slack)"
+                ),
+            ));
             continue;
         }
-        let address = n.get("address").and_then(Value::as_str).unwrap_or_default().trim();
+        let address = n
+            .get("address")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .trim();
         if !(address.starts_with("http://") || address.starts_with("https://")) {
-            out.push(problem(Severity::Error, stage.clone(), &format!("{at}.address"), "address must be an http(s) URL"));
+            out.push(problem(
+                Severity::Error,
+                stage.clone(),
+                &format!("{at}.address"),
+                "address must be an http(s) URL",
+            ));
         }
-        if n.get("when").and_then(Value::as_array).is_none_or(|w| w.is_empty()) {
-            out.push(problem(Severity::Error, stage.clone(), &format!("{at}.when"), "when must list at least one event (e.g. pipeline.failed)"));
+        if n.get("when")
+            .and_then(Value::as_array)
+            .is_none_or(|w| w.is_empty())
+        {
+            out.push(problem(
+                Severity::Error,
+                stage.clone(),
+                &format!("{at}.when"),
+                "when must list at least one event (e.g. pipeline.failed)",
+            ));
         }
     }
 }
@@ -107,7 +191,10 @@ pub const TRIGGER_TYPES: &[(&str, &[&str])] = &[
 fn check_jenkins(stage: &Map<String, Value>) -> Vec<(String, String)> {
     match stage.get("parameters") {
         None | Some(Value::Null) | Some(Value::Object(_)) => vec![],
-        Some(_) => vec![("parameters".into(), "must map parameter names to values".into())],
+        Some(_) => vec![(
+            "parameters".into(),
+            "must map parameter names to values".into(),
+        )],
     }
 }
 
@@ -118,9 +205,15 @@ fn is_expression(v: &Value) -> bool {
 fn check_wait(stage: &Map<String, Value>) -> Vec<(String, String)> {
     match stage.get("waitTime") {
         Some(v) if is_expression(v) => vec![],
-        Some(v) => match v.as_u64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())) {
+        Some(v) => match v
+            .as_u64()
+            .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+        {
             Some(_) => vec![],
-            None => vec![("waitTime".into(), "must be a whole number of seconds (or an expression)".into())],
+            None => vec![(
+                "waitTime".into(),
+                "must be a whole number of seconds (or an expression)".into(),
+            )],
         },
         None => vec![],
     }
@@ -129,27 +222,47 @@ fn check_wait(stage: &Map<String, Value>) -> Vec<(String, String)> {
 fn check_judgment_inputs(stage: &Map<String, Value>) -> Vec<(String, String)> {
     match stage.get("judgmentInputs") {
         None | Some(Value::Null) => vec![],
-        Some(Value::Array(inputs)) if inputs.iter().all(|i| i.get("value").and_then(Value::as_str).is_some()) => {
+        Some(Value::Array(inputs))
+            if inputs
+                .iter()
+                .all(|i| i.get("value").and_then(Value::as_str).is_some()) =>
+        {
             vec![]
         }
-        Some(_) => vec![("judgmentInputs".into(), "must be a list of {\"value\": \"...\"}".into())],
+        Some(_) => vec![(
+            "judgmentInputs".into(),
+            "must be a list of {\"value\": \"...\"}".into(),
+        )],
     }
 }
 
 fn check_deploy_source(stage: &Map<String, Value>) -> Vec<(String, String)> {
-    match stage.get("source").and_then(Value::as_str).unwrap_or("text") {
+    match stage
+        .get("source")
+        .and_then(Value::as_str)
+        .unwrap_or("text")
+    {
         "text" => match stage.get("manifests") {
             Some(Value::Array(m)) if !m.is_empty() => vec![],
-            _ => vec![("manifests".into(), "is required when source is text (at least one manifest)".into())],
+            _ => vec![(
+                "manifests".into(),
+                "is required when source is text (at least one manifest)".into(),
+            )],
         },
         "artifact" => {
             if stage.contains_key("manifestArtifactId") || stage.contains_key("manifestArtifact") {
                 vec![]
             } else {
-                vec![("manifestArtifactId".into(), "is required when source is artifact".into())]
+                vec![(
+                    "manifestArtifactId".into(),
+                    "is required when source is artifact".into(),
+                )]
             }
         }
-        other => vec![("source".into(), format!("must be text or artifact, not '{other}'"))],
+        other => vec![(
+            "source".into(),
+            format!("must be text or artifact, not '{other}'"),
+        )],
     }
 }
 
@@ -172,7 +285,12 @@ impl PipelineDocument {
     pub fn from_value(value: Value) -> Result<Self, PipelineProblem> {
         match value {
             Value::Object(map) => Ok(Self(map)),
-            _ => Err(problem(Severity::Error, None, "pipeline", "must be a JSON object")),
+            _ => Err(problem(
+                Severity::Error,
+                None,
+                "pipeline",
+                "must be a JSON object",
+            )),
         }
     }
 
@@ -193,26 +311,59 @@ impl PipelineDocument {
     }
 
     pub fn stages(&self) -> &[Value] {
-        self.0.get("stages").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default()
+        self.0
+            .get("stages")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
     }
 
     /// The parameters a run gets: `given` checked against `parameterConfig` — defaults filled in,
     /// required ones present, values with options among them. Parameters the config does not
     /// name are passed through. Every problem names its parameter.
-    pub fn resolve_parameters(&self, given: &Map<String, Value>) -> Result<Map<String, Value>, Vec<(String, String)>> {
+    pub fn resolve_parameters(
+        &self,
+        given: &Map<String, Value>,
+    ) -> Result<Map<String, Value>, Vec<(String, String)>> {
         let mut resolved = given.clone();
         let mut problems = Vec::new();
-        for config in self.0.get("parameterConfig").and_then(Value::as_array).into_iter().flatten() {
-            let Some(name) = config.get("name").and_then(Value::as_str).filter(|n| !n.is_empty()) else { continue };
-            let given = resolved.get(name).filter(|v| !v.is_null() && v.as_str() != Some("")).cloned();
-            let default = config.get("default").filter(|v| !v.is_null() && v.as_str() != Some("")).cloned();
+        for config in self
+            .0
+            .get("parameterConfig")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let Some(name) = config
+                .get("name")
+                .and_then(Value::as_str)
+                .filter(|n| !n.is_empty())
+            else {
+                continue;
+            };
+            let given = resolved
+                .get(name)
+                .filter(|v| !v.is_null() && v.as_str() != Some(""))
+                .cloned();
+            let default = config
+                .get("default")
+                .filter(|v| !v.is_null() && v.as_str() != Some(""))
+                .cloned();
             let Some(value) = given.or(default) else {
-                if config.get("required").and_then(Value::as_bool).unwrap_or(false) {
+                if config
+                    .get("required")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false)
+                {
                     problems.push((name.to_owned(), format!("parameter '{name}' is required")));
                 }
                 continue;
             };
-            if config.get("hasOptions").and_then(Value::as_bool).unwrap_or(false) {
+            if config
+                .get("hasOptions")
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+            {
                 let options: Vec<&Value> = config
                     .get("options")
                     .and_then(Value::as_array)
@@ -220,16 +371,27 @@ impl PipelineDocument {
                     .flatten()
                     .filter_map(|o| o.get("value"))
                     .collect();
-                let text = |v: &Value| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string());
+                let text = |v: &Value| {
+                    v.as_str()
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| v.to_string())
+                };
                 if !options.is_empty() && !options.iter().any(|o| text(o) == text(&value)) {
                     let allowed: Vec<String> = options.iter().map(|o| text(o)).collect();
-                    problems.push((name.to_owned(), format!("parameter '{name}' must be one of {}", allowed.join(", "))));
+                    problems.push((
+                        name.to_owned(),
+                        format!("parameter '{name}' must be one of {}", allowed.join(", ")),
+                    ));
                     continue;
                 }
             }
             resolved.insert(name.to_owned(), value);
         }
-        if problems.is_empty() { Ok(resolved) } else { Err(problems) }
+        if problems.is_empty() {
+            Ok(resolved)
+        } else {
+            Err(problems)
+        }
     }
 
     /// Every problem in the document: structure, references between stages, cycles, and each
@@ -237,13 +399,23 @@ impl PipelineDocument {
     pub fn validate(&self) -> Vec<PipelineProblem> {
         let mut out = Vec::new();
         if let Err(e) = ApplicationName::parse(self.application()) {
-            out.push(problem(Severity::Error, None, "application", &e.message.replacen("name", "application", 1)));
+            out.push(problem(
+                Severity::Error,
+                None,
+                "application",
+                &e.message.replacen("name", "application", 1),
+            ));
         }
         let name = self.name().trim();
         if name.is_empty() {
             out.push(problem(Severity::Error, None, "name", "name is required"));
         } else if name.chars().count() > 255 || name.chars().any(char::is_control) {
-            out.push(problem(Severity::Error, None, "name", "name must be at most 255 characters, without control characters"));
+            out.push(problem(
+                Severity::Error,
+                None,
+                "name",
+                "name must be at most 255 characters, without control characters",
+            ));
         }
         for (key, expected) in [
             ("stages", "list"),
@@ -262,7 +434,12 @@ impl PipelineDocument {
                 _ => false,
             };
             if !ok {
-                out.push(problem(Severity::Error, None, key, &format!("must be a {expected}")));
+                out.push(problem(
+                    Severity::Error,
+                    None,
+                    key,
+                    &format!("must be a {expected}"),
+                ));
             }
         }
         self.validate_stages(&mut out);
@@ -270,20 +447,35 @@ impl PipelineDocument {
         validate_notifications(self.0.get("notifications"), None, "notifications", &mut out);
         for (i, stage) in self.stages().iter().enumerate() {
             if let Some(stage) = stage.as_object() {
-                validate_notifications(stage.get("notifications"), Some(stage_label(i, stage)), "notifications", &mut out);
+                validate_notifications(
+                    stage.get("notifications"),
+                    Some(stage_label(i, stage)),
+                    "notifications",
+                    &mut out,
+                );
             }
         }
         out
     }
 
     fn validate_triggers(&self, out: &mut Vec<PipelineProblem>) {
-        for (i, trigger) in self.0.get("triggers").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        for (i, trigger) in self
+            .0
+            .get("triggers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
             let at = format!("triggers[{i}]");
             let Some(trigger) = trigger.as_object() else {
                 out.push(problem(Severity::Error, None, &at, "must be a JSON object"));
                 continue;
             };
-            let kind = trigger.get("type").and_then(Value::as_str).unwrap_or_default();
+            let kind = trigger
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             match TRIGGER_TYPES.iter().find(|(name, _)| *name == kind) {
                 None => out.push(problem(Severity::Warning, None, &format!("{at}.type"), &format!("trigger type '{kind}' is not supported by Topsail; it is kept but never fires"))),
                 Some((_, required)) => {
@@ -301,22 +493,42 @@ impl PipelineDocument {
         let mut labels = Vec::new();
         for (i, stage) in self.stages().iter().enumerate() {
             let Some(stage) = stage.as_object() else {
-                out.push(problem(Severity::Error, Some(format!("stage #{}", i + 1)), "stage", "must be a JSON object"));
+                out.push(problem(
+                    Severity::Error,
+                    Some(format!("stage #{}", i + 1)),
+                    "stage",
+                    "must be a JSON object",
+                ));
                 labels.push(None);
                 continue;
             };
             let ref_id = ref_id_of(stage);
             let label = stage_label(i, stage);
             match &ref_id {
-                None => out.push(problem(Severity::Error, Some(label.clone()), "refId", "refId is required")),
+                None => out.push(problem(
+                    Severity::Error,
+                    Some(label.clone()),
+                    "refId",
+                    "refId is required",
+                )),
                 Some(r) => {
                     if seen.insert(r.clone(), i).is_some() {
-                        out.push(problem(Severity::Error, Some(label.clone()), "refId", &format!("refId '{r}' is used by another stage")));
+                        out.push(problem(
+                            Severity::Error,
+                            Some(label.clone()),
+                            "refId",
+                            &format!("refId '{r}' is used by another stage"),
+                        ));
                     }
                 }
             }
             if !present(stage.get("name")) {
-                out.push(problem(Severity::Error, Some(label.clone()), "name", "name is required"));
+                out.push(problem(
+                    Severity::Error,
+                    Some(label.clone()),
+                    "name",
+                    "name is required",
+                ));
             }
             match stage.get("type").and_then(Value::as_str) {
                 None | Some("") => out.push(problem(Severity::Error, Some(label.clone()), "type", "type is required")),
@@ -344,30 +556,60 @@ impl PipelineDocument {
                 && !v.is_null()
                 && v.as_u64().is_none()
             {
-                out.push(problem(Severity::Error, Some(label.clone()), "stageTimeoutMs", "must be a whole number of milliseconds"));
+                out.push(problem(
+                    Severity::Error,
+                    Some(label.clone()),
+                    "stageTimeoutMs",
+                    "must be a whole number of milliseconds",
+                ));
             }
             labels.push(Some((ref_id, label)));
         }
         // References and cycles.
         let mut edges: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (i, stage) in self.stages().iter().enumerate() {
-            let (Some(stage), Some(Some((Some(ref_id), label)))) = (stage.as_object(), labels.get(i)) else { continue };
+            let (Some(stage), Some(Some((Some(ref_id), label)))) =
+                (stage.as_object(), labels.get(i))
+            else {
+                continue;
+            };
             let requisites = match stage.get("requisiteStageRefIds") {
                 None | Some(Value::Null) => Vec::new(),
                 Some(Value::Array(items)) => items.iter().filter_map(ref_value).collect(),
                 Some(_) => {
-                    out.push(problem(Severity::Error, Some(label.clone()), "requisiteStageRefIds", "must be a list of refIds"));
+                    out.push(problem(
+                        Severity::Error,
+                        Some(label.clone()),
+                        "requisiteStageRefIds",
+                        "must be a list of refIds",
+                    ));
                     continue;
                 }
             };
             for r in &requisites {
                 if r == ref_id {
-                    out.push(problem(Severity::Error, Some(label.clone()), "requisiteStageRefIds", "a stage cannot depend on itself"));
+                    out.push(problem(
+                        Severity::Error,
+                        Some(label.clone()),
+                        "requisiteStageRefIds",
+                        "a stage cannot depend on itself",
+                    ));
                 } else if !seen.contains_key(r) {
-                    out.push(problem(Severity::Error, Some(label.clone()), "requisiteStageRefIds", &format!("refers to stage '{r}', which does not exist")));
+                    out.push(problem(
+                        Severity::Error,
+                        Some(label.clone()),
+                        "requisiteStageRefIds",
+                        &format!("refers to stage '{r}', which does not exist"),
+                    ));
                 }
             }
-            edges.insert(ref_id.clone(), requisites.into_iter().filter(|r| r != ref_id && seen.contains_key(r)).collect());
+            edges.insert(
+                ref_id.clone(),
+                requisites
+                    .into_iter()
+                    .filter(|r| r != ref_id && seen.contains_key(r))
+                    .collect(),
+            );
         }
         for ref_id in stages_in_cycles(&edges) {
             let label = seen
@@ -375,13 +617,28 @@ impl PipelineDocument {
                 .and_then(|i| labels.get(*i).cloned().flatten())
                 .map(|(_, l)| l)
                 .unwrap_or_else(|| format!("stage {ref_id}"));
-            out.push(problem(Severity::Error, Some(label), "requisiteStageRefIds", "is part of a dependency cycle"));
+            out.push(problem(
+                Severity::Error,
+                Some(label),
+                "requisiteStageRefIds",
+                "is part of a dependency cycle",
+            ));
         }
     }
 }
 
-fn problem(severity: Severity, stage: Option<String>, field: &str, message: &str) -> PipelineProblem {
-    PipelineProblem { severity, stage, field: field.to_owned(), message: message.to_owned() }
+fn problem(
+    severity: Severity,
+    stage: Option<String>,
+    field: &str,
+    message: &str,
+) -> PipelineProblem {
+    PipelineProblem {
+        severity,
+        stage,
+        field: field.to_owned(),
+        message: message.to_owned(),
+    }
 }
 
 /// refIds are strings in Spinnaker's JSON, but numbers appear in hand-written pipelines.
@@ -398,7 +655,10 @@ fn ref_id_of(stage: &Map<String, Value>) -> Option<String> {
 }
 
 fn stage_label(index: usize, stage: &Map<String, Value>) -> String {
-    let name = stage.get("name").and_then(Value::as_str).filter(|n| !n.is_empty());
+    let name = stage
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty());
     match (ref_id_of(stage), name) {
         (Some(r), Some(n)) => format!("stage {r} ({n})"),
         (Some(r), None) => format!("stage {r}"),
@@ -409,14 +669,22 @@ fn stage_label(index: usize, stage: &Map<String, Value>) -> String {
 
 /// The refIds that cannot be ordered because they depend on each other (Kahn's algorithm).
 fn stages_in_cycles(edges: &BTreeMap<String, Vec<String>>) -> BTreeSet<String> {
-    let mut remaining: BTreeMap<&str, usize> = edges.iter().map(|(k, v)| (k.as_str(), v.len())).collect();
+    let mut remaining: BTreeMap<&str, usize> =
+        edges.iter().map(|(k, v)| (k.as_str(), v.len())).collect();
     let mut dependents: HashMap<&str, Vec<&str>> = HashMap::new();
     for (stage, requisites) in edges {
         for r in requisites {
-            dependents.entry(r.as_str()).or_default().push(stage.as_str());
+            dependents
+                .entry(r.as_str())
+                .or_default()
+                .push(stage.as_str());
         }
     }
-    let mut ready: Vec<&str> = remaining.iter().filter(|(_, n)| **n == 0).map(|(k, _)| *k).collect();
+    let mut ready: Vec<&str> = remaining
+        .iter()
+        .filter(|(_, n)| **n == 0)
+        .map(|(k, _)| *k)
+        .collect();
     while let Some(done) = ready.pop() {
         remaining.remove(done);
         for d in dependents.get(done).into_iter().flatten() {
@@ -437,8 +705,16 @@ fn stages_in_cycles(edges: &BTreeMap<String, Vec<String>>) -> BTreeSet<String> {
         .collect()
 }
 
-fn reaches(edges: &BTreeMap<String, Vec<String>>, from: &str, target: &str, within: &BTreeSet<&str>) -> bool {
-    let mut stack: Vec<&str> = edges.get(from).map(|v| v.iter().map(String::as_str).collect()).unwrap_or_default();
+fn reaches(
+    edges: &BTreeMap<String, Vec<String>>,
+    from: &str,
+    target: &str,
+    within: &BTreeSet<&str>,
+) -> bool {
+    let mut stack: Vec<&str> = edges
+        .get(from)
+        .map(|v| v.iter().map(String::as_str).collect())
+        .unwrap_or_default();
     let mut visited = BTreeSet::new();
     while let Some(s) = stack.pop() {
         if s == target {
@@ -487,7 +763,11 @@ pub fn diff_json(before: &Value, after: &Value) -> Vec<PipelineChange> {
 }
 
 fn join(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") }
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
 }
 
 fn keyed_by_ref_id(items: &[Value]) -> Option<BTreeMap<String, &Value>> {
@@ -512,7 +792,11 @@ fn diff_values(path: &str, before: &Value, after: &Value, out: &mut Vec<Pipeline
                 let p = join(path, k);
                 match (b.get(k), a.get(k)) {
                     (Some(x), Some(y)) => diff_values(&p, x, y, out),
-                    (x, y) => out.push(PipelineChange { path: p, before: x.cloned(), after: y.cloned() }),
+                    (x, y) => out.push(PipelineChange {
+                        path: p,
+                        before: x.cloned(),
+                        after: y.cloned(),
+                    }),
                 }
             }
         }
@@ -523,7 +807,11 @@ fn diff_values(path: &str, before: &Value, after: &Value, out: &mut Vec<Pipeline
                     let p = format!("{path}[refId={k}]");
                     match (kb.get(k), ka.get(k)) {
                         (Some(x), Some(y)) => diff_values(&p, x, y, out),
-                        (x, y) => out.push(PipelineChange { path: p, before: x.map(|v| (*v).clone()), after: y.map(|v| (*v).clone()) }),
+                        (x, y) => out.push(PipelineChange {
+                            path: p,
+                            before: x.map(|v| (*v).clone()),
+                            after: y.map(|v| (*v).clone()),
+                        }),
                     }
                 }
             } else {
@@ -531,12 +819,20 @@ fn diff_values(path: &str, before: &Value, after: &Value, out: &mut Vec<Pipeline
                     let p = format!("{path}[{i}]");
                     match (b.get(i), a.get(i)) {
                         (Some(x), Some(y)) => diff_values(&p, x, y, out),
-                        (x, y) => out.push(PipelineChange { path: p, before: x.cloned(), after: y.cloned() }),
+                        (x, y) => out.push(PipelineChange {
+                            path: p,
+                            before: x.cloned(),
+                            after: y.cloned(),
+                        }),
                     }
                 }
             }
         }
-        _ => out.push(PipelineChange { path: path.to_owned(), before: Some(before.clone()), after: Some(after.clone()) }),
+        _ => out.push(PipelineChange {
+            path: path.to_owned(),
+            before: Some(before.clone()),
+            after: Some(after.clone()),
+        }),
     }
 }
 
@@ -662,7 +958,10 @@ mod tests {
             {"refId": "1", "type": "jenkins", "name": "Build", "master": "ci", "job": "app", "parameters": ["BRANCH=main"]},
             {"refId": "2", "type": "jenkins", "name": "Build 2", "master": "ci", "job": "app", "parameters": {"BRANCH": "${trigger.parameters.branch}"}}
         ]});
-        assert_eq!(messages(&doc(v).validate()), ["stage 1 (Build): parameters: must map parameter names to values"]);
+        assert_eq!(
+            messages(&doc(v).validate()),
+            ["stage 1 (Build): parameters: must map parameter names to values"]
+        );
     }
 
     #[test]
@@ -749,20 +1048,37 @@ mod tests {
 
     #[test]
     fn parameters_get_defaults_and_are_checked_against_their_config() {
-        let d = doc(json!({"application": "shop", "name": "P", "parameterConfig": [
-            {"name": "branch", "default": "main"},
-            {"name": "env", "required": true, "hasOptions": true, "options": [{"value": "test"}, {"value": "prod"}]},
-            {"name": "ticket", "required": true}
-        ]}));
+        let d = doc(
+            json!({"application": "shop", "name": "P", "parameterConfig": [
+                {"name": "branch", "default": "main"},
+                {"name": "env", "required": true, "hasOptions": true, "options": [{"value": "test"}, {"value": "prod"}]},
+                {"name": "ticket", "required": true}
+            ]}),
+        );
         let given = |v: Value| v.as_object().unwrap().clone();
-        let ok = d.resolve_parameters(&given(json!({"env": "prod", "ticket": "OPS-1", "extra": 1}))).unwrap();
-        assert_eq!(Value::Object(ok), json!({"branch": "main", "env": "prod", "ticket": "OPS-1", "extra": 1}));
-        let problems = d.resolve_parameters(&given(json!({"env": "staging", "ticket": ""}))).unwrap_err();
+        let ok = d
+            .resolve_parameters(&given(
+                json!({"env": "prod", "ticket": "OPS-1", "extra": 1}),
+            ))
+            .unwrap();
+        assert_eq!(
+            Value::Object(ok),
+            json!({"branch": "main", "env": "prod", "ticket": "OPS-1", "extra": 1})
+        );
+        let problems = d
+            .resolve_parameters(&given(json!({"env": "staging", "ticket": ""})))
+            .unwrap_err();
         assert_eq!(
             problems,
             vec![
-                ("env".to_owned(), "parameter 'env' must be one of test, prod".to_owned()),
-                ("ticket".to_owned(), "parameter 'ticket' is required".to_owned()),
+                (
+                    "env".to_owned(),
+                    "parameter 'env' must be one of test, prod".to_owned()
+                ),
+                (
+                    "ticket".to_owned(),
+                    "parameter 'ticket' is required".to_owned()
+                ),
             ]
         );
     }
@@ -777,7 +1093,14 @@ mod tests {
         v["description"] = json!("promotes shop");
         let changes = diff(&before, &doc(v));
         let paths: Vec<&str> = changes.iter().map(|c| c.path.as_str()).collect();
-        assert_eq!(paths, ["description", "stages[refId=1]", "stages[refId=3].judgmentInputs[1]"]);
+        assert_eq!(
+            paths,
+            [
+                "description",
+                "stages[refId=1]",
+                "stages[refId=3].judgmentInputs[1]"
+            ]
+        );
         assert_eq!(changes[1].after, None);
         assert_eq!(changes[2].after, Some(json!({"value": "rollback"})));
         assert!(diff(&before, &before).is_empty());

@@ -25,15 +25,29 @@ pub fn ApplicationForm(
     let touched = RwSignal::new(HashSet::<&'static str>::new());
     // Server verdicts per field, cleared for a field as soon as the user edits it.
     let server_fields = RwSignal::new(Vec::<FieldError>::new());
-    Effect::new(move |_| server_fields.set(server_error.get().map(|e| e.field_errors()).unwrap_or_default()));
+    Effect::new(move |_| {
+        server_fields.set(
+            server_error
+                .get()
+                .map(|e| e.field_errors())
+                .unwrap_or_default(),
+        )
+    });
     let banner = move || server_error.get().filter(|e| e.field_errors().is_empty());
 
     let problem = move |field: &'static str| {
         Signal::derive(move || {
             server_fields
-                .with(|errs| errs.iter().find(|e| e.field == field).map(|e| e.message.clone()))
+                .with(|errs| {
+                    errs.iter()
+                        .find(|e| e.field == field)
+                        .map(|e| e.message.clone())
+                })
                 .or_else(|| {
-                    touched.with(|t| t.contains(field)).then(|| form.with(|f| f.field_problem(field))).flatten()
+                    touched
+                        .with(|t| t.contains(field))
+                        .then(|| form.with(|f| f.field_problem(field)))
+                        .flatten()
                 })
         })
     };
@@ -51,7 +65,11 @@ pub fn ApplicationForm(
         ev.prevent_default();
         touched.update(|t| t.extend(["name", "description", "ownerEmail", "team"]));
         let input = form.get_untracked();
-        let valid = if name_editable { input.validate_new().map(drop) } else { input.validate_changes().map(drop) };
+        let valid = if name_editable {
+            input.validate_new().map(drop)
+        } else {
+            input.validate_changes().map(drop)
+        };
         if valid.is_ok() {
             on_submit.run(input);
         }

@@ -27,9 +27,14 @@ const TABS: [(&str, &str); 4] = [
 
 /// Which tab a path under `/applications/<name>` shows; the bare address shows Infrastructure.
 fn active_tab(path: &str, name: &str) -> &'static str {
-    let rest = path.strip_prefix(&format!("/applications/{name}")).unwrap_or_default();
+    let rest = path
+        .strip_prefix(&format!("/applications/{name}"))
+        .unwrap_or_default();
     let slug = rest.trim_matches('/').split('/').next().unwrap_or_default();
-    TABS.iter().map(|(s, _)| *s).find(|s| *s == slug).unwrap_or("infrastructure")
+    TABS.iter()
+        .map(|(s, _)| *s)
+        .find(|s| *s == slug)
+        .unwrap_or("infrastructure")
 }
 
 #[component]
@@ -37,7 +42,10 @@ pub fn ApplicationPage() -> impl IntoView {
     let params = use_params_map();
     let name = Memo::new(move |_| params.read().get("name").unwrap_or_default());
     let changed: ApplicationsChanged = expect_context();
-    let app = Resource::new(move || (name.get(), changed.0.get()), |(name, _)| get_application(name));
+    let app = Resource::new(
+        move || (name.get(), changed.0.get()),
+        |(name, _)| get_application(name),
+    );
     provide_context(CurrentApplication(app));
     let location = use_location();
     let tab = Memo::new(move |_| active_tab(&location.pathname.get(), &name.get()));
@@ -128,12 +136,22 @@ pub fn PipelinesTab() -> impl IntoView {
         let trigger = trigger_filter.get();
         let status_ok = match status.as_str() {
             "" => true,
-            "running" => matches!(e.status, Status::Running | Status::Paused | Status::NotStarted),
+            "running" => matches!(
+                e.status,
+                Status::Running | Status::Paused | Status::NotStarted
+            ),
             "succeeded" => e.status == Status::Succeeded,
-            "failed" => matches!(e.status, Status::Terminal | Status::Stopped | Status::Canceled),
+            "failed" => matches!(
+                e.status,
+                Status::Terminal | Status::Stopped | Status::Canceled
+            ),
             _ => true,
         };
-        let kind = e.trigger.get("type").and_then(|t| t.as_str()).unwrap_or("manual");
+        let kind = e
+            .trigger
+            .get("type")
+            .and_then(|t| t.as_str())
+            .unwrap_or("manual");
         status_ok && (trigger.is_empty() || kind == trigger)
     };
     // The newest runs of one pipeline, newest first (live): each a row of stage-coloured bars.
@@ -349,9 +367,21 @@ mod tests {
     fn active_tab_follows_the_path() {
         assert_eq!(active_tab("/applications/web", "web"), "infrastructure");
         assert_eq!(active_tab("/applications/web/", "web"), "infrastructure");
-        assert_eq!(active_tab("/applications/web/pipelines", "web"), "pipelines");
-        assert_eq!(active_tab("/applications/config/config", "config"), "config");
-        assert_eq!(active_tab("/applications/pipelines", "pipelines"), "infrastructure");
-        assert_eq!(active_tab("/applications/web/executions/abc-123", "web"), "executions");
+        assert_eq!(
+            active_tab("/applications/web/pipelines", "web"),
+            "pipelines"
+        );
+        assert_eq!(
+            active_tab("/applications/config/config", "config"),
+            "config"
+        );
+        assert_eq!(
+            active_tab("/applications/pipelines", "pipelines"),
+            "infrastructure"
+        );
+        assert_eq!(
+            active_tab("/applications/web/executions/abc-123", "web"),
+            "executions"
+        );
     }
 }

@@ -50,9 +50,11 @@ fn visible_applications(all: &[Application], filter: &str, order: SortOrder) -> 
         .collect();
     match order {
         SortOrder::Name => shown.sort_by(|a, b| a.name.cmp(&b.name)),
-        SortOrder::RecentlyUpdated => {
-            shown.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then_with(|| a.name.cmp(&b.name)))
-        }
+        SortOrder::RecentlyUpdated => shown.sort_by(|a, b| {
+            b.updated_at
+                .cmp(&a.updated_at)
+                .then_with(|| a.name.cmp(&b.name))
+        }),
     }
     shown
 }
@@ -79,7 +81,11 @@ fn list_url(filter: &str, order: SortOrder) -> String {
     if order != SortOrder::Name {
         query.push(format!("sort={}", order.as_query()));
     }
-    if query.is_empty() { "/applications".to_owned() } else { format!("/applications?{}", query.join("&")) }
+    if query.is_empty() {
+        "/applications".to_owned()
+    } else {
+        format!("/applications?{}", query.join("&"))
+    }
 }
 
 #[component]
@@ -92,7 +98,11 @@ pub fn ApplicationsPage() -> impl IntoView {
     let go = move |filter: String, order: SortOrder| {
         navigate(
             &list_url(&filter, order),
-            NavigateOptions { replace: true, scroll: false, ..Default::default() },
+            NavigateOptions {
+                replace: true,
+                scroll: false,
+                ..Default::default()
+            },
         );
     };
     let go_filter = go.clone();
@@ -218,7 +228,10 @@ pub fn CreateApplicationPage() -> impl IntoView {
     Effect::new(move |_| {
         if let Some(Ok(app)) = create.value().get() {
             changed.notify();
-            navigate(&format!("/applications/{}", app.name), NavigateOptions::default());
+            navigate(
+                &format!("/applications/{}", app.name),
+                NavigateOptions::default(),
+            );
         }
     });
     view! {
@@ -245,7 +258,9 @@ mod tests {
     use chrono::{TimeZone, Utc};
 
     fn app(name: &str, team: &str, updated_minute: u32) -> Application {
-        let t = Utc.with_ymd_and_hms(2026, 11, 26, 9, updated_minute, 0).unwrap();
+        let t = Utc
+            .with_ymd_and_hms(2026, 11, 26, 9, updated_minute, 0)
+            .unwrap();
         Application {
             name: name.into(),
             description: String::new(),
@@ -261,11 +276,24 @@ mod tests {
 
     #[test]
     fn filter_matches_any_text_field_case_insensitively() {
-        let all = [app("web", "Payments", 1), app("api", "core", 2), app("worker", "payments", 3)];
+        let all = [
+            app("web", "Payments", 1),
+            app("api", "core", 2),
+            app("worker", "payments", 3),
+        ];
         let names = |v: Vec<Application>| v.into_iter().map(|a| a.name).collect::<Vec<_>>();
-        assert_eq!(names(visible_applications(&all, "PAY", SortOrder::Name)), ["web", "worker"]);
-        assert_eq!(names(visible_applications(&all, "api@", SortOrder::Name)), ["api"]);
-        assert_eq!(names(visible_applications(&all, " ", SortOrder::Name)), ["api", "web", "worker"]);
+        assert_eq!(
+            names(visible_applications(&all, "PAY", SortOrder::Name)),
+            ["web", "worker"]
+        );
+        assert_eq!(
+            names(visible_applications(&all, "api@", SortOrder::Name)),
+            ["api"]
+        );
+        assert_eq!(
+            names(visible_applications(&all, " ", SortOrder::Name)),
+            ["api", "web", "worker"]
+        );
         assert_eq!(
             names(visible_applications(&all, "", SortOrder::RecentlyUpdated)),
             ["worker", "api", "web"]
@@ -275,8 +303,14 @@ mod tests {
     #[test]
     fn list_url_keeps_filter_and_order() {
         assert_eq!(list_url("", SortOrder::Name), "/applications");
-        assert_eq!(list_url("a b&c", SortOrder::RecentlyUpdated), "/applications?q=a%20b%26c&sort=updated");
-        assert_eq!(SortOrder::from_query(Some("updated")), SortOrder::RecentlyUpdated);
+        assert_eq!(
+            list_url("a b&c", SortOrder::RecentlyUpdated),
+            "/applications?q=a%20b%26c&sort=updated"
+        );
+        assert_eq!(
+            SortOrder::from_query(Some("updated")),
+            SortOrder::RecentlyUpdated
+        );
         assert_eq!(SortOrder::from_query(Some("bogus")), SortOrder::Name);
     }
 }

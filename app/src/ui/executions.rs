@@ -9,21 +9,28 @@ use serde_json::{Map, Value};
 
 use super::{ErrorBanner, format_time};
 use crate::api::{
-    cancel_execution, evaluate_expression, get_execution, get_pipeline, judge_stage, judgment_preview, list_executions, list_pipelines,
-    pause_execution, restart_stage, resume_execution, start_execution,
+    cancel_execution, evaluate_expression, get_execution, get_pipeline, judge_stage,
+    judgment_preview, list_executions, list_pipelines, pause_execution, restart_stage,
+    resume_execution, start_execution,
 };
-use crate::model::execution::{BuildLog, Execution, Stage, Status};
 use crate::model::AppError;
+use crate::model::execution::{BuildLog, Execution, Stage, Status};
 
 fn ms_to_text(ms: Option<i64>) -> String {
-    ms.and_then(chrono::DateTime::from_timestamp_millis).map(|t| format_time(&t)).unwrap_or_default()
+    ms.and_then(chrono::DateTime::from_timestamp_millis)
+        .map(|t| format_time(&t))
+        .unwrap_or_default()
 }
 
 fn duration_text(start: Option<i64>, end: Option<i64>) -> String {
     match (start, end) {
         (Some(s), Some(e)) if e >= s => {
             let secs = (e - s) / 1000;
-            if secs >= 60 { format!("{}m {:02}s", secs / 60, secs % 60) } else { format!("{}.{:01}s", secs, ((e - s) % 1000) / 100) }
+            if secs >= 60 {
+                format!("{}m {:02}s", secs / 60, secs % 60)
+            } else {
+                format!("{}.{:01}s", secs, ((e - s) % 1000) / 100)
+            }
         }
         (Some(_), None) => "running".into(),
         _ => String::new(),
@@ -68,9 +75,22 @@ pub(crate) fn live_executions(app: Memo<String>) -> Live<Vec<Execution>> {
     let live = RwSignal::new(None);
     let connected = RwSignal::new(false);
     #[cfg(feature = "hydrate")]
-    super::follow_events(move || format!("/api/executions/stream?application={}", app.get()), "executions", live, connected);
-    let initial = Resource::new(move || (app.get(), tick.get()), |(app, _)| list_executions(app));
-    Live { initial, live, tick, connected }
+    super::follow_events(
+        move || format!("/api/executions/stream?application={}", app.get()),
+        "executions",
+        live,
+        connected,
+    );
+    let initial = Resource::new(
+        move || (app.get(), tick.get()),
+        |(app, _)| list_executions(app),
+    );
+    Live {
+        initial,
+        live,
+        tick,
+        connected,
+    }
 }
 
 /// One execution, live.
@@ -79,9 +99,19 @@ fn live_execution(id: Memo<String>) -> Live<Execution> {
     let live = RwSignal::new(None);
     let connected = RwSignal::new(false);
     #[cfg(feature = "hydrate")]
-    super::follow_events(move || format!("/api/executions/stream?execution={}", id.get()), "execution", live, connected);
+    super::follow_events(
+        move || format!("/api/executions/stream?execution={}", id.get()),
+        "execution",
+        live,
+        connected,
+    );
     let initial = Resource::new(move || (id.get(), tick.get()), |(id, _)| get_execution(id));
-    Live { initial, live, tick, connected }
+    Live {
+        initial,
+        live,
+        tick,
+        connected,
+    }
 }
 
 #[component]
@@ -127,7 +157,14 @@ struct ParameterField {
 }
 
 fn parameter_fields(document: &Map<String, Value>) -> Vec<ParameterField> {
-    let text = |v: Option<&Value>| v.map(|v| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())).unwrap_or_default();
+    let text = |v: Option<&Value>| {
+        v.map(|v| {
+            v.as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| v.to_string())
+        })
+        .unwrap_or_default()
+    };
     document
         .get("parameterConfig")
         .and_then(Value::as_array)
@@ -136,11 +173,25 @@ fn parameter_fields(document: &Map<String, Value>) -> Vec<ParameterField> {
         .filter_map(|p| {
             let name = p.get("name")?.as_str()?.to_owned();
             Some(ParameterField {
-                label: p.get("label").and_then(Value::as_str).filter(|l| !l.is_empty()).unwrap_or(&name).to_owned(),
+                label: p
+                    .get("label")
+                    .and_then(Value::as_str)
+                    .filter(|l| !l.is_empty())
+                    .unwrap_or(&name)
+                    .to_owned(),
                 description: text(p.get("description")),
                 required: p.get("required").and_then(Value::as_bool).unwrap_or(false),
-                options: if p.get("hasOptions").and_then(Value::as_bool).unwrap_or(false) {
-                    p.get("options").and_then(Value::as_array).into_iter().flatten().map(|o| text(o.get("value"))).collect()
+                options: if p
+                    .get("hasOptions")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false)
+                {
+                    p.get("options")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .map(|o| text(o.get("value")))
+                        .collect()
                 } else {
                     Vec::new()
                 },
@@ -157,9 +208,16 @@ fn StartPipeline(app: Memo<String>, on_started: Callback<()>) -> impl IntoView {
     // `?start=<pipeline>` (the Pipelines tab's Start) opens the form on that pipeline.
     let query = leptos_router::hooks::use_query_map();
     let chosen = RwSignal::new(query.read_untracked().get("start").unwrap_or_default());
-    let detail = Resource::new(move || (app.get(), chosen.get()), |(app, name)| async move {
-        if name.is_empty() { Ok(None) } else { get_pipeline(app, name).await.map(Some) }
-    });
+    let detail = Resource::new(
+        move || (app.get(), chosen.get()),
+        |(app, name)| async move {
+            if name.is_empty() {
+                Ok(None)
+            } else {
+                get_pipeline(app, name).await.map(Some)
+            }
+        },
+    );
     let values = RwSignal::new(Map::<String, Value>::new());
     let start = Action::new(move |(name, parameters): &(String, Map<String, Value>)| {
         let trigger = serde_json::json!({"type": "manual", "parameters": parameters});
@@ -177,9 +235,22 @@ fn StartPipeline(app: Memo<String>, on_started: Callback<()>) -> impl IntoView {
         let field = format!("parameters.{name}");
         checked
             .with(|c| c.iter().find(|(f, _)| *f == field).map(|(_, m)| m.clone()))
-            .or_else(|| start.value().get().and_then(Result::err).and_then(|e| e.field_errors().into_iter().find(|f| f.field == field).map(|f| f.message)))
+            .or_else(|| {
+                start.value().get().and_then(Result::err).and_then(|e| {
+                    e.field_errors()
+                        .into_iter()
+                        .find(|f| f.field == field)
+                        .map(|f| f.message)
+                })
+            })
     };
-    let banner = move || start.value().get().and_then(Result::err).filter(|e: &AppError| e.field_errors().is_empty());
+    let banner = move || {
+        start
+            .value()
+            .get()
+            .and_then(Result::err)
+            .filter(|e: &AppError| e.field_errors().is_empty())
+    };
 
     view! {
         <form class="start-form" on:submit=move |ev: leptos::ev::SubmitEvent| {
@@ -267,8 +338,16 @@ fn StartPipeline(app: Memo<String>, on_started: Callback<()>) -> impl IntoView {
 #[component]
 fn ExecutionCard(execution: Execution, on_change: Callback<()>) -> impl IntoView {
     let id = execution.id.clone();
-    let href = format!("/applications/{}/executions/{}", execution.application, execution.id);
-    let who = execution.trigger.get("user").and_then(|u| u.as_str()).unwrap_or("").to_owned();
+    let href = format!(
+        "/applications/{}/executions/{}",
+        execution.application, execution.id
+    );
+    let who = execution
+        .trigger
+        .get("user")
+        .and_then(|u| u.as_str())
+        .unwrap_or("")
+        .to_owned();
     view! {
         <article class="execution" data-execution=id.clone() data-status=execution.status.as_str()>
             <header>
@@ -327,14 +406,32 @@ fn ExecutionControls(execution: Execution, on_change: Callback<()>) -> impl Into
 
 /// Who decided a manual judgment, and how ("continue by carol: promote").
 fn judgment_text(stage: &Stage) -> Option<String> {
-    let by = stage.outputs.get("judgedBy").or_else(|| stage.context.get("lastModifiedBy"))?.as_str()?;
-    let decision = stage.context.get("judgmentStatus").and_then(|v| v.as_str()).unwrap_or("judged");
-    let input = stage.outputs.get("judgmentInput").and_then(|v| v.as_str()).map(|i| format!(": {i}")).unwrap_or_default();
+    let by = stage
+        .outputs
+        .get("judgedBy")
+        .or_else(|| stage.context.get("lastModifiedBy"))?
+        .as_str()?;
+    let decision = stage
+        .context
+        .get("judgmentStatus")
+        .and_then(|v| v.as_str())
+        .unwrap_or("judged");
+    let input = stage
+        .outputs
+        .get("judgmentInput")
+        .and_then(|v| v.as_str())
+        .map(|i| format!(": {i}"))
+        .unwrap_or_default();
     Some(format!("{decision} by {by}{input}"))
 }
 
 fn stage_error(stage: &Stage) -> Option<String> {
-    stage.context.get("exception").and_then(|e| e.pointer("/details/errors/0")).and_then(|m| m.as_str()).map(str::to_owned)
+    stage
+        .context
+        .get("exception")
+        .and_then(|e| e.pointer("/details/errors/0"))
+        .and_then(|m| m.as_str())
+        .map(str::to_owned)
 }
 
 #[component]
@@ -357,14 +454,20 @@ fn JudgmentButtons(execution: String, stage: Stage, on_change: Callback<()>) -> 
     let awaiting = stage.stage_type == "manualJudgment" && stage.status == Status::Running;
     let judge = Action::new({
         let (execution, stage_id) = (execution.clone(), stage.id.clone());
-        move |judgment: &String| judge_stage(execution.clone(), stage_id.clone(), judgment.clone(), None)
+        move |judgment: &String| {
+            judge_stage(execution.clone(), stage_id.clone(), judgment.clone(), None)
+        }
     });
     Effect::new(move |_| {
         if let Some(Ok(())) = judge.value().get() {
             on_change.run(());
         }
     });
-    let instructions = stage.context.get("instructions").and_then(|v| v.as_str()).map(str::to_owned);
+    let instructions = stage
+        .context
+        .get("instructions")
+        .and_then(|v| v.as_str())
+        .map(str::to_owned);
     view! {
         {awaiting.then(|| view! {
             <span class="judgment">
@@ -387,7 +490,13 @@ pub fn ExecutionPage() -> impl IntoView {
     let refresh = Callback::new(move |()| execution.refresh());
     // Consoles and the selected stage's details live outside the re-rendered execution, so they
     // keep their stream and their open/closed state across updates.
-    let consoles = Memo::new(move |_| execution.get().and_then(Result::ok).map(|e| builds_of(&e)).unwrap_or_default());
+    let consoles = Memo::new(move |_| {
+        execution
+            .get()
+            .and_then(Result::ok)
+            .map(|e| builds_of(&e))
+            .unwrap_or_default()
+    });
     let selected: RwSignal<Option<String>> = RwSignal::new(None);
     // The browser's clock, ticking each second once the page is interactive, for the running
     // stages' elapsed time (the server renders "running").
@@ -401,11 +510,21 @@ pub fn ExecutionPage() -> impl IntoView {
         }
     }
     let waiting = Memo::new(move |_| {
-        execution.get().and_then(Result::ok)?.stages.into_iter().find(|s| s.stage_type == "manualJudgment" && s.status == Status::Running)
+        execution
+            .get()
+            .and_then(Result::ok)?
+            .stages
+            .into_iter()
+            .find(|s| s.stage_type == "manualJudgment" && s.status == Status::Running)
     });
     let selected_stage = Memo::new(move |_| {
         let id = selected.get()?;
-        execution.get().and_then(Result::ok)?.stages.into_iter().find(|s| s.id == id)
+        execution
+            .get()
+            .and_then(Result::ok)?
+            .stages
+            .into_iter()
+            .find(|s| s.id == id)
     });
     view! {
         <div data-testid="execution-page" data-live=move || execution.connected.get().to_string()>
@@ -431,7 +550,12 @@ pub fn ExecutionPage() -> impl IntoView {
 }
 
 #[component]
-fn ExecutionDetails(execution: Execution, on_change: Callback<()>, selected: RwSignal<Option<String>>, now: RwSignal<Option<i64>>) -> impl IntoView {
+fn ExecutionDetails(
+    execution: Execution,
+    on_change: Callback<()>,
+    selected: RwSignal<Option<String>>,
+    now: RwSignal<Option<i64>>,
+) -> impl IntoView {
     let id = execution.id.clone();
     view! {
         <article class="execution" data-execution=id.clone() data-status=execution.status.as_str()>
@@ -458,7 +582,10 @@ fn ExecutionDetails(execution: Execution, on_change: Callback<()>, selected: RwS
 
 #[component]
 fn StageDetailRow(execution: String, stage: Stage, on_change: Callback<()>) -> impl IntoView {
-    let failed = matches!(stage.status, Status::Terminal | Status::Stopped | Status::Canceled | Status::FailedContinue);
+    let failed = matches!(
+        stage.status,
+        Status::Terminal | Status::Stopped | Status::Canceled | Status::FailedContinue
+    );
     let restart = Action::new({
         let (execution, stage_id) = (execution.clone(), stage.id.clone());
         move |()| restart_stage(execution.clone(), stage_id.clone())
@@ -517,7 +644,12 @@ fn JudgmentPanel(execution: String, stage: Stage, on_change: Callback<()>) -> im
         let (execution, stage_id) = (execution.clone(), stage.id.clone());
         move |judgment: &String| {
             let chosen = Some(input.get_untracked()).filter(|i| !i.is_empty());
-            judge_stage(execution.clone(), stage_id.clone(), judgment.clone(), chosen)
+            judge_stage(
+                execution.clone(),
+                stage_id.clone(),
+                judgment.clone(),
+                chosen,
+            )
         }
     });
     Effect::new(move |_| {
@@ -571,9 +703,20 @@ fn JudgmentPanel(execution: String, stage: Stage, on_change: Callback<()>) -> im
 /// The stage graph: columns by dependency depth, parallel stages stacked, an edge per
 /// requisite; each node coloured by status with its time. Clicking a node selects the stage.
 #[component]
-fn PipelineGraph(execution: Execution, selected: RwSignal<Option<String>>, now: RwSignal<Option<i64>>) -> impl IntoView {
+fn PipelineGraph(
+    execution: Execution,
+    selected: RwSignal<Option<String>>,
+    now: RwSignal<Option<i64>>,
+) -> impl IntoView {
     use crate::model::graph::{GraphStage, NODE_HEIGHT, NODE_WIDTH, layout, short_duration};
-    let shape: Vec<GraphStage> = execution.stages.iter().map(|s| GraphStage { ref_id: s.ref_id.clone(), requisites: s.requisite_stage_ref_ids.clone() }).collect();
+    let shape: Vec<GraphStage> = execution
+        .stages
+        .iter()
+        .map(|s| GraphStage {
+            ref_id: s.ref_id.clone(),
+            requisites: s.requisite_stage_ref_ids.clone(),
+        })
+        .collect();
     let placed = layout(&shape);
     let view_box = format!("0 0 {:.0} {:.0}", placed.width, placed.height);
     let edges = placed.edges.iter().map(|e| {
@@ -631,7 +774,10 @@ fn json_tree(key: String, value: &Value, depth: usize) -> AnyView {
         Value::Array(items) if !items.is_empty() => (items.iter().enumerate().map(|(i, v)| (i.to_string(), v)).collect(), format!("[{}]", items.len())),
         other => return view! { <span class="tree-leaf"><span class="tree-key">{key}</span>": "<code>{other.to_string()}</code></span> }.into_any(),
     };
-    let children = children.into_iter().map(|(k, v)| view! { <li>{json_tree(k, v, depth + 1)}</li> }).collect_view();
+    let children = children
+        .into_iter()
+        .map(|(k, v)| view! { <li>{json_tree(k, v, depth + 1)}</li> })
+        .collect_view();
     view! {
         <details open=depth == 0>
             <summary><span class="tree-key">{key}</span>" "<span class="muted small">{count}</span></summary>
@@ -650,9 +796,20 @@ fn evaluation_summary(stage: &Stage) -> Vec<(String, String)> {
         .into_iter()
         .flatten()
         .flat_map(|(expression, entries)| {
-            entries.as_array().cloned().unwrap_or_default().into_iter().map(move |e| {
-                (expression.clone(), e.get("description").and_then(Value::as_str).unwrap_or_default().to_owned())
-            })
+            entries
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(move |e| {
+                    (
+                        expression.clone(),
+                        e.get("description")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned(),
+                    )
+                })
         })
         .collect()
 }
@@ -674,10 +831,22 @@ fn deployed_objects(stage: &Stage) -> Vec<(String, String, String, String)> {
         .flatten()
         .flat_map(|(ns, names)| {
             let account = account.clone();
-            names.as_array().cloned().unwrap_or_default().into_iter().filter_map(move |n| {
-                let (kind, name) = n.as_str()?.split_once(' ')?;
-                matches!(kind, "deployment" | "statefulset" | "daemonset").then(|| (account.clone(), ns.clone(), kind.to_owned(), name.to_owned()))
-            })
+            names
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(move |n| {
+                    let (kind, name) = n.as_str()?.split_once(' ')?;
+                    matches!(kind, "deployment" | "statefulset" | "daemonset").then(|| {
+                        (
+                            account.clone(),
+                            ns.clone(),
+                            kind.to_owned(),
+                            name.to_owned(),
+                        )
+                    })
+                })
         })
         .collect()
 }
@@ -685,7 +854,10 @@ fn deployed_objects(stage: &Stage) -> Vec<(String, String, String, String)> {
 /// A deploy's progress, live from the Infrastructure stream: desired / updated / ready /
 /// available as a bar, and the pods.
 #[component]
-fn DeployProgress(application: String, objects: Vec<(String, String, String, String)>) -> impl IntoView {
+fn DeployProgress(
+    application: String,
+    objects: Vec<(String, String, String, String)>,
+) -> impl IntoView {
     use crate::model::infrastructure::InfrastructureView;
     let view_now: RwSignal<Option<InfrastructureView>> = RwSignal::new(None);
     let connected = RwSignal::new(false);
@@ -835,7 +1007,11 @@ fn builds_of(execution: &Execution) -> Vec<BuildRef> {
                 stage_id: s.id.clone(),
                 stage: s.name.clone(),
                 number: info.get("number")?.as_u64()?,
-                url: info.get("url").and_then(|u| u.as_str()).filter(|u| !u.is_empty()).map(str::to_owned),
+                url: info
+                    .get("url")
+                    .and_then(|u| u.as_str())
+                    .filter(|u| !u.is_empty())
+                    .map(str::to_owned),
             })
         })
         .collect()
@@ -848,7 +1024,10 @@ fn BuildConsole(execution: String, console: BuildRef) -> impl IntoView {
     let connected = RwSignal::new(false);
     #[cfg(feature = "hydrate")]
     {
-        let url = format!("/api/builds/log/stream?execution={execution}&stage={}", console.stage_id);
+        let url = format!(
+            "/api/builds/log/stream?execution={execution}&stage={}",
+            console.stage_id
+        );
         super::follow_events(move || url.clone(), "log", log, connected);
     }
     #[cfg(not(feature = "hydrate"))]
@@ -870,7 +1049,8 @@ fn BuildConsole(execution: String, console: BuildRef) -> impl IntoView {
 #[component]
 fn ExpressionDebugger(id: Memo<String>) -> impl IntoView {
     let expression = RwSignal::new(String::new());
-    let evaluate = Action::new(move |text: &String| evaluate_expression(id.get_untracked(), text.clone()));
+    let evaluate =
+        Action::new(move |text: &String| evaluate_expression(id.get_untracked(), text.clone()));
     view! {
         <section class="debugger">
             <h2>"Try an expression"</h2>

@@ -14,8 +14,8 @@ use super::ErrorBanner;
 use crate::api::{infrastructure, infrastructure_details, pod_logs, run_infrastructure_action};
 use crate::model::AppError;
 use crate::model::infrastructure::{
-    AccountView, ClusterView, InfrastructureAction, InfrastructureView, LoadBalancerView, NamespaceView, ObjectRef,
-    PodView, ServerGroupView,
+    AccountView, ClusterView, InfrastructureAction, InfrastructureView, LoadBalancerView,
+    NamespaceView, ObjectRef, PodView, ServerGroupView,
 };
 
 /// One action the user started, and how it ended.
@@ -45,11 +45,24 @@ impl Tab {
     }
 
     fn run(self, action: InfrastructureAction) {
-        let id = self.tasks.with_untracked(|t| t.iter().map(|t| t.id).max().unwrap_or(0) + 1);
-        self.tasks.update(|t| t.insert(0, Task { id, description: action.describe(), outcome: None }));
+        let id = self
+            .tasks
+            .with_untracked(|t| t.iter().map(|t| t.id).max().unwrap_or(0) + 1);
+        self.tasks.update(|t| {
+            t.insert(
+                0,
+                Task {
+                    id,
+                    description: action.describe(),
+                    outcome: None,
+                },
+            )
+        });
         let tasks = self.tasks;
         spawn_local(async move {
-            let outcome = run_infrastructure_action(action).await.map_err(|e| e.to_string());
+            let outcome = run_infrastructure_action(action)
+                .await
+                .map_err(|e| e.to_string());
             tasks.update(|t| {
                 if let Some(task) = t.iter_mut().find(|t| t.id == id) {
                     task.outcome = Some(outcome);
@@ -67,8 +80,22 @@ pub fn InfrastructureTab() -> impl IntoView {
     let live: RwSignal<Option<InfrastructureView>> = RwSignal::new(None);
     let connected = RwSignal::new(false);
     #[cfg(feature = "hydrate")]
-    super::follow_events(move || format!("/api/infrastructure/stream?application={}", application.get()), "view", live, connected);
-    let tab = Tab { selected: RwSignal::new(None), pending: RwSignal::new(None), tasks: RwSignal::new(Vec::new()) };
+    super::follow_events(
+        move || {
+            format!(
+                "/api/infrastructure/stream?application={}",
+                application.get()
+            )
+        },
+        "view",
+        live,
+        connected,
+    );
+    let tab = Tab {
+        selected: RwSignal::new(None),
+        pending: RwSignal::new(None),
+        tasks: RwSignal::new(Vec::new()),
+    };
     provide_context(tab);
 
     view! {
@@ -168,7 +195,12 @@ fn Namespace(account: String, namespace: NamespaceView) -> impl IntoView {
 }
 
 fn object(account: &str, namespace: &str, kind: &str, name: &str) -> ObjectRef {
-    ObjectRef { account: account.to_owned(), namespace: namespace.to_owned(), kind: kind.to_owned(), name: name.to_owned() }
+    ObjectRef {
+        account: account.to_owned(),
+        namespace: namespace.to_owned(),
+        kind: kind.to_owned(),
+        name: name.to_owned(),
+    }
 }
 
 #[component]
@@ -176,11 +208,19 @@ fn Cluster(account: String, namespace: String, cluster: ClusterView) -> impl Int
     let tab: Tab = expect_context();
     let target = object(&account, &namespace, &cluster.kind, &cluster.name);
     let replicas = RwSignal::new(cluster.desired.to_string());
-    let older: Vec<i64> = cluster.server_groups.iter().skip(1).filter_map(|g| g.revision).collect();
+    let older: Vec<i64> = cluster
+        .server_groups
+        .iter()
+        .skip(1)
+        .filter_map(|g| g.revision)
+        .collect();
     let undo_to = RwSignal::new(older.first().map(|r| r.to_string()).unwrap_or_default());
     let can_scale = cluster.kind != "DaemonSet";
     let is_deployment = cluster.kind == "Deployment";
-    let restartable = matches!(cluster.kind.as_str(), "Deployment" | "StatefulSet" | "DaemonSet");
+    let restartable = matches!(
+        cluster.kind.as_str(),
+        "Deployment" | "StatefulSet" | "DaemonSet"
+    );
     let open = {
         let target = target.clone();
         move |_| tab.select(target.clone())
@@ -189,7 +229,10 @@ fn Cluster(account: String, namespace: String, cluster: ClusterView) -> impl Int
         let target = target.clone();
         move |_| {
             if let Ok(n) = replicas.get_untracked().trim().parse::<i32>() {
-                tab.confirm(InfrastructureAction::Scale { target: target.clone(), replicas: n });
+                tab.confirm(InfrastructureAction::Scale {
+                    target: target.clone(),
+                    replicas: n,
+                });
             }
         }
     };
@@ -197,16 +240,27 @@ fn Cluster(account: String, namespace: String, cluster: ClusterView) -> impl Int
         let target = target.clone();
         move |_| {
             let revision = undo_to.get_untracked().parse::<i64>().ok();
-            tab.confirm(InfrastructureAction::Undo { target: target.clone(), revision });
+            tab.confirm(InfrastructureAction::Undo {
+                target: target.clone(),
+                revision,
+            });
         }
     };
     let restart = {
         let target = target.clone();
-        move |_| tab.confirm(InfrastructureAction::Restart { target: target.clone() })
+        move |_| {
+            tab.confirm(InfrastructureAction::Restart {
+                target: target.clone(),
+            })
+        }
     };
     let delete = {
         let target = target.clone();
-        move |_| tab.confirm(InfrastructureAction::Delete { target: target.clone() })
+        move |_| {
+            tab.confirm(InfrastructureAction::Delete {
+                target: target.clone(),
+            })
+        }
     };
     let direct_pods = cluster.pods.clone();
     view! {
@@ -367,12 +421,15 @@ fn TaskList() -> impl IntoView {
 #[component]
 fn DetailsPanel() -> impl IntoView {
     let tab: Tab = expect_context();
-    let details = Resource::new(move || tab.selected.get(), |selected| async move {
-        match selected {
-            Some(object) => Some(infrastructure_details(object).await),
-            None => None,
-        }
-    });
+    let details = Resource::new(
+        move || tab.selected.get(),
+        |selected| async move {
+            match selected {
+                Some(object) => Some(infrastructure_details(object).await),
+                None => None,
+            }
+        },
+    );
     let logs: RwSignal<Option<Result<String, AppError>>> = RwSignal::new(None);
     Effect::new(move |_| {
         tab.selected.track();

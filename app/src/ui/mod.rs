@@ -60,7 +60,10 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     let changed = ApplicationsChanged(RwSignal::new(0));
     provide_context(changed);
-    provide_context(ApplicationList(Resource::new(move || changed.0.get(), |_| list_applications())));
+    provide_context(ApplicationList(Resource::new(
+        move || changed.0.get(),
+        |_| list_applications(),
+    )));
 
     // Effects run only in the browser: the flag tells tests (and CSS) that the page is interactive.
     let hydrated = RwSignal::new(false);
@@ -125,7 +128,8 @@ fn current_application(path: &str) -> Option<String> {
 fn ApplicationSwitcher() -> impl IntoView {
     let ApplicationList(apps) = expect_context();
     let location = use_location();
-    let current = Memo::new(move |_| current_application(&location.pathname.get()).unwrap_or_default());
+    let current =
+        Memo::new(move |_| current_application(&location.pathname.get()).unwrap_or_default());
     let navigate = use_navigate();
     let on_change = move |ev| {
         let name = event_target_value(&ev);
@@ -195,8 +199,12 @@ pub(crate) fn ErrorBanner(error: AppError) -> impl IntoView {
 /// event named `event` is parsed into `live`; `connected` says whether the stream is up. An
 /// event named `failure` (the server cannot follow what was asked) closes the stream for good.
 #[cfg(feature = "hydrate")]
-pub(crate) fn follow_events<T>(url: impl Fn() -> String + 'static, event: &'static str, live: RwSignal<Option<T>>, connected: RwSignal<bool>)
-where
+pub(crate) fn follow_events<T>(
+    url: impl Fn() -> String + 'static,
+    event: &'static str,
+    live: RwSignal<Option<T>>,
+    connected: RwSignal<bool>,
+) where
     T: serde::de::DeserializeOwned + Send + Sync + 'static,
 {
     use wasm_bindgen::JsCast;
@@ -205,22 +213,27 @@ where
     Effect::new(move |_| {
         let url = url();
         live.set(None);
-        let Ok(source) = web_sys::EventSource::new(&url) else { return };
-        let on_data = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |message: web_sys::MessageEvent| {
-            if let Some(text) = message.data().as_string()
-                && let Ok(value) = serde_json::from_str::<T>(&text)
-            {
-                live.set(Some(value));
-                connected.set(true);
-            }
-        });
+        let Ok(source) = web_sys::EventSource::new(&url) else {
+            return;
+        };
+        let on_data = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
+            move |message: web_sys::MessageEvent| {
+                if let Some(text) = message.data().as_string()
+                    && let Ok(value) = serde_json::from_str::<T>(&text)
+                {
+                    live.set(Some(value));
+                    connected.set(true);
+                }
+            },
+        );
         let _ = source.add_event_listener_with_callback(event, on_data.as_ref().unchecked_ref());
         let closing = source.clone();
         let on_failure = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
             closing.close();
             connected.set(false);
         });
-        let _ = source.add_event_listener_with_callback("failure", on_failure.as_ref().unchecked_ref());
+        let _ =
+            source.add_event_listener_with_callback("failure", on_failure.as_ref().unchecked_ref());
         let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| connected.set(false));
         source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
         let source = send_wrapper::SendWrapper::new((source, on_data, on_failure, on_error));
@@ -231,7 +244,10 @@ where
 /// Changes between two JSON values as a table: where, before, after (text as is, other values
 /// as JSON, absent as a dash).
 #[component]
-pub(crate) fn Changes(changes: Vec<crate::model::pipeline::PipelineChange>, columns: (&'static str, &'static str, &'static str)) -> impl IntoView {
+pub(crate) fn Changes(
+    changes: Vec<crate::model::pipeline::PipelineChange>,
+    columns: (&'static str, &'static str, &'static str),
+) -> impl IntoView {
     let show = |v: &Option<serde_json::Value>| match v {
         None | Some(serde_json::Value::Null) => "—".to_owned(),
         Some(serde_json::Value::String(s)) => s.clone(),
@@ -251,7 +267,14 @@ pub(crate) fn Changes(changes: Vec<crate::model::pipeline::PipelineChange>, colu
 
 pub(crate) fn format_time(t: &chrono::DateTime<chrono::Utc>) -> String {
     use chrono::{Datelike, Timelike};
-    format!("{:04}-{:02}-{:02} {:02}:{:02} UTC", t.year(), t.month(), t.day(), t.hour(), t.minute())
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute()
+    )
 }
 
 #[cfg(test)]
@@ -266,8 +289,14 @@ mod tests {
 
     #[test]
     fn current_application_comes_from_the_path() {
-        assert_eq!(current_application("/applications/web/config").as_deref(), Some("web"));
-        assert_eq!(current_application("/applications/web").as_deref(), Some("web"));
+        assert_eq!(
+            current_application("/applications/web/config").as_deref(),
+            Some("web")
+        );
+        assert_eq!(
+            current_application("/applications/web").as_deref(),
+            Some("web")
+        );
         assert_eq!(current_application("/applications/new"), None);
         assert_eq!(current_application("/applications"), None);
         assert_eq!(current_application("/elsewhere"), None);

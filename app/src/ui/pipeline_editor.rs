@@ -5,19 +5,22 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::{use_navigate, use_params_map};
 use leptos_router::NavigateOptions;
+use leptos_router::hooks::{use_navigate, use_params_map};
 use serde_json::{Map, Value, json};
 
 use super::ErrorBanner;
 use super::format_time;
 use crate::api::{get_pipeline, pipeline_diff, pipeline_history, restore_pipeline, save_pipeline};
 use crate::model::editor::{
-    self, Field, FieldKind, NOTIFICATION_EVENTS, PARAMETER_FIELDS, entries, field_text, problems_of, ref_of, requisites_of, set_entries, set_field,
-    stage_fields, stages, trigger_fields,
+    self, Field, FieldKind, NOTIFICATION_EVENTS, PARAMETER_FIELDS, entries, field_text,
+    problems_of, ref_of, requisites_of, set_entries, set_field, stage_fields, stages,
+    trigger_fields,
 };
 use crate::model::graph::{GraphStage, NODE_HEIGHT, NODE_WIDTH, layout};
-use crate::model::pipeline::{PipelineDocument, PipelineProblem, STAGE_TYPES, Severity, TRIGGER_TYPES};
+use crate::model::pipeline::{
+    PipelineDocument, PipelineProblem, STAGE_TYPES, Severity, TRIGGER_TYPES,
+};
 
 /// A change to one JSON object of the document (a stage, a trigger, …); its error is shown.
 type Change<'a> = &'a dyn Fn(&mut Map<String, Value>) -> Result<(), String>;
@@ -26,7 +29,9 @@ type Change<'a> = &'a dyn Fn(&mut Map<String, Value>) -> Result<(), String>;
 pub fn encode(name: &str) -> String {
     name.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -39,7 +44,9 @@ fn decode(text: &str) -> String {
     while i < bytes.len() {
         if bytes[i] == b'%'
             && i + 2 < bytes.len()
-            && let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok())
+            && let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
         {
             out.push(b);
             i += 3;
@@ -59,12 +66,17 @@ pub fn PipelineEditorPage() -> impl IntoView {
     let query = leptos_router::hooks::use_query_map();
     let app = Memo::new(move |_| params.read().get("name").unwrap_or_default());
     let pipeline = Memo::new(move |_| params.read().get("pipeline").map(|p| decode(&p)));
-    let loaded = Resource::new(move || (app.get(), pipeline.get()), |(app, pipeline)| async move {
-        match pipeline {
-            Some(name) => get_pipeline(app, name).await.map(|d| (d.document.0, Some(d.summary.version))),
-            None => Ok((Map::new(), None)),
-        }
-    });
+    let loaded = Resource::new(
+        move || (app.get(), pipeline.get()),
+        |(app, pipeline)| async move {
+            match pipeline {
+                Some(name) => get_pipeline(app, name)
+                    .await
+                    .map(|d| (d.document.0, Some(d.summary.version))),
+                None => Ok((Map::new(), None)),
+            }
+        },
+    );
     view! {
         <Title text="Pipeline editor · Topsail" />
         <Transition fallback=|| view! { <p class="muted">"Loading the pipeline…"</p> }>
@@ -124,12 +136,23 @@ impl EditorState {
 #[component]
 fn Editor(initial: Map<String, Value>, version: Option<u32>) -> impl IntoView {
     let doc = RwSignal::new(initial.clone());
-    let saved_doc = RwSignal::new(if version.is_some() { Some(initial) } else { None });
+    let saved_doc = RwSignal::new(if version.is_some() {
+        Some(initial)
+    } else {
+        None
+    });
     let saved_version = RwSignal::new(version);
     let problems = Memo::new(move |_| PipelineDocument(doc.get()).validate());
-    let state = EditorState { doc, revision: RwSignal::new(0), selected: RwSignal::new(None), problems };
+    let state = EditorState {
+        doc,
+        revision: RwSignal::new(0),
+        selected: RwSignal::new(None),
+        problems,
+    };
     let dirty = Memo::new(move |_| saved_doc.with(|s| s.as_ref() != Some(&doc.get())));
-    let errors = Memo::new(move |_| problems.with(|p| p.iter().filter(|p| p.severity == Severity::Error).count()));
+    let errors = Memo::new(move |_| {
+        problems.with(|p| p.iter().filter(|p| p.severity == Severity::Error).count())
+    });
     let panel = RwSignal::new(Panel::Stages);
     let save = Action::new(move |d: &Map<String, Value>| save_pipeline(Value::Object(d.clone())));
     let navigate = use_navigate();
@@ -142,9 +165,23 @@ fn Editor(initial: Map<String, Value>, version: Option<u32>) -> impl IntoView {
             saved_doc.set(Some(d.clone()));
             saved_version.set(Some(saved.version));
             if was_new {
-                let app = d.get("application").and_then(Value::as_str).unwrap_or_default().to_owned();
-                let name = d.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
-                navigate(&format!("/applications/{app}/pipelines/edit/{}", encode(&name)), NavigateOptions { replace: true, ..Default::default() });
+                let app = d
+                    .get("application")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                let name = d
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                navigate(
+                    &format!("/applications/{app}/pipelines/edit/{}", encode(&name)),
+                    NavigateOptions {
+                        replace: true,
+                        ..Default::default()
+                    },
+                );
             }
         }
     });
@@ -239,7 +276,9 @@ fn StagesPanel(state: EditorState) -> impl IntoView {
     let add = move |_| {
         let upstream = state.selected.get_untracked();
         let mut added = String::new();
-        state.restructure(|d| added = editor::add_stage(d, &new_type.get_untracked(), upstream.as_deref()));
+        state.restructure(|d| {
+            added = editor::add_stage(d, &new_type.get_untracked(), upstream.as_deref())
+        });
         state.selected.set(Some(added));
     };
     view! {
@@ -314,7 +353,12 @@ fn EditorGraph(state: EditorState) -> impl IntoView {
 
 /// One input of a form: its text, committed on every change (an error is shown by the field).
 #[component]
-fn FieldInput(field: Field, initial: String, on_commit: Callback<String, Result<(), String>>, #[prop(optional)] id_prefix: String) -> impl IntoView {
+fn FieldInput(
+    field: Field,
+    initial: String,
+    on_commit: Callback<String, Result<(), String>>,
+    #[prop(optional)] id_prefix: String,
+) -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     let id = format!("{id_prefix}{}", field.key);
     let commit = move |text: String| error.set(on_commit.run(text).err());
@@ -342,28 +386,57 @@ fn FieldInput(field: Field, initial: String, on_commit: Callback<String, Result<
 /// The selected stage's form: name, type, upstream stages, the type's fields, its problems.
 #[component]
 fn StageForm(state: EditorState, ref_id: String) -> impl IntoView {
-    let Some(stage) = stages(&state.doc.get_untracked()).into_iter().find(|s| ref_of(s) == ref_id) else {
+    let Some(stage) = stages(&state.doc.get_untracked())
+        .into_iter()
+        .find(|s| ref_of(s) == ref_id)
+    else {
         return view! { <p class="muted">"That stage is gone."</p> }.into_any();
     };
-    let kind = stage.get("type").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let kind = stage
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
     let others: Vec<(String, String)> = stages(&state.doc.get_untracked())
         .into_iter()
         .filter(|s| ref_of(s) != ref_id)
-        .map(|s| (ref_of(&s), s.get("name").and_then(Value::as_str).unwrap_or_default().to_owned()))
+        .map(|s| {
+            (
+                ref_of(&s),
+                s.get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
         .collect();
     let upstream = requisites_of(&stage);
     // Applies `f` to this stage in the document.
     let edit = {
         let ref_id = ref_id.clone();
         move |f: Change<'_>, restructure: bool| -> Result<(), String> {
-            let Some(mut s) = stages(&state.doc.get_untracked()).into_iter().find(|s| ref_of(s) == ref_id) else { return Ok(()) };
+            let Some(mut s) = stages(&state.doc.get_untracked())
+                .into_iter()
+                .find(|s| ref_of(s) == ref_id)
+            else {
+                return Ok(());
+            };
             f(&mut s)?;
             let apply = |d: &mut Map<String, Value>| editor::replace_stage(d, &ref_id, s.clone());
-            if restructure { state.restructure(apply) } else { state.change(apply) }
+            if restructure {
+                state.restructure(apply)
+            } else {
+                state.change(apply)
+            }
             Ok(())
         }
     };
-    let name_field = Field { key: "name", label: "Name", kind: FieldKind::Text, help: "" };
+    let name_field = Field {
+        key: "name",
+        label: "Name",
+        kind: FieldKind::Text,
+        help: "",
+    };
     let commit = |field: Field| {
         let edit = edit.clone();
         Callback::new(move |text: String| edit(&|s| set_field(s, &field, &text), false))
@@ -372,24 +445,30 @@ fn StageForm(state: EditorState, ref_id: String) -> impl IntoView {
         let edit = edit.clone();
         move |ev| {
             let t = event_target_value(&ev);
-            let _ = edit(&|s| {
-                s.insert("type".into(), json!(t));
-                Ok(())
-            }, true);
+            let _ = edit(
+                &|s| {
+                    s.insert("type".into(), json!(t));
+                    Ok(())
+                },
+                true,
+            );
         }
     };
     let toggle_upstream = {
         let edit = edit.clone();
         move |other: String, on: bool| {
-            let _ = edit(&|s| {
-                let mut reqs = requisites_of(s);
-                reqs.retain(|r| *r != other);
-                if on {
-                    reqs.push(other.clone());
-                }
-                s.insert("requisiteStageRefIds".into(), json!(reqs));
-                Ok(())
-            }, false);
+            let _ = edit(
+                &|s| {
+                    let mut reqs = requisites_of(s);
+                    reqs.retain(|r| *r != other);
+                    if on {
+                        reqs.push(other.clone());
+                    }
+                    s.insert("requisiteStageRefIds".into(), json!(reqs));
+                    Ok(())
+                },
+                false,
+            );
         }
     };
     let remove = {
@@ -401,7 +480,14 @@ fn StageForm(state: EditorState, ref_id: String) -> impl IntoView {
     };
     let problems_here = {
         let ref_id = ref_id.clone();
-        move || state.problems.get().into_iter().filter(|p| !problems_of(std::slice::from_ref(p), &ref_id).is_empty()).collect::<Vec<_>>()
+        move || {
+            state
+                .problems
+                .get()
+                .into_iter()
+                .filter(|p| !problems_of(std::slice::from_ref(p), &ref_id).is_empty())
+                .collect::<Vec<_>>()
+        }
     };
     let fields = stage_fields(&kind);
     view! {
@@ -446,9 +532,19 @@ fn StageForm(state: EditorState, ref_id: String) -> impl IntoView {
 /// What a list panel edits: its entries' types and fields.
 fn entry_fields(key: &str, entry: &Map<String, Value>) -> Vec<Field> {
     match key {
-        "triggers" => trigger_fields(entry.get("type").and_then(Value::as_str).unwrap_or_default()),
+        "triggers" => trigger_fields(
+            entry
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
+        ),
         "parameterConfig" => PARAMETER_FIELDS.to_vec(),
-        _ => vec![Field { key: "address", label: "Address", kind: FieldKind::Text, help: "The URL to POST to" }],
+        _ => vec![Field {
+            key: "address",
+            label: "Address",
+            kind: FieldKind::Text,
+            help: "The URL to POST to",
+        }],
     }
 }
 
@@ -470,11 +566,13 @@ fn ListPanel(state: EditorState, key: &'static str) -> impl IntoView {
         _ => Vec::new(),
     };
     let new_kind = RwSignal::new(kinds.first().copied().unwrap_or_default().to_owned());
-    let add = move |_| state.restructure(|d| {
-        let mut list = entries(d, key);
-        list.push(new_entry(key, &new_kind.get_untracked()));
-        set_entries(d, key, list);
-    });
+    let add = move |_| {
+        state.restructure(|d| {
+            let mut list = entries(d, key);
+            list.push(new_entry(key, &new_kind.get_untracked()));
+            set_entries(d, key, list);
+        })
+    };
     let title = match key {
         "triggers" => "Triggers",
         "parameterConfig" => "Parameters",
@@ -505,26 +603,48 @@ fn ListPanel(state: EditorState, key: &'static str) -> impl IntoView {
 }
 
 #[component]
-fn EntryCard(state: EditorState, key: &'static str, index: usize, entry: Map<String, Value>) -> impl IntoView {
+fn EntryCard(
+    state: EditorState,
+    key: &'static str,
+    index: usize,
+    entry: Map<String, Value>,
+) -> impl IntoView {
     let edit = move |f: Change<'_>| -> Result<(), String> {
         let mut list = entries(&state.doc.get_untracked(), key);
-        let Some(e) = list.get_mut(index) else { return Ok(()) };
+        let Some(e) = list.get_mut(index) else {
+            return Ok(());
+        };
         f(e)?;
         state.change(|d| set_entries(d, key, list));
         Ok(())
     };
-    let remove = move |_| state.restructure(|d| {
-        let mut list = entries(d, key);
-        if index < list.len() {
-            list.remove(index);
-        }
-        set_entries(d, key, list);
-    });
-    let kind = entry.get("type").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let remove = move |_| {
+        state.restructure(|d| {
+            let mut list = entries(d, key);
+            if index < list.len() {
+                list.remove(index);
+            }
+            set_entries(d, key, list);
+        })
+    };
+    let kind = entry
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
     let prefix = format!("{key}-{index}-");
     let fields = entry_fields(key, &entry);
-    let enabled_field = Field { key: "enabled", label: "Enabled", kind: FieldKind::Flag, help: "" };
-    let when = entry.get("when").and_then(Value::as_array).cloned().unwrap_or_default();
+    let enabled_field = Field {
+        key: "enabled",
+        label: "Enabled",
+        kind: FieldKind::Flag,
+        help: "",
+    };
+    let when = entry
+        .get("when")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     view! {
         <article class="entry" data-entry=format!("{key}-{index}") data-type=kind.clone()>
             <header class="page-header">
@@ -571,7 +691,9 @@ fn EntryCard(state: EditorState, key: &'static str, index: usize, entry: Map<Str
 /// The whole pipeline as JSON: edit, check (live), apply.
 #[component]
 fn JsonPanel(state: EditorState) -> impl IntoView {
-    let text = RwSignal::new(serde_json::to_string_pretty(&Value::Object(state.doc.get_untracked())).unwrap_or_default());
+    let text = RwSignal::new(
+        serde_json::to_string_pretty(&Value::Object(state.doc.get_untracked())).unwrap_or_default(),
+    );
     let parsed = Memo::new(move |_| match serde_json::from_str::<Value>(&text.get()) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err("the pipeline must be a JSON object".to_owned()),
@@ -600,24 +722,43 @@ fn JsonPanel(state: EditorState) -> impl IntoView {
 
 /// Saved versions, newest first: diff each with the one before, restore one.
 #[component]
-fn HistoryPanel(state: EditorState, saved_doc: RwSignal<Option<Map<String, Value>>>, saved_version: RwSignal<Option<u32>>) -> impl IntoView {
-    let id = move || state.doc.with(|d| d.get("id").and_then(Value::as_str).map(str::to_owned));
+fn HistoryPanel(
+    state: EditorState,
+    saved_doc: RwSignal<Option<Map<String, Value>>>,
+    saved_version: RwSignal<Option<u32>>,
+) -> impl IntoView {
+    let id = move || {
+        state
+            .doc
+            .with(|d| d.get("id").and_then(Value::as_str).map(str::to_owned))
+    };
     let tick = RwSignal::new(0u32);
-    let history = Resource::new(move || (id(), tick.get()), |(id, _)| async move {
-        match id {
-            Some(id) => pipeline_history(id).await,
-            None => Ok(Vec::new()),
-        }
-    });
+    let history = Resource::new(
+        move || (id(), tick.get()),
+        |(id, _)| async move {
+            match id {
+                Some(id) => pipeline_history(id).await,
+                None => Ok(Vec::new()),
+            }
+        },
+    );
     let diff = Action::new(move |(from, to): &(u32, u32)| {
         let (from, to) = (*from, *to);
         let id = id().unwrap_or_default();
-        async move { pipeline_diff(id, from, to).await.map(|changes| (from, to, changes)) }
+        async move {
+            pipeline_diff(id, from, to)
+                .await
+                .map(|changes| (from, to, changes))
+        }
     });
     let restore = Action::new(move |version: &u32| {
         let version = *version;
         let id = id().unwrap_or_default();
-        async move { restore_pipeline(id, version).await.map(|saved| (version, saved)) }
+        async move {
+            restore_pipeline(id, version)
+                .await
+                .map(|saved| (version, saved))
+        }
     });
     Effect::new(move |_| {
         if let Some(Ok((version, saved))) = restore.value().get() {

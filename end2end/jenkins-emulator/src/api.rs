@@ -18,21 +18,36 @@ use crate::tree;
 pub const VERSION: &str = "2.479.3";
 
 fn job_class(job: &Job) -> &'static str {
-    if job.def.kind.as_deref() == Some("pipeline") { "org.jenkinsci.plugins.workflow.job.WorkflowJob" } else { "hudson.model.FreeStyleProject" }
+    if job.def.kind.as_deref() == Some("pipeline") {
+        "org.jenkinsci.plugins.workflow.job.WorkflowJob"
+    } else {
+        "hudson.model.FreeStyleProject"
+    }
 }
 
 fn build_class(job: &Job) -> &'static str {
-    if job.def.kind.as_deref() == Some("pipeline") { "org.jenkinsci.plugins.workflow.job.WorkflowRun" } else { "hudson.model.FreeStyleBuild" }
+    if job.def.kind.as_deref() == Some("pipeline") {
+        "org.jenkinsci.plugins.workflow.job.WorkflowRun"
+    } else {
+        "hudson.model.FreeStyleBuild"
+    }
 }
 
 const FOLDER_CLASS: &str = "com.cloudbees.hudson.plugins.folder.Folder";
 
 /// What stays unencoded in a URL path segment.
-const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 /// `job/a/job/b/` for full name `a/b`, each segment percent-encoded.
 fn job_path(full_name: &str) -> String {
-    full_name.split('/').map(|s| format!("job/{}/", percent_encoding::utf8_percent_encode(s, SEGMENT))).collect()
+    full_name
+        .split('/')
+        .map(|s| format!("job/{}/", percent_encoding::utf8_percent_encode(s, SEGMENT)))
+        .collect()
 }
 
 struct Render<'a> {
@@ -56,7 +71,11 @@ impl Render<'_> {
             .map(|(name, value)| {
                 let def = job.def.parameters.iter().find(|p| &p.name == name);
                 let class = def.map_or("hudson.model.StringParameterValue", |d| d.classes().1);
-                let value = if def.is_some_and(|d| d.kind() == "boolean") { json!(value == "true") } else { json!(value) };
+                let value = if def.is_some_and(|d| d.kind() == "boolean") {
+                    json!(value == "true")
+                } else {
+                    json!(value)
+                };
                 json!({"_class": class, "name": name, "value": value})
             })
             .collect();
@@ -65,8 +84,12 @@ impl Render<'_> {
 
     fn cause_action(cause: &Cause) -> Value {
         let c = match cause {
-            Cause::User(u) => json!({"_class": "hudson.model.Cause$UserIdCause", "shortDescription": format!("Started by user {u}"), "userId": u, "userName": u}),
-            Cause::Remote(a) => json!({"_class": "hudson.model.Cause$RemoteCause", "shortDescription": format!("Started by remote host {a}"), "addr": a, "note": null}),
+            Cause::User(u) => {
+                json!({"_class": "hudson.model.Cause$UserIdCause", "shortDescription": format!("Started by user {u}"), "userId": u, "userName": u})
+            }
+            Cause::Remote(a) => {
+                json!({"_class": "hudson.model.Cause$RemoteCause", "shortDescription": format!("Started by remote host {a}"), "addr": a, "note": null})
+            }
         };
         json!({"_class": "hudson.model.CauseAction", "causes": [c]})
     }
@@ -116,14 +139,30 @@ impl Render<'_> {
 
     fn queue_item(&self, item: &QueueItem, full: bool) -> Value {
         let job = &self.state.jobs[&item.job];
-        let params: String = item.params.iter().map(|(k, v)| format!("\n{k}={v}")).collect();
+        let params: String = item
+            .params
+            .iter()
+            .map(|(k, v)| format!("\n{k}={v}"))
+            .collect();
         let (class, why) = match &item.state {
             ItemState::Waiting => {
                 let left = item.quiet_until.saturating_sub(self.now) as f64 / 1000.0;
-                ("hudson.model.Queue$WaitingItem", json!(format!("In the quiet period. Expires in {left:.1} sec")))
+                (
+                    "hudson.model.Queue$WaitingItem",
+                    json!(format!("In the quiet period. Expires in {left:.1} sec")),
+                )
             }
-            ItemState::Blocked => ("hudson.model.Queue$BlockedItem", json!(format!("Build #{} is already in progress", job.builds.last().map_or(0, |b| b.number)))),
-            ItemState::Buildable => ("hudson.model.Queue$BuildableItem", json!("Waiting for next available executor")),
+            ItemState::Blocked => (
+                "hudson.model.Queue$BlockedItem",
+                json!(format!(
+                    "Build #{} is already in progress",
+                    job.builds.last().map_or(0, |b| b.number)
+                )),
+            ),
+            ItemState::Buildable => (
+                "hudson.model.Queue$BuildableItem",
+                json!("Waiting for next available executor"),
+            ),
             ItemState::Left { .. } => ("hudson.model.Queue$LeftItem", Value::Null),
         };
         let mut v = json!({
@@ -146,7 +185,11 @@ impl Render<'_> {
                 v["buildableStartMilliseconds"] = json!(item.buildable_since);
                 v["pending"] = json!(false);
             }
-            ItemState::Left { cancelled, executable, .. } => {
+            ItemState::Left {
+                cancelled,
+                executable,
+                ..
+            } => {
                 v["cancelled"] = json!(cancelled);
                 v["executable"] = match executable.and_then(|n| job.build(n)) {
                     Some(b) if full => self.build(job, b),
@@ -162,7 +205,15 @@ impl Render<'_> {
     fn job(&self, job: &Job, full: bool) -> Value {
         let name = &job.def.name;
         let short = name.rsplit('/').next().unwrap_or(name);
-        let link = |b: Option<&Build>| b.map_or(Value::Null, |b| if full { self.build(job, b) } else { self.build_ref(job, b) });
+        let link = |b: Option<&Build>| {
+            b.map_or(Value::Null, |b| {
+                if full {
+                    self.build(job, b)
+                } else {
+                    self.build_ref(job, b)
+                }
+            })
+        };
         let newest: Vec<&Build> = job.builds.iter().rev().collect();
         let builds: Vec<Value> = newest.iter().take(100).map(|b| link(Some(b))).collect();
         let definitions: Vec<Value> = job
@@ -188,7 +239,11 @@ impl Render<'_> {
         if !definitions.is_empty() {
             property.push(json!({"_class": "hudson.model.ParametersDefinitionProperty", "parameterDefinitions": definitions}));
         }
-        let queued = self.state.queue.values().find(|i| &i.job == name && !matches!(i.state, ItemState::Left { .. }));
+        let queued = self
+            .state
+            .queue
+            .values()
+            .find(|i| &i.job == name && !matches!(i.state, ItemState::Left { .. }));
         let mut v = json!({
             "_class": job_class(job),
             "actions": [],
@@ -228,7 +283,9 @@ impl Render<'_> {
     fn child(&self, name: &str, is_folder: bool, full: bool) -> Value {
         match (is_folder, full) {
             (true, true) => self.folder(name, true),
-            (true, false) => json!({"_class": FOLDER_CLASS, "name": name.rsplit('/').next(), "url": self.job_url(name)}),
+            (true, false) => {
+                json!({"_class": FOLDER_CLASS, "name": name.rsplit('/').next(), "url": self.job_url(name)})
+            }
             (false, true) => self.job(&self.state.jobs[name], true),
             (false, false) => {
                 let job = &self.state.jobs[name];
@@ -238,7 +295,12 @@ impl Render<'_> {
     }
 
     fn folder(&self, name: &str, full: bool) -> Value {
-        let jobs: Vec<Value> = self.state.children(name).into_iter().map(|(n, f)| self.child(&n, f, full)).collect();
+        let jobs: Vec<Value> = self
+            .state
+            .children(name)
+            .into_iter()
+            .map(|(n, f)| self.child(&n, f, full))
+            .collect();
         let short = name.rsplit('/').next().unwrap_or(name);
         json!({
             "_class": FOLDER_CLASS, "actions": [], "description": null, "displayName": short, "displayNameOrNull": null,
@@ -248,7 +310,12 @@ impl Render<'_> {
     }
 
     fn root(&self, full: bool) -> Value {
-        let jobs: Vec<Value> = self.state.children("").into_iter().map(|(n, f)| self.child(&n, f, full)).collect();
+        let jobs: Vec<Value> = self
+            .state
+            .children("")
+            .into_iter()
+            .map(|(n, f)| self.child(&n, f, full))
+            .collect();
         json!({
             "_class": "hudson.model.Hudson", "assignedLabels": [{"name": "built-in"}], "mode": "NORMAL", "nodeDescription": "the Jenkins controller's built-in node",
             "nodeName": "", "numExecutors": 2, "description": null, "jobs": jobs, "quietPeriod": self.state.script.quiet_period_ms / 1000,
@@ -279,13 +346,20 @@ fn with_jenkins_headers(mut response: Response, state: &State) -> Response {
     if let Ok(v) = HeaderValue::from_str(&state.instance) {
         h.insert("x-jenkins-session", v);
     }
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert("x-frame-options", HeaderValue::from_static("deny"));
     response
 }
 
 fn page(status: StatusCode, message: &str) -> Response {
-    let body = format!("<html><head><title>Error {}</title></head><body><h2>HTTP ERROR {}</h2><p>{message}</p></body></html>", status.as_u16(), status.as_u16());
+    let body = format!(
+        "<html><head><title>Error {}</title></head><body><h2>HTTP ERROR {}</h2><p>{message}</p></body></html>",
+        status.as_u16(),
+        status.as_u16()
+    );
     (status, [("content-type", "text/html;charset=utf-8")], body).into_response()
 }
 
@@ -297,12 +371,27 @@ fn json_response(value: &Value, query: &HashMap<String, String>) -> Response {
     let pruned = match query.get("tree") {
         Some(t) => match tree::parse(t) {
             Ok(nodes) => tree::prune(value, &nodes),
-            Err(e) => return page(StatusCode::INTERNAL_SERVER_ERROR, &format!("javax.servlet.ServletException: {e}")),
+            Err(e) => {
+                return page(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &format!("javax.servlet.ServletException: {e}"),
+                );
+            }
         },
         None => value.clone(),
     };
-    let text = if query.contains_key("pretty") { serde_json::to_string_pretty(&pruned) } else { serde_json::to_string(&pruned) }.unwrap_or_default();
-    (StatusCode::OK, [("content-type", "application/json;charset=utf-8")], text).into_response()
+    let text = if query.contains_key("pretty") {
+        serde_json::to_string_pretty(&pruned)
+    } else {
+        serde_json::to_string(&pruned)
+    }
+    .unwrap_or_default();
+    (
+        StatusCode::OK,
+        [("content-type", "application/json;charset=utf-8")],
+        text,
+    )
+        .into_response()
 }
 
 /// `depth` and `tree` choose between the depth-0 form and the full form (reference §2).
@@ -312,13 +401,24 @@ fn wants_full(query: &HashMap<String, String>) -> Result<bool, Response> {
     }
     match query.get("depth") {
         None => Ok(false),
-        Some(d) => d.parse::<u32>().map(|d| d > 0).map_err(|_| page(StatusCode::INTERNAL_SERVER_ERROR, &format!("java.lang.NumberFormatException: For input string: \"{d}\""))),
+        Some(d) => d.parse::<u32>().map(|d| d > 0).map_err(|_| {
+            page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("java.lang.NumberFormatException: For input string: \"{d}\""),
+            )
+        }),
     }
 }
 
 fn session_cookie(state: &State, headers: &HeaderMap) -> Option<String> {
     let wanted = format!("JSESSIONID.{}=", state.instance);
-    headers.get_all("cookie").iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).map(str::trim).find_map(|c| c.strip_prefix(&wanted).map(str::to_owned))
+    headers
+        .get_all("cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .map(str::trim)
+        .find_map(|c| c.strip_prefix(&wanted).map(str::to_owned))
 }
 
 fn crumb_for(state: &State, user: &str, session: &str) -> String {
@@ -328,40 +428,81 @@ fn crumb_for(state: &State, user: &str, session: &str) -> String {
 
 fn authenticate(state: &State, headers: &HeaderMap) -> Result<Caller, Response> {
     let Some(auth) = headers.get("authorization").and_then(|v| v.to_str().ok()) else {
-        return if state.script.users.is_empty() { Ok(Caller::Anonymous) } else { Err(page(StatusCode::FORBIDDEN, "Access Denied: anonymous is missing the Overall/Read permission")) };
+        return if state.script.users.is_empty() {
+            Ok(Caller::Anonymous)
+        } else {
+            Err(page(
+                StatusCode::FORBIDDEN,
+                "Access Denied: anonymous is missing the Overall/Read permission",
+            ))
+        };
     };
     let unauthorized = || {
         let mut r = page(StatusCode::UNAUTHORIZED, "Invalid password/token for user");
-        r.headers_mut().insert("www-authenticate", HeaderValue::from_static("Basic realm=\"Jenkins\""));
+        r.headers_mut().insert(
+            "www-authenticate",
+            HeaderValue::from_static("Basic realm=\"Jenkins\""),
+        );
         r
     };
     let decoded = auth
         .strip_prefix("Basic ")
-        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b.trim()).ok())
+        .and_then(|b| {
+            base64::engine::general_purpose::STANDARD
+                .decode(b.trim())
+                .ok()
+        })
         .and_then(|b| String::from_utf8(b).ok())
         .ok_or_else(unauthorized)?;
     let (name, secret) = decoded.split_once(':').ok_or_else(unauthorized)?;
-    let user = state.script.users.iter().find(|u| u.name == name).ok_or_else(unauthorized)?;
+    let user = state
+        .script
+        .users
+        .iter()
+        .find(|u| u.name == name)
+        .ok_or_else(unauthorized)?;
     if user.token.as_deref() == Some(secret) {
-        Ok(Caller::User { name: name.to_owned(), by_token: true })
+        Ok(Caller::User {
+            name: name.to_owned(),
+            by_token: true,
+        })
     } else if user.password.as_deref() == Some(secret) {
-        Ok(Caller::User { name: name.to_owned(), by_token: false })
+        Ok(Caller::User {
+            name: name.to_owned(),
+            by_token: false,
+        })
     } else {
         Err(unauthorized())
     }
 }
 
 /// Reference §3: POSTs need a crumb bound to the session, unless authenticated by an API token.
-fn check_crumb(state: &State, caller: &Caller, headers: &HeaderMap, form: &HashMap<String, String>) -> Result<(), Response> {
+fn check_crumb(
+    state: &State,
+    caller: &Caller,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Result<(), Response> {
     if !state.script.crumbs || matches!(caller, Caller::User { by_token: true, .. }) {
         return Ok(());
     }
-    let given = headers.get("jenkins-crumb").and_then(|v| v.to_str().ok()).map(str::to_owned).or_else(|| form.get("Jenkins-Crumb").cloned());
+    let given = headers
+        .get("jenkins-crumb")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| form.get("Jenkins-Crumb").cloned());
     let valid = match (given, session_cookie(state, headers)) {
         (Some(given), Some(session)) => given == crumb_for(state, caller.name(), &session),
         _ => false,
     };
-    if valid { Ok(()) } else { Err(page(StatusCode::FORBIDDEN, "No valid crumb was included in the request")) }
+    if valid {
+        Ok(())
+    } else {
+        Err(page(
+            StatusCode::FORBIDDEN,
+            "No valid crumb was included in the request",
+        ))
+    }
 }
 
 fn redirect(status: StatusCode, location: &str) -> Response {
@@ -374,11 +515,20 @@ fn redirect(status: StatusCode, location: &str) -> Response {
 }
 
 fn decode(segment: &str) -> String {
-    percent_encoding::percent_decode_str(segment).decode_utf8_lossy().into_owned()
+    percent_encoding::percent_decode_str(segment)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// One request. `remote` is the caller's address (for remote causes).
-pub async fn handle(jenkins: Arc<Jenkins>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes, host: String) -> Response {
+pub async fn handle(
+    jenkins: Arc<Jenkins>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+    host: String,
+) -> Response {
     if let Some(fault) = jenkins.injected_fault(uri.path()).await {
         return fault;
     }
@@ -388,11 +538,16 @@ pub async fn handle(jenkins: Arc<Jenkins>, method: Method, uri: Uri, headers: He
         pairs.push((k.to_string(), v.to_string()));
         query.insert(k.into_owned(), v.into_owned());
     }
-    let is_form = headers.get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+    let is_form = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
     if is_form {
         for (k, v) in form_urlencoded::parse(&body) {
             pairs.push((k.to_string(), v.to_string()));
-            query.entry(k.into_owned()).or_insert_with(|| v.into_owned());
+            query
+                .entry(k.into_owned())
+                .or_insert_with(|| v.into_owned());
         }
     }
     if uri.path() == "/__emulator/faults" && method == Method::POST {
@@ -412,9 +567,17 @@ pub async fn handle(jenkins: Arc<Jenkins>, method: Method, uri: Uri, headers: He
             return with_jenkins_headers(r, &state);
         }
     }
-    let segments: Vec<String> = uri.path().trim_matches('/').split('/').filter(|s| !s.is_empty()).map(decode).collect();
+    let segments: Vec<String> = uri
+        .path()
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(decode)
+        .collect();
     let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
-    let response = route(&mut state, &caller, &method, &segs, &query, &pairs, &headers, &base, now);
+    let response = route(
+        &mut state, &caller, &method, &segs, &query, &pairs, &headers, &base, now,
+    );
     with_jenkins_headers(response, &state)
 }
 
@@ -441,11 +604,19 @@ fn route(
                 return not_found();
             }
             let existing = session_cookie(state, headers);
-            let session = existing.clone().unwrap_or_else(|| format!("node0{:016x}", fastrand::u64(..)));
+            let session = existing
+                .clone()
+                .unwrap_or_else(|| format!("node0{:016x}", fastrand::u64(..)));
             let crumb = crumb_for(state, caller.name(), &session);
-            let mut r = json_response(&json!({"_class": "hudson.security.csrf.DefaultCrumbIssuer", "crumb": crumb, "crumbRequestField": "Jenkins-Crumb"}), query);
+            let mut r = json_response(
+                &json!({"_class": "hudson.security.csrf.DefaultCrumbIssuer", "crumb": crumb, "crumbRequestField": "Jenkins-Crumb"}),
+                query,
+            );
             if existing.is_none() {
-                if let Ok(v) = HeaderValue::from_str(&format!("JSESSIONID.{}={session}; Path=/; HttpOnly", state.instance)) {
+                if let Ok(v) = HeaderValue::from_str(&format!(
+                    "JSESSIONID.{}={session}; Path=/; HttpOnly",
+                    state.instance
+                )) {
                     r.headers_mut().insert("set-cookie", v);
                 }
             }
@@ -453,14 +624,31 @@ fn route(
         }
         ["queue", "api", "json"] => {
             let render = Render { state, base, now };
-            let items: Vec<Value> = state.queue.values().filter(|i| !matches!(i.state, ItemState::Left { .. })).map(|i| render.queue_item(i, full)).collect();
-            return json_response(&json!({"_class": "hudson.model.Queue", "discoverableItems": [], "items": items}), query);
+            let items: Vec<Value> = state
+                .queue
+                .values()
+                .filter(|i| !matches!(i.state, ItemState::Left { .. }))
+                .map(|i| render.queue_item(i, full))
+                .collect();
+            return json_response(
+                &json!({"_class": "hudson.model.Queue", "discoverableItems": [], "items": items}),
+                query,
+            );
         }
         ["queue", "item", id, rest @ ..] => {
-            let Some(item) = id.parse::<u64>().ok().and_then(|id| state.queue.get(&id)) else { return not_found() };
+            let Some(item) = id.parse::<u64>().ok().and_then(|id| state.queue.get(&id)) else {
+                return not_found();
+            };
             return match rest {
-                ["api", "json"] => json_response(&Render { state, base, now }.queue_item(item, full), query),
-                [] => (StatusCode::OK, [("content-type", "text/plain;charset=utf-8")], "This is a queue item; use api/json.").into_response(),
+                ["api", "json"] => {
+                    json_response(&Render { state, base, now }.queue_item(item, full), query)
+                }
+                [] => (
+                    StatusCode::OK,
+                    [("content-type", "text/plain;charset=utf-8")],
+                    "This is a queue item; use api/json.",
+                )
+                    .into_response(),
                 _ => not_found(),
             };
         }
@@ -468,8 +656,18 @@ fn route(
             if *method != Method::POST {
                 return method_not_allowed();
             }
-            let id = query.get("id").and_then(|i| i.parse::<u64>().ok()).unwrap_or(0);
-            return if state.cancel_item(id, now) { StatusCode::NO_CONTENT.into_response() } else { page(StatusCode::NOT_FOUND, &format!("Provided id ({id}) not found")) };
+            let id = query
+                .get("id")
+                .and_then(|i| i.parse::<u64>().ok())
+                .unwrap_or(0);
+            return if state.cancel_item(id, now) {
+                StatusCode::NO_CONTENT.into_response()
+            } else {
+                page(
+                    StatusCode::NOT_FOUND,
+                    &format!("Provided id ({id}) not found"),
+                )
+            };
         }
         _ => {}
     }
@@ -487,11 +685,15 @@ fn route(
     let rest = &segs[at..];
     if state.folders.contains(&name) {
         return match rest {
-            ["api", "json"] => json_response(&Render { state, base, now }.folder(&name, full), query),
+            ["api", "json"] => {
+                json_response(&Render { state, base, now }.folder(&name, full), query)
+            }
             _ => not_found(),
         };
     }
-    let Some(job) = state.jobs.get(&name) else { return not_found() };
+    let Some(job) = state.jobs.get(&name) else {
+        return not_found();
+    };
     let remote = || Cause::User(caller.name().to_owned());
     match rest {
         ["api", "json"] => json_response(&Render { state, base, now }.job(job, full), query),
@@ -504,11 +706,15 @@ fn route(
             };
             if *method != Method::POST && !token_ok {
                 let mut r = page(StatusCode::METHOD_NOT_ALLOWED, "This URL requires POST");
-                r.headers_mut().insert("allow", HeaderValue::from_static("POST"));
+                r.headers_mut()
+                    .insert("allow", HeaderValue::from_static("POST"));
                 return r;
             }
             if with_parameters && !job.parameterized() {
-                return page(StatusCode::BAD_REQUEST, &format!("{name} is not parameterized"));
+                return page(
+                    StatusCode::BAD_REQUEST,
+                    &format!("{name} is not parameterized"),
+                );
             }
             if !with_parameters && job.parameterized() {
                 return page(StatusCode::BAD_REQUEST, "Nothing is submitted");
@@ -518,13 +724,23 @@ fn route(
             }
             let mut given: Vec<(String, String)> = Vec::new();
             for def in &job.def.parameters {
-                let values: Vec<&String> = pairs.iter().filter(|(k, _)| *k == def.name).map(|(_, v)| v).collect();
+                let values: Vec<&String> = pairs
+                    .iter()
+                    .filter(|(k, _)| *k == def.name)
+                    .map(|(_, v)| v)
+                    .collect();
                 if values.len() > 1 {
-                    return page(StatusCode::BAD_REQUEST, &format!("More than one value for the parameter {}", def.name));
+                    return page(
+                        StatusCode::BAD_REQUEST,
+                        &format!("More than one value for the parameter {}", def.name),
+                    );
                 }
                 if let Some(v) = values.first() {
                     if def.kind() == "choice" && !def.choices.contains(v) {
-                        return page(StatusCode::BAD_REQUEST, &format!("Illegal choice for parameter {}: {v}", def.name));
+                        return page(
+                            StatusCode::BAD_REQUEST,
+                            &format!("Illegal choice for parameter {}: {v}", def.name),
+                        );
                     }
                     given.push((def.name.clone(), (*v).clone()));
                 }
@@ -534,40 +750,75 @@ fn route(
                 Some(Err(())) => return page(StatusCode::BAD_REQUEST, "Invalid delay"),
                 None => None,
             };
-            let cause = if token_ok { Cause::Remote("127.0.0.1".into()) } else { remote() };
+            let cause = if token_ok {
+                Cause::Remote("127.0.0.1".into())
+            } else {
+                remote()
+            };
             let location = |id: u64| format!("{base}queue/item/{id}/");
             match state.enqueue(&name, &given, true, cause, delay, now) {
                 Enqueued::New(id) => redirect(StatusCode::CREATED, &location(id)),
-                Enqueued::Existing(id) if with_parameters => redirect(StatusCode::SEE_OTHER, &location(id)),
+                Enqueued::Existing(id) if with_parameters => {
+                    redirect(StatusCode::SEE_OTHER, &location(id))
+                }
                 Enqueued::Existing(id) => redirect(StatusCode::CREATED, &location(id)),
             }
         }
         [build, more @ ..] => {
-            let Some(b) = job.resolve(build) else { return not_found() };
+            let Some(b) = job.resolve(build) else {
+                return not_found();
+            };
             let number = b.number;
             let build_url = format!("{base}{}{number}/", job_path(&name));
             match more {
-                [] => (StatusCode::OK, [("content-type", "text/html;charset=utf-8")], format!("<html><body>{name} #{number}</body></html>")).into_response(),
+                [] => (
+                    StatusCode::OK,
+                    [("content-type", "text/html;charset=utf-8")],
+                    format!("<html><body>{name} #{number}</body></html>"),
+                )
+                    .into_response(),
                 ["api", "json"] => json_response(&Render { state, base, now }.build(job, b), query),
-                ["consoleText"] => (StatusCode::OK, [("content-type", "text/plain;charset=utf-8")], b.log.clone()).into_response(),
+                ["consoleText"] => (
+                    StatusCode::OK,
+                    [("content-type", "text/plain;charset=utf-8")],
+                    b.log.clone(),
+                )
+                    .into_response(),
                 ["logText", "progressiveText"] => {
                     let start = match query.get("start").map(|s| s.parse::<usize>()) {
                         None => 0,
                         Some(Ok(s)) => s,
-                        Some(Err(_)) => return page(StatusCode::INTERNAL_SERVER_ERROR, "java.lang.NumberFormatException: start"),
+                        Some(Err(_)) => {
+                            return page(
+                                StatusCode::INTERNAL_SERVER_ERROR,
+                                "java.lang.NumberFormatException: start",
+                            );
+                        }
                     };
                     let start = if start > b.log.len() { 0 } else { start };
-                    let mut r = (StatusCode::OK, [("content-type", "text/plain;charset=utf-8")], b.log[start..].to_vec()).into_response();
-                    r.headers_mut().insert("x-text-size", HeaderValue::from(b.log.len()));
+                    let mut r = (
+                        StatusCode::OK,
+                        [("content-type", "text/plain;charset=utf-8")],
+                        b.log[start..].to_vec(),
+                    )
+                        .into_response();
+                    r.headers_mut()
+                        .insert("x-text-size", HeaderValue::from(b.log.len()));
                     if b.in_progress() {
-                        r.headers_mut().insert("x-more-data", HeaderValue::from_static("true"));
+                        r.headers_mut()
+                            .insert("x-more-data", HeaderValue::from_static("true"));
                     }
                     r
                 }
                 ["artifact", path @ ..] => {
                     let wanted = path.join("/");
                     match b.artifacts.iter().find(|(p, _)| *p == wanted) {
-                        Some((_, bytes)) => (StatusCode::OK, [("content-type", "application/octet-stream")], bytes.clone()).into_response(),
+                        Some((_, bytes)) => (
+                            StatusCode::OK,
+                            [("content-type", "application/octet-stream")],
+                            bytes.clone(),
+                        )
+                            .into_response(),
                         None => not_found(),
                     }
                 }
@@ -577,7 +828,11 @@ fn route(
                     }
                     let by = caller.name().to_owned();
                     state.stop(&name, number, &by);
-                    let back = headers.get("referer").and_then(|v| v.to_str().ok()).map(str::to_owned).unwrap_or(build_url);
+                    let back = headers
+                        .get("referer")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned)
+                        .unwrap_or(build_url);
                     redirect(StatusCode::FOUND, &back)
                 }
                 ["submitDescription"] => {
@@ -593,13 +848,19 @@ fn route(
                 _ => not_found(),
             }
         }
-        _ => (StatusCode::OK, [("content-type", "text/html;charset=utf-8")], format!("<html><body>{name}</body></html>")).into_response(),
+        _ => (
+            StatusCode::OK,
+            [("content-type", "text/html;charset=utf-8")],
+            format!("<html><body>{name}</body></html>"),
+        )
+            .into_response(),
     }
 }
 
 fn method_not_allowed() -> Response {
     let mut r = page(StatusCode::METHOD_NOT_ALLOWED, "This URL requires POST");
-    r.headers_mut().insert("allow", HeaderValue::from_static("POST"));
+    r.headers_mut()
+        .insert("allow", HeaderValue::from_static("POST"));
     r
 }
 

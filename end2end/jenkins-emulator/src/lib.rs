@@ -26,7 +26,10 @@ pub use script::Script;
 
 /// Wall-clock milliseconds since the epoch.
 pub fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 #[derive(Debug, Default)]
@@ -70,7 +73,14 @@ impl Jenkins {
             tokio::time::sleep(latency).await;
         }
         let code = StatusCode::from_u16(fail?).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-        Some((code, [("content-type", "text/html;charset=utf-8")], format!("<html><body>injected fault: {code}</body></html>")).into_response())
+        Some(
+            (
+                code,
+                [("content-type", "text/html;charset=utf-8")],
+                format!("<html><body>injected fault: {code}</body></html>"),
+            )
+                .into_response(),
+        )
     }
 }
 
@@ -92,7 +102,10 @@ impl Drop for RunningJenkins {
 
 /// Starts an emulator listening on `addr` (port 0 picks a free port).
 pub async fn start(script: Script, addr: SocketAddr) -> std::io::Result<RunningJenkins> {
-    let jenkins = Arc::new(Jenkins { state: Mutex::new(model::State::new(script)), faults: Mutex::new(Faults::default()) });
+    let jenkins = Arc::new(Jenkins {
+        state: Mutex::new(model::State::new(script)),
+        faults: Mutex::new(Faults::default()),
+    });
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     let router = Router::new().fallback(serve).with_state(jenkins.clone());
@@ -102,7 +115,10 @@ pub async fn start(script: Script, addr: SocketAddr) -> std::io::Result<RunningJ
     let ticker = {
         let jenkins = jenkins.clone();
         tokio::spawn(async move {
-            let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("an HTTP client");
+            let http = reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("an HTTP client");
             loop {
                 tokio::time::sleep(Duration::from_millis(20)).await;
                 let pushes = jenkins.state.lock().expect("the state lock").tick(now_ms());
@@ -110,17 +126,38 @@ pub async fn start(script: Script, addr: SocketAddr) -> std::io::Result<RunningJ
                     let (jenkins, http) = (jenkins.clone(), http.clone());
                     tokio::spawn(async move {
                         let info = format!("job={}\nbuild={}\n", p.job, p.number);
-                        let outcome = registry::push(&http, &p.push, &info).await.map(|digest| (p.push.clone(), digest));
-                        jenkins.state.lock().expect("the state lock").pushed(&p.job, p.number, outcome, now_ms());
+                        let outcome = registry::push(&http, &p.push, &info)
+                            .await
+                            .map(|digest| (p.push.clone(), digest));
+                        jenkins.state.lock().expect("the state lock").pushed(
+                            &p.job,
+                            p.number,
+                            outcome,
+                            now_ms(),
+                        );
                     });
                 }
             }
         })
     };
-    Ok(RunningJenkins { url: format!("http://{local}/"), jenkins, tasks: vec![server, ticker] })
+    Ok(RunningJenkins {
+        url: format!("http://{local}/"),
+        jenkins,
+        tasks: vec![server, ticker],
+    })
 }
 
-async fn serve(AxumState(jenkins): AxumState<Arc<Jenkins>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("localhost").to_owned();
+async fn serve(
+    AxumState(jenkins): AxumState<Arc<Jenkins>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let host = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost")
+        .to_owned();
     api::handle(jenkins, method, uri, headers, body, host).await
 }

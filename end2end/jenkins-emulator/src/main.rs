@@ -26,16 +26,20 @@ async fn main() {
         }
     }
     let Some(path) = script_path else { usage() };
-    let script = std::fs::read_to_string(&path).map_err(|e| e.to_string()).and_then(|t| jenkins_emulator::Script::from_json(&t));
+    let script = std::fs::read_to_string(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|t| jenkins_emulator::Script::from_json(&t));
     let script = script.unwrap_or_else(|e| {
         eprintln!("jenkins-emulator: {path}: {e}");
         std::process::exit(1)
     });
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let running = jenkins_emulator::start(script, addr).await.unwrap_or_else(|e| {
-        eprintln!("jenkins-emulator: cannot listen on {addr}: {e}");
-        std::process::exit(1)
-    });
+    let running = jenkins_emulator::start(script, addr)
+        .await
+        .unwrap_or_else(|e| {
+            eprintln!("jenkins-emulator: cannot listen on {addr}: {e}");
+            std::process::exit(1)
+        });
     println!("url {}", running.url);
     let _ = tokio::signal::ctrl_c().await;
 }

@@ -23,7 +23,11 @@ pub enum ItemState {
     Waiting,
     Blocked,
     Buildable,
-    Left { cancelled: bool, executable: Option<u64>, left_at: u64 },
+    Left {
+        cancelled: bool,
+        executable: Option<u64>,
+        left_at: u64,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -43,7 +47,9 @@ pub enum Phase {
     Running,
     /// Waiting for the image push to finish.
     Pushing,
-    PostProduction { until: u64 },
+    PostProduction {
+        until: u64,
+    },
     Done,
 }
 
@@ -108,12 +114,15 @@ impl Job {
             return self.build(n);
         }
         let done = |b: &&Build| b.completed() && b.result.is_some();
-        let result_is = |b: &Build, wanted: &[&str]| b.result.as_deref().is_some_and(|r| wanted.contains(&r));
+        let result_is =
+            |b: &Build, wanted: &[&str]| b.result.as_deref().is_some_and(|r| wanted.contains(&r));
         let mut newest = self.builds.iter().rev();
         match segment {
             "lastBuild" => newest.next(),
             "lastCompletedBuild" => newest.find(done),
-            "lastSuccessfulBuild" => newest.find(|b| done(b) && result_is(b, &["SUCCESS", "UNSTABLE"])),
+            "lastSuccessfulBuild" => {
+                newest.find(|b| done(b) && result_is(b, &["SUCCESS", "UNSTABLE"]))
+            }
             "lastStableBuild" => newest.find(|b| done(b) && result_is(b, &["SUCCESS"])),
             "lastFailedBuild" => newest.find(|b| done(b) && result_is(b, &["FAILURE"])),
             "lastUnstableBuild" => newest.find(|b| done(b) && result_is(b, &["UNSTABLE"])),
@@ -135,7 +144,12 @@ impl Job {
         if self.def.disabled {
             return "disabled".into();
         }
-        let last = self.builds.iter().rev().find(|b| b.completed()).and_then(|b| b.result.as_deref());
+        let last = self
+            .builds
+            .iter()
+            .rev()
+            .find(|b| b.completed())
+            .and_then(|b| b.result.as_deref());
         let base = match last {
             Some("SUCCESS") => "blue",
             Some("UNSTABLE") => "yellow",
@@ -143,12 +157,20 @@ impl Job {
             Some("ABORTED") => "aborted",
             _ => "notbuilt",
         };
-        if self.builds.iter().any(Build::building) { format!("{base}_anime") } else { base.into() }
+        if self.builds.iter().any(Build::building) {
+            format!("{base}_anime")
+        } else {
+            base.into()
+        }
     }
 
     /// Mean duration of the last successful build, or -1.
     pub fn estimated_duration(&self) -> i64 {
-        self.builds.iter().rev().find(|b| b.completed() && b.result.as_deref() == Some("SUCCESS")).map_or(-1, |b| b.duration as i64)
+        self.builds
+            .iter()
+            .rev()
+            .find(|b| b.completed() && b.result.as_deref() == Some("SUCCESS"))
+            .map_or(-1, |b| b.duration as i64)
     }
 }
 
@@ -185,7 +207,14 @@ impl State {
             for i in 1..parts.len() {
                 folders.insert(parts[..i].join("/"));
             }
-            jobs.insert(def.name.clone(), Job { def: def.clone(), builds: Vec::new(), next_number: 1 });
+            jobs.insert(
+                def.name.clone(),
+                Job {
+                    def: def.clone(),
+                    builds: Vec::new(),
+                    next_number: 1,
+                },
+            );
         }
         Self {
             script,
@@ -200,30 +229,84 @@ impl State {
 
     /// The direct children of a folder ("" for the root): (full name, is folder).
     pub fn children(&self, folder: &str) -> Vec<(String, bool)> {
-        let prefix = if folder.is_empty() { String::new() } else { format!("{folder}/") };
-        let direct = |name: &String| name.starts_with(&prefix) && !name[prefix.len()..].contains('/');
-        let mut out: Vec<(String, bool)> = self.folders.iter().filter(|f| direct(f)).map(|f| (f.clone(), true)).collect();
-        out.extend(self.jobs.keys().filter(|j| direct(j)).map(|j| (j.clone(), false)));
+        let prefix = if folder.is_empty() {
+            String::new()
+        } else {
+            format!("{folder}/")
+        };
+        let direct =
+            |name: &String| name.starts_with(&prefix) && !name[prefix.len()..].contains('/');
+        let mut out: Vec<(String, bool)> = self
+            .folders
+            .iter()
+            .filter(|f| direct(f))
+            .map(|f| (f.clone(), true))
+            .collect();
+        out.extend(
+            self.jobs
+                .keys()
+                .filter(|j| direct(j))
+                .map(|j| (j.clone(), false)),
+        );
         out.sort();
         out
     }
 
     /// Queues a build (reference §4). Parameters are the job's definitions filled from `given`
     /// (unknown names dropped, defaults for the missing), or all of `given` when `fill` is false.
-    pub fn enqueue(&mut self, job: &str, given: &[(String, String)], fill: bool, cause: Cause, delay_ms: Option<u64>, now: u64) -> Enqueued {
+    pub fn enqueue(
+        &mut self,
+        job: &str,
+        given: &[(String, String)],
+        fill: bool,
+        cause: Cause,
+        delay_ms: Option<u64>,
+        now: u64,
+    ) -> Enqueued {
         let j = &self.jobs[job];
         let params: Vec<(String, String)> = if fill {
-            j.def.parameters.iter().map(|p| (p.name.clone(), given.iter().find(|(n, _)| *n == p.name).map(|(_, v)| v.clone()).unwrap_or_else(|| p.default_value()))).collect()
+            j.def
+                .parameters
+                .iter()
+                .map(|p| {
+                    (
+                        p.name.clone(),
+                        given
+                            .iter()
+                            .find(|(n, _)| *n == p.name)
+                            .map(|(_, v)| v.clone())
+                            .unwrap_or_else(|| p.default_value()),
+                    )
+                })
+                .collect()
         } else {
             given.to_vec()
         };
-        if let Some(existing) = self.queue.values().find(|i| i.job == job && i.state == ItemState::Waiting && i.params == params) {
+        if let Some(existing) = self
+            .queue
+            .values()
+            .find(|i| i.job == job && i.state == ItemState::Waiting && i.params == params)
+        {
             return Enqueued::Existing(existing.id);
         }
-        let quiet = delay_ms.or(j.def.quiet_period_ms).unwrap_or(self.script.quiet_period_ms);
+        let quiet = delay_ms
+            .or(j.def.quiet_period_ms)
+            .unwrap_or(self.script.quiet_period_ms);
         let id = self.next_queue_id;
         self.next_queue_id += 1;
-        self.queue.insert(id, QueueItem { id, job: job.to_owned(), params, cause, in_queue_since: now, quiet_until: now + quiet, buildable_since: None, state: ItemState::Waiting });
+        self.queue.insert(
+            id,
+            QueueItem {
+                id,
+                job: job.to_owned(),
+                params,
+                cause,
+                in_queue_since: now,
+                quiet_until: now + quiet,
+                buildable_since: None,
+                state: ItemState::Waiting,
+            },
+        );
         Enqueued::New(id)
     }
 
@@ -231,7 +314,11 @@ impl State {
     pub fn cancel_item(&mut self, id: u64, now: u64) -> bool {
         match self.queue.get_mut(&id) {
             Some(item) if !matches!(item.state, ItemState::Left { .. }) => {
-                item.state = ItemState::Left { cancelled: true, executable: None, left_at: now };
+                item.state = ItemState::Left {
+                    cancelled: true,
+                    executable: None,
+                    left_at: now,
+                };
                 true
             }
             _ => false,
@@ -249,7 +336,18 @@ impl State {
 
     fn busy(&self, job: &str) -> bool {
         self.jobs[job].builds.iter().any(Build::in_progress)
-            || self.queue.values().any(|i| i.job == job && (i.state == ItemState::Buildable || matches!(i.state, ItemState::Left { cancelled: false, executable: None, .. })))
+            || self.queue.values().any(|i| {
+                i.job == job
+                    && (i.state == ItemState::Buildable
+                        || matches!(
+                            i.state,
+                            ItemState::Left {
+                                cancelled: false,
+                                executable: None,
+                                ..
+                            }
+                        ))
+            })
     }
 
     /// Moves the queue and the builds on to `now`; returns the image pushes to start.
@@ -265,14 +363,34 @@ impl State {
             let item = self.queue[&id].clone();
             let concurrent = self.jobs[&item.job].def.concurrent;
             let next = match item.state {
-                ItemState::Waiting if now >= item.quiet_until => Some(if !concurrent && self.busy(&item.job) { ItemState::Blocked } else { ItemState::Buildable }),
+                ItemState::Waiting if now >= item.quiet_until => {
+                    Some(if !concurrent && self.busy(&item.job) {
+                        ItemState::Blocked
+                    } else {
+                        ItemState::Buildable
+                    })
+                }
                 ItemState::Blocked if !self.busy(&item.job) => Some(ItemState::Buildable),
                 // A buildable item is visible for at least one tick, then an executor takes it.
-                ItemState::Buildable if item.buildable_since.is_some_and(|t| t < now) => Some(ItemState::Left { cancelled: false, executable: None, left_at: now }),
+                ItemState::Buildable if item.buildable_since.is_some_and(|t| t < now) => {
+                    Some(ItemState::Left {
+                        cancelled: false,
+                        executable: None,
+                        left_at: now,
+                    })
+                }
                 // The left item exists before its build does (reference §5): one tick later.
-                ItemState::Left { cancelled: false, executable: None, left_at } if left_at < now => {
+                ItemState::Left {
+                    cancelled: false,
+                    executable: None,
+                    left_at,
+                } if left_at < now => {
                     let number = self.start_build(&item, now);
-                    Some(ItemState::Left { cancelled: false, executable: Some(number), left_at })
+                    Some(ItemState::Left {
+                        cancelled: false,
+                        executable: Some(number),
+                        left_at,
+                    })
                 }
                 ItemState::Left { left_at, .. } if now.saturating_sub(left_at) > retention => {
                     self.queue.remove(&id);
@@ -282,7 +400,9 @@ impl State {
             };
             if let Some(state) = next {
                 let item = self.queue.get_mut(&id).expect("the item is still queued");
-                if matches!(state, ItemState::Buildable | ItemState::Blocked) && item.buildable_since.is_none() {
+                if matches!(state, ItemState::Buildable | ItemState::Blocked)
+                    && item.buildable_since.is_none()
+                {
                     item.buildable_since = Some(now);
                 }
                 item.state = state;
@@ -317,7 +437,10 @@ impl State {
             Cause::User(u) => build.write(&format!("Started by user {u}")),
             Cause::Remote(addr) => build.write(&format!("Started by remote host {addr}")),
         }
-        build.write(&format!("Running as SYSTEM\nBuilding in workspace /var/jenkins_home/workspace/{}", item.job));
+        build.write(&format!(
+            "Running as SYSTEM\nBuilding in workspace /var/jenkins_home/workspace/{}",
+            item.job
+        ));
         job.builds.push(build);
         number
     }
@@ -347,7 +470,9 @@ impl State {
                     continue;
                 }
                 let lines = script.console.len() as u64;
-                while (b.lines_written as u64) < lines && elapsed >= (b.lines_written as u64 + 1) * script.duration_ms / (lines + 1) {
+                while (b.lines_written as u64) < lines
+                    && elapsed >= (b.lines_written as u64 + 1) * script.duration_ms / (lines + 1)
+                {
                     let line = expand(&script.console[b.lines_written], &b.values);
                     b.write(&line);
                     b.lines_written += 1;
@@ -363,9 +488,16 @@ impl State {
                                 repository: expand(&push.repository, &b.values),
                                 tag: expand(&push.tag, &b.values),
                             };
-                            b.write(&format!("Pushing {}:{} to {}", push.repository, push.tag, push.registry));
+                            b.write(&format!(
+                                "Pushing {}:{} to {}",
+                                push.repository, push.tag, push.registry
+                            ));
                             b.phase = Phase::Pushing;
-                            pushes.push(PushRequest { job: name.clone(), number: b.number, push });
+                            pushes.push(PushRequest {
+                                job: name.clone(),
+                                number: b.number,
+                                push,
+                            });
                         }
                         None => end_build(b, &script, now),
                     }
@@ -376,8 +508,16 @@ impl State {
     }
 
     /// The push for a build finished: record the image and end the build.
-    pub fn pushed(&mut self, job: &str, number: u64, outcome: Result<(PushImage, String), String>, now: u64) {
-        let Some(j) = self.jobs.get_mut(job) else { return };
+    pub fn pushed(
+        &mut self,
+        job: &str,
+        number: u64,
+        outcome: Result<(PushImage, String), String>,
+        now: u64,
+    ) {
+        let Some(j) = self.jobs.get_mut(job) else {
+            return;
+        };
         let script = j.def.build.clone();
         let Some(b) = j.build_mut(number) else { return };
         match outcome {
@@ -398,8 +538,21 @@ impl State {
 
 fn end_build(b: &mut Build, script: &crate::script::BuildScript, now: u64) {
     let wanted = expand(&script.result, &b.values);
-    let wanted = if RESULTS.contains(&wanted.as_str()) { wanted } else { "FAILURE".into() };
-    b.artifacts = script.artifacts.iter().map(|a| (expand(&a.path, &b.values), expand(&a.content, &b.values).into_bytes())).collect();
+    let wanted = if RESULTS.contains(&wanted.as_str()) {
+        wanted
+    } else {
+        "FAILURE".into()
+    };
+    b.artifacts = script
+        .artifacts
+        .iter()
+        .map(|a| {
+            (
+                expand(&a.path, &b.values),
+                expand(&a.content, &b.values).into_bytes(),
+            )
+        })
+        .collect();
     if !b.artifacts.is_empty() {
         b.write("Archiving artifacts");
     }
@@ -414,7 +567,9 @@ fn finish(b: &mut Build, result: &str, now: u64, post_production_ms: u64) {
     };
     b.result = Some(worse);
     b.duration = now.saturating_sub(b.timestamp).max(1);
-    b.phase = Phase::PostProduction { until: now + post_production_ms };
+    b.phase = Phase::PostProduction {
+        until: now + post_production_ms,
+    };
 }
 
 #[cfg(test)]
@@ -428,53 +583,119 @@ mod tests {
 
     #[test]
     fn a_build_goes_through_the_queue_and_ends_with_its_result() {
-        let mut s = state(r#"{"quietPeriodMs": 10, "jobs": [{"name": "f/app", "parameters": [{"name": "R", "default": "UNSTABLE"}], "build": {"durationMs": 100, "result": "${R}", "console": ["one ${R}"]}}]}"#);
+        let mut s = state(
+            r#"{"quietPeriodMs": 10, "jobs": [{"name": "f/app", "parameters": [{"name": "R", "default": "UNSTABLE"}], "build": {"durationMs": 100, "result": "${R}", "console": ["one ${R}"]}}]}"#,
+        );
         assert_eq!(s.children(""), vec![("f".to_owned(), true)]);
         assert_eq!(s.children("f"), vec![("f/app".to_owned(), false)]);
-        let Enqueued::New(id) = s.enqueue("f/app", &[("X".into(), "dropped".into())], true, Cause::User("ann".into()), None, 0) else { panic!() };
-        assert!(matches!(s.enqueue("f/app", &[], true, Cause::User("bob".into()), None, 1), Enqueued::Existing(i) if i == id));
-        assert_eq!(s.queue[&id].params, vec![("R".to_owned(), "UNSTABLE".to_owned())]);
+        let Enqueued::New(id) = s.enqueue(
+            "f/app",
+            &[("X".into(), "dropped".into())],
+            true,
+            Cause::User("ann".into()),
+            None,
+            0,
+        ) else {
+            panic!()
+        };
+        assert!(
+            matches!(s.enqueue("f/app", &[], true, Cause::User("bob".into()), None, 1), Enqueued::Existing(i) if i == id)
+        );
+        assert_eq!(
+            s.queue[&id].params,
+            vec![("R".to_owned(), "UNSTABLE".to_owned())]
+        );
         s.tick(5);
         assert_eq!(s.queue[&id].state, ItemState::Waiting);
         s.tick(10);
         assert_eq!(s.queue[&id].state, ItemState::Buildable);
         s.tick(11);
-        assert!(matches!(s.queue[&id].state, ItemState::Left { executable: None, cancelled: false, .. }));
+        assert!(matches!(
+            s.queue[&id].state,
+            ItemState::Left {
+                executable: None,
+                cancelled: false,
+                ..
+            }
+        ));
         s.tick(12);
-        assert!(matches!(s.queue[&id].state, ItemState::Left { executable: Some(1), .. }));
+        assert!(matches!(
+            s.queue[&id].state,
+            ItemState::Left {
+                executable: Some(1),
+                ..
+            }
+        ));
         s.tick(200);
         let b = s.jobs["f/app"].build(1).unwrap();
-        assert_eq!((b.building(), b.in_progress(), b.result.as_deref()), (false, true, Some("UNSTABLE")));
+        assert_eq!(
+            (b.building(), b.in_progress(), b.result.as_deref()),
+            (false, true, Some("UNSTABLE"))
+        );
         s.tick(300);
         let b = s.jobs["f/app"].build(1).unwrap();
         assert!(!b.in_progress());
-        assert!(String::from_utf8_lossy(&b.log).ends_with("one UNSTABLE\nFinished: UNSTABLE\n"), "{}", String::from_utf8_lossy(&b.log));
-        assert_eq!(s.jobs["f/app"].resolve("lastUnsuccessfulBuild").map(|b| b.number), Some(1));
+        assert!(
+            String::from_utf8_lossy(&b.log).ends_with("one UNSTABLE\nFinished: UNSTABLE\n"),
+            "{}",
+            String::from_utf8_lossy(&b.log)
+        );
+        assert_eq!(
+            s.jobs["f/app"]
+                .resolve("lastUnsuccessfulBuild")
+                .map(|b| b.number),
+            Some(1)
+        );
         assert!(s.jobs["f/app"].resolve("lastStableBuild").is_none());
     }
 
     #[test]
     fn a_non_concurrent_job_blocks_its_second_build_and_results_only_get_worse() {
-        let mut s = state(r#"{"quietPeriodMs": 0, "jobs": [{"name": "app", "concurrent": false, "build": {"durationMs": 50, "unstableAtMs": 10, "result": "SUCCESS"}}]}"#);
-        let Enqueued::New(a) = s.enqueue("app", &[], false, Cause::User("a".into()), None, 0) else { panic!() };
+        let mut s = state(
+            r#"{"quietPeriodMs": 0, "jobs": [{"name": "app", "concurrent": false, "build": {"durationMs": 50, "unstableAtMs": 10, "result": "SUCCESS"}}]}"#,
+        );
+        let Enqueued::New(a) = s.enqueue("app", &[], false, Cause::User("a".into()), None, 0)
+        else {
+            panic!()
+        };
         for t in 0..3 {
             s.tick(t);
         }
-        let Enqueued::New(b) = s.enqueue("app", &[], false, Cause::User("a".into()), None, 3) else { panic!() };
+        let Enqueued::New(b) = s.enqueue("app", &[], false, Cause::User("a".into()), None, 3)
+        else {
+            panic!()
+        };
         s.tick(4);
         assert_eq!(s.queue[&b].state, ItemState::Blocked);
         s.tick(20);
-        assert_eq!(s.jobs["app"].build(1).unwrap().result.as_deref(), Some("UNSTABLE"), "set early, still building");
+        assert_eq!(
+            s.jobs["app"].build(1).unwrap().result.as_deref(),
+            Some("UNSTABLE"),
+            "set early, still building"
+        );
         assert!(s.jobs["app"].build(1).unwrap().building());
         s.tick(60);
-        assert_eq!(s.jobs["app"].build(1).unwrap().result.as_deref(), Some("UNSTABLE"), "SUCCESS cannot improve it");
+        assert_eq!(
+            s.jobs["app"].build(1).unwrap().result.as_deref(),
+            Some("UNSTABLE"),
+            "SUCCESS cannot improve it"
+        );
         s.tick(200);
         s.tick(201);
         assert_eq!(s.queue[&b].state, ItemState::Buildable);
-        assert!(matches!(s.queue[&a].state, ItemState::Left { executable: Some(1), .. }));
+        assert!(matches!(
+            s.queue[&a].state,
+            ItemState::Left {
+                executable: Some(1),
+                ..
+            }
+        ));
         assert!(s.cancel_item(b, 202));
         assert!(!s.cancel_item(b, 203), "already left");
         s.tick(202 + 5 * 60 * 1000 + 1);
-        assert!(!s.queue.contains_key(&a) && !s.queue.contains_key(&b), "left items expire");
+        assert!(
+            !s.queue.contains_key(&a) && !s.queue.contains_key(&b),
+            "left items expire"
+        );
     }
 }

@@ -8,7 +8,13 @@ use sha2::Digest;
 use crate::script::PushImage;
 
 fn sha256(bytes: &[u8]) -> String {
-    format!("sha256:{}", sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect::<String>())
+    format!(
+        "sha256:{}",
+        sha2::Sha256::digest(bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    )
 }
 
 /// A ustar archive with one regular file.
@@ -32,18 +38,40 @@ fn tar_with(name: &str, content: &[u8]) -> Vec<u8> {
     out
 }
 
-async fn upload(http: &reqwest::Client, registry: &str, repository: &str, blob: &[u8]) -> Result<String, String> {
+async fn upload(
+    http: &reqwest::Client,
+    registry: &str,
+    repository: &str,
+    blob: &[u8],
+) -> Result<String, String> {
     let digest = sha256(blob);
-    let head = http.head(format!("{registry}/v2/{repository}/blobs/{digest}")).send().await.map_err(|e| e.to_string())?;
+    let head = http
+        .head(format!("{registry}/v2/{repository}/blobs/{digest}"))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
     if head.status().is_success() {
         return Ok(digest);
     }
-    let started = http.post(format!("{registry}/v2/{repository}/blobs/uploads/")).send().await.map_err(|e| e.to_string())?;
+    let started = http
+        .post(format!("{registry}/v2/{repository}/blobs/uploads/"))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
     if started.status().as_u16() != 202 {
         return Err(format!("starting an upload answered {}", started.status()));
     }
-    let location = started.headers().get("location").and_then(|v| v.to_str().ok()).ok_or("the upload has no Location")?.to_owned();
-    let location = if location.starts_with("http") { location } else { format!("{registry}{location}") };
+    let location = started
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .ok_or("the upload has no Location")?
+        .to_owned();
+    let location = if location.starts_with("http") {
+        location
+    } else {
+        format!("{registry}{location}")
+    };
     let separator = if location.contains('?') { '&' } else { '?' };
     let put = http
         .put(format!("{location}{separator}digest={digest}"))
@@ -78,7 +106,10 @@ pub async fn push(http: &reqwest::Client, image: &PushImage, info: &str) -> Resu
     })
     .to_string();
     let put = http
-        .put(format!("{registry}/v2/{}/manifests/{}", image.repository, image.tag))
+        .put(format!(
+            "{registry}/v2/{}/manifests/{}",
+            image.repository, image.tag
+        ))
         .header("content-type", "application/vnd.oci.image.manifest.v1+json")
         .body(manifest.clone())
         .send()
@@ -87,9 +118,17 @@ pub async fn push(http: &reqwest::Client, image: &PushImage, info: &str) -> Resu
     if put.status().as_u16() != 201 {
         let status = put.status();
         let body = put.text().await.unwrap_or_default();
-        return Err(format!("the manifest upload answered {status}: {}", body.chars().take(200).collect::<String>()));
+        return Err(format!(
+            "the manifest upload answered {status}: {}",
+            body.chars().take(200).collect::<String>()
+        ));
     }
-    let digest = put.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()).map(str::to_owned).unwrap_or_else(|| sha256(manifest.as_bytes()));
+    let digest = put
+        .headers()
+        .get("docker-content-digest")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .unwrap_or_else(|| sha256(manifest.as_bytes()));
     Ok(digest)
 }
 

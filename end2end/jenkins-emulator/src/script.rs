@@ -131,11 +131,26 @@ impl ParameterDef {
     /// Jenkins' parameter definition and value classes.
     pub fn classes(&self) -> (&'static str, &'static str) {
         match self.kind() {
-            "choice" => ("hudson.model.ChoiceParameterDefinition", "hudson.model.StringParameterValue"),
-            "boolean" => ("hudson.model.BooleanParameterDefinition", "hudson.model.BooleanParameterValue"),
-            "text" => ("hudson.model.TextParameterDefinition", "hudson.model.TextParameterValue"),
-            "password" => ("hudson.model.PasswordParameterDefinition", "hudson.model.PasswordParameterValue"),
-            _ => ("hudson.model.StringParameterDefinition", "hudson.model.StringParameterValue"),
+            "choice" => (
+                "hudson.model.ChoiceParameterDefinition",
+                "hudson.model.StringParameterValue",
+            ),
+            "boolean" => (
+                "hudson.model.BooleanParameterDefinition",
+                "hudson.model.BooleanParameterValue",
+            ),
+            "text" => (
+                "hudson.model.TextParameterDefinition",
+                "hudson.model.TextParameterValue",
+            ),
+            "password" => (
+                "hudson.model.PasswordParameterDefinition",
+                "hudson.model.PasswordParameterValue",
+            ),
+            _ => (
+                "hudson.model.StringParameterDefinition",
+                "hudson.model.StringParameterValue",
+            ),
         }
     }
 
@@ -258,15 +273,26 @@ mod tests {
 
     #[test]
     fn templates_expand_known_names_only() {
-        let values = HashMap::from([("A".to_owned(), "1".to_owned()), ("B".to_owned(), "two".to_owned())]);
+        let values = HashMap::from([
+            ("A".to_owned(), "1".to_owned()),
+            ("B".to_owned(), "two".to_owned()),
+        ]);
         assert_eq!(expand("${A}-${B}-${C} ${", &values), "1-two-${C} ${");
         assert_eq!(expand("plain", &values), "plain");
     }
 
     #[test]
     fn a_script_with_an_unknown_key_or_empty_segment_is_refused() {
-        assert!(Script::from_json(r#"{"jobs": [{"name": "a", "bogus": 1}]}"#).unwrap_err().contains("bogus"));
-        assert!(Script::from_json(r#"{"jobs": [{"name": "a//b"}]}"#).unwrap_err().contains("empty segment"));
+        assert!(
+            Script::from_json(r#"{"jobs": [{"name": "a", "bogus": 1}]}"#)
+                .unwrap_err()
+                .contains("bogus")
+        );
+        assert!(
+            Script::from_json(r#"{"jobs": [{"name": "a//b"}]}"#)
+                .unwrap_err()
+                .contains("empty segment")
+        );
         let s = Script::from_json(r#"{"jobs": [{"name": "team/app", "parameters": [{"name": "X", "type": "choice", "choices": ["p", "q"]}]}]}"#).unwrap();
         assert_eq!(s.quiet_period_ms, 5_000);
         assert_eq!(s.jobs[0].parameters[0].default_value(), "p");

@@ -33,11 +33,19 @@ fn list(chars: &[char], at: &mut usize) -> Result<Vec<Node>, String> {
         while *at < chars.len() && !matches!(chars[*at], ',' | '[' | ']' | '{' | '}') {
             *at += 1;
         }
-        let name: String = chars[start..*at].iter().collect::<String>().trim().to_owned();
+        let name: String = chars[start..*at]
+            .iter()
+            .collect::<String>()
+            .trim()
+            .to_owned();
         if name.is_empty() {
             return Err(malformed(&whole));
         }
-        let mut node = Node { name, children: None, range: None };
+        let mut node = Node {
+            name,
+            children: None,
+            range: None,
+        };
         if *at < chars.len() && chars[*at] == '[' {
             *at += 1;
             node.children = Some(list(chars, at)?);
@@ -47,7 +55,11 @@ fn list(chars: &[char], at: &mut usize) -> Result<Vec<Node>, String> {
             *at += 1;
         }
         if *at < chars.len() && chars[*at] == '{' {
-            let close = chars[*at..].iter().position(|c| *c == '}').ok_or_else(|| malformed(&whole))? + *at;
+            let close = chars[*at..]
+                .iter()
+                .position(|c| *c == '}')
+                .ok_or_else(|| malformed(&whole))?
+                + *at;
             let spec: String = chars[*at + 1..close].iter().collect();
             node.range = Some(range(&spec).ok_or_else(|| malformed(&whole))?);
             *at = close + 1;
@@ -64,7 +76,11 @@ fn list(chars: &[char], at: &mut usize) -> Result<Vec<Node>, String> {
 fn range(spec: &str) -> Option<(Option<usize>, Option<usize>)> {
     let number = |s: &str| -> Option<Option<usize>> {
         let s = s.trim();
-        if s.is_empty() { Some(None) } else { s.parse().ok().map(Some) }
+        if s.is_empty() {
+            Some(None)
+        } else {
+            s.parse().ok().map(Some)
+        }
     };
     match spec.split_once(',') {
         Some((m, n)) => Some((number(m)?, number(n)?)),
@@ -85,7 +101,15 @@ pub fn prune(value: &Value, nodes: &[Node]) -> Value {
                 out.insert("_class".into(), class.clone());
             }
             for node in nodes {
-                let keys: Vec<&String> = if node.name == "*" { object.keys().collect() } else { object.get_key_value(&node.name).map(|(k, _)| k).into_iter().collect() };
+                let keys: Vec<&String> = if node.name == "*" {
+                    object.keys().collect()
+                } else {
+                    object
+                        .get_key_value(&node.name)
+                        .map(|(k, _)| k)
+                        .into_iter()
+                        .collect()
+                };
                 for key in keys {
                     let v = &object[key];
                     out.insert(key.clone(), select(v, node));
@@ -110,7 +134,18 @@ fn select(value: &Value, node: &Node) -> Value {
     match (&node.children, &ranged) {
         (Some(children), _) => prune(&ranged, children),
         (None, Value::Object(_)) => prune(&ranged, &[]),
-        (None, Value::Array(items)) => Value::Array(items.iter().map(|i| if i.is_object() { prune(i, &[]) } else { i.clone() }).collect()),
+        (None, Value::Array(items)) => Value::Array(
+            items
+                .iter()
+                .map(|i| {
+                    if i.is_object() {
+                        prune(i, &[])
+                    } else {
+                        i.clone()
+                    }
+                })
+                .collect(),
+        ),
         (None, other) => other.clone(),
     }
 }
@@ -137,12 +172,21 @@ mod tests {
     fn prunes_like_jenkins() {
         let build = json!({"_class": "B", "number": 3, "url": "u", "result": null, "executable": {"_class": "E", "number": 1}, "tags": ["x"]});
         let job = json!({"_class": "J", "name": "app", "builds": [build.clone(), build.clone(), build], "color": "blue"});
-        let out = prune(&job, &parse("name,builds[number,executable,tags]{1,}").unwrap());
-        assert_eq!(out, json!({"_class": "J", "name": "app", "builds": [
-            {"_class": "B", "number": 3, "executable": {"_class": "E"}, "tags": ["x"]},
-            {"_class": "B", "number": 3, "executable": {"_class": "E"}, "tags": ["x"]}
-        ]}));
+        let out = prune(
+            &job,
+            &parse("name,builds[number,executable,tags]{1,}").unwrap(),
+        );
+        assert_eq!(
+            out,
+            json!({"_class": "J", "name": "app", "builds": [
+                {"_class": "B", "number": 3, "executable": {"_class": "E"}, "tags": ["x"]},
+                {"_class": "B", "number": 3, "executable": {"_class": "E"}, "tags": ["x"]}
+            ]})
+        );
         assert_eq!(prune(&job, &parse("*").unwrap())["color"], json!("blue"));
-        assert_eq!(prune(&job, &parse("builds").unwrap())["builds"][0], json!({"_class": "B"}));
+        assert_eq!(
+            prune(&job, &parse("builds").unwrap())["builds"][0],
+            json!({"_class": "B"})
+        );
     }
 }

@@ -33,7 +33,12 @@ fn error_response(e: ApiError) -> Response {
 
 /// Go's plain-text answer for paths no handler serves (reference §3).
 fn page_not_found() -> Response {
-    (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "404 page not found\n").into_response()
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "404 page not found\n",
+    )
+        .into_response()
 }
 
 fn percent_decode(s: &str) -> String {
@@ -43,7 +48,10 @@ fn percent_decode(s: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                match u8::from_str_radix(
+                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
+                    16,
+                ) {
                     Ok(b) => {
                         out.push(b);
                         i += 3;
@@ -89,11 +97,13 @@ fn parse_target(segments: &[&str]) -> Option<Target> {
         _ => return None,
     };
     let (namespace, rest) = match rest {
-        ["namespaces", ns, plural, tail @ ..] if !matches!(*plural, "status" | "finalize") => (Some(ns.to_string()), {
-            let mut v = vec![*plural];
-            v.extend_from_slice(tail);
-            v
-        }),
+        ["namespaces", ns, plural, tail @ ..] if !matches!(*plural, "status" | "finalize") => {
+            (Some(ns.to_string()), {
+                let mut v = vec![*plural];
+                v.extend_from_slice(tail);
+                v
+            })
+        }
         _ => (None, rest.to_vec()),
     };
     let (plural, name, subresource) = match rest.as_slice() {
@@ -112,10 +122,21 @@ fn parse_target(segments: &[&str]) -> Option<Target> {
     {
         return None;
     }
-    Some(Target { type_index, namespace, name, subresource })
+    Some(Target {
+        type_index,
+        namespace,
+        name,
+        subresource,
+    })
 }
 
-pub async fn handle(cluster: Arc<Cluster>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn handle(
+    cluster: Arc<Cluster>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let path = uri.path().trim_end_matches('/').to_owned();
     let query = parse_query(uri.query());
     if let Some(hook) = path.strip_prefix("/simulator/") {
@@ -123,9 +144,15 @@ pub async fn handle(cluster: Arc<Cluster>, method: Method, uri: Uri, headers: He
     }
     // As with anonymous auth on a real API server, /version and the health endpoints are open
     // to everyone (system:public-info-viewer); everything else needs the token.
-    let public = matches!(path.as_str(), "/version" | "/healthz" | "/readyz" | "/livez");
+    let public = matches!(
+        path.as_str(),
+        "/version" | "/healthz" | "/readyz" | "/livez"
+    );
     if let Some(token) = cluster.token.as_ref().filter(|_| !public) {
-        let presented = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
         if presented != Some(token.as_str()) {
             return error_response(ApiError::new(401, "Unauthorized", "Unauthorized"));
         }
@@ -148,19 +175,40 @@ pub async fn handle(cluster: Arc<Cluster>, method: Method, uri: Uri, headers: He
         if let Some(d) = document {
             return json_response(200, &d);
         }
-        if matches!(segments.as_slice(), ["api", _] | ["apis", _] | ["apis", _, _]) {
+        if matches!(
+            segments.as_slice(),
+            ["api", _] | ["apis", _] | ["apis", _, _]
+        ) {
             return page_not_found();
         }
     }
-    let Some(target) = parse_target(&segments) else { return page_not_found() };
+    let Some(target) = parse_target(&segments) else {
+        return page_not_found();
+    };
     let manager = query
         .get("fieldManager")
         .cloned()
-        .or_else(|| headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|ua| ua.split('/').next().unwrap_or(ua).to_owned()))
+        .or_else(|| {
+            headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(|ua| ua.split('/').next().unwrap_or(ua).to_owned())
+        })
         .unwrap_or_else(|| "unknown".into());
-    let writer = Writer { manager, dry_run: query.get("dryRun").is_some_and(|v| v == "All") };
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json");
-    let content_type = content_type.split(';').next().unwrap_or_default().trim().to_owned();
+    let writer = Writer {
+        manager,
+        dry_run: query.get("dryRun").is_some_and(|v| v == "All"),
+    };
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json");
+    let content_type = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
 
     let watching = query.get("watch").is_some_and(|v| v == "true" || v == "1");
     let response = match (&method, &target.name, target.subresource.as_deref()) {
@@ -171,10 +219,26 @@ pub async fn handle(cluster: Arc<Cluster>, method: Method, uri: Uri, headers: He
         (&Method::GET, Some(_), _) => get(&cluster, &target),
         (&Method::POST, None, None) => create(&cluster, &target, &body, &writer),
         (&Method::PUT, Some(_), sub) => replace(&cluster, &target, &body, &writer, sub),
-        (&Method::PATCH, Some(_), sub) => patch_object(&cluster, &target, &body, &writer, &content_type, &query, sub),
-        (&Method::DELETE, Some(_), None) => delete(&cluster, &target, &body, &query, writer.dry_run),
-        (&Method::DELETE, None, None) => delete_collection(&cluster, &target, &query, writer.dry_run),
-        _ => Err(ApiError::new(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")),
+        (&Method::PATCH, Some(_), sub) => patch_object(
+            &cluster,
+            &target,
+            &body,
+            &writer,
+            &content_type,
+            &query,
+            sub,
+        ),
+        (&Method::DELETE, Some(_), None) => {
+            delete(&cluster, &target, &body, &query, writer.dry_run)
+        }
+        (&Method::DELETE, None, None) => {
+            delete_collection(&cluster, &target, &query, writer.dry_run)
+        }
+        _ => Err(ApiError::new(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+        )),
     };
     match response {
         Ok((code, body)) => {
@@ -188,16 +252,33 @@ pub async fn handle(cluster: Arc<Cluster>, method: Method, uri: Uri, headers: He
 type Answer = Result<(u16, Value), ApiError>;
 
 fn key_of(target: &Target) -> Key {
-    (target.type_index, target.namespace.clone().unwrap_or_default(), target.name.clone().unwrap_or_default())
+    (
+        target.type_index,
+        target.namespace.clone().unwrap_or_default(),
+        target.name.clone().unwrap_or_default(),
+    )
 }
 
 fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
 }
 
 fn selectors(query: &HashMap<String, String>) -> Result<(LabelSelector, FieldSelector), ApiError> {
-    let labels = LabelSelector::parse(query.get("labelSelector").map(String::as_str).unwrap_or_default()).map_err(ApiError::bad_request)?;
-    let fields = FieldSelector::parse(query.get("fieldSelector").map(String::as_str).unwrap_or_default()).map_err(ApiError::bad_request)?;
+    let labels = LabelSelector::parse(
+        query
+            .get("labelSelector")
+            .map(String::as_str)
+            .unwrap_or_default(),
+    )
+    .map_err(ApiError::bad_request)?;
+    let fields = FieldSelector::parse(
+        query
+            .get("fieldSelector")
+            .map(String::as_str)
+            .unwrap_or_default(),
+    )
+    .map_err(ApiError::bad_request)?;
     Ok((labels, fields))
 }
 
@@ -220,10 +301,21 @@ fn continue_token(rv: u64, key: &Key) -> String {
 }
 
 fn parse_continue(token: &str) -> Option<(u64, String, String)> {
-    let bytes: Option<Vec<u8>> = (0..token.len()).step_by(2).map(|i| token.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect();
+    let bytes: Option<Vec<u8>> = (0..token.len())
+        .step_by(2)
+        .map(|i| {
+            token
+                .get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
+        .collect();
     let text = String::from_utf8(bytes?).ok()?;
     let mut parts = text.split('\u{1f}');
-    Some((parts.next()?.parse().ok()?, parts.next()?.to_owned(), parts.next()?.to_owned()))
+    Some((
+        parts.next()?.parse().ok()?,
+        parts.next()?.to_owned(),
+        parts.next()?.to_owned(),
+    ))
 }
 
 fn list(cluster: &Cluster, target: &Target, query: &HashMap<String, String>) -> Answer {
@@ -232,22 +324,35 @@ fn list(cluster: &Cluster, target: &Target, query: &HashMap<String, String>) -> 
     let t = &TYPES[target.type_index];
     let after = match query.get("continue").filter(|c| !c.is_empty()) {
         Some(token) => {
-            let (rv, ns, name) = parse_continue(token).ok_or_else(|| ApiError::bad_request("invalid continue token"))?;
+            let (rv, ns, name) = parse_continue(token)
+                .ok_or_else(|| ApiError::bad_request("invalid continue token"))?;
             if rv < state.compacted_rv {
-                return Err(ApiError::expired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter."));
+                return Err(ApiError::expired(
+                    "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.",
+                ));
             }
             Some((ns, name))
         }
         None => None,
     };
-    let limit = query.get("limit").and_then(|l| l.parse::<usize>().ok()).filter(|l| *l > 0);
+    let limit = query
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .filter(|l| *l > 0);
     let matching: Vec<(&Key, &Value)> = state
         .of_type(target.type_index, target.namespace.as_deref())
-        .filter(|(k, _)| after.as_ref().is_none_or(|(ns, name)| (&k.1, &k.2) > (ns, name)))
+        .filter(|(k, _)| {
+            after
+                .as_ref()
+                .is_none_or(|(ns, name)| (&k.1, &k.2) > (ns, name))
+        })
         .filter(|(_, o)| matches(o, &labels, &fields))
         .collect();
     let total = matching.len();
-    let page: Vec<(&Key, &Value)> = matching.into_iter().take(limit.unwrap_or(usize::MAX)).collect();
+    let page: Vec<(&Key, &Value)> = matching
+        .into_iter()
+        .take(limit.unwrap_or(usize::MAX))
+        .collect();
     let mut metadata = json!({"resourceVersion": state.rv.to_string()});
     if let Some(limit) = limit
         && total > limit
@@ -256,15 +361,27 @@ fn list(cluster: &Cluster, target: &Target, query: &HashMap<String, String>) -> 
         metadata["continue"] = json!(continue_token(state.rv, last));
         metadata["remainingItemCount"] = json!(total - limit);
     }
-    let items: Vec<Value> = page.into_iter().map(|(_, o)| without_type(o.clone())).collect();
-    Ok((200, json!({"kind": format!("{}List", t.kind), "apiVersion": t.api_version(), "metadata": metadata, "items": items})))
+    let items: Vec<Value> = page
+        .into_iter()
+        .map(|(_, o)| without_type(o.clone()))
+        .collect();
+    Ok((
+        200,
+        json!({"kind": format!("{}List", t.kind), "apiVersion": t.api_version(), "metadata": metadata, "items": items}),
+    ))
 }
 
 fn create(cluster: &Cluster, target: &Target, body: &Bytes, writer: &Writer) -> Answer {
     let object = parse_body(body)?;
     check_type(target, &object)?;
     let mut state = cluster.state.lock().expect("the store lock");
-    let created = objects::create(&mut state, target.type_index, target.namespace.as_deref().unwrap_or_default(), object, writer)?;
+    let created = objects::create(
+        &mut state,
+        target.type_index,
+        target.namespace.as_deref().unwrap_or_default(),
+        object,
+        writer,
+    )?;
     Ok((201, created))
 }
 
@@ -273,33 +390,60 @@ fn check_type(target: &Target, object: &Value) -> Result<(), ApiError> {
     if let Some(kind) = object["kind"].as_str()
         && kind != t.kind
     {
-        return Err(ApiError::bad_request(format!("the kind of the object ({kind}) does not match the resource ({})", t.qualified())));
+        return Err(ApiError::bad_request(format!(
+            "the kind of the object ({kind}) does not match the resource ({})",
+            t.qualified()
+        )));
     }
     Ok(())
 }
 
 fn part(sub: Option<&str>) -> Part {
-    if sub == Some("status") { Part::Status } else { Part::Main }
+    if sub == Some("status") {
+        Part::Status
+    } else {
+        Part::Main
+    }
 }
 
-fn replace(cluster: &Cluster, target: &Target, body: &Bytes, writer: &Writer, sub: Option<&str>) -> Answer {
+fn replace(
+    cluster: &Cluster,
+    target: &Target,
+    body: &Bytes,
+    writer: &Writer,
+    sub: Option<&str>,
+) -> Answer {
     let new = parse_body(body)?;
     let key = key_of(target);
     let mut state = cluster.state.lock().expect("the store lock");
     let t = &TYPES[target.type_index];
     if sub == Some("scale") {
-        let old = state.objects.get(&key).cloned().ok_or_else(|| ApiError::not_found(t, &key.2))?;
+        let old = state
+            .objects
+            .get(&key)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(t, &key.2))?;
         return write_scale(&mut state, target, &key, &old, new, writer);
     }
     check_type(target, &new)?;
     match state.objects.get(&key).cloned() {
-        Some(old) => Ok((200, objects::update(&mut state, &key, &old, new, part(sub), writer, true)?)),
+        Some(old) => Ok((
+            200,
+            objects::update(&mut state, &key, &old, new, part(sub), writer, true)?,
+        )),
         None if sub.is_none() => {
             // PUT to a missing object creates it.
             if name_of(&new) != key.2 {
-                return Err(ApiError::bad_request(format!("the name of the object ({}) does not match the name on the URL ({})", name_of(&new), key.2)));
+                return Err(ApiError::bad_request(format!(
+                    "the name of the object ({}) does not match the name on the URL ({})",
+                    name_of(&new),
+                    key.2
+                )));
             }
-            Ok((201, objects::create(&mut state, target.type_index, &key.1, new, writer)?))
+            Ok((
+                201,
+                objects::create(&mut state, target.type_index, &key.1, new, writer)?,
+            ))
         }
         None => Err(ApiError::not_found(t, &key.2)),
     }
@@ -307,8 +451,12 @@ fn replace(cluster: &Cluster, target: &Target, body: &Bytes, writer: &Writer, su
 
 fn scale_of(object: &Value) -> Value {
     let selector = &object["spec"]["selector"];
-    let selector_text: Vec<String> =
-        selector["matchLabels"].as_object().into_iter().flatten().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect();
+    let selector_text: Vec<String> = selector["matchLabels"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+        .collect();
     let mut status = json!({"selector": selector_text.join(",")});
     if let Some(r) = object["status"]["replicas"].as_i64().filter(|r| *r > 0) {
         status["replicas"] = json!(r);
@@ -326,12 +474,30 @@ fn get_scale(cluster: &Cluster, target: &Target) -> Answer {
     Ok((200, scale_of(&object)))
 }
 
-fn write_scale(state: &mut State, target: &Target, key: &Key, old: &Value, scale: Value, writer: &Writer) -> Answer {
+fn write_scale(
+    state: &mut State,
+    target: &Target,
+    key: &Key,
+    old: &Value,
+    scale: Value,
+    writer: &Writer,
+) -> Answer {
     let replicas = scale["spec"]["replicas"].as_i64().ok_or_else(|| {
-        ApiError::invalid(&TYPES[target.type_index], &key.2, vec![("spec.replicas".into(), "Required value".into())])
+        ApiError::invalid(
+            &TYPES[target.type_index],
+            &key.2,
+            vec![("spec.replicas".into(), "Required value".into())],
+        )
     })?;
     if replicas < 0 {
-        return Err(ApiError::invalid(&TYPES[target.type_index], &key.2, vec![("spec.replicas".into(), format!("Invalid value: {replicas}: must be greater than or equal to 0"))]));
+        return Err(ApiError::invalid(
+            &TYPES[target.type_index],
+            &key.2,
+            vec![(
+                "spec.replicas".into(),
+                format!("Invalid value: {replicas}: must be greater than or equal to 0"),
+            )],
+        ));
     }
     if let Some(rv) = scale["metadata"]["resourceVersion"].as_str()
         && !rv.is_empty()
@@ -363,56 +529,120 @@ fn patch_object(
                 .with_details(json!({"group": "meta.k8s.io", "kind": "PatchOptions", "causes": [{"reason": "FieldValueRequired", "message": "Required value: is required for apply patch", "field": "fieldManager"}]})));
         }
         if sub == Some("scale") {
-            return Err(ApiError::new(415, "UnsupportedMediaType", "apply is not supported on the scale subresource by this simulator"));
+            return Err(ApiError::new(
+                415,
+                "UnsupportedMediaType",
+                "apply is not supported on the scale subresource by this simulator",
+            ));
         }
         let applied = parse_body(body)?;
         let mut state = cluster.state.lock().expect("the store lock");
-        let (object, created) = objects::apply(&mut state, target.type_index, &key.1, &key.2, applied, part(sub), writer, force)?;
+        let (object, created) = objects::apply(
+            &mut state,
+            target.type_index,
+            &key.1,
+            &key.2,
+            applied,
+            part(sub),
+            writer,
+            force,
+        )?;
         return Ok((if created { 201 } else { 200 }, object));
     }
     if force {
-        return Err(ApiError::new(422, "Invalid", "PatchOptions.meta.k8s.io \"\" is invalid: force: Forbidden: may not be specified for non-apply patch"));
+        return Err(ApiError::new(
+            422,
+            "Invalid",
+            "PatchOptions.meta.k8s.io \"\" is invalid: force: Forbidden: may not be specified for non-apply patch",
+        ));
     }
     let patch_body = parse_body(body)?;
     let mut state = cluster.state.lock().expect("the store lock");
-    let old = state.objects.get(&key).cloned().ok_or_else(|| ApiError::not_found(t, &key.2))?;
-    let base = if sub == Some("scale") { scale_of(&old) } else { with_type(target.type_index, old.clone()) };
+    let old = state
+        .objects
+        .get(&key)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(t, &key.2))?;
+    let base = if sub == Some("scale") {
+        scale_of(&old)
+    } else {
+        with_type(target.type_index, old.clone())
+    };
     let mut patched = base.clone();
     match content_type {
-        "application/json-patch+json" => patch::json_patch(&mut patched, &patch_body).map_err(ApiError::bad_request)?,
+        "application/json-patch+json" => {
+            patch::json_patch(&mut patched, &patch_body).map_err(ApiError::bad_request)?
+        }
         "application/merge-patch+json" => patch::merge_patch(&mut patched, &patch_body),
-        "application/strategic-merge-patch+json" => patch::strategic_merge(&mut patched, &patch_body, "").map_err(ApiError::bad_request)?,
+        "application/strategic-merge-patch+json" => {
+            patch::strategic_merge(&mut patched, &patch_body, "").map_err(ApiError::bad_request)?
+        }
         other => {
             return Err(ApiError::new(
                 415,
                 "UnsupportedMediaType",
-                format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {other})"),
+                format!(
+                    "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {other})"
+                ),
             ));
         }
     }
     // A resourceVersion in the patch is a precondition; otherwise the patch applies to the
     // current object and cannot conflict.
-    let precondition = patch_body["metadata"]["resourceVersion"].as_str().map(str::to_owned);
-    patched["metadata"]["resourceVersion"] = json!(precondition.unwrap_or_else(|| old["metadata"]["resourceVersion"].as_str().unwrap_or_default().to_owned()));
+    let precondition = patch_body["metadata"]["resourceVersion"]
+        .as_str()
+        .map(str::to_owned);
+    patched["metadata"]["resourceVersion"] = json!(precondition.unwrap_or_else(|| {
+        old["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }));
     if sub == Some("scale") {
         return write_scale(&mut state, target, &key, &old, patched, writer);
     }
-    Ok((200, objects::update(&mut state, &key, &old, patched, part(sub), writer, true)?))
+    Ok((
+        200,
+        objects::update(&mut state, &key, &old, patched, part(sub), writer, true)?,
+    ))
 }
 
-fn propagation(body: &Bytes, query: &HashMap<String, String>) -> Result<(Propagation, Option<String>), ApiError> {
-    let options: Value = if body.is_empty() { json!({}) } else { parse_body(body)? };
-    let policy = options["propagationPolicy"].as_str().map(str::to_owned).or_else(|| query.get("propagationPolicy").cloned());
+fn propagation(
+    body: &Bytes,
+    query: &HashMap<String, String>,
+) -> Result<(Propagation, Option<String>), ApiError> {
+    let options: Value = if body.is_empty() {
+        json!({})
+    } else {
+        parse_body(body)?
+    };
+    let policy = options["propagationPolicy"]
+        .as_str()
+        .map(str::to_owned)
+        .or_else(|| query.get("propagationPolicy").cloned());
     let propagation = match policy.as_deref() {
         None | Some("Background") => Propagation::Background,
         Some("Foreground") => Propagation::Foreground,
         Some("Orphan") => Propagation::Orphan,
-        Some(other) => return Err(ApiError::bad_request(format!("unsupported propagationPolicy {other:?}"))),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "unsupported propagationPolicy {other:?}"
+            )));
+        }
     };
-    Ok((propagation, options["preconditions"]["uid"].as_str().map(str::to_owned)))
+    Ok((
+        propagation,
+        options["preconditions"]["uid"].as_str().map(str::to_owned),
+    ))
 }
 
-fn delete(cluster: &Cluster, target: &Target, body: &Bytes, query: &HashMap<String, String>, dry_run: bool) -> Answer {
+fn delete(
+    cluster: &Cluster,
+    target: &Target,
+    body: &Bytes,
+    query: &HashMap<String, String>,
+    dry_run: bool,
+) -> Answer {
     let (propagation, uid) = propagation(body, query)?;
     let mut state = cluster.state.lock().expect("the store lock");
     let key = key_of(target);
@@ -420,7 +650,12 @@ fn delete(cluster: &Cluster, target: &Target, body: &Bytes, query: &HashMap<Stri
     Ok((200, answer))
 }
 
-fn delete_collection(cluster: &Cluster, target: &Target, query: &HashMap<String, String>, dry_run: bool) -> Answer {
+fn delete_collection(
+    cluster: &Cluster,
+    target: &Target,
+    query: &HashMap<String, String>,
+    dry_run: bool,
+) -> Answer {
     let (labels, fields) = selectors(query)?;
     let mut state = cluster.state.lock().expect("the store lock");
     let keys: Vec<Key> = state
@@ -436,7 +671,10 @@ fn delete_collection(cluster: &Cluster, target: &Target, query: &HashMap<String,
         objects::delete(&mut state, &key, Propagation::Background, None, dry_run)?;
     }
     let t = &TYPES[target.type_index];
-    Ok((200, json!({"kind": format!("{}List", t.kind), "apiVersion": t.api_version(), "metadata": {"resourceVersion": state.rv.to_string()}, "items": items})))
+    Ok((
+        200,
+        json!({"kind": format!("{}List", t.kind), "apiVersion": t.api_version(), "metadata": {"resourceVersion": state.rv.to_string()}, "items": items}),
+    ))
 }
 
 fn pod_log(cluster: &Cluster, target: &Target, query: &HashMap<String, String>) -> Response {
@@ -444,7 +682,10 @@ fn pod_log(cluster: &Cluster, target: &Target, query: &HashMap<String, String>) 
         Ok(p) => p,
         Err(e) => return error_response(e),
     };
-    let containers: Vec<&Value> = pod["spec"]["containers"].as_array().map(|c| c.iter().collect()).unwrap_or_default();
+    let containers: Vec<&Value> = pod["spec"]["containers"]
+        .as_array()
+        .map(|c| c.iter().collect())
+        .unwrap_or_default();
     let container = match query.get("container") {
         Some(name) => match containers.iter().find(|c| c["name"] == json!(name)) {
             Some(c) => *c,
@@ -457,7 +698,10 @@ fn pod_log(cluster: &Cluster, target: &Target, query: &HashMap<String, String>) 
         },
         None if containers.len() == 1 => containers[0],
         None => {
-            let names: Vec<&str> = containers.iter().filter_map(|c| c["name"].as_str()).collect();
+            let names: Vec<&str> = containers
+                .iter()
+                .filter_map(|c| c["name"].as_str())
+                .collect();
             return error_response(ApiError::bad_request(format!(
                 "a container name must be specified for pod {}, choose one of: [{}]",
                 name_of(&pod),
@@ -473,14 +717,21 @@ fn pod_log(cluster: &Cluster, target: &Target, query: &HashMap<String, String>) 
     let image = container["image"].as_str().unwrap_or_default();
     let cname = container["name"].as_str().unwrap_or_default();
     let mut lines = vec![
-        format!("simulated container {cname} of pod {}/{} on {}", target.namespace.as_deref().unwrap_or_default(), name_of(&pod), pod["spec"]["nodeName"].as_str().unwrap_or("?")),
+        format!(
+            "simulated container {cname} of pod {}/{} on {}",
+            target.namespace.as_deref().unwrap_or_default(),
+            name_of(&pod),
+            pod["spec"]["nodeName"].as_str().unwrap_or("?")
+        ),
         format!("image {image}"),
     ];
     match crate::controllers::behaviour_of(image) {
         crate::controllers::Behaviour::Crash => {
             let restarts = status["restartCount"].as_i64().unwrap_or(0);
             for n in 0..=restarts.min(20) {
-                lines.push(format!("start #{n}: the image is marked to crash; exiting with code 1"));
+                lines.push(format!(
+                    "start #{n}: the image is marked to crash; exiting with code 1"
+                ));
             }
         }
         crate::controllers::Behaviour::PullError => {
@@ -489,7 +740,9 @@ fn pod_log(cluster: &Cluster, target: &Target, query: &HashMap<String, String>) 
                 name_of(&pod)
             )));
         }
-        crate::controllers::Behaviour::NeverReady => lines.push("listening, but the readiness probe never passes".into()),
+        crate::controllers::Behaviour::NeverReady => {
+            lines.push("listening, but the readiness probe never passes".into())
+        }
         _ if status["started"] == json!(true) => lines.push("started; serving".into()),
         _ => lines.push("waiting to start".into()),
     }
@@ -520,7 +773,9 @@ fn watch(cluster: Arc<Cluster>, target: Target, query: &HashMap<String, String>)
         Ok(s) => s,
         Err(e) => return error_response(e),
     };
-    let bookmarks = query.get("allowWatchBookmarks").is_some_and(|v| v == "true");
+    let bookmarks = query
+        .get("allowWatchBookmarks")
+        .is_some_and(|v| v == "true");
     let send_initial = query.get("sendInitialEvents").is_some_and(|v| v == "true");
     let timeout = query
         .get("timeoutSeconds")
@@ -530,7 +785,12 @@ fn watch(cluster: Arc<Cluster>, target: Target, query: &HashMap<String, String>)
     let requested = query.get("resourceVersion").cloned().unwrap_or_default();
     let t = &TYPES[target.type_index];
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(256);
-    let (initial, mut receiver, start_rv, expired): (Vec<Bytes>, broadcast::Receiver<Broadcast>, u64, Option<Bytes>) = {
+    let (initial, mut receiver, start_rv, expired): (
+        Vec<Bytes>,
+        broadcast::Receiver<Broadcast>,
+        u64,
+        Option<Bytes>,
+    ) = {
         let state = cluster.state.lock().expect("the store lock");
         let receiver = state.subscribe();
         let start_rv = state.rv;
@@ -546,11 +806,22 @@ fn watch(cluster: Arc<Cluster>, target: Target, query: &HashMap<String, String>)
         } else {
             let rv: u64 = requested.parse().unwrap_or(0);
             match state.history_since(rv) {
-                None => (Vec::new(), receiver, start_rv, Some(expired_line(rv, state.compacted_rv + 1))),
+                None => (
+                    Vec::new(),
+                    receiver,
+                    start_rv,
+                    Some(expired_line(rv, state.compacted_rv + 1)),
+                ),
                 Some(events) => {
                     let lines = events
                         .iter()
-                        .filter(|e| e.type_index == target.type_index && target.namespace.as_ref().is_none_or(|ns| *ns == e.namespace))
+                        .filter(|e| {
+                            e.type_index == target.type_index
+                                && target
+                                    .namespace
+                                    .as_ref()
+                                    .is_none_or(|ns| *ns == e.namespace)
+                        })
                         .filter_map(|e| event_line(e, &labels, &fields))
                         .collect();
                     (lines, receiver, start_rv, None)
@@ -577,7 +848,10 @@ fn watch(cluster: Arc<Cluster>, target: Target, query: &HashMap<String, String>)
             if end {
                 metadata["annotations"] = json!({"k8s.io/initial-events-end": "true"});
             }
-            watch_line("BOOKMARK", &json!({"kind": kind, "apiVersion": api_version, "metadata": metadata}))
+            watch_line(
+                "BOOKMARK",
+                &json!({"kind": kind, "apiVersion": api_version, "metadata": metadata}),
+            )
         };
         if send_initial && tx.send(Ok(bookmark(start_rv, true))).await.is_err() {
             return;
@@ -621,9 +895,16 @@ fn watch(cluster: Arc<Cluster>, target: Target, query: &HashMap<String, String>)
 
 /// The line a filtered watch sends for one change: an object that starts matching is ADDED,
 /// one that stops matching is DELETED.
-fn event_line(e: &crate::store::Event, labels: &LabelSelector, fields: &FieldSelector) -> Option<Bytes> {
+fn event_line(
+    e: &crate::store::Event,
+    labels: &LabelSelector,
+    fields: &FieldSelector,
+) -> Option<Bytes> {
     let now = matches(&e.object, labels, fields);
-    let before = e.previous.as_ref().is_some_and(|p| matches(p, labels, fields));
+    let before = e
+        .previous
+        .as_ref()
+        .is_some_and(|p| matches(p, labels, fields));
     let kind = match (e.change, before, now) {
         (Change::Modified, false, true) => "ADDED",
         (Change::Modified, true, false) => "DELETED",
@@ -638,7 +919,11 @@ fn event_line(e: &crate::store::Event, labels: &LabelSelector, fields: &FieldSel
 fn test_hook(cluster: &Cluster, method: &Method, hook: &str, body: &Bytes) -> Response {
     match (method, hook) {
         (&Method::POST, "expire-watches") => {
-            cluster.state.lock().expect("the store lock").expire_watches();
+            cluster
+                .state
+                .lock()
+                .expect("the store lock")
+                .expire_watches();
             json_response(200, &json!({"expired": true}))
         }
         (&Method::POST, "faults") => {
@@ -657,26 +942,64 @@ mod tests {
 
     #[test]
     fn kube_rs_queries_start_with_an_empty_pair() {
-        let q = parse_query(Some("&labelSelector=app%3Dweb%2Ctier+in+%28a%29&watch=true"));
+        let q = parse_query(Some(
+            "&labelSelector=app%3Dweb%2Ctier+in+%28a%29&watch=true",
+        ));
         assert_eq!(q["labelSelector"], "app=web,tier in (a)");
         assert_eq!(q["watch"], "true");
     }
 
     #[test]
     fn paths_name_types_namespaces_and_subresources() {
-        let t = parse_target(&["apis", "apps", "v1", "namespaces", "prod", "deployments", "web", "scale"]).unwrap();
-        assert_eq!((TYPES[t.type_index].plural, t.namespace.as_deref(), t.name.as_deref(), t.subresource.as_deref()), ("deployments", Some("prod"), Some("web"), Some("scale")));
+        let t = parse_target(&[
+            "apis",
+            "apps",
+            "v1",
+            "namespaces",
+            "prod",
+            "deployments",
+            "web",
+            "scale",
+        ])
+        .unwrap();
+        assert_eq!(
+            (
+                TYPES[t.type_index].plural,
+                t.namespace.as_deref(),
+                t.name.as_deref(),
+                t.subresource.as_deref()
+            ),
+            ("deployments", Some("prod"), Some("web"), Some("scale"))
+        );
         let ns = parse_target(&["api", "v1", "namespaces", "prod"]).unwrap();
-        assert_eq!((TYPES[ns.type_index].plural, ns.name.as_deref()), ("namespaces", Some("prod")));
+        assert_eq!(
+            (TYPES[ns.type_index].plural, ns.name.as_deref()),
+            ("namespaces", Some("prod"))
+        );
         let all = parse_target(&["api", "v1", "pods"]).unwrap();
         assert!(all.namespace.is_none() && all.name.is_none());
         assert!(parse_target(&["apis", "apps", "v1", "namespaces", "prod", "widgets"]).is_none());
-        assert!(parse_target(&["apis", "apps", "v1", "namespaces", "prod", "deployments", "web", "log"]).is_none());
+        assert!(
+            parse_target(&[
+                "apis",
+                "apps",
+                "v1",
+                "namespaces",
+                "prod",
+                "deployments",
+                "web",
+                "log"
+            ])
+            .is_none()
+        );
     }
 
     #[test]
     fn continue_tokens_round_trip() {
         let key: Key = (1, "prod".into(), "web-1".into());
-        assert_eq!(parse_continue(&continue_token(42, &key)), Some((42, "prod".into(), "web-1".into())));
+        assert_eq!(
+            parse_continue(&continue_token(42, &key)),
+            Some((42, "prod".into(), "web-1".into()))
+        );
     }
 }

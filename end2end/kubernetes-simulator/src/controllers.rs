@@ -69,7 +69,10 @@ pub fn behaviour_of(image: &str) -> Behaviour {
 }
 
 fn internal() -> Writer {
-    Writer { manager: "kube-controller-manager".into(), dry_run: false }
+    Writer {
+        manager: "kube-controller-manager".into(),
+        dry_run: false,
+    }
 }
 
 fn i(v: &Value) -> i64 {
@@ -109,7 +112,10 @@ pub fn reconcile(state: &mut State, timing: &Timing, memory: &mut Memory) {
 }
 
 fn keys(state: &State, type_index: usize) -> Vec<Key> {
-    state.of_type(type_index, None).map(|(k, _)| k.clone()).collect()
+    state
+        .of_type(type_index, None)
+        .map(|(k, _)| k.clone())
+        .collect()
 }
 
 fn write(state: &mut State, key: &Key, new: Value, part: Part) -> Option<Value> {
@@ -119,7 +125,12 @@ fn write(state: &mut State, key: &Key, new: Value, part: Part) -> Option<Value> 
     update(state, key, &old, new, part, &internal(), false).ok()
 }
 
-fn create_internal(state: &mut State, type_index: usize, namespace: &str, object: Value) -> Option<Value> {
+fn create_internal(
+    state: &mut State,
+    type_index: usize,
+    namespace: &str,
+    object: Value,
+) -> Option<Value> {
     crate::objects::create(state, type_index, namespace, object, &internal()).ok()
 }
 
@@ -129,13 +140,28 @@ fn owner_reference(kind: &str, api_version: &str, owner: &Value) -> Value {
 }
 
 /// Records an Event about an object; repeats of the same reason and message bump `count`.
-pub fn record_event(state: &mut State, involved: &Value, kind: &str, event_type: &str, reason: &str, message: &str, component: &str) {
-    let namespace = involved["metadata"]["namespace"].as_str().unwrap_or("default").to_owned();
+pub fn record_event(
+    state: &mut State,
+    involved: &Value,
+    kind: &str,
+    event_type: &str,
+    reason: &str,
+    message: &str,
+    component: &str,
+) {
+    let namespace = involved["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or("default")
+        .to_owned();
     let events = index_of("", "events");
     let uid = uid_of(involved).to_owned();
     let existing = state
         .of_type(events, Some(&namespace))
-        .find(|(_, e)| e["involvedObject"]["uid"] == json!(uid) && e["reason"] == json!(reason) && e["message"] == json!(message))
+        .find(|(_, e)| {
+            e["involvedObject"]["uid"] == json!(uid)
+                && e["reason"] == json!(reason)
+                && e["message"] == json!(message)
+        })
         .map(|(k, e)| (k.clone(), e.clone()));
     let now = now_rfc3339();
     if let Some((key, mut e)) = existing {
@@ -144,10 +170,21 @@ pub fn record_event(state: &mut State, involved: &Value, kind: &str, event_type:
         write(state, &key, e, Part::Main);
         return;
     }
-    let name = format!("{}.{:x}", name_of(involved), fastrand::u64(..) & 0xffff_ffff_ffff);
-    let api_version = involved["apiVersion"].as_str().map(str::to_owned).unwrap_or_else(|| {
-        TYPES.iter().find(|t| t.kind == kind).map(|t| t.api_version()).unwrap_or_default()
-    });
+    let name = format!(
+        "{}.{:x}",
+        name_of(involved),
+        fastrand::u64(..) & 0xffff_ffff_ffff
+    );
+    let api_version = involved["apiVersion"]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| {
+            TYPES
+                .iter()
+                .find(|t| t.kind == kind)
+                .map(|t| t.api_version())
+                .unwrap_or_default()
+        });
     create_internal(
         state,
         events,
@@ -166,7 +203,11 @@ pub fn record_event(state: &mut State, involved: &Value, kind: &str, event_type:
 // ---------------------------------------------------------------- garbage collector
 
 fn garbage_collect(state: &mut State) {
-    let uids: std::collections::HashSet<String> = state.objects.values().map(|o| uid_of(o).to_owned()).collect();
+    let uids: std::collections::HashSet<String> = state
+        .objects
+        .values()
+        .map(|o| uid_of(o).to_owned())
+        .collect();
     let orphans: Vec<Key> = state
         .objects
         .iter()
@@ -185,13 +226,19 @@ fn garbage_collect(state: &mut State) {
         .iter()
         .filter(|(_, o)| {
             o["metadata"].get("deletionTimestamp").is_some()
-                && o["metadata"]["finalizers"].as_array().is_some_and(|f| f.contains(&json!("foregroundDeletion")))
+                && o["metadata"]["finalizers"]
+                    .as_array()
+                    .is_some_and(|f| f.contains(&json!("foregroundDeletion")))
         })
         .map(|(k, o)| (k.clone(), uid_of(o).to_owned()))
         .collect();
     for (key, uid) in waiting {
-        let dependents: Vec<Key> =
-            state.objects.iter().filter(|(_, o)| owner_uids(o).any(|u| u == uid)).map(|(k, _)| k.clone()).collect();
+        let dependents: Vec<Key> = state
+            .objects
+            .iter()
+            .filter(|(_, o)| owner_uids(o).any(|u| u == uid))
+            .map(|(k, _)| k.clone())
+            .collect();
         if dependents.is_empty() {
             if let Some(mut o) = state.objects.get(&key).cloned() {
                 if let Some(f) = o["metadata"]["finalizers"].as_array_mut() {
@@ -201,7 +248,13 @@ fn garbage_collect(state: &mut State) {
             }
         } else {
             for d in dependents {
-                let _ = crate::objects::delete(state, &d, crate::objects::Propagation::Foreground, None, false);
+                let _ = crate::objects::delete(
+                    state,
+                    &d,
+                    crate::objects::Propagation::Foreground,
+                    None,
+                    false,
+                );
             }
         }
     }
@@ -214,8 +267,18 @@ pub fn resolve_int_or_percent(v: &Value, total: i64, round_up: bool) -> i64 {
     if let Some(n) = v.as_i64() {
         return n;
     }
-    let Some(p) = v.as_str().and_then(|s| s.strip_suffix('%')).and_then(|s| s.parse::<i64>().ok()) else { return 0 };
-    if round_up { (p * total + 99) / 100 } else { p * total / 100 }
+    let Some(p) = v
+        .as_str()
+        .and_then(|s| s.strip_suffix('%'))
+        .and_then(|s| s.parse::<i64>().ok())
+    else {
+        return 0;
+    };
+    if round_up {
+        (p * total + 99) / 100
+    } else {
+        p * total / 100
+    }
 }
 
 /// (maxSurge, maxUnavailable) for a RollingUpdate Deployment (reference §10).
@@ -257,17 +320,25 @@ pub fn template_hash(template: &Value, collision_count: i64) -> String {
         feed(&(collision_count as u32).to_le_bytes());
     }
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    h.to_string().bytes().map(|b| ALPHABET[b as usize % ALPHABET.len()] as char).collect()
+    h.to_string()
+        .bytes()
+        .map(|b| ALPHABET[b as usize % ALPHABET.len()] as char)
+        .collect()
 }
 
 fn revision_of(rs: &Value) -> i64 {
-    rs["metadata"]["annotations"][REVISION].as_str().and_then(|r| r.parse().ok()).unwrap_or(0)
+    rs["metadata"]["annotations"][REVISION]
+        .as_str()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(0)
 }
 
 fn owned(state: &State, type_index: usize, namespace: &str, owner_uid: &str) -> Vec<(Key, Value)> {
     state
         .of_type(type_index, Some(namespace))
-        .filter(|(_, o)| controller_uid(o) == Some(owner_uid) && o["metadata"].get("deletionTimestamp").is_none())
+        .filter(|(_, o)| {
+            controller_uid(o) == Some(owner_uid) && o["metadata"].get("deletionTimestamp").is_none()
+        })
         .map(|(k, o)| (k.clone(), o.clone()))
         .collect()
 }
@@ -280,24 +351,35 @@ fn set_condition(status: &mut Value, kind: &str, value: &str, reason: &str, mess
     for c in conditions {
         if c["type"] == kind {
             found = true;
-            let transition = if c["status"] == value { c["lastTransitionTime"].clone() } else { json!(now) };
+            let transition = if c["status"] == value {
+                c["lastTransitionTime"].clone()
+            } else {
+                json!(now)
+            };
             let same = c["status"] == value && c["reason"] == reason && c["message"] == message;
-            out.push(json!({"type": kind, "status": value, "reason": reason, "message": message,
+            out.push(
+                json!({"type": kind, "status": value, "reason": reason, "message": message,
                 "lastUpdateTime": if same { c["lastUpdateTime"].clone() } else { json!(now) },
-                "lastTransitionTime": transition}));
+                "lastTransitionTime": transition}),
+            );
         } else {
             out.push(c);
         }
     }
     if !found {
-        out.push(json!({"type": kind, "status": value, "reason": reason, "message": message,
-            "lastUpdateTime": now, "lastTransitionTime": now}));
+        out.push(
+            json!({"type": kind, "status": value, "reason": reason, "message": message,
+            "lastUpdateTime": now, "lastTransitionTime": now}),
+        );
     }
     status["conditions"] = json!(out);
 }
 
 fn condition<'a>(status: &'a Value, kind: &str) -> Option<&'a Value> {
-    status["conditions"].as_array()?.iter().find(|c| c["type"] == kind)
+    status["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == kind)
 }
 
 /// Status counters are omitted when zero, as the real API's `omitempty` does.
@@ -312,7 +394,9 @@ fn omit_zero(status: &mut Value, fields: &[&str]) {
 }
 
 fn sync_deployment(state: &mut State, key: &Key, memory: &mut Memory) {
-    let Some(d) = state.objects.get(key).cloned() else { return };
+    let Some(d) = state.objects.get(key).cloned() else {
+        return;
+    };
     if d["metadata"].get("deletionTimestamp").is_some() {
         return;
     }
@@ -322,11 +406,24 @@ fn sync_deployment(state: &mut State, key: &Key, memory: &mut Memory) {
     let template = d["spec"]["template"].clone();
     let rs_type = index_of("apps", "replicasets");
     let mut sets = owned(state, rs_type, &ns, &uid);
-    sets.sort_by(|a, b| a.1["metadata"]["creationTimestamp"].as_str().cmp(&b.1["metadata"]["creationTimestamp"].as_str()).then(revision_of(&a.1).cmp(&revision_of(&b.1))));
+    sets.sort_by(|a, b| {
+        a.1["metadata"]["creationTimestamp"]
+            .as_str()
+            .cmp(&b.1["metadata"]["creationTimestamp"].as_str())
+            .then(revision_of(&a.1).cmp(&revision_of(&b.1)))
+    });
     let paused = d["spec"]["paused"] == json!(true);
     let wanted = template_without_hash(&template);
-    let new_index = sets.iter().position(|(_, rs)| template_without_hash(&rs["spec"]["template"]) == wanted);
-    let max_old_revision = sets.iter().enumerate().filter(|(n, _)| Some(*n) != new_index).map(|(_, (_, rs))| revision_of(rs)).max().unwrap_or(0);
+    let new_index = sets
+        .iter()
+        .position(|(_, rs)| template_without_hash(&rs["spec"]["template"]) == wanted);
+    let max_old_revision = sets
+        .iter()
+        .enumerate()
+        .filter(|(n, _)| Some(*n) != new_index)
+        .map(|(_, (_, rs))| revision_of(rs))
+        .max()
+        .unwrap_or(0);
     let (surge, unavailable) = surge_and_unavailable(&d);
     let recreate = d["spec"]["strategy"]["type"] == "Recreate";
     let mut created_new = None;
@@ -336,7 +433,9 @@ fn sync_deployment(state: &mut State, key: &Key, memory: &mut Memory) {
             None => {
                 // A new ReplicaSet for this template, sized by the rollout math.
                 let total: i64 = sets.iter().map(|(_, rs)| i(&rs["spec"]["replicas"])).sum();
-                let old_pods = sets.iter().any(|(_, rs)| i(&rs["status"]["replicas"]) > 0 || i(&rs["spec"]["replicas"]) > 0);
+                let old_pods = sets.iter().any(|(_, rs)| {
+                    i(&rs["status"]["replicas"]) > 0 || i(&rs["spec"]["replicas"]) > 0
+                });
                 let initial = if recreate {
                     if old_pods { 0 } else { replicas }
                 } else if sets.is_empty() {
@@ -349,13 +448,21 @@ fn sync_deployment(state: &mut State, key: &Key, memory: &mut Memory) {
                     let hash = template_hash(&template, collision);
                     let name = format!("{}-{hash}", name_of(&d));
                     match state.get(rs_type, &ns, &name) {
-                        Some(other) if controller_uid(other) != Some(uid.as_str()) => collision += 1,
+                        Some(other) if controller_uid(other) != Some(uid.as_str()) => {
+                            collision += 1
+                        }
                         _ => break (name, hash),
                     }
                 };
                 let revision = max_old_revision + 1;
-                let mut annotations = d["metadata"]["annotations"].as_object().cloned().unwrap_or_default();
-                annotations.retain(|k, _| !k.starts_with("deployment.kubernetes.io/") && k != "kubectl.kubernetes.io/last-applied-configuration");
+                let mut annotations = d["metadata"]["annotations"]
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default();
+                annotations.retain(|k, _| {
+                    !k.starts_with("deployment.kubernetes.io/")
+                        && k != "kubectl.kubernetes.io/last-applied-configuration"
+                });
                 annotations.insert(REVISION.into(), json!(revision.to_string()));
                 annotations.insert(DESIRED.into(), json!(replicas.to_string()));
                 annotations.insert(MAX_REPLICAS.into(), json!((replicas + surge).to_string()));
@@ -372,8 +479,15 @@ fn sync_deployment(state: &mut State, key: &Key, memory: &mut Memory) {
                         "selector": selector, "template": rs_template}
                 });
                 if let Some(created) = create_internal(state, rs_type, &ns, rs) {
-                    record_event(state, &d, "Deployment", "Normal", "ScalingReplicaSet",
-                        &format!("Scaled up replica set {name} from 0 to {initial}"), "deployment-controller");
+                    record_event(
+                        state,
+                        &d,
+                        "Deployment",
+                        "Normal",
+                        "ScalingReplicaSet",
+                        &format!("Scaled up replica set {name} from 0 to {initial}"),
+                        "deployment-controller",
+                    );
                     memory.progress.insert(uid.clone(), Instant::now());
                     created_new = Some(name.clone());
                     let k: Key = (rs_type, ns.clone(), name);
@@ -391,8 +505,12 @@ fn sync_deployment(state: &mut State, key: &Key, memory: &mut Memory) {
                 let current = revision_of(&rs);
                 if current <= max_old_revision {
                     let mut updated = rs.clone();
-                    let history = rs["metadata"]["annotations"][REVISION_HISTORY].as_str().map(|h| format!("{h},{current}")).unwrap_or(current.to_string());
-                    updated["metadata"]["annotations"][REVISION] = json!((max_old_revision + 1).to_string());
+                    let history = rs["metadata"]["annotations"][REVISION_HISTORY]
+                        .as_str()
+                        .map(|h| format!("{h},{current}"))
+                        .unwrap_or(current.to_string());
+                    updated["metadata"]["annotations"][REVISION] =
+                        json!((max_old_revision + 1).to_string());
                     updated["metadata"]["annotations"][REVISION_HISTORY] = json!(history);
                     if let Some(w) = write(state, &rs_key, updated, Part::Main) {
                         sets[n].1 = w;
@@ -401,7 +519,9 @@ fn sync_deployment(state: &mut State, key: &Key, memory: &mut Memory) {
                 }
                 let desired = replicas.to_string();
                 let max = (replicas + surge).to_string();
-                if sets[n].1["metadata"]["annotations"][DESIRED] != json!(desired) || sets[n].1["metadata"]["annotations"][MAX_REPLICAS] != json!(max) {
+                if sets[n].1["metadata"]["annotations"][DESIRED] != json!(desired)
+                    || sets[n].1["metadata"]["annotations"][MAX_REPLICAS] != json!(max)
+                {
                     let mut updated = sets[n].1.clone();
                     updated["metadata"]["annotations"][DESIRED] = json!(desired);
                     updated["metadata"]["annotations"][MAX_REPLICAS] = json!(max);
@@ -413,7 +533,7 @@ fn sync_deployment(state: &mut State, key: &Key, memory: &mut Memory) {
         }
     }
 
-    let new_name = created_new.or_else(|| new_index.map(|n| sets[n].0 .2.clone()));
+    let new_name = created_new.or_else(|| new_index.map(|n| sets[n].0.2.clone()));
     if !paused && let Some(new_name) = &new_name {
         if recreate {
             rollout_recreate(state, &d, new_name, &sets, replicas);
@@ -423,14 +543,27 @@ fn sync_deployment(state: &mut State, key: &Key, memory: &mut Memory) {
     }
     // Re-read what the rollout did, then clean up history and compute status.
     let sets = owned(state, rs_type, &ns, &uid);
-    let new_rs = new_name.as_ref().and_then(|n| sets.iter().find(|(k, _)| &k.2 == n)).map(|(_, rs)| rs.clone());
-    let complete = new_rs.as_ref().is_some_and(|rs| i(&rs["status"]["availableReplicas"]) >= replicas)
-        && sets.iter().map(|(_, rs)| i(&rs["status"]["replicas"])).sum::<i64>() == replicas;
+    let new_rs = new_name
+        .as_ref()
+        .and_then(|n| sets.iter().find(|(k, _)| &k.2 == n))
+        .map(|(_, rs)| rs.clone());
+    let complete = new_rs
+        .as_ref()
+        .is_some_and(|rs| i(&rs["status"]["availableReplicas"]) >= replicas)
+        && sets
+            .iter()
+            .map(|(_, rs)| i(&rs["status"]["replicas"]))
+            .sum::<i64>()
+            == replicas;
     if complete {
         let limit = d["spec"]["revisionHistoryLimit"].as_i64().unwrap_or(10);
         let mut old: Vec<&(Key, Value)> = sets
             .iter()
-            .filter(|(k, rs)| Some(&k.2) != new_name.as_ref() && i(&rs["spec"]["replicas"]) == 0 && i(&rs["status"]["replicas"]) == 0)
+            .filter(|(k, rs)| {
+                Some(&k.2) != new_name.as_ref()
+                    && i(&rs["spec"]["replicas"]) == 0
+                    && i(&rs["status"]["replicas"]) == 0
+            })
             .collect();
         old.sort_by_key(|(_, rs)| revision_of(rs));
         let excess = old.len() as i64 - limit;
@@ -439,9 +572,14 @@ fn sync_deployment(state: &mut State, key: &Key, memory: &mut Memory) {
         }
     }
     let sets = owned(state, rs_type, &ns, &uid);
-    let new_rs = new_name.as_ref().and_then(|n| sets.iter().find(|(k, _)| &k.2 == n)).map(|(_, rs)| rs.clone());
+    let new_rs = new_name
+        .as_ref()
+        .and_then(|n| sets.iter().find(|(k, _)| &k.2 == n))
+        .map(|(_, rs)| rs.clone());
 
-    let Some(mut d) = state.objects.get(key).cloned() else { return };
+    let Some(mut d) = state.objects.get(key).cloned() else {
+        return;
+    };
     let old_status = d["status"].clone();
     let mut status = old_status.clone();
     if !status.is_object() {
@@ -451,53 +589,144 @@ fn sync_deployment(state: &mut State, key: &Key, memory: &mut Memory) {
     let spec_total: i64 = sets.iter().map(|(_, rs)| i(&rs["spec"]["replicas"])).sum();
     status["observedGeneration"] = d["metadata"]["generation"].clone();
     status["replicas"] = json!(sum("replicas"));
-    status["updatedReplicas"] = json!(new_rs.as_ref().map(|rs| i(&rs["status"]["replicas"])).unwrap_or(0));
+    status["updatedReplicas"] = json!(
+        new_rs
+            .as_ref()
+            .map(|rs| i(&rs["status"]["replicas"]))
+            .unwrap_or(0)
+    );
     status["readyReplicas"] = json!(sum("readyReplicas"));
     status["availableReplicas"] = json!(sum("availableReplicas"));
     status["unavailableReplicas"] = json!((spec_total - sum("availableReplicas")).max(0));
     let available = i(&status["availableReplicas"]);
     let min_available = replicas - if recreate { 0 } else { unavailable };
     if available >= min_available {
-        set_condition(&mut status, "Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.");
+        set_condition(
+            &mut status,
+            "Available",
+            "True",
+            "MinimumReplicasAvailable",
+            "Deployment has minimum availability.",
+        );
     } else {
-        set_condition(&mut status, "Available", "False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability.");
+        set_condition(
+            &mut status,
+            "Available",
+            "False",
+            "MinimumReplicasUnavailable",
+            "Deployment does not have minimum availability.",
+        );
     }
     let rs_name = new_name.clone().unwrap_or_default();
     if paused {
-        set_condition(&mut status, "Progressing", "Unknown", "DeploymentPaused", "Deployment is paused");
+        set_condition(
+            &mut status,
+            "Progressing",
+            "Unknown",
+            "DeploymentPaused",
+            "Deployment is paused",
+        );
     } else {
-        let was_paused = condition(&old_status, "Progressing").is_some_and(|c| c["reason"] == "DeploymentPaused");
+        let was_paused = condition(&old_status, "Progressing")
+            .is_some_and(|c| c["reason"] == "DeploymentPaused");
         let progressed = i(&status["updatedReplicas"]) > i(&old_status["updatedReplicas"])
             || i(&status["readyReplicas"]) > i(&old_status["readyReplicas"])
             || i(&status["availableReplicas"]) > i(&old_status["availableReplicas"])
-            || i(&status["replicas"]) - i(&status["updatedReplicas"]) < i(&old_status["replicas"]) - i(&old_status["updatedReplicas"]);
+            || i(&status["replicas"]) - i(&status["updatedReplicas"])
+                < i(&old_status["replicas"]) - i(&old_status["updatedReplicas"]);
         let done = i(&status["updatedReplicas"]) == replicas
             && i(&status["replicas"]) == replicas
             && i(&status["availableReplicas"]) == replicas;
-        let last_progress = memory.progress.entry(uid.clone()).or_insert_with(Instant::now);
+        let last_progress = memory
+            .progress
+            .entry(uid.clone())
+            .or_insert_with(Instant::now);
         if progressed || was_paused {
             *last_progress = Instant::now();
         }
-        let deadline = Duration::from_secs(d["spec"]["progressDeadlineSeconds"].as_u64().unwrap_or(600));
+        let deadline =
+            Duration::from_secs(d["spec"]["progressDeadlineSeconds"].as_u64().unwrap_or(600));
         let current = condition(&old_status, "Progressing").cloned();
         if was_paused {
-            set_condition(&mut status, "Progressing", "Unknown", "DeploymentResumed", "Deployment is resumed");
+            set_condition(
+                &mut status,
+                "Progressing",
+                "Unknown",
+                "DeploymentResumed",
+                "Deployment is resumed",
+            );
         } else if done {
-            set_condition(&mut status, "Progressing", "True", "NewReplicaSetAvailable", &format!("ReplicaSet \"{rs_name}\" has successfully progressed."));
-        } else if current.as_ref().is_some_and(|c| c["reason"] == "ProgressDeadlineExceeded") && !progressed {
+            set_condition(
+                &mut status,
+                "Progressing",
+                "True",
+                "NewReplicaSetAvailable",
+                &format!("ReplicaSet \"{rs_name}\" has successfully progressed."),
+            );
+        } else if current
+            .as_ref()
+            .is_some_and(|c| c["reason"] == "ProgressDeadlineExceeded")
+            && !progressed
+        {
             // Stays failed until something moves.
         } else if last_progress.elapsed() > deadline {
-            set_condition(&mut status, "Progressing", "False", "ProgressDeadlineExceeded", &format!("ReplicaSet \"{rs_name}\" has timed out progressing."));
-            record_event(state, &d, "Deployment", "Warning", "ProgressDeadlineExceeded", &format!("ReplicaSet \"{rs_name}\" has timed out progressing."), "deployment-controller");
+            set_condition(
+                &mut status,
+                "Progressing",
+                "False",
+                "ProgressDeadlineExceeded",
+                &format!("ReplicaSet \"{rs_name}\" has timed out progressing."),
+            );
+            record_event(
+                state,
+                &d,
+                "Deployment",
+                "Warning",
+                "ProgressDeadlineExceeded",
+                &format!("ReplicaSet \"{rs_name}\" has timed out progressing."),
+                "deployment-controller",
+            );
         } else if current.is_none() && new_index.is_some() && !rs_name.is_empty() {
-            set_condition(&mut status, "Progressing", "True", "FoundNewReplicaSet", &format!("Found new replica set \"{rs_name}\""));
+            set_condition(
+                &mut status,
+                "Progressing",
+                "True",
+                "FoundNewReplicaSet",
+                &format!("Found new replica set \"{rs_name}\""),
+            );
         } else if new_index.is_none() && !rs_name.is_empty() {
-            set_condition(&mut status, "Progressing", "True", "NewReplicaSetCreated", &format!("Created new replica set \"{rs_name}\""));
-        } else if progressed || current.as_ref().is_some_and(|c| c["reason"] == "NewReplicaSetAvailable") {
-            set_condition(&mut status, "Progressing", "True", "ReplicaSetUpdated", &format!("ReplicaSet \"{rs_name}\" is progressing."));
+            set_condition(
+                &mut status,
+                "Progressing",
+                "True",
+                "NewReplicaSetCreated",
+                &format!("Created new replica set \"{rs_name}\""),
+            );
+        } else if progressed
+            || current
+                .as_ref()
+                .is_some_and(|c| c["reason"] == "NewReplicaSetAvailable")
+        {
+            set_condition(
+                &mut status,
+                "Progressing",
+                "True",
+                "ReplicaSetUpdated",
+                &format!("ReplicaSet \"{rs_name}\" is progressing."),
+            );
         }
     }
-    omit_zero(&mut status, &["replicas", "updatedReplicas", "readyReplicas", "availableReplicas", "unavailableReplicas", "observedGeneration"]);
+    omit_zero(
+        &mut status,
+        &[
+            "replicas",
+            "updatedReplicas",
+            "readyReplicas",
+            "availableReplicas",
+            "unavailableReplicas",
+            "observedGeneration",
+        ],
+    );
     d["status"] = status;
     if let Some(rs) = &new_rs {
         let revision = rs["metadata"]["annotations"][REVISION].clone();
@@ -517,12 +746,25 @@ fn scale_rs(state: &mut State, deployment: &Value, key: &Key, rs: &Value, to: i6
     updated["spec"]["replicas"] = json!(to);
     if write(state, key, updated, Part::Main).is_some() {
         let verb = if to > from { "up" } else { "down" };
-        record_event(state, deployment, "Deployment", "Normal", "ScalingReplicaSet",
-            &format!("Scaled {verb} replica set {} from {from} to {to}", key.2), "deployment-controller");
+        record_event(
+            state,
+            deployment,
+            "Deployment",
+            "Normal",
+            "ScalingReplicaSet",
+            &format!("Scaled {verb} replica set {} from {from} to {to}", key.2),
+            "deployment-controller",
+        );
     }
 }
 
-fn rollout_recreate(state: &mut State, d: &Value, new_name: &str, sets: &[(Key, Value)], replicas: i64) {
+fn rollout_recreate(
+    state: &mut State,
+    d: &Value,
+    new_name: &str,
+    sets: &[(Key, Value)],
+    replicas: i64,
+) {
     let old: Vec<&(Key, Value)> = sets.iter().filter(|(k, _)| k.2 != new_name).collect();
     let mut scaled = false;
     for (k, rs) in &old {
@@ -540,8 +782,18 @@ fn rollout_recreate(state: &mut State, d: &Value, new_name: &str, sets: &[(Key, 
 }
 
 #[allow(clippy::too_many_arguments)]
-fn rollout_rolling(state: &mut State, d: &Value, new_name: &str, sets: &[(Key, Value)], replicas: i64, surge: i64, unavailable: i64) {
-    let Some((new_key, new_rs)) = sets.iter().find(|(k, _)| k.2 == new_name).cloned() else { return };
+fn rollout_rolling(
+    state: &mut State,
+    d: &Value,
+    new_name: &str,
+    sets: &[(Key, Value)],
+    replicas: i64,
+    surge: i64,
+    unavailable: i64,
+) {
+    let Some((new_key, new_rs)) = sets.iter().find(|(k, _)| k.2 == new_name).cloned() else {
+        return;
+    };
     let total: i64 = sets.iter().map(|(_, rs)| i(&rs["spec"]["replicas"])).sum();
     let new_spec = i(&new_rs["spec"]["replicas"]);
     // Scale the new ReplicaSet up (or down to the target).
@@ -557,7 +809,11 @@ fn rollout_rolling(state: &mut State, d: &Value, new_name: &str, sets: &[(Key, V
         }
     }
     // Scale old ReplicaSets down, oldest first, never below the availability floor.
-    let mut old: Vec<(Key, Value)> = sets.iter().filter(|(k, _)| k.2 != new_name).cloned().collect();
+    let mut old: Vec<(Key, Value)> = sets
+        .iter()
+        .filter(|(k, _)| k.2 != new_name)
+        .cloned()
+        .collect();
     old.sort_by_key(|(_, rs)| revision_of(rs));
     if old.iter().all(|(_, rs)| i(&rs["spec"]["replicas"]) == 0) {
         return;
@@ -588,7 +844,10 @@ fn rollout_rolling(state: &mut State, d: &Value, new_name: &str, sets: &[(Key, V
     if changed {
         return;
     }
-    let all_available: i64 = sets.iter().map(|(_, rs)| i(&rs["status"]["availableReplicas"])).sum();
+    let all_available: i64 = sets
+        .iter()
+        .map(|(_, rs)| i(&rs["status"]["availableReplicas"]))
+        .sum();
     let mut budget = all_available - min_available;
     for (k, rs) in old.iter() {
         if budget <= 0 {
@@ -607,15 +866,28 @@ fn rollout_rolling(state: &mut State, d: &Value, new_name: &str, sets: &[(Key, V
 // ---------------------------------------------------------------- ReplicaSets, StatefulSets, DaemonSets
 
 fn pod_is_ready(pod: &Value) -> bool {
-    pod["status"]["conditions"].as_array().into_iter().flatten().any(|c| c["type"] == "Ready" && c["status"] == "True")
+    pod["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|c| c["type"] == "Ready" && c["status"] == "True")
 }
 
 fn pod_is_available(pod: &Value, min_ready: i64, memory: &Memory) -> bool {
     pod_is_ready(pod)
-        && memory.ready_since.get(uid_of(pod)).is_some_and(|t| t.elapsed() >= Duration::from_secs(min_ready.max(0) as u64))
+        && memory
+            .ready_since
+            .get(uid_of(pod))
+            .is_some_and(|t| t.elapsed() >= Duration::from_secs(min_ready.max(0) as u64))
 }
 
-fn new_pod(owner: &Value, owner_kind: &str, name: Option<String>, timing: &Timing, node: Option<&str>) -> Value {
+fn new_pod(
+    owner: &Value,
+    owner_kind: &str,
+    name: Option<String>,
+    timing: &Timing,
+    node: Option<&str>,
+) -> Value {
     let template = &owner["spec"]["template"];
     let mut metadata = template["metadata"].clone();
     if !metadata.is_object() {
@@ -627,7 +899,9 @@ fn new_pod(owner: &Value, owner_kind: &str, name: Option<String>, timing: &Timin
     }
     metadata["ownerReferences"] = json!([owner_reference(owner_kind, "apps/v1", owner)]);
     let mut spec = template["spec"].clone();
-    let node = node.map(str::to_owned).unwrap_or_else(|| timing.nodes[fastrand::usize(..timing.nodes.len())].clone());
+    let node = node
+        .map(str::to_owned)
+        .unwrap_or_else(|| timing.nodes[fastrand::usize(..timing.nodes.len())].clone());
     spec["nodeName"] = json!(node);
     json!({"metadata": metadata, "spec": spec})
 }
@@ -637,7 +911,9 @@ fn pods_of(state: &State, namespace: &str, owner_uid: &str) -> Vec<(Key, Value)>
 }
 
 fn sync_replica_set(state: &mut State, key: &Key, timing: &Timing, memory: &Memory) {
-    let Some(rs) = state.objects.get(key).cloned() else { return };
+    let Some(rs) = state.objects.get(key).cloned() else {
+        return;
+    };
     if rs["metadata"].get("deletionTimestamp").is_some() {
         return;
     }
@@ -650,20 +926,44 @@ fn sync_replica_set(state: &mut State, key: &Key, timing: &Timing, memory: &Memo
         for _ in have..want {
             let pod = new_pod(&rs, "ReplicaSet", None, timing, None);
             if let Some(created) = create_internal(state, pods_type, &ns, pod) {
-                record_event(state, &rs, "ReplicaSet", "Normal", "SuccessfulCreate", &format!("Created pod: {}", name_of(&created)), "replicaset-controller");
+                record_event(
+                    state,
+                    &rs,
+                    "ReplicaSet",
+                    "Normal",
+                    "SuccessfulCreate",
+                    &format!("Created pod: {}", name_of(&created)),
+                    "replicaset-controller",
+                );
             }
         }
     } else if have > want {
         // Not-ready pods go first, then the newest.
-        pods.sort_by(|a, b| pod_is_ready(&a.1).cmp(&pod_is_ready(&b.1)).then(b.1["metadata"]["creationTimestamp"].as_str().cmp(&a.1["metadata"]["creationTimestamp"].as_str())));
+        pods.sort_by(|a, b| {
+            pod_is_ready(&a.1).cmp(&pod_is_ready(&b.1)).then(
+                b.1["metadata"]["creationTimestamp"]
+                    .as_str()
+                    .cmp(&a.1["metadata"]["creationTimestamp"].as_str()),
+            )
+        });
         for (k, pod) in pods.iter().take((have - want) as usize) {
             state.remove(k);
-            record_event(state, &rs, "ReplicaSet", "Normal", "SuccessfulDelete", &format!("Deleted pod: {}", name_of(pod)), "replicaset-controller");
+            record_event(
+                state,
+                &rs,
+                "ReplicaSet",
+                "Normal",
+                "SuccessfulDelete",
+                &format!("Deleted pod: {}", name_of(pod)),
+                "replicaset-controller",
+            );
         }
     }
     let pods = pods_of(state, &ns, uid_of(&rs));
     let min_ready = rs["spec"]["minReadySeconds"].as_i64().unwrap_or(0);
-    let Some(mut rs) = state.objects.get(key).cloned() else { return };
+    let Some(mut rs) = state.objects.get(key).cloned() else {
+        return;
+    };
     let mut status = json!({
         "replicas": pods.len(),
         "fullyLabeledReplicas": pods.len(),
@@ -671,22 +971,37 @@ fn sync_replica_set(state: &mut State, key: &Key, timing: &Timing, memory: &Memo
         "availableReplicas": pods.iter().filter(|(_, p)| pod_is_available(p, min_ready, memory)).count(),
         "observedGeneration": rs["metadata"]["generation"],
     });
-    omit_zero(&mut status, &["fullyLabeledReplicas", "readyReplicas", "availableReplicas"]);
+    omit_zero(
+        &mut status,
+        &["fullyLabeledReplicas", "readyReplicas", "availableReplicas"],
+    );
     rs["status"] = status;
     write(state, key, rs, Part::Status);
 }
 
 fn sync_stateful_set(state: &mut State, key: &Key, timing: &Timing, memory: &Memory) {
-    let Some(sts) = state.objects.get(key).cloned() else { return };
+    let Some(sts) = state.objects.get(key).cloned() else {
+        return;
+    };
     if sts["metadata"].get("deletionTimestamp").is_some() {
         return;
     }
     let ns = key.1.clone();
     let pods_type = index_of("", "pods");
-    let revision = format!("{}-{}", name_of(&sts), template_hash(&sts["spec"]["template"], 0));
+    let revision = format!(
+        "{}-{}",
+        name_of(&sts),
+        template_hash(&sts["spec"]["template"], 0)
+    );
     let want = sts["spec"]["replicas"].as_i64().unwrap_or(1);
     let pods = pods_of(state, &ns, uid_of(&sts));
-    let ordinal = |p: &Value| name_of(p).rsplit('-').next().and_then(|n| n.parse::<i64>().ok()).unwrap_or(-1);
+    let ordinal = |p: &Value| {
+        name_of(p)
+            .rsplit('-')
+            .next()
+            .and_then(|n| n.parse::<i64>().ok())
+            .unwrap_or(-1)
+    };
     // Extra ordinals go from the highest down; one outdated pod is replaced at a time.
     for (k, p) in &pods {
         if ordinal(p) >= want {
@@ -694,7 +1009,10 @@ fn sync_stateful_set(state: &mut State, key: &Key, timing: &Timing, memory: &Mem
         }
     }
     let pods = pods_of(state, &ns, uid_of(&sts));
-    let outdated = pods.iter().filter(|(_, p)| p["metadata"]["labels"]["controller-revision-hash"] != json!(revision)).max_by_key(|(_, p)| ordinal(p));
+    let outdated = pods
+        .iter()
+        .filter(|(_, p)| p["metadata"]["labels"]["controller-revision-hash"] != json!(revision))
+        .max_by_key(|(_, p)| ordinal(p));
     if let Some((k, _)) = outdated
         && pods.iter().all(|(_, p)| pod_is_ready(p))
     {
@@ -707,22 +1025,43 @@ fn sync_stateful_set(state: &mut State, key: &Key, timing: &Timing, memory: &Mem
             continue;
         }
         // OrderedReady: each pod waits for the ones before it.
-        if sts["spec"]["podManagementPolicy"] != "Parallel" && !pods.iter().filter(|(_, p)| ordinal(p) < n).all(|(_, p)| pod_is_ready(p)) {
+        if sts["spec"]["podManagementPolicy"] != "Parallel"
+            && !pods
+                .iter()
+                .filter(|(_, p)| ordinal(p) < n)
+                .all(|(_, p)| pod_is_ready(p))
+        {
             break;
         }
         let mut pod = new_pod(&sts, "StatefulSet", Some(name.clone()), timing, None);
         pod["metadata"]["labels"]["controller-revision-hash"] = json!(revision);
         pod["metadata"]["labels"]["statefulset.kubernetes.io/pod-name"] = json!(name);
         if create_internal(state, pods_type, &ns, pod).is_some() {
-            record_event(state, &sts, "StatefulSet", "Normal", "SuccessfulCreate", &format!("create Pod {name} in StatefulSet {} successful", name_of(&sts)), "statefulset-controller");
+            record_event(
+                state,
+                &sts,
+                "StatefulSet",
+                "Normal",
+                "SuccessfulCreate",
+                &format!(
+                    "create Pod {name} in StatefulSet {} successful",
+                    name_of(&sts)
+                ),
+                "statefulset-controller",
+            );
         }
         if sts["spec"]["podManagementPolicy"] != "Parallel" {
             break;
         }
     }
     let pods = pods_of(state, &ns, uid_of(&sts));
-    let Some(mut sts) = state.objects.get(key).cloned() else { return };
-    let updated = pods.iter().filter(|(_, p)| p["metadata"]["labels"]["controller-revision-hash"] == json!(revision)).count();
+    let Some(mut sts) = state.objects.get(key).cloned() else {
+        return;
+    };
+    let updated = pods
+        .iter()
+        .filter(|(_, p)| p["metadata"]["labels"]["controller-revision-hash"] == json!(revision))
+        .count();
     let min_ready = sts["spec"]["minReadySeconds"].as_i64().unwrap_or(0);
     let mut status = json!({
         "observedGeneration": sts["metadata"]["generation"], "replicas": pods.len(),
@@ -732,13 +1071,24 @@ fn sync_stateful_set(state: &mut State, key: &Key, timing: &Timing, memory: &Mem
         "currentRevision": if updated == pods.len() { revision.clone() } else { sts["status"]["currentRevision"].as_str().unwrap_or(&revision).to_owned() },
         "updateRevision": revision, "collisionCount": 0,
     });
-    omit_zero(&mut status, &["replicas", "readyReplicas", "availableReplicas", "currentReplicas", "updatedReplicas"]);
+    omit_zero(
+        &mut status,
+        &[
+            "replicas",
+            "readyReplicas",
+            "availableReplicas",
+            "currentReplicas",
+            "updatedReplicas",
+        ],
+    );
     sts["status"] = status;
     write(state, key, sts, Part::Status);
 }
 
 fn sync_daemon_set(state: &mut State, key: &Key, timing: &Timing, memory: &Memory) {
-    let Some(ds) = state.objects.get(key).cloned() else { return };
+    let Some(ds) = state.objects.get(key).cloned() else {
+        return;
+    };
     if ds["metadata"].get("deletionTimestamp").is_some() {
         return;
     }
@@ -752,7 +1102,10 @@ fn sync_daemon_set(state: &mut State, key: &Key, timing: &Timing, memory: &Memor
     }
     let pods = pods_of(state, &ns, uid_of(&ds));
     for node in &timing.nodes {
-        if pods.iter().any(|(_, p)| p["spec"]["nodeName"] == json!(node)) {
+        if pods
+            .iter()
+            .any(|(_, p)| p["spec"]["nodeName"] == json!(node))
+        {
             continue;
         }
         let mut pod = new_pod(&ds, "DaemonSet", None, timing, Some(node));
@@ -760,16 +1113,29 @@ fn sync_daemon_set(state: &mut State, key: &Key, timing: &Timing, memory: &Memor
         create_internal(state, index_of("", "pods"), &ns, pod);
     }
     let pods = pods_of(state, &ns, uid_of(&ds));
-    let Some(mut ds) = state.objects.get(key).cloned() else { return };
+    let Some(mut ds) = state.objects.get(key).cloned() else {
+        return;
+    };
     let min_ready = ds["spec"]["minReadySeconds"].as_i64().unwrap_or(0);
     let ready = pods.iter().filter(|(_, p)| pod_is_ready(p)).count();
-    let available = pods.iter().filter(|(_, p)| pod_is_available(p, min_ready, memory)).count();
+    let available = pods
+        .iter()
+        .filter(|(_, p)| pod_is_available(p, min_ready, memory))
+        .count();
     let mut status = json!({
         "observedGeneration": ds["metadata"]["generation"], "desiredNumberScheduled": timing.nodes.len(),
         "currentNumberScheduled": pods.len(), "updatedNumberScheduled": pods.len(), "numberMisscheduled": 0,
         "numberReady": ready, "numberAvailable": available, "numberUnavailable": timing.nodes.len().saturating_sub(available),
     });
-    omit_zero(&mut status, &["numberReady", "numberAvailable", "numberUnavailable", "numberMisscheduled"]);
+    omit_zero(
+        &mut status,
+        &[
+            "numberReady",
+            "numberAvailable",
+            "numberUnavailable",
+            "numberMisscheduled",
+        ],
+    );
     ds["status"] = status;
     write(state, key, ds, Part::Status);
 }
@@ -777,15 +1143,34 @@ fn sync_daemon_set(state: &mut State, key: &Key, timing: &Timing, memory: &Memor
 // ---------------------------------------------------------------- the simulated kubelet
 
 fn kubelet(state: &mut State, key: &Key, timing: &Timing, memory: &mut Memory) {
-    let Some(pod) = state.objects.get(key).cloned() else { return };
+    let Some(pod) = state.objects.get(key).cloned() else {
+        return;
+    };
     let uid = uid_of(&pod).to_owned();
-    let age = state.born.get(&uid).map(Instant::elapsed).unwrap_or_default();
-    let containers: Vec<Value> = pod["spec"]["containers"].as_array().cloned().unwrap_or_default();
-    let behaviours: Vec<Behaviour> = containers.iter().map(|c| behaviour_of(c["image"].as_str().unwrap_or_default())).collect();
-    let slowest = if behaviours.contains(&Behaviour::Slow) { timing.slow_ready_after } else { timing.pod_ready_after };
+    let age = state
+        .born
+        .get(&uid)
+        .map(Instant::elapsed)
+        .unwrap_or_default();
+    let containers: Vec<Value> = pod["spec"]["containers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let behaviours: Vec<Behaviour> = containers
+        .iter()
+        .map(|c| behaviour_of(c["image"].as_str().unwrap_or_default()))
+        .collect();
+    let slowest = if behaviours.contains(&Behaviour::Slow) {
+        timing.slow_ready_after
+    } else {
+        timing.pod_ready_after
+    };
     let started = age >= slowest.min(timing.pod_ready_after);
     let now = now_rfc3339();
-    let n = key.2.bytes().fold(0u32, |a, b| a.wrapping_mul(31).wrapping_add(u32::from(b)));
+    let n = key
+        .2
+        .bytes()
+        .fold(0u32, |a, b| a.wrapping_mul(31).wrapping_add(u32::from(b)));
     let pod_ip = format!("10.244.{}.{}", (n >> 8) % 250, n % 250 + 2);
     let mut statuses = Vec::new();
     let mut all_ready = true;
@@ -798,12 +1183,22 @@ fn kubelet(state: &mut State, key: &Key, timing: &Timing, memory: &mut Memory) {
         let mut s = base;
         match b {
             Behaviour::PullError => {
-                let reason = if age < timing.pod_ready_after * 2 { "ErrImagePull" } else { "ImagePullBackOff" };
+                let reason = if age < timing.pod_ready_after * 2 {
+                    "ErrImagePull"
+                } else {
+                    "ImagePullBackOff"
+                };
                 s["state"] = json!({"waiting": {"reason": reason, "message": format!("Back-off pulling image \"{}\"", image.as_str().unwrap_or_default())}});
                 s["imageID"] = json!("");
                 phase = "Pending";
                 all_ready = false;
-                warnings.push(("Failed", format!("Failed to pull image \"{}\": the simulator marks this image as missing", image.as_str().unwrap_or_default())));
+                warnings.push((
+                    "Failed",
+                    format!(
+                        "Failed to pull image \"{}\": the simulator marks this image as missing",
+                        image.as_str().unwrap_or_default()
+                    ),
+                ));
             }
             _ if !started => {
                 s["state"] = json!({"waiting": {"reason": "ContainerCreating"}});
@@ -811,7 +1206,8 @@ fn kubelet(state: &mut State, key: &Key, timing: &Timing, memory: &mut Memory) {
                 all_ready = false;
             }
             Behaviour::Crash => {
-                let restarts = (age.saturating_sub(timing.pod_ready_after).as_millis() / timing.crash_every.as_millis().max(1)) as i64;
+                let restarts = (age.saturating_sub(timing.pod_ready_after).as_millis()
+                    / timing.crash_every.as_millis().max(1)) as i64;
                 s["restartCount"] = json!(restarts);
                 s["state"] = json!({"waiting": {"reason": "CrashLoopBackOff", "message": format!("back-off restarting failed container {} in pod {}", name.as_str().unwrap_or_default(), key.2)}});
                 s["lastState"] = json!({"terminated": {"exitCode": 1, "reason": "Error", "startedAt": now, "finishedAt": now}});
@@ -824,7 +1220,8 @@ fn kubelet(state: &mut State, key: &Key, timing: &Timing, memory: &mut Memory) {
                     Behaviour::Slow => age >= timing.slow_ready_after,
                     _ => true,
                 };
-                s["state"] = json!({"running": {"startedAt": pod["metadata"]["creationTimestamp"]}});
+                s["state"] =
+                    json!({"running": {"startedAt": pod["metadata"]["creationTimestamp"]}});
                 s["started"] = json!(true);
                 s["ready"] = json!(ready);
                 all_ready &= ready;
@@ -833,7 +1230,10 @@ fn kubelet(state: &mut State, key: &Key, timing: &Timing, memory: &mut Memory) {
         statuses.push(s);
     }
     if all_ready {
-        memory.ready_since.entry(uid.clone()).or_insert_with(Instant::now);
+        memory
+            .ready_since
+            .entry(uid.clone())
+            .or_insert_with(Instant::now);
     } else {
         memory.ready_since.remove(&uid);
     }
@@ -850,8 +1250,20 @@ fn kubelet(state: &mut State, key: &Key, timing: &Timing, memory: &mut Memory) {
     status["containerStatuses"] = json!(statuses);
     set_condition(&mut status, "PodScheduled", "True", "", "");
     set_condition(&mut status, "Initialized", "True", "", "");
-    set_condition(&mut status, "ContainersReady", ready_text, if all_ready { "" } else { "ContainersNotReady" }, "");
-    set_condition(&mut status, "Ready", ready_text, if all_ready { "" } else { "ContainersNotReady" }, "");
+    set_condition(
+        &mut status,
+        "ContainersReady",
+        ready_text,
+        if all_ready { "" } else { "ContainersNotReady" },
+        "",
+    );
+    set_condition(
+        &mut status,
+        "Ready",
+        ready_text,
+        if all_ready { "" } else { "ContainersNotReady" },
+        "",
+    );
     for c in status["conditions"].as_array_mut().into_iter().flatten() {
         if let Some(m) = c.as_object_mut() {
             m.remove("lastUpdateTime");
@@ -861,20 +1273,49 @@ fn kubelet(state: &mut State, key: &Key, timing: &Timing, memory: &mut Memory) {
     if before == status {
         return;
     }
-    let was_started = before["containerStatuses"].as_array().is_some_and(|s| s.iter().any(|c| c["started"] == json!(true) || c["restartCount"].as_i64().unwrap_or(0) > 0));
+    let was_started = before["containerStatuses"].as_array().is_some_and(|s| {
+        s.iter()
+            .any(|c| c["started"] == json!(true) || c["restartCount"].as_i64().unwrap_or(0) > 0)
+    });
     let mut updated = pod.clone();
     updated["status"] = status;
     if let Some(written) = write(state, key, updated, Part::Status) {
         if before["phase"] == "Pending" && before.get("containerStatuses").is_none() {
-            record_event(state, &written, "Pod", "Normal", "Scheduled", &format!("Successfully assigned {}/{} to {}", key.1, key.2, pod["spec"]["nodeName"].as_str().unwrap_or_default()), "default-scheduler");
+            record_event(
+                state,
+                &written,
+                "Pod",
+                "Normal",
+                "Scheduled",
+                &format!(
+                    "Successfully assigned {}/{} to {}",
+                    key.1,
+                    key.2,
+                    pod["spec"]["nodeName"].as_str().unwrap_or_default()
+                ),
+                "default-scheduler",
+            );
         }
         if started && !was_started {
             for c in &containers {
-                record_event(state, &written, "Pod", "Normal", "Started", &format!("Started container {}", c["name"].as_str().unwrap_or_default()), "kubelet");
+                record_event(
+                    state,
+                    &written,
+                    "Pod",
+                    "Normal",
+                    "Started",
+                    &format!(
+                        "Started container {}",
+                        c["name"].as_str().unwrap_or_default()
+                    ),
+                    "kubelet",
+                );
             }
         }
         for (reason, message) in warnings {
-            record_event(state, &written, "Pod", "Warning", reason, &message, "kubelet");
+            record_event(
+                state, &written, "Pod", "Warning", reason, &message, "kubelet",
+            );
         }
     }
 }
@@ -882,21 +1323,39 @@ fn kubelet(state: &mut State, key: &Key, timing: &Timing, memory: &mut Memory) {
 // ---------------------------------------------------------------- Endpoints
 
 fn sync_endpoints(state: &mut State, key: &Key) {
-    let Some(svc) = state.objects.get(key).cloned() else { return };
-    let Some(selector) = svc["spec"]["selector"].as_object().filter(|s| !s.is_empty()) else { return };
+    let Some(svc) = state.objects.get(key).cloned() else {
+        return;
+    };
+    let Some(selector) = svc["spec"]["selector"]
+        .as_object()
+        .filter(|s| !s.is_empty())
+    else {
+        return;
+    };
     let selector = LabelSelector::from_object(&json!({"matchLabels": selector}));
     let ns = &key.1;
     let pods: Vec<Value> = state
         .of_type(index_of("", "pods"), Some(ns))
-        .filter(|(_, p)| selector.matches(p["metadata"]["labels"].as_object()) && p["status"]["podIP"].is_string())
+        .filter(|(_, p)| {
+            selector.matches(p["metadata"]["labels"].as_object())
+                && p["status"]["podIP"].is_string()
+        })
         .map(|(_, p)| p.clone())
         .collect();
     let address = |p: &Value| {
         json!({"ip": p["status"]["podIP"], "nodeName": p["spec"]["nodeName"],
             "targetRef": {"kind": "Pod", "namespace": ns, "name": name_of(p), "uid": uid_of(p)}})
     };
-    let ready: Vec<Value> = pods.iter().filter(|p| pod_is_ready(p)).map(address).collect();
-    let not_ready: Vec<Value> = pods.iter().filter(|p| !pod_is_ready(p)).map(address).collect();
+    let ready: Vec<Value> = pods
+        .iter()
+        .filter(|p| pod_is_ready(p))
+        .map(address)
+        .collect();
+    let not_ready: Vec<Value> = pods
+        .iter()
+        .filter(|p| !pod_is_ready(p))
+        .map(address)
+        .collect();
     let ports: Vec<Value> = svc["spec"]["ports"]
         .as_array()
         .into_iter()
@@ -917,7 +1376,11 @@ fn sync_endpoints(state: &mut State, key: &Key) {
     if !not_ready.is_empty() {
         subset["notReadyAddresses"] = json!(not_ready);
     }
-    let subsets = if ready.is_empty() && not_ready.is_empty() { json!([]) } else { json!([subset]) };
+    let subsets = if ready.is_empty() && not_ready.is_empty() {
+        json!([])
+    } else {
+        json!([subset])
+    };
     let ep_type = index_of("", "endpoints");
     let name = key.2.clone();
     match state.get(ep_type, ns, &name).cloned() {
@@ -927,8 +1390,13 @@ fn sync_endpoints(state: &mut State, key: &Key) {
         }
         None => {
             let labels = svc["metadata"]["labels"].clone();
-            create_internal(state, ep_type, ns, json!({"metadata": {"name": name, "labels": if labels.is_null() { json!({}) } else { labels },
-                "annotations": {"simulator.topsail.dev/managed": "true"}}, "subsets": subsets}));
+            create_internal(
+                state,
+                ep_type,
+                ns,
+                json!({"metadata": {"name": name, "labels": if labels.is_null() { json!({}) } else { labels },
+                "annotations": {"simulator.topsail.dev/managed": "true"}}, "subsets": subsets}),
+            );
         }
     }
 }
@@ -937,7 +1405,10 @@ fn remove_orphaned_endpoints(state: &mut State) {
     let svc_type = index_of("", "services");
     let gone: Vec<Key> = state
         .of_type(index_of("", "endpoints"), None)
-        .filter(|(k, ep)| ep["metadata"]["annotations"]["simulator.topsail.dev/managed"] == "true" && state.get(svc_type, &k.1, &k.2).is_none())
+        .filter(|(k, ep)| {
+            ep["metadata"]["annotations"]["simulator.topsail.dev/managed"] == "true"
+                && state.get(svc_type, &k.1, &k.2).is_none()
+        })
         .map(|(k, _)| k.clone())
         .collect();
     for k in gone {
@@ -956,10 +1427,20 @@ mod tests {
     #[test]
     fn rolling_math_matches_the_reference_examples() {
         for (replicas, expected) in [(3, (1, 0)), (4, (1, 1)), (10, (3, 2)), (1, (1, 0))] {
-            assert_eq!(surge_and_unavailable(&deployment(replicas, json!("25%"), json!("25%"))), expected, "{replicas}");
+            assert_eq!(
+                surge_and_unavailable(&deployment(replicas, json!("25%"), json!("25%"))),
+                expected,
+                "{replicas}"
+            );
         }
-        assert_eq!(surge_and_unavailable(&deployment(3, json!(0), json!("10%"))), (0, 1));
-        assert_eq!(surge_and_unavailable(&deployment(0, json!(1), json!(1))), (1, 0));
+        assert_eq!(
+            surge_and_unavailable(&deployment(3, json!(0), json!("10%"))),
+            (0, 1)
+        );
+        assert_eq!(
+            surge_and_unavailable(&deployment(0, json!(1), json!(1))),
+            (1, 0)
+        );
     }
 
     #[test]
@@ -975,7 +1456,10 @@ mod tests {
 
     #[test]
     fn image_names_choose_behaviour() {
-        assert_eq!(behaviour_of("registry.local/team/crashloop:1"), Behaviour::Crash);
+        assert_eq!(
+            behaviour_of("registry.local/team/crashloop:1"),
+            Behaviour::Crash
+        );
         assert_eq!(behaviour_of("nginx:1.27"), Behaviour::Healthy);
         assert_eq!(behaviour_of("app-never-ready:2"), Behaviour::NeverReady);
         assert_eq!(behaviour_of("pull-error/x"), Behaviour::Healthy);

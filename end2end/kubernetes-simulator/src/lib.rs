@@ -108,10 +108,21 @@ impl Cluster {
             504 => "Timeout",
             _ => "InternalError",
         };
-        let e = store::ApiError::new(code, reason, format!("injected fault: the simulator answers {code}"));
-        let mut response = (StatusCode::from_u16(code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE), [("content-type", "application/json")], e.status().to_string()).into_response();
+        let e = store::ApiError::new(
+            code,
+            reason,
+            format!("injected fault: the simulator answers {code}"),
+        );
+        let mut response = (
+            StatusCode::from_u16(code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+            [("content-type", "application/json")],
+            e.status().to_string(),
+        )
+            .into_response();
         if code == 429 {
-            response.headers_mut().insert("retry-after", "1".parse().expect("a header value"));
+            response
+                .headers_mut()
+                .insert("retry-after", "1".parse().expect("a header value"));
         }
         Some(response)
     }
@@ -148,7 +159,10 @@ pub fn kubeconfig(contexts: &[(&str, &RunningCluster, &str)]) -> String {
     let mut users = String::new();
     let mut ctxs = String::new();
     for (name, c, namespace) in contexts {
-        clusters.push_str(&format!("- name: {name}\n  cluster:\n    server: {}\n", c.url));
+        clusters.push_str(&format!(
+            "- name: {name}\n  cluster:\n    server: {}\n",
+            c.url
+        ));
         if let Some(ca) = &c.ca_pem {
             use base64::Engine;
             let data = base64::engine::general_purpose::STANDARD.encode(ca);
@@ -161,7 +175,9 @@ pub fn kubeconfig(contexts: &[(&str, &RunningCluster, &str)]) -> String {
         ctxs.push_str(&format!("- name: {name}\n  context:\n    cluster: {name}\n    user: {name}\n    namespace: {namespace}\n"));
     }
     let current = contexts.first().map(|c| c.0).unwrap_or_default();
-    format!("apiVersion: v1\nkind: Config\npreferences: {{}}\ncurrent-context: {current}\nclusters:\n{clusters}users:\n{users}contexts:\n{ctxs}")
+    format!(
+        "apiVersion: v1\nkind: Config\npreferences: {{}}\ncurrent-context: {current}\nclusters:\n{clusters}users:\n{users}contexts:\n{ctxs}"
+    )
 }
 
 /// Starts a cluster listening on `addr` (port 0 picks a free port).
@@ -206,25 +222,46 @@ pub async fn start(config: Config, addr: SocketAddr) -> std::io::Result<RunningC
             }
         })
     };
-    Ok(RunningCluster { url, token: config.token, ca_pem, cluster, tasks: vec![server, controllers] })
+    Ok(RunningCluster {
+        url,
+        token: config.token,
+        ca_pem,
+        cluster,
+        tasks: vec![server, controllers],
+    })
 }
 
 /// Accepts TLS connections and serves each with the router (HTTP/1.1).
-async fn serve_https(listener: tokio::net::TcpListener, acceptor: tokio_rustls::TlsAcceptor, router: Router) {
+async fn serve_https(
+    listener: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    router: Router,
+) {
     loop {
-        let Ok((tcp, _)) = listener.accept().await else { continue };
+        let Ok((tcp, _)) = listener.accept().await else {
+            continue;
+        };
         let (acceptor, router) = (acceptor.clone(), router.clone());
         tokio::spawn(async move {
-            let Ok(stream) = acceptor.accept(tcp).await else { return };
+            let Ok(stream) = acceptor.accept(tcp).await else {
+                return;
+            };
             let service = hyper_util::service::TowerToHyperService::new(router);
-            let _ = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
-                .http1_only()
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                .await;
+            let _ =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+                    .http1_only()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
         });
     }
 }
 
-async fn serve(AxumState(cluster): AxumState<Arc<Cluster>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn serve(
+    AxumState(cluster): AxumState<Arc<Cluster>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     api::handle(cluster, method, uri, headers, body).await
 }

@@ -10,7 +10,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 fn usage() -> ! {
-    eprintln!("usage: kubernetes-simulator [--clusters N] [--port P] [--token T|--anonymous] [--https] [--kubeconfig PATH] [--pod-ready-ms MS]");
+    eprintln!(
+        "usage: kubernetes-simulator [--clusters N] [--port P] [--token T|--anonymous] [--https] [--kubeconfig PATH] [--pod-ready-ms MS]"
+    );
     std::process::exit(2)
 }
 
@@ -31,7 +33,10 @@ async fn main() {
             "--anonymous" => token = None,
             "--https" => config.https = true,
             "--kubeconfig" => kubeconfig_path = value(),
-            "--pod-ready-ms" => config.timing.pod_ready_after = Duration::from_millis(value().parse().unwrap_or_else(|_| usage())),
+            "--pod-ready-ms" => {
+                config.timing.pod_ready_after =
+                    Duration::from_millis(value().parse().unwrap_or_else(|_| usage()))
+            }
             _ => usage(),
         }
     }
@@ -49,9 +54,15 @@ async fn main() {
         }
     }
     let names: Vec<String> = (1..=running.len()).map(|n| format!("sim-{n}")).collect();
-    let contexts: Vec<(&str, &kubernetes_simulator::RunningCluster, &str)> =
-        names.iter().zip(&running).map(|(n, c)| (n.as_str(), c, "default")).collect();
-    if let Err(e) = std::fs::write(&kubeconfig_path, kubernetes_simulator::kubeconfig(&contexts)) {
+    let contexts: Vec<(&str, &kubernetes_simulator::RunningCluster, &str)> = names
+        .iter()
+        .zip(&running)
+        .map(|(n, c)| (n.as_str(), c, "default"))
+        .collect();
+    if let Err(e) = std::fs::write(
+        &kubeconfig_path,
+        kubernetes_simulator::kubeconfig(&contexts),
+    ) {
         eprintln!("kubernetes-simulator: cannot write {kubeconfig_path}: {e}");
         std::process::exit(1);
     }

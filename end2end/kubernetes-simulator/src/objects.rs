@@ -24,14 +24,18 @@ pub struct Writer {
 fn is_dns_subdomain(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 253
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
         && name.starts_with(|c: char| c.is_ascii_alphanumeric())
         && name.ends_with(|c: char| c.is_ascii_alphanumeric())
 }
 
 fn random_suffix(n: usize) -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    (0..n).map(|_| ALPHABET[fastrand::usize(..ALPHABET.len())] as char).collect()
+    (0..n)
+        .map(|_| ALPHABET[fastrand::usize(..ALPHABET.len())] as char)
+        .collect()
 }
 
 /// Fills in the defaults the real API server applies to the kinds whose defaults matter to a
@@ -48,8 +52,14 @@ pub fn apply_defaults(type_index: usize, object: &mut Value, state: &mut State) 
         ensure(spec, "dnsPolicy", json!("ClusterFirst"));
         ensure(spec, "terminationGracePeriodSeconds", json!(30));
         for c in spec["containers"].as_array_mut().into_iter().flatten() {
-            let latest = c["image"].as_str().is_some_and(|i| !i.contains(':') || i.ends_with(":latest"));
-            ensure(c, "imagePullPolicy", json!(if latest { "Always" } else { "IfNotPresent" }));
+            let latest = c["image"]
+                .as_str()
+                .is_some_and(|i| !i.contains(':') || i.ends_with(":latest"));
+            ensure(
+                c,
+                "imagePullPolicy",
+                json!(if latest { "Always" } else { "IfNotPresent" }),
+            );
             ensure(c, "terminationMessagePath", json!("/dev/termination-log"));
             for p in c["ports"].as_array_mut().into_iter().flatten() {
                 ensure(p, "protocol", json!("TCP"));
@@ -65,8 +75,16 @@ pub fn apply_defaults(type_index: usize, object: &mut Value, state: &mut State) 
             ensure(spec, "strategy", json!({"type": "RollingUpdate"}));
             if spec["strategy"]["type"] == "RollingUpdate" {
                 ensure(&mut spec["strategy"], "rollingUpdate", json!({}));
-                ensure(&mut spec["strategy"]["rollingUpdate"], "maxUnavailable", json!("25%"));
-                ensure(&mut spec["strategy"]["rollingUpdate"], "maxSurge", json!("25%"));
+                ensure(
+                    &mut spec["strategy"]["rollingUpdate"],
+                    "maxUnavailable",
+                    json!("25%"),
+                );
+                ensure(
+                    &mut spec["strategy"]["rollingUpdate"],
+                    "maxSurge",
+                    json!("25%"),
+                );
             }
             default_pod_spec(&mut spec["template"]["spec"]);
         }
@@ -77,11 +95,19 @@ pub fn apply_defaults(type_index: usize, object: &mut Value, state: &mut State) 
             }
             if t.plural == "statefulsets" {
                 ensure(spec, "podManagementPolicy", json!("OrderedReady"));
-                ensure(spec, "updateStrategy", json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}));
+                ensure(
+                    spec,
+                    "updateStrategy",
+                    json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}),
+                );
                 ensure(spec, "revisionHistoryLimit", json!(10));
             }
             if t.plural == "daemonsets" {
-                ensure(spec, "updateStrategy", json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}));
+                ensure(
+                    spec,
+                    "updateStrategy",
+                    json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}),
+                );
                 ensure(spec, "revisionHistoryLimit", json!(10));
             }
             default_pod_spec(&mut spec["template"]["spec"]);
@@ -108,7 +134,12 @@ pub fn apply_defaults(type_index: usize, object: &mut Value, state: &mut State) 
 }
 
 fn int_or_percent_ok(v: &Value) -> bool {
-    v.is_null() || v.as_i64().is_some_and(|n| n >= 0) || v.as_str().is_some_and(|s| s.strip_suffix('%').is_some_and(|n| n.parse::<u32>().is_ok_and(|n| n <= 100)))
+    v.is_null()
+        || v.as_i64().is_some_and(|n| n >= 0)
+        || v.as_str().is_some_and(|s| {
+            s.strip_suffix('%')
+                .is_some_and(|n| n.parse::<u32>().is_ok_and(|n| n <= 100))
+        })
 }
 
 fn is_zero(v: &Value) -> bool {
@@ -126,7 +157,11 @@ pub fn validate(type_index: usize, object: &Value, old: Option<&Value>) -> Resul
             format!("Invalid value: \"{name}\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"),
         ));
     }
-    if matches!(t.plural, "deployments" | "replicasets" | "statefulsets" | "daemonsets") && t.group == "apps" {
+    if matches!(
+        t.plural,
+        "deployments" | "replicasets" | "statefulsets" | "daemonsets"
+    ) && t.group == "apps"
+    {
         let spec = &object["spec"];
         let selector = &spec["selector"];
         if selector.is_null() || selector.as_object().is_some_and(Map::is_empty) {
@@ -134,28 +169,49 @@ pub fn validate(type_index: usize, object: &Value, old: Option<&Value>) -> Resul
         } else {
             let labels = spec["template"]["metadata"]["labels"].as_object();
             if !crate::selectors::LabelSelector::from_object(selector).matches(labels) {
-                causes.push(("spec.template.metadata.labels".into(), format!("Invalid value: {}: `selector` does not match template `labels`", json!(labels))));
+                causes.push((
+                    "spec.template.metadata.labels".into(),
+                    format!(
+                        "Invalid value: {}: `selector` does not match template `labels`",
+                        json!(labels)
+                    ),
+                ));
             }
             if let Some(old) = old
                 && old["spec"]["selector"] != *selector
             {
-                causes.push(("spec.selector".into(), format!("Invalid value: {selector}: field is immutable")));
+                causes.push((
+                    "spec.selector".into(),
+                    format!("Invalid value: {selector}: field is immutable"),
+                ));
             }
         }
         let containers = spec["template"]["spec"]["containers"].as_array();
         if containers.is_none_or(Vec::is_empty) {
-            causes.push(("spec.template.spec.containers".into(), "Required value".into()));
+            causes.push((
+                "spec.template.spec.containers".into(),
+                "Required value".into(),
+            ));
         }
         for (i, c) in containers.into_iter().flatten().enumerate() {
             if c["name"].as_str().is_none_or(str::is_empty) {
-                causes.push((format!("spec.template.spec.containers[{i}].name"), "Required value".into()));
+                causes.push((
+                    format!("spec.template.spec.containers[{i}].name"),
+                    "Required value".into(),
+                ));
             }
             if c["image"].as_str().is_none_or(str::is_empty) {
-                causes.push((format!("spec.template.spec.containers[{i}].image"), "Required value".into()));
+                causes.push((
+                    format!("spec.template.spec.containers[{i}].image"),
+                    "Required value".into(),
+                ));
             }
         }
         if spec["replicas"].as_i64().is_some_and(|r| r < 0) {
-            causes.push(("spec.replicas".into(), "Invalid value: must be greater than or equal to 0".into()));
+            causes.push((
+                "spec.replicas".into(),
+                "Invalid value: must be greater than or equal to 0".into(),
+            ));
         }
         if t.plural == "deployments" {
             let strategy = &spec["strategy"];
@@ -165,33 +221,63 @@ pub fn validate(type_index: usize, object: &Value, old: Option<&Value>) -> Resul
                     "Forbidden: may not be specified when strategy `type` is 'Recreate'".into(),
                 )),
                 Some("Recreate") | Some("RollingUpdate") => {}
-                other => causes.push(("spec.strategy.type".into(), format!("Unsupported value: {}: supported values: \"Recreate\", \"RollingUpdate\"", json!(other)))),
+                other => causes.push((
+                    "spec.strategy.type".into(),
+                    format!(
+                        "Unsupported value: {}: supported values: \"Recreate\", \"RollingUpdate\"",
+                        json!(other)
+                    ),
+                )),
             }
             let ru = &strategy["rollingUpdate"];
             if !int_or_percent_ok(&ru["maxUnavailable"]) {
-                causes.push(("spec.strategy.rollingUpdate.maxUnavailable".into(), "Invalid value: must not be greater than 100%".into()));
+                causes.push((
+                    "spec.strategy.rollingUpdate.maxUnavailable".into(),
+                    "Invalid value: must not be greater than 100%".into(),
+                ));
             }
             if !int_or_percent_ok(&ru["maxSurge"]) {
-                causes.push(("spec.strategy.rollingUpdate.maxSurge".into(), "Invalid value: must be an integer or percentage".into()));
+                causes.push((
+                    "spec.strategy.rollingUpdate.maxSurge".into(),
+                    "Invalid value: must be an integer or percentage".into(),
+                ));
             }
             if is_zero(&ru["maxUnavailable"]) && is_zero(&ru["maxSurge"]) {
-                causes.push(("spec.strategy.rollingUpdate.maxUnavailable".into(), "Invalid value: 0: may not be 0 when `maxSurge` is 0".into()));
+                causes.push((
+                    "spec.strategy.rollingUpdate.maxUnavailable".into(),
+                    "Invalid value: 0: may not be 0 when `maxSurge` is 0".into(),
+                ));
             }
             let deadline = spec["progressDeadlineSeconds"].as_i64().unwrap_or(600);
             let min_ready = spec["minReadySeconds"].as_i64().unwrap_or(0);
             if deadline <= min_ready {
-                causes.push(("spec.progressDeadlineSeconds".into(), "Invalid value: must be greater than minReadySeconds".into()));
+                causes.push((
+                    "spec.progressDeadlineSeconds".into(),
+                    "Invalid value: must be greater than minReadySeconds".into(),
+                ));
             }
         }
     }
     if t.plural == "services" && t.group.is_empty() {
-        for (i, p) in object["spec"]["ports"].as_array().into_iter().flatten().enumerate() {
+        for (i, p) in object["spec"]["ports"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
             if p["port"].as_i64().is_none_or(|n| !(1..=65535).contains(&n)) {
-                causes.push((format!("spec.ports[{i}].port"), "Invalid value: must be between 1 and 65535, inclusive".into()));
+                causes.push((
+                    format!("spec.ports[{i}].port"),
+                    "Invalid value: must be between 1 and 65535, inclusive".into(),
+                ));
             }
         }
     }
-    if causes.is_empty() { Ok(()) } else { Err(ApiError::invalid(t, name, causes)) }
+    if causes.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(t, name, causes))
+    }
 }
 
 fn has_generation(type_index: usize) -> bool {
@@ -200,7 +286,13 @@ fn has_generation(type_index: usize) -> bool {
 }
 
 /// Creates an object (POST, or an apply that finds nothing).
-pub fn create(state: &mut State, type_index: usize, namespace: &str, mut object: Value, writer: &Writer) -> Result<Value, ApiError> {
+pub fn create(
+    state: &mut State,
+    type_index: usize,
+    namespace: &str,
+    mut object: Value,
+    writer: &Writer,
+) -> Result<Value, ApiError> {
     let t = &TYPES[type_index];
     if !object.is_object() {
         return Err(ApiError::bad_request("the request body must be an object"));
@@ -212,19 +304,40 @@ pub fn create(state: &mut State, type_index: usize, namespace: &str, mut object:
         && t.namespaced
         && body_ns != namespace
     {
-        return Err(ApiError::bad_request("the namespace of the provided object does not match the namespace sent on the request"));
+        return Err(ApiError::bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request",
+        ));
     }
     if name_of(&object).is_empty() {
         match object["metadata"]["generateName"].as_str() {
-            Some(prefix) => object["metadata"]["name"] = json!(format!("{prefix}{}", random_suffix(5))),
-            None => return Err(ApiError::invalid(t, "", vec![("metadata.name".into(), "Required value: name or generateName is required".into())])),
+            Some(prefix) => {
+                object["metadata"]["name"] = json!(format!("{prefix}{}", random_suffix(5)))
+            }
+            None => {
+                return Err(ApiError::invalid(
+                    t,
+                    "",
+                    vec![(
+                        "metadata.name".into(),
+                        "Required value: name or generateName is required".into(),
+                    )],
+                ));
+            }
         }
     }
     let name = name_of(&object).to_owned();
     if t.namespaced && !state.namespace_exists(namespace) {
         return Err(ApiError::not_found(&TYPES[0], namespace));
     }
-    let key: Key = (type_index, if t.namespaced { namespace.to_owned() } else { String::new() }, name.clone());
+    let key: Key = (
+        type_index,
+        if t.namespaced {
+            namespace.to_owned()
+        } else {
+            String::new()
+        },
+        name.clone(),
+    );
     if state.objects.contains_key(&key) {
         return Err(ApiError::already_exists(t, &name));
     }
@@ -253,7 +366,13 @@ pub fn create(state: &mut State, type_index: usize, namespace: &str, mut object:
     }
     if object["metadata"].get("managedFields").is_none() {
         let mut owners = Ownership::default();
-        owners.record_update(&writer.manager, &t.api_version(), &now_rfc3339(), &json!({}), &object);
+        owners.record_update(
+            &writer.manager,
+            &t.api_version(),
+            &now_rfc3339(),
+            &json!({}),
+            &object,
+        );
         owners.write(&mut object);
     }
     Ok(with_type(type_index, state.insert(key, object)))
@@ -283,7 +402,9 @@ pub fn update(
     let type_index = key.0;
     let t = &TYPES[type_index];
     if !new.is_object() || !new["metadata"].is_object() {
-        return Err(ApiError::bad_request("the request body must be an object with metadata"));
+        return Err(ApiError::bad_request(
+            "the request body must be an object with metadata",
+        ));
     }
     let name = name_of(old).to_owned();
     if name_of(&new) != name {
@@ -341,7 +462,8 @@ pub fn update(
     if has_generation(type_index) {
         let g = old["metadata"]["generation"].as_i64().unwrap_or(1);
         let changed = part == Part::Main
-            && (old.get("spec") != new.get("spec") || old["metadata"].get("annotations") != new["metadata"].get("annotations"));
+            && (old.get("spec") != new.get("spec")
+                || old["metadata"].get("annotations") != new["metadata"].get("annotations"));
         new["metadata"]["generation"] = json!(if changed { g + 1 } else { g });
     }
     if record_ownership {
@@ -360,7 +482,9 @@ pub fn update(
     }
     // The last finalizer removed from an object being deleted completes the deletion.
     if new["metadata"].get("deletionTimestamp").is_some()
-        && new["metadata"]["finalizers"].as_array().is_none_or(Vec::is_empty)
+        && new["metadata"]["finalizers"]
+            .as_array()
+            .is_none_or(Vec::is_empty)
     {
         let removed = state.remove(key).unwrap_or(new);
         return Ok(with_type(type_index, removed));
@@ -393,7 +517,10 @@ pub fn apply(
         return Err(ApiError::bad_request("metadata.managedFields must be nil"));
     }
     if applied["kind"].as_str() != Some(t.kind) {
-        return Err(ApiError::bad_request(format!("the kind of the applied object must be {}", t.kind)));
+        return Err(ApiError::bad_request(format!(
+            "the kind of the applied object must be {}",
+            t.kind
+        )));
     }
     if !name_of(&applied).is_empty() && name_of(&applied) != name {
         return Err(ApiError::bad_request(format!(
@@ -401,12 +528,23 @@ pub fn apply(
             name_of(&applied)
         )));
     }
-    let key: Key = (type_index, if t.namespaced { namespace.to_owned() } else { String::new() }, name.to_owned());
+    let key: Key = (
+        type_index,
+        if t.namespaced {
+            namespace.to_owned()
+        } else {
+            String::new()
+        },
+        name.to_owned(),
+    );
     let now = now_rfc3339();
     let existing = state.objects.get(&key).cloned();
     let (base, mut owners) = match &existing {
         Some(o) => (o.clone(), Ownership::read(o)),
-        None => (json!({"apiVersion": t.api_version(), "kind": t.kind, "metadata": {"name": name}}), Ownership::default()),
+        None => (
+            json!({"apiVersion": t.api_version(), "kind": t.kind, "metadata": {"name": name}}),
+            Ownership::default(),
+        ),
     };
     let mut live = base.clone();
     let mut applied_body = applied.clone();
@@ -455,7 +593,13 @@ pub enum Propagation {
 
 /// Deletes an object. Background: removed now, dependents collected by the garbage collector.
 /// Foreground (or finalizers present): marked with `deletionTimestamp` and returned.
-pub fn delete(state: &mut State, key: &Key, propagation: Propagation, precondition_uid: Option<&str>, dry_run: bool) -> Result<Value, ApiError> {
+pub fn delete(
+    state: &mut State,
+    key: &Key,
+    propagation: Propagation,
+    precondition_uid: Option<&str>,
+    dry_run: bool,
+) -> Result<Value, ApiError> {
     let t = &TYPES[key.0];
     let Some(object) = state.objects.get(key).cloned() else {
         return Err(ApiError::not_found(t, &key.2));
@@ -485,7 +629,9 @@ pub fn delete(state: &mut State, key: &Key, propagation: Propagation, preconditi
             }
         }
     }
-    let has_finalizers = object["metadata"]["finalizers"].as_array().is_some_and(|f| !f.is_empty());
+    let has_finalizers = object["metadata"]["finalizers"]
+        .as_array()
+        .is_some_and(|f| !f.is_empty());
     if propagation == Propagation::Foreground || has_finalizers {
         let mut marked = object.clone();
         if marked["metadata"].get("deletionTimestamp").is_none() {
@@ -493,7 +639,10 @@ pub fn delete(state: &mut State, key: &Key, propagation: Propagation, preconditi
             marked["metadata"]["deletionGracePeriodSeconds"] = json!(0);
         }
         if propagation == Propagation::Foreground {
-            let finalizers = marked["metadata"]["finalizers"].as_array().cloned().unwrap_or_default();
+            let finalizers = marked["metadata"]["finalizers"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
             if !finalizers.contains(&json!("foregroundDeletion")) {
                 let mut f = finalizers;
                 f.push(json!("foregroundDeletion"));
@@ -512,7 +661,11 @@ fn success_status(t: &crate::resources::ResourceType, name: &str, uid: &str) -> 
 }
 
 pub fn owner_uids(object: &Value) -> impl Iterator<Item = &str> {
-    object["metadata"]["ownerReferences"].as_array().into_iter().flatten().filter_map(|r| r["uid"].as_str())
+    object["metadata"]["ownerReferences"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["uid"].as_str())
 }
 
 /// The controlling owner's uid, if any.
@@ -526,8 +679,17 @@ pub fn controller_uid(object: &Value) -> Option<&str> {
 
 /// Creates the namespaces every cluster starts with.
 pub fn seed(state: &mut State) {
-    let writer = Writer { manager: "kube-apiserver".into(), dry_run: false };
+    let writer = Writer {
+        manager: "kube-apiserver".into(),
+        dry_run: false,
+    };
     for ns in ["default", "kube-system", "kube-public"] {
-        let _ = create(state, index_of("", "namespaces"), "", json!({"metadata": {"name": ns}}), &writer);
+        let _ = create(
+            state,
+            index_of("", "namespaces"),
+            "",
+            json!({"metadata": {"name": ns}}),
+            &writer,
+        );
     }
 }

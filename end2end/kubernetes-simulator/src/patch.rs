@@ -10,12 +10,24 @@ use serde_json::{Map, Value};
 /// value holds the list (it tells container ports from service ports).
 pub fn merge_key(parent: &str, field: &str) -> Option<&'static str> {
     match field {
-        "containers" | "initContainers" | "ephemeralContainers" | "env" | "volumes" | "imagePullSecrets" => Some("name"),
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "env"
+        | "volumes"
+        | "imagePullSecrets" => Some("name"),
         "volumeMounts" | "volumeDevices" => Some("mountPath"),
         "conditions" => Some("type"),
         "ownerReferences" => Some("uid"),
         "hostAliases" => Some("ip"),
-        "ports" if matches!(parent, "containers" | "initContainers" | "ephemeralContainers") => Some("containerPort"),
+        "ports"
+            if matches!(
+                parent,
+                "containers" | "initContainers" | "ephemeralContainers"
+            ) =>
+        {
+            Some("containerPort")
+        }
         "ports" => Some("port"),
         _ => None,
     }
@@ -27,19 +39,34 @@ fn pointer_tokens(pointer: &str) -> Result<Vec<String>, String> {
     if pointer.is_empty() {
         return Ok(Vec::new());
     }
-    let rest = pointer.strip_prefix('/').ok_or_else(|| format!("invalid JSON pointer {pointer:?}"))?;
-    Ok(rest.split('/').map(|t| t.replace("~1", "/").replace("~0", "~")).collect())
+    let rest = pointer
+        .strip_prefix('/')
+        .ok_or_else(|| format!("invalid JSON pointer {pointer:?}"))?;
+    Ok(rest
+        .split('/')
+        .map(|t| t.replace("~1", "/").replace("~0", "~"))
+        .collect())
 }
 
-fn parent_and_last<'a>(doc: &'a mut Value, tokens: &[String]) -> Result<(&'a mut Value, String), String> {
-    let (last, parents) = tokens.split_last().ok_or("the root cannot be the target of this operation")?;
+fn parent_and_last<'a>(
+    doc: &'a mut Value,
+    tokens: &[String],
+) -> Result<(&'a mut Value, String), String> {
+    let (last, parents) = tokens
+        .split_last()
+        .ok_or("the root cannot be the target of this operation")?;
     let mut node = doc;
     for t in parents {
         node = match node {
-            Value::Object(m) => m.get_mut(t).ok_or_else(|| format!("path element {t:?} not found"))?,
+            Value::Object(m) => m
+                .get_mut(t)
+                .ok_or_else(|| format!("path element {t:?} not found"))?,
             Value::Array(a) => {
-                let i: usize = t.parse().map_err(|_| format!("invalid array index {t:?}"))?;
-                a.get_mut(i).ok_or_else(|| format!("array index {i} out of bounds"))?
+                let i: usize = t
+                    .parse()
+                    .map_err(|_| format!("invalid array index {t:?}"))?;
+                a.get_mut(i)
+                    .ok_or_else(|| format!("array index {i} out of bounds"))?
             }
             _ => return Err(format!("path element {t:?} is not a container")),
         };
@@ -73,7 +100,9 @@ fn pointer_add(doc: &mut Value, tokens: &[String], value: Value) -> Result<(), S
             if last == "-" {
                 a.push(value);
             } else {
-                let i: usize = last.parse().map_err(|_| format!("invalid array index {last:?}"))?;
+                let i: usize = last
+                    .parse()
+                    .map_err(|_| format!("invalid array index {last:?}"))?;
                 if i > a.len() {
                     return Err(format!("array index {i} out of bounds"));
                 }
@@ -88,27 +117,43 @@ fn pointer_add(doc: &mut Value, tokens: &[String], value: Value) -> Result<(), S
 fn pointer_remove(doc: &mut Value, tokens: &[String]) -> Result<Value, String> {
     let (parent, last) = parent_and_last(doc, tokens)?;
     match parent {
-        Value::Object(m) => m.remove(&last).ok_or_else(|| format!("unable to remove nonexistent key: {last}")),
+        Value::Object(m) => m
+            .remove(&last)
+            .ok_or_else(|| format!("unable to remove nonexistent key: {last}")),
         Value::Array(a) => {
-            let i: usize = last.parse().map_err(|_| format!("invalid array index {last:?}"))?;
-            (i < a.len()).then(|| a.remove(i)).ok_or_else(|| format!("array index {i} out of bounds"))
+            let i: usize = last
+                .parse()
+                .map_err(|_| format!("invalid array index {last:?}"))?;
+            (i < a.len())
+                .then(|| a.remove(i))
+                .ok_or_else(|| format!("array index {i} out of bounds"))
         }
         _ => Err("the parent of the target is not a container".into()),
     }
 }
 
 pub fn json_patch(doc: &mut Value, patch: &Value) -> Result<(), String> {
-    let ops = patch.as_array().ok_or("a JSON patch must be a list of operations")?;
+    let ops = patch
+        .as_array()
+        .ok_or("a JSON patch must be a list of operations")?;
     for op in ops {
         let path = pointer_tokens(op["path"].as_str().ok_or("operation has no path")?)?;
         match op["op"].as_str() {
-            Some("add") => pointer_add(doc, &path, op.get("value").cloned().ok_or("add has no value")?)?,
+            Some("add") => pointer_add(
+                doc,
+                &path,
+                op.get("value").cloned().ok_or("add has no value")?,
+            )?,
             Some("remove") => {
                 pointer_remove(doc, &path)?;
             }
             Some("replace") => {
                 pointer_remove(doc, &path)?;
-                pointer_add(doc, &path, op.get("value").cloned().ok_or("replace has no value")?)?;
+                pointer_add(
+                    doc,
+                    &path,
+                    op.get("value").cloned().ok_or("replace has no value")?,
+                )?;
             }
             Some("move") => {
                 let from = pointer_tokens(op["from"].as_str().ok_or("move has no from")?)?;
@@ -125,7 +170,11 @@ pub fn json_patch(doc: &mut Value, patch: &Value) -> Result<(), String> {
                     return Err(format!("testing value {} failed", op["path"]));
                 }
             }
-            other => return Err(format!("unexpected kind of JSON patch operation: {other:?}")),
+            other => {
+                return Err(format!(
+                    "unexpected kind of JSON patch operation: {other:?}"
+                ));
+            }
         }
     }
     Ok(())
@@ -193,18 +242,24 @@ pub fn strategic_merge(target: &mut Value, patch: &Value, parent: &str) -> Resul
         }
         match (v, merge_key(parent, k)) {
             (Value::Array(items), Some(key)) => {
-                let slot = map.entry(k.clone()).or_insert_with(|| Value::Array(Vec::new()));
+                let slot = map
+                    .entry(k.clone())
+                    .or_insert_with(|| Value::Array(Vec::new()));
                 if !slot.is_array() {
                     *slot = Value::Array(Vec::new());
                 }
                 let list = slot.as_array_mut().expect("an array");
-                if items.len() == 1 && items[0].get("$patch").and_then(Value::as_str) == Some("replace") {
+                if items.len() == 1
+                    && items[0].get("$patch").and_then(Value::as_str) == Some("replace")
+                {
                     list.clear();
                     continue;
                 }
                 for item in items {
                     let id = item.get(key).cloned();
-                    let position = id.as_ref().and_then(|id| list.iter().position(|x| x.get(key) == Some(id)));
+                    let position = id
+                        .as_ref()
+                        .and_then(|id| list.iter().position(|x| x.get(key) == Some(id)));
                     if item.get("$patch").and_then(Value::as_str) == Some("delete") {
                         if let Some(i) = position {
                             list.remove(i);
@@ -269,8 +324,17 @@ pub fn fields_of(object: &Value) -> FieldSet {
                 "apiVersion" | "kind" | "status" => {}
                 "metadata" => {
                     for (mk, mv) in v.as_object().into_iter().flatten() {
-                        if matches!(mk.as_str(), "labels" | "annotations" | "finalizers" | "ownerReferences") {
-                            collect(mv, "metadata", mk, &mut vec![Step::Field("metadata".into()), Step::Field(mk.clone())], &mut out);
+                        if matches!(
+                            mk.as_str(),
+                            "labels" | "annotations" | "finalizers" | "ownerReferences"
+                        ) {
+                            collect(
+                                mv,
+                                "metadata",
+                                mk,
+                                &mut vec![Step::Field("metadata".into()), Step::Field(mk.clone())],
+                                &mut out,
+                            );
                         }
                     }
                 }
@@ -294,7 +358,10 @@ fn collect(value: &Value, parent: &str, field: &str, path: &mut FieldPath, out: 
             let key = merge_key(parent, field).expect("checked");
             for item in items {
                 let Some(id) = item.get(key) else { continue };
-                path.push(Step::Item { key: key.to_owned(), value: scalar_text(id) });
+                path.push(Step::Item {
+                    key: key.to_owned(),
+                    value: scalar_text(id),
+                });
                 out.insert(path.clone());
                 for (k, v) in item.as_object().into_iter().flatten() {
                     if k != key {
@@ -318,7 +385,10 @@ pub fn value_at<'a>(object: &'a Value, path: &FieldPath) -> Option<&'a Value> {
     for step in path {
         node = match step {
             Step::Field(f) => node.get(f)?,
-            Step::Item { key, value } => node.as_array()?.iter().find(|x| x.get(key).map(scalar_text).as_deref() == Some(value))?,
+            Step::Item { key, value } => node
+                .as_array()?
+                .iter()
+                .find(|x| x.get(key).map(scalar_text).as_deref() == Some(value))?,
         };
     }
     Some(node)
@@ -326,14 +396,17 @@ pub fn value_at<'a>(object: &'a Value, path: &FieldPath) -> Option<&'a Value> {
 
 /// Removes the field or list item at `path`; absent paths are fine.
 pub fn remove_at(object: &mut Value, path: &FieldPath) {
-    let Some((last, parents)) = path.split_last() else { return };
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
     let mut node = object;
     for step in parents {
         let next = match step {
             Step::Field(f) => node.get_mut(f),
-            Step::Item { key, value } => node
-                .as_array_mut()
-                .and_then(|a| a.iter_mut().find(|x| x.get(key).map(scalar_text).as_deref() == Some(value))),
+            Step::Item { key, value } => node.as_array_mut().and_then(|a| {
+                a.iter_mut()
+                    .find(|x| x.get(key).map(scalar_text).as_deref() == Some(value))
+            }),
         };
         match next {
             Some(n) => node = n,
@@ -366,7 +439,10 @@ pub fn apply_merge(live: &mut Value, applied: &Value, parent: &str) {
             (Some(existing @ Value::Object(_)), Value::Object(_), _) => apply_merge(existing, v, k),
             (Some(Value::Array(existing)), Value::Array(items), Some(key)) => {
                 for item in items {
-                    match existing.iter_mut().find(|x| x.get(key).is_some() && x.get(key) == item.get(key)) {
+                    match existing
+                        .iter_mut()
+                        .find(|x| x.get(key).is_some() && x.get(key) == item.get(key))
+                    {
                         Some(x) => apply_merge(x, item, k),
                         None => existing.push(item.clone()),
                     }
@@ -445,8 +521,17 @@ impl Ownership {
         }
     }
 
-    fn entry_mut(&mut self, manager: &str, operation: &str, api_version: &str, time: &str) -> &mut ManagerEntry {
-        let position = self.entries.iter().position(|e| e.manager == manager && e.operation == operation);
+    fn entry_mut(
+        &mut self,
+        manager: &str,
+        operation: &str,
+        api_version: &str,
+        time: &str,
+    ) -> &mut ManagerEntry {
+        let position = self
+            .entries
+            .iter()
+            .position(|e| e.manager == manager && e.operation == operation);
         let i = match position {
             Some(i) => i,
             None => {
@@ -468,14 +553,27 @@ impl Ownership {
     }
 
     /// Records a non-apply write: the fields it changed now belong to `manager` alone.
-    pub fn record_update(&mut self, manager: &str, api_version: &str, time: &str, before: &Value, after: &Value) {
+    pub fn record_update(
+        &mut self,
+        manager: &str,
+        api_version: &str,
+        time: &str,
+        before: &Value,
+        after: &Value,
+    ) {
         let new = fields_of(after);
-        let changed: FieldSet = new.iter().filter(|p| value_at(before, p) != value_at(after, p)).cloned().collect();
+        let changed: FieldSet = new
+            .iter()
+            .filter(|p| value_at(before, p) != value_at(after, p))
+            .cloned()
+            .collect();
         for e in &mut self.entries {
             e.fields.retain(|p| new.contains(p) && !changed.contains(p));
         }
         if !changed.is_empty() {
-            self.entry_mut(manager, "Update", api_version, time).fields.extend(changed);
+            self.entry_mut(manager, "Update", api_version, time)
+                .fields
+                .extend(changed);
         }
         self.entries.retain(|e| !e.fields.is_empty());
     }
@@ -499,7 +597,10 @@ impl Ownership {
                     continue;
                 }
                 if value_at(live, p).is_some() && value_at(live, p) != value_at(applied, p) {
-                    conflicts.push(Conflict { manager: e.manager.clone(), field: render_path(p) });
+                    conflicts.push(Conflict {
+                        manager: e.manager.clone(),
+                        field: render_path(p),
+                    });
                 }
             }
         }
@@ -519,11 +620,17 @@ impl Ownership {
             .map(|e| e.fields.clone())
             .unwrap_or_default();
         apply_merge(live, applied, "");
-        let others: FieldSet =
-            self.entries.iter().filter(|e| !(e.manager == manager && e.operation == "Apply")).flat_map(|e| e.fields.clone()).collect();
+        let others: FieldSet = self
+            .entries
+            .iter()
+            .filter(|e| !(e.manager == manager && e.operation == "Apply"))
+            .flat_map(|e| e.fields.clone())
+            .collect();
         // Fields this manager applied before and no longer applies go, unless someone else owns them.
-        let mut dropped: Vec<&FieldPath> =
-            previous.iter().filter(|p| !new_fields.contains(*p) && !others.contains(*p)).collect();
+        let mut dropped: Vec<&FieldPath> = previous
+            .iter()
+            .filter(|p| !new_fields.contains(*p) && !others.contains(*p))
+            .collect();
         dropped.sort_by_key(|p| std::cmp::Reverse(p.len()));
         for p in dropped {
             remove_at(live, p);
@@ -550,7 +657,10 @@ pub fn render_path(path: &FieldPath) -> String {
 }
 
 fn item_key(key: &str, value: &str) -> String {
-    let v = value.parse::<i64>().map(Value::from).unwrap_or_else(|_| Value::String(value.to_owned()));
+    let v = value
+        .parse::<i64>()
+        .map(Value::from)
+        .unwrap_or_else(|_| Value::String(value.to_owned()));
     let mut m = Map::new();
     m.insert(key.to_owned(), v);
     format!("k:{}", Value::Object(m))
@@ -565,7 +675,11 @@ fn render_fields_v1(fields: &FieldSet) -> Value {
                 Step::Field(f) => format!("f:{f}"),
                 Step::Item { key, value } => item_key(key, value),
             };
-            node = node.entry(name).or_insert_with(|| Value::Object(Map::new())).as_object_mut().expect("an object");
+            node = node
+                .entry(name)
+                .or_insert_with(|| Value::Object(Map::new()))
+                .as_object_mut()
+                .expect("an object");
         }
         if matches!(path.last(), Some(Step::Item { .. })) {
             node.insert(".".into(), Value::Object(Map::new()));
@@ -589,8 +703,13 @@ fn parse_fields_v1(value: &Value) -> FieldSet {
                 Step::Field(f.to_owned())
             } else if let Some(k) = name.strip_prefix("k:") {
                 let parsed: BTreeMap<String, Value> = serde_json::from_str(k).unwrap_or_default();
-                let Some((key, v)) = parsed.into_iter().next() else { continue };
-                Step::Item { key, value: scalar_text(&v) }
+                let Some((key, v)) = parsed.into_iter().next() else {
+                    continue;
+                };
+                Step::Item {
+                    key,
+                    value: scalar_text(&v),
+                }
             } else {
                 continue;
             };
@@ -632,7 +751,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(doc, json!({"a": {"b": [2, 3]}, "c": "y", "e/f": "y"}));
-        assert!(json_patch(&mut doc, &json!([{"op": "test", "path": "/c", "value": "z"}])).is_err());
+        assert!(
+            json_patch(
+                &mut doc,
+                &json!([{"op": "test", "path": "/c", "value": "z"}])
+            )
+            .is_err()
+        );
         assert!(json_patch(&mut doc, &json!([{"op": "remove", "path": "/missing"}])).is_err());
     }
 
@@ -659,14 +784,20 @@ mod tests {
         )
         .unwrap();
         assert_eq!(doc["spec"]["strategy"], json!({"type": "Recreate"}));
-        assert_eq!(doc["spec"]["template"]["spec"]["containers"], json!([{"name": "b", "image": "b:2"}]));
+        assert_eq!(
+            doc["spec"]["template"]["spec"]["containers"],
+            json!([{"name": "b", "image": "b:2"}])
+        );
     }
 
     #[test]
     fn fields_v1_round_trips() {
         let fields = fields_of(&deployment("nginx:1", 3));
         let rendered = render_fields_v1(&fields);
-        assert_eq!(rendered["f:spec"]["f:template"]["f:spec"]["f:containers"]["k:{\"name\":\"web\"}"]["."], json!({}));
+        assert_eq!(
+            rendered["f:spec"]["f:template"]["f:spec"]["f:containers"]["k:{\"name\":\"web\"}"]["."],
+            json!({})
+        );
         assert_eq!(parse_fields_v1(&rendered), fields);
     }
 
@@ -674,15 +805,66 @@ mod tests {
     fn apply_conflicts_with_another_manager_unless_forced() {
         let mut live = json!({"metadata": {"name": "web"}});
         let mut owners = Ownership::default();
-        owners.apply(&mut live, &deployment("nginx:1", 3), "topsail", "apps/v1", "t", false).unwrap();
+        owners
+            .apply(
+                &mut live,
+                &deployment("nginx:1", 3),
+                "topsail",
+                "apps/v1",
+                "t",
+                false,
+            )
+            .unwrap();
         // Same value from another manager: shared, no conflict.
-        owners.apply(&mut live, &deployment("nginx:1", 3), "other", "apps/v1", "t", false).unwrap();
-        let conflicts = owners.apply(&mut live, &deployment("nginx:1", 5), "hpa", "apps/v1", "t", false).unwrap_err();
-        assert_eq!(conflicts.iter().map(|c| c.field.as_str()).collect::<Vec<_>>(), [".spec.replicas", ".spec.replicas"]);
-        owners.apply(&mut live, &deployment("nginx:1", 5), "hpa", "apps/v1", "t", true).unwrap();
+        owners
+            .apply(
+                &mut live,
+                &deployment("nginx:1", 3),
+                "other",
+                "apps/v1",
+                "t",
+                false,
+            )
+            .unwrap();
+        let conflicts = owners
+            .apply(
+                &mut live,
+                &deployment("nginx:1", 5),
+                "hpa",
+                "apps/v1",
+                "t",
+                false,
+            )
+            .unwrap_err();
+        assert_eq!(
+            conflicts
+                .iter()
+                .map(|c| c.field.as_str())
+                .collect::<Vec<_>>(),
+            [".spec.replicas", ".spec.replicas"]
+        );
+        owners
+            .apply(
+                &mut live,
+                &deployment("nginx:1", 5),
+                "hpa",
+                "apps/v1",
+                "t",
+                true,
+            )
+            .unwrap();
         assert_eq!(live["spec"]["replicas"], 5);
-        let topsail = owners.entries.iter().find(|e| e.manager == "topsail").unwrap();
-        assert!(!topsail.fields.iter().any(|p| render_path(p) == ".spec.replicas"));
+        let topsail = owners
+            .entries
+            .iter()
+            .find(|e| e.manager == "topsail")
+            .unwrap();
+        assert!(
+            !topsail
+                .fields
+                .iter()
+                .any(|p| render_path(p) == ".spec.replicas")
+        );
     }
 
     #[test]
@@ -691,22 +873,63 @@ mod tests {
         let mut owners = Ownership::default();
         let mut first = deployment("nginx:1", 3);
         first["metadata"]["labels"]["tier"] = json!("front");
-        first["spec"]["template"]["spec"]["containers"].as_array_mut().unwrap().push(json!({"name": "sidecar", "image": "s:1"}));
-        owners.apply(&mut live, &first, "topsail", "apps/v1", "t", false).unwrap();
-        owners.apply(&mut live, &deployment("nginx:2", 3), "topsail", "apps/v1", "t", false).unwrap();
+        first["spec"]["template"]["spec"]["containers"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"name": "sidecar", "image": "s:1"}));
+        owners
+            .apply(&mut live, &first, "topsail", "apps/v1", "t", false)
+            .unwrap();
+        owners
+            .apply(
+                &mut live,
+                &deployment("nginx:2", 3),
+                "topsail",
+                "apps/v1",
+                "t",
+                false,
+            )
+            .unwrap();
         assert_eq!(live["metadata"]["labels"], json!({"app": "web"}));
-        assert_eq!(live["spec"]["template"]["spec"]["containers"], json!([{"name": "web", "image": "nginx:2"}]));
+        assert_eq!(
+            live["spec"]["template"]["spec"]["containers"],
+            json!([{"name": "web", "image": "nginx:2"}])
+        );
     }
 
     #[test]
     fn updates_take_ownership_of_what_they_change() {
         let mut live = json!({"metadata": {"name": "web"}});
         let mut owners = Ownership::default();
-        owners.apply(&mut live, &deployment("nginx:1", 3), "topsail", "apps/v1", "t", false).unwrap();
+        owners
+            .apply(
+                &mut live,
+                &deployment("nginx:1", 3),
+                "topsail",
+                "apps/v1",
+                "t",
+                false,
+            )
+            .unwrap();
         let before = live.clone();
         live["spec"]["replicas"] = json!(7);
         owners.record_update("kubectl-scale", "apps/v1", "t", &before, &live);
-        let conflicts = owners.apply(&mut live, &deployment("nginx:1", 3), "topsail", "apps/v1", "t", false).unwrap_err();
-        assert_eq!(conflicts, [Conflict { manager: "kubectl-scale".into(), field: ".spec.replicas".into() }]);
+        let conflicts = owners
+            .apply(
+                &mut live,
+                &deployment("nginx:1", 3),
+                "topsail",
+                "apps/v1",
+                "t",
+                false,
+            )
+            .unwrap_err();
+        assert_eq!(
+            conflicts,
+            [Conflict {
+                manager: "kubectl-scale".into(),
+                field: ".spec.replicas".into()
+            }]
+        );
     }
 }

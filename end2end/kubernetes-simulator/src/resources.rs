@@ -19,17 +19,29 @@ pub struct ResourceType {
 
 impl ResourceType {
     pub fn api_version(&self) -> String {
-        if self.group.is_empty() { self.version.to_owned() } else { format!("{}/{}", self.group, self.version) }
+        if self.group.is_empty() {
+            self.version.to_owned()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
     }
 
     /// `deployments.apps`, or `pods` for the core group: how the API names a resource in messages.
     pub fn qualified(&self) -> String {
-        if self.group.is_empty() { self.plural.to_owned() } else { format!("{}.{}", self.plural, self.group) }
+        if self.group.is_empty() {
+            self.plural.to_owned()
+        } else {
+            format!("{}.{}", self.plural, self.group)
+        }
     }
 
     /// `Deployment.apps`: how validation messages name the kind.
     pub fn qualified_kind(&self) -> String {
-        if self.group.is_empty() { self.kind.to_owned() } else { format!("{}.{}", self.kind, self.group) }
+        if self.group.is_empty() {
+            self.kind.to_owned()
+        } else {
+            format!("{}.{}", self.kind, self.group)
+        }
     }
 
     pub fn has_status(&self) -> bool {
@@ -41,7 +53,16 @@ impl ResourceType {
     }
 }
 
-const WORKLOAD_VERBS: [&str; 8] = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+const WORKLOAD_VERBS: [&str; 8] = [
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
 
 macro_rules! resource {
     ($group:expr, $version:expr, $plural:expr, $singular:expr, $kind:expr, $namespaced:expr, [$($short:expr),*], [$($sub:expr),*]) => {
@@ -60,28 +81,141 @@ macro_rules! resource {
 
 /// Every served type. The index into this table identifies a type inside the store.
 pub static TYPES: &[ResourceType] = &[
-    resource!("", "v1", "namespaces", "namespace", "Namespace", false, ["ns"], ["status"]),
-    resource!("", "v1", "pods", "pod", "Pod", true, ["po"], ["status", "log"]),
-    resource!("", "v1", "services", "service", "Service", true, ["svc"], ["status"]),
-    resource!("", "v1", "endpoints", "endpoints", "Endpoints", true, ["ep"], []),
-    resource!("", "v1", "configmaps", "configmap", "ConfigMap", true, ["cm"], []),
+    resource!(
+        "",
+        "v1",
+        "namespaces",
+        "namespace",
+        "Namespace",
+        false,
+        ["ns"],
+        ["status"]
+    ),
+    resource!(
+        "",
+        "v1",
+        "pods",
+        "pod",
+        "Pod",
+        true,
+        ["po"],
+        ["status", "log"]
+    ),
+    resource!(
+        "",
+        "v1",
+        "services",
+        "service",
+        "Service",
+        true,
+        ["svc"],
+        ["status"]
+    ),
+    resource!(
+        "",
+        "v1",
+        "endpoints",
+        "endpoints",
+        "Endpoints",
+        true,
+        ["ep"],
+        []
+    ),
+    resource!(
+        "",
+        "v1",
+        "configmaps",
+        "configmap",
+        "ConfigMap",
+        true,
+        ["cm"],
+        []
+    ),
     resource!("", "v1", "secrets", "secret", "Secret", true, [], []),
     resource!("", "v1", "events", "event", "Event", true, ["ev"], []),
-    resource!("", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true, ["sa"], []),
-    resource!("apps", "v1", "deployments", "deployment", "Deployment", true, ["deploy"], ["status", "scale"]),
-    resource!("apps", "v1", "replicasets", "replicaset", "ReplicaSet", true, ["rs"], ["status", "scale"]),
-    resource!("apps", "v1", "statefulsets", "statefulset", "StatefulSet", true, ["sts"], ["status", "scale"]),
-    resource!("apps", "v1", "daemonsets", "daemonset", "DaemonSet", true, ["ds"], ["status"]),
-    resource!("networking.k8s.io", "v1", "ingresses", "ingress", "Ingress", true, ["ing"], ["status"]),
-    resource!("autoscaling", "v2", "horizontalpodautoscalers", "horizontalpodautoscaler", "HorizontalPodAutoscaler", true, ["hpa"], ["status"]),
+    resource!(
+        "",
+        "v1",
+        "serviceaccounts",
+        "serviceaccount",
+        "ServiceAccount",
+        true,
+        ["sa"],
+        []
+    ),
+    resource!(
+        "apps",
+        "v1",
+        "deployments",
+        "deployment",
+        "Deployment",
+        true,
+        ["deploy"],
+        ["status", "scale"]
+    ),
+    resource!(
+        "apps",
+        "v1",
+        "replicasets",
+        "replicaset",
+        "ReplicaSet",
+        true,
+        ["rs"],
+        ["status", "scale"]
+    ),
+    resource!(
+        "apps",
+        "v1",
+        "statefulsets",
+        "statefulset",
+        "StatefulSet",
+        true,
+        ["sts"],
+        ["status", "scale"]
+    ),
+    resource!(
+        "apps",
+        "v1",
+        "daemonsets",
+        "daemonset",
+        "DaemonSet",
+        true,
+        ["ds"],
+        ["status"]
+    ),
+    resource!(
+        "networking.k8s.io",
+        "v1",
+        "ingresses",
+        "ingress",
+        "Ingress",
+        true,
+        ["ing"],
+        ["status"]
+    ),
+    resource!(
+        "autoscaling",
+        "v2",
+        "horizontalpodautoscalers",
+        "horizontalpodautoscaler",
+        "HorizontalPodAutoscaler",
+        true,
+        ["hpa"],
+        ["status"]
+    ),
 ];
 
 pub fn find(group: &str, version: &str, plural: &str) -> Option<usize> {
-    TYPES.iter().position(|t| t.group == group && t.version == version && t.plural == plural)
+    TYPES
+        .iter()
+        .position(|t| t.group == group && t.version == version && t.plural == plural)
 }
 
 pub fn index_of(group: &str, plural: &str) -> usize {
-    TYPES.iter().position(|t| t.is(group, plural)).expect("a served type")
+    TYPES
+        .iter()
+        .position(|t| t.is(group, plural))
+        .expect("a served type")
 }
 
 fn groups() -> Vec<&'static str> {
@@ -115,7 +249,11 @@ pub fn group_list() -> Value {
     let groups: Vec<Value> = groups()
         .into_iter()
         .map(|g| {
-            let version = TYPES.iter().find(|t| t.group == g).map(|t| t.version).unwrap_or("v1");
+            let version = TYPES
+                .iter()
+                .find(|t| t.group == g)
+                .map(|t| t.version)
+                .unwrap_or("v1");
             let gv = json!({"groupVersion": format!("{g}/{version}"), "version": version});
             json!({"name": g, "versions": [gv.clone()], "preferredVersion": gv})
         })
@@ -126,25 +264,36 @@ pub fn group_list() -> Value {
 pub fn group_document(group: &str) -> Option<Value> {
     let t = TYPES.iter().find(|t| t.group == group)?;
     let gv = json!({"groupVersion": format!("{group}/{}", t.version), "version": t.version});
-    Some(json!({"kind": "APIGroup", "apiVersion": "v1", "name": group, "versions": [gv.clone()], "preferredVersion": gv}))
+    Some(
+        json!({"kind": "APIGroup", "apiVersion": "v1", "name": group, "versions": [gv.clone()], "preferredVersion": gv}),
+    )
 }
 
 /// `APIResourceList` for one group/version, or None when it is not served.
 pub fn resource_list(group: &str, version: &str) -> Option<Value> {
     let mut resources = Vec::new();
-    for t in TYPES.iter().filter(|t| t.group == group && t.version == version) {
+    for t in TYPES
+        .iter()
+        .filter(|t| t.group == group && t.version == version)
+    {
         resources.push(json!({
             "name": t.plural, "singularName": t.singular, "namespaced": t.namespaced, "kind": t.kind,
             "verbs": WORKLOAD_VERBS, "shortNames": t.short_names, "categories": ["all"]
         }));
         for sub in t.subresources {
             let entry = match *sub {
-                "scale" => json!({"name": format!("{}/scale", t.plural), "singularName": "", "namespaced": true,
-                    "group": "autoscaling", "version": "v1", "kind": "Scale", "verbs": ["get", "patch", "update"]}),
-                "log" => json!({"name": format!("{}/log", t.plural), "singularName": "", "namespaced": true,
-                    "kind": "Pod", "verbs": ["get"]}),
-                _ => json!({"name": format!("{}/{sub}", t.plural), "singularName": "", "namespaced": t.namespaced,
-                    "kind": t.kind, "verbs": ["get", "patch", "update"]}),
+                "scale" => {
+                    json!({"name": format!("{}/scale", t.plural), "singularName": "", "namespaced": true,
+                    "group": "autoscaling", "version": "v1", "kind": "Scale", "verbs": ["get", "patch", "update"]})
+                }
+                "log" => {
+                    json!({"name": format!("{}/log", t.plural), "singularName": "", "namespaced": true,
+                    "kind": "Pod", "verbs": ["get"]})
+                }
+                _ => {
+                    json!({"name": format!("{}/{sub}", t.plural), "singularName": "", "namespaced": t.namespaced,
+                    "kind": t.kind, "verbs": ["get", "patch", "update"]})
+                }
             };
             resources.push(entry);
         }
@@ -152,6 +301,12 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
     if resources.is_empty() {
         return None;
     }
-    let group_version = if group.is_empty() { version.to_owned() } else { format!("{group}/{version}") };
-    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}))
+    let group_version = if group.is_empty() {
+        version.to_owned()
+    } else {
+        format!("{group}/{version}")
+    };
+    Some(
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}),
+    )
 }

@@ -46,13 +46,25 @@ impl LabelSelector {
         let mut requirements = Vec::new();
         if let Some(labels) = selector.get("matchLabels").and_then(Value::as_object) {
             for (k, v) in labels {
-                requirements.push(Requirement::Equals(k.clone(), v.as_str().unwrap_or_default().to_owned()));
+                requirements.push(Requirement::Equals(
+                    k.clone(),
+                    v.as_str().unwrap_or_default().to_owned(),
+                ));
             }
         }
-        for e in selector.get("matchExpressions").and_then(Value::as_array).into_iter().flatten() {
+        for e in selector
+            .get("matchExpressions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let key = e["key"].as_str().unwrap_or_default().to_owned();
-            let values: Vec<String> =
-                e["values"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_owned)).collect();
+            let values: Vec<String> = e["values"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect();
             requirements.push(match e["operator"].as_str() {
                 Some("In") => Requirement::In(key, values),
                 Some("NotIn") => Requirement::NotIn(key, values),
@@ -86,21 +98,40 @@ fn split_terms(text: &str) -> Vec<&str> {
 fn parse_term(term: &str) -> Result<Requirement, String> {
     let invalid = || format!("unable to parse requirement: {term:?}");
     if let Some(key) = term.strip_prefix('!') {
-        return Ok(Requirement::NotExists(valid_key(key.trim()).ok_or_else(invalid)?));
+        return Ok(Requirement::NotExists(
+            valid_key(key.trim()).ok_or_else(invalid)?,
+        ));
     }
     if let Some((k, v)) = term.split_once("!=") {
-        return Ok(Requirement::NotEquals(valid_key(k.trim()).ok_or_else(invalid)?, v.trim().to_owned()));
+        return Ok(Requirement::NotEquals(
+            valid_key(k.trim()).ok_or_else(invalid)?,
+            v.trim().to_owned(),
+        ));
     }
     if let Some((k, v)) = term.split_once("==").or_else(|| term.split_once('=')) {
-        return Ok(Requirement::Equals(valid_key(k.trim()).ok_or_else(invalid)?, v.trim().to_owned()));
+        return Ok(Requirement::Equals(
+            valid_key(k.trim()).ok_or_else(invalid)?,
+            v.trim().to_owned(),
+        ));
     }
     for (word, negated) in [(" notin ", true), (" in ", false)] {
         if let Some((k, rest)) = term.split_once(word) {
             let rest = rest.trim();
-            let inner = rest.strip_prefix('(').and_then(|r| r.strip_suffix(')')).ok_or_else(invalid)?;
-            let values = inner.split(',').map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()).collect();
+            let inner = rest
+                .strip_prefix('(')
+                .and_then(|r| r.strip_suffix(')'))
+                .ok_or_else(invalid)?;
+            let values = inner
+                .split(',')
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+                .collect();
             let key = valid_key(k.trim()).ok_or_else(invalid)?;
-            return Ok(if negated { Requirement::NotIn(key, values) } else { Requirement::In(key, values) });
+            return Ok(if negated {
+                Requirement::NotIn(key, values)
+            } else {
+                Requirement::In(key, values)
+            });
         }
     }
     Ok(Requirement::Exists(valid_key(term).ok_or_else(invalid)?))
@@ -108,7 +139,9 @@ fn parse_term(term: &str) -> Result<Requirement, String> {
 
 fn valid_key(key: &str) -> Option<String> {
     let ok = !key.is_empty()
-        && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
     ok.then(|| key.to_owned())
 }
 
@@ -126,7 +159,9 @@ impl FieldSelector {
             } else if let Some((k, v)) = term.split_once("==").or_else(|| term.split_once('=')) {
                 (k, true, v)
             } else {
-                return Err(format!("invalid selector: '{term}'; can't understand '{term}'"));
+                return Err(format!(
+                    "invalid selector: '{term}'; can't understand '{term}'"
+                ));
             };
             terms.push((path.trim().to_owned(), equal, value.trim().to_owned()));
         }
@@ -175,7 +210,11 @@ mod tests {
             ("", true),
         ];
         for (text, expected) in cases {
-            assert_eq!(LabelSelector::parse(text).unwrap().matches(Some(&l)), expected, "{text}");
+            assert_eq!(
+                LabelSelector::parse(text).unwrap().matches(Some(&l)),
+                expected,
+                "{text}"
+            );
         }
         assert!(LabelSelector::parse("app in web").is_err());
     }
@@ -193,8 +232,20 @@ mod tests {
     #[test]
     fn field_selectors_read_paths() {
         let pod = json!({"metadata": {"name": "web-1"}, "status": {"phase": "Running"}});
-        assert!(FieldSelector::parse("metadata.name=web-1").unwrap().matches(&pod));
-        assert!(!FieldSelector::parse("metadata.name=web-2").unwrap().matches(&pod));
-        assert!(FieldSelector::parse("status.phase!=Pending").unwrap().matches(&pod));
+        assert!(
+            FieldSelector::parse("metadata.name=web-1")
+                .unwrap()
+                .matches(&pod)
+        );
+        assert!(
+            !FieldSelector::parse("metadata.name=web-2")
+                .unwrap()
+                .matches(&pod)
+        );
+        assert!(
+            FieldSelector::parse("status.phase!=Pending")
+                .unwrap()
+                .matches(&pod)
+        );
     }
 }

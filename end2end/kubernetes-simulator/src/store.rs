@@ -8,7 +8,7 @@ use std::time::Instant;
 use serde_json::{Map, Value, json};
 use tokio::sync::broadcast;
 
-use crate::resources::{TYPES, ResourceType};
+use crate::resources::{ResourceType, TYPES};
 
 /// Where an object lives: type index, namespace ("" for cluster-scoped), name.
 pub type Key = (usize, String, String);
@@ -60,7 +60,12 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
-        Self { code, reason, message: message.into(), details: Value::Null }
+        Self {
+            code,
+            reason,
+            message: message.into(),
+            details: Value::Null,
+        }
     }
 
     pub fn with_details(mut self, details: Value) -> Self {
@@ -69,13 +74,21 @@ impl ApiError {
     }
 
     pub fn not_found(t: &ResourceType, name: &str) -> Self {
-        Self::new(404, "NotFound", format!("{} \"{name}\" not found", t.qualified()))
-            .with_details(json!({"name": name, "group": t.group, "kind": t.plural}))
+        Self::new(
+            404,
+            "NotFound",
+            format!("{} \"{name}\" not found", t.qualified()),
+        )
+        .with_details(json!({"name": name, "group": t.group, "kind": t.plural}))
     }
 
     pub fn already_exists(t: &ResourceType, name: &str) -> Self {
-        Self::new(409, "AlreadyExists", format!("{} \"{name}\" already exists", t.qualified()))
-            .with_details(json!({"name": name, "group": t.group, "kind": t.plural}))
+        Self::new(
+            409,
+            "AlreadyExists",
+            format!("{} \"{name}\" already exists", t.qualified()),
+        )
+        .with_details(json!({"name": name, "group": t.group, "kind": t.plural}))
     }
 
     pub fn conflict(t: &ResourceType, name: &str) -> Self {
@@ -92,11 +105,21 @@ impl ApiError {
 
     /// 422 with one cause per invalid field.
     pub fn invalid(t: &ResourceType, name: &str, causes: Vec<(String, String)>) -> Self {
-        let message = causes.iter().map(|(f, m)| format!("{f}: {m}")).collect::<Vec<_>>().join(", ");
-        let causes: Vec<Value> =
-            causes.iter().map(|(f, m)| json!({"reason": "FieldValueInvalid", "message": m, "field": f})).collect();
-        Self::new(422, "Invalid", format!("{} \"{name}\" is invalid: {message}", t.qualified_kind()))
-            .with_details(json!({"name": name, "group": t.group, "kind": t.kind, "causes": causes}))
+        let message = causes
+            .iter()
+            .map(|(f, m)| format!("{f}: {m}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let causes: Vec<Value> = causes
+            .iter()
+            .map(|(f, m)| json!({"reason": "FieldValueInvalid", "message": m, "field": f}))
+            .collect();
+        Self::new(
+            422,
+            "Invalid",
+            format!("{} \"{name}\" is invalid: {message}", t.qualified_kind()),
+        )
+        .with_details(json!({"name": name, "group": t.group, "kind": t.kind, "causes": causes}))
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -175,11 +198,16 @@ impl State {
     }
 
     pub fn get(&self, type_index: usize, namespace: &str, name: &str) -> Option<&Value> {
-        self.objects.get(&(type_index, namespace.to_owned(), name.to_owned()))
+        self.objects
+            .get(&(type_index, namespace.to_owned(), name.to_owned()))
     }
 
     /// All objects of a type, optionally in one namespace, in key order.
-    pub fn of_type<'a>(&'a self, type_index: usize, namespace: Option<&'a str>) -> impl Iterator<Item = (&'a Key, &'a Value)> + 'a {
+    pub fn of_type<'a>(
+        &'a self,
+        type_index: usize,
+        namespace: Option<&'a str>,
+    ) -> impl Iterator<Item = (&'a Key, &'a Value)> + 'a {
         self.objects
             .range((type_index, String::new(), String::new())..)
             .take_while(move |(k, _)| k.0 == type_index)
@@ -223,7 +251,9 @@ impl State {
     pub fn insert(&mut self, key: Key, mut object: Value) -> Value {
         self.rv += 1;
         object["metadata"]["resourceVersion"] = json!(self.rv.to_string());
-        self.born.entry(uid_of(&object).to_owned()).or_insert_with(Instant::now);
+        self.born
+            .entry(uid_of(&object).to_owned())
+            .or_insert_with(Instant::now);
         self.objects.insert(key.clone(), object.clone());
         self.record(Change::Added, &key, with_type(key.0, object.clone()), None);
         object
@@ -232,7 +262,9 @@ impl State {
     /// Replaces a stored object. A write that changes nothing is not persisted (no new version,
     /// no event); the stored object is returned either way.
     pub fn replace(&mut self, key: &Key, mut object: Value) -> Value {
-        let Some(current) = self.objects.get(key) else { return object };
+        let Some(current) = self.objects.get(key) else {
+            return object;
+        };
         if same_ignoring_version(current, &object) {
             return current.clone();
         }
@@ -240,7 +272,12 @@ impl State {
         self.rv += 1;
         object["metadata"]["resourceVersion"] = json!(self.rv.to_string());
         self.objects.insert(key.clone(), object.clone());
-        self.record(Change::Modified, key, with_type(key.0, object.clone()), Some(with_type(key.0, previous)));
+        self.record(
+            Change::Modified,
+            key,
+            with_type(key.0, object.clone()),
+            Some(with_type(key.0, previous)),
+        );
         object
     }
 
@@ -312,15 +349,24 @@ mod tests {
         let (tx, mut rx) = broadcast::channel(16);
         let mut s = State::new(100, tx);
         let key: Key = (4, "default".into(), "c".into());
-        let stored = s.insert(key.clone(), json!({"metadata": {"name": "c", "uid": "u"}, "data": {"a": "1"}}));
+        let stored = s.insert(
+            key.clone(),
+            json!({"metadata": {"name": "c", "uid": "u"}, "data": {"a": "1"}}),
+        );
         assert!(matches!(rx.try_recv(), Ok(Broadcast::Change(_))));
         let again = s.replace(&key, stored.clone());
-        assert_eq!(again["metadata"]["resourceVersion"], stored["metadata"]["resourceVersion"]);
+        assert_eq!(
+            again["metadata"]["resourceVersion"],
+            stored["metadata"]["resourceVersion"]
+        );
         assert!(rx.try_recv().is_err());
         let mut changed = stored.clone();
         changed["data"]["a"] = json!("2");
         let after = s.replace(&key, changed);
-        assert_ne!(after["metadata"]["resourceVersion"], stored["metadata"]["resourceVersion"]);
+        assert_ne!(
+            after["metadata"]["resourceVersion"],
+            stored["metadata"]["resourceVersion"]
+        );
     }
 
     #[test]
@@ -329,7 +375,10 @@ mod tests {
         let mut s = State::new(2, tx);
         let start = s.rv;
         for i in 0..4 {
-            s.insert((4, "default".into(), format!("c{i}")), json!({"metadata": {"name": format!("c{i}")}}));
+            s.insert(
+                (4, "default".into(), format!("c{i}")),
+                json!({"metadata": {"name": format!("c{i}")}}),
+            );
         }
         assert!(s.history_since(start).is_none());
         assert_eq!(s.history_since(s.rv - 1).unwrap().len(), 1);

@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose};
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
+};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 pub struct Tls {
@@ -18,13 +20,25 @@ pub fn make() -> Result<Tls, String> {
     let ca_key = KeyPair::generate().map_err(|e| fail(&e))?;
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(|e| fail(&e))?;
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.distinguished_name.push(DnType::CommonName, "kubernetes-simulator CA");
-    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "kubernetes-simulator CA");
+    ca_params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
     let ca = CertifiedIssuer::self_signed(ca_params, ca_key).map_err(|e| fail(&e))?;
     let server_key = KeyPair::generate().map_err(|e| fail(&e))?;
-    let mut server_params = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).map_err(|e| fail(&e))?;
-    server_params.distinguished_name.push(DnType::CommonName, "kube-apiserver");
-    let server_cert = server_params.signed_by(&server_key, &ca).map_err(|e| fail(&e))?;
+    let mut server_params =
+        CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .map_err(|e| fail(&e))?;
+    server_params
+        .distinguished_name
+        .push(DnType::CommonName, "kube-apiserver");
+    let server_cert = server_params
+        .signed_by(&server_key, &ca)
+        .map_err(|e| fail(&e))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -37,5 +51,8 @@ pub fn make() -> Result<Tls, String> {
         .map_err(|e| fail(&e))?;
     let mut config = config;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Tls { ca_pem: ca.pem(), server_config: Arc::new(config) })
+    Ok(Tls {
+        ca_pem: ca.pem(),
+        server_config: Arc::new(config),
+    })
 }

@@ -13,20 +13,34 @@ const MAX_FIRES: usize = 10;
 
 /// Reads a trigger's schedule and zone; the error names what is wrong.
 pub fn schedule_of(trigger: &Map<String, Value>) -> Result<(cron::Schedule, Tz), String> {
-    let expression = trigger.get("cronExpression").and_then(Value::as_str).unwrap_or_default();
-    let schedule = cron::Schedule::from_str(expression.trim())
-        .map_err(|e| format!("cronExpression '{expression}' is not a valid cron expression: {e}"))?;
-    let zone = match trigger.get("timeZone").and_then(Value::as_str).filter(|z| !z.is_empty()) {
+    let expression = trigger
+        .get("cronExpression")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let schedule = cron::Schedule::from_str(expression.trim()).map_err(|e| {
+        format!("cronExpression '{expression}' is not a valid cron expression: {e}")
+    })?;
+    let zone = match trigger
+        .get("timeZone")
+        .and_then(Value::as_str)
+        .filter(|z| !z.is_empty())
+    {
         None => Tz::UTC,
-        Some(name) => Tz::from_str(name).map_err(|_| format!("timeZone '{name}' is not a known time zone"))?,
+        Some(name) => {
+            Tz::from_str(name).map_err(|_| format!("timeZone '{name}' is not a known time zone"))?
+        }
     };
     Ok((schedule, zone))
 }
 
 /// The times (epoch ms) in `(from_ms, to_ms]` at which the trigger fires.
 pub fn fires_between(trigger: &Map<String, Value>, from_ms: i64, to_ms: i64) -> Vec<i64> {
-    let Ok((schedule, zone)) = schedule_of(trigger) else { return Vec::new() };
-    let Some(from) = Utc.timestamp_millis_opt(from_ms).single() else { return Vec::new() };
+    let Ok((schedule, zone)) = schedule_of(trigger) else {
+        return Vec::new();
+    };
+    let Some(from) = Utc.timestamp_millis_opt(from_ms).single() else {
+        return Vec::new();
+    };
     schedule
         .after(&from.with_timezone(&zone))
         .map(|t: DateTime<Tz>| t.timestamp_millis())
@@ -37,7 +51,9 @@ pub fn fires_between(trigger: &Map<String, Value>, from_ms: i64, to_ms: i64) -> 
 
 /// The cron triggers of a pipeline with their problems, for validation on save.
 pub fn problems(document: &Map<String, Value>) -> Vec<(String, String)> {
-    super::triggers::triggers_of_type(document, "cron").filter_map(|(i, t)| schedule_of(t).err().map(|e| (format!("triggers[{i}]"), e))).collect()
+    super::triggers::triggers_of_type(document, "cron")
+        .filter_map(|(i, t)| schedule_of(t).err().map(|e| (format!("triggers[{i}]"), e)))
+        .collect()
 }
 
 #[cfg(test)]
@@ -56,19 +72,54 @@ mod tests {
     #[test]
     fn fires_on_schedule_within_the_window() {
         let every_5 = trigger(json!({"type": "cron", "cronExpression": "0 0/5 * * * ?"}));
-        let fires = fires_between(&every_5, ms("2026-11-26T10:00:00Z"), ms("2026-11-26T10:12:00Z"));
-        assert_eq!(fires, vec![ms("2026-11-26T10:05:00Z"), ms("2026-11-26T10:10:00Z")]);
-        let many = fires_between(&every_5, ms("2026-11-26T00:00:00Z"), ms("2026-11-27T00:00:00Z"));
+        let fires = fires_between(
+            &every_5,
+            ms("2026-11-26T10:00:00Z"),
+            ms("2026-11-26T10:12:00Z"),
+        );
+        assert_eq!(
+            fires,
+            vec![ms("2026-11-26T10:05:00Z"), ms("2026-11-26T10:10:00Z")]
+        );
+        let many = fires_between(
+            &every_5,
+            ms("2026-11-26T00:00:00Z"),
+            ms("2026-11-27T00:00:00Z"),
+        );
         assert_eq!(many.len(), 10, "capped");
     }
 
     #[test]
     fn time_zones_follow_daylight_saving() {
-        let nine_berlin = trigger(json!({"type": "cron", "cronExpression": "0 0 9 ? * MON-FRI", "timeZone": "Europe/Berlin"}));
+        let nine_berlin = trigger(
+            json!({"type": "cron", "cronExpression": "0 0 9 ? * MON-FRI", "timeZone": "Europe/Berlin"}),
+        );
         // Thursday 26 November (winter, UTC+1) and Friday 3 July (summer, UTC+2).
-        assert_eq!(fires_between(&nine_berlin, ms("2026-11-26T00:00:00Z"), ms("2026-11-26T23:00:00Z")), vec![ms("2026-11-26T08:00:00Z")]);
-        assert_eq!(fires_between(&nine_berlin, ms("2026-07-03T00:00:00Z"), ms("2026-07-03T23:00:00Z")), vec![ms("2026-07-03T07:00:00Z")]);
-        assert!(fires_between(&nine_berlin, ms("2026-11-28T00:00:00Z"), ms("2026-11-29T23:00:00Z")).is_empty(), "weekend");
+        assert_eq!(
+            fires_between(
+                &nine_berlin,
+                ms("2026-11-26T00:00:00Z"),
+                ms("2026-11-26T23:00:00Z")
+            ),
+            vec![ms("2026-11-26T08:00:00Z")]
+        );
+        assert_eq!(
+            fires_between(
+                &nine_berlin,
+                ms("2026-07-03T00:00:00Z"),
+                ms("2026-07-03T23:00:00Z")
+            ),
+            vec![ms("2026-07-03T07:00:00Z")]
+        );
+        assert!(
+            fires_between(
+                &nine_berlin,
+                ms("2026-11-28T00:00:00Z"),
+                ms("2026-11-29T23:00:00Z")
+            )
+            .is_empty(),
+            "weekend"
+        );
     }
 
     #[test]
@@ -81,7 +132,18 @@ mod tests {
         let p = problems(doc.as_object().unwrap());
         assert_eq!(p.len(), 2);
         assert_eq!(p[0].0, "triggers[1]");
-        assert!(p[0].1.starts_with("cronExpression 'every day' is not a valid cron expression"), "{}", p[0].1);
-        assert_eq!(p[1], ("triggers[2]".to_owned(), "timeZone 'Mars/Olympus' is not a known time zone".to_owned()));
+        assert!(
+            p[0].1
+                .starts_with("cronExpression 'every day' is not a valid cron expression"),
+            "{}",
+            p[0].1
+        );
+        assert_eq!(
+            p[1],
+            (
+                "triggers[2]".to_owned(),
+                "timeZone 'Mars/Olympus' is not a known time zone".to_owned()
+            )
+        );
     }
 }

@@ -30,7 +30,6 @@ fn job_of(t: &Map<String, Value>) -> Option<String> {
     text(t, "job").map(|j| j.trim_matches('/').to_owned())
 }
 
-
 /// What a completed build leaves for a pipeline.
 struct Completed<'a> {
     master: &'a str,
@@ -41,7 +40,11 @@ struct Completed<'a> {
 impl BuildWatcher {
     /// One pass over every watched job. Returns how many runs were started.
     pub async fn check(&self) -> Result<usize, EngineError> {
-        let docs = self.store.pipelines_with_trigger("jenkins").await.map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let docs = self
+            .store
+            .pipelines_with_trigger("jenkins")
+            .await
+            .map_err(|e| EngineError::Invalid(e.to_string()))?;
         let watched: BTreeSet<(String, String)> = docs
             .iter()
             .flat_map(|d| enabled_triggers(d, "jenkins"))
@@ -55,39 +58,73 @@ impl BuildWatcher {
             };
             match self.check_job(client, &master, &job, &docs).await {
                 Ok(n) => started += n,
-                Err(e) => tracing::warn!(%master, %job, error = %e, "checking a Jenkins job for new builds failed"),
+                Err(e) => {
+                    tracing::warn!(%master, %job, error = %e, "checking a Jenkins job for new builds failed")
+                }
             }
         }
         Ok(started)
     }
 
-    async fn check_job(&self, client: &JenkinsClient, master: &str, job: &str, docs: &[PipelineDocument]) -> Result<usize, String> {
+    async fn check_job(
+        &self,
+        client: &JenkinsClient,
+        master: &str,
+        job: &str,
+        docs: &[PipelineDocument],
+    ) -> Result<usize, String> {
         let source = format!("jenkins:{master}:{job}");
         let mut builds = client.builds(job).await.map_err(|e| e.to_string())?;
         builds.sort_by_key(|b| b.number);
         let completed = |b: &BuildInfo| !b.building && b.result.is_some();
-        let cursor = self.store.cursor(&source).await.map_err(|e| e.to_string())?.and_then(|c| c.parse::<u64>().ok());
+        let cursor = self
+            .store
+            .cursor(&source)
+            .await
+            .map_err(|e| e.to_string())?
+            .and_then(|c| c.parse::<u64>().ok());
         let Some(mut cursor) = cursor else {
             // First look: record where the job stands, start nothing.
             let settled = settled_up_to(&builds, 0, completed);
-            self.store.set_cursor(&source, &settled.to_string()).await.map_err(|e| e.to_string())?;
+            self.store
+                .set_cursor(&source, &settled.to_string())
+                .await
+                .map_err(|e| e.to_string())?;
             return Ok(0);
         };
         let mut started = 0;
         for b in builds.iter().filter(|b| b.number > cursor && completed(b)) {
-            started += self.fire(client, docs, &Completed { master, job, build: b }).await?;
+            started += self
+                .fire(
+                    client,
+                    docs,
+                    &Completed {
+                        master,
+                        job,
+                        build: b,
+                    },
+                )
+                .await?;
         }
         let settled = settled_up_to(&builds, cursor, completed);
         if settled > cursor {
             cursor = settled;
-            self.store.set_cursor(&source, &cursor.to_string()).await.map_err(|e| e.to_string())?;
+            self.store
+                .set_cursor(&source, &cursor.to_string())
+                .await
+                .map_err(|e| e.to_string())?;
         }
         Ok(started)
     }
 
     /// Starts every pipeline whose trigger waits for this build. An error (a property file not
     /// readable yet) leaves the cursor where it is, so the build is looked at again.
-    async fn fire(&self, client: &JenkinsClient, docs: &[PipelineDocument], c: &Completed<'_>) -> Result<usize, String> {
+    async fn fire(
+        &self,
+        client: &JenkinsClient,
+        docs: &[PipelineDocument],
+        c: &Completed<'_>,
+    ) -> Result<usize, String> {
         if c.build.result.as_deref() != Some("SUCCESS") {
             return Ok(0);
         }
@@ -104,16 +141,27 @@ impl BuildWatcher {
                 trigger.insert("buildNumber".into(), json!(c.build.number));
                 trigger.insert("buildInfo".into(), build_info);
                 if let Some(file) = text(t, "propertyFile") {
-                    trigger.insert("properties".into(), Value::Object(self.properties(client, c, file).await?));
+                    trigger.insert(
+                        "properties".into(),
+                        Value::Object(self.properties(client, c, file).await?),
+                    );
                 }
-                let id = crate::ids::derived_id(&[doc.id().unwrap_or_default(), &i.to_string(), c.master, c.job, &c.build.number.to_string()]);
+                let id = crate::ids::derived_id(&[
+                    doc.id().unwrap_or_default(),
+                    &i.to_string(),
+                    c.master,
+                    c.job,
+                    &c.build.number.to_string(),
+                ]);
                 match self.engine.start_from_event(doc, trigger, &id).await {
                     Ok(true) => {
                         started += 1;
                         tracing::info!(pipeline = doc.name(), master = c.master, job = c.job, build = c.build.number, execution = %id, "a Jenkins build started a pipeline");
                     }
                     Ok(false) => {}
-                    Err(EngineError::Invalid(reason)) => tracing::warn!(pipeline = doc.name(), %reason, "a Jenkins-triggered pipeline cannot start"),
+                    Err(EngineError::Invalid(reason)) => {
+                        tracing::warn!(pipeline = doc.name(), %reason, "a Jenkins-triggered pipeline cannot start")
+                    }
                     Err(e) => return Err(e.to_string()),
                 }
             }
@@ -121,8 +169,18 @@ impl BuildWatcher {
         Ok(started)
     }
 
-    async fn properties(&self, client: &JenkinsClient, c: &Completed<'_>, file: &str) -> Result<Map<String, Value>, String> {
-        let Some(artifact) = c.build.artifacts.iter().find(|a| a.file_name == file || a.relative_path == file) else {
+    async fn properties(
+        &self,
+        client: &JenkinsClient,
+        c: &Completed<'_>,
+        file: &str,
+    ) -> Result<Map<String, Value>, String> {
+        let Some(artifact) = c
+            .build
+            .artifacts
+            .iter()
+            .find(|a| a.file_name == file || a.relative_path == file)
+        else {
             tracing::warn!(job = c.job, build = c.build.number, %file, "the build archived no such property file");
             return Ok(Map::new());
         };
@@ -165,13 +223,28 @@ mod tests {
     use super::*;
 
     fn b(number: u64, building: bool) -> BuildInfo {
-        BuildInfo { number, url: String::new(), building, result: (!building).then(|| "SUCCESS".into()), duration: 0, timestamp: 0, artifacts: vec![] }
+        BuildInfo {
+            number,
+            url: String::new(),
+            building,
+            result: (!building).then(|| "SUCCESS".into()),
+            duration: 0,
+            timestamp: 0,
+            artifacts: vec![],
+        }
     }
 
     #[test]
     fn the_cursor_stops_below_the_first_running_build() {
         let done = |x: &BuildInfo| !x.building;
-        assert_eq!(settled_up_to(&[b(3, false), b(4, false), b(5, true), b(6, false)], 2, done), 4);
+        assert_eq!(
+            settled_up_to(
+                &[b(3, false), b(4, false), b(5, true), b(6, false)],
+                2,
+                done
+            ),
+            4
+        );
         assert_eq!(settled_up_to(&[b(3, false), b(4, false)], 4, done), 4);
         assert_eq!(settled_up_to(&[], 0, done), 0);
         assert_eq!(settled_up_to(&[b(1, true)], 0, done), 0);

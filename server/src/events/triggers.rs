@@ -7,7 +7,10 @@ use serde_json::{Map, Value, json};
 
 /// The enabled triggers of type `kind` of an enabled pipeline, with their index in `triggers`
 /// (run ids derive from it).
-pub fn enabled_triggers<'a>(doc: &'a PipelineDocument, kind: &'a str) -> impl Iterator<Item = (usize, &'a Map<String, Value>)> + 'a {
+pub fn enabled_triggers<'a>(
+    doc: &'a PipelineDocument,
+    kind: &'a str,
+) -> impl Iterator<Item = (usize, &'a Map<String, Value>)> + 'a {
     let pipeline_enabled = doc.0.get("disabled").and_then(Value::as_bool) != Some(true);
     triggers_of_type(&doc.0, kind)
         .filter(move |_| pipeline_enabled)
@@ -15,7 +18,10 @@ pub fn enabled_triggers<'a>(doc: &'a PipelineDocument, kind: &'a str) -> impl It
 }
 
 /// Every trigger of type `kind` in a pipeline document, with its index.
-pub fn triggers_of_type<'a>(document: &'a Map<String, Value>, kind: &'a str) -> impl Iterator<Item = (usize, &'a Map<String, Value>)> + 'a {
+pub fn triggers_of_type<'a>(
+    document: &'a Map<String, Value>,
+    kind: &'a str,
+) -> impl Iterator<Item = (usize, &'a Map<String, Value>)> + 'a {
     document
         .get("triggers")
         .and_then(Value::as_array)
@@ -28,7 +34,10 @@ pub fn triggers_of_type<'a>(document: &'a Map<String, Value>, kind: &'a str) -> 
 
 /// A trigger field as trimmed, non-empty text.
 pub fn text<'a>(t: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
-    t.get(key).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
+    t.get(key)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
 }
 
 /// Spinnaker's names for how a parent pipeline ended, as pipeline triggers list them.
@@ -49,8 +58,12 @@ pub fn pipeline_trigger_for(doc: &PipelineDocument, parent: &Execution) -> Optio
         .map(|(_, t)| t)
         .find(|t| {
             t.get("pipeline").and_then(Value::as_str) == Some(parent_pipeline)
-                && t.get("application").and_then(Value::as_str).is_none_or(|a| a == parent.application)
-                && t.get("status").and_then(Value::as_array).is_some_and(|s| s.iter().any(|v| v.as_str() == Some(word)))
+                && t.get("application")
+                    .and_then(Value::as_str)
+                    .is_none_or(|a| a == parent.application)
+                && t.get("status")
+                    .and_then(Value::as_array)
+                    .is_some_and(|s| s.iter().any(|v| v.as_str() == Some(word)))
         })
         .map(|_| {
             json!({
@@ -80,11 +93,20 @@ fn at_path<'a>(payload: &'a Value, path: &str) -> Option<&'a Value> {
 /// Every constraint matches: the payload's value at the key, as text, matches the constraint's
 /// regular expression as a whole (as Spinnaker's `payloadConstraints`).
 fn constraints_hold(trigger: &Map<String, Value>, payload: &Value) -> bool {
-    let Some(constraints) = trigger.get("payloadConstraints").and_then(Value::as_object) else { return true };
+    let Some(constraints) = trigger.get("payloadConstraints").and_then(Value::as_object) else {
+        return true;
+    };
     constraints.iter().all(|(key, wanted)| {
-        let Some(pattern) = wanted.as_str() else { return false };
-        let Some(found) = at_path(payload, key) else { return false };
-        let text = found.as_str().map(str::to_owned).unwrap_or_else(|| found.to_string());
+        let Some(pattern) = wanted.as_str() else {
+            return false;
+        };
+        let Some(found) = at_path(payload, key) else {
+            return false;
+        };
+        let text = found
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| found.to_string());
         regex::Regex::new(&format!("^(?:{pattern})$")).is_ok_and(|re| re.is_match(&text))
     })
 }
@@ -111,7 +133,10 @@ mod tests {
     use super::*;
 
     fn doc(triggers: Value) -> PipelineDocument {
-        PipelineDocument::from_value(json!({"application": "shop", "name": "Prod", "triggers": triggers, "stages": []})).unwrap()
+        PipelineDocument::from_value(
+            json!({"application": "shop", "name": "Prod", "triggers": triggers, "stages": []}),
+        )
+        .unwrap()
     }
 
     fn parent(status: Status) -> Execution {
@@ -138,27 +163,60 @@ mod tests {
 
     #[test]
     fn pipeline_triggers_fire_on_the_listed_statuses() {
-        let d = doc(json!([{"type": "pipeline", "application": "shop", "pipeline": "test-pipeline", "status": ["successful"]}]));
+        let d = doc(
+            json!([{"type": "pipeline", "application": "shop", "pipeline": "test-pipeline", "status": ["successful"]}]),
+        );
         let t = pipeline_trigger_for(&d, &parent(Status::Succeeded)).unwrap();
-        assert_eq!((t["type"].clone(), t["user"].clone(), t["parentExecution"]["id"].clone()), (json!("pipeline"), json!("alice"), json!("e1")));
+        assert_eq!(
+            (
+                t["type"].clone(),
+                t["user"].clone(),
+                t["parentExecution"]["id"].clone()
+            ),
+            (json!("pipeline"), json!("alice"), json!("e1"))
+        );
         assert!(pipeline_trigger_for(&d, &parent(Status::Terminal)).is_none());
         assert!(pipeline_trigger_for(&d, &parent(Status::Running)).is_none());
-        let off = doc(json!([{"type": "pipeline", "pipeline": "test-pipeline", "status": ["failed"], "enabled": false}]));
+        let off = doc(
+            json!([{"type": "pipeline", "pipeline": "test-pipeline", "status": ["failed"], "enabled": false}]),
+        );
         assert!(pipeline_trigger_for(&off, &parent(Status::Terminal)).is_none());
-        let other = doc(json!([{"type": "pipeline", "pipeline": "other", "status": ["successful"]}]));
+        let other =
+            doc(json!([{"type": "pipeline", "pipeline": "other", "status": ["successful"]}]));
         assert!(pipeline_trigger_for(&other, &parent(Status::Succeeded)).is_none());
     }
 
     #[test]
     fn webhook_triggers_match_source_and_constraints() {
-        let d = doc(json!([{"type": "webhook", "source": "ci", "payloadConstraints": {"branch": "main|release-.*", "repo.name": "shop"}}]));
-        let payload = json!({"branch": "release-2", "repo": {"name": "shop"}, "parameters": {"tag": "1.2"}});
+        let d = doc(
+            json!([{"type": "webhook", "source": "ci", "payloadConstraints": {"branch": "main|release-.*", "repo.name": "shop"}}]),
+        );
+        let payload =
+            json!({"branch": "release-2", "repo": {"name": "shop"}, "parameters": {"tag": "1.2"}});
         let t = webhook_trigger_for(&d, "ci", &payload).unwrap();
         assert_eq!(t["parameters"], json!({"tag": "1.2"}));
         assert!(webhook_trigger_for(&d, "other", &payload).is_none());
-        assert!(webhook_trigger_for(&d, "ci", &json!({"branch": "feature", "repo": {"name": "shop"}})).is_none());
-        assert!(webhook_trigger_for(&d, "ci", &json!({"branch": "main"})).is_none(), "a missing key fails its constraint");
-        assert!(webhook_trigger_for(&d, "ci", &json!({"branch": "mainline", "repo": {"name": "shop"}})).is_none(), "whole match");
+        assert!(
+            webhook_trigger_for(
+                &d,
+                "ci",
+                &json!({"branch": "feature", "repo": {"name": "shop"}})
+            )
+            .is_none()
+        );
+        assert!(
+            webhook_trigger_for(&d, "ci", &json!({"branch": "main"})).is_none(),
+            "a missing key fails its constraint"
+        );
+        assert!(
+            webhook_trigger_for(
+                &d,
+                "ci",
+                &json!({"branch": "mainline", "repo": {"name": "shop"}})
+            )
+            .is_none(),
+            "whole match"
+        );
         let mut disabled = doc(json!([{"type": "webhook", "source": "ci"}]));
         disabled.0.insert("disabled".into(), json!(true));
         assert!(webhook_trigger_for(&disabled, "ci", &json!({})).is_none());

@@ -57,23 +57,42 @@ pub async fn health(State(s): State<AppState>) -> Json<Vec<MasterHealth>> {
 
 /// `GET /gate/v2/builds/{master}/jobs`: every job's full name, through folders.
 pub async fn jobs(State(s): State<AppState>, Path(name): Path<String>) -> Answer<Vec<String>> {
-    Ok(Json(master(&s, &name)?.jobs().await?.into_iter().map(|j| j.name).collect()))
+    Ok(Json(
+        master(&s, &name)?
+            .jobs()
+            .await?
+            .into_iter()
+            .map(|j| j.name)
+            .collect(),
+    ))
 }
 
 /// `GET /gate/v2/builds/{master}/jobs/{job…}`: the job with its parameter definitions.
-pub async fn job(State(s): State<AppState>, Path((name, job)): Path<(String, String)>) -> Answer<crate::jenkins::JobDetails> {
+pub async fn job(
+    State(s): State<AppState>,
+    Path((name, job)): Path<(String, String)>,
+) -> Answer<crate::jenkins::JobDetails> {
     Ok(Json(master(&s, &name)?.job(job.trim_matches('/')).await?))
 }
 
 /// `GET /gate/v2/builds/{master}/builds/{job…}`: the job's latest builds.
-pub async fn builds(State(s): State<AppState>, Path((name, job)): Path<(String, String)>) -> Answer<Vec<crate::jenkins::BuildInfo>> {
-    Ok(Json(master(&s, &name)?.builds(job.trim_matches('/')).await?))
+pub async fn builds(
+    State(s): State<AppState>,
+    Path((name, job)): Path<(String, String)>,
+) -> Answer<Vec<crate::jenkins::BuildInfo>> {
+    Ok(Json(
+        master(&s, &name)?.builds(job.trim_matches('/')).await?,
+    ))
 }
 
 /// `GET /gate/v2/builds/{master}/build/{number}/{job…}`: one build.
-pub async fn build(State(s): State<AppState>, Path((name, number, job)): Path<(String, u64, String)>) -> Answer<Value> {
+pub async fn build(
+    State(s): State<AppState>,
+    Path((name, number, job)): Path<(String, u64, String)>,
+) -> Answer<Value> {
     let job = job.trim_matches('/');
-    let mut v = serde_json::to_value(master(&s, &name)?.build(job, number).await?).unwrap_or_default();
+    let mut v =
+        serde_json::to_value(master(&s, &name)?.build(job, number).await?).unwrap_or_default();
     v["name"] = json!(job);
     Ok(Json(v))
 }
@@ -90,7 +109,10 @@ pub async fn tags(State(s): State<AppState>, Query(q): Query<TagsQuery>) -> Answ
 }
 
 /// `GET /api/registries/{account}/repositories`: the image picker's repositories.
-pub async fn repositories(State(s): State<AppState>, Path(account): Path<String>) -> Answer<Vec<String>> {
+pub async fn repositories(
+    State(s): State<AppState>,
+    Path(account): Path<String>,
+) -> Answer<Vec<String>> {
     Ok(Json(registry(&s, &account)?.repositories().await?))
 }
 
@@ -102,9 +124,19 @@ pub struct ImageQuery {
 
 /// `GET /api/registries/{account}/image?repository=&tag=`: the image with its digest and the
 /// `docker/image` artifact a pipeline would get.
-pub async fn image(State(s): State<AppState>, Path(account): Path<String>, Query(q): Query<ImageQuery>) -> Answer<Value> {
+pub async fn image(
+    State(s): State<AppState>,
+    Path(account): Path<String>,
+    Query(q): Query<ImageQuery>,
+) -> Answer<Value> {
     let client = registry(&s, &account)?;
     let digest = client.digest(&q.repository, &q.tag).await?;
-    let image = crate::registries::Image { account, registry: client.host.clone(), repository: q.repository, tag: q.tag, digest: Some(digest) };
+    let image = crate::registries::Image {
+        account,
+        registry: client.host.clone(),
+        repository: q.repository,
+        tag: q.tag,
+        digest: Some(digest),
+    };
     Ok(Json(json!({"image": image, "artifact": image.artifact()})))
 }

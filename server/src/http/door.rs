@@ -33,9 +33,18 @@ fn identify(_request: &Request) -> Caller {
 
 /// A request id: the one the ingress sent (if it is sane), else a fresh random one.
 fn request_id(request: &Request) -> String {
-    let incoming = request.headers().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok());
+    let incoming = request
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok());
     match incoming {
-        Some(id) if !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') => {
+        Some(id)
+            if !id.is_empty()
+                && id.len() <= 64
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
             id.to_owned()
         }
         _ => crate::ids::short_id(),
@@ -44,7 +53,11 @@ fn request_id(request: &Request) -> String {
 
 /// Requests that matched no route are labelled by kind, so labels stay few.
 fn unmatched_label(path: &str) -> &'static str {
-    if path == "/favicon.svg" { "static" } else { "unmatched" }
+    if path == "/favicon.svg" {
+        "static"
+    } else {
+        "unmatched"
+    }
 }
 
 pub async fn door(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
@@ -54,7 +67,10 @@ pub async fn door(State(state): State<AppState>, mut request: Request, next: Nex
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let span = tracing::info_span!("request", id = %id, method = %method, path = %path, caller = caller.audit_name());
-    request.extensions_mut().insert(RequestContext { request_id: id.clone(), caller });
+    request.extensions_mut().insert(RequestContext {
+        request_id: id.clone(),
+        caller,
+    });
 
     let mut response = next.run(request).instrument(span.clone()).await;
 
@@ -64,13 +80,17 @@ pub async fn door(State(state): State<AppState>, mut request: Request, next: Nex
         Some(RouteLabel(route)) => route.clone(),
         None => unmatched_label(&path).to_owned(),
     };
-    state.metrics.observe(method.as_str(), &route, status.as_u16(), elapsed);
+    state
+        .metrics
+        .observe(method.as_str(), &route, status.as_u16(), elapsed);
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&id) {
         headers.insert(REQUEST_ID_HEADER, value);
     }
     for (name, value) in SECURITY_HEADERS {
-        headers.entry(name).or_insert(HeaderValue::from_static(value));
+        headers
+            .entry(name)
+            .or_insert(HeaderValue::from_static(value));
     }
     span.in_scope(|| {
         let ms = elapsed.as_secs_f64() * 1000.0;
@@ -85,7 +105,10 @@ pub async fn door(State(state): State<AppState>, mut request: Request, next: Nex
 
 /// Runs inside routing (as a route layer), where the matched route is known.
 pub async fn tag_route(request: Request, next: Next) -> Response {
-    let label = request.extensions().get::<MatchedPath>().map(|m| RouteLabel(m.as_str().to_owned()));
+    let label = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| RouteLabel(m.as_str().to_owned()));
     let mut response = next.run(request).await;
     if let Some(label) = label {
         response.extensions_mut().insert(label);
@@ -113,6 +136,9 @@ mod tests {
             assert_eq!(id.len(), 16, "{bad:?}");
             assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
         }
-        assert_ne!(request_id(&with_header(None)), request_id(&with_header(None)));
+        assert_ne!(
+            request_id(&with_header(None)),
+            request_id(&with_header(None))
+        );
     }
 }

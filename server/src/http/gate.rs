@@ -29,7 +29,10 @@ impl TaskLog {
     fn record(&self, task: Value) {
         let mut tasks = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if tasks.len() >= TASKS_KEPT
-            && let Some(oldest) = tasks.iter().min_by_key(|(_, t)| t["startTime"].as_i64().unwrap_or(0)).map(|(k, _)| k.clone())
+            && let Some(oldest) = tasks
+                .iter()
+                .min_by_key(|(_, t)| t["startTime"].as_i64().unwrap_or(0))
+                .map(|(k, _)| k.clone())
         {
             tasks.remove(&oldest);
         }
@@ -39,7 +42,11 @@ impl TaskLog {
     }
 
     fn get(&self, id: &str) -> Option<Value> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned()
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
     }
 }
 
@@ -54,7 +61,8 @@ impl From<AppError> for GateError {
 
 impl IntoResponse for GateError {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.0.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status =
+            StatusCode::from_u16(self.0.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = json!({
             "error": status.canonical_reason().unwrap_or("Error"),
             "message": self.0.to_string(),
@@ -68,7 +76,11 @@ impl IntoResponse for GateError {
 type Reply = Result<Response, GateError>;
 
 fn app_name(raw: &str) -> Result<ApplicationName, GateError> {
-    ApplicationName::parse(raw).map_err(|_| GateError(AppError::NotFound { what: format!("application '{raw}'") }))
+    ApplicationName::parse(raw).map_err(|_| {
+        GateError(AppError::NotFound {
+            what: format!("application '{raw}'"),
+        })
+    })
 }
 
 /// Front50's application attributes.
@@ -92,16 +104,31 @@ pub fn router() -> Router<AppState> {
         .route("/v2/builds", get(super::builds::masters))
         .route("/v2/builds/{master}/jobs", get(super::builds::jobs))
         .route("/v2/builds/{master}/jobs/{*job}", get(super::builds::job))
-        .route("/v2/builds/{master}/builds/{*job}", get(super::builds::builds))
-        .route("/v2/builds/{master}/build/{number}/{*job}", get(super::builds::build))
+        .route(
+            "/v2/builds/{master}/builds/{*job}",
+            get(super::builds::builds),
+        )
+        .route(
+            "/v2/builds/{master}/build/{number}/{*job}",
+            get(super::builds::build),
+        )
         .route("/applications", get(list_applications))
         .route("/applications/{app}", get(get_application))
-        .route("/applications/{app}/pipelineConfigs", get(list_pipeline_configs))
-        .route("/applications/{app}/pipelineConfigs/{name}", get(get_pipeline_config))
+        .route(
+            "/applications/{app}/pipelineConfigs",
+            get(list_pipeline_configs),
+        )
+        .route(
+            "/applications/{app}/pipelineConfigs/{name}",
+            get(get_pipeline_config),
+        )
         .route("/applications/{app}/pipelines", get(list_executions))
         .route("/pipelines", post(save_pipeline))
         .route("/pipelines/{id}", get(get_execution))
-        .route("/pipelines/{id}/{name}", post(start_pipeline).delete(delete_pipeline))
+        .route(
+            "/pipelines/{id}/{name}",
+            post(start_pipeline).delete(delete_pipeline),
+        )
         .route("/pipelines/{id}/cancel", put(cancel))
         .route("/pipelines/{id}/pause", put(pause))
         .route("/pipelines/{id}/resume", put(resume))
@@ -112,22 +139,42 @@ pub fn router() -> Router<AppState> {
         .route("/webhooks/webhook/{source}", post(super::webhooks::webhook))
 }
 
-async fn list_applications(State(s): State<AppState>, Extension(rc): Extension<RequestContext>) -> Reply {
+async fn list_applications(
+    State(s): State<AppState>,
+    Extension(rc): Extension<RequestContext>,
+) -> Reply {
     let apps = s.services.applications.list(&rc).await?;
     let body: Vec<Value> = apps.iter().map(attributes).collect();
     Ok(Json(body).into_response())
 }
 
-async fn get_application(State(s): State<AppState>, Extension(rc): Extension<RequestContext>, Path(app): Path<String>) -> Reply {
+async fn get_application(
+    State(s): State<AppState>,
+    Extension(rc): Extension<RequestContext>,
+    Path(app): Path<String>,
+) -> Reply {
     let a = s.services.applications.get(&rc, &app_name(&app)?).await?;
-    Ok(Json(json!({ "name": a.name, "attributes": attributes(&a), "clusters": {} })).into_response())
+    Ok(
+        Json(json!({ "name": a.name, "attributes": attributes(&a), "clusters": {} }))
+            .into_response(),
+    )
 }
 
-async fn list_pipeline_configs(State(s): State<AppState>, Extension(rc): Extension<RequestContext>, Path(app): Path<String>) -> Reply {
+async fn list_pipeline_configs(
+    State(s): State<AppState>,
+    Extension(rc): Extension<RequestContext>,
+    Path(app): Path<String>,
+) -> Reply {
     let app = app_name(&app)?;
     let mut out = Vec::new();
     for summary in s.services.pipelines.list(&rc, &app).await? {
-        out.push(s.services.pipelines.get(&rc, &app, &summary.name).await?.document);
+        out.push(
+            s.services
+                .pipelines
+                .get(&rc, &app, &summary.name)
+                .await?
+                .document,
+        );
     }
     Ok(Json(out).into_response())
 }
@@ -137,12 +184,21 @@ async fn get_pipeline_config(
     Extension(rc): Extension<RequestContext>,
     Path((app, name)): Path<(String, String)>,
 ) -> Reply {
-    let detail = s.services.pipelines.get(&rc, &app_name(&app)?, &name).await?;
+    let detail = s
+        .services
+        .pipelines
+        .get(&rc, &app_name(&app)?, &name)
+        .await?;
     Ok(Json(detail.document).into_response())
 }
 
-async fn save_pipeline(State(s): State<AppState>, Extension(rc): Extension<RequestContext>, Json(body): Json<Value>) -> Reply {
-    let document = PipelineDocument::from_value(body).map_err(|p| GateError(AppError::invalid(&p.field, &p.message)))?;
+async fn save_pipeline(
+    State(s): State<AppState>,
+    Extension(rc): Extension<RequestContext>,
+    Json(body): Json<Value>,
+) -> Reply {
+    let document = PipelineDocument::from_value(body)
+        .map_err(|p| GateError(AppError::invalid(&p.field, &p.message)))?;
     s.services.pipelines.save(&rc, document).await?;
     Ok(StatusCode::OK.into_response())
 }
@@ -152,7 +208,10 @@ async fn delete_pipeline(
     Extension(rc): Extension<RequestContext>,
     Path((app, name)): Path<(String, String)>,
 ) -> Reply {
-    s.services.pipelines.delete(&rc, &app_name(&app)?, &name).await?;
+    s.services
+        .pipelines
+        .delete(&rc, &app_name(&app)?, &name)
+        .await?;
     Ok(StatusCode::OK.into_response())
 }
 
@@ -164,11 +223,23 @@ async fn start_pipeline(
     body: Option<Json<Value>>,
 ) -> Reply {
     let trigger = body.map(|Json(v)| v).unwrap_or_else(|| json!({}));
-    let id = s.services.executions.start(&rc, &app_name(&app)?, &name, trigger).await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({ "ref": format!("/pipelines/{id}") }))).into_response())
+    let id = s
+        .services
+        .executions
+        .start(&rc, &app_name(&app)?, &name, trigger)
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "ref": format!("/pipelines/{id}") })),
+    )
+        .into_response())
 }
 
-async fn get_execution(State(s): State<AppState>, Extension(rc): Extension<RequestContext>, Path(id): Path<String>) -> Reply {
+async fn get_execution(
+    State(s): State<AppState>,
+    Extension(rc): Extension<RequestContext>,
+    Path(id): Path<String>,
+) -> Reply {
     let e = s.services.executions.get(&rc, &id).await?;
     let mut body = serde_json::to_value(&e).unwrap_or(Value::Null);
     body["type"] = json!("PIPELINE");
@@ -196,17 +267,30 @@ struct CancelQuery {
     reason: Option<String>,
 }
 
-async fn cancel(State(s): State<AppState>, Extension(rc): Extension<RequestContext>, Path(id): Path<String>, Query(q): Query<CancelQuery>) -> Reply {
+async fn cancel(
+    State(s): State<AppState>,
+    Extension(rc): Extension<RequestContext>,
+    Path(id): Path<String>,
+    Query(q): Query<CancelQuery>,
+) -> Reply {
     s.services.executions.cancel(&rc, &id, q.reason).await?;
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
-async fn pause(State(s): State<AppState>, Extension(rc): Extension<RequestContext>, Path(id): Path<String>) -> Reply {
+async fn pause(
+    State(s): State<AppState>,
+    Extension(rc): Extension<RequestContext>,
+    Path(id): Path<String>,
+) -> Reply {
     s.services.executions.pause(&rc, &id).await?;
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
-async fn resume(State(s): State<AppState>, Extension(rc): Extension<RequestContext>, Path(id): Path<String>) -> Reply {
+async fn resume(
+    State(s): State<AppState>,
+    Extension(rc): Extension<RequestContext>,
+    Path(id): Path<String>,
+) -> Reply {
     s.services.executions.resume(&rc, &id).await?;
     Ok(StatusCode::ACCEPTED.into_response())
 }
@@ -216,7 +300,10 @@ async fn restart(
     Extension(rc): Extension<RequestContext>,
     Path((id, stage)): Path<(String, String)>,
 ) -> Reply {
-    s.services.executions.restart_stage(&rc, &id, &stage).await?;
+    s.services
+        .executions
+        .restart_stage(&rc, &id, &stage)
+        .await?;
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
@@ -230,10 +317,21 @@ async fn judge(
     let proceed = match body.get("judgmentStatus").and_then(Value::as_str) {
         Some("continue") => true,
         Some("stop") => false,
-        _ => return Err(GateError(AppError::invalid("judgmentStatus", "judgmentStatus must be continue or stop"))),
+        _ => {
+            return Err(GateError(AppError::invalid(
+                "judgmentStatus",
+                "judgmentStatus must be continue or stop",
+            )));
+        }
     };
-    let input = body.get("judgmentInput").and_then(Value::as_str).map(str::to_owned);
-    s.services.executions.judge(&rc, &id, &stage, proceed, input).await?;
+    let input = body
+        .get("judgmentInput")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    s.services
+        .executions
+        .judge(&rc, &id, &stage, proceed, input)
+        .await?;
     Ok(Json(s.services.executions.get(&rc, &id).await?).into_response())
 }
 
@@ -248,13 +346,22 @@ async fn submit_task(
     let id = crate::ids::uuid_like();
     let started = chrono::Utc::now().timestamp_millis();
     let mut failure = None;
-    for job in body.get("job").and_then(Value::as_array).into_iter().flatten() {
+    for job in body
+        .get("job")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         if let Err(e) = run_job(&s, &rc, job).await {
             failure = Some(e);
             break;
         }
     }
-    let status = if failure.is_some() { "TERMINAL" } else { "SUCCEEDED" };
+    let status = if failure.is_some() {
+        "TERMINAL"
+    } else {
+        "SUCCEEDED"
+    };
     let mut variables = vec![json!({"key": "application", "value": body.get("application")})];
     if let Some(e) = &failure {
         variables.push(json!({"key": "exception", "value": {"details": {"error": e.to_string(), "errors": [e.to_string()]}}}));
@@ -274,18 +381,30 @@ async fn submit_task(
 
 async fn run_job(s: &AppState, rc: &RequestContext, job: &Value) -> Result<(), AppError> {
     let app = job.get("application").cloned().unwrap_or(Value::Null);
-    let text = |k: &str| app.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let text = |k: &str| {
+        app.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
     // Deploy targets are Topsail's own attribute: `deployTargets` as "account/namespace" strings
     // or {account, namespace} objects; absent, an existing application keeps its own.
-    let targets: Option<String> = app.get("deployTargets").and_then(Value::as_array).map(|list| {
-        list.iter()
-            .map(|t| match t {
-                Value::String(s) => s.clone(),
-                other => format!("{}/{}", other["account"].as_str().unwrap_or_default(), other["namespace"].as_str().unwrap_or_default()),
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-    });
+    let targets: Option<String> = app
+        .get("deployTargets")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .map(|t| match t {
+                    Value::String(s) => s.clone(),
+                    other => format!(
+                        "{}/{}",
+                        other["account"].as_str().unwrap_or_default(),
+                        other["namespace"].as_str().unwrap_or_default()
+                    ),
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        });
     let mut input = ApplicationInput {
         name: text("name"),
         description: text("description"),
@@ -296,7 +415,8 @@ async fn run_job(s: &AppState, rc: &RequestContext, job: &Value) -> Result<(), A
     match job.get("type").and_then(Value::as_str) {
         Some("createApplication") => {
             // `spin application save` sends createApplication for new and existing apps alike.
-            let name = ApplicationName::parse(&input.name).map_err(|e| AppError::invalid(&e.field, &e.message))?;
+            let name = ApplicationName::parse(&input.name)
+                .map_err(|e| AppError::invalid(&e.field, &e.message))?;
             match s.services.applications.get(rc, &name).await {
                 Ok(existing) => {
                     if targets.is_none() {
@@ -305,32 +425,61 @@ async fn run_job(s: &AppState, rc: &RequestContext, job: &Value) -> Result<(), A
                     update(s, rc, &name, &input).await
                 }
                 Err(AppError::NotFound { .. }) => {
-                    let new = input.validate_new().map_err(|fields| AppError::Invalid { fields })?;
+                    let new = input
+                        .validate_new()
+                        .map_err(|fields| AppError::Invalid { fields })?;
                     s.services.applications.create(rc, new).await.map(drop)
                 }
                 Err(e) => Err(e),
             }
         }
         Some("updateApplication") => {
-            let name = ApplicationName::parse(&input.name).map_err(|e| AppError::invalid(&e.field, &e.message))?;
+            let name = ApplicationName::parse(&input.name)
+                .map_err(|e| AppError::invalid(&e.field, &e.message))?;
             if targets.is_none() {
-                input.deploy_targets = s.services.applications.get(rc, &name).await?.to_input().deploy_targets;
+                input.deploy_targets = s
+                    .services
+                    .applications
+                    .get(rc, &name)
+                    .await?
+                    .to_input()
+                    .deploy_targets;
             }
             update(s, rc, &name, &input).await
         }
         Some("deleteApplication") => {
-            let name = ApplicationName::parse(&input.name).map_err(|e| AppError::invalid(&e.field, &e.message))?;
+            let name = ApplicationName::parse(&input.name)
+                .map_err(|e| AppError::invalid(&e.field, &e.message))?;
             s.services.applications.delete(rc, &name).await
         }
-        other => Err(AppError::invalid("job.type", &format!("job type {other:?} is not supported"))),
+        other => Err(AppError::invalid(
+            "job.type",
+            &format!("job type {other:?} is not supported"),
+        )),
     }
 }
 
-async fn update(s: &AppState, rc: &RequestContext, name: &ApplicationName, input: &ApplicationInput) -> Result<(), AppError> {
-    let changes = input.validate_changes().map_err(|fields| AppError::Invalid { fields })?;
-    s.services.applications.update(rc, name, changes).await.map(drop)
+async fn update(
+    s: &AppState,
+    rc: &RequestContext,
+    name: &ApplicationName,
+    input: &ApplicationInput,
+) -> Result<(), AppError> {
+    let changes = input
+        .validate_changes()
+        .map_err(|fields| AppError::Invalid { fields })?;
+    s.services
+        .applications
+        .update(rc, name, changes)
+        .await
+        .map(drop)
 }
 
 async fn get_task(Extension(tasks): Extension<TaskLog>, Path(id): Path<String>) -> Reply {
-    tasks.get(&id).map(|t| Json(t).into_response()).ok_or(GateError(AppError::NotFound { what: format!("task '{id}'") }))
+    tasks
+        .get(&id)
+        .map(|t| Json(t).into_response())
+        .ok_or(GateError(AppError::NotFound {
+            what: format!("task '{id}'"),
+        }))
 }

@@ -32,12 +32,17 @@ pub struct StreamQuery {
 /// How long to gather further changes before sending one update.
 const COALESCE: Duration = Duration::from_millis(50);
 
-pub async fn infrastructure(State(state): State<AppState>, Query(q): Query<StreamQuery>) -> Response {
+pub async fn infrastructure(
+    State(state): State<AppState>,
+    Query(q): Query<StreamQuery>,
+) -> Response {
     let Ok(application) = ApplicationName::parse(&q.application) else {
         return (StatusCode::NOT_FOUND, "no such application").into_response();
     };
     let stream = updates(state, application.as_str().to_owned());
-    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
+    Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
 }
 
 fn updates(state: AppState, application: String) -> impl Stream<Item = Result<Event, Infallible>> {
@@ -53,10 +58,20 @@ fn updates(state: AppState, application: String) -> impl Stream<Item = Result<Ev
     })
 }
 
-async fn send_updates(tx: mpsc::Sender<Event>, infrastructure: Arc<Infrastructure>, mut changes: broadcast::Receiver<Arc<CacheChange>>, application: String) {
+async fn send_updates(
+    tx: mpsc::Sender<Event>,
+    infrastructure: Arc<Infrastructure>,
+    mut changes: broadcast::Receiver<Arc<CacheChange>>,
+    application: String,
+) {
     // The deploy targets are read once per stream; a browser that reconnects sees changes.
     let targets = infrastructure.targets_of(&application).await;
-    let snapshot = || Event::default().event("view").data(serde_json::to_string(&infrastructure.view_of(&application, &targets)).unwrap_or_default());
+    let snapshot = || {
+        Event::default().event("view").data(
+            serde_json::to_string(&infrastructure.view_of(&application, &targets))
+                .unwrap_or_default(),
+        )
+    };
     if tx.send(snapshot()).await.is_err() {
         return;
     }
@@ -109,7 +124,13 @@ pub async fn executions(
             Err(_) => return (StatusCode::NOT_FOUND, "no such application").into_response(),
         },
         (None, Some(id)) if !id.is_empty() => Followed::Execution(id),
-        _ => return (StatusCode::BAD_REQUEST, "give either application or execution").into_response(),
+        _ => {
+            return (
+                StatusCode::BAD_REQUEST,
+                "give either application or execution",
+            )
+                .into_response();
+        }
     };
     let changes = state.engine.subscribe();
     let mut closing = state.shutdown.subscribe();
@@ -119,15 +140,27 @@ pub async fn executions(
             _ = send_executions(tx, state, rc, changes, followed) => {}
         }
     });
-    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
+    Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
 }
 
 /// The followed executions as an event, or the failure to read them.
-async fn executions_event(state: &AppState, rc: &RequestContext, followed: &Followed) -> Result<(String, String), String> {
+async fn executions_event(
+    state: &AppState,
+    rc: &RequestContext,
+    followed: &Followed,
+) -> Result<(String, String), String> {
     let executions = &state.services.executions;
     let read = match followed {
-        Followed::Application(app) => executions.list(rc, app).await.map(|list| ("executions", serde_json::to_string(&list))),
-        Followed::Execution(id) => executions.get(rc, id).await.map(|e| ("execution", serde_json::to_string(&e))),
+        Followed::Application(app) => executions
+            .list(rc, app)
+            .await
+            .map(|list| ("executions", serde_json::to_string(&list))),
+        Followed::Execution(id) => executions
+            .get(rc, id)
+            .await
+            .map(|e| ("execution", serde_json::to_string(&e))),
     };
     match read {
         Ok((name, Ok(json))) => Ok((name.to_owned(), json)),
@@ -148,14 +181,20 @@ async fn send_executions(
         match executions_event(&state, &rc, &followed).await {
             Ok((name, json)) => {
                 if json != last_sent {
-                    if tx.send(Event::default().event(name).data(&json)).await.is_err() {
+                    if tx
+                        .send(Event::default().event(name).data(&json))
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
                     last_sent = json;
                 }
             }
             Err(failure) => {
-                let _ = tx.send(Event::default().event("failure").data(failure)).await;
+                let _ = tx
+                    .send(Event::default().event("failure").data(failure))
+                    .await;
                 return;
             }
         }
@@ -207,7 +246,10 @@ where
 {
     let (tx, rx) = mpsc::channel(8);
     tokio::spawn(body(tx));
-    futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|e| (Ok(e), rx)) })
+    futures_util::stream::unfold(
+        rx,
+        |mut rx| async move { rx.recv().await.map(|e| (Ok(e), rx)) },
+    )
 }
 
 #[derive(serde::Deserialize)]
@@ -224,7 +266,11 @@ const LOG_KEPT: usize = 256 * 1024;
 /// `GET /api/builds/log/stream?execution=ID&stage=STAGE_ID`: the console log of the Jenkins
 /// build a `jenkins` stage started, as event `log` (`{text, more, truncated}`: the whole log so
 /// far, or its last 256 KiB) every second while it grows. A failure is event `failure`.
-pub async fn build_log(State(state): State<AppState>, Extension(rc): Extension<RequestContext>, Query(q): Query<BuildLogQuery>) -> Response {
+pub async fn build_log(
+    State(state): State<AppState>,
+    Extension(rc): Extension<RequestContext>,
+    Query(q): Query<BuildLogQuery>,
+) -> Response {
     let mut closing = state.shutdown.subscribe();
     let stream = async_stream(move |tx| async move {
         tokio::select! {
@@ -232,30 +278,65 @@ pub async fn build_log(State(state): State<AppState>, Extension(rc): Extension<R
             _ = send_build_log(tx, state, rc, q) => {}
         }
     });
-    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
+    Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
 }
 
-async fn send_build_log(tx: mpsc::Sender<Event>, state: AppState, rc: RequestContext, q: BuildLogQuery) {
-    let fail = |message: String| Event::default().event("failure").data(serde_json::to_string(&app::model::AppError::Unavailable { message }).unwrap_or_default());
+async fn send_build_log(
+    tx: mpsc::Sender<Event>,
+    state: AppState,
+    rc: RequestContext,
+    q: BuildLogQuery,
+) {
+    let fail = |message: String| {
+        Event::default().event("failure").data(
+            serde_json::to_string(&app::model::AppError::Unavailable { message })
+                .unwrap_or_default(),
+        )
+    };
     // Wait until the stage has a build.
     let (master, job, number) = loop {
         let execution = match state.services.executions.get(&rc, &q.execution).await {
             Ok(e) => e,
             Err(e) => {
-                let _ = tx.send(Event::default().event("failure").data(serde_json::to_string(&e).unwrap_or_default())).await;
+                let _ = tx
+                    .send(
+                        Event::default()
+                            .event("failure")
+                            .data(serde_json::to_string(&e).unwrap_or_default()),
+                    )
+                    .await;
                 return;
             }
         };
         let Some(stage) = execution.stages.iter().find(|s| s.id == q.stage) else {
-            let _ = tx.send(fail(format!("execution {} has no stage {}", q.execution, q.stage))).await;
+            let _ = tx
+                .send(fail(format!(
+                    "execution {} has no stage {}",
+                    q.execution, q.stage
+                )))
+                .await;
             return;
         };
-        let text = |k: &str| stage.context.get(k).and_then(|v| v.as_str()).map(str::to_owned);
-        let number = stage.context.get("buildInfo").and_then(|b| b.get("number")).and_then(|n| n.as_u64());
+        let text = |k: &str| {
+            stage
+                .context
+                .get(k)
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        };
+        let number = stage
+            .context
+            .get("buildInfo")
+            .and_then(|b| b.get("number"))
+            .and_then(|n| n.as_u64());
         match (text("master"), text("job"), number) {
             (Some(m), Some(j), Some(n)) => break (m, j, n),
             _ if stage.status.is_complete() => {
-                let _ = tx.send(fail("this stage started no Jenkins build".into())).await;
+                let _ = tx
+                    .send(fail("this stage started no Jenkins build".into()))
+                    .await;
                 return;
             }
             _ => tokio::time::sleep(LOG_EVERY).await,
@@ -285,8 +366,20 @@ async fn send_build_log(tx: mpsc::Sender<Event>, state: AppState, rc: RequestCon
                     truncated = true;
                 }
                 if !chunk.text.is_empty() || !chunk.more {
-                    let data = app::model::execution::BuildLog { text: text.clone(), more: chunk.more, truncated };
-                    if tx.send(Event::default().event("log").data(serde_json::to_string(&data).unwrap_or_default())).await.is_err() {
+                    let data = app::model::execution::BuildLog {
+                        text: text.clone(),
+                        more: chunk.more,
+                        truncated,
+                    };
+                    if tx
+                        .send(
+                            Event::default()
+                                .event("log")
+                                .data(serde_json::to_string(&data).unwrap_or_default()),
+                        )
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
                 }

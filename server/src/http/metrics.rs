@@ -6,7 +6,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// Upper bounds (seconds) of the latency histogram buckets.
-const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+const BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
 
 #[derive(Default)]
 struct RouteStats {
@@ -26,7 +28,9 @@ impl Metrics {
     pub fn observe(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
         let seconds = elapsed.as_secs_f64();
         let mut routes = self.routes.lock().unwrap_or_else(|p| p.into_inner());
-        let stats = routes.entry((method.to_owned(), route.to_owned())).or_default();
+        let stats = routes
+            .entry((method.to_owned(), route.to_owned()))
+            .or_default();
         *stats.by_status.entry(status).or_default() += 1;
         if let Some(i) = BUCKETS.iter().position(|bound| seconds <= *bound) {
             stats.buckets[i] += 1;
@@ -38,7 +42,9 @@ impl Metrics {
     pub fn render(&self) -> String {
         let routes = self.routes.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = String::new();
-        out.push_str("# HELP topsail_http_requests_total HTTP requests handled, by route and status.\n");
+        out.push_str(
+            "# HELP topsail_http_requests_total HTTP requests handled, by route and status.\n",
+        );
         out.push_str("# TYPE topsail_http_requests_total counter\n");
         for ((method, route), stats) in routes.iter() {
             for (status, n) in &stats.by_status {
@@ -56,18 +62,36 @@ impl Metrics {
             let mut cumulative = 0;
             for (bound, n) in BUCKETS.iter().zip(stats.buckets) {
                 cumulative += n;
-                let _ = writeln!(out, "topsail_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {cumulative}");
+                let _ = writeln!(
+                    out,
+                    "topsail_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {cumulative}"
+                );
             }
-            let _ = writeln!(out, "topsail_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", stats.count);
-            let _ = writeln!(out, "topsail_http_request_duration_seconds_sum{{{labels}}} {}", stats.sum_seconds);
-            let _ = writeln!(out, "topsail_http_request_duration_seconds_count{{{labels}}} {}", stats.count);
+            let _ = writeln!(
+                out,
+                "topsail_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                stats.count
+            );
+            let _ = writeln!(
+                out,
+                "topsail_http_request_duration_seconds_sum{{{labels}}} {}",
+                stats.sum_seconds
+            );
+            let _ = writeln!(
+                out,
+                "topsail_http_request_duration_seconds_count{{{labels}}} {}",
+                stats.count
+            );
         }
         out
     }
 }
 
 fn escape(label: &str) -> String {
-    label.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    label
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -81,13 +105,32 @@ mod tests {
         m.observe("GET", "/healthz", 200, Duration::from_millis(30));
         m.observe("GET", "/healthz", 503, Duration::from_secs(9));
         let text = m.render();
-        assert!(text.contains("topsail_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 2\n"), "{text}");
+        assert!(
+            text.contains(
+                "topsail_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 2\n"
+            ),
+            "{text}"
+        );
         assert!(text.contains("status=\"503\"} 1\n"), "{text}");
-        assert!(text.contains("route=\"/healthz\",le=\"0.001\"} 1\n"), "{text}");
-        assert!(text.contains("route=\"/healthz\",le=\"0.05\"} 2\n"), "{text}");
+        assert!(
+            text.contains("route=\"/healthz\",le=\"0.001\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("route=\"/healthz\",le=\"0.05\"} 2\n"),
+            "{text}"
+        );
         assert!(text.contains("route=\"/healthz\",le=\"5\"} 2\n"), "{text}");
-        assert!(text.contains("route=\"/healthz\",le=\"+Inf\"} 3\n"), "{text}");
-        assert!(text.contains("topsail_http_request_duration_seconds_count{method=\"GET\",route=\"/healthz\"} 3\n"), "{text}");
+        assert!(
+            text.contains("route=\"/healthz\",le=\"+Inf\"} 3\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "topsail_http_request_duration_seconds_count{method=\"GET\",route=\"/healthz\"} 3\n"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

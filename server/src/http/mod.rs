@@ -5,9 +5,9 @@ mod builds;
 mod door;
 mod gate;
 mod live;
-mod webhooks;
 mod metrics;
 mod ops;
+mod webhooks;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -71,20 +71,42 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
-        .route("/webhooks/webhook/{source}", axum::routing::post(webhooks::webhook))
-        .route("/webhooks/registry/{account}", axum::routing::post(webhooks::registry))
+        .route(
+            "/webhooks/webhook/{source}",
+            axum::routing::post(webhooks::webhook),
+        )
+        .route(
+            "/webhooks/registry/{account}",
+            axum::routing::post(webhooks::registry),
+        )
         .route("/api/infrastructure/stream", get(live::infrastructure))
         .route("/api/executions/stream", get(live::executions))
         .route("/api/builds/log/stream", get(live::build_log))
         .route("/api/builds/masters", get(builds::health))
-        .route("/api/registries/{account}/repositories", get(builds::repositories))
+        .route(
+            "/api/registries/{account}/repositories",
+            get(builds::repositories),
+        )
         .route("/api/registries/{account}/image", get(builds::image))
-        .nest("/gate", gate::router().layer(axum::Extension(gate::TaskLog::default())))
+        .nest(
+            "/gate",
+            gate::router().layer(axum::Extension(gate::TaskLog::default())),
+        )
         // The UI bundle, served pre-compressed (`<file>.br` / `<file>.gz` beside each file) when
         // the browser accepts brotli or gzip; see `./x build`.
-        .nest_service("/pkg", ServeDir::new(pkg_dir).precompressed_br().precompressed_gzip())
-        .leptos_routes_with_context(&state, routes, context.clone(), move || app::shell(shell_options.clone()))
-        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, app::shell))
+        .nest_service(
+            "/pkg",
+            ServeDir::new(pkg_dir)
+                .precompressed_br()
+                .precompressed_gzip(),
+        )
+        .leptos_routes_with_context(&state, routes, context.clone(), move || {
+            app::shell(shell_options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(context, app::shell))
         .route_layer(middleware::from_fn(door::tag_route))
         .layer(middleware::from_fn_with_state(state.clone(), door::door))
         .with_state(state)

@@ -17,11 +17,20 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         Ok(()) => (StatusCode::OK, "ready\n".to_owned()),
         Err(not_ready) => {
             tracing::warn!(reason = %not_ready, "not ready");
-            (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {}\n", not_ready.summary()))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("not ready: {}\n", not_ready.summary()),
+            )
         }
     }
 }
 
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render())
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
 }

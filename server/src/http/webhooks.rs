@@ -3,10 +3,10 @@
 //! constraints hold.
 
 use app::model::{ApplicationName, RequestContext};
+use axum::Json;
 use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde_json::{Value, json};
 
 use super::AppState;
@@ -30,9 +30,18 @@ pub async fn webhook(
     let mut started = Vec::new();
     let mut refused = Vec::new();
     for doc in candidates {
-        let Some(trigger) = webhook_trigger_for(&doc, &source, &payload) else { continue };
-        let Ok(app) = ApplicationName::parse(doc.application()) else { continue };
-        match s.services.executions.start(&rc, &app, doc.name(), trigger).await {
+        let Some(trigger) = webhook_trigger_for(&doc, &source, &payload) else {
+            continue;
+        };
+        let Ok(app) = ApplicationName::parse(doc.application()) else {
+            continue;
+        };
+        match s
+            .services
+            .executions
+            .start(&rc, &app, doc.name(), trigger)
+            .await
+        {
             Ok(id) => started.push(id),
             Err(e) => {
                 tracing::warn!(request_id = %rc.request_id, pipeline = doc.name(), error = %e, "webhook matched a pipeline that cannot start");
@@ -63,17 +72,32 @@ pub async fn registry(
         return (StatusCode::UNAUTHORIZED, Json(json!({"error": "Unauthorized", "message": "the notification does not carry this account's webhook secret"}))).into_response();
     }
     let Ok(payload) = serde_json::from_slice::<Value>(&body) else {
-        return (StatusCode::BAD_REQUEST, Json(json!({"error": "Bad Request", "message": "the body is not JSON"}))).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "Bad Request", "message": "the body is not JSON"})),
+        )
+            .into_response();
     };
     let images: Vec<crate::registries::Image> = crate::events::images::pushed_images(&payload)
         .into_iter()
-        .map(|(repository, tag, digest)| crate::registries::Image { account: account.clone(), registry: client.host.clone(), repository, tag, digest })
+        .map(|(repository, tag, digest)| crate::registries::Image {
+            account: account.clone(),
+            registry: client.host.clone(),
+            repository,
+            tag,
+            digest,
+        })
         .collect();
-    let events = crate::events::images::ImageEvents { registries: s.registries.clone(), store: s.store.clone(), engine: s.engine.clone() };
+    let events = crate::events::images::ImageEvents {
+        registries: s.registries.clone(),
+        store: s.store.clone(),
+        engine: s.engine.clone(),
+    };
     match events.pushed(&images).await {
         Ok(started) => {
             tracing::info!(request_id = %rc.request_id, %account, pushes = images.len(), started = started.len(), "registry notification received");
-            Json(json!({"eventProcessed": true, "pushes": images.len(), "executionIds": started})).into_response()
+            Json(json!({"eventProcessed": true, "pushes": images.len(), "executionIds": started}))
+                .into_response()
         }
         Err(e) => {
             // The registry retries failed deliveries; the run ids make a retry start nothing twice.

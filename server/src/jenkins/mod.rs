@@ -10,8 +10,8 @@ use std::sync::Arc;
 use serde::Serialize;
 
 pub use client::{
-    Artifact, BuildInfo, JenkinsClient, JenkinsError, JobDetails, JobSummary, LogChunk, ParameterDefinition, QueueState, job_path,
-    parse_properties,
+    Artifact, BuildInfo, JenkinsClient, JenkinsError, JobDetails, JobSummary, LogChunk,
+    ParameterDefinition, QueueState, job_path, parse_properties,
 };
 
 use crate::config::JenkinsConfig;
@@ -34,17 +34,32 @@ pub struct JenkinsMasters {
 
 impl JenkinsMasters {
     pub fn from_config(config: &JenkinsConfig) -> Self {
-        let clients = config.masters.iter().map(|m| (m.name.clone(), Arc::new(JenkinsClient::new(m)))).collect();
-        Self { clients: Arc::new(clients) }
+        let clients = config
+            .masters
+            .iter()
+            .map(|m| (m.name.clone(), Arc::new(JenkinsClient::new(m))))
+            .collect();
+        Self {
+            clients: Arc::new(clients),
+        }
     }
 
     /// Masters from ready-made clients (tests use short backoffs).
     pub fn from_clients(clients: Vec<JenkinsClient>) -> Self {
-        Self { clients: Arc::new(clients.into_iter().map(|c| (c.name.clone(), Arc::new(c))).collect()) }
+        Self {
+            clients: Arc::new(
+                clients
+                    .into_iter()
+                    .map(|c| (c.name.clone(), Arc::new(c)))
+                    .collect(),
+            ),
+        }
     }
 
     pub fn get(&self, name: &str) -> Result<&Arc<JenkinsClient>, JenkinsError> {
-        self.clients.get(name).ok_or_else(|| JenkinsError::NoSuchMaster(name.to_owned()))
+        self.clients
+            .get(name)
+            .ok_or_else(|| JenkinsError::NoSuchMaster(name.to_owned()))
     }
 
     pub fn names(&self) -> Vec<String> {
@@ -63,7 +78,12 @@ impl JenkinsMasters {
                 Ok(v) => (true, format!("Jenkins {v}")),
                 Err(e) => (false, e.to_string()),
             };
-            out.push(MasterHealth { name: name.clone(), address: client.address.clone(), healthy, detail });
+            out.push(MasterHealth {
+                name: name.clone(),
+                address: client.address.clone(),
+                healthy,
+                detail,
+            });
         }
         out
     }
@@ -75,12 +95,26 @@ impl From<JenkinsError> for app::model::AppError {
     fn from(e: JenkinsError) -> Self {
         use app::model::AppError;
         match &e {
-            JenkinsError::NoSuchMaster(name) => AppError::NotFound { what: format!("Jenkins master '{name}'") },
-            JenkinsError::NoSuchJob { job, .. } => AppError::NotFound { what: format!("job '{job}'") },
-            JenkinsError::NoSuchBuild { job, number, .. } => AppError::NotFound { what: format!("build {number} of '{job}'") },
-            JenkinsError::QueueItemGone { id, .. } => AppError::NotFound { what: format!("queue item {id}") },
-            JenkinsError::Disabled { .. } | JenkinsError::NotParameterized { .. } | JenkinsError::Rejected { .. } => AppError::Conflict { message: e.to_string() },
-            _ => AppError::Unavailable { message: e.to_string() },
+            JenkinsError::NoSuchMaster(name) => AppError::NotFound {
+                what: format!("Jenkins master '{name}'"),
+            },
+            JenkinsError::NoSuchJob { job, .. } => AppError::NotFound {
+                what: format!("job '{job}'"),
+            },
+            JenkinsError::NoSuchBuild { job, number, .. } => AppError::NotFound {
+                what: format!("build {number} of '{job}'"),
+            },
+            JenkinsError::QueueItemGone { id, .. } => AppError::NotFound {
+                what: format!("queue item {id}"),
+            },
+            JenkinsError::Disabled { .. }
+            | JenkinsError::NotParameterized { .. }
+            | JenkinsError::Rejected { .. } => AppError::Conflict {
+                message: e.to_string(),
+            },
+            _ => AppError::Unavailable {
+                message: e.to_string(),
+            },
         }
     }
 }

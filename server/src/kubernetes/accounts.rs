@@ -22,11 +22,17 @@ use crate::config::{KubernetesAccountConfig, KubernetesConfig};
 pub enum AccountHealth {
     /// Not checked yet.
     Unknown,
-    Healthy { version: String },
+    Healthy {
+        version: String,
+    },
     /// The kubeconfig is fine but the cluster did not answer.
-    Unreachable { message: String },
+    Unreachable {
+        message: String,
+    },
     /// The kubeconfig could not be read or names no usable context.
-    Misconfigured { message: String },
+    Misconfigured {
+        message: String,
+    },
 }
 
 /// An account as the UI and API list it.
@@ -62,13 +68,19 @@ impl Account {
     pub fn client(&self) -> Result<&kube::Client, KubernetesError> {
         self.client
             .as_ref()
-            .map_err(|message| KubernetesError::AccountUnavailable { account: self.name.clone(), message: message.clone() })
+            .map_err(|message| KubernetesError::AccountUnavailable {
+                account: self.name.clone(),
+                message: message.clone(),
+            })
     }
 
     /// The namespace to use: the requested one (checked against the allowed list) or the
     /// account's default.
     pub fn namespace(&self, requested: Option<&str>) -> Result<String, KubernetesError> {
-        let namespace = requested.filter(|n| !n.is_empty()).unwrap_or(&self.default_namespace).to_owned();
+        let namespace = requested
+            .filter(|n| !n.is_empty())
+            .unwrap_or(&self.default_namespace)
+            .to_owned();
         if !self.namespaces.is_empty() && !self.namespaces.contains(&namespace) {
             return Err(KubernetesError::NamespaceNotAllowed {
                 account: self.name.clone(),
@@ -92,15 +104,28 @@ impl Account {
         let client = self.client()?.clone();
         let resource = format!("{kind} ({api_version})");
         let found: (ApiResource, ApiCapabilities) =
-            super::operations::retrying(&resource, || kube::discovery::pinned_kind(&client, &gvk)).await.map_err(|e| match e {
-                KubernetesError::Rejected { .. } | KubernetesError::NotFound { .. } => KubernetesError::Unsupported {
-                    resource: resource.clone(),
-                    message: format!("the cluster of account `{}` does not serve this kind", self.name),
-                },
-                other => other,
-            })?;
-        let k = Kind { resource: found.0, namespaced: found.1.scope == Scope::Namespaced };
-        self.kinds.lock().expect("the kinds lock").insert(gvk, k.clone());
+            super::operations::retrying(&resource, || kube::discovery::pinned_kind(&client, &gvk))
+                .await
+                .map_err(|e| match e {
+                    KubernetesError::Rejected { .. } | KubernetesError::NotFound { .. } => {
+                        KubernetesError::Unsupported {
+                            resource: resource.clone(),
+                            message: format!(
+                                "the cluster of account `{}` does not serve this kind",
+                                self.name
+                            ),
+                        }
+                    }
+                    other => other,
+                })?;
+        let k = Kind {
+            resource: found.0,
+            namespaced: found.1.scope == Scope::Namespaced,
+        };
+        self.kinds
+            .lock()
+            .expect("the kinds lock")
+            .insert(gvk, k.clone());
         Ok(k)
     }
 
@@ -111,11 +136,19 @@ impl Account {
     /// Asks the cluster for its version (bounded by `timeout`) and records the answer.
     pub async fn check(&self, timeout: Duration) -> AccountHealth {
         let health = match &self.client {
-            Err(message) => AccountHealth::Misconfigured { message: message.clone() },
+            Err(message) => AccountHealth::Misconfigured {
+                message: message.clone(),
+            },
             Ok(client) => match tokio::time::timeout(timeout, client.apiserver_version()).await {
-                Ok(Ok(info)) => AccountHealth::Healthy { version: info.git_version },
-                Ok(Err(e)) => AccountHealth::Unreachable { message: short_error(&e) },
-                Err(_) => AccountHealth::Unreachable { message: format!("no answer within {} s", timeout.as_secs()) },
+                Ok(Ok(info)) => AccountHealth::Healthy {
+                    version: info.git_version,
+                },
+                Ok(Err(e)) => AccountHealth::Unreachable {
+                    message: short_error(&e),
+                },
+                Err(_) => AccountHealth::Unreachable {
+                    message: format!("no answer within {} s", timeout.as_secs()),
+                },
             },
         };
         *self.health.lock().expect("the health lock") = health.clone();
@@ -177,7 +210,12 @@ impl Accounts {
         for file in files {
             match Kubeconfig::read_from(&file) {
                 Ok(kc) => {
-                    for context in kc.contexts.iter().map(|c| c.name.clone()).collect::<Vec<_>>() {
+                    for context in kc
+                        .contexts
+                        .iter()
+                        .map(|c| c.name.clone())
+                        .collect::<Vec<_>>()
+                    {
                         let account = KubernetesAccountConfig {
                             name: context.clone(),
                             kubeconfig: Some(file.clone()),
@@ -188,8 +226,16 @@ impl Accounts {
                     }
                 }
                 Err(e) => {
-                    let name = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "kubeconfig".into());
-                    accounts.push(Arc::new(broken(&name, "", Vec::new(), format!("cannot read kubeconfig {}: {e}", file.display()))));
+                    let name = file
+                        .file_stem()
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_else(|| "kubeconfig".into());
+                    accounts.push(Arc::new(broken(
+                        &name,
+                        "",
+                        Vec::new(),
+                        format!("cannot read kubeconfig {}: {e}", file.display()),
+                    )));
                 }
             }
         }
@@ -201,11 +247,18 @@ impl Accounts {
                 if seen.insert(a.name.clone()) {
                     a
                 } else {
-                    Arc::new(broken(&a.name, &a.context, a.namespaces.clone(), "another account has the same name".into()))
+                    Arc::new(broken(
+                        &a.name,
+                        &a.context,
+                        a.namespaces.clone(),
+                        "another account has the same name".into(),
+                    ))
                 }
             })
             .collect();
-        Self { accounts: Arc::new(accounts) }
+        Self {
+            accounts: Arc::new(accounts),
+        }
     }
 
     pub fn account(&self, name: &str) -> Result<Arc<Account>, KubernetesError> {
@@ -235,9 +288,14 @@ fn broken(name: &str, context: &str, namespaces: Vec<String>, message: String) -
     Account {
         name: name.to_owned(),
         context: context.to_owned(),
-        default_namespace: namespaces.first().cloned().unwrap_or_else(|| "default".into()),
+        default_namespace: namespaces
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "default".into()),
         namespaces,
-        health: Mutex::new(AccountHealth::Misconfigured { message: message.clone() }),
+        health: Mutex::new(AccountHealth::Misconfigured {
+            message: message.clone(),
+        }),
         client: Err(message),
         kinds: Mutex::new(HashMap::new()),
     }
@@ -246,11 +304,17 @@ fn broken(name: &str, context: &str, namespaces: Vec<String>, message: String) -
 async fn account_from(a: &KubernetesAccountConfig) -> Account {
     let path = a.kubeconfig.clone().or_else(default_kubeconfig_path);
     let Some(path) = path else {
-        return broken(&a.name, "", a.namespaces.clone(), "no kubeconfig file named and no HOME to find ~/.kube/config".into());
+        return broken(
+            &a.name,
+            "",
+            a.namespaces.clone(),
+            "no kubeconfig file named and no HOME to find ~/.kube/config".into(),
+        );
     };
     match client_for(&path, a.context.as_deref()).await {
         Ok((client, context, namespace)) => {
-            let default_namespace = if a.namespaces.is_empty() || a.namespaces.contains(&namespace) {
+            let default_namespace = if a.namespaces.is_empty() || a.namespaces.contains(&namespace)
+            {
                 namespace
             } else {
                 a.namespaces[0].clone()
@@ -265,25 +329,47 @@ async fn account_from(a: &KubernetesAccountConfig) -> Account {
                 health: Mutex::new(AccountHealth::Unknown),
             }
         }
-        Err(message) => broken(&a.name, a.context.as_deref().unwrap_or_default(), a.namespaces.clone(), message),
+        Err(message) => broken(
+            &a.name,
+            a.context.as_deref().unwrap_or_default(),
+            a.namespaces.clone(),
+            message,
+        ),
     }
 }
 
-async fn client_for(path: &Path, context: Option<&str>) -> Result<(kube::Client, String, String), String> {
-    let kubeconfig = Kubeconfig::read_from(path).map_err(|e| format!("cannot read kubeconfig {}: {e}", path.display()))?;
+async fn client_for(
+    path: &Path,
+    context: Option<&str>,
+) -> Result<(kube::Client, String, String), String> {
+    let kubeconfig = Kubeconfig::read_from(path)
+        .map_err(|e| format!("cannot read kubeconfig {}: {e}", path.display()))?;
     let context = context
         .map(str::to_owned)
         .or_else(|| kubeconfig.current_context.clone())
-        .ok_or_else(|| format!("kubeconfig {} has no current context; name one", path.display()))?;
+        .ok_or_else(|| {
+            format!(
+                "kubeconfig {} has no current context; name one",
+                path.display()
+            )
+        })?;
     if !kubeconfig.contexts.iter().any(|c| c.name == context) {
-        return Err(format!("kubeconfig {} has no context `{context}`", path.display()));
+        return Err(format!(
+            "kubeconfig {} has no context `{context}`",
+            path.display()
+        ));
     }
-    let options = KubeConfigOptions { context: Some(context.clone()), cluster: None, user: None };
+    let options = KubeConfigOptions {
+        context: Some(context.clone()),
+        cluster: None,
+        user: None,
+    };
     let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
         .await
         .map_err(|e| format!("kubeconfig {} context `{context}`: {e}", path.display()))?;
     config.connect_timeout = Some(Duration::from_secs(5));
     let namespace = config.default_namespace.clone();
-    let client = kube::Client::try_from(config).map_err(|e| format!("context `{context}`: {}", short_error(&e)))?;
+    let client = kube::Client::try_from(config)
+        .map_err(|e| format!("context `{context}`: {}", short_error(&e)))?;
     Ok((client, context, namespace))
 }

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use kube::api::{Api, DynamicObject};
-use kube::runtime::watcher::{self, Event};
 use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
 use serde_json::Value;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
@@ -120,8 +120,17 @@ impl InfrastructureCache {
     /// Every cached object of an account.
     pub fn objects(&self, account: &str) -> Vec<(CacheKey, Arc<Value>)> {
         let objects = self.objects.read().expect("the cache lock");
-        let start = CacheKey { account: account.to_owned(), kind: String::new(), namespace: String::new(), name: String::new() };
-        objects.range(start..).take_while(|(k, _)| k.account == account).map(|(k, v)| (k.clone(), v.clone())).collect()
+        let start = CacheKey {
+            account: account.to_owned(),
+            kind: String::new(),
+            namespace: String::new(),
+            name: String::new(),
+        };
+        objects
+            .range(start..)
+            .take_while(|(k, _)| k.account == account)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
     }
 
     /// Watch errors by account, for the account's health line.
@@ -137,7 +146,10 @@ impl InfrastructureCache {
 
     fn announce(&self, key: CacheKey, object: &Value) {
         if let Some(tx) = self.changes.lock().expect("the changes lock").as_ref() {
-            let _ = tx.send(Arc::new(CacheChange { key, application: application_of(object) }));
+            let _ = tx.send(Arc::new(CacheChange {
+                key,
+                application: application_of(object),
+            }));
         }
     }
 
@@ -145,15 +157,24 @@ impl InfrastructureCache {
         CacheKey {
             account: account.to_owned(),
             kind: kind.to_owned(),
-            namespace: object["metadata"]["namespace"].as_str().unwrap_or_default().to_owned(),
-            name: object["metadata"]["name"].as_str().unwrap_or_default().to_owned(),
+            namespace: object["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            name: object["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
         }
     }
 
     fn put(&self, account: &str, kind: &str, object: Value) {
         let key = Self::key(account, kind, &object);
         let object = Arc::new(object);
-        self.objects.write().expect("the cache lock").insert(key.clone(), object.clone());
+        self.objects
+            .write()
+            .expect("the cache lock")
+            .insert(key.clone(), object.clone());
         self.announce(key, &object);
     }
 
@@ -168,9 +189,12 @@ impl InfrastructureCache {
         let mut gone = Vec::new();
         {
             let mut objects = self.objects.write().expect("the cache lock");
-            let listed_keys: std::collections::HashSet<CacheKey> = listed.iter().map(|o| Self::key(account, kind, o)).collect();
+            let listed_keys: std::collections::HashSet<CacheKey> =
+                listed.iter().map(|o| Self::key(account, kind, o)).collect();
             objects.retain(|k, v| {
-                let in_scope = k.account == account && k.kind == kind && scope.is_none_or(|ns| k.namespace == ns);
+                let in_scope = k.account == account
+                    && k.kind == kind
+                    && scope.is_none_or(|ns| k.namespace == ns);
                 if in_scope && !listed_keys.contains(k) {
                     gone.push((k.clone(), v.clone()));
                     false
@@ -184,7 +208,12 @@ impl InfrastructureCache {
         }
         for object in listed {
             let key = Self::key(account, kind, &object);
-            let changed = self.objects.read().expect("the cache lock").get(&key).is_none_or(|old| **old != object);
+            let changed = self
+                .objects
+                .read()
+                .expect("the cache lock")
+                .get(&key)
+                .is_none_or(|old| **old != object);
             if changed {
                 self.put(account, kind, object);
             }
@@ -214,7 +243,13 @@ fn slim(object: &DynamicObject) -> Value {
     v
 }
 
-async fn watch(cache: std::sync::Weak<InfrastructureCache>, account: Arc<Account>, api_version: &'static str, kind: &'static str, scope: Option<String>) {
+async fn watch(
+    cache: std::sync::Weak<InfrastructureCache>,
+    account: Arc<Account>,
+    api_version: &'static str,
+    kind: &'static str,
+    scope: Option<String>,
+) {
     // The kind may not be resolvable yet (cluster down at start): keep asking.
     let resolved = loop {
         match account.kind(api_version, kind).await {
@@ -227,7 +262,9 @@ async fn watch(cache: std::sync::Weak<InfrastructureCache>, account: Arc<Account
             }
         }
     };
-    let Ok(client) = account.client().cloned() else { return };
+    let Ok(client) = account.client().cloned() else {
+        return;
+    };
     let api: Api<DynamicObject> = match &scope {
         Some(ns) => Api::namespaced_with(client, ns, &resolved.resource),
         None => Api::all_with(client, &resolved.resource),
@@ -243,7 +280,12 @@ async fn watch(cache: std::sync::Weak<InfrastructureCache>, account: Arc<Account
             Ok(Event::Init) => listing = Some(Vec::new()),
             Ok(Event::InitApply(o)) => listing.get_or_insert_with(Vec::new).push(slim(&o)),
             Ok(Event::InitDone) => {
-                cache.replace_scope(&account.name, kind, scope.as_deref(), listing.take().unwrap_or_default());
+                cache.replace_scope(
+                    &account.name,
+                    kind,
+                    scope.as_deref(),
+                    listing.take().unwrap_or_default(),
+                );
                 cache.set_error(&account.name, kind, None);
             }
             Err(e) => {
@@ -262,7 +304,11 @@ mod tests {
     #[test]
     fn objects_belong_to_the_application_their_moniker_or_name_label_says() {
         assert_eq!(application_of(&json!({"metadata": {"annotations": {MONIKER_APPLICATION: "shop"}, "labels": {"app.kubernetes.io/name": "x"}}})).as_deref(), Some("shop"));
-        assert_eq!(application_of(&json!({"metadata": {"labels": {"app.kubernetes.io/name": "x"}}})).as_deref(), Some("x"));
+        assert_eq!(
+            application_of(&json!({"metadata": {"labels": {"app.kubernetes.io/name": "x"}}}))
+                .as_deref(),
+            Some("x")
+        );
         assert_eq!(application_of(&json!({"metadata": {}})), None);
     }
 
@@ -275,7 +321,11 @@ mod tests {
         cache.put("b", "Pod", pod("one", "p3"));
         let mut changes = cache.subscribe();
         cache.replace_scope("a", "Pod", Some("one"), vec![pod("one", "p4")]);
-        let names: Vec<String> = cache.objects("a").iter().map(|(k, _)| k.name.clone()).collect();
+        let names: Vec<String> = cache
+            .objects("a")
+            .iter()
+            .map(|(k, _)| k.name.clone())
+            .collect();
         assert_eq!(names, ["p4", "p2"], "by namespace, then name");
         assert_eq!(cache.objects("b").len(), 1);
         let mut announced = Vec::new();

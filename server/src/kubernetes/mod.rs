@@ -22,20 +22,39 @@ pub enum KubernetesError {
     UnknownAccount(String),
     #[error("Kubernetes account `{account}` is not usable: {message}")]
     AccountUnavailable { account: String, message: String },
-    #[error("Kubernetes account `{account}` may not use namespace `{namespace}` (allowed: {allowed})")]
-    NamespaceNotAllowed { account: String, namespace: String, allowed: String },
+    #[error(
+        "Kubernetes account `{account}` may not use namespace `{namespace}` (allowed: {allowed})"
+    )]
+    NamespaceNotAllowed {
+        account: String,
+        namespace: String,
+        allowed: String,
+    },
     #[error("invalid manifest: {0}")]
     InvalidManifest(String),
     #[error("{resource} not found")]
     NotFound { resource: String },
     #[error("{resource}: {message}")]
-    Rejected { resource: String, code: u16, reason: String, message: String },
+    Rejected {
+        resource: String,
+        code: u16,
+        reason: String,
+        message: String,
+    },
     #[error("{resource}: the cluster did not answer ({attempts} attempts): {message}")]
-    Unreachable { resource: String, attempts: u32, message: String },
+    Unreachable {
+        resource: String,
+        attempts: u32,
+        message: String,
+    },
     #[error("{resource}: {message}")]
     Unsupported { resource: String, message: String },
     #[error("{resource}: rollout failed: {reason}")]
     RolloutFailed { resource: String, reason: String },
     #[error("{resource}: not stable after {waited_seconds} s: {last}")]
-    RolloutTimeout { resource: String, waited_seconds: u64, last: String },
+    RolloutTimeout {
+        resource: String,
+        waited_seconds: u64,
+        last: String,
+    },
 }

@@ -49,23 +49,37 @@ const KNOWN_KINDS: &[(&str, &str, &str)] = &[
     ("serviceaccount", "v1", "ServiceAccount"),
     ("namespace", "v1", "Namespace"),
     ("ingress", "networking.k8s.io/v1", "Ingress"),
-    ("horizontalpodautoscaler", "autoscaling/v2", "HorizontalPodAutoscaler"),
+    (
+        "horizontalpodautoscaler",
+        "autoscaling/v2",
+        "HorizontalPodAutoscaler",
+    ),
     ("job", "batch/v1", "Job"),
     ("cronjob", "batch/v1", "CronJob"),
 ];
 
 impl ResourceRef {
     /// `"deployment web"` (Spinnaker's manifest name) in an account and namespace.
-    pub fn parse(account: &str, namespace: Option<&str>, manifest_name: &str) -> Result<Self, KubernetesError> {
-        let (kind, name) = manifest_name
-            .trim()
-            .split_once(' ')
-            .ok_or_else(|| KubernetesError::InvalidManifest(format!("`{manifest_name}` is not `<kind> <name>`, e.g. `deployment web`")))?;
+    pub fn parse(
+        account: &str,
+        namespace: Option<&str>,
+        manifest_name: &str,
+    ) -> Result<Self, KubernetesError> {
+        let (kind, name) = manifest_name.trim().split_once(' ').ok_or_else(|| {
+            KubernetesError::InvalidManifest(format!(
+                "`{manifest_name}` is not `<kind> <name>`, e.g. `deployment web`"
+            ))
+        })?;
         let kind = kind.to_ascii_lowercase();
-        let (_, api_version, kind) = KNOWN_KINDS
-            .iter()
-            .find(|(k, _, _)| *k == kind)
-            .ok_or_else(|| KubernetesError::InvalidManifest(format!("unknown kind `{kind}` in `{manifest_name}`")))?;
+        let (_, api_version, kind) =
+            KNOWN_KINDS
+                .iter()
+                .find(|(k, _, _)| *k == kind)
+                .ok_or_else(|| {
+                    KubernetesError::InvalidManifest(format!(
+                        "unknown kind `{kind}` in `{manifest_name}`"
+                    ))
+                })?;
         Ok(Self {
             account: account.to_owned(),
             namespace: namespace.map(str::to_owned),
@@ -76,7 +90,12 @@ impl ResourceRef {
     }
 
     /// A resource named by its kind (`Deployment`), for the kinds Topsail knows.
-    pub fn from_kind(account: &str, namespace: &str, kind: &str, name: &str) -> Result<Self, KubernetesError> {
+    pub fn from_kind(
+        account: &str,
+        namespace: &str,
+        kind: &str,
+        name: &str,
+    ) -> Result<Self, KubernetesError> {
         let (_, api_version, kind) = KNOWN_KINDS
             .iter()
             .find(|(_, _, k)| k.eq_ignore_ascii_case(kind))
@@ -135,14 +154,20 @@ fn is_transient(e: &kube::Error) -> bool {
 
 fn classify(resource: &str, e: kube::Error) -> KubernetesError {
     match e {
-        kube::Error::Api(s) if s.code == 404 => KubernetesError::NotFound { resource: resource.to_owned() },
+        kube::Error::Api(s) if s.code == 404 => KubernetesError::NotFound {
+            resource: resource.to_owned(),
+        },
         kube::Error::Api(s) => KubernetesError::Rejected {
             resource: resource.to_owned(),
             code: s.code,
             reason: s.reason.clone(),
             message: s.message.clone(),
         },
-        other => KubernetesError::Unreachable { resource: resource.to_owned(), attempts: 1, message: short_error(&other) },
+        other => KubernetesError::Unreachable {
+            resource: resource.to_owned(),
+            attempts: 1,
+            message: short_error(&other),
+        },
     }
 }
 
@@ -167,7 +192,11 @@ where
             backoff *= 2;
         }
     }
-    Err(KubernetesError::Unreachable { resource: resource.to_owned(), attempts: ATTEMPTS, message: last })
+    Err(KubernetesError::Unreachable {
+        resource: resource.to_owned(),
+        attempts: ATTEMPTS,
+        message: last,
+    })
 }
 
 fn to_value(object: &DynamicObject) -> Value {
@@ -209,28 +238,52 @@ impl Accounts {
             resource.namespace = None;
             Api::all_with(client, &kind.resource)
         };
-        Ok(Target { account, api, kind, resource })
+        Ok(Target {
+            account,
+            api,
+            kind,
+            resource,
+        })
     }
 
     /// Applies manifests with server-side apply as Topsail, labelled and annotated with the
     /// application and cluster (moniker), in the overriding namespace if one is given.
-    pub async fn deploy(&self, request: &DeployRequest) -> Result<Vec<DeployedManifest>, KubernetesError> {
+    pub async fn deploy(
+        &self,
+        request: &DeployRequest,
+    ) -> Result<Vec<DeployedManifest>, KubernetesError> {
         // Check everything before writing anything.
         let mut prepared = Vec::new();
         for (i, manifest) in request.manifests.iter().enumerate() {
             let n = i + 1;
             let api_version = manifest["apiVersion"].as_str().filter(|s| !s.is_empty());
             let kind = manifest["kind"].as_str().filter(|s| !s.is_empty());
-            let name = manifest["metadata"]["name"].as_str().filter(|s| !s.is_empty());
+            let name = manifest["metadata"]["name"]
+                .as_str()
+                .filter(|s| !s.is_empty());
             let (Some(api_version), Some(kind), Some(name)) = (api_version, kind, name) else {
                 return Err(KubernetesError::InvalidManifest(format!(
                     "manifest {n} needs apiVersion, kind and metadata.name"
                 )));
             };
-            let namespace = request.namespace_override.clone().or_else(|| manifest["metadata"]["namespace"].as_str().map(str::to_owned));
-            let r = ResourceRef { account: request.account.clone(), namespace, api_version: api_version.into(), kind: kind.into(), name: name.into() };
+            let namespace = request.namespace_override.clone().or_else(|| {
+                manifest["metadata"]["namespace"]
+                    .as_str()
+                    .map(str::to_owned)
+            });
+            let r = ResourceRef {
+                account: request.account.clone(),
+                namespace,
+                api_version: api_version.into(),
+                kind: kind.into(),
+                name: name.into(),
+            };
             let target = self.target(&r).await?;
-            let body = prepare(manifest, &request.application, target.resource.namespace.as_deref());
+            let body = prepare(
+                manifest,
+                &request.application,
+                target.resource.namespace.as_deref(),
+            );
             prepared.push((target, body));
         }
         let mut deployed = Vec::new();
@@ -262,12 +315,18 @@ impl Accounts {
 
     /// The pods a workload runs now: for a Deployment, those of its newest ReplicaSet.
     async fn pods_of(&self, t: &Target, object: &Value) -> Result<Vec<Value>, KubernetesError> {
-        let Some(ns) = t.resource.namespace.clone() else { return Ok(Vec::new()) };
+        let Some(ns) = t.resource.namespace.clone() else {
+            return Ok(Vec::new());
+        };
         let selector = match t.resource.kind.as_str() {
-            "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" => label_selector(&object["spec"]["selector"]),
+            "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" => {
+                label_selector(&object["spec"]["selector"])
+            }
             _ => return Ok(Vec::new()),
         };
-        let Some(mut selector) = selector else { return Ok(Vec::new()) };
+        let Some(mut selector) = selector else {
+            return Ok(Vec::new());
+        };
         if t.resource.kind == "Deployment" {
             let sets = self.owned_replica_sets(t, object).await?;
             if let Some(newest) = sets.iter().max_by_key(|rs| revision_of(rs))
@@ -277,20 +336,36 @@ impl Accounts {
             }
         }
         let pods = t.account.kind("v1", "Pod").await?;
-        let api: Api<DynamicObject> = Api::namespaced_with(t.account.client()?.clone(), &ns, &pods.resource);
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(t.account.client()?.clone(), &ns, &pods.resource);
         let lp = ListParams::default().labels(&selector);
         let list = retrying(&format!("pods of {}", t.describe()), || api.list(&lp)).await?;
         Ok(list.items.iter().map(to_value).collect())
     }
 
-    async fn owned_replica_sets(&self, t: &Target, deployment: &Value) -> Result<Vec<Value>, KubernetesError> {
-        let Some(ns) = t.resource.namespace.clone() else { return Ok(Vec::new()) };
-        let Some(selector) = label_selector(&deployment["spec"]["selector"]) else { return Ok(Vec::new()) };
-        let uid = deployment["metadata"]["uid"].as_str().unwrap_or_default().to_owned();
+    async fn owned_replica_sets(
+        &self,
+        t: &Target,
+        deployment: &Value,
+    ) -> Result<Vec<Value>, KubernetesError> {
+        let Some(ns) = t.resource.namespace.clone() else {
+            return Ok(Vec::new());
+        };
+        let Some(selector) = label_selector(&deployment["spec"]["selector"]) else {
+            return Ok(Vec::new());
+        };
+        let uid = deployment["metadata"]["uid"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         let kind = t.account.kind("apps/v1", "ReplicaSet").await?;
-        let api: Api<DynamicObject> = Api::namespaced_with(t.account.client()?.clone(), &ns, &kind.resource);
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(t.account.client()?.clone(), &ns, &kind.resource);
         let lp = ListParams::default().labels(&selector);
-        let list = retrying(&format!("replicasets of {}", t.describe()), || api.list(&lp)).await?;
+        let list = retrying(&format!("replicasets of {}", t.describe()), || {
+            api.list(&lp)
+        })
+        .await?;
         Ok(list
             .items
             .iter()
@@ -318,14 +393,21 @@ impl Accounts {
     }
 
     /// Polls until the resource is stable (or paused), its rollout fails, or `timeout` passes.
-    pub async fn wait_stable(&self, r: &ResourceRef, timeout: Duration) -> Result<RolloutStatus, KubernetesError> {
+    pub async fn wait_stable(
+        &self,
+        r: &ResourceRef,
+        timeout: Duration,
+    ) -> Result<RolloutStatus, KubernetesError> {
         let started = Instant::now();
         let mut pause = Duration::from_millis(100);
         loop {
             let status = self.rollout_status(r).await?;
             match status {
                 RolloutStatus::Failed { reason } => {
-                    return Err(KubernetesError::RolloutFailed { resource: r.describe(), reason });
+                    return Err(KubernetesError::RolloutFailed {
+                        resource: r.describe(),
+                        reason,
+                    });
                 }
                 s if s.is_settled() => return Ok(s),
                 RolloutStatus::Waiting { message } if started.elapsed() >= timeout => {
@@ -337,7 +419,12 @@ impl Accounts {
                 }
                 _ => {}
             }
-            tokio::time::sleep(pause.min(timeout.saturating_sub(started.elapsed())).max(Duration::from_millis(10))).await;
+            tokio::time::sleep(
+                pause
+                    .min(timeout.saturating_sub(started.elapsed()))
+                    .max(Duration::from_millis(10)),
+            )
+            .await;
             pause = (pause * 2).min(Duration::from_secs(2));
         }
     }
@@ -357,7 +444,9 @@ impl Accounts {
     /// Sets the replica count through the scale subresource.
     pub async fn scale(&self, r: &ResourceRef, replicas: i32) -> Result<(), KubernetesError> {
         if replicas < 0 {
-            return Err(KubernetesError::InvalidManifest(format!("replicas must be 0 or more, not {replicas}")));
+            return Err(KubernetesError::InvalidManifest(format!(
+                "replicas must be 0 or more, not {replicas}"
+            )));
         }
         let t = self.target(r).await?;
         let what = t.describe();
@@ -368,7 +457,12 @@ impl Accounts {
     }
 
     /// A merge (`merge`), strategic (`strategic`) or JSON (`json`) patch.
-    pub async fn patch(&self, r: &ResourceRef, flavour: &str, body: &Value) -> Result<Value, KubernetesError> {
+    pub async fn patch(
+        &self,
+        r: &ResourceRef,
+        flavour: &str,
+        body: &Value,
+    ) -> Result<Value, KubernetesError> {
         let t = self.target(r).await?;
         let what = t.describe();
         let params = PatchParams::default();
@@ -383,7 +477,9 @@ impl Accounts {
             }
             "json" => return self.json_patch(&t, body).await,
             other => {
-                return Err(KubernetesError::InvalidManifest(format!("unknown patch type `{other}` (merge, strategic or json)")));
+                return Err(KubernetesError::InvalidManifest(format!(
+                    "unknown patch type `{other}` (merge, strategic or json)"
+                )));
             }
         };
         Ok(to_value(&patched))
@@ -391,9 +487,15 @@ impl Accounts {
 
     async fn json_patch(&self, t: &Target, body: &Value) -> Result<Value, KubernetesError> {
         let ar = &t.kind.resource;
-        let prefix = if ar.group.is_empty() { format!("/api/{}", ar.version) } else { format!("/apis/{}/{}", ar.group, ar.version) };
+        let prefix = if ar.group.is_empty() {
+            format!("/api/{}", ar.version)
+        } else {
+            format!("/apis/{}/{}", ar.group, ar.version)
+        };
         let path = match &t.resource.namespace {
-            Some(ns) if t.kind.namespaced => format!("{prefix}/namespaces/{ns}/{}/{}", ar.plural, t.resource.name),
+            Some(ns) if t.kind.namespaced => {
+                format!("{prefix}/namespaces/{ns}/{}/{}", ar.plural, t.resource.name)
+            }
             _ => format!("{prefix}/{}/{}", ar.plural, t.resource.name),
         };
         let bytes = serde_json::to_vec(body).unwrap_or_default();
@@ -411,27 +513,48 @@ impl Accounts {
 
     /// `kubectl rollout undo` for a Deployment (reference §12): back to `revision`, or to the one
     /// before the current when None. Returns the revision whose template is now live.
-    pub async fn undo(&self, r: &ResourceRef, revision: Option<i64>) -> Result<i64, KubernetesError> {
+    pub async fn undo(
+        &self,
+        r: &ResourceRef,
+        revision: Option<i64>,
+    ) -> Result<i64, KubernetesError> {
         let t = self.target(r).await?;
         let what = t.describe();
         if t.resource.kind != "Deployment" {
-            return Err(KubernetesError::Unsupported { resource: what, message: "undo is supported for Deployments".into() });
+            return Err(KubernetesError::Unsupported {
+                resource: what,
+                message: "undo is supported for Deployments".into(),
+            });
         }
         let Some(d) = retrying(&what, || t.api.get_opt(&r.name)).await? else {
             return Err(KubernetesError::NotFound { resource: what });
         };
         let d = to_value(&d);
         if d["spec"]["paused"] == json!(true) {
-            return Err(KubernetesError::Unsupported { resource: what, message: "cannot undo a paused deployment; resume it first".into() });
+            return Err(KubernetesError::Unsupported {
+                resource: what,
+                message: "cannot undo a paused deployment; resume it first".into(),
+            });
         }
         let mut sets = self.owned_replica_sets(&t, &d).await?;
         sets.sort_by_key(|rs| std::cmp::Reverse(revision_of(rs)));
         let chosen = match revision {
-            Some(n) => sets.iter().find(|rs| revision_of(rs) == n).ok_or_else(|| KubernetesError::Unsupported {
-                resource: what.clone(),
-                message: format!("unable to find revision {n} (known: {})", sets.iter().map(|rs| revision_of(rs).to_string()).collect::<Vec<_>>().join(", ")),
+            Some(n) => sets.iter().find(|rs| revision_of(rs) == n).ok_or_else(|| {
+                KubernetesError::Unsupported {
+                    resource: what.clone(),
+                    message: format!(
+                        "unable to find revision {n} (known: {})",
+                        sets.iter()
+                            .map(|rs| revision_of(rs).to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                }
             })?,
-            None => sets.get(1).ok_or_else(|| KubernetesError::Unsupported { resource: what.clone(), message: "no rollout history found".into() })?,
+            None => sets.get(1).ok_or_else(|| KubernetesError::Unsupported {
+                resource: what.clone(),
+                message: "no rollout history found".into(),
+            })?,
         };
         let chosen_revision = revision_of(chosen);
         let mut template = chosen["spec"]["template"].clone();
@@ -443,14 +566,28 @@ impl Accounts {
         }
         // The ReplicaSet's annotations, minus the rollout bookkeeping, merged with the
         // Deployment's own values of those keys (what kubectl sends).
-        let skipped = ["kubectl.kubernetes.io/last-applied-configuration", REVISION, "deployment.kubernetes.io/revision-history", "deployment.kubernetes.io/desired-replicas", "deployment.kubernetes.io/max-replicas"];
+        let skipped = [
+            "kubectl.kubernetes.io/last-applied-configuration",
+            REVISION,
+            "deployment.kubernetes.io/revision-history",
+            "deployment.kubernetes.io/desired-replicas",
+            "deployment.kubernetes.io/max-replicas",
+        ];
         let mut annotations = serde_json::Map::new();
-        for (k, v) in chosen["metadata"]["annotations"].as_object().into_iter().flatten() {
+        for (k, v) in chosen["metadata"]["annotations"]
+            .as_object()
+            .into_iter()
+            .flatten()
+        {
             if !skipped.contains(&k.as_str()) {
                 annotations.insert(k.clone(), v.clone());
             }
         }
-        for (k, v) in d["metadata"]["annotations"].as_object().into_iter().flatten() {
+        for (k, v) in d["metadata"]["annotations"]
+            .as_object()
+            .into_iter()
+            .flatten()
+        {
             if skipped.contains(&k.as_str()) {
                 annotations.insert(k.clone(), v.clone());
             }
@@ -468,12 +605,21 @@ impl Accounts {
         let t = self.target(r).await?;
         let what = t.describe();
         if t.resource.kind != "Deployment" {
-            return Err(KubernetesError::Unsupported { resource: what, message: "revisions are kept for Deployments".into() });
+            return Err(KubernetesError::Unsupported {
+                resource: what,
+                message: "revisions are kept for Deployments".into(),
+            });
         }
         let Some(d) = retrying(&what, || t.api.get_opt(&r.name)).await? else {
             return Err(KubernetesError::NotFound { resource: what });
         };
-        let mut revisions: Vec<i64> = self.owned_replica_sets(&t, &to_value(&d)).await?.iter().map(revision_of).filter(|r| *r > 0).collect();
+        let mut revisions: Vec<i64> = self
+            .owned_replica_sets(&t, &to_value(&d))
+            .await?
+            .iter()
+            .map(revision_of)
+            .filter(|r| *r > 0)
+            .collect();
         revisions.sort_by(|a, b| b.cmp(a));
         Ok(revisions)
     }
@@ -481,15 +627,23 @@ impl Accounts {
     /// Pauses or resumes a Deployment's rollout.
     pub async fn set_paused(&self, r: &ResourceRef, paused: bool) -> Result<(), KubernetesError> {
         if r.kind != "Deployment" {
-            return Err(KubernetesError::Unsupported { resource: r.describe(), message: "pause and resume are supported for Deployments".into() });
+            return Err(KubernetesError::Unsupported {
+                resource: r.describe(),
+                message: "pause and resume are supported for Deployments".into(),
+            });
         }
-        self.patch(r, "merge", &json!({"spec": {"paused": paused}})).await.map(|_| ())
+        self.patch(r, "merge", &json!({"spec": {"paused": paused}}))
+            .await
+            .map(|_| ())
     }
 
     /// `kubectl rollout restart`: a new pod template annotation, so every pod is replaced.
     pub async fn restart(&self, r: &ResourceRef) -> Result<(), KubernetesError> {
         if !matches!(r.kind.as_str(), "Deployment" | "StatefulSet" | "DaemonSet") {
-            return Err(KubernetesError::Unsupported { resource: r.describe(), message: "restart is supported for Deployments, StatefulSets and DaemonSets".into() });
+            return Err(KubernetesError::Unsupported {
+                resource: r.describe(),
+                message: "restart is supported for Deployments, StatefulSets and DaemonSets".into(),
+            });
         }
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let patch = json!({"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": now}}}}});
@@ -499,25 +653,48 @@ impl Accounts {
     /// Events about the resource, oldest first.
     pub async fn events_for(&self, r: &ResourceRef) -> Result<Vec<Value>, KubernetesError> {
         let t = self.target(r).await?;
-        let Some(ns) = t.resource.namespace.clone() else { return Ok(Vec::new()) };
+        let Some(ns) = t.resource.namespace.clone() else {
+            return Ok(Vec::new());
+        };
         let events = t.account.kind("v1", "Event").await?;
-        let api: Api<DynamicObject> = Api::namespaced_with(t.account.client()?.clone(), &ns, &events.resource);
-        let lp = ListParams::default().fields(&format!("involvedObject.name={},involvedObject.kind={}", r.name, t.resource.kind));
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(t.account.client()?.clone(), &ns, &events.resource);
+        let lp = ListParams::default().fields(&format!(
+            "involvedObject.name={},involvedObject.kind={}",
+            r.name, t.resource.kind
+        ));
         let list = retrying(&format!("events of {}", t.describe()), || api.list(&lp)).await?;
         let mut items: Vec<Value> = list.items.iter().map(to_value).collect();
-        items.sort_by(|a, b| a["lastTimestamp"].as_str().cmp(&b["lastTimestamp"].as_str()));
+        items.sort_by(|a, b| {
+            a["lastTimestamp"]
+                .as_str()
+                .cmp(&b["lastTimestamp"].as_str())
+        });
         Ok(items)
     }
 
     /// The last `tail` lines of a pod's log.
-    pub async fn logs(&self, r: &ResourceRef, container: Option<String>, tail: i64) -> Result<String, KubernetesError> {
+    pub async fn logs(
+        &self,
+        r: &ResourceRef,
+        container: Option<String>,
+        tail: i64,
+    ) -> Result<String, KubernetesError> {
         if r.kind != "Pod" {
-            return Err(KubernetesError::Unsupported { resource: r.describe(), message: "logs are read from pods".into() });
+            return Err(KubernetesError::Unsupported {
+                resource: r.describe(),
+                message: "logs are read from pods".into(),
+            });
         }
         let t = self.target(r).await?;
         let ns = t.resource.namespace.clone().unwrap_or_default();
-        let api: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(t.account.client()?.clone(), &ns);
-        let params = kube::api::LogParams { container, tail_lines: Some(tail), ..Default::default() };
+        let api: Api<k8s_openapi::api::core::v1::Pod> =
+            Api::namespaced(t.account.client()?.clone(), &ns);
+        let params = kube::api::LogParams {
+            container,
+            tail_lines: Some(tail),
+            ..Default::default()
+        };
         retrying(&t.describe(), || api.logs(&r.name, &params)).await
     }
 
@@ -525,14 +702,18 @@ impl Accounts {
     pub async fn images(&self, r: &ResourceRef) -> Result<Vec<String>, KubernetesError> {
         match self.get(r).await? {
             Some(object) => Ok(images_of(&object)),
-            None => Err(KubernetesError::NotFound { resource: r.describe() }),
+            None => Err(KubernetesError::NotFound {
+                resource: r.describe(),
+            }),
         }
     }
 }
 
 /// The `deployment.kubernetes.io/revision` of a Deployment or ReplicaSet.
 pub fn revision(object: &Value) -> Option<i64> {
-    object["metadata"]["annotations"][REVISION].as_str().and_then(|r| r.parse().ok())
+    object["metadata"]["annotations"][REVISION]
+        .as_str()
+        .and_then(|r| r.parse().ok())
 }
 
 fn revision_of(rs: &Value) -> i64 {
@@ -545,9 +726,18 @@ pub fn label_selector(selector: &Value) -> Option<String> {
     for (k, v) in selector["matchLabels"].as_object().into_iter().flatten() {
         terms.push(format!("{k}={}", v.as_str().unwrap_or_default()));
     }
-    for e in selector["matchExpressions"].as_array().into_iter().flatten() {
+    for e in selector["matchExpressions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         let key = e["key"].as_str().unwrap_or_default();
-        let values: Vec<&str> = e["values"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+        let values: Vec<&str> = e["values"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
         terms.push(match e["operator"].as_str() {
             Some("In") => format!("{key} in ({})", values.join(",")),
             Some("NotIn") => format!("{key} notin ({})", values.join(",")),
@@ -564,14 +754,17 @@ fn pod_spec(object: &Value) -> Option<&Value> {
         &object["spec"]["template"]["spec"],
         &object["spec"]["jobTemplate"]["spec"]["template"]["spec"],
     ];
-    candidates
-        .into_iter()
-        .find(|s| s.is_object())
-        .or_else(|| object["spec"]["containers"].is_array().then_some(&object["spec"]))
+    candidates.into_iter().find(|s| s.is_object()).or_else(|| {
+        object["spec"]["containers"]
+            .is_array()
+            .then_some(&object["spec"])
+    })
 }
 
 pub fn images_of(object: &Value) -> Vec<String> {
-    let Some(spec) = pod_spec(object) else { return Vec::new() };
+    let Some(spec) = pod_spec(object) else {
+        return Vec::new();
+    };
     let mut images = Vec::new();
     for list in ["initContainers", "containers"] {
         for c in spec[list].as_array().into_iter().flatten() {
@@ -590,7 +783,10 @@ pub fn images_of(object: &Value) -> Vec<String> {
 pub fn prepare(manifest: &Value, application: &str, namespace: Option<&str>) -> Value {
     let mut body = manifest.clone();
     let kind = manifest["kind"].as_str().unwrap_or_default().to_owned();
-    let name = manifest["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+    let name = manifest["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     label(&mut body, application, &kind, &name);
     match namespace {
         Some(ns) => body["metadata"]["namespace"] = json!(ns),
@@ -637,10 +833,18 @@ mod tests {
     #[test]
     fn manifest_names_parse_like_spinnaker() {
         let r = ResourceRef::parse("prod", Some("web"), "deployment api").unwrap();
-        assert_eq!((r.api_version.as_str(), r.kind.as_str(), r.name.as_str()), ("apps/v1", "Deployment", "api"));
+        assert_eq!(
+            (r.api_version.as_str(), r.kind.as_str(), r.name.as_str()),
+            ("apps/v1", "Deployment", "api")
+        );
         assert_eq!(r.describe(), "deployment web/api");
         assert!(ResourceRef::parse("prod", None, "api").is_err());
-        assert!(ResourceRef::parse("prod", None, "widget api").unwrap_err().to_string().contains("unknown kind `widget`"));
+        assert!(
+            ResourceRef::parse("prod", None, "widget api")
+                .unwrap_err()
+                .to_string()
+                .contains("unknown kind `widget`")
+        );
     }
 
     #[test]
@@ -648,11 +852,23 @@ mod tests {
         let mut m = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "labels": {"app.kubernetes.io/name": "mine"}},
             "spec": {"template": {"spec": {"containers": []}}}});
         label(&mut m, "shop", "Deployment", "web");
-        assert_eq!(m["metadata"]["labels"][APP_NAME], "mine", "a name the user set is kept");
+        assert_eq!(
+            m["metadata"]["labels"][APP_NAME], "mine",
+            "a name the user set is kept"
+        );
         assert_eq!(m["metadata"]["labels"][MANAGED_BY], "topsail");
-        assert_eq!(m["metadata"]["annotations"][MONIKER_CLUSTER], "deployment web");
-        assert_eq!(m["spec"]["template"]["metadata"]["annotations"][MONIKER_APPLICATION], "shop");
-        assert_eq!(m["spec"]["template"]["metadata"]["labels"][APP_NAME], "shop");
+        assert_eq!(
+            m["metadata"]["annotations"][MONIKER_CLUSTER],
+            "deployment web"
+        );
+        assert_eq!(
+            m["spec"]["template"]["metadata"]["annotations"][MONIKER_APPLICATION],
+            "shop"
+        );
+        assert_eq!(
+            m["spec"]["template"]["metadata"]["labels"][APP_NAME],
+            "shop"
+        );
     }
 
     #[test]
@@ -660,8 +876,19 @@ mod tests {
         let d = json!({"spec": {"selector": {"matchLabels": {"app": "web"}, "matchExpressions": [{"key": "tier", "operator": "In", "values": ["a", "b"]}]},
             "template": {"spec": {"initContainers": [{"image": "migrate:1"}], "containers": [{"image": "web:2"}, {"image": "migrate:1"}]}}}});
         assert_eq!(images_of(&d), ["migrate:1", "web:2"]);
-        assert_eq!(label_selector(&d["spec"]["selector"]).unwrap(), "app=web,tier in (a,b)");
-        assert_eq!(images_of(&json!({"spec": {"containers": [{"image": "p:1"}]}})), ["p:1"]);
-        assert_eq!(images_of(&json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": [{"image": "c:1"}]}}}}}})), ["c:1"]);
+        assert_eq!(
+            label_selector(&d["spec"]["selector"]).unwrap(),
+            "app=web,tier in (a,b)"
+        );
+        assert_eq!(
+            images_of(&json!({"spec": {"containers": [{"image": "p:1"}]}})),
+            ["p:1"]
+        );
+        assert_eq!(
+            images_of(
+                &json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": [{"image": "c:1"}]}}}}}})
+            ),
+            ["c:1"]
+        );
     }
 }

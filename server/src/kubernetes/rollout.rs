@@ -11,8 +11,12 @@ pub enum RolloutStatus {
     Stable,
     /// Paused on purpose (`spec.paused`): settled, but not rolled out.
     Paused,
-    Waiting { message: String },
-    Failed { reason: String },
+    Waiting {
+        message: String,
+    },
+    Failed {
+        reason: String,
+    },
 }
 
 impl RolloutStatus {
@@ -27,16 +31,33 @@ pub(crate) fn n(v: &Value) -> i64 {
 }
 
 /// Container states that will not fix themselves: the rollout has failed.
-const FATAL_WAITING: &[&str] =
-    &["CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "InvalidImageName", "CreateContainerConfigError", "CreateContainerError"];
+const FATAL_WAITING: &[&str] = &[
+    "CrashLoopBackOff",
+    "ImagePullBackOff",
+    "ErrImagePull",
+    "InvalidImageName",
+    "CreateContainerConfigError",
+    "CreateContainerError",
+];
 
 /// The first pod whose containers are stuck in a fatal state, as a sentence.
 pub fn pod_failure(pods: &[Value]) -> Option<String> {
     for pod in pods {
-        let statuses = pod["status"]["initContainerStatuses"].as_array().into_iter().flatten().chain(pod["status"]["containerStatuses"].as_array().into_iter().flatten());
+        let statuses = pod["status"]["initContainerStatuses"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .chain(
+                pod["status"]["containerStatuses"]
+                    .as_array()
+                    .into_iter()
+                    .flatten(),
+            );
         for s in statuses {
             let waiting = &s["state"]["waiting"];
-            let Some(reason) = waiting["reason"].as_str() else { continue };
+            let Some(reason) = waiting["reason"].as_str() else {
+                continue;
+            };
             if FATAL_WAITING.contains(&reason) {
                 let pod_name = pod["metadata"]["name"].as_str().unwrap_or_default();
                 let container = s["name"].as_str().unwrap_or_default();
@@ -78,7 +99,10 @@ pub fn status_of(kind: &str, object: &Value, pods: &[Value]) -> RolloutStatus {
             if !generation_observed(object) {
                 return waiting("waiting for the deployment spec update to be observed".into());
             }
-            let conditions: Vec<&Value> = status["conditions"].as_array().map(|c| c.iter().collect()).unwrap_or_default();
+            let conditions: Vec<&Value> = status["conditions"]
+                .as_array()
+                .map(|c| c.iter().collect())
+                .unwrap_or_default();
             let progressing = conditions.iter().find(|c| c["type"] == "Progressing");
             if spec["paused"] == Value::Bool(true) {
                 return RolloutStatus::Paused;
@@ -86,7 +110,9 @@ pub fn status_of(kind: &str, object: &Value, pods: &[Value]) -> RolloutStatus {
             if let Some(p) = progressing
                 && p["reason"] == "ProgressDeadlineExceeded"
             {
-                let message = p["message"].as_str().unwrap_or("progress deadline exceeded");
+                let message = p["message"]
+                    .as_str()
+                    .unwrap_or("progress deadline exceeded");
                 let mut reason = format!("ProgressDeadlineExceeded: {message}");
                 if let Some(pod) = pod_failure(pods) {
                     reason.push_str(&format!("; {pod}"));
@@ -102,13 +128,20 @@ pub fn status_of(kind: &str, object: &Value, pods: &[Value]) -> RolloutStatus {
             let available = n(&status["availableReplicas"]);
             let ready = n(&status["readyReplicas"]);
             if updated < replicas {
-                return waiting(format!("{updated} of {replicas} new replicas have been updated"));
+                return waiting(format!(
+                    "{updated} of {replicas} new replicas have been updated"
+                ));
             }
             if total > updated {
-                return waiting(format!("{} old replicas are pending termination", total - updated));
+                return waiting(format!(
+                    "{} old replicas are pending termination",
+                    total - updated
+                ));
             }
             if available < replicas {
-                return waiting(format!("{available} of {replicas} updated replicas are available"));
+                return waiting(format!(
+                    "{available} of {replicas} updated replicas are available"
+                ));
             }
             if ready < replicas {
                 return waiting(format!("{ready} of {replicas} replicas are ready"));
@@ -128,7 +161,10 @@ pub fn status_of(kind: &str, object: &Value, pods: &[Value]) -> RolloutStatus {
                 return waiting(format!("{ready} of {replicas} pods are ready"));
             }
             if n(&status["updatedReplicas"]) < replicas {
-                return waiting(format!("{} of {replicas} pods run the new revision", n(&status["updatedReplicas"])));
+                return waiting(format!(
+                    "{} of {replicas} pods run the new revision",
+                    n(&status["updatedReplicas"])
+                ));
             }
             if status["currentRevision"] != status["updateRevision"] {
                 return waiting("waiting for the new revision to become current".into());
@@ -149,7 +185,9 @@ pub fn status_of(kind: &str, object: &Value, pods: &[Value]) -> RolloutStatus {
                 return waiting(format!("{updated} of {desired} updated pods are scheduled"));
             }
             if available < desired {
-                return waiting(format!("{available} of {desired} updated pods are available"));
+                return waiting(format!(
+                    "{available} of {desired} updated pods are available"
+                ));
             }
             RolloutStatus::Stable
         }
@@ -173,8 +211,19 @@ pub fn status_of(kind: &str, object: &Value, pods: &[Value]) -> RolloutStatus {
             }
             match status["phase"].as_str() {
                 Some("Succeeded") => RolloutStatus::Stable,
-                Some("Failed") => RolloutStatus::Failed { reason: format!("pod failed: {}", status["reason"].as_str().unwrap_or("unknown reason")) },
-                Some("Running") if status["conditions"].as_array().into_iter().flatten().any(|c| c["type"] == "Ready" && c["status"] == "True") => {
+                Some("Failed") => RolloutStatus::Failed {
+                    reason: format!(
+                        "pod failed: {}",
+                        status["reason"].as_str().unwrap_or("unknown reason")
+                    ),
+                },
+                Some("Running")
+                    if status["conditions"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|c| c["type"] == "Ready" && c["status"] == "True") =>
+                {
                     RolloutStatus::Stable
                 }
                 other => waiting(format!("pod is {}", other.unwrap_or("Pending"))),
@@ -196,21 +245,45 @@ mod tests {
 
     #[test]
     fn deployment_rules_in_the_reference_order() {
-        assert!(matches!(status_of("Deployment", &json!({"metadata": {"generation": 1}, "spec": {}}), &[]), RolloutStatus::Waiting { .. }));
+        assert!(matches!(
+            status_of(
+                "Deployment",
+                &json!({"metadata": {"generation": 1}, "spec": {}}),
+                &[]
+            ),
+            RolloutStatus::Waiting { .. }
+        ));
         let cases = [
-            (json!({"observedGeneration": 1, "replicas": 3, "updatedReplicas": 3, "availableReplicas": 3, "readyReplicas": 3}), "observed"),
-            (json!({"observedGeneration": 2, "replicas": 4, "updatedReplicas": 1, "availableReplicas": 3, "readyReplicas": 3}), "1 of 3 new replicas"),
-            (json!({"observedGeneration": 2, "replicas": 4, "updatedReplicas": 3, "availableReplicas": 3, "readyReplicas": 3}), "1 old replicas"),
-            (json!({"observedGeneration": 2, "replicas": 3, "updatedReplicas": 3, "availableReplicas": 2, "readyReplicas": 3}), "2 of 3 updated replicas are available"),
+            (
+                json!({"observedGeneration": 1, "replicas": 3, "updatedReplicas": 3, "availableReplicas": 3, "readyReplicas": 3}),
+                "observed",
+            ),
+            (
+                json!({"observedGeneration": 2, "replicas": 4, "updatedReplicas": 1, "availableReplicas": 3, "readyReplicas": 3}),
+                "1 of 3 new replicas",
+            ),
+            (
+                json!({"observedGeneration": 2, "replicas": 4, "updatedReplicas": 3, "availableReplicas": 3, "readyReplicas": 3}),
+                "1 old replicas",
+            ),
+            (
+                json!({"observedGeneration": 2, "replicas": 3, "updatedReplicas": 3, "availableReplicas": 2, "readyReplicas": 3}),
+                "2 of 3 updated replicas are available",
+            ),
         ];
         for (status, expected) in cases {
             match status_of("Deployment", &deployment(status), &[]) {
-                RolloutStatus::Waiting { message } => assert!(message.contains(expected), "{message} / {expected}"),
+                RolloutStatus::Waiting { message } => {
+                    assert!(message.contains(expected), "{message} / {expected}")
+                }
                 other => panic!("{other:?}"),
             }
         }
         let done = json!({"observedGeneration": 2, "replicas": 3, "updatedReplicas": 3, "availableReplicas": 3, "readyReplicas": 3});
-        assert_eq!(status_of("Deployment", &deployment(done), &[]), RolloutStatus::Stable);
+        assert_eq!(
+            status_of("Deployment", &deployment(done), &[]),
+            RolloutStatus::Stable
+        );
     }
 
     #[test]
@@ -219,16 +292,30 @@ mod tests {
             "conditions": [{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded", "message": "ReplicaSet \"web-x\" has timed out progressing."}]});
         let pod = json!({"metadata": {"name": "web-x-abcde"}, "status": {"containerStatuses": [
             {"name": "web", "restartCount": 4, "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 40s"}}}]}});
-        match status_of("Deployment", &deployment(status), std::slice::from_ref(&pod)) {
+        match status_of(
+            "Deployment",
+            &deployment(status),
+            std::slice::from_ref(&pod),
+        ) {
             RolloutStatus::Failed { reason } => {
-                assert!(reason.starts_with("ProgressDeadlineExceeded: ReplicaSet \"web-x\" has timed out progressing."), "{reason}");
+                assert!(
+                    reason.starts_with(
+                        "ProgressDeadlineExceeded: ReplicaSet \"web-x\" has timed out progressing."
+                    ),
+                    "{reason}"
+                );
                 assert!(reason.contains("pod web-x-abcde, container web: CrashLoopBackOff (restarted 4 times): back-off 40s"), "{reason}");
             }
             other => panic!("{other:?}"),
         }
         let pulling = json!({"metadata": {"name": "p"}, "status": {"containerStatuses": [{"name": "c", "state": {"waiting": {"reason": "ImagePullBackOff"}}}]}});
         let progressing = json!({"observedGeneration": 2, "replicas": 3, "updatedReplicas": 3});
-        assert_eq!(status_of("Deployment", &deployment(progressing), &[pulling]), RolloutStatus::Failed { reason: "pod p, container c: ImagePullBackOff".into() });
+        assert_eq!(
+            status_of("Deployment", &deployment(progressing), &[pulling]),
+            RolloutStatus::Failed {
+                reason: "pod p, container c: ImagePullBackOff".into()
+            }
+        );
         let creating = json!({"metadata": {"name": "p"}, "status": {"containerStatuses": [{"name": "c", "state": {"waiting": {"reason": "ContainerCreating"}}}]}});
         assert!(pod_failure(&[creating]).is_none());
     }
@@ -239,6 +326,9 @@ mod tests {
         d["spec"]["paused"] = json!(true);
         assert_eq!(status_of("Deployment", &d, &[]), RolloutStatus::Paused);
         assert!(RolloutStatus::Paused.is_settled());
-        assert_eq!(status_of("ConfigMap", &json!({}), &[]), RolloutStatus::Stable);
+        assert_eq!(
+            status_of("ConfigMap", &json!({}), &[]),
+            RolloutStatus::Stable
+        );
     }
 }

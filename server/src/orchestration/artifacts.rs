@@ -14,7 +14,8 @@ fn text<'a>(v: &'a Value, key: &str) -> &'a str {
 }
 
 fn matches_pattern(pattern: &str, value: &str) -> bool {
-    pattern.is_empty() || regex::Regex::new(&format!("^(?:{pattern})$")).is_ok_and(|re| re.is_match(value))
+    pattern.is_empty()
+        || regex::Regex::new(&format!("^(?:{pattern})$")).is_ok_and(|re| re.is_match(value))
 }
 
 /// Does `artifact` satisfy the `matchArtifact` of an expected artifact?
@@ -27,23 +28,41 @@ pub fn matches(expected_match: &Value, artifact: &Value) -> bool {
 
 /// Resolves every expected artifact of a pipeline. `prior` are the resolved artifacts of the
 /// pipeline's previous run. An artifact that cannot be resolved is an error naming it.
-pub fn resolve(expected: &[Value], trigger_artifacts: &[Value], prior: &[Value]) -> Result<Vec<Value>, String> {
+pub fn resolve(
+    expected: &[Value],
+    trigger_artifacts: &[Value],
+    prior: &[Value],
+) -> Result<Vec<Value>, String> {
     let mut resolved = Vec::new();
     for e in expected {
         let id = text(e, "id");
-        let label = Some(text(e, "displayName")).filter(|d| !d.is_empty()).unwrap_or(id);
+        let label = Some(text(e, "displayName"))
+            .filter(|d| !d.is_empty())
+            .unwrap_or(id);
         let wanted = e.get("matchArtifact").cloned().unwrap_or_else(|| json!({}));
-        let from_trigger = trigger_artifacts.iter().find(|a| matches(&wanted, a)).cloned();
+        let from_trigger = trigger_artifacts
+            .iter()
+            .find(|a| matches(&wanted, a))
+            .cloned();
         let from_prior = || {
             (e.get("usePriorArtifact").and_then(Value::as_bool) == Some(true))
-                .then(|| prior.iter().find(|a| text(a, "expectedArtifactId") == id || matches(&wanted, a)).cloned())
+                .then(|| {
+                    prior
+                        .iter()
+                        .find(|a| text(a, "expectedArtifactId") == id || matches(&wanted, a))
+                        .cloned()
+                })
                 .flatten()
         };
         let from_default = || {
-            (e.get("useDefaultArtifact").and_then(Value::as_bool) == Some(true)).then(|| e.get("defaultArtifact").cloned()).flatten()
+            (e.get("useDefaultArtifact").and_then(Value::as_bool) == Some(true))
+                .then(|| e.get("defaultArtifact").cloned())
+                .flatten()
         };
         let Some(mut artifact) = from_trigger.or_else(from_prior).or_else(from_default) else {
-            return Err(format!("expected artifact '{label}' was not found in the trigger, and it has no prior or default artifact to use"));
+            return Err(format!(
+                "expected artifact '{label}' was not found in the trigger, and it has no prior or default artifact to use"
+            ));
         };
         if let Some(a) = artifact.as_object_mut() {
             a.insert("expectedArtifactId".into(), json!(id));
@@ -60,7 +79,10 @@ pub fn image_reference(artifact: &Value) -> Option<String> {
         return Some(reference.to_owned());
     }
     let name = text(artifact, "name");
-    let digest = artifact.pointer("/metadata/digest").and_then(Value::as_str).unwrap_or_default();
+    let digest = artifact
+        .pointer("/metadata/digest")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     match (name, digest, text(artifact, "version")) {
         ("", _, _) => None,
         (n, d, _) if !d.is_empty() => Some(format!("{n}@{d}")),
@@ -112,8 +134,12 @@ fn bind_in(value: &mut Value, images: &[(String, String)], bound: &mut Vec<Strin
 }
 
 fn bind_container(container: &mut Value, images: &[(String, String)], bound: &mut Vec<String>) {
-    let Some(c) = container.as_object_mut() else { return };
-    let Some(current) = c.get("image").and_then(Value::as_str) else { return };
+    let Some(c) = container.as_object_mut() else {
+        return;
+    };
+    let Some(current) = c.get("image").and_then(Value::as_str) else {
+        return;
+    };
     if let Some((_, reference)) = images.iter().find(|(repo, _)| repo == repository(current))
         && current != reference
     {
@@ -133,7 +159,9 @@ mod tests {
 
     fn expected(extra: Value) -> Value {
         let mut e = json!({"id": "image", "displayName": "shop image", "matchArtifact": {"type": "docker/image", "name": "registry/shop"}});
-        e.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        e.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
         e
     }
 
@@ -141,36 +169,79 @@ mod tests {
     fn resolves_from_the_trigger_then_prior_then_default() {
         let pushed = json!({"type": "docker/image", "name": "registry/shop", "version": "1.4", "reference": "registry/shop:1.4"});
         let other = json!({"type": "docker/image", "name": "registry/cart", "version": "9"});
-        let got = resolve(&[expected(json!({}))], &[other.clone(), pushed.clone()], &[]).unwrap();
-        assert_eq!((got[0]["reference"].clone(), got[0]["expectedArtifactId"].clone()), (json!("registry/shop:1.4"), json!("image")));
+        let got = resolve(
+            &[expected(json!({}))],
+            &[other.clone(), pushed.clone()],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                got[0]["reference"].clone(),
+                got[0]["expectedArtifactId"].clone()
+            ),
+            (json!("registry/shop:1.4"), json!("image"))
+        );
 
-        let prior = vec![json!({"type": "docker/image", "name": "registry/shop", "version": "1.3", "expectedArtifactId": "image"})];
-        let got = resolve(&[expected(json!({"usePriorArtifact": true}))], &[other.clone()], &prior).unwrap();
+        let prior = vec![
+            json!({"type": "docker/image", "name": "registry/shop", "version": "1.3", "expectedArtifactId": "image"}),
+        ];
+        let got = resolve(
+            &[expected(json!({"usePriorArtifact": true}))],
+            &[other.clone()],
+            &prior,
+        )
+        .unwrap();
         assert_eq!(got[0]["version"], json!("1.3"));
 
         let default = json!({"type": "docker/image", "name": "registry/shop", "version": "stable"});
-        let got = resolve(&[expected(json!({"useDefaultArtifact": true, "defaultArtifact": default}))], &[], &[]).unwrap();
+        let got = resolve(
+            &[expected(
+                json!({"useDefaultArtifact": true, "defaultArtifact": default}),
+            )],
+            &[],
+            &[],
+        )
+        .unwrap();
         assert_eq!(got[0]["version"], json!("stable"));
 
         let err = resolve(&[expected(json!({}))], &[other], &[]).unwrap_err();
-        assert_eq!(err, "expected artifact 'shop image' was not found in the trigger, and it has no prior or default artifact to use");
+        assert_eq!(
+            err,
+            "expected artifact 'shop image' was not found in the trigger, and it has no prior or default artifact to use"
+        );
     }
 
     #[test]
     fn name_and_version_match_as_whole_patterns() {
         let m = json!({"type": "docker/image", "name": "registry/.*", "version": "1\\..*"});
-        assert!(matches(&m, &json!({"type": "docker/image", "name": "registry/shop", "version": "1.2"})));
-        assert!(!matches(&m, &json!({"type": "docker/image", "name": "registry/shop", "version": "21.2"})));
-        assert!(!matches(&m, &json!({"type": "git/repo", "name": "registry/shop", "version": "1.2"})));
+        assert!(matches(
+            &m,
+            &json!({"type": "docker/image", "name": "registry/shop", "version": "1.2"})
+        ));
+        assert!(!matches(
+            &m,
+            &json!({"type": "docker/image", "name": "registry/shop", "version": "21.2"})
+        ));
+        assert!(!matches(
+            &m,
+            &json!({"type": "git/repo", "name": "registry/shop", "version": "1.2"})
+        ));
     }
 
     #[test]
     fn images_bind_by_repository_preferring_digests() {
         let tested = json!({"type": "docker/image", "name": "registry:5000/shop", "version": "1.4",
             "metadata": {"digest": "sha256:abc"}});
-        assert_eq!(image_reference(&tested).as_deref(), Some("registry:5000/shop@sha256:abc"));
+        assert_eq!(
+            image_reference(&tested).as_deref(),
+            Some("registry:5000/shop@sha256:abc")
+        );
         assert_eq!(repository("registry:5000/shop:1.4"), "registry:5000/shop");
-        assert_eq!(repository("registry:5000/shop@sha256:abc"), "registry:5000/shop");
+        assert_eq!(
+            repository("registry:5000/shop@sha256:abc"),
+            "registry:5000/shop"
+        );
         assert_eq!(repository("shop"), "shop");
         let mut deployment = json!({"kind": "Deployment", "spec": {"template": {"spec": {
             "initContainers": [{"name": "migrate", "image": "registry:5000/shop:latest"}],
@@ -179,8 +250,17 @@ mod tests {
         let bound = bind_images(&mut deployment, &[tested]);
         assert_eq!(bound.len(), 2);
         let spec = &deployment["spec"]["template"]["spec"];
-        assert_eq!(spec["containers"][0]["image"], "registry:5000/shop@sha256:abc");
-        assert_eq!(spec["initContainers"][0]["image"], "registry:5000/shop@sha256:abc");
-        assert_eq!(spec["containers"][1]["image"], "envoy:1.30", "other images are left alone");
+        assert_eq!(
+            spec["containers"][0]["image"],
+            "registry:5000/shop@sha256:abc"
+        );
+        assert_eq!(
+            spec["initContainers"][0]["image"],
+            "registry:5000/shop@sha256:abc"
+        );
+        assert_eq!(
+            spec["containers"][1]["image"], "envoy:1.30",
+            "other images are left alone"
+        );
     }
 }

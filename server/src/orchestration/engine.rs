@@ -19,7 +19,9 @@ use super::expressions::{Scope, evaluate, evaluate_all};
 use super::messages::Message;
 use super::notifications::{self, Notifier};
 use super::outbox::Outbox;
-use super::queue::{Clock, DatabaseQueue, Delivery, QueueBackend, QueueError, QueueSettings, WorkQueue};
+use super::queue::{
+    Clock, DatabaseQueue, Delivery, QueueBackend, QueueError, QueueSettings, WorkQueue,
+};
 use super::stages::{PipelineRunner, StageRegistry, TaskContext, TaskResult};
 
 #[derive(Debug, thiserror::Error)]
@@ -76,9 +78,20 @@ fn now_of(queue: &WorkQueue) -> i64 {
 impl Engine {
     /// The engine on the store's database (executions and queue in one database, so every
     /// change commits together with its message).
-    pub fn new(store: &crate::store::Store, clock: Arc<dyn Clock>, settings: QueueSettings, stages: StageRegistry) -> Self {
+    pub fn new(
+        store: &crate::store::Store,
+        clock: Arc<dyn Clock>,
+        settings: QueueSettings,
+        stages: StageRegistry,
+    ) -> Self {
         let queue = WorkQueue::new(Arc::new(DatabaseQueue::new(store)), clock, settings);
-        Self { queue, executions: ExecutionStore::new(store), stages, store: store.clone(), notifier: Notifier::default() }
+        Self {
+            queue,
+            executions: ExecutionStore::new(store),
+            stages,
+            store: store.clone(),
+            notifier: Notifier::default(),
+        }
     }
 
     /// Links in notifications point at `public_url` (Topsail's address as people reach it).
@@ -97,8 +110,17 @@ impl Engine {
         stages: StageRegistry,
     ) -> Self {
         let queue = WorkQueue::new(backend.clone(), clock.clone(), settings);
-        let outbox = Outbox { queue: backend, clock };
-        Self { queue, executions: ExecutionStore::with_outbox(store, outbox), stages, store: store.clone(), notifier: Notifier::default() }
+        let outbox = Outbox {
+            queue: backend,
+            clock,
+        };
+        Self {
+            queue,
+            executions: ExecutionStore::with_outbox(store, outbox),
+            stages,
+            store: store.clone(),
+            notifier: Notifier::default(),
+        }
     }
 
     /// Moves messages a failed or dead writer left in the outbox to the queue (only with a
@@ -112,22 +134,34 @@ impl Engine {
     }
 
     /// Executions this process creates or changes, as the changes commit (the live views).
-    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<super::executions::ExecutionChange> {
+    pub fn subscribe(
+        &self,
+    ) -> tokio::sync::broadcast::Receiver<super::executions::ExecutionChange> {
         self.executions.subscribe()
     }
 
     pub async fn execution(&self, id: &str) -> Result<Execution, EngineError> {
         let found = self.executions.load(id).await?;
-        found.map(|v| v.execution).ok_or_else(|| EngineError::NotFound(format!("execution '{id}'")))
+        found
+            .map(|v| v.execution)
+            .ok_or_else(|| EngineError::NotFound(format!("execution '{id}'")))
     }
 
-    pub async fn executions(&self, application: &str, limit: u64) -> Result<Vec<Execution>, EngineError> {
+    pub async fn executions(
+        &self,
+        application: &str,
+        limit: u64,
+    ) -> Result<Vec<Execution>, EngineError> {
         Ok(self.executions.list(application, limit).await?)
     }
 
     /// Starts a run of `pipeline` with `trigger`; returns the execution id. Refuses a pipeline
     /// with stage types the engine cannot run, before anything starts.
-    pub async fn start(&self, pipeline: &PipelineDocument, trigger: Value) -> Result<String, EngineError> {
+    pub async fn start(
+        &self,
+        pipeline: &PipelineDocument,
+        trigger: Value,
+    ) -> Result<String, EngineError> {
         let id = crate::ids::uuid_like();
         self.start_as(pipeline, trigger, &id).await?;
         Ok(id)
@@ -137,11 +171,26 @@ impl Engine {
     /// are completed from the pipeline's parameterConfig defaults. `id` derives from the event,
     /// so the same event seen twice (two replicas, a webhook and a poll) starts one run;
     /// `false` when that run exists already.
-    pub async fn start_from_event(&self, pipeline: &PipelineDocument, mut trigger: Map<String, Value>, id: &str) -> Result<bool, EngineError> {
-        let given = trigger.get("parameters").and_then(Value::as_object).cloned().unwrap_or_default();
+    pub async fn start_from_event(
+        &self,
+        pipeline: &PipelineDocument,
+        mut trigger: Map<String, Value>,
+        id: &str,
+    ) -> Result<bool, EngineError> {
+        let given = trigger
+            .get("parameters")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
         let parameters = pipeline.resolve_parameters(&given).map_err(|problems| {
-            let listed: Vec<String> = problems.into_iter().map(|(field, message)| format!("{field}: {message}")).collect();
-            EngineError::Invalid(format!("the pipeline's parameters are incomplete: {}", listed.join("; ")))
+            let listed: Vec<String> = problems
+                .into_iter()
+                .map(|(field, message)| format!("{field}: {message}"))
+                .collect();
+            EngineError::Invalid(format!(
+                "the pipeline's parameters are incomplete: {}",
+                listed.join("; ")
+            ))
         })?;
         trigger.insert("parameters".into(), Value::Object(parameters));
         self.start_as(pipeline, Value::Object(trigger), id).await
@@ -149,28 +198,56 @@ impl Engine {
 
     /// Starts a run with a given id; `false` when a run with that id exists already (so a cause
     /// handled twice starts one run).
-    async fn start_as(&self, pipeline: &PipelineDocument, trigger: Value, id: &str) -> Result<bool, EngineError> {
+    async fn start_as(
+        &self,
+        pipeline: &PipelineDocument,
+        trigger: Value,
+        id: &str,
+    ) -> Result<bool, EngineError> {
         // Stored pipelines were validated when saved; this guards every other way in.
-        if let Some(problem) = pipeline.validate().into_iter().find(|p| p.severity == Severity::Error) {
+        if let Some(problem) = pipeline
+            .validate()
+            .into_iter()
+            .find(|p| p.severity == Severity::Error)
+        {
             return Err(EngineError::Invalid(problem.to_string()));
         }
         let trigger = self.resolve_artifacts(pipeline, trigger).await?;
         let mut stages = Vec::new();
         for (i, raw) in pipeline.stages().iter().enumerate() {
-            let Some(config) = raw.as_object() else { continue };
-            let text = |k: &str| config.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+            let Some(config) = raw.as_object() else {
+                continue;
+            };
+            let text = |k: &str| {
+                config
+                    .get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
             let ref_id = match config.get("refId") {
                 Some(Value::Number(n)) => n.to_string(),
                 _ => text("refId"),
             };
             let stage_type = text("type");
             if self.stages.get(&stage_type).is_none() {
-                return Err(EngineError::Invalid(format!("stage {ref_id} ({}): stage type '{stage_type}' is not supported", text("name"))));
+                return Err(EngineError::Invalid(format!(
+                    "stage {ref_id} ({}): stage type '{stage_type}' is not supported",
+                    text("name")
+                )));
             }
             let requisites = config
                 .get("requisiteStageRefIds")
                 .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned).or_else(|| v.as_i64().map(|n| n.to_string()))).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| {
+                            v.as_str()
+                                .map(str::to_owned)
+                                .or_else(|| v.as_i64().map(|n| n.to_string()))
+                        })
+                        .collect()
+                })
                 .unwrap_or_default();
             stages.push(Stage {
                 id: format!("{}-{}", i + 1, crate::ids::short_id()),
@@ -200,12 +277,30 @@ impl Engine {
             canceled: false,
             canceled_by: None,
             cancellation_reason: None,
-            limit_concurrent: pipeline.0.get("limitConcurrent").and_then(Value::as_bool).unwrap_or(false),
-            keep_waiting_pipelines: pipeline.0.get("keepWaitingPipelines").and_then(Value::as_bool).unwrap_or(false),
-            notifications: pipeline.0.get("notifications").and_then(Value::as_array).cloned().unwrap_or_default(),
+            limit_concurrent: pipeline
+                .0
+                .get("limitConcurrent")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            keep_waiting_pipelines: pipeline
+                .0
+                .get("keepWaitingPipelines")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            notifications: pipeline
+                .0
+                .get("notifications")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default(),
             notification_deliveries: Vec::new(),
         };
-        let first = self.queue.item(&Message::StartExecution { execution: execution.id.clone() }, Duration::ZERO);
+        let first = self.queue.item(
+            &Message::StartExecution {
+                execution: execution.id.clone(),
+            },
+            Duration::ZERO,
+        );
         let created = self.executions.create(&execution, &first).await?;
         if created {
             tracing::info!(execution = %execution.id, application = %execution.application, pipeline = %execution.name, "execution started");
@@ -215,23 +310,44 @@ impl Engine {
 
     /// Decides which artifacts (images) this run uses: the pipeline's `expectedArtifacts`
     /// resolved from the trigger, the previous run or defaults, recorded on the trigger.
-    async fn resolve_artifacts(&self, pipeline: &PipelineDocument, trigger: Value) -> Result<Value, EngineError> {
-        let expected = pipeline.0.get("expectedArtifacts").and_then(Value::as_array).cloned().unwrap_or_default();
-        let Value::Object(mut trigger) = trigger else { return Ok(trigger) };
+    async fn resolve_artifacts(
+        &self,
+        pipeline: &PipelineDocument,
+        trigger: Value,
+    ) -> Result<Value, EngineError> {
+        let expected = pipeline
+            .0
+            .get("expectedArtifacts")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let Value::Object(mut trigger) = trigger else {
+            return Ok(trigger);
+        };
         if expected.is_empty() {
             return Ok(Value::Object(trigger));
         }
-        let given = trigger.get("artifacts").and_then(Value::as_array).cloned().unwrap_or_default();
+        let given = trigger
+            .get("artifacts")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         let prior = match pipeline.id() {
             Some(id) => self
                 .executions
                 .latest_of_pipeline(id)
                 .await?
-                .and_then(|e| e.trigger.get("resolvedExpectedArtifacts").and_then(Value::as_array).cloned())
+                .and_then(|e| {
+                    e.trigger
+                        .get("resolvedExpectedArtifacts")
+                        .and_then(Value::as_array)
+                        .cloned()
+                })
                 .unwrap_or_default(),
             None => Vec::new(),
         };
-        let resolved = super::artifacts::resolve(&expected, &given, &prior).map_err(EngineError::Invalid)?;
+        let resolved =
+            super::artifacts::resolve(&expected, &given, &prior).map_err(EngineError::Invalid)?;
         super::artifacts::record(&mut trigger, resolved);
         Ok(Value::Object(trigger))
     }
@@ -239,20 +355,33 @@ impl Engine {
     /// Starts every pipeline whose pipeline trigger waits for `parent` to end as it did. Child
     /// ids derive from the parent and the pipeline, so handling this twice starts nothing twice.
     async fn start_triggered_pipelines(&self, parent: &Execution) -> Result<(), EngineError> {
-        let candidates = self.store.pipelines_with_trigger("pipeline").await.map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let candidates = self
+            .store
+            .pipelines_with_trigger("pipeline")
+            .await
+            .map_err(|e| EngineError::Invalid(e.to_string()))?;
         for doc in candidates {
-            let Some(mut trigger) = crate::events::triggers::pipeline_trigger_for(&doc, parent) else { continue };
+            let Some(mut trigger) = crate::events::triggers::pipeline_trigger_for(&doc, parent)
+            else {
+                continue;
+            };
             match doc.resolve_parameters(&Map::new()) {
                 Ok(parameters) => trigger["parameters"] = Value::Object(parameters),
                 Err(problems) => {
-                    tracing::warn!(pipeline = doc.name(), ?problems, "a pipeline trigger fired but the pipeline's parameters are incomplete");
+                    tracing::warn!(
+                        pipeline = doc.name(),
+                        ?problems,
+                        "a pipeline trigger fired but the pipeline's parameters are incomplete"
+                    );
                     continue;
                 }
             }
             let id = crate::ids::derived_id(&[&parent.id, doc.id().unwrap_or_default()]);
             match self.start_as(&doc, trigger, &id).await {
                 Ok(_) => {}
-                Err(EngineError::Invalid(reason)) => tracing::warn!(pipeline = doc.name(), %reason, "a triggered pipeline cannot start"),
+                Err(EngineError::Invalid(reason)) => {
+                    tracing::warn!(pipeline = doc.name(), %reason, "a triggered pipeline cannot start")
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -263,24 +392,37 @@ impl Engine {
     /// from the pipeline, the trigger and the fire time, so replicas checking the same window (or
     /// a check repeated after a restart) start each run once. Returns how many were started.
     pub async fn fire_cron_triggers(&self, from_ms: i64, to_ms: i64) -> Result<usize, EngineError> {
-        let candidates = self.store.pipelines_with_trigger("cron").await.map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let candidates = self
+            .store
+            .pipelines_with_trigger("cron")
+            .await
+            .map_err(|e| EngineError::Invalid(e.to_string()))?;
         let mut started = 0;
         for doc in candidates {
             for (i, t) in crate::events::triggers::enabled_triggers(&doc, "cron") {
                 for fire in crate::events::cron::fires_between(t, from_ms, to_ms) {
                     let Ok(parameters) = doc.resolve_parameters(&Map::new()) else {
-                        tracing::warn!(pipeline = doc.name(), "a cron trigger fired but the pipeline's parameters are incomplete");
+                        tracing::warn!(
+                            pipeline = doc.name(),
+                            "a cron trigger fired but the pipeline's parameters are incomplete"
+                        );
                         continue;
                     };
                     let mut run_trigger = t.clone();
                     run_trigger.insert("user".into(), json!("[cron]"));
                     run_trigger.insert("fireTime".into(), json!(fire));
                     run_trigger.insert("parameters".into(), Value::Object(parameters));
-                    let id = crate::ids::derived_id(&[doc.id().unwrap_or_default(), &i.to_string(), &fire.to_string()]);
+                    let id = crate::ids::derived_id(&[
+                        doc.id().unwrap_or_default(),
+                        &i.to_string(),
+                        &fire.to_string(),
+                    ]);
                     match self.start_as(&doc, Value::Object(run_trigger), &id).await {
                         Ok(true) => started += 1,
                         Ok(false) => {}
-                        Err(EngineError::Invalid(reason)) => tracing::warn!(pipeline = doc.name(), %reason, "a cron-triggered pipeline cannot start"),
+                        Err(EngineError::Invalid(reason)) => {
+                            tracing::warn!(pipeline = doc.name(), %reason, "a cron-triggered pipeline cannot start")
+                        }
                         Err(e) => return Err(e),
                     }
                 }
@@ -291,9 +433,15 @@ impl Engine {
 
     /// A stage as it would start now: its configuration with expressions evaluated against the
     /// execution as it stands (for previews; failures stay in `expressionEvaluationSummary`).
-    pub async fn preview_stage(&self, id: &str, stage_id: &str) -> Result<(Execution, Stage), EngineError> {
+    pub async fn preview_stage(
+        &self,
+        id: &str,
+        stage_id: &str,
+    ) -> Result<(Execution, Stage), EngineError> {
         let execution = self.execution(id).await?;
-        let stage = execution.stage(stage_id).ok_or_else(|| EngineError::NotFound(format!("stage {stage_id} of execution {id}")))?;
+        let stage = execution
+            .stage(stage_id)
+            .ok_or_else(|| EngineError::NotFound(format!("stage {stage_id} of execution {id}")))?;
         let prepared = prepare_stage(&execution, stage);
         let mut stage = stage.clone();
         stage.context = prepared.context;
@@ -301,7 +449,12 @@ impl Engine {
     }
 
     /// Asks a running execution to stop: running stages are canceled and waiting tasks stop.
-    pub async fn cancel(&self, id: &str, by: &str, reason: Option<String>) -> Result<(), EngineError> {
+    pub async fn cancel(
+        &self,
+        id: &str,
+        by: &str,
+        reason: Option<String>,
+    ) -> Result<(), EngineError> {
         self.change(id, |execution| {
             if execution.status.is_complete() {
                 return Ok(None);
@@ -309,20 +462,38 @@ impl Engine {
             execution.canceled = true;
             execution.canceled_by = Some(by.to_owned());
             execution.cancellation_reason = reason.clone();
-            Ok(Some(vec![Message::CancelExecution { execution: id.to_owned() }]))
+            Ok(Some(vec![Message::CancelExecution {
+                execution: id.to_owned(),
+            }]))
         })
         .await
     }
 
     /// Pauses a running execution: running tasks stop being run until it is resumed.
     pub async fn pause(&self, id: &str) -> Result<(), EngineError> {
-        self.request(id, |e| (e.status == Status::Running).then(|| Message::PauseExecution { execution: id.to_owned() }), "is not running")
-            .await
+        self.request(
+            id,
+            |e| {
+                (e.status == Status::Running).then(|| Message::PauseExecution {
+                    execution: id.to_owned(),
+                })
+            },
+            "is not running",
+        )
+        .await
     }
 
     pub async fn resume(&self, id: &str) -> Result<(), EngineError> {
-        self.request(id, |e| (e.status == Status::Paused).then(|| Message::ResumeExecution { execution: id.to_owned() }), "is not paused")
-            .await
+        self.request(
+            id,
+            |e| {
+                (e.status == Status::Paused).then(|| Message::ResumeExecution {
+                    execution: id.to_owned(),
+                })
+            },
+            "is not paused",
+        )
+        .await
     }
 
     /// Runs a failed or canceled stage (and everything after it) again.
@@ -331,9 +502,20 @@ impl Engine {
             id,
             |e| {
                 e.stage(stage_id)
-                    .filter(|s| matches!(s.status, Status::Terminal | Status::Stopped | Status::Canceled | Status::FailedContinue))
+                    .filter(|s| {
+                        matches!(
+                            s.status,
+                            Status::Terminal
+                                | Status::Stopped
+                                | Status::Canceled
+                                | Status::FailedContinue
+                        )
+                    })
                     .filter(|_| e.status != Status::Paused)
-                    .map(|_| Message::RestartStage { execution: id.to_owned(), stage: stage_id.to_owned() })
+                    .map(|_| Message::RestartStage {
+                        execution: id.to_owned(),
+                        stage: stage_id.to_owned(),
+                    })
             },
             "has no failed stage with that id to restart",
         )
@@ -341,9 +523,15 @@ impl Engine {
     }
 
     /// Enqueues a control message after checking the execution can take it now.
-    async fn request(&self, id: &str, decide: impl Fn(&Execution) -> Option<Message>, refusal: &str) -> Result<(), EngineError> {
+    async fn request(
+        &self,
+        id: &str,
+        decide: impl Fn(&Execution) -> Option<Message>,
+        refusal: &str,
+    ) -> Result<(), EngineError> {
         let execution = self.execution(id).await?;
-        let message = decide(&execution).ok_or_else(|| EngineError::Invalid(format!("execution '{id}' {refusal}")))?;
+        let message = decide(&execution)
+            .ok_or_else(|| EngineError::Invalid(format!("execution '{id}' {refusal}")))?;
         self.queue.push(&message, Duration::ZERO).await?;
         Ok(())
     }
@@ -354,35 +542,73 @@ impl Engine {
         let zombies = self.executions.running_without_messages().await?;
         for id in &zombies {
             tracing::warn!(execution = %id, "running execution had no queued message; re-driving it");
-            self.change(id, |execution| Ok((execution.status == Status::Running).then(|| redrive(execution)).filter(|m| !m.is_empty())))
-                .await?;
+            self.change(id, |execution| {
+                Ok((execution.status == Status::Running)
+                    .then(|| redrive(execution))
+                    .filter(|m| !m.is_empty()))
+            })
+            .await?;
         }
         Ok(zombies.len())
     }
 
     /// Records a person's judgment on a running manual judgment stage and wakes its task.
-    pub async fn judge(&self, id: &str, stage_id: &str, proceed: bool, input: Option<String>, by: &str) -> Result<(), EngineError> {
+    pub async fn judge(
+        &self,
+        id: &str,
+        stage_id: &str,
+        proceed: bool,
+        input: Option<String>,
+        by: &str,
+    ) -> Result<(), EngineError> {
         self.change(id, |execution| {
-            let stage = execution.stage_mut(stage_id).ok_or_else(|| EngineError::NotFound(format!("stage '{stage_id}'")))?;
+            let stage = execution
+                .stage_mut(stage_id)
+                .ok_or_else(|| EngineError::NotFound(format!("stage '{stage_id}'")))?;
             if stage.stage_type != "manualJudgment" || stage.status != Status::Running {
-                return Err(EngineError::Invalid(format!("stage '{}' is not waiting for a judgment", stage.name)));
+                return Err(EngineError::Invalid(format!(
+                    "stage '{}' is not waiting for a judgment",
+                    stage.name
+                )));
             }
-            stage.context.insert("judgmentStatus".into(), json!(if proceed { "continue" } else { "stop" }));
+            stage.context.insert(
+                "judgmentStatus".into(),
+                json!(if proceed { "continue" } else { "stop" }),
+            );
             stage.context.insert("lastModifiedBy".into(), json!(by));
             if let Some(input) = &input {
                 stage.context.insert("judgmentInput".into(), json!(input));
             }
-            let task = stage.tasks.iter().find(|t| t.status == Status::Running).map(|t| t.id.clone());
-            Ok(Some(task.map(|task| Message::RunTask { execution: id.to_owned(), stage: stage_id.to_owned(), task }).into_iter().collect()))
+            let task = stage
+                .tasks
+                .iter()
+                .find(|t| t.status == Status::Running)
+                .map(|t| t.id.clone());
+            Ok(Some(
+                task.map(|task| Message::RunTask {
+                    execution: id.to_owned(),
+                    stage: stage_id.to_owned(),
+                    task,
+                })
+                .into_iter()
+                .collect(),
+            ))
         })
         .await
     }
 
     /// Evaluates `expression` (with or without `${}`) against an execution: the UI's debugger.
-    pub async fn evaluate(&self, id: &str, expression: &str) -> Result<Result<Value, String>, EngineError> {
+    pub async fn evaluate(
+        &self,
+        id: &str,
+        expression: &str,
+    ) -> Result<Result<Value, String>, EngineError> {
         let execution = self.execution(id).await?;
         let text = expression.trim();
-        let inner = text.strip_prefix("${").and_then(|t| t.strip_suffix('}')).unwrap_or(text);
+        let inner = text
+            .strip_prefix("${")
+            .and_then(|t| t.strip_suffix('}'))
+            .unwrap_or(text);
         Ok(evaluate(inner, &Scope::new(&execution, None)))
     }
 
@@ -393,15 +619,31 @@ impl Engine {
         mut edit: impl FnMut(&mut Execution) -> Result<Option<Vec<Message>>, EngineError>,
     ) -> Result<(), EngineError> {
         for _ in 0..STALE_RETRIES {
-            let v = self.executions.load(id).await?.ok_or_else(|| EngineError::NotFound(format!("execution '{id}'")))?;
+            let v = self
+                .executions
+                .load(id)
+                .await?
+                .ok_or_else(|| EngineError::NotFound(format!("execution '{id}'")))?;
             let mut execution = v.execution;
-            let Some(messages) = edit(&mut execution)? else { return Ok(()) };
-            let items: Vec<_> = messages.iter().map(|m| self.queue.item(m, Duration::ZERO)).collect();
-            if self.executions.update(&execution, v.version, &items).await? == Commit::Done {
+            let Some(messages) = edit(&mut execution)? else {
+                return Ok(());
+            };
+            let items: Vec<_> = messages
+                .iter()
+                .map(|m| self.queue.item(m, Duration::ZERO))
+                .collect();
+            if self
+                .executions
+                .update(&execution, v.version, &items)
+                .await?
+                == Commit::Done
+            {
                 return Ok(());
             }
         }
-        Err(EngineError::Invalid(format!("execution '{id}' is too busy to change; try again")))
+        Err(EngineError::Invalid(format!(
+            "execution '{id}' is too busy to change; try again"
+        )))
     }
 
     /// Handles up to `max` due messages; returns how many were handled.
@@ -496,14 +738,20 @@ impl Engine {
     /// commits the new state, settles the delivery and enqueues what follows, in one step.
     /// Immediate follow-ups left over are enqueued leased to this worker and returned, so it
     /// handles them next; if it dies, they are delivered again when their lease runs out.
-    async fn handle_one(&self, d: &Delivery, budget: &mut usize) -> Result<Vec<Delivery>, EngineError> {
+    async fn handle_one(
+        &self,
+        d: &Delivery,
+        budget: &mut usize,
+    ) -> Result<Vec<Delivery>, EngineError> {
         if self.executions.already_settled(&d.id, d.lease()).await? {
             tracing::debug!(message = ?d.message, "dropping a message handled before");
             return Ok(Vec::new());
         }
         for _ in 0..STALE_RETRIES {
             let Some(v) = self.executions.load(d.message.execution()).await? else {
-                self.queue.dead_letter(d, "the execution does not exist").await?;
+                self.queue
+                    .dead_letter(d, "the execution does not exist")
+                    .await?;
                 return Ok(Vec::new());
             };
             let mut execution = v.execution;
@@ -514,7 +762,8 @@ impl Engine {
                 let transition = self.apply(&mut execution, &message).await?;
                 changed |= transition.changed;
                 for (next, delay) in transition.follow_ups {
-                    if delay.is_zero() && next.execution() == execution.id && next.chains_locally() {
+                    if delay.is_zero() && next.execution() == execution.id && next.chains_locally()
+                    {
                         pending.push_back(next);
                     } else {
                         later.push((next, delay));
@@ -524,7 +773,10 @@ impl Engine {
                     break;
                 }
             }
-            let mut items: Vec<_> = later.iter().map(|(m, delay)| self.queue.item(m, *delay)).collect();
+            let mut items: Vec<_> = later
+                .iter()
+                .map(|(m, delay)| self.queue.item(m, *delay))
+                .collect();
             let mut claimed = Vec::new();
             let mut spent = 0;
             for message in &pending {
@@ -538,7 +790,11 @@ impl Engine {
                 }
             }
             let save = changed.then_some((&execution, v.version));
-            match self.executions.commit(save, &d.id, d.lease(), &items).await? {
+            match self
+                .executions
+                .commit(save, &d.id, d.lease(), &items)
+                .await?
+            {
                 Commit::Done => {
                     *budget -= spent;
                     return Ok(claimed);
@@ -551,7 +807,11 @@ impl Engine {
         Ok(Vec::new())
     }
 
-    async fn apply(&self, execution: &mut Execution, message: &Message) -> Result<Transition, EngineError> {
+    async fn apply(
+        &self,
+        execution: &mut Execution,
+        message: &Message,
+    ) -> Result<Transition, EngineError> {
         let now = now_of(&self.queue);
         let was_complete = execution.status.is_complete();
         let before = notifications::Before::of(execution);
@@ -563,30 +823,57 @@ impl Engine {
         if !was_complete && execution.status.is_complete() {
             // An execution that just finished lets the next waiting one of its pipeline start...
             if execution.limit_concurrent {
-                let waiting = self.executions.siblings(execution, &[Status::NotStarted]).await?;
+                let waiting = self
+                    .executions
+                    .siblings(execution, &[Status::NotStarted])
+                    .await?;
                 if let Some(next) = waiting.iter().find(|w| !w.canceled) {
-                    transition = transition.then(Message::StartExecution { execution: next.id.clone() });
+                    transition = transition.then(Message::StartExecution {
+                        execution: next.id.clone(),
+                    });
                 }
             }
             // ...and the pipelines triggered by its ending start.
-            transition = transition.then(Message::StartTriggeredPipelines { execution: execution.id.clone() });
+            transition = transition.then(Message::StartTriggeredPipelines {
+                execution: execution.id.clone(),
+            });
         }
         Ok(transition)
     }
 
-    async fn apply_message(&self, execution: &mut Execution, message: &Message, now: i64) -> Result<Transition, EngineError> {
+    async fn apply_message(
+        &self,
+        execution: &mut Execution,
+        message: &Message,
+        now: i64,
+    ) -> Result<Transition, EngineError> {
         Ok(match message {
             Message::StartExecution { .. } => {
-                if execution.limit_concurrent && execution.status == Status::NotStarted && !execution.canceled {
-                    let running = self.executions.siblings(execution, &[Status::Running, Status::Paused]).await?;
+                if execution.limit_concurrent
+                    && execution.status == Status::NotStarted
+                    && !execution.canceled
+                {
+                    let running = self
+                        .executions
+                        .siblings(execution, &[Status::Running, Status::Paused])
+                        .await?;
                     if !running.is_empty() {
                         // Wait: the running one starts this when it finishes. Unless told to
                         // keep every waiting execution, only the newest waits.
-                        let mut t = Transition::drop("another execution of this pipeline is running; waiting", message);
+                        let mut t = Transition::drop(
+                            "another execution of this pipeline is running; waiting",
+                            message,
+                        );
                         if !execution.keep_waiting_pipelines {
-                            for older in self.executions.siblings(execution, &[Status::NotStarted]).await? {
+                            for older in self
+                                .executions
+                                .siblings(execution, &[Status::NotStarted])
+                                .await?
+                            {
                                 if older.build_time <= execution.build_time && !older.canceled {
-                                    t = t.then(Message::CancelExecution { execution: older.id });
+                                    t = t.then(Message::CancelExecution {
+                                        execution: older.id,
+                                    });
                                 }
                             }
                         }
@@ -596,7 +883,9 @@ impl Engine {
                 start_execution(execution, message, now)
             }
             Message::StartStage { stage, .. } => self.start_stage(execution, stage, message, now),
-            Message::RunTask { stage, task, .. } => self.run_task(execution, stage, task, message, now).await,
+            Message::RunTask { stage, task, .. } => {
+                self.run_task(execution, stage, task, message, now).await
+            }
             Message::CompleteStage { stage, .. } => complete_stage(execution, stage, message, now),
             Message::CompleteExecution { .. } => complete_execution(execution, message, now),
             Message::CancelExecution { .. } => cancel_execution(execution, message, now),
@@ -604,17 +893,45 @@ impl Engine {
             Message::ResumeExecution { .. } => resume_execution(execution, message),
             Message::RestartStage { stage, .. } => restart_stage(execution, stage, message),
             Message::StopCanceledStage { stage, .. } => {
-                let Some(s) = execution.stage(stage).filter(|s| s.status == Status::Canceled) else {
+                let Some(s) = execution
+                    .stage(stage)
+                    .filter(|s| s.status == Status::Canceled)
+                else {
                     return Ok(Transition::drop("stage is not canceled", message));
                 };
                 if let Some(kind) = self.stages.get(&s.stage_type) {
-                    let cx = TaskContext { execution, stage: s, task: "", now_ms: now, pipelines: self };
-                    kind.stop(cx).await.map_err(|reason| EngineError::Invalid(format!("stopping stage '{}': {reason}", s.name)))?;
+                    let cx = TaskContext {
+                        execution,
+                        stage: s,
+                        task: "",
+                        now_ms: now,
+                        pipelines: self,
+                    };
+                    kind.stop(cx).await.map_err(|reason| {
+                        EngineError::Invalid(format!("stopping stage '{}': {reason}", s.name))
+                    })?;
                 }
                 Transition::default()
             }
-            Message::Notify { event, stage, own_stage, target, attempt, .. } => {
-                self.notify(execution, message, event, stage.as_deref(), *own_stage, *target, *attempt, now).await
+            Message::Notify {
+                event,
+                stage,
+                own_stage,
+                target,
+                attempt,
+                ..
+            } => {
+                self.notify(
+                    execution,
+                    message,
+                    event,
+                    stage.as_deref(),
+                    *own_stage,
+                    *target,
+                    *attempt,
+                    now,
+                )
+                .await
             }
             Message::StartTriggeredPipelines { .. } => {
                 if execution.status.is_complete() {
@@ -628,15 +945,53 @@ impl Engine {
     /// Sends one notification and records the attempt; a failure schedules the next attempt
     /// (or gives up) and never touches how the run goes.
     #[allow(clippy::too_many_arguments)]
-    async fn notify(&self, execution: &mut Execution, message: &Message, event: &str, stage_id: Option<&str>, own_stage: bool, target: usize, attempt: u32, now: i64) -> Transition {
+    async fn notify(
+        &self,
+        execution: &mut Execution,
+        message: &Message,
+        event: &str,
+        stage_id: Option<&str>,
+        own_stage: bool,
+        target: usize,
+        attempt: u32,
+        now: i64,
+    ) -> Transition {
         use app::model::execution::{DeliveryState, NotificationDelivery};
         let stage = stage_id.and_then(|id| execution.stage(id));
-        let list = if own_stage { stage.map(notifications::stage_notifications).unwrap_or_default() } else { execution.notifications.clone() };
-        let Some(config) = list.get(target) else { return Transition::drop("no such notification", message) };
-        let kind = config.get("type").and_then(Value::as_str).unwrap_or("webhook").to_owned();
-        let address = config.get("address").and_then(Value::as_str).unwrap_or_default().trim().to_owned();
-        let custom = config.get("message").and_then(|m| m.get(event)).and_then(|m| m.get("text")).and_then(Value::as_str);
-        let body = notifications::payload(&kind, event, execution, stage, &self.notifier.link(execution), custom);
+        let list = if own_stage {
+            stage
+                .map(notifications::stage_notifications)
+                .unwrap_or_default()
+        } else {
+            execution.notifications.clone()
+        };
+        let Some(config) = list.get(target) else {
+            return Transition::drop("no such notification", message);
+        };
+        let kind = config
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("webhook")
+            .to_owned();
+        let address = config
+            .get("address")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
+        let custom = config
+            .get("message")
+            .and_then(|m| m.get(event))
+            .and_then(|m| m.get("text"))
+            .and_then(Value::as_str);
+        let body = notifications::payload(
+            &kind,
+            event,
+            execution,
+            stage,
+            &self.notifier.link(execution),
+            custom,
+        );
         let stage_name = stage.map(|s| s.name.clone());
         let (state, retry, status_code, error) = match self.notifier.send(&address, &body).await {
             Ok(code) => (DeliveryState::Delivered, None, Some(code), None),
@@ -646,41 +1001,79 @@ impl Engine {
                 (state, retry, code, Some(reason))
             }
         };
-        notifications::record(execution, NotificationDelivery {
-            event: event.to_owned(),
-            stage_id: stage_id.map(str::to_owned),
-            stage: stage_name,
-            own_stage,
-            target,
-            kind,
-            address: notifications::shown_address(&address),
-            attempts: attempt,
-            state,
-            status_code,
-            error,
-            at: now,
-        });
-        let mut t = Transition { changed: true, ..Default::default() };
-        if let (Some(delay), Message::Notify { execution, event, stage, own_stage, target, .. }) = (retry, message) {
-            let again = Message::Notify { execution: execution.clone(), event: event.clone(), stage: stage.clone(), own_stage: *own_stage, target: *target, attempt: attempt + 1 };
+        notifications::record(
+            execution,
+            NotificationDelivery {
+                event: event.to_owned(),
+                stage_id: stage_id.map(str::to_owned),
+                stage: stage_name,
+                own_stage,
+                target,
+                kind,
+                address: notifications::shown_address(&address),
+                attempts: attempt,
+                state,
+                status_code,
+                error,
+                at: now,
+            },
+        );
+        let mut t = Transition {
+            changed: true,
+            ..Default::default()
+        };
+        if let (
+            Some(delay),
+            Message::Notify {
+                execution,
+                event,
+                stage,
+                own_stage,
+                target,
+                ..
+            },
+        ) = (retry, message)
+        {
+            let again = Message::Notify {
+                execution: execution.clone(),
+                event: event.clone(),
+                stage: stage.clone(),
+                own_stage: *own_stage,
+                target: *target,
+                attempt: attempt + 1,
+            };
             t.follow_ups.push((again, delay));
         }
         t
     }
 
-    fn start_stage(&self, execution: &mut Execution, stage_id: &str, message: &Message, now: i64) -> Transition {
+    fn start_stage(
+        &self,
+        execution: &mut Execution,
+        stage_id: &str,
+        message: &Message,
+        now: i64,
+    ) -> Transition {
         if execution.status != Status::Running {
             return Transition::drop("execution is not running", message);
         }
-        let Some(stage) = execution.stage(stage_id) else { return Transition::drop("no such stage", message) };
+        let Some(stage) = execution.stage(stage_id) else {
+            return Transition::drop("no such stage", message);
+        };
         if !execution.is_startable(stage) {
             return Transition::drop("stage already started or not ready", message);
         }
         // Expressions are evaluated once, when the stage starts.
         let prepared = prepare_stage(execution, stage);
-        let tasks = self.stages.get(&stage.stage_type).map(|kind| kind.tasks(stage));
+        let tasks = self
+            .stages
+            .get(&stage.stage_type)
+            .map(|kind| kind.tasks(stage));
         let execution_id = execution.id.clone();
-        let complete = Message::CompleteStage { execution: execution_id.clone(), stage: stage_id.to_owned() };
+        let complete = Message::CompleteStage {
+            execution: execution_id.clone(),
+            stage: stage_id.to_owned(),
+        };
         let stage = execution.stage_mut(stage_id).expect("found above");
         stage.start_time = Some(now);
         stage.context = prepared.context;
@@ -688,60 +1081,128 @@ impl Engine {
             stage.status = Status::Skipped;
             stage.end_time = Some(now);
             let ref_id = stage.ref_id.clone();
-            return after_stage_finished(execution, &ref_id, Transition { changed: true, ..Default::default() });
+            return after_stage_finished(
+                execution,
+                &ref_id,
+                Transition {
+                    changed: true,
+                    ..Default::default()
+                },
+            );
         }
         stage.status = Status::Running;
         if let Some(reason) = prepared.failure {
             fail_stage(stage, &reason);
-            return Transition { changed: true, ..Default::default() }.then(complete);
+            return Transition {
+                changed: true,
+                ..Default::default()
+            }
+            .then(complete);
         }
         let Some(tasks) = tasks else {
-            fail_stage(stage, &format!("stage type '{}' is not supported", stage.stage_type));
-            return Transition { changed: true, ..Default::default() }.then(complete);
+            fail_stage(
+                stage,
+                &format!("stage type '{}' is not supported", stage.stage_type),
+            );
+            return Transition {
+                changed: true,
+                ..Default::default()
+            }
+            .then(complete);
         };
-        let window = super::execution_window::is_restricted(&stage.context).then_some(super::execution_window::TASK);
+        let window = super::execution_window::is_restricted(&stage.context)
+            .then_some(super::execution_window::TASK);
         stage.tasks = window
             .into_iter()
             .chain(tasks)
             .enumerate()
-            .map(|(i, name)| Task { id: (i + 1).to_string(), name: (*name).to_owned(), status: Status::NotStarted, start_time: None, end_time: None })
+            .map(|(i, name)| Task {
+                id: (i + 1).to_string(),
+                name: (*name).to_owned(),
+                status: Status::NotStarted,
+                start_time: None,
+                end_time: None,
+            })
             .collect();
         let next = match stage.tasks.first() {
-            Some(first) => Message::RunTask { execution: execution_id, stage: stage_id.to_owned(), task: first.id.clone() },
+            Some(first) => Message::RunTask {
+                execution: execution_id,
+                stage: stage_id.to_owned(),
+                task: first.id.clone(),
+            },
             None => complete,
         };
-        Transition { changed: true, ..Default::default() }.then(next)
+        Transition {
+            changed: true,
+            ..Default::default()
+        }
+        .then(next)
     }
 
-    async fn run_task(&self, execution: &mut Execution, stage_id: &str, task_id: &str, message: &Message, now: i64) -> Transition {
+    async fn run_task(
+        &self,
+        execution: &mut Execution,
+        stage_id: &str,
+        task_id: &str,
+        message: &Message,
+        now: i64,
+    ) -> Transition {
         if execution.status != Status::Running {
             return Transition::drop("execution is not running", message);
         }
-        let Some(stage) = execution.stage(stage_id) else { return Transition::drop("no such stage", message) };
-        let Some(task) = stage.tasks.iter().find(|t| t.id == task_id) else { return Transition::drop("no such task", message) };
+        let Some(stage) = execution.stage(stage_id) else {
+            return Transition::drop("no such stage", message);
+        };
+        let Some(task) = stage.tasks.iter().find(|t| t.id == task_id) else {
+            return Transition::drop("no such task", message);
+        };
         if stage.status != Status::Running || task.status.is_complete() {
             return Transition::drop("task is not running", message);
         }
-        let complete = Message::CompleteStage { execution: execution.id.clone(), stage: stage_id.to_owned() };
+        let complete = Message::CompleteStage {
+            execution: execution.id.clone(),
+            stage: stage_id.to_owned(),
+        };
 
         let timeout = stage.context.get("stageTimeoutMs").and_then(Value::as_i64);
         let result = match (timeout, stage.start_time) {
-            (Some(limit), Some(start)) if now - start > limit => {
-                TaskResult::Failed { message: format!("the stage timed out after {limit} ms") }
-            }
-            _ if task.name == super::execution_window::TASK => match super::execution_window::wait_from(&stage.context, now) {
-                None => TaskResult::Succeeded { outputs: Map::new() },
-                Some(wait) => TaskResult::Running { check_again_in: wait },
+            (Some(limit), Some(start)) if now - start > limit => TaskResult::Failed {
+                message: format!("the stage timed out after {limit} ms"),
             },
+            _ if task.name == super::execution_window::TASK => {
+                match super::execution_window::wait_from(&stage.context, now) {
+                    None => TaskResult::Succeeded {
+                        outputs: Map::new(),
+                    },
+                    Some(wait) => TaskResult::Running {
+                        check_again_in: wait,
+                    },
+                }
+            }
             _ => match self.stages.get(&stage.stage_type) {
-                Some(kind) => kind.run_task(TaskContext { execution, stage, task: &task.name, now_ms: now, pipelines: self }).await,
-                None => TaskResult::Failed { message: format!("stage type '{}' is not supported", stage.stage_type) },
+                Some(kind) => {
+                    kind.run_task(TaskContext {
+                        execution,
+                        stage,
+                        task: &task.name,
+                        now_ms: now,
+                        pipelines: self,
+                    })
+                    .await
+                }
+                None => TaskResult::Failed {
+                    message: format!("stage type '{}' is not supported", stage.stage_type),
+                },
             },
         };
 
         let execution_id = execution.id.clone();
         let stage = execution.stage_mut(stage_id).expect("found above");
-        let index = stage.tasks.iter().position(|t| t.id == task_id).expect("found above");
+        let index = stage
+            .tasks
+            .iter()
+            .position(|t| t.id == task_id)
+            .expect("found above");
         let task = &mut stage.tasks[index];
         if task.status == Status::NotStarted {
             task.status = Status::Running;
@@ -757,8 +1218,15 @@ impl Engine {
                     }
                     _ => check_again_in,
                 };
-                let again = Message::RunTask { execution: execution_id, stage: stage_id.to_owned(), task: task_id.to_owned() };
-                Transition { changed: true, follow_ups: vec![(again, check_again_in)] }
+                let again = Message::RunTask {
+                    execution: execution_id,
+                    stage: stage_id.to_owned(),
+                    task: task_id.to_owned(),
+                };
+                Transition {
+                    changed: true,
+                    follow_ups: vec![(again, check_again_in)],
+                }
             }
             TaskResult::Succeeded { outputs } => {
                 task.status = Status::Succeeded;
@@ -768,29 +1236,50 @@ impl Engine {
                     stage.outputs.insert(k, v);
                 }
                 let next = match stage.tasks.get(index + 1) {
-                    Some(next) => Message::RunTask { execution: execution_id, stage: stage_id.to_owned(), task: next.id.clone() },
+                    Some(next) => Message::RunTask {
+                        execution: execution_id,
+                        stage: stage_id.to_owned(),
+                        task: next.id.clone(),
+                    },
                     None => complete,
                 };
-                Transition { changed: true, ..Default::default() }.then(next)
+                Transition {
+                    changed: true,
+                    ..Default::default()
+                }
+                .then(next)
             }
             TaskResult::Failed { message: reason } => {
                 task.status = Status::Terminal;
                 task.end_time = Some(now);
                 record_exception(stage, &reason);
-                Transition { changed: true, ..Default::default() }.then(complete)
+                Transition {
+                    changed: true,
+                    ..Default::default()
+                }
+                .then(complete)
             }
         }
     }
 }
 
 fn record_exception(stage: &mut Stage, reason: &str) {
-    stage.context.insert("exception".into(), json!({ "details": { "errors": [reason] } }));
+    stage.context.insert(
+        "exception".into(),
+        json!({ "details": { "errors": [reason] } }),
+    );
 }
 
 /// Marks a stage that could not even run as failed (its tasks never started).
 fn fail_stage(stage: &mut Stage, reason: &str) {
     record_exception(stage, reason);
-    stage.tasks = vec![Task { id: "1".into(), name: "unsupported".into(), status: Status::Terminal, start_time: None, end_time: None }];
+    stage.tasks = vec![Task {
+        id: "1".into(),
+        name: "unsupported".into(),
+        status: Status::Terminal,
+        start_time: None,
+        end_time: None,
+    }];
 }
 
 fn start_execution(execution: &mut Execution, message: &Message, now: i64) -> Transition {
@@ -800,18 +1289,27 @@ fn start_execution(execution: &mut Execution, message: &Message, now: i64) -> Tr
     if execution.canceled {
         execution.status = Status::Canceled;
         execution.end_time = Some(now);
-        return Transition { changed: true, ..Default::default() };
+        return Transition {
+            changed: true,
+            ..Default::default()
+        };
     }
     execution.status = Status::Running;
     execution.start_time = Some(now);
     let id = execution.id.clone();
-    let mut t = Transition { changed: true, ..Default::default() };
+    let mut t = Transition {
+        changed: true,
+        ..Default::default()
+    };
     let initial: Vec<String> = execution.initial_stages().map(|s| s.id.clone()).collect();
     if initial.is_empty() {
         return t.then(Message::CompleteExecution { execution: id });
     }
     for stage in initial {
-        t = t.then(Message::StartStage { execution: id.clone(), stage });
+        t = t.then(Message::StartStage {
+            execution: id.clone(),
+            stage,
+        });
     }
     t
 }
@@ -826,15 +1324,24 @@ fn finished_stage_status(stage: &Stage) -> Status {
     }
     if stage.flag("continuePipeline", false) {
         Status::FailedContinue
-    } else if stage.flag("completeOtherBranchesThenFail", false) || !stage.flag("failPipeline", true) {
+    } else if stage.flag("completeOtherBranchesThenFail", false)
+        || !stage.flag("failPipeline", true)
+    {
         Status::Stopped
     } else {
         Status::Terminal
     }
 }
 
-fn complete_stage(execution: &mut Execution, stage_id: &str, message: &Message, now: i64) -> Transition {
-    let Some(stage) = execution.stage_mut(stage_id) else { return Transition::drop("no such stage", message) };
+fn complete_stage(
+    execution: &mut Execution,
+    stage_id: &str,
+    message: &Message,
+    now: i64,
+) -> Transition {
+    let Some(stage) = execution.stage_mut(stage_id) else {
+        return Transition::drop("no such stage", message);
+    };
     if stage.status != Status::Running {
         return Transition::drop("stage is not running", message);
     }
@@ -842,9 +1349,14 @@ fn complete_stage(execution: &mut Execution, stage_id: &str, message: &Message, 
     stage.status = status;
     stage.end_time = Some(now);
     let ref_id = stage.ref_id.clone();
-    let t = Transition { changed: true, ..Default::default() };
+    let t = Transition {
+        changed: true,
+        ..Default::default()
+    };
     if status == Status::Terminal {
-        return t.then(Message::CompleteExecution { execution: execution.id.clone() });
+        return t.then(Message::CompleteExecution {
+            execution: execution.id.clone(),
+        });
     }
     after_stage_finished(execution, &ref_id, t)
 }
@@ -853,10 +1365,16 @@ fn complete_stage(execution: &mut Execution, stage_id: &str, message: &Message, 
 /// complete the execution when nothing is left.
 fn after_stage_finished(execution: &Execution, ref_id: &str, mut t: Transition) -> Transition {
     let id = execution.id.clone();
-    let startable: Vec<String> =
-        execution.downstream_of(ref_id).filter(|d| execution.is_startable(d)).map(|d| d.id.clone()).collect();
+    let startable: Vec<String> = execution
+        .downstream_of(ref_id)
+        .filter(|d| execution.is_startable(d))
+        .map(|d| d.id.clone())
+        .collect();
     for stage in startable {
-        t = t.then(Message::StartStage { execution: id.clone(), stage });
+        t = t.then(Message::StartStage {
+            execution: id.clone(),
+            stage,
+        });
     }
     if execution.has_nothing_left_to_run() {
         t = t.then(Message::CompleteExecution { execution: id });
@@ -893,7 +1411,10 @@ fn prepare_stage(execution: &Execution, stage: &Stage) -> PreparedStage {
     if let Some(condition) = condition {
         if let Some(text) = condition.get("expression").and_then(Value::as_str) {
             let text = text.trim();
-            let inner = text.strip_prefix("${").and_then(|t| t.strip_suffix('}')).unwrap_or(text);
+            let inner = text
+                .strip_prefix("${")
+                .and_then(|t| t.strip_suffix('}'))
+                .unwrap_or(text);
             match evaluate(inner, &scope) {
                 Ok(Value::Bool(b)) => enabled = b,
                 Ok(other) => {
@@ -906,23 +1427,47 @@ fn prepare_stage(execution: &Execution, stage: &Stage) -> PreparedStage {
         }
         context.insert("stageEnabled".into(), condition);
     }
-    let required = STAGE_TYPES.iter().find(|t| t.name == stage.stage_type).map(|t| t.required).unwrap_or_default();
+    let required = STAGE_TYPES
+        .iter()
+        .find(|t| t.name == stage.stage_type)
+        .map(|t| t.required)
+        .unwrap_or_default();
     let failure = failures
         .iter()
-        .find(|f| required.iter().any(|r| f.field == *r || f.field.starts_with(&format!("{r}.")) || f.field.starts_with(&format!("{r}["))))
+        .find(|f| {
+            required.iter().any(|r| {
+                f.field == *r
+                    || f.field.starts_with(&format!("{r}."))
+                    || f.field.starts_with(&format!("{r}["))
+            })
+        })
         .map(|f| format!("could not evaluate {}: {}", f.field, f.reason));
     if !summary.is_empty() {
         context.insert("expressionEvaluationSummary".into(), Value::Object(summary));
     }
-    PreparedStage { context, enabled, failure }
+    PreparedStage {
+        context,
+        enabled,
+        failure,
+    }
 }
 
 /// Cancels the running stages; returns the messages that tell each to stop what it started.
 fn cancel_running_stages(execution: &mut Execution, now: i64) -> Vec<(Message, Duration)> {
     let mut stops = Vec::new();
     let id = execution.id.clone();
-    for stage in execution.stages.iter_mut().filter(|s| s.status == Status::Running) {
-        stops.push((Message::StopCanceledStage { execution: id.clone(), stage: stage.id.clone() }, Duration::ZERO));
+    for stage in execution
+        .stages
+        .iter_mut()
+        .filter(|s| s.status == Status::Running)
+    {
+        stops.push((
+            Message::StopCanceledStage {
+                execution: id.clone(),
+                stage: stage.id.clone(),
+            },
+            Duration::ZERO,
+        ));
         stage.status = Status::Canceled;
         stage.end_time = Some(now);
         for task in stage.tasks.iter_mut().filter(|t| !t.status.is_complete()) {
@@ -944,7 +1489,11 @@ fn complete_execution(execution: &mut Execution, message: &Message, now: i64) ->
         Status::Terminal
     } else if !execution.has_nothing_left_to_run() {
         return Transition::drop("stages are still running", message);
-    } else if execution.stages.iter().any(|s| s.status == Status::Stopped && s.flag("completeOtherBranchesThenFail", false)) {
+    } else if execution
+        .stages
+        .iter()
+        .any(|s| s.status == Status::Stopped && s.flag("completeOtherBranchesThenFail", false))
+    {
         Status::Terminal
     } else {
         Status::Succeeded
@@ -953,7 +1502,10 @@ fn complete_execution(execution: &mut Execution, message: &Message, now: i64) ->
     execution.status = status;
     execution.end_time = Some(now);
     tracing::info!(execution = %execution.id, status = ?status, "execution complete");
-    Transition { changed: true, follow_ups }
+    Transition {
+        changed: true,
+        follow_ups,
+    }
 }
 
 fn cancel_execution(execution: &mut Execution, message: &Message, now: i64) -> Transition {
@@ -965,7 +1517,10 @@ fn cancel_execution(execution: &mut Execution, message: &Message, now: i64) -> T
     execution.status = Status::Canceled;
     execution.end_time = Some(now);
     tracing::info!(execution = %execution.id, by = ?execution.canceled_by, "execution canceled");
-    Transition { changed: true, follow_ups }
+    Transition {
+        changed: true,
+        follow_ups,
+    }
 }
 
 /// The messages that make an execution move again from where it is: run the current task of
@@ -973,14 +1528,32 @@ fn cancel_execution(execution: &mut Execution, message: &Message, now: i64) -> T
 fn redrive(execution: &Execution) -> Vec<Message> {
     let id = execution.id.clone();
     let mut messages = Vec::new();
-    for stage in execution.stages.iter().filter(|s| s.status == Status::Running) {
+    for stage in execution
+        .stages
+        .iter()
+        .filter(|s| s.status == Status::Running)
+    {
         messages.push(match stage.tasks.iter().find(|t| !t.status.is_complete()) {
-            Some(task) => Message::RunTask { execution: id.clone(), stage: stage.id.clone(), task: task.id.clone() },
-            None => Message::CompleteStage { execution: id.clone(), stage: stage.id.clone() },
+            Some(task) => Message::RunTask {
+                execution: id.clone(),
+                stage: stage.id.clone(),
+                task: task.id.clone(),
+            },
+            None => Message::CompleteStage {
+                execution: id.clone(),
+                stage: stage.id.clone(),
+            },
         });
     }
-    for stage in execution.stages.iter().filter(|s| execution.is_startable(s)) {
-        messages.push(Message::StartStage { execution: id.clone(), stage: stage.id.clone() });
+    for stage in execution
+        .stages
+        .iter()
+        .filter(|s| execution.is_startable(s))
+    {
+        messages.push(Message::StartStage {
+            execution: id.clone(),
+            stage: stage.id.clone(),
+        });
     }
     if messages.is_empty() {
         messages.push(Message::CompleteExecution { execution: id });
@@ -994,7 +1567,10 @@ fn pause_execution(execution: &mut Execution, message: &Message) -> Transition {
     }
     execution.status = Status::Paused;
     tracing::info!(execution = %execution.id, "execution paused");
-    Transition { changed: true, ..Default::default() }
+    Transition {
+        changed: true,
+        ..Default::default()
+    }
 }
 
 fn resume_execution(execution: &mut Execution, message: &Message) -> Transition {
@@ -1003,23 +1579,43 @@ fn resume_execution(execution: &mut Execution, message: &Message) -> Transition 
     }
     execution.status = Status::Running;
     tracing::info!(execution = %execution.id, "execution resumed");
-    Transition { changed: true, follow_ups: redrive(execution).into_iter().map(|m| (m, Duration::ZERO)).collect() }
+    Transition {
+        changed: true,
+        follow_ups: redrive(execution)
+            .into_iter()
+            .map(|m| (m, Duration::ZERO))
+            .collect(),
+    }
 }
 
 /// Context keys a run writes (besides outputs), cleared when a stage is restarted.
-const RUN_STATE_KEYS: &[&str] = &["exception", "expressionEvaluationSummary", "judgmentStatus", "judgmentInput", "lastModifiedBy"];
+const RUN_STATE_KEYS: &[&str] = &[
+    "exception",
+    "expressionEvaluationSummary",
+    "judgmentStatus",
+    "judgmentInput",
+    "lastModifiedBy",
+];
 
 /// Resets a failed stage and every stage after it, and runs it again.
 fn restart_stage(execution: &mut Execution, stage_id: &str, message: &Message) -> Transition {
-    let Some(stage) = execution.stage(stage_id) else { return Transition::drop("no such stage", message) };
-    if !matches!(stage.status, Status::Terminal | Status::Stopped | Status::Canceled | Status::FailedContinue) {
+    let Some(stage) = execution.stage(stage_id) else {
+        return Transition::drop("no such stage", message);
+    };
+    if !matches!(
+        stage.status,
+        Status::Terminal | Status::Stopped | Status::Canceled | Status::FailedContinue
+    ) {
         return Transition::drop("stage has not failed", message);
     }
     // The stage and everything downstream of it, transitively.
     let mut reset = vec![stage.ref_id.clone()];
     let mut i = 0;
     while i < reset.len() {
-        let downstream: Vec<String> = execution.downstream_of(&reset[i]).map(|s| s.ref_id.clone()).collect();
+        let downstream: Vec<String> = execution
+            .downstream_of(&reset[i])
+            .map(|s| s.ref_id.clone())
+            .collect();
         for r in downstream {
             if !reset.contains(&r) {
                 reset.push(r);
@@ -1027,7 +1623,11 @@ fn restart_stage(execution: &mut Execution, stage_id: &str, message: &Message) -
         }
         i += 1;
     }
-    for s in execution.stages.iter_mut().filter(|s| reset.contains(&s.ref_id)) {
+    for s in execution
+        .stages
+        .iter_mut()
+        .filter(|s| reset.contains(&s.ref_id))
+    {
         s.status = Status::NotStarted;
         s.start_time = None;
         s.end_time = None;
@@ -1045,29 +1645,62 @@ fn restart_stage(execution: &mut Execution, stage_id: &str, message: &Message) -
     execution.end_time = None;
     execution.canceled = false;
     tracing::info!(execution = %execution.id, stage = stage_id, "stage restarted");
-    Transition { changed: true, ..Default::default() }.then(Message::StartStage { execution: execution.id.clone(), stage: stage_id.to_owned() })
+    Transition {
+        changed: true,
+        ..Default::default()
+    }
+    .then(Message::StartStage {
+        execution: execution.id.clone(),
+        stage: stage_id.to_owned(),
+    })
 }
 
 #[async_trait::async_trait]
 impl PipelineRunner for Engine {
-    async fn start_pipeline(&self, pipeline_id: &str, run_id: &str, mut trigger: Value) -> Result<(), String> {
-        let (_, doc) = self.store.get_pipeline_by_id(pipeline_id).await.map_err(|e| match e {
-            crate::store::StoreError::NotFound => format!("there is no pipeline with id '{pipeline_id}'"),
-            other => other.to_string(),
-        })?;
+    async fn start_pipeline(
+        &self,
+        pipeline_id: &str,
+        run_id: &str,
+        mut trigger: Value,
+    ) -> Result<(), String> {
+        let (_, doc) = self
+            .store
+            .get_pipeline_by_id(pipeline_id)
+            .await
+            .map_err(|e| match e {
+                crate::store::StoreError::NotFound => {
+                    format!("there is no pipeline with id '{pipeline_id}'")
+                }
+                other => other.to_string(),
+            })?;
         if doc.0.get("disabled").and_then(Value::as_bool) == Some(true) {
             return Err(format!("the pipeline '{}' is disabled", doc.name()));
         }
-        let given = trigger.get("parameters").and_then(Value::as_object).cloned().unwrap_or_default();
+        let given = trigger
+            .get("parameters")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
         let parameters = doc.resolve_parameters(&given).map_err(|problems| {
-            problems.into_iter().map(|(_, m)| m).collect::<Vec<_>>().join("; ")
+            problems
+                .into_iter()
+                .map(|(_, m)| m)
+                .collect::<Vec<_>>()
+                .join("; ")
         })?;
         trigger["parameters"] = Value::Object(parameters);
-        self.start_as(&doc, trigger, run_id).await.map(drop).map_err(|e| e.to_string())
+        self.start_as(&doc, trigger, run_id)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
     }
 
     async fn execution(&self, id: &str) -> Result<Option<Execution>, String> {
-        self.executions.load(id).await.map(|v| v.map(|v| v.execution)).map_err(|e| e.to_string())
+        self.executions
+            .load(id)
+            .await
+            .map(|v| v.map(|v| v.execution))
+            .map_err(|e| e.to_string())
     }
 
     async fn cancel(&self, id: &str, by: &str) -> Result<(), String> {

@@ -83,7 +83,10 @@ fn changes_channel() -> tokio::sync::broadcast::Sender<ExecutionChange> {
 }
 
 fn status_text(e: &Execution) -> String {
-    serde_json::to_value(e.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+    serde_json::to_value(e.status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 fn document(e: &Execution) -> String {
@@ -91,19 +94,31 @@ fn document(e: &Execution) -> String {
 }
 
 fn read(r: row::Model) -> Result<Versioned, ExecutionStoreError> {
-    let execution = serde_json::from_str(&r.document).map_err(|e| ExecutionStoreError::Corrupt(format!("{}: {e}", r.id)))?;
-    Ok(Versioned { execution, version: r.version })
+    let execution = serde_json::from_str(&r.document)
+        .map_err(|e| ExecutionStoreError::Corrupt(format!("{}: {e}", r.id)))?;
+    Ok(Versioned {
+        execution,
+        version: r.version,
+    })
 }
 
 impl ExecutionStore {
     /// Executions whose messages go to the queue table of the same database.
     pub fn new(store: &crate::store::Store) -> Self {
-        Self { db: store.connection().clone(), outbox: None, changes: changes_channel() }
+        Self {
+            db: store.connection().clone(),
+            outbox: None,
+            changes: changes_channel(),
+        }
     }
 
     /// Executions whose messages go to another queue through the outbox.
     pub fn with_outbox(store: &crate::store::Store, outbox: Outbox) -> Self {
-        Self { db: store.connection().clone(), outbox: Some(outbox), changes: changes_channel() }
+        Self {
+            db: store.connection().clone(),
+            outbox: Some(outbox),
+            changes: changes_channel(),
+        }
     }
 
     /// Changes committed from now on, as they commit.
@@ -113,12 +128,19 @@ impl ExecutionStore {
 
     fn announce(&self, execution: &Execution) {
         // Nobody listening is fine.
-        let _ = self.changes.send(ExecutionChange { id: execution.id.clone(), application: execution.application.clone() });
+        let _ = self.changes.send(ExecutionChange {
+            id: execution.id.clone(),
+            application: execution.application.clone(),
+        });
     }
 
     /// Whether this delivery's message was handled already (only a queue outside the database
     /// can deliver a settled message again); if so it is acknowledged here.
-    pub async fn already_settled(&self, message_id: &str, lease: &str) -> Result<bool, ExecutionStoreError> {
+    pub async fn already_settled(
+        &self,
+        message_id: &str,
+        lease: &str,
+    ) -> Result<bool, ExecutionStoreError> {
         match &self.outbox {
             None => Ok(false),
             Some(outbox) => Ok(outbox.settled(&self.db, message_id, lease).await?),
@@ -134,7 +156,11 @@ impl ExecutionStore {
     }
 
     /// Inside a change's transaction: stores the messages it produced.
-    async fn enqueue_in<Conn: sea_orm::ConnectionTrait>(&self, conn: &Conn, items: &[NewItem]) -> Result<(), DbErr> {
+    async fn enqueue_in<Conn: sea_orm::ConnectionTrait>(
+        &self,
+        conn: &Conn,
+        items: &[NewItem],
+    ) -> Result<(), DbErr> {
         match &self.outbox {
             None => push_in(conn, items).await,
             Some(outbox) => outbox.write_in(conn, items, None).await,
@@ -149,23 +175,39 @@ impl ExecutionStore {
     }
 
     pub async fn load(&self, id: &str) -> Result<Option<Versioned>, ExecutionStoreError> {
-        row::Entity::find_by_id(id).one(&self.db).await?.map(read).transpose()
+        row::Entity::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .map(read)
+            .transpose()
     }
 
     /// The newest executions of an application, newest first.
-    pub async fn list(&self, application: &str, limit: u64) -> Result<Vec<Execution>, ExecutionStoreError> {
+    pub async fn list(
+        &self,
+        application: &str,
+        limit: u64,
+    ) -> Result<Vec<Execution>, ExecutionStoreError> {
         let rows = row::Entity::find()
             .filter(C::Application.eq(application))
             .order_by_desc(C::BuildTimeMs)
             .limit(limit)
             .all(&self.db)
             .await?;
-        rows.into_iter().map(|r| read(r).map(|v| v.execution)).collect()
+        rows.into_iter()
+            .map(|r| read(r).map(|v| v.execution))
+            .collect()
     }
 
     /// The other executions of a pipeline with the given statuses, oldest first.
-    pub async fn siblings(&self, execution: &Execution, statuses: &[Status]) -> Result<Vec<Execution>, ExecutionStoreError> {
-        let Some(pipeline) = &execution.pipeline_config_id else { return Ok(Vec::new()) };
+    pub async fn siblings(
+        &self,
+        execution: &Execution,
+        statuses: &[Status],
+    ) -> Result<Vec<Execution>, ExecutionStoreError> {
+        let Some(pipeline) = &execution.pipeline_config_id else {
+            return Ok(Vec::new());
+        };
         let names: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
         let rows = row::Entity::find()
             .filter(C::PipelineConfigId.eq(pipeline.as_str()))
@@ -175,11 +217,16 @@ impl ExecutionStore {
             .order_by_asc(C::Id)
             .all(&self.db)
             .await?;
-        rows.into_iter().map(|r| read(r).map(|v| v.execution)).collect()
+        rows.into_iter()
+            .map(|r| read(r).map(|v| v.execution))
+            .collect()
     }
 
     /// The newest run of a pipeline.
-    pub async fn latest_of_pipeline(&self, pipeline_id: &str) -> Result<Option<Execution>, ExecutionStoreError> {
+    pub async fn latest_of_pipeline(
+        &self,
+        pipeline_id: &str,
+    ) -> Result<Option<Execution>, ExecutionStoreError> {
         let row = row::Entity::find()
             .filter(C::PipelineConfigId.eq(pipeline_id))
             .order_by_desc(C::BuildTimeMs)
@@ -212,17 +259,32 @@ impl ExecutionStore {
                 .filter_map(|p| serde_json::from_str::<super::messages::Message>(p).ok())
                 .map(|m| m.execution().to_owned())
                 .collect();
-            return Ok(running.into_iter().filter(|id| !with_messages.contains(id)).collect());
+            return Ok(running
+                .into_iter()
+                .filter(|id| !with_messages.contains(id))
+                .collect());
         }
         let sql = "SELECT e.id FROM executions e WHERE e.status = 'RUNNING' AND NOT EXISTS \
                    (SELECT 1 FROM queue_messages q WHERE q.payload LIKE '%\"execution\":\"' || e.id || '\"%')";
-        let rows = self.db.query_all(Statement::from_string(self.db.get_database_backend(), sql)).await?;
-        rows.iter().map(|r| r.try_get_by_index::<String>(0).map_err(ExecutionStoreError::from)).collect()
+        let rows = self
+            .db
+            .query_all(Statement::from_string(self.db.get_database_backend(), sql))
+            .await?;
+        rows.iter()
+            .map(|r| {
+                r.try_get_by_index::<String>(0)
+                    .map_err(ExecutionStoreError::from)
+            })
+            .collect()
     }
 
     /// Stores a new execution and the message that starts it, together. `false` (and nothing
     /// stored) when an execution with that id exists already.
-    pub async fn create(&self, execution: &Execution, first: &NewItem) -> Result<bool, ExecutionStoreError> {
+    pub async fn create(
+        &self,
+        execution: &Execution,
+        first: &NewItem,
+    ) -> Result<bool, ExecutionStoreError> {
         let txn = self.db.begin().await?;
         let new = row::ActiveModel {
             id: Set(execution.id.clone()),
@@ -286,7 +348,9 @@ impl ExecutionStore {
                 if let Some((execution, _)) = execution {
                     self.announce(execution);
                 }
-                outbox.deliver(&self.db, follow_ups, Some((message_id, lease))).await;
+                outbox
+                    .deliver(&self.db, follow_ups, Some((message_id, lease)))
+                    .await;
             }
         }
         Ok(Commit::Done)
@@ -294,7 +358,12 @@ impl ExecutionStore {
 
     /// Saves a change that no queue message carries (a person's judgment, a cancel request),
     /// with the messages it needs, if the execution is still at `version`.
-    pub async fn update(&self, execution: &Execution, version: i32, follow_ups: &[NewItem]) -> Result<Commit, ExecutionStoreError> {
+    pub async fn update(
+        &self,
+        execution: &Execution,
+        version: i32,
+        follow_ups: &[NewItem],
+    ) -> Result<Commit, ExecutionStoreError> {
         let txn = self.db.begin().await?;
         if !save_in(&txn, execution, version).await? {
             txn.rollback().await?;
@@ -309,7 +378,11 @@ impl ExecutionStore {
 }
 
 /// Inside a transaction: writes `execution` as the next version if it is still at `version`.
-async fn save_in<Conn: sea_orm::ConnectionTrait>(conn: &Conn, execution: &Execution, version: i32) -> Result<bool, DbErr> {
+async fn save_in<Conn: sea_orm::ConnectionTrait>(
+    conn: &Conn,
+    execution: &Execution,
+    version: i32,
+) -> Result<bool, DbErr> {
     let saved = row::Entity::update_many()
         .col_expr(C::Status, Expr::value(status_text(execution)))
         .col_expr(C::Version, Expr::value(version + 1))

@@ -4,24 +4,63 @@
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum Message {
-    StartExecution { execution: String },
-    StartStage { execution: String, stage: String },
-    RunTask { execution: String, stage: String, task: String },
-    CompleteStage { execution: String, stage: String },
-    CompleteExecution { execution: String },
-    CancelExecution { execution: String },
-    PauseExecution { execution: String },
-    ResumeExecution { execution: String },
-    RestartStage { execution: String, stage: String },
+    StartExecution {
+        execution: String,
+    },
+    StartStage {
+        execution: String,
+        stage: String,
+    },
+    RunTask {
+        execution: String,
+        stage: String,
+        task: String,
+    },
+    CompleteStage {
+        execution: String,
+        stage: String,
+    },
+    CompleteExecution {
+        execution: String,
+    },
+    CancelExecution {
+        execution: String,
+    },
+    PauseExecution {
+        execution: String,
+    },
+    ResumeExecution {
+        execution: String,
+    },
+    RestartStage {
+        execution: String,
+        stage: String,
+    },
     /// The execution finished: start the pipelines whose pipeline triggers wait for it.
-    StartTriggeredPipelines { execution: String },
+    StartTriggeredPipelines {
+        execution: String,
+    },
     /// A running stage was canceled: tell what it started to stop (a child pipeline, a job).
-    StopCanceledStage { execution: String, stage: String },
+    StopCanceledStage {
+        execution: String,
+        stage: String,
+    },
     /// Send notification `target` (of the stage's own list when `own_stage`, else the
     /// pipeline's) about `event`; `attempt` counts from 1.
-    Notify { execution: String, event: String, stage: Option<String>, own_stage: bool, target: usize, attempt: u32 },
+    Notify {
+        execution: String,
+        event: String,
+        stage: Option<String>,
+        own_stage: bool,
+        target: usize,
+        attempt: u32,
+    },
 }
 
 impl Message {
@@ -47,7 +86,13 @@ impl Message {
     /// pipelines, stops what a stage started): its result is committed before anything after
     /// it is handled.
     pub fn reaches_outside(&self) -> bool {
-        matches!(self, Self::RunTask { .. } | Self::StartTriggeredPipelines { .. } | Self::StopCanceledStage { .. } | Self::Notify { .. })
+        matches!(
+            self,
+            Self::RunTask { .. }
+                | Self::StartTriggeredPipelines { .. }
+                | Self::StopCanceledStage { .. }
+                | Self::Notify { .. }
+        )
     }
 
     /// Whether a worker may handle this right after the step that produced it, before that
@@ -63,9 +108,16 @@ mod tests {
 
     #[test]
     fn messages_serialize_as_tagged_ids() {
-        let m = Message::RunTask { execution: "e1".into(), stage: "s1".into(), task: "t1".into() };
+        let m = Message::RunTask {
+            execution: "e1".into(),
+            stage: "s1".into(),
+            task: "t1".into(),
+        };
         let json = serde_json::to_string(&m).unwrap();
-        assert_eq!(json, r#"{"type":"runTask","execution":"e1","stage":"s1","task":"t1"}"#);
+        assert_eq!(
+            json,
+            r#"{"type":"runTask","execution":"e1","stage":"s1","task":"t1"}"#
+        );
         assert_eq!(serde_json::from_str::<Message>(&json).unwrap(), m);
         assert_eq!(m.execution(), "e1");
     }

@@ -8,8 +8,8 @@
 pub mod artifacts;
 pub mod engine;
 pub mod execution_window;
-pub mod expressions;
 pub mod executions;
+pub mod expressions;
 pub mod messages;
 pub mod notifications;
 pub mod outbox;

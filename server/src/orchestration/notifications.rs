@@ -30,12 +30,18 @@ pub struct Before {
 
 impl Before {
     pub fn of(e: &Execution) -> Self {
-        Self { status: e.status, stages: e.stages.iter().map(|s| (s.id.clone(), s.status)).collect() }
+        Self {
+            status: e.status,
+            stages: e.stages.iter().map(|s| (s.id.clone(), s.status)).collect(),
+        }
     }
 }
 
 fn failed(s: Status) -> bool {
-    matches!(s, Status::Terminal | Status::Stopped | Status::Canceled | Status::FailedContinue)
+    matches!(
+        s,
+        Status::Terminal | Status::Stopped | Status::Canceled | Status::FailedContinue
+    )
 }
 
 /// Who listens for `event`: the indexes of the matching entries in `list`.
@@ -45,8 +51,13 @@ fn listeners(list: &[Value], event: &str) -> Vec<usize> {
         .filter(|(_, n)| {
             let when = n.get("when").and_then(Value::as_array);
             when.is_some_and(|w| w.iter().any(|e| e.as_str() == Some(event)))
-                && n.get("address").and_then(Value::as_str).is_some_and(|a| !a.trim().is_empty())
-                && matches!(n.get("type").and_then(Value::as_str), Some("webhook") | Some("slack"))
+                && n.get("address")
+                    .and_then(Value::as_str)
+                    .is_some_and(|a| !a.trim().is_empty())
+                && matches!(
+                    n.get("type").and_then(Value::as_str),
+                    Some("webhook") | Some("slack")
+                )
         })
         .map(|(i, _)| i)
         .collect()
@@ -57,16 +68,26 @@ pub fn stage_notifications(stage: &Stage) -> Vec<Value> {
     if !stage.flag("sendNotifications", false) {
         return Vec::new();
     }
-    stage.context.get("notifications").and_then(Value::as_array).cloned().unwrap_or_default()
+    stage
+        .context
+        .get("notifications")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// The `Notify` messages for what changed between `before` and `after`.
 pub fn events(before: &Before, after: &Execution) -> Vec<Message> {
     let mut out = Vec::new();
     let mut notify = |event: &str, stage: Option<&Stage>| {
-        let pipeline_level = listeners(&after.notifications, event).into_iter().map(|i| (None, i));
+        let pipeline_level = listeners(&after.notifications, event)
+            .into_iter()
+            .map(|i| (None, i));
         let stage_level: Vec<(Option<String>, usize)> = match stage {
-            Some(s) => listeners(&stage_notifications(s), event).into_iter().map(|i| (Some(s.id.clone()), i)).collect(),
+            Some(s) => listeners(&stage_notifications(s), event)
+                .into_iter()
+                .map(|i| (Some(s.id.clone()), i))
+                .collect(),
             None => Vec::new(),
         };
         for (own, target) in pipeline_level.chain(stage_level) {
@@ -82,14 +103,21 @@ pub fn events(before: &Before, after: &Execution) -> Vec<Message> {
     };
     if before.status != after.status {
         match after.status {
-            Status::Running if before.status == Status::NotStarted => notify("pipeline.starting", None),
+            Status::Running if before.status == Status::NotStarted => {
+                notify("pipeline.starting", None)
+            }
             Status::Succeeded => notify("pipeline.complete", None),
             s if failed(s) => notify("pipeline.failed", None),
             _ => {}
         }
     }
     for stage in &after.stages {
-        let was = before.stages.iter().find(|(id, _)| *id == stage.id).map(|(_, s)| *s).unwrap_or(Status::NotStarted);
+        let was = before
+            .stages
+            .iter()
+            .find(|(id, _)| *id == stage.id)
+            .map(|(_, s)| *s)
+            .unwrap_or(Status::NotStarted);
         if was == stage.status {
             continue;
         }
@@ -109,7 +137,9 @@ pub fn events(before: &Before, after: &Execution) -> Vec<Message> {
             }
             s if failed(s) => {
                 notify("stage.failed", Some(stage));
-                if judgment && stage.context.get("judgmentStatus").and_then(Value::as_str) == Some("stop") {
+                if judgment
+                    && stage.context.get("judgmentStatus").and_then(Value::as_str) == Some("stop")
+                {
                     notify("manualJudgmentStop", Some(stage));
                 }
             }
@@ -124,7 +154,11 @@ pub fn shown_address(address: &str) -> String {
     match address.split_once("://") {
         Some((scheme, rest)) => {
             let host = rest.split(['/', '?']).next().unwrap_or(rest);
-            if rest.len() > host.len() { format!("{scheme}://{host}/…") } else { format!("{scheme}://{host}") }
+            if rest.len() > host.len() {
+                format!("{scheme}://{host}/…")
+            } else {
+                format!("{scheme}://{host}")
+            }
         }
         None => "(not a URL)".into(),
     }
@@ -143,12 +177,24 @@ fn words(event: &str) -> &'static str {
 }
 
 /// The body to send: the webhook's JSON, or a Slack-compatible message.
-pub fn payload(kind: &str, event: &str, execution: &Execution, stage: Option<&Stage>, link: &str, custom: Option<&str>) -> Value {
+pub fn payload(
+    kind: &str,
+    event: &str,
+    execution: &Execution,
+    stage: Option<&Stage>,
+    link: &str,
+    custom: Option<&str>,
+) -> Value {
     let subject = match stage {
-        Some(s) => format!("stage '{}' of pipeline '{}' ({})", s.name, execution.name, execution.application),
+        Some(s) => format!(
+            "stage '{}' of pipeline '{}' ({})",
+            s.name, execution.name, execution.application
+        ),
         None => format!("pipeline '{}' ({})", execution.name, execution.application),
     };
-    let text = custom.map(str::to_owned).unwrap_or_else(|| format!("{subject} {}", words(event)));
+    let text = custom
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("{subject} {}", words(event)));
     if kind == "slack" {
         let status = stage.map_or(execution.status, |s| s.status);
         return json!({"text": format!("{text} — <{link}|execution {}> ({})", execution.id, status.as_str())});
@@ -161,7 +207,14 @@ pub fn payload(kind: &str, event: &str, execution: &Execution, stage: Option<&St
     body.insert("status".into(), json!(execution.status.as_str()));
     body.insert("link".into(), json!(link));
     body.insert("message".into(), json!(text));
-    body.insert("user".into(), execution.trigger.get("user").cloned().unwrap_or(Value::Null));
+    body.insert(
+        "user".into(),
+        execution
+            .trigger
+            .get("user")
+            .cloned()
+            .unwrap_or(Value::Null),
+    );
     if let Some(s) = stage {
         body.insert("stage".into(), json!({"name": s.name, "type": s.stage_type, "status": s.status.as_str(), "refId": s.ref_id}));
         if let Some(i) = s.context.get("instructions") {
@@ -186,29 +239,58 @@ impl Default for Notifier {
             .user_agent(concat!("topsail/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("an HTTP client with default settings builds");
-        Self { http, public_url: String::new() }
+        Self {
+            http,
+            public_url: String::new(),
+        }
     }
 }
 
 impl Notifier {
     pub fn link(&self, e: &Execution) -> String {
-        format!("{}/applications/{}/executions/{}", self.public_url.trim_end_matches('/'), e.application, e.id)
+        format!(
+            "{}/applications/{}/executions/{}",
+            self.public_url.trim_end_matches('/'),
+            e.application,
+            e.id
+        )
     }
 
     /// POSTs `body`; the status code when it answered 2xx, else what went wrong.
     pub async fn send(&self, address: &str, body: &Value) -> Result<u16, (Option<u16>, String)> {
         match self.http.post(address).json(body).send().await {
             Ok(r) if r.status().is_success() => Ok(r.status().as_u16()),
-            Ok(r) => Err((Some(r.status().as_u16()), format!("answered {}", r.status()))),
-            Err(e) => Err((None, if e.is_timeout() { "timed out".into() } else if e.is_connect() { "cannot connect".into() } else { "request failed".into() })),
+            Ok(r) => Err((
+                Some(r.status().as_u16()),
+                format!("answered {}", r.status()),
+            )),
+            Err(e) => Err((
+                None,
+                if e.is_timeout() {
+                    "timed out".into()
+                } else if e.is_connect() {
+                    "cannot connect".into()
+                } else {
+                    "request failed".into()
+                },
+            )),
         }
     }
 }
 
 /// Records an attempt on the execution (one entry per event, stage and target).
 pub fn record(execution: &mut Execution, entry: NotificationDelivery) {
-    let same = |d: &NotificationDelivery| d.event == entry.event && d.stage_id == entry.stage_id && d.target == entry.target && d.own_stage == entry.own_stage;
-    match execution.notification_deliveries.iter_mut().find(|d| same(d)) {
+    let same = |d: &NotificationDelivery| {
+        d.event == entry.event
+            && d.stage_id == entry.stage_id
+            && d.target == entry.target
+            && d.own_stage == entry.own_stage
+    };
+    match execution
+        .notification_deliveries
+        .iter_mut()
+        .find(|d| same(d))
+    {
         Some(existing) => *existing = entry,
         None => execution.notification_deliveries.push(entry),
     }
@@ -216,7 +298,14 @@ pub fn record(execution: &mut Execution, entry: NotificationDelivery) {
 
 /// The state after attempt `attempt` failed.
 pub fn after_failure(attempt: u32) -> (DeliveryState, Option<Duration>) {
-    if attempt >= MAX_ATTEMPTS { (DeliveryState::Failed, None) } else { (DeliveryState::Retrying, Some(FIRST_RETRY * 2u32.pow(attempt - 1))) }
+    if attempt >= MAX_ATTEMPTS {
+        (DeliveryState::Failed, None)
+    } else {
+        (
+            DeliveryState::Retrying,
+            Some(FIRST_RETRY * 2u32.pow(attempt - 1)),
+        )
+    }
 }
 
 #[cfg(test)]
@@ -234,7 +323,10 @@ mod tests {
 
     fn stage(id: &str, kind: &str, extra: Value) -> Value {
         let mut context = json!({"sendNotifications": true});
-        context.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
+        context
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().cloned().unwrap_or_default());
         json!({"id": id, "refId": id, "type": kind, "name": format!("S{id}"), "status": "NOT_STARTED", "requisiteStageRefIds": [],
                "context": context, "outputs": {}, "startTime": null, "endTime": null, "tasks": []})
     }
@@ -243,7 +335,15 @@ mod tests {
         messages
             .iter()
             .map(|m| match m {
-                Message::Notify { event, own_stage, target, .. } => format!("{event}/{}{target}", if *own_stage { "stage" } else { "pipeline" }),
+                Message::Notify {
+                    event,
+                    own_stage,
+                    target,
+                    ..
+                } => format!(
+                    "{event}/{}{target}",
+                    if *own_stage { "stage" } else { "pipeline" }
+                ),
                 _ => unreachable!(),
             })
             .collect()
@@ -253,35 +353,95 @@ mod tests {
     fn changes_become_events_for_their_listeners() {
         let hook = json!({"type": "webhook", "address": "http://hooks/x", "when": ["pipeline.starting", "pipeline.failed", "manualJudgment"]});
         let judge_hook = json!([{"type": "slack", "address": "https://chat/hook", "when": ["manualJudgment", "manualJudgmentStop"]}]);
-        let mut e = execution(json!([hook, {"type": "email", "address": "x@y", "when": ["pipeline.starting"]}]), json!([stage("1", "manualJudgment", json!({"notifications": judge_hook}))]));
+        let mut e = execution(
+            json!([hook, {"type": "email", "address": "x@y", "when": ["pipeline.starting"]}]),
+            json!([stage(
+                "1",
+                "manualJudgment",
+                json!({"notifications": judge_hook})
+            )]),
+        );
         let before = Before::of(&e);
         e.status = Status::Running;
-        assert_eq!(names(&events(&before, &e)), ["pipeline.starting/pipeline0"], "email is not a type Topsail sends");
+        assert_eq!(
+            names(&events(&before, &e)),
+            ["pipeline.starting/pipeline0"],
+            "email is not a type Topsail sends"
+        );
         let before = Before::of(&e);
         e.stages[0].status = Status::Running;
-        assert_eq!(names(&events(&before, &e)), ["manualJudgment/pipeline0", "manualJudgment/stage0"]);
+        assert_eq!(
+            names(&events(&before, &e)),
+            ["manualJudgment/pipeline0", "manualJudgment/stage0"]
+        );
         let before = Before::of(&e);
         e.stages[0].status = Status::Terminal;
-        e.stages[0].context.insert("judgmentStatus".into(), json!("stop"));
+        e.stages[0]
+            .context
+            .insert("judgmentStatus".into(), json!("stop"));
         e.status = Status::Terminal;
-        assert_eq!(names(&events(&before, &e)), ["pipeline.failed/pipeline0", "manualJudgmentStop/stage0"]);
+        assert_eq!(
+            names(&events(&before, &e)),
+            ["pipeline.failed/pipeline0", "manualJudgmentStop/stage0"]
+        );
         assert!(events(&Before::of(&e), &e).is_empty(), "nothing changed");
         // Without sendNotifications a stage's own list is ignored.
-        e.stages[0].context.insert("sendNotifications".into(), json!(false));
+        e.stages[0]
+            .context
+            .insert("sendNotifications".into(), json!(false));
         assert!(stage_notifications(&e.stages[0]).is_empty());
     }
 
     #[test]
     fn payloads_and_shown_addresses() {
-        let e = execution(json!([]), json!([stage("1", "manualJudgment", json!({"instructions": "Check the dashboard"}))]));
-        let body = payload("webhook", "manualJudgment", &e, Some(&e.stages[0]), "http://topsail/applications/shop/executions/e1", None);
-        assert_eq!(body["message"], "stage 'S1' of pipeline 'Deploy' (shop) is waiting for a judgment");
-        assert_eq!((body["instructions"].clone(), body["user"].clone()), (json!("Check the dashboard"), json!("ann")));
-        let slack = payload("slack", "pipeline.complete", &e, None, "http://t/x", Some("Shipped"));
-        assert_eq!(slack, json!({"text": "Shipped — <http://t/x|execution e1> (NOT_STARTED)"}));
-        assert_eq!(shown_address("https://hooks.slack.com/services/T0/B0/secret"), "https://hooks.slack.com/…");
-        assert_eq!(shown_address("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
-        assert_eq!(after_failure(1), (DeliveryState::Retrying, Some(Duration::from_secs(2))));
+        let e = execution(
+            json!([]),
+            json!([stage(
+                "1",
+                "manualJudgment",
+                json!({"instructions": "Check the dashboard"})
+            )]),
+        );
+        let body = payload(
+            "webhook",
+            "manualJudgment",
+            &e,
+            Some(&e.stages[0]),
+            "http://topsail/applications/shop/executions/e1",
+            None,
+        );
+        assert_eq!(
+            body["message"],
+            "stage 'S1' of pipeline 'Deploy' (shop) is waiting for a judgment"
+        );
+        assert_eq!(
+            (body["instructions"].clone(), body["user"].clone()),
+            (json!("Check the dashboard"), json!("ann"))
+        );
+        let slack = payload(
+            "slack",
+            "pipeline.complete",
+            &e,
+            None,
+            "http://t/x",
+            Some("Shipped"),
+        );
+        assert_eq!(
+            slack,
+            json!({"text": "Shipped — <http://t/x|execution e1> (NOT_STARTED)"})
+        );
+        assert_eq!(
+            shown_address("https://hooks.slack.com/services/T0/B0/secret"),
+            "https://hooks.slack.com/…"
+        );
+        assert_eq!(
+            shown_address("http://127.0.0.1:8080"),
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(
+            after_failure(1),
+            (DeliveryState::Retrying, Some(Duration::from_secs(2)))
+        );
         assert_eq!(after_failure(3).1, Some(Duration::from_secs(8)));
         assert_eq!(after_failure(MAX_ATTEMPTS).0, DeliveryState::Failed);
     }

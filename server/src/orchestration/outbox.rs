@@ -79,23 +79,47 @@ fn item_of(r: row::Model) -> NewItem {
         (Some(token), Some(until_ms)) => Some(ItemLease { token, until_ms }),
         _ => None,
     };
-    NewItem { id: r.id, payload: r.payload, deliver_at_ms: r.deliver_at_ms, lease }
+    NewItem {
+        id: r.id,
+        payload: r.payload,
+        deliver_at_ms: r.deliver_at_ms,
+        lease,
+    }
 }
 
 impl Outbox {
     /// Inside the change's transaction: records that `message_id` is settled by this change.
     /// `false` when it was settled already (a redelivery raced the first handling).
-    pub async fn settle_in<C: ConnectionTrait>(&self, conn: &C, message_id: &str) -> Result<bool, DbErr> {
-        let new = settled::ActiveModel { id: Set(message_id.to_owned()), settled_at_ms: Set(self.clock.now_ms()) };
+    pub async fn settle_in<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        message_id: &str,
+    ) -> Result<bool, DbErr> {
+        let new = settled::ActiveModel {
+            id: Set(message_id.to_owned()),
+            settled_at_ms: Set(self.clock.now_ms()),
+        };
         match settled::Entity::insert(new).exec(conn).await {
             Ok(_) => Ok(true),
-            Err(e) if matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_))) => Ok(false),
+            Err(e)
+                if matches!(
+                    e.sql_err(),
+                    Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+                ) =>
+            {
+                Ok(false)
+            }
             Err(e) => Err(e),
         }
     }
 
     /// Inside the change's transaction: writes the messages it produced.
-    pub async fn write_in<C: ConnectionTrait>(&self, conn: &C, items: &[NewItem], settles: Option<&str>) -> Result<(), DbErr> {
+    pub async fn write_in<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        items: &[NewItem],
+        settles: Option<&str>,
+    ) -> Result<(), DbErr> {
         if items.is_empty() {
             return Ok(());
         }
@@ -116,14 +140,23 @@ impl Outbox {
     /// After the commit: pushes `items` to the queue, deletes their rows, then acknowledges the
     /// settled message. A failure is logged and left for [`Outbox::relay_stale`] and the
     /// redelivery to repair.
-    pub async fn deliver(&self, db: &DatabaseConnection, items: &[NewItem], settled: Option<(&str, &str)>) {
+    pub async fn deliver(
+        &self,
+        db: &DatabaseConnection,
+        items: &[NewItem],
+        settled: Option<(&str, &str)>,
+    ) {
         if !items.is_empty() {
             if let Err(e) = self.queue.push(items).await {
                 tracing::warn!(error = %e, "moving messages from the outbox to the queue failed; they will be moved later");
                 return;
             }
             let ids: Vec<&str> = items.iter().map(|i| i.id.as_str()).collect();
-            if let Err(e) = row::Entity::delete_many().filter(row::Column::Id.is_in(ids)).exec(db).await {
+            if let Err(e) = row::Entity::delete_many()
+                .filter(row::Column::Id.is_in(ids))
+                .exec(db)
+                .await
+            {
                 tracing::warn!(error = %e, "clearing moved outbox rows failed; they will be moved again (harmlessly)");
             }
         }
@@ -136,11 +169,23 @@ impl Outbox {
 
     /// Whether `message_id` was settled already; if so, finishes what its handler may not have
     /// (moving its outbox rows) and acknowledges this delivery of it.
-    pub async fn settled(&self, db: &DatabaseConnection, message_id: &str, lease: &str) -> Result<bool, DbErr> {
-        if settled::Entity::find_by_id(message_id).one(db).await?.is_none() {
+    pub async fn settled(
+        &self,
+        db: &DatabaseConnection,
+        message_id: &str,
+        lease: &str,
+    ) -> Result<bool, DbErr> {
+        if settled::Entity::find_by_id(message_id)
+            .one(db)
+            .await?
+            .is_none()
+        {
             return Ok(false);
         }
-        let rows = row::Entity::find().filter(row::Column::Settles.eq(message_id)).all(db).await?;
+        let rows = row::Entity::find()
+            .filter(row::Column::Settles.eq(message_id))
+            .all(db)
+            .await?;
         let items: Vec<NewItem> = rows.into_iter().map(item_of).collect();
         self.deliver(db, &items, Some((message_id, lease))).await;
         Ok(true)
@@ -150,19 +195,34 @@ impl Outbox {
     /// forgets settled records older than [`SETTLED_KEPT_MS`]. Returns how many rows moved.
     pub async fn relay_stale(&self, db: &DatabaseConnection) -> Result<usize, DbErr> {
         let now = self.clock.now_ms();
-        let rows = row::Entity::find().filter(row::Column::WrittenAtMs.lte(now - STALE_AFTER_MS)).limit(500).all(db).await?;
+        let rows = row::Entity::find()
+            .filter(row::Column::WrittenAtMs.lte(now - STALE_AFTER_MS))
+            .limit(500)
+            .all(db)
+            .await?;
         let n = rows.len();
         if n > 0 {
-            tracing::warn!(messages = n, "moving messages left in the outbox to the queue");
+            tracing::warn!(
+                messages = n,
+                "moving messages left in the outbox to the queue"
+            );
             let items: Vec<NewItem> = rows.into_iter().map(item_of).collect();
             self.deliver(db, &items, None).await;
         }
-        settled::Entity::delete_many().filter(settled::Column::SettledAtMs.lt(now - SETTLED_KEPT_MS)).exec(db).await?;
+        settled::Entity::delete_many()
+            .filter(settled::Column::SettledAtMs.lt(now - SETTLED_KEPT_MS))
+            .exec(db)
+            .await?;
         Ok(n)
     }
 
     /// The payloads of every message in the outbox.
     pub async fn payloads(&self, db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
-        row::Entity::find().select_only().column(row::Column::Payload).into_tuple::<String>().all(db).await
+        row::Entity::find()
+            .select_only()
+            .column(row::Column::Payload)
+            .into_tuple::<String>()
+            .all(db)
+            .await
     }
 }

@@ -34,9 +34,13 @@ impl From<RegistryError> for app::model::AppError {
     fn from(e: RegistryError) -> Self {
         use app::model::AppError;
         match &e {
-            RegistryError::NoSuchAccount(name) => AppError::NotFound { what: format!("registry account '{name}'") },
+            RegistryError::NoSuchAccount(name) => AppError::NotFound {
+                what: format!("registry account '{name}'"),
+            },
             RegistryError::NotFound { what, .. } => AppError::NotFound { what: what.clone() },
-            _ => AppError::Unavailable { message: e.to_string() },
+            _ => AppError::Unavailable {
+                message: e.to_string(),
+            },
         }
     }
 }
@@ -93,7 +97,9 @@ pub struct RegistryClient {
 
 /// `Bearer realm="…",service="…",scope="…"` as key/values.
 fn challenge(header: &str) -> Option<BTreeMap<String, String>> {
-    let rest = header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer "))?;
+    let rest = header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))?;
     let mut out = BTreeMap::new();
     let mut s = rest.trim();
     while !s.is_empty() {
@@ -114,7 +120,9 @@ fn challenge(header: &str) -> Option<BTreeMap<String, String>> {
 /// The path of the next page from a `Link: </v2/...>; rel="next"` header.
 fn next_link(headers: &reqwest::header::HeaderMap) -> Option<String> {
     let link = headers.get("link")?.to_str().ok()?;
-    link.split(',').find(|l| l.contains("rel=\"next\"")).and_then(|l| Some(l[l.find('<')? + 1..l.find('>')?].to_owned()))
+    link.split(',')
+        .find(|l| l.contains("rel=\"next\""))
+        .and_then(|l| Some(l[l.find('<')? + 1..l.find('>')?].to_owned()))
 }
 
 impl RegistryClient {
@@ -144,18 +152,30 @@ impl RegistryClient {
     /// Whether an incoming notification's `Authorization` header carries this account's secret
     /// (`Bearer <secret>`, or the secret itself as Harbor sends it). No secret: never.
     pub fn accepts_webhook(&self, authorization: Option<&str>) -> bool {
-        let (Some(secret), Some(given)) = (&self.webhook_secret, authorization) else { return false };
+        let (Some(secret), Some(given)) = (&self.webhook_secret, authorization) else {
+            return false;
+        };
         let given = given.trim();
         let given = given.strip_prefix("Bearer ").unwrap_or(given);
         constant_time_eq(given.as_bytes(), secret.expose().as_bytes())
     }
 
     fn unreachable(&self, e: &reqwest::Error) -> RegistryError {
-        RegistryError::Unreachable { account: self.name.clone(), reason: if e.is_timeout() { "timed out".into() } else { e.to_string() } }
+        RegistryError::Unreachable {
+            account: self.name.clone(),
+            reason: if e.is_timeout() {
+                "timed out".into()
+            } else {
+                e.to_string()
+            },
+        }
     }
 
     fn bad(&self, reason: impl Into<String>) -> RegistryError {
-        RegistryError::BadAnswer { account: self.name.clone(), reason: reason.into() }
+        RegistryError::BadAnswer {
+            account: self.name.clone(),
+            reason: reason.into(),
+        }
     }
 
     async fn token_for(&self, params: &BTreeMap<String, String>) -> Result<String, RegistryError> {
@@ -165,32 +185,71 @@ impl RegistryClient {
         {
             return Ok(token.clone());
         }
-        let realm = params.get("realm").ok_or_else(|| self.bad("a bearer challenge without a realm"))?;
+        let realm = params
+            .get("realm")
+            .ok_or_else(|| self.bad("a bearer challenge without a realm"))?;
         let mut request = self.http.get(realm);
-        let query: Vec<(&str, &String)> = ["service", "scope"].iter().filter_map(|k| params.get(*k).map(|v| (*k, v))).collect();
+        let query: Vec<(&str, &String)> = ["service", "scope"]
+            .iter()
+            .filter_map(|k| params.get(*k).map(|v| (*k, v)))
+            .collect();
         request = request.query(&query);
         if !self.username.is_empty() {
-            request = request.basic_auth(&self.username, self.password.as_ref().map(Secret::expose));
+            request =
+                request.basic_auth(&self.username, self.password.as_ref().map(Secret::expose));
         }
         let response = request.send().await.map_err(|e| self.unreachable(&e))?;
-        if matches!(response.status(), StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
-            return Err(RegistryError::NotAuthorized { account: self.name.clone() });
+        if matches!(
+            response.status(),
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+        ) {
+            return Err(RegistryError::NotAuthorized {
+                account: self.name.clone(),
+            });
         }
         if !response.status().is_success() {
-            return Err(RegistryError::ServerError { account: self.name.clone(), status: response.status().as_u16() });
+            return Err(RegistryError::ServerError {
+                account: self.name.clone(),
+                status: response.status().as_u16(),
+            });
         }
         let body: Value = response.json().await.map_err(|e| self.bad(e.to_string()))?;
-        let token = body.get("token").or_else(|| body.get("access_token")).and_then(Value::as_str).ok_or_else(|| self.bad("the token service gave no token"))?.to_owned();
+        let token = body
+            .get("token")
+            .or_else(|| body.get("access_token"))
+            .and_then(Value::as_str)
+            .ok_or_else(|| self.bad("the token service gave no token"))?
+            .to_owned();
         // Expire a little early; 60 s is the specification's default lifetime.
-        let lifetime = body.get("expires_in").and_then(Value::as_u64).unwrap_or(60).saturating_sub(5).max(1);
-        self.tokens.lock().expect("the token lock").insert(scope, (token.clone(), Instant::now() + Duration::from_secs(lifetime)));
+        let lifetime = body
+            .get("expires_in")
+            .and_then(Value::as_u64)
+            .unwrap_or(60)
+            .saturating_sub(5)
+            .max(1);
+        self.tokens.lock().expect("the token lock").insert(
+            scope,
+            (
+                token.clone(),
+                Instant::now() + Duration::from_secs(lifetime),
+            ),
+        );
         Ok(token)
     }
 
     /// Sends a request, answering a bearer challenge once. Retries transport failures and 5xx
     /// twice with a short backoff.
-    async fn send(&self, method: reqwest::Method, path: &str, accept: Option<&str>) -> Result<reqwest::Response, RegistryError> {
-        let url = if path.starts_with("http") { path.to_owned() } else { format!("{}{path}", self.address) };
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        accept: Option<&str>,
+    ) -> Result<reqwest::Response, RegistryError> {
+        let url = if path.starts_with("http") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.address)
+        };
         let mut bearer: Option<String> = None;
         let mut attempt = 0;
         loop {
@@ -201,7 +260,9 @@ impl RegistryClient {
             }
             request = match &bearer {
                 Some(token) => request.bearer_auth(token),
-                None if !self.username.is_empty() => request.basic_auth(&self.username, self.password.as_ref().map(Secret::expose)),
+                None if !self.username.is_empty() => {
+                    request.basic_auth(&self.username, self.password.as_ref().map(Secret::expose))
+                }
                 None => request,
             };
             let response = match request.send().await {
@@ -215,7 +276,11 @@ impl RegistryClient {
             };
             let status = response.status();
             if status == StatusCode::UNAUTHORIZED && bearer.is_none() {
-                let params = response.headers().get("www-authenticate").and_then(|v| v.to_str().ok()).and_then(challenge);
+                let params = response
+                    .headers()
+                    .get("www-authenticate")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(challenge);
                 if let Some(params) = params {
                     bearer = Some(self.token_for(&params).await?);
                     attempt = 0;
@@ -227,8 +292,13 @@ impl RegistryClient {
                 continue;
             }
             return match status.as_u16() {
-                401 | 403 => Err(RegistryError::NotAuthorized { account: self.name.clone() }),
-                s if s >= 500 => Err(RegistryError::ServerError { account: self.name.clone(), status: s }),
+                401 | 403 => Err(RegistryError::NotAuthorized {
+                    account: self.name.clone(),
+                }),
+                s if s >= 500 => Err(RegistryError::ServerError {
+                    account: self.name.clone(),
+                    status: s,
+                }),
                 _ => Ok(response),
             };
         }
@@ -236,7 +306,10 @@ impl RegistryClient {
 
     fn cached(&self, key: &str) -> Option<Value> {
         let cache = self.cache.lock().expect("the cache lock");
-        cache.get(key).filter(|(at, _)| at.elapsed() < KEEP_FOR).map(|(_, v)| v.clone())
+        cache
+            .get(key)
+            .filter(|(at, _)| at.elapsed() < KEEP_FOR)
+            .map(|(_, v)| v.clone())
     }
 
     fn remember(&self, key: String, value: Value) {
@@ -246,7 +319,12 @@ impl RegistryClient {
     }
 
     /// Follows `Link` headers, collecting `field` from each page.
-    async fn paged(&self, first: String, field: &str, missing: impl Fn() -> RegistryError) -> Result<Vec<String>, RegistryError> {
+    async fn paged(
+        &self,
+        first: String,
+        field: &str,
+        missing: impl Fn() -> RegistryError,
+    ) -> Result<Vec<String>, RegistryError> {
         let mut out = Vec::new();
         let mut next = Some(first);
         while let Some(path) = next.take() {
@@ -256,7 +334,13 @@ impl RegistryClient {
             }
             next = next_link(response.headers());
             let body: Value = response.json().await.map_err(|e| self.bad(e.to_string()))?;
-            out.extend(body.get(field).and_then(Value::as_array).into_iter().flatten().filter_map(|v| v.as_str().map(str::to_owned)));
+            out.extend(
+                body.get(field)
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|v| v.as_str().map(str::to_owned)),
+            );
         }
         Ok(out)
     }
@@ -265,10 +349,20 @@ impl RegistryClient {
     pub async fn repositories(&self) -> Result<Vec<String>, RegistryError> {
         let key = "repositories".to_owned();
         if let Some(Value::Array(v)) = self.cached(&key) {
-            return Ok(v.into_iter().filter_map(|s| s.as_str().map(str::to_owned)).collect());
+            return Ok(v
+                .into_iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect());
         }
         let account = self.name.clone();
-        let list = self.paged(format!("/v2/_catalog?n={PAGE}"), "repositories", || RegistryError::NotFound { account: account.clone(), what: "catalog".into() }).await?;
+        let list = self
+            .paged(format!("/v2/_catalog?n={PAGE}"), "repositories", || {
+                RegistryError::NotFound {
+                    account: account.clone(),
+                    what: "catalog".into(),
+                }
+            })
+            .await?;
         self.remember(key, serde_json::json!(list));
         Ok(list)
     }
@@ -276,7 +370,10 @@ impl RegistryClient {
     /// A repository's tags, in the registry's order (kept for a few seconds).
     pub async fn tags(&self, repository: &str) -> Result<Vec<String>, RegistryError> {
         if let Some(Value::Array(v)) = self.cached(&format!("tags:{repository}")) {
-            return Ok(v.into_iter().filter_map(|s| s.as_str().map(str::to_owned)).collect());
+            return Ok(v
+                .into_iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect());
         }
         self.fresh_tags(repository).await
     }
@@ -286,7 +383,16 @@ impl RegistryClient {
         let key = format!("tags:{repository}");
         let account = self.name.clone();
         let what = format!("repository '{repository}'");
-        let list = self.paged(format!("/v2/{repository}/tags/list?n={PAGE}"), "tags", || RegistryError::NotFound { account: account.clone(), what: what.clone() }).await?;
+        let list = self
+            .paged(
+                format!("/v2/{repository}/tags/list?n={PAGE}"),
+                "tags",
+                || RegistryError::NotFound {
+                    account: account.clone(),
+                    what: what.clone(),
+                },
+            )
+            .await?;
         self.remember(key, serde_json::json!(list));
         Ok(list)
     }
@@ -297,11 +403,25 @@ impl RegistryClient {
         if let Some(Value::String(d)) = self.cached(&key) {
             return Ok(d);
         }
-        let response = self.send(reqwest::Method::HEAD, &format!("/v2/{repository}/manifests/{tag}"), Some(MANIFEST_TYPES)).await?;
+        let response = self
+            .send(
+                reqwest::Method::HEAD,
+                &format!("/v2/{repository}/manifests/{tag}"),
+                Some(MANIFEST_TYPES),
+            )
+            .await?;
         if response.status() == StatusCode::NOT_FOUND {
-            return Err(RegistryError::NotFound { account: self.name.clone(), what: format!("image '{repository}:{tag}'") });
+            return Err(RegistryError::NotFound {
+                account: self.name.clone(),
+                what: format!("image '{repository}:{tag}'"),
+            });
         }
-        let digest = response.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()).ok_or_else(|| self.bad("no Docker-Content-Digest"))?.to_owned();
+        let digest = response
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| self.bad("no Docker-Content-Digest"))?
+            .to_owned();
         self.remember(key, Value::String(digest.clone()));
         Ok(digest)
     }
@@ -309,7 +429,14 @@ impl RegistryClient {
     /// Whether the registry answers (`GET /v2/`).
     pub async fn check(&self) -> Result<(), RegistryError> {
         let response = self.send(reqwest::Method::GET, "/v2/", None).await?;
-        if response.status().is_success() { Ok(()) } else { Err(RegistryError::ServerError { account: self.name.clone(), status: response.status().as_u16() }) }
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(RegistryError::ServerError {
+                account: self.name.clone(),
+                status: response.status().as_u16(),
+            })
+        }
     }
 }
 
@@ -325,11 +452,20 @@ pub struct Registries {
 
 impl Registries {
     pub fn from_config(config: &[RegistryConfig]) -> Self {
-        Self { clients: Arc::new(config.iter().map(|c| (c.name.clone(), Arc::new(RegistryClient::new(c)))).collect()) }
+        Self {
+            clients: Arc::new(
+                config
+                    .iter()
+                    .map(|c| (c.name.clone(), Arc::new(RegistryClient::new(c))))
+                    .collect(),
+            ),
+        }
     }
 
     pub fn get(&self, name: &str) -> Result<&Arc<RegistryClient>, RegistryError> {
-        self.clients.get(name).ok_or_else(|| RegistryError::NoSuchAccount(name.to_owned()))
+        self.clients
+            .get(name)
+            .ok_or_else(|| RegistryError::NoSuchAccount(name.to_owned()))
     }
 
     pub fn all(&self) -> impl Iterator<Item = &Arc<RegistryClient>> {
@@ -352,17 +488,35 @@ mod tests {
         assert_eq!(c["scope"], "repository:shop/web:pull");
         assert!(challenge("Basic realm=x").is_none());
         let mut h = reqwest::header::HeaderMap::new();
-        h.insert("link", "</v2/shop/web/tags/list?last=b&n=2>; rel=\"next\"".parse().unwrap());
-        assert_eq!(next_link(&h).as_deref(), Some("/v2/shop/web/tags/list?last=b&n=2"));
+        h.insert(
+            "link",
+            "</v2/shop/web/tags/list?last=b&n=2>; rel=\"next\""
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(
+            next_link(&h).as_deref(),
+            Some("/v2/shop/web/tags/list?last=b&n=2")
+        );
     }
 
     #[test]
     fn an_image_becomes_a_digest_pinned_artifact() {
-        let image = Image { account: "local".into(), registry: "127.0.0.1:5000".into(), repository: "shop/web".into(), tag: "1.2".into(), digest: Some("sha256:ab".into()) };
+        let image = Image {
+            account: "local".into(),
+            registry: "127.0.0.1:5000".into(),
+            repository: "shop/web".into(),
+            tag: "1.2".into(),
+            digest: Some("sha256:ab".into()),
+        };
         let a = image.artifact();
         assert_eq!(a["name"], "127.0.0.1:5000/shop/web");
         assert_eq!(a["reference"], "127.0.0.1:5000/shop/web@sha256:ab");
         assert_eq!(a["version"], "1.2");
-        assert!(constant_time_eq(b"abc", b"abc") && !constant_time_eq(b"abc", b"abd") && !constant_time_eq(b"ab", b"abc"));
+        assert!(
+            constant_time_eq(b"abc", b"abc")
+                && !constant_time_eq(b"abc", b"abd")
+                && !constant_time_eq(b"ab", b"abc")
+        );
     }
 }

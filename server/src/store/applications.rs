@@ -67,7 +67,10 @@ impl From<entity::Model> for Application {
 
 impl Store {
     pub async fn list_applications(&self) -> Result<Vec<Application>, StoreError> {
-        let rows = Entity::find().order_by_asc(Column::Name).all(&self.db).await?;
+        let rows = Entity::find()
+            .order_by_asc(Column::Name)
+            .all(&self.db)
+            .await?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
@@ -115,7 +118,10 @@ impl Store {
             .col_expr(Column::Description, Expr::value(record.description))
             .col_expr(Column::OwnerEmail, Expr::value(record.owner_email))
             .col_expr(Column::Team, Expr::value(record.team))
-            .col_expr(Column::DeployTargets, Expr::value(targets_json(&record.deploy_targets)))
+            .col_expr(
+                Column::DeployTargets,
+                Expr::value(targets_json(&record.deploy_targets)),
+            )
             .col_expr(Column::UpdatedAt, Expr::value(now()))
             .col_expr(Column::UpdatedBy, Expr::value(by.to_owned()))
             .filter(Column::Name.eq(record.name.as_str()))
@@ -128,7 +134,10 @@ impl Store {
     }
 
     pub async fn delete_application(&self, name: &str) -> Result<(), StoreError> {
-        let result = Entity::delete_many().filter(Column::Name.eq(name)).exec(&self.db).await?;
+        let result = Entity::delete_many()
+            .filter(Column::Name.eq(name))
+            .exec(&self.db)
+            .await?;
         if result.rows_affected == 0 {
             return Err(StoreError::NotFound);
         }

@@ -76,9 +76,15 @@ impl Store {
             Some(url) => url.to_owned(),
             None => {
                 std::fs::create_dir_all(data_dir).map_err(|e| {
-                    DbErr::Custom(format!("cannot create data directory {}: {e}", data_dir.display()))
+                    DbErr::Custom(format!(
+                        "cannot create data directory {}: {e}",
+                        data_dir.display()
+                    ))
                 })?;
-                format!("sqlite://{}?mode=rwc", data_dir.join("topsail.db").display())
+                format!(
+                    "sqlite://{}?mode=rwc",
+                    data_dir.join("topsail.db").display()
+                )
             }
         };
         let mut options = ConnectOptions::new(url);
@@ -93,7 +99,8 @@ impl Store {
             // but never leaves the file inconsistent. Every pooled connection gets both.
             .map_sqlx_sqlite_opts(|o| {
                 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-                o.journal_mode(SqliteJournalMode::Wal).synchronous(SqliteSynchronous::Normal)
+                o.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
             });
         let db = Database::connect(options).await?;
         Ok(Self { db })
@@ -107,7 +114,9 @@ impl Store {
     /// Ready means: the database answers and no migration is pending.
     pub async fn readiness(&self) -> Result<(), NotReady> {
         self.db.ping().await.map_err(NotReady::Unreachable)?;
-        let pending = Migrator::get_pending_migrations(&self.db).await.map_err(NotReady::Unreachable)?;
+        let pending = Migrator::get_pending_migrations(&self.db)
+            .await
+            .map_err(NotReady::Unreachable)?;
         if !pending.is_empty() {
             return Err(NotReady::MigrationsPending(pending.len()));
         }

@@ -60,7 +60,8 @@ use pipeline::Column as P;
 async fn lock_for_writing(txn: &sea_orm::DatabaseTransaction) -> Result<(), DbErr> {
     use sea_orm::ConnectionTrait;
     if txn.get_database_backend() == sea_orm::DatabaseBackend::Sqlite {
-        txn.execute_unprepared("UPDATE pipelines SET id = id WHERE 1 = 0").await?;
+        txn.execute_unprepared("UPDATE pipelines SET id = id WHERE 1 = 0")
+            .await?;
     }
     Ok(())
 }
@@ -79,7 +80,11 @@ fn parse(document: &str) -> Result<PipelineDocument, StoreError> {
     serde_json::from_str::<Value>(document)
         .ok()
         .and_then(|v| PipelineDocument::from_value(v).ok())
-        .ok_or_else(|| StoreError::Database(DbErr::Custom("stored pipeline document is not a JSON object".into())))
+        .ok_or_else(|| {
+            StoreError::Database(DbErr::Custom(
+                "stored pipeline document is not a JSON object".into(),
+            ))
+        })
 }
 
 fn summary(row: &pipeline::Model) -> PipelineSummary {
@@ -103,7 +108,10 @@ fn to_version(row: version::Model) -> Result<PipelineVersion, StoreError> {
 }
 
 impl Store {
-    pub async fn list_pipelines(&self, application: &str) -> Result<Vec<PipelineSummary>, StoreError> {
+    pub async fn list_pipelines(
+        &self,
+        application: &str,
+    ) -> Result<Vec<PipelineSummary>, StoreError> {
         let rows = pipeline::Entity::find()
             .filter(P::Application.eq(application))
             .order_by_asc(P::Name)
@@ -114,16 +122,28 @@ impl Store {
 
     /// Every pipeline's latest document whose triggers include one of `trigger_type` (for
     /// matching events to pipelines).
-    pub async fn pipelines_with_trigger(&self, trigger_type: &str) -> Result<Vec<PipelineDocument>, StoreError> {
+    pub async fn pipelines_with_trigger(
+        &self,
+        trigger_type: &str,
+    ) -> Result<Vec<PipelineDocument>, StoreError> {
         // The document text is searched first so only candidates are parsed.
         let needle = format!("%\"type\":\"{trigger_type}\"%");
-        let rows = pipeline::Entity::find().filter(P::Document.like(needle)).order_by_asc(P::Id).all(&self.db).await?;
+        let rows = pipeline::Entity::find()
+            .filter(P::Document.like(needle))
+            .order_by_asc(P::Id)
+            .all(&self.db)
+            .await?;
         let mut out = Vec::new();
         for row in rows {
             let doc = parse(&row.document)?;
-            let has = doc.0.get("triggers").and_then(Value::as_array).is_some_and(|ts| {
-                ts.iter().any(|t| t.get("type").and_then(Value::as_str) == Some(trigger_type))
-            });
+            let has = doc
+                .0
+                .get("triggers")
+                .and_then(Value::as_array)
+                .is_some_and(|ts| {
+                    ts.iter()
+                        .any(|t| t.get("type").and_then(Value::as_str) == Some(trigger_type))
+                });
             if has {
                 out.push(doc);
             }
@@ -133,7 +153,10 @@ impl Store {
 
     pub async fn count_pipelines(&self, application: &str) -> Result<u64, StoreError> {
         use sea_orm::PaginatorTrait;
-        Ok(pipeline::Entity::find().filter(P::Application.eq(application)).count(&self.db).await?)
+        Ok(pipeline::Entity::find()
+            .filter(P::Application.eq(application))
+            .count(&self.db)
+            .await?)
     }
 
     /// The latest version of the pipeline `name` of `application`.
@@ -151,15 +174,25 @@ impl Store {
         Ok((summary(&row), parse(&row.document)?))
     }
 
-    pub async fn get_pipeline_by_id(&self, id: &str) -> Result<(PipelineSummary, PipelineDocument), StoreError> {
-        let row = pipeline::Entity::find_by_id(id).one(&self.db).await?.ok_or(StoreError::NotFound)?;
+    pub async fn get_pipeline_by_id(
+        &self,
+        id: &str,
+    ) -> Result<(PipelineSummary, PipelineDocument), StoreError> {
+        let row = pipeline::Entity::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         Ok((summary(&row), parse(&row.document)?))
     }
 
     /// Saves `document` (validated by the caller) as the next version of the pipeline it names:
     /// by `id` when it has one, else by application and name; a new pipeline otherwise. A name
     /// another pipeline of the application uses is [`StoreError::Conflict`].
-    pub async fn save_pipeline(&self, mut document: PipelineDocument, by: &str) -> Result<SaveResult, StoreError> {
+    pub async fn save_pipeline(
+        &self,
+        mut document: PipelineDocument,
+        by: &str,
+    ) -> Result<SaveResult, StoreError> {
         let txn = self.db.begin().await?;
         lock_for_writing(&txn).await?;
         let existing = match document.id() {
@@ -180,7 +213,10 @@ impl Store {
         let at = now();
         let fields = &mut document.0;
         fields.insert("id".into(), Value::String(id.clone()));
-        fields.insert("updateTs".into(), Value::String(at.timestamp_millis().to_string()));
+        fields.insert(
+            "updateTs".into(),
+            Value::String(at.timestamp_millis().to_string()),
+        );
         fields.insert("lastModifiedBy".into(), Value::String(by.to_owned()));
         let text = serde_json::to_string(&document).expect("JSON maps serialize");
 
@@ -188,7 +224,11 @@ impl Store {
             Some(row) => {
                 if diff(&parse(&row.document)?, &document).is_empty() {
                     txn.rollback().await?;
-                    return Ok(SaveResult { id, version: u32::try_from(row.version).unwrap_or(0), changed: false });
+                    return Ok(SaveResult {
+                        id,
+                        version: u32::try_from(row.version).unwrap_or(0),
+                        changed: false,
+                    });
                 }
                 let next = row.version + 1;
                 let updated = pipeline::Entity::update_many()
@@ -219,7 +259,10 @@ impl Store {
                     updated_at: Set(at),
                     updated_by: Set(by.to_owned()),
                 };
-                pipeline::Entity::insert(row).exec(&txn).await.map_err(StoreError::from_write)?;
+                pipeline::Entity::insert(row)
+                    .exec(&txn)
+                    .await
+                    .map_err(StoreError::from_write)?;
                 1
             }
         };
@@ -230,9 +273,16 @@ impl Store {
             saved_at: Set(at),
             saved_by: Set(by.to_owned()),
         };
-        version::Entity::insert(history).exec(&txn).await.map_err(StoreError::from_write)?;
+        version::Entity::insert(history)
+            .exec(&txn)
+            .await
+            .map_err(StoreError::from_write)?;
         txn.commit().await?;
-        Ok(SaveResult { id, version: u32::try_from(version).unwrap_or(0), changed: true })
+        Ok(SaveResult {
+            id,
+            version: u32::try_from(version).unwrap_or(0),
+            changed: true,
+        })
     }
 
     /// Every version of a pipeline, newest first.
@@ -248,11 +298,18 @@ impl Store {
         rows.into_iter().map(to_version).collect()
     }
 
-    pub async fn pipeline_version(&self, id: &str, version: u32) -> Result<PipelineVersion, StoreError> {
-        let row = version::Entity::find_by_id((id.to_owned(), i32::try_from(version).unwrap_or(i32::MAX)))
-            .one(&self.db)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+    pub async fn pipeline_version(
+        &self,
+        id: &str,
+        version: u32,
+    ) -> Result<PipelineVersion, StoreError> {
+        let row = version::Entity::find_by_id((
+            id.to_owned(),
+            i32::try_from(version).unwrap_or(i32::MAX),
+        ))
+        .one(&self.db)
+        .await?
+        .ok_or(StoreError::NotFound)?;
         to_version(row)
     }
 
@@ -269,7 +326,10 @@ impl Store {
             txn.rollback().await?;
             return Err(StoreError::NotFound);
         };
-        version::Entity::delete_many().filter(V::PipelineId.eq(row.id.as_str())).exec(&txn).await?;
+        version::Entity::delete_many()
+            .filter(V::PipelineId.eq(row.id.as_str()))
+            .exec(&txn)
+            .await?;
         pipeline::Entity::delete_by_id(row.id).exec(&txn).await?;
         txn.commit().await?;
         Ok(())

@@ -35,11 +35,16 @@ async fn application_lifecycle_over_http() {
     assert_eq!(updated["team"], "");
     assert_eq!(updated["createdAt"], created["createdAt"]);
 
-    let (status, _, _) = s.call("applications/delete", json!({ "name": "web" })).await;
+    let (status, _, _) = s
+        .call("applications/delete", json!({ "name": "web" }))
+        .await;
     assert_eq!(status, 200);
     let (status, body, _) = s.call("applications/get", json!({ "name": "web" })).await;
     assert_eq!(status, 404);
-    assert_eq!(body, json!({ "error": "notFound", "what": "application 'web'" }));
+    assert_eq!(
+        body,
+        json!({ "error": "notFound", "what": "application 'web'" })
+    );
     s.stop().await;
 }
 
@@ -50,7 +55,12 @@ async fn bad_input_names_each_field_and_stores_nothing() {
     let (status, body, _) = s.call("applications/create", bad).await;
     assert_eq!(status, 422);
     assert_eq!(body["error"], "invalid");
-    let fields: Vec<&str> = body["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
+    let fields: Vec<&str> = body["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
     assert_eq!(fields, ["name", "ownerEmail"]);
     let (_, list, _) = s.call("applications/list", json!({})).await;
     assert_eq!(list, json!([]));
@@ -63,7 +73,10 @@ async fn a_duplicate_name_already_exists() {
     assert_eq!(s.call("applications/create", input("web")).await.0, 200);
     let (status, body, _) = s.call("applications/create", input("web")).await;
     assert_eq!(status, 409);
-    assert_eq!(body, json!({ "error": "alreadyExists", "field": "name", "message": "application 'web' already exists" }));
+    assert_eq!(
+        body,
+        json!({ "error": "alreadyExists", "field": "name", "message": "application 'web' already exists" })
+    );
     s.stop().await;
 }
 
@@ -71,7 +84,8 @@ async fn a_duplicate_name_already_exists() {
 async fn names_cannot_change_and_unknown_names_are_not_found() {
     let s = TestServer::start(Backend::Sqlite).await;
     s.call("applications/create", input("web")).await;
-    let rename = json!({ "name": "web", "input": { "name": "shop", "ownerEmail": "ops@example.com" } });
+    let rename =
+        json!({ "name": "web", "input": { "name": "shop", "ownerEmail": "ops@example.com" } });
     let (status, body, _) = s.call("applications/update", rename).await;
     assert_eq!(status, 422);
     assert_eq!(body["fields"][0]["field"], "name");
@@ -89,14 +103,21 @@ async fn a_database_failure_shows_only_the_request_id() {
     let s = TestServer::start(Backend::Sqlite).await;
     // Break the database underneath the server.
     let path = s.db.dir.path().join("data").join("topsail.db");
-    let db = Database::connect(format!("sqlite://{}", path.display())).await.unwrap();
-    db.execute_unprepared("DROP TABLE applications").await.unwrap();
+    let db = Database::connect(format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    db.execute_unprepared("DROP TABLE applications")
+        .await
+        .unwrap();
     db.close().await.unwrap();
 
     let (status, body, headers) = s.call("applications/list", json!({})).await;
     assert_eq!(status, 500);
     let request_id = headers["x-request-id"].to_str().unwrap();
-    assert_eq!(body, json!({ "error": "internal", "requestId": request_id }));
+    assert_eq!(
+        body,
+        json!({ "error": "internal", "requestId": request_id })
+    );
     assert!(!body.to_string().contains("applications"), "{body}");
     s.stop().await;
 }
@@ -104,7 +125,13 @@ async fn a_database_failure_shows_only_the_request_id() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_request_id_from_the_ingress_is_kept_and_security_headers_are_sent() {
     let s = TestServer::start(Backend::Sqlite).await;
-    let res = s.client.get(format!("{}/healthz", s.base)).header("x-request-id", "from-nginx-42").send().await.unwrap();
+    let res = s
+        .client
+        .get(format!("{}/healthz", s.base))
+        .header("x-request-id", "from-nginx-42")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.headers()["x-request-id"], "from-nginx-42");
     assert_eq!(res.headers()["x-content-type-options"], "nosniff");
     assert_eq!(res.headers()["x-frame-options"], "DENY");
@@ -120,20 +147,45 @@ async fn the_ui_bundle_is_served_precompressed_when_accepted() {
     std::fs::write(pkg.join("topsail.js.gz"), b"\x1f\x8b pretend gzip").unwrap();
     std::fs::write(pkg.join("topsail.js.br"), b"pretend brotli").unwrap();
 
-    let plain = s.client.get(format!("{}/pkg/topsail.js", s.base)).send().await.unwrap();
+    let plain = s
+        .client
+        .get(format!("{}/pkg/topsail.js", s.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(plain.status(), 200);
     assert!(plain.headers().get("content-encoding").is_none());
     assert_eq!(plain.text().await.unwrap(), "export function hydrate() {}");
 
-    let gz = s.client.get(format!("{}/pkg/topsail.js", s.base)).header("accept-encoding", "gzip").send().await.unwrap();
+    let gz = s
+        .client
+        .get(format!("{}/pkg/topsail.js", s.base))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(gz.headers()["content-encoding"], "gzip");
     assert_eq!(gz.bytes().await.unwrap().as_ref(), b"\x1f\x8b pretend gzip");
 
-    let br = s.client.get(format!("{}/pkg/topsail.js", s.base)).header("accept-encoding", "gzip, deflate, br").send().await.unwrap();
+    let br = s
+        .client
+        .get(format!("{}/pkg/topsail.js", s.base))
+        .header("accept-encoding", "gzip, deflate, br")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(br.headers()["content-encoding"], "br");
     assert_eq!(br.bytes().await.unwrap().as_ref(), b"pretend brotli");
 
-    assert_eq!(s.client.get(format!("{}/pkg/nothing.js", s.base)).send().await.unwrap().status(), 404);
+    assert_eq!(
+        s.client
+            .get(format!("{}/pkg/nothing.js", s.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
     s.stop().await;
 }
 
@@ -178,9 +230,21 @@ async fn unknown_pages_are_404_and_unknown_applications_too() {
 async fn readiness_fails_when_the_database_is_gone() {
     let s = TestServer::start(Backend::Postgres).await;
     assert_eq!(s.get("/readyz").await.0, 200);
-    let admin = Database::connect(support::postgres_admin_url()).await.unwrap();
-    let name = s.db.url.as_ref().unwrap().rsplit('/').next().unwrap().to_owned();
-    admin.execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)")).await.unwrap();
+    let admin = Database::connect(support::postgres_admin_url())
+        .await
+        .unwrap();
+    let name =
+        s.db.url
+            .as_ref()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_owned();
+    admin
+        .execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .await
+        .unwrap();
     admin.close().await.unwrap();
     let (status, body) = s.get("/readyz").await;
     assert_eq!(status, 503);

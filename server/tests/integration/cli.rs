@@ -18,7 +18,11 @@ fn topsail() -> Command {
 fn config_check_prints_the_effective_config_with_secrets_redacted() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("topsail.toml");
-    std::fs::write(&file, "listen = \"127.0.0.1:4100\"\nlog_format = \"json\"\n").unwrap();
+    std::fs::write(
+        &file,
+        "listen = \"127.0.0.1:4100\"\nlog_format = \"json\"\n",
+    )
+    .unwrap();
     let out = topsail()
         .args(["config", "check", "--config"])
         .arg(&file)
@@ -27,9 +31,16 @@ fn config_check_prints_the_effective_config_with_secrets_redacted() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("listen = \"127.0.0.1:4100\""), "{stdout}");
-    assert!(stdout.contains("data_dir = \"/var/lib/topsail\""), "{stdout}");
+    assert!(
+        stdout.contains("data_dir = \"/var/lib/topsail\""),
+        "{stdout}"
+    );
     assert!(stdout.contains("log_format = \"json\""), "{stdout}");
     assert!(stdout.contains("database_url = \"[redacted]\""), "{stdout}");
     assert!(!stdout.contains("hunter2"), "{stdout}");
@@ -40,18 +51,37 @@ fn an_invalid_config_file_exits_non_zero_naming_file_and_key() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("bad.toml");
     std::fs::write(&file, "log_format = \"xml\"\n").unwrap();
-    let out = topsail().args(["config", "check"]).env("TOPSAIL_CONFIG", &file).output().unwrap();
+    let out = topsail()
+        .args(["config", "check"])
+        .env("TOPSAIL_CONFIG", &file)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains(&format!("config file {}: key `log_format`:", file.display())), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "config file {}: key `log_format`:",
+            file.display()
+        )),
+        "{stderr}"
+    );
     assert!(stderr.contains("unknown variant `xml`"), "{stderr}");
 }
 
 #[test]
 fn migrate_creates_the_database_and_exits() {
     let dir = tempfile::tempdir().unwrap();
-    let out = topsail().arg("migrate").arg("--data-dir").arg(dir.path()).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = topsail()
+        .arg("migrate")
+        .arg("--data-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(dir.path().join("topsail.db").is_file());
 }
 
@@ -59,7 +89,14 @@ fn migrate_creates_the_database_and_exits() {
 fn serve_starts_answers_and_stops_gracefully_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = topsail()
-        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--data-dir"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--data-dir",
+        ])
         .arg(dir.path())
         .stderr(Stdio::piped())
         .spawn()
@@ -68,7 +105,10 @@ fn serve_starts_answers_and_stops_gracefully_on_sigterm() {
     let deadline = Instant::now() + Duration::from_secs(30);
     let addr = loop {
         assert!(Instant::now() < deadline, "no listening line");
-        let line = lines.next().expect("topsail exited before listening").unwrap();
+        let line = lines
+            .next()
+            .expect("topsail exited before listening")
+            .unwrap();
         let entry: serde_json::Value = serde_json::from_str(&line).expect("JSON log lines");
         if let Some(msg) = entry["fields"]["message"].as_str()
             && let Some(url) = msg.strip_prefix("listening on http://")
@@ -78,21 +118,31 @@ fn serve_starts_answers_and_stops_gracefully_on_sigterm() {
     };
     let body = std::net::TcpStream::connect(&addr).map(|mut s| {
         use std::io::{Read, Write};
-        write!(s, "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+        write!(
+            s,
+            "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
         let mut out = String::new();
         s.read_to_string(&mut out).unwrap();
         out
     });
     assert!(body.unwrap().contains("ready"));
 
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(10);
     let exit = loop {
         if let Some(exit) = child.try_wait().unwrap() {
             break exit;
         }
-        assert!(Instant::now() < deadline, "topsail did not stop after SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "topsail did not stop after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(exit.success(), "{exit:?}");
@@ -114,41 +164,101 @@ fn pipeline_import_then_export_round_trips_and_bad_input_is_named() {
     std::fs::write(&file, seed.to_string()).unwrap();
 
     // Without the application, the import names the problem and fails.
-    let out = topsail().args(["pipeline", "import"]).arg(&file).arg("--data-dir").arg(&data).output().unwrap();
+    let out = topsail()
+        .args(["pipeline", "import"])
+        .arg(&file)
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("shop/Deploy: application: application 'shop' does not exist"), "{stderr}");
+    assert!(
+        stderr.contains("shop/Deploy: application: application 'shop' does not exist"),
+        "{stderr}"
+    );
 
     create_application(&data, "shop");
-    let out = topsail().args(["pipeline", "import"]).arg(&file).arg("--data-dir").arg(&data).output().unwrap();
+    let out = topsail()
+        .args(["pipeline", "import"])
+        .arg(&file)
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("shop/Deploy: saved as version 1"), "{stdout}");
-    assert!(stdout.contains("warning: stage 2 (Canary): type: stage type 'canary' is not supported"), "{stdout}");
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("shop/Deploy: saved as version 1"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("warning: stage 2 (Canary): type: stage type 'canary' is not supported"),
+        "{stdout}"
+    );
 
-    let out = topsail().args(["pipeline", "export", "shop", "Deploy", "--data-dir"]).arg(&data).output().unwrap();
+    let out = topsail()
+        .args(["pipeline", "export", "shop", "Deploy", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let exported: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(exported["futureField"], 42);
     assert_eq!(exported["stages"], seed[0]["stages"]);
-    assert!(exported["lastModifiedBy"].as_str().unwrap().starts_with("cli:"));
+    assert!(
+        exported["lastModifiedBy"]
+            .as_str()
+            .unwrap()
+            .starts_with("cli:")
+    );
 
     // A broken stage is named by stage and field; nothing is saved.
     let mut broken = seed.clone();
     broken[0]["stages"][0]["refId"] = serde_json::json!("");
     std::fs::write(&file, broken.to_string()).unwrap();
-    let out = topsail().args(["pipeline", "import"]).arg(&file).arg("--data-dir").arg(&data).output().unwrap();
+    let out = topsail()
+        .args(["pipeline", "import"])
+        .arg(&file)
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("shop/Deploy: stage #1 (Settle): refId: refId is required"), "{stderr}");
-    let out = topsail().args(["pipeline", "export", "shop", "Deploy", "--version", "2", "--data-dir"]).arg(&data).output().unwrap();
+    assert!(
+        stderr.contains("shop/Deploy: stage #1 (Settle): refId: refId is required"),
+        "{stderr}"
+    );
+    let out = topsail()
+        .args([
+            "pipeline",
+            "export",
+            "shop",
+            "Deploy",
+            "--version",
+            "2",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("version 2 of pipeline 'Deploy' not found"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("version 2 of pipeline 'Deploy' not found")
+    );
 }
 
 /// Creates an application in the SQLite database under `data` (via the library, as the server would).
 fn create_application(data: &std::path::Path, name: &str) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let store = server::store::Store::connect(None, data).await.unwrap();
         store.migrate().await.unwrap();

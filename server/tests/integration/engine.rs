@@ -15,7 +15,8 @@ use serde_json::{Value, json};
 use server::orchestration::engine::Engine;
 use server::orchestration::messages::Message;
 use server::orchestration::queue::{
-    Clock, DeadLetter, ManualClock, NewItem, QueueBackend, QueueDepth, QueueError, QueueSettings, RawDelivery, RedisQueue,
+    Clock, DeadLetter, ManualClock, NewItem, QueueBackend, QueueDepth, QueueError, QueueSettings,
+    RawDelivery, RedisQueue,
 };
 use server::orchestration::stages::StageRegistry;
 use support::Backend;
@@ -36,11 +37,26 @@ enum Queue {
     Redis,
 }
 
-fn engine_on(store: &server::store::Store, clock: &ManualClock, redis: &Option<RedisQueue>) -> Engine {
+fn engine_on(
+    store: &server::store::Store,
+    clock: &ManualClock,
+    redis: &Option<RedisQueue>,
+) -> Engine {
     let clock = Arc::new(clock.clone());
     match redis {
-        None => Engine::new(store, clock, QueueSettings::default(), StageRegistry::standard()),
-        Some(r) => Engine::with_queue(store, Arc::new(r.clone()), clock, QueueSettings::default(), StageRegistry::standard()),
+        None => Engine::new(
+            store,
+            clock,
+            QueueSettings::default(),
+            StageRegistry::standard(),
+        ),
+        Some(r) => Engine::with_queue(
+            store,
+            Arc::new(r.clone()),
+            clock,
+            QueueSettings::default(),
+            StageRegistry::standard(),
+        ),
     }
 }
 
@@ -51,12 +67,21 @@ impl World {
     }
 
     async fn start(&self, stages: Value) -> String {
-        let doc = PipelineDocument::from_value(json!({"application": "shop", "name": "P", "stages": stages})).unwrap();
-        self.engine.start(&doc, json!({"type": "manual", "user": "alice"})).await.unwrap()
+        let doc = PipelineDocument::from_value(
+            json!({"application": "shop", "name": "P", "stages": stages}),
+        )
+        .unwrap();
+        self.engine
+            .start(&doc, json!({"type": "manual", "user": "alice"}))
+            .await
+            .unwrap()
     }
 
     async fn start_with(&self, stages: Value, trigger: Value) -> String {
-        let doc = PipelineDocument::from_value(json!({"application": "shop", "name": "P", "stages": stages})).unwrap();
+        let doc = PipelineDocument::from_value(
+            json!({"application": "shop", "name": "P", "stages": stages}),
+        )
+        .unwrap();
         self.engine.start(&doc, trigger).await.unwrap()
     }
 
@@ -91,7 +116,13 @@ where
         Queue::Redis => Some(support::redis_queue().await),
     };
     let engine = engine_on(&store, &clock, &redis);
-    let outcome = tokio::spawn(body(World { engine, clock, store: store.clone(), redis: redis.clone() })).await;
+    let outcome = tokio::spawn(body(World {
+        engine,
+        clock,
+        store: store.clone(),
+        redis: redis.clone(),
+    }))
+    .await;
     store.close().await.unwrap();
     db.drop().await;
     if let Some(r) = redis {
@@ -109,28 +140,51 @@ fn wait(ref_id: &str, seconds: u64, after: &[&str]) -> Value {
 fn judgment(ref_id: &str, after: &[&str], options: Value) -> Value {
     let mut stage = json!({"refId": ref_id, "type": "manualJudgment", "name": format!("Judge {ref_id}"),
         "requisiteStageRefIds": after, "judgmentInputs": [{"value": "ok"}]});
-    stage.as_object_mut().unwrap().extend(options.as_object().unwrap().clone());
+    stage
+        .as_object_mut()
+        .unwrap()
+        .extend(options.as_object().unwrap().clone());
     stage
 }
 
 async fn stages_run_in_dependency_order(w: World) {
-    let id = w.start(json!([wait("1", 0, &[]), wait("2", 0, &["1"]), wait("3", 0, &["2"])])).await;
+    let id = w
+        .start(json!([
+            wait("1", 0, &[]),
+            wait("2", 0, &["1"]),
+            wait("3", 0, &["2"])
+        ]))
+        .await;
     w.settle().await;
     let e = w.get(&id).await;
     assert_eq!(e.status, Status::Succeeded);
     for r in ["1", "2", "3"] {
         let s = e.stage_by_ref(r).unwrap();
-        assert_eq!((s.status, s.tasks.len(), s.tasks[0].status), (Status::Succeeded, 1, Status::Succeeded), "stage {r}");
+        assert_eq!(
+            (s.status, s.tasks.len(), s.tasks[0].status),
+            (Status::Succeeded, 1, Status::Succeeded),
+            "stage {r}"
+        );
     }
     assert!(e.start_time.is_some() && e.end_time.is_some());
-    assert_eq!(w.engine.queue().depth().await.unwrap(), QueueDepth::default(), "nothing left on the queue");
+    assert_eq!(
+        w.engine.queue().depth().await.unwrap(),
+        QueueDepth::default(),
+        "nothing left on the queue"
+    );
 }
 
 async fn a_wait_holds_until_its_time_without_blocking(w: World) {
     let id = w.start(json!([wait("1", 10, &[])])).await;
     w.settle().await;
     assert_eq!(w.get(&id).await.status, Status::Running);
-    assert_eq!(w.engine.queue().depth().await.unwrap(), QueueDepth { scheduled: 1, ..Default::default() });
+    assert_eq!(
+        w.engine.queue().depth().await.unwrap(),
+        QueueDepth {
+            scheduled: 1,
+            ..Default::default()
+        }
+    );
     w.advance(9).await;
     assert_eq!(status_of(&w.get(&id).await, "1"), Status::Running);
     w.advance(1).await;
@@ -138,13 +192,26 @@ async fn a_wait_holds_until_its_time_without_blocking(w: World) {
 }
 
 async fn parallel_branches_join_before_the_next_stage(w: World) {
-    let id = w.start(json!([wait("1", 0, &[]), wait("2", 5, &["1"]), wait("3", 1, &["1"]), wait("4", 0, &["2", "3"])])).await;
+    let id = w
+        .start(json!([
+            wait("1", 0, &[]),
+            wait("2", 5, &["1"]),
+            wait("3", 1, &["1"]),
+            wait("4", 0, &["2", "3"])
+        ]))
+        .await;
     w.settle().await;
     let e = w.get(&id).await;
-    assert_eq!((status_of(&e, "2"), status_of(&e, "3")), (Status::Running, Status::Running));
+    assert_eq!(
+        (status_of(&e, "2"), status_of(&e, "3")),
+        (Status::Running, Status::Running)
+    );
     w.advance(1).await;
     let e = w.get(&id).await;
-    assert_eq!((status_of(&e, "3"), status_of(&e, "4")), (Status::Succeeded, Status::NotStarted));
+    assert_eq!(
+        (status_of(&e, "3"), status_of(&e, "4")),
+        (Status::Succeeded, Status::NotStarted)
+    );
     w.advance(4).await;
     let e = w.get(&id).await;
     assert_eq!(e.status, Status::Succeeded);
@@ -153,87 +220,184 @@ async fn parallel_branches_join_before_the_next_stage(w: World) {
 }
 
 async fn a_judgment_continues_with_the_judge_and_input_recorded(w: World) {
-    let id = w.start(json!([judgment("1", &[], json!({})), wait("2", 0, &["1"])])).await;
+    let id = w
+        .start(json!([judgment("1", &[], json!({})), wait("2", 0, &["1"])]))
+        .await;
     w.settle().await;
     let e = w.get(&id).await;
     let stage = e.stage_by_ref("1").unwrap();
     assert_eq!((e.status, stage.status), (Status::Running, Status::Running));
-    let err = w.engine.judge(&id, &e.stage_by_ref("2").unwrap().id, true, None, "x").await.unwrap_err();
-    assert!(err.to_string().contains("not waiting for a judgment"), "{err}");
-    w.engine.judge(&id, &stage.id, true, Some("ok".into()), "alice").await.unwrap();
+    let err = w
+        .engine
+        .judge(&id, &e.stage_by_ref("2").unwrap().id, true, None, "x")
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("not waiting for a judgment"),
+        "{err}"
+    );
+    w.engine
+        .judge(&id, &stage.id, true, Some("ok".into()), "alice")
+        .await
+        .unwrap();
     w.settle().await;
     let e = w.get(&id).await;
     assert_eq!(e.status, Status::Succeeded);
     let outputs = &e.stage_by_ref("1").unwrap().outputs;
-    assert_eq!((outputs["judgmentStatus"].clone(), outputs["judgedBy"].clone(), outputs["judgmentInput"].clone()), (json!("continue"), json!("alice"), json!("ok")));
+    assert_eq!(
+        (
+            outputs["judgmentStatus"].clone(),
+            outputs["judgedBy"].clone(),
+            outputs["judgmentInput"].clone()
+        ),
+        (json!("continue"), json!("alice"), json!("ok"))
+    );
 }
 
 async fn a_stopped_judgment_fails_the_pipeline_and_cancels_other_branches(w: World) {
-    let id = w.start(json!([judgment("1", &[], json!({})), wait("2", 100, &[]), wait("3", 0, &["1"])])).await;
+    let id = w
+        .start(json!([
+            judgment("1", &[], json!({})),
+            wait("2", 100, &[]),
+            wait("3", 0, &["1"])
+        ]))
+        .await;
     w.settle().await;
     let stage = w.get(&id).await.stage_by_ref("1").unwrap().id.clone();
-    w.engine.judge(&id, &stage, false, None, "bob").await.unwrap();
+    w.engine
+        .judge(&id, &stage, false, None, "bob")
+        .await
+        .unwrap();
     w.settle().await;
     let e = w.get(&id).await;
     assert_eq!(e.status, Status::Terminal);
-    assert_eq!((status_of(&e, "1"), status_of(&e, "2"), status_of(&e, "3")), (Status::Terminal, Status::Canceled, Status::NotStarted));
-    assert_eq!(e.stage_by_ref("1").unwrap().context["exception"]["details"]["errors"][0], "stopped by bob");
+    assert_eq!(
+        (status_of(&e, "1"), status_of(&e, "2"), status_of(&e, "3")),
+        (Status::Terminal, Status::Canceled, Status::NotStarted)
+    );
+    assert_eq!(
+        e.stage_by_ref("1").unwrap().context["exception"]["details"]["errors"][0],
+        "stopped by bob"
+    );
     w.advance(100).await;
     assert_eq!(w.get(&id).await, e, "the canceled wait does not come back");
 }
 
 async fn continue_pipeline_lets_later_stages_run(w: World) {
-    let id = w.start(json!([judgment("1", &[], json!({"continuePipeline": true, "failPipeline": false})), wait("2", 0, &["1"])])).await;
+    let id = w
+        .start(json!([
+            judgment(
+                "1",
+                &[],
+                json!({"continuePipeline": true, "failPipeline": false})
+            ),
+            wait("2", 0, &["1"])
+        ]))
+        .await;
     w.settle().await;
     let stage = w.get(&id).await.stage_by_ref("1").unwrap().id.clone();
-    w.engine.judge(&id, &stage, false, None, "bob").await.unwrap();
+    w.engine
+        .judge(&id, &stage, false, None, "bob")
+        .await
+        .unwrap();
     w.settle().await;
     let e = w.get(&id).await;
-    assert_eq!((status_of(&e, "1"), status_of(&e, "2"), e.status), (Status::FailedContinue, Status::Succeeded, Status::Succeeded));
+    assert_eq!(
+        (status_of(&e, "1"), status_of(&e, "2"), e.status),
+        (Status::FailedContinue, Status::Succeeded, Status::Succeeded)
+    );
 }
 
 async fn halting_a_branch_lets_the_others_finish(w: World) {
-    let id = w.start(json!([judgment("1", &[], json!({"failPipeline": false})), wait("2", 0, &["1"]), wait("3", 3, &[])])).await;
+    let id = w
+        .start(json!([
+            judgment("1", &[], json!({"failPipeline": false})),
+            wait("2", 0, &["1"]),
+            wait("3", 3, &[])
+        ]))
+        .await;
     w.settle().await;
     let stage = w.get(&id).await.stage_by_ref("1").unwrap().id.clone();
-    w.engine.judge(&id, &stage, false, None, "bob").await.unwrap();
+    w.engine
+        .judge(&id, &stage, false, None, "bob")
+        .await
+        .unwrap();
     w.settle().await;
-    assert_eq!(w.get(&id).await.status, Status::Running, "branch 3 still waits");
+    assert_eq!(
+        w.get(&id).await.status,
+        Status::Running,
+        "branch 3 still waits"
+    );
     w.advance(3).await;
     let e = w.get(&id).await;
-    assert_eq!((status_of(&e, "1"), status_of(&e, "2"), status_of(&e, "3")), (Status::Stopped, Status::NotStarted, Status::Succeeded));
+    assert_eq!(
+        (status_of(&e, "1"), status_of(&e, "2"), status_of(&e, "3")),
+        (Status::Stopped, Status::NotStarted, Status::Succeeded)
+    );
     assert_eq!(e.status, Status::Succeeded);
 }
 
 async fn complete_other_branches_then_fail(w: World) {
-    let id = w.start(json!([
-        judgment("1", &[], json!({"failPipeline": false, "completeOtherBranchesThenFail": true})),
-        wait("3", 5, &[])
-    ]))
-    .await;
+    let id = w
+        .start(json!([
+            judgment(
+                "1",
+                &[],
+                json!({"failPipeline": false, "completeOtherBranchesThenFail": true})
+            ),
+            wait("3", 5, &[])
+        ]))
+        .await;
     w.settle().await;
     let stage = w.get(&id).await.stage_by_ref("1").unwrap().id.clone();
-    w.engine.judge(&id, &stage, false, None, "bob").await.unwrap();
+    w.engine
+        .judge(&id, &stage, false, None, "bob")
+        .await
+        .unwrap();
     w.settle().await;
     assert_eq!(w.get(&id).await.status, Status::Running);
     w.advance(5).await;
     let e = w.get(&id).await;
-    assert_eq!((status_of(&e, "1"), status_of(&e, "3"), e.status), (Status::Stopped, Status::Succeeded, Status::Terminal));
+    assert_eq!(
+        (status_of(&e, "1"), status_of(&e, "3"), e.status),
+        (Status::Stopped, Status::Succeeded, Status::Terminal)
+    );
 }
 
 async fn cancel_stops_running_stages_and_their_tasks(w: World) {
-    let id = w.start(json!([wait("1", 100, &[]), wait("2", 0, &["1"])])).await;
+    let id = w
+        .start(json!([wait("1", 100, &[]), wait("2", 0, &["1"])]))
+        .await;
     w.settle().await;
-    w.engine.cancel(&id, "carol", Some("wrong build".into())).await.unwrap();
+    w.engine
+        .cancel(&id, "carol", Some("wrong build".into()))
+        .await
+        .unwrap();
     w.settle().await;
     let e = w.get(&id).await;
-    assert_eq!((e.status, status_of(&e, "1"), status_of(&e, "2")), (Status::Canceled, Status::Canceled, Status::NotStarted));
-    assert_eq!((e.canceled_by.as_deref(), e.cancellation_reason.as_deref()), (Some("carol"), Some("wrong build")));
-    assert_eq!(e.stage_by_ref("1").unwrap().tasks[0].status, Status::Canceled);
+    assert_eq!(
+        (e.status, status_of(&e, "1"), status_of(&e, "2")),
+        (Status::Canceled, Status::Canceled, Status::NotStarted)
+    );
+    assert_eq!(
+        (e.canceled_by.as_deref(), e.cancellation_reason.as_deref()),
+        (Some("carol"), Some("wrong build"))
+    );
+    assert_eq!(
+        e.stage_by_ref("1").unwrap().tasks[0].status,
+        Status::Canceled
+    );
     w.advance(100).await;
-    assert_eq!(w.engine.queue().depth().await.unwrap(), QueueDepth::default());
+    assert_eq!(
+        w.engine.queue().depth().await.unwrap(),
+        QueueDepth::default()
+    );
     w.engine.cancel(&id, "dave", None).await.unwrap();
-    assert_eq!(w.get(&id).await.canceled_by.as_deref(), Some("carol"), "cancelling a finished execution changes nothing");
+    assert_eq!(
+        w.get(&id).await.canceled_by.as_deref(),
+        Some("carol"),
+        "cancelling a finished execution changes nothing"
+    );
 }
 
 async fn a_stage_past_its_timeout_fails(w: World) {
@@ -246,26 +410,48 @@ async fn a_stage_past_its_timeout_fails(w: World) {
     w.advance(2).await;
     let e = w.get(&id).await;
     assert_eq!(e.status, Status::Terminal);
-    assert_eq!(e.stages[0].context["exception"]["details"]["errors"][0], "the stage timed out after 5000 ms");
+    assert_eq!(
+        e.stages[0].context["exception"]["details"]["errors"][0],
+        "the stage timed out after 5000 ms"
+    );
 }
 
 async fn duplicate_messages_change_nothing(w: World) {
-    let id = w.start(json!([wait("1", 0, &[]), wait("2", 0, &["1"])])).await;
+    let id = w
+        .start(json!([wait("1", 0, &[]), wait("2", 0, &["1"])]))
+        .await;
     w.settle().await;
     let done = w.get(&id).await;
     let stage = done.stages[0].id.clone();
     for m in [
-        Message::StartExecution { execution: id.clone() },
-        Message::StartStage { execution: id.clone(), stage: stage.clone() },
-        Message::RunTask { execution: id.clone(), stage: stage.clone(), task: "1".into() },
-        Message::CompleteStage { execution: id.clone(), stage },
-        Message::CompleteExecution { execution: id.clone() },
+        Message::StartExecution {
+            execution: id.clone(),
+        },
+        Message::StartStage {
+            execution: id.clone(),
+            stage: stage.clone(),
+        },
+        Message::RunTask {
+            execution: id.clone(),
+            stage: stage.clone(),
+            task: "1".into(),
+        },
+        Message::CompleteStage {
+            execution: id.clone(),
+            stage,
+        },
+        Message::CompleteExecution {
+            execution: id.clone(),
+        },
     ] {
         w.engine.queue().push(&m, Duration::ZERO).await.unwrap();
     }
     assert_eq!(w.settle().await, 5);
     assert_eq!(w.get(&id).await, done);
-    assert_eq!(w.engine.queue().depth().await.unwrap(), QueueDepth::default());
+    assert_eq!(
+        w.engine.queue().depth().await.unwrap(),
+        QueueDepth::default()
+    );
 }
 
 async fn stage_types_the_engine_cannot_run_are_refused_at_start(w: World) {
@@ -274,10 +460,16 @@ async fn stage_types_the_engine_cannot_run_are_refused_at_start(w: World) {
     ]}))
     .unwrap();
     let err = w.engine.start(&doc, json!({})).await.unwrap_err();
-    assert_eq!(err.to_string(), "stage 1 (Bake): stage type 'bakeManifest' is not supported");
+    assert_eq!(
+        err.to_string(),
+        "stage 1 (Bake): stage type 'bakeManifest' is not supported"
+    );
     let cycle = PipelineDocument::from_value(json!({"application": "shop", "name": "P", "stages": [wait("1", 0, &["2"]), wait("2", 0, &["1"])]})).unwrap();
     let err = w.engine.start(&cycle, json!({})).await.unwrap_err();
-    assert_eq!(err.to_string(), "stage 1 (Wait 1): requisiteStageRefIds: is part of a dependency cycle");
+    assert_eq!(
+        err.to_string(),
+        "stage 1 (Wait 1): requisiteStageRefIds: is part of a dependency cycle"
+    );
 }
 
 async fn two_workers_run_one_wide_pipeline_once(w: World) {
@@ -296,8 +488,15 @@ async fn two_workers_run_one_wide_pipeline_once(w: World) {
     w.settle().await;
     let e = w.get(&id).await;
     assert_eq!(e.status, Status::Succeeded);
-    assert!(e.stages.iter().all(|s| s.status == Status::Succeeded && s.tasks.len() == 1));
-    assert_eq!(w.engine.queue().depth().await.unwrap(), QueueDepth::default());
+    assert!(
+        e.stages
+            .iter()
+            .all(|s| s.status == Status::Succeeded && s.tasks.len() == 1)
+    );
+    assert_eq!(
+        w.engine.queue().depth().await.unwrap(),
+        QueueDepth::default()
+    );
 }
 
 async fn expressions_carry_values_between_stages(w: World) {
@@ -316,7 +515,15 @@ async fn expressions_carry_values_between_stages(w: World) {
         .await;
     w.settle().await;
     let e = w.get(&id).await;
-    assert_eq!(e.status, Status::Succeeded, "{:?}", e.stages.iter().map(|s| (&s.name, s.status, &s.context)).collect::<Vec<_>>());
+    assert_eq!(
+        e.status,
+        Status::Succeeded,
+        "{:?}",
+        e.stages
+            .iter()
+            .map(|s| (&s.name, s.status, &s.context))
+            .collect::<Vec<_>>()
+    );
     assert_eq!(e.stage_by_ref("1").unwrap().outputs["tag"], json!("main-7"));
     assert_eq!(e.stage_by_ref("2").unwrap().context["waitTime"], json!(0));
 }
@@ -338,8 +545,14 @@ async fn a_failed_expression_fails_the_stage_only_in_a_required_field(w: World) 
         json!("Failed to evaluate [comments] no property 'nothing'")
     );
     let required = e.stage_by_ref("2").unwrap();
-    assert_eq!((required.status, e.status), (Status::Terminal, Status::Terminal));
-    assert_eq!(required.context["exception"]["details"]["errors"][0], json!("could not evaluate waitTime: no property 'nothing'"));
+    assert_eq!(
+        (required.status, e.status),
+        (Status::Terminal, Status::Terminal)
+    );
+    assert_eq!(
+        required.context["exception"]["details"]["errors"][0],
+        json!("could not evaluate waitTime: no property 'nothing'")
+    );
 }
 
 async fn a_disabled_stage_is_skipped_and_the_pipeline_goes_on(w: World) {
@@ -355,7 +568,10 @@ async fn a_disabled_stage_is_skipped_and_the_pipeline_goes_on(w: World) {
         .await;
     w.settle().await;
     let e = w.get(&id).await;
-    assert_eq!((status_of(&e, "1"), status_of(&e, "2"), e.status), (Status::Skipped, Status::Succeeded, Status::Succeeded));
+    assert_eq!(
+        (status_of(&e, "1"), status_of(&e, "2"), e.status),
+        (Status::Skipped, Status::Succeeded, Status::Succeeded)
+    );
 }
 
 async fn a_false_precondition_fails_with_its_message(w: World) {
@@ -367,55 +583,137 @@ async fn a_false_precondition_fails_with_its_message(w: World) {
     w.settle().await;
     let e = w.get(&id).await;
     assert_eq!(e.status, Status::Terminal);
-    assert_eq!(e.stages[0].context["exception"]["details"]["errors"][0], json!("one is not more than two"));
-    assert_eq!(w.engine.evaluate(&id, "${execution.status}").await.unwrap(), Ok(json!("TERMINAL")));
-    assert_eq!(w.engine.evaluate(&id, "T(java.lang.Runtime)").await.unwrap(), Err("type references (T(...)) are not allowed".into()));
+    assert_eq!(
+        e.stages[0].context["exception"]["details"]["errors"][0],
+        json!("one is not more than two")
+    );
+    assert_eq!(
+        w.engine.evaluate(&id, "${execution.status}").await.unwrap(),
+        Ok(json!("TERMINAL"))
+    );
+    assert_eq!(
+        w.engine
+            .evaluate(&id, "T(java.lang.Runtime)")
+            .await
+            .unwrap(),
+        Err("type references (T(...)) are not allowed".into())
+    );
 }
 
 async fn pause_holds_tasks_until_resume(w: World) {
-    let id = w.start(json!([wait("1", 5, &[]), wait("2", 0, &["1"])])).await;
+    let id = w
+        .start(json!([wait("1", 5, &[]), wait("2", 0, &["1"])]))
+        .await;
     w.settle().await;
     w.engine.pause(&id).await.unwrap();
     w.settle().await;
     assert_eq!(w.get(&id).await.status, Status::Paused);
-    assert!(w.engine.pause(&id).await.unwrap_err().to_string().contains("is not running"));
+    assert!(
+        w.engine
+            .pause(&id)
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("is not running")
+    );
     w.advance(10).await;
     let e = w.get(&id).await;
-    assert_eq!((e.status, status_of(&e, "1")), (Status::Paused, Status::Running), "nothing moves while paused");
+    assert_eq!(
+        (e.status, status_of(&e, "1")),
+        (Status::Paused, Status::Running),
+        "nothing moves while paused"
+    );
     w.engine.resume(&id).await.unwrap();
     w.settle().await;
     assert_eq!(w.get(&id).await.status, Status::Succeeded);
 }
 
 async fn a_failed_stage_restarts_with_everything_after_it(w: World) {
-    let id = w.start(json!([wait("0", 0, &[]), judgment("1", &["0"], json!({})), wait("2", 0, &["1"])])).await;
+    let id = w
+        .start(json!([
+            wait("0", 0, &[]),
+            judgment("1", &["0"], json!({})),
+            wait("2", 0, &["1"])
+        ]))
+        .await;
     w.settle().await;
     let stage = w.get(&id).await.stage_by_ref("1").unwrap().id.clone();
-    assert!(w.engine.restart_stage(&id, &stage).await.is_err(), "a running stage cannot be restarted");
-    w.engine.judge(&id, &stage, false, None, "bob").await.unwrap();
+    assert!(
+        w.engine.restart_stage(&id, &stage).await.is_err(),
+        "a running stage cannot be restarted"
+    );
+    w.engine
+        .judge(&id, &stage, false, None, "bob")
+        .await
+        .unwrap();
     w.settle().await;
     assert_eq!(w.get(&id).await.status, Status::Terminal);
     w.engine.restart_stage(&id, &stage).await.unwrap();
     w.settle().await;
     let e = w.get(&id).await;
-    assert_eq!((e.status, status_of(&e, "0"), status_of(&e, "1"), status_of(&e, "2")), (Status::Running, Status::Succeeded, Status::Running, Status::NotStarted));
-    assert!(e.stage_by_ref("1").unwrap().context.get("exception").is_none());
-    assert!(e.stage_by_ref("1").unwrap().context.get("judgmentStatus").is_none(), "the old judgment is cleared");
-    w.engine.judge(&id, &stage, true, None, "carol").await.unwrap();
+    assert_eq!(
+        (
+            e.status,
+            status_of(&e, "0"),
+            status_of(&e, "1"),
+            status_of(&e, "2")
+        ),
+        (
+            Status::Running,
+            Status::Succeeded,
+            Status::Running,
+            Status::NotStarted
+        )
+    );
+    assert!(
+        e.stage_by_ref("1")
+            .unwrap()
+            .context
+            .get("exception")
+            .is_none()
+    );
+    assert!(
+        e.stage_by_ref("1")
+            .unwrap()
+            .context
+            .get("judgmentStatus")
+            .is_none(),
+        "the old judgment is cleared"
+    );
+    w.engine
+        .judge(&id, &stage, true, None, "carol")
+        .await
+        .unwrap();
     w.settle().await;
     let e = w.get(&id).await;
-    assert_eq!((e.status, status_of(&e, "2")), (Status::Succeeded, Status::Succeeded));
-    assert_eq!(e.stage_by_ref("1").unwrap().outputs["judgedBy"], json!("carol"));
+    assert_eq!(
+        (e.status, status_of(&e, "2")),
+        (Status::Succeeded, Status::Succeeded)
+    );
+    assert_eq!(
+        e.stage_by_ref("1").unwrap().outputs["judgedBy"],
+        json!("carol")
+    );
 }
 
 async fn a_running_execution_that_lost_its_message_is_recovered(w: World) {
-    let id = w.start(json!([wait("1", 5, &[]), wait("2", 0, &["1"])])).await;
+    let id = w
+        .start(json!([wait("1", 5, &[]), wait("2", 0, &["1"])]))
+        .await;
     w.settle().await;
-    assert_eq!(w.engine.recover_zombies().await.unwrap(), 0, "a healthy execution is left alone");
+    assert_eq!(
+        w.engine.recover_zombies().await.unwrap(),
+        0,
+        "a healthy execution is left alone"
+    );
     w.clock.advance(Duration::from_secs(5));
     let lost = w.engine.queue().poll(10).await.unwrap();
     assert_eq!(lost.len(), 1);
-    w.engine.queue().dead_letter(&lost[0], "lost on purpose").await.unwrap();
+    w.engine
+        .queue()
+        .dead_letter(&lost[0], "lost on purpose")
+        .await
+        .unwrap();
     w.settle().await;
     assert_eq!(w.get(&id).await.status, Status::Running);
     assert_eq!(w.engine.recover_zombies().await.unwrap(), 1);
@@ -429,7 +727,11 @@ async fn start_limited(w: &World, keep_waiting: bool) -> String {
     let doc = PipelineDocument::from_value(json!({"application": "shop", "name": "Deploy", "id": "pipe-1",
         "limitConcurrent": true, "keepWaitingPipelines": keep_waiting, "stages": [wait("1", 5, &[])]}))
     .unwrap();
-    let id = w.engine.start(&doc, json!({"type": "manual"})).await.unwrap();
+    let id = w
+        .engine
+        .start(&doc, json!({"type": "manual"}))
+        .await
+        .unwrap();
     w.clock.advance(Duration::from_millis(1));
     id
 }
@@ -441,13 +743,34 @@ async fn limit_concurrent_runs_one_at_a_time_in_order(w: World) {
     let c = start_limited(&w, true).await;
     w.settle().await;
     let status = |e: &Execution| e.status;
-    assert_eq!((status(&w.get(&a).await), status(&w.get(&b).await), status(&w.get(&c).await)), (Status::Running, Status::NotStarted, Status::NotStarted));
-    assert_eq!(w.engine.recover_zombies().await.unwrap(), 0, "waiting executions are not zombies");
+    assert_eq!(
+        (
+            status(&w.get(&a).await),
+            status(&w.get(&b).await),
+            status(&w.get(&c).await)
+        ),
+        (Status::Running, Status::NotStarted, Status::NotStarted)
+    );
+    assert_eq!(
+        w.engine.recover_zombies().await.unwrap(),
+        0,
+        "waiting executions are not zombies"
+    );
     w.advance(5).await;
-    assert_eq!((status(&w.get(&a).await), status(&w.get(&b).await), status(&w.get(&c).await)), (Status::Succeeded, Status::Running, Status::NotStarted));
+    assert_eq!(
+        (
+            status(&w.get(&a).await),
+            status(&w.get(&b).await),
+            status(&w.get(&c).await)
+        ),
+        (Status::Succeeded, Status::Running, Status::NotStarted)
+    );
     w.advance(5).await;
     w.advance(5).await;
-    assert_eq!((status(&w.get(&b).await), status(&w.get(&c).await)), (Status::Succeeded, Status::Succeeded));
+    assert_eq!(
+        (status(&w.get(&b).await), status(&w.get(&c).await)),
+        (Status::Succeeded, Status::Succeeded)
+    );
 }
 
 async fn without_keep_waiting_only_the_newest_waits(w: World) {
@@ -460,7 +783,10 @@ async fn without_keep_waiting_only_the_newest_waits(w: World) {
     assert_eq!(w.get(&b).await.status, Status::Canceled);
     assert_eq!(w.get(&c).await.status, Status::NotStarted);
     w.advance(5).await;
-    assert_eq!((w.get(&a).await.status, w.get(&c).await.status), (Status::Succeeded, Status::Running));
+    assert_eq!(
+        (w.get(&a).await.status, w.get(&c).await.status),
+        (Status::Succeeded, Status::Running)
+    );
 }
 
 async fn pipelines_without_the_limit_run_side_by_side(w: World) {
@@ -468,7 +794,10 @@ async fn pipelines_without_the_limit_run_side_by_side(w: World) {
     let a = w.engine.start(&doc, json!({})).await.unwrap();
     let b = w.engine.start(&doc, json!({})).await.unwrap();
     w.settle().await;
-    assert_eq!((w.get(&a).await.status, w.get(&b).await.status), (Status::Running, Status::Running));
+    assert_eq!(
+        (w.get(&a).await.status, w.get(&b).await.status),
+        (Status::Running, Status::Running)
+    );
 }
 
 async fn a_finished_pipeline_starts_the_pipelines_that_wait_for_it(w: World) {
@@ -478,23 +807,50 @@ async fn a_finished_pipeline_starts_the_pipelines_that_wait_for_it(w: World) {
     .unwrap();
     w.store.save_pipeline(child, "alice").await.unwrap();
     let parent = PipelineDocument::from_value(json!({"application": "shop", "name": "Test", "id": "parent-1", "stages": [wait("1", 0, &[])]})).unwrap();
-    let id = w.engine.start(&parent, json!({"type": "manual", "user": "alice"})).await.unwrap();
+    let id = w
+        .engine
+        .start(&parent, json!({"type": "manual", "user": "alice"}))
+        .await
+        .unwrap();
     w.settle().await;
     let all = w.engine.executions("shop", 10).await.unwrap();
     assert_eq!(all.len(), 2);
     let child = all.iter().find(|e| e.name == "Prod").unwrap();
     assert_eq!(child.status, Status::Succeeded);
-    assert_eq!((child.trigger["type"].clone(), child.trigger["parentExecution"]["id"].clone()), (json!("pipeline"), json!(id)));
-    assert_eq!((child.trigger["user"].clone(), child.trigger["parameters"].clone()), (json!("alice"), json!({"env": "prod"})));
+    assert_eq!(
+        (
+            child.trigger["type"].clone(),
+            child.trigger["parentExecution"]["id"].clone()
+        ),
+        (json!("pipeline"), json!(id))
+    );
+    assert_eq!(
+        (
+            child.trigger["user"].clone(),
+            child.trigger["parameters"].clone()
+        ),
+        (json!("alice"), json!({"env": "prod"}))
+    );
     // Handling the same ending again starts nothing more.
-    w.engine.queue().push(&Message::StartTriggeredPipelines { execution: id.clone() }, Duration::ZERO).await.unwrap();
+    w.engine
+        .queue()
+        .push(
+            &Message::StartTriggeredPipelines {
+                execution: id.clone(),
+            },
+            Duration::ZERO,
+        )
+        .await
+        .unwrap();
     w.settle().await;
     assert_eq!(w.engine.executions("shop", 10).await.unwrap().len(), 2);
 }
 
 async fn a_pipeline_stage_runs_another_pipeline_and_waits_for_it(w: World) {
-    let child = PipelineDocument::from_value(json!({"application": "shop", "name": "Child", "id": "child-1",
-        "parameterConfig": [{"name": "env", "required": true}], "stages": [wait("1", 2, &[])]}))
+    let child = PipelineDocument::from_value(
+        json!({"application": "shop", "name": "Child", "id": "child-1",
+        "parameterConfig": [{"name": "env", "required": true}], "stages": [wait("1", 2, &[])]}),
+    )
     .unwrap();
     w.store.save_pipeline(child, "alice").await.unwrap();
     let failing = PipelineDocument::from_value(json!({"application": "shop", "name": "Failing", "id": "child-2", "stages": [
@@ -518,29 +874,61 @@ async fn a_pipeline_stage_runs_another_pipeline_and_waits_for_it(w: World) {
     w.settle().await;
     let e = w.get(&id).await;
     assert_eq!(status_of(&e, "1"), Status::Running);
-    assert_eq!(e.stage_by_ref("3").unwrap().context["exception"]["details"]["errors"][0], json!("there is no pipeline with id 'nope'"));
-    let child_id = e.stage_by_ref("1").unwrap().outputs["executionId"].as_str().unwrap().to_owned();
+    assert_eq!(
+        e.stage_by_ref("3").unwrap().context["exception"]["details"]["errors"][0],
+        json!("there is no pipeline with id 'nope'")
+    );
+    let child_id = e.stage_by_ref("1").unwrap().outputs["executionId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let child = w.get(&child_id).await;
-    assert_eq!((child.trigger["parameters"]["env"].clone(), child.trigger["parentExecution"]["id"].clone()), (json!("prod"), json!(id)));
+    assert_eq!(
+        (
+            child.trigger["parameters"]["env"].clone(),
+            child.trigger["parentExecution"]["id"].clone()
+        ),
+        (json!("prod"), json!(id))
+    );
     w.advance(2).await;
     assert_eq!(w.get(&child_id).await.status, Status::Succeeded);
     w.advance(5).await;
-    assert_eq!(status_of(&w.get(&id).await, "2"), Status::Running, "the failing child is looked at every 5 s");
+    assert_eq!(
+        status_of(&w.get(&id).await, "2"),
+        Status::Running,
+        "the failing child is looked at every 5 s"
+    );
     w.advance(5).await;
     let e = w.get(&id).await;
-    assert_eq!((status_of(&e, "1"), status_of(&e, "2"), e.status), (Status::Succeeded, Status::Terminal, Status::Terminal));
-    assert_eq!(e.stage_by_ref("2").unwrap().context["exception"]["details"]["errors"][0], json!("the pipeline 'Failing' ended TERMINAL"));
-    assert_eq!(w.engine.executions("shop", 10).await.unwrap().len(), 3, "each child ran once");
+    assert_eq!(
+        (status_of(&e, "1"), status_of(&e, "2"), e.status),
+        (Status::Succeeded, Status::Terminal, Status::Terminal)
+    );
+    assert_eq!(
+        e.stage_by_ref("2").unwrap().context["exception"]["details"]["errors"][0],
+        json!("the pipeline 'Failing' ended TERMINAL")
+    );
+    assert_eq!(
+        w.engine.executions("shop", 10).await.unwrap().len(),
+        3,
+        "each child ran once"
+    );
 
     // Cancelling a parent cancels the pipeline its running stage runs.
     let parent = w.start(json!([{"refId": "1", "type": "pipeline", "name": "Run child", "application": "shop", "pipeline": "child-1",
         "pipelineParameters": {"env": "test"}}])).await;
     w.settle().await;
-    let child = w.get(&parent).await.stages[0].outputs["executionId"].as_str().unwrap().to_owned();
+    let child = w.get(&parent).await.stages[0].outputs["executionId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(w.get(&child).await.status, Status::Running);
     w.engine.cancel(&parent, "carol", None).await.unwrap();
     w.settle().await;
-    assert_eq!((w.get(&parent).await.status, w.get(&child).await.status), (Status::Canceled, Status::Canceled));
+    assert_eq!(
+        (w.get(&parent).await.status, w.get(&child).await.status),
+        (Status::Canceled, Status::Canceled)
+    );
 }
 
 /// A small HTTP service for the webhook stage: `POST /deploy` answers 201 with a job to poll,
@@ -553,14 +941,27 @@ async fn job_service() -> (String, Arc<std::sync::Mutex<Vec<Value>>>) {
     let app = axum::Router::new()
         .route(
             "/deploy",
-            post(move |headers: axum::http::HeaderMap, axum::Json(body): axum::Json<Value>| {
-                let record = record.clone();
-                async move {
-                    let token = headers.get("x-token").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-                    record.lock().unwrap().push(json!({"body": body, "token": token}));
-                    (axum::http::StatusCode::CREATED, [("location", "/jobs/1")], axum::Json(json!({"id": 1})))
-                }
-            }),
+            post(
+                move |headers: axum::http::HeaderMap, axum::Json(body): axum::Json<Value>| {
+                    let record = record.clone();
+                    async move {
+                        let token = headers
+                            .get("x-token")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("")
+                            .to_owned();
+                        record
+                            .lock()
+                            .unwrap()
+                            .push(json!({"body": body, "token": token}));
+                        (
+                            axum::http::StatusCode::CREATED,
+                            [("location", "/jobs/1")],
+                            axum::Json(json!({"id": 1})),
+                        )
+                    }
+                },
+            ),
         )
         .route(
             "/jobs/1",
@@ -569,7 +970,10 @@ async fn job_service() -> (String, Arc<std::sync::Mutex<Vec<Value>>>) {
                 async move { axum::Json(json!({"state": if n < 2 { "RUNNING" } else { "DONE" }})) }
             }),
         )
-        .route("/broken", post(|| async { (axum::http::StatusCode::BAD_REQUEST, "image is missing") }))
+        .route(
+            "/broken",
+            post(|| async { (axum::http::StatusCode::BAD_REQUEST, "image is missing") }),
+        )
         .route(
             "/jobs/1/cancel",
             post({
@@ -604,9 +1008,19 @@ async fn a_webhook_stage_calls_out_and_follows_the_job(w: World) {
         .await;
     w.settle().await;
     let e = w.get(&id).await;
-    assert_eq!(status_of(&e, "1"), Status::Running, "the job is still running");
-    assert_eq!(e.stage_by_ref("2").unwrap().context["exception"]["details"]["errors"][0], json!("the webhook answered 400: image is missing"));
-    assert_eq!(*seen.lock().unwrap(), vec![json!({"body": {"image": "shop:1.4"}, "token": "secret"})]);
+    assert_eq!(
+        status_of(&e, "1"),
+        Status::Running,
+        "the job is still running"
+    );
+    assert_eq!(
+        e.stage_by_ref("2").unwrap().context["exception"]["details"]["errors"][0],
+        json!("the webhook answered 400: image is missing")
+    );
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![json!({"body": {"image": "shop:1.4"}, "token": "secret"})]
+    );
     w.advance(10).await;
     assert_eq!(status_of(&w.get(&id).await, "1"), Status::Running);
     w.advance(10).await;
@@ -614,8 +1028,14 @@ async fn a_webhook_stage_calls_out_and_follows_the_job(w: World) {
     let deploy = e.stage_by_ref("1").unwrap();
     assert_eq!(deploy.status, Status::Succeeded);
     assert_eq!(deploy.outputs["webhook"]["statusCode"], json!(201));
-    assert_eq!(deploy.outputs["webhook"]["monitor"]["status"], json!("DONE"));
-    assert_eq!((status_of(&e, "2"), e.status), (Status::Stopped, Status::Succeeded));
+    assert_eq!(
+        deploy.outputs["webhook"]["monitor"]["status"],
+        json!("DONE")
+    );
+    assert_eq!(
+        (status_of(&e, "2"), e.status),
+        (Status::Stopped, Status::Succeeded)
+    );
 }
 
 async fn a_stage_waits_for_its_execution_window(w: World) {
@@ -626,7 +1046,17 @@ async fn a_stage_waits_for_its_execution_window(w: World) {
     let id = w.start(json!([stage])).await;
     w.settle().await;
     let e = w.get(&id).await;
-    assert_eq!(e.stages[0].tasks.iter().map(|t| (t.name.as_str(), t.status)).collect::<Vec<_>>(), [("waitForExecutionWindow", Status::Running), ("wait", Status::NotStarted)]);
+    assert_eq!(
+        e.stages[0]
+            .tasks
+            .iter()
+            .map(|t| (t.name.as_str(), t.status))
+            .collect::<Vec<_>>(),
+        [
+            ("waitForExecutionWindow", Status::Running),
+            ("wait", Status::NotStarted)
+        ]
+    );
     w.advance(3599).await;
     assert_eq!(w.get(&id).await.status, Status::Running);
     w.advance(1).await;
@@ -634,19 +1064,36 @@ async fn a_stage_waits_for_its_execution_window(w: World) {
 }
 
 async fn cron_triggers_start_each_scheduled_run_once(w: World) {
-    let doc = PipelineDocument::from_value(json!({"application": "shop", "name": "Nightly", "stages": [wait("1", 0, &[])],
+    let doc = PipelineDocument::from_value(
+        json!({"application": "shop", "name": "Nightly", "stages": [wait("1", 0, &[])],
         "triggers": [{"type": "cron", "cronExpression": "0 0/5 * * * ?", "enabled": true},
-                     {"type": "cron", "cronExpression": "0 * * * * ?", "enabled": false}]}))
+                     {"type": "cron", "cronExpression": "0 * * * * ?", "enabled": false}]}),
+    )
     .unwrap();
     w.store.save_pipeline(doc, "alice").await.unwrap();
     let start = w.clock.now_ms();
     // The test clock starts at 08:00:00 UTC: 08:05 and 08:10 fall in the next twelve minutes.
-    assert_eq!(w.engine.fire_cron_triggers(start, start + 12 * 60_000).await.unwrap(), 2);
-    assert_eq!(w.engine.fire_cron_triggers(start, start + 12 * 60_000).await.unwrap(), 0, "the same window again starts nothing");
+    assert_eq!(
+        w.engine
+            .fire_cron_triggers(start, start + 12 * 60_000)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        w.engine
+            .fire_cron_triggers(start, start + 12 * 60_000)
+            .await
+            .unwrap(),
+        0,
+        "the same window again starts nothing"
+    );
     w.settle().await;
     let runs = w.engine.executions("shop", 10).await.unwrap();
     assert_eq!(runs.len(), 2);
-    assert!(runs.iter().all(|e| e.status == Status::Succeeded && e.trigger["type"] == "cron" && e.trigger["user"] == "[cron]"));
+    assert!(runs.iter().all(|e| e.status == Status::Succeeded
+        && e.trigger["type"] == "cron"
+        && e.trigger["user"] == "[cron]"));
 }
 
 async fn expected_artifacts_resolve_from_the_trigger_or_the_previous_run(w: World) {
@@ -654,16 +1101,39 @@ async fn expected_artifacts_resolve_from_the_trigger_or_the_previous_run(w: Worl
         "expectedArtifacts": [{"id": "img", "displayName": "shop image", "usePriorArtifact": true,
             "matchArtifact": {"type": "docker/image", "name": "registry/shop"}}]}))
     .unwrap();
-    let err = w.engine.start(&doc, json!({"type": "manual"})).await.unwrap_err();
-    assert!(err.to_string().contains("expected artifact 'shop image' was not found"), "{err}");
+    let err = w
+        .engine
+        .start(&doc, json!({"type": "manual"}))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("expected artifact 'shop image' was not found"),
+        "{err}"
+    );
     let pushed = json!({"type": "docker/image", "name": "registry/shop", "version": "1.4", "reference": "registry/shop@sha256:abc"});
-    let first = w.engine.start(&doc, json!({"type": "webhook", "artifacts": [pushed]})).await.unwrap();
+    let first = w
+        .engine
+        .start(&doc, json!({"type": "webhook", "artifacts": [pushed]}))
+        .await
+        .unwrap();
     w.clock.advance(Duration::from_millis(1));
-    let second = w.engine.start(&doc, json!({"type": "manual"})).await.unwrap();
+    let second = w
+        .engine
+        .start(&doc, json!({"type": "manual"}))
+        .await
+        .unwrap();
     for id in [first, second] {
         let e = w.get(&id).await;
         let resolved = &e.trigger["resolvedExpectedArtifacts"][0];
-        assert_eq!((resolved["reference"].clone(), resolved["expectedArtifactId"].clone()), (json!("registry/shop@sha256:abc"), json!("img")), "{id}");
+        assert_eq!(
+            (
+                resolved["reference"].clone(),
+                resolved["expectedArtifactId"].clone()
+            ),
+            (json!("registry/shop@sha256:abc"), json!("img")),
+            "{id}"
+        );
     }
 }
 
@@ -680,10 +1150,17 @@ async fn canceling_tells_a_running_webhook_job_to_stop(w: World) {
     w.settle().await;
     assert_eq!(w.get(&id).await.status, Status::Canceled);
     let calls = seen.lock().unwrap().clone();
-    assert_eq!(calls.last().unwrap(), &json!({"canceled": {"reason": "canceled in Topsail"}}));
+    assert_eq!(
+        calls.last().unwrap(),
+        &json!({"canceled": {"reason": "canceled in Topsail"}})
+    );
     assert_eq!(calls.len(), 2, "one deploy, one cancel");
     w.advance(10).await;
-    assert_eq!(w.engine.queue().depth().await.unwrap(), QueueDepth::default(), "the monitor's next check was dropped");
+    assert_eq!(
+        w.engine.queue().depth().await.unwrap(),
+        QueueDepth::default(),
+        "the monitor's next check was dropped"
+    );
 }
 
 /// A queue backend whose writes fail while `down` is set (Redis unreachable after a commit).
@@ -698,7 +1175,11 @@ impl Unreliable {
     }
 
     fn check(&self) -> Result<(), QueueError> {
-        if self.down.load(std::sync::atomic::Ordering::SeqCst) { Err(QueueError::Corrupt("Redis is down (test)".into())) } else { Ok(()) }
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            Err(QueueError::Corrupt("Redis is down (test)".into()))
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -708,14 +1189,31 @@ impl QueueBackend for Unreliable {
         self.check()?;
         self.inner.push(items).await
     }
-    async fn poll(&self, now_ms: i64, max: usize, lease_ms: i64, max_attempts: u32) -> Result<Vec<RawDelivery>, QueueError> {
+    async fn poll(
+        &self,
+        now_ms: i64,
+        max: usize,
+        lease_ms: i64,
+        max_attempts: u32,
+    ) -> Result<Vec<RawDelivery>, QueueError> {
         self.inner.poll(now_ms, max, lease_ms, max_attempts).await
     }
-    async fn complete(&self, id: &str, lease: &str, follow_ups: &[NewItem]) -> Result<bool, QueueError> {
+    async fn complete(
+        &self,
+        id: &str,
+        lease: &str,
+        follow_ups: &[NewItem],
+    ) -> Result<bool, QueueError> {
         self.check()?;
         self.inner.complete(id, lease, follow_ups).await
     }
-    async fn dead_letter(&self, id: &str, lease: &str, reason: &str, now_ms: i64) -> Result<bool, QueueError> {
+    async fn dead_letter(
+        &self,
+        id: &str,
+        lease: &str,
+        reason: &str,
+        now_ms: i64,
+    ) -> Result<bool, QueueError> {
         self.inner.dead_letter(id, lease, reason, now_ms).await
     }
     async fn depth(&self, now_ms: i64) -> Result<QueueDepth, QueueError> {
@@ -737,9 +1235,21 @@ async fn with_redis_failing_after_commits_nothing_is_lost_or_run_twice() {
     let store = db.store().await;
     let clock = ManualClock::starting_at(1_800_000_000_000);
     let redis = support::redis_queue().await;
-    let queue = Arc::new(Unreliable { inner: redis.clone(), down: false.into() });
-    let settings = QueueSettings { visibility_timeout: Duration::from_secs(60), max_attempts: 10 };
-    let engine = Engine::with_queue(&store, queue.clone(), Arc::new(clock.clone()), settings, StageRegistry::standard());
+    let queue = Arc::new(Unreliable {
+        inner: redis.clone(),
+        down: false.into(),
+    });
+    let settings = QueueSettings {
+        visibility_timeout: Duration::from_secs(60),
+        max_attempts: 10,
+    };
+    let engine = Engine::with_queue(
+        &store,
+        queue.clone(),
+        Arc::new(clock.clone()),
+        settings,
+        StageRegistry::standard(),
+    );
     let doc = PipelineDocument::from_value(json!({"application": "shop", "name": "P",
         "stages": [wait("1", 5, &[]), wait("2a", 0, &["1"]), wait("2b", 0, &["1"]), wait("3", 0, &["2a", "2b"])]}))
     .unwrap();
@@ -748,20 +1258,38 @@ async fn with_redis_failing_after_commits_nothing_is_lost_or_run_twice() {
     queue.set_down(true);
     let id = engine.start(&doc, json!({"type": "manual"})).await.unwrap();
     queue.set_down(false);
-    assert_eq!(engine.run_until_idle().await.unwrap(), 0, "nothing reached the queue");
-    assert_eq!(engine.relay_outbox().await.unwrap(), 0, "a fresh row is its writer's to move");
+    assert_eq!(
+        engine.run_until_idle().await.unwrap(),
+        0,
+        "nothing reached the queue"
+    );
+    assert_eq!(
+        engine.relay_outbox().await.unwrap(),
+        0,
+        "a fresh row is its writer's to move"
+    );
     clock.advance(Duration::from_secs(10));
     assert_eq!(engine.relay_outbox().await.unwrap(), 1);
     engine.run_until_idle().await.unwrap();
-    assert_eq!(status_of(&engine.execution(&id).await.unwrap(), "1"), Status::Running);
+    assert_eq!(
+        status_of(&engine.execution(&id).await.unwrap(), "1"),
+        Status::Running
+    );
 
     // Down while the rest runs: every commit lands in the database, no message leaves it.
     queue.set_down(true);
     clock.advance(Duration::from_secs(5));
     engine.run_until_idle().await.unwrap();
     let e = engine.execution(&id).await.unwrap();
-    assert_eq!(e.status, Status::Succeeded, "the worker carried the execution on by itself");
-    assert!(engine.queue().depth().await.unwrap().in_flight >= 1, "the settled message is still leased");
+    assert_eq!(
+        e.status,
+        Status::Succeeded,
+        "the worker carried the execution on by itself"
+    );
+    assert!(
+        engine.queue().depth().await.unwrap().in_flight >= 1,
+        "the settled message is still leased"
+    );
 
     // Back up: the redelivered message is recognised as handled, its follow-ups are moved and
     // dropped as handled too, and the queue and outbox end empty.
@@ -773,7 +1301,12 @@ async fn with_redis_failing_after_commits_nothing_is_lost_or_run_twice() {
     }
     let after = engine.execution(&id).await.unwrap();
     assert_eq!(after, e, "nothing ran again");
-    assert!(after.stages.iter().all(|s| s.tasks.len() == 1 && s.status == Status::Succeeded));
+    assert!(
+        after
+            .stages
+            .iter()
+            .all(|s| s.tasks.len() == 1 && s.status == Status::Succeeded)
+    );
     assert_eq!(engine.queue().depth().await.unwrap(), QueueDepth::default());
     assert_eq!(engine.recover_zombies().await.unwrap(), 0);
     store.close().await.unwrap();

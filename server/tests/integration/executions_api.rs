@@ -11,9 +11,21 @@ use support::{Backend, TestServer, TopsailProcess, call, eventually};
 const DEADLINE: Duration = Duration::from_secs(30);
 
 async fn setup(base: &str, client: &reqwest::Client, stages: Value) {
-    let (status, body) = call(client, base, "applications/create", json!({"input": {"name": "shop", "ownerEmail": "ops@example.com"}})).await;
+    let (status, body) = call(
+        client,
+        base,
+        "applications/create",
+        json!({"input": {"name": "shop", "ownerEmail": "ops@example.com"}}),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
-    let (status, body) = call(client, base, "pipelines/save", json!({"pipeline": {"application": "shop", "name": "P", "stages": stages}})).await;
+    let (status, body) = call(
+        client,
+        base,
+        "pipelines/save",
+        json!({"pipeline": {"application": "shop", "name": "P", "stages": stages}}),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
 }
 
@@ -31,10 +43,21 @@ async fn until_status(base: &str, client: &reqwest::Client, id: &str, wanted: &s
     .await
 }
 
-async fn until_stage_running(base: &str, client: &reqwest::Client, id: &str, ref_id: &str) -> Value {
+async fn until_stage_running(
+    base: &str,
+    client: &reqwest::Client,
+    id: &str,
+    ref_id: &str,
+) -> Value {
     eventually(&format!("stage {ref_id} running"), DEADLINE, || async {
         let e = execution(base, client, id).await;
-        let stage = e["stages"].as_array().unwrap().iter().find(|s| s["refId"] == ref_id).cloned().unwrap();
+        let stage = e["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["refId"] == ref_id)
+            .cloned()
+            .unwrap();
         (stage["status"] == "RUNNING").then_some(stage)
     })
     .await
@@ -48,18 +71,64 @@ async fn a_pipeline_runs_to_success_and_is_listed() {
         {"refId": "2", "type": "wait", "name": "Second", "waitTime": 1, "requisiteStageRefIds": ["1"]}
     ]))
     .await;
-    let (status, id) = call(&s.client, &s.base, "executions/start", json!({"application": "shop", "name": "P"})).await;
+    let (status, id) = call(
+        &s.client,
+        &s.base,
+        "executions/start",
+        json!({"application": "shop", "name": "P"}),
+    )
+    .await;
     assert_eq!(status, 200, "{id}");
     let id = id.as_str().unwrap().to_owned();
     let done = until_status(&s.base, &s.client, &id, "SUCCEEDED").await;
-    assert_eq!(done["trigger"], json!({"type": "manual", "user": "anonymous", "parameters": {}}));
-    assert!(done["stages"].as_array().unwrap().iter().all(|st| st["status"] == "SUCCEEDED"));
-    let (status, value) = call(&s.client, &s.base, "executions/evaluate", json!({"id": id, "expression": "${execution.status.toLowerCase()}"})).await;
+    assert_eq!(
+        done["trigger"],
+        json!({"type": "manual", "user": "anonymous", "parameters": {}})
+    );
+    assert!(
+        done["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|st| st["status"] == "SUCCEEDED")
+    );
+    let (status, value) = call(
+        &s.client,
+        &s.base,
+        "executions/evaluate",
+        json!({"id": id, "expression": "${execution.status.toLowerCase()}"}),
+    )
+    .await;
     assert_eq!((status, value), (200, json!("succeeded")));
-    let (status, body) = call(&s.client, &s.base, "executions/evaluate", json!({"id": id, "expression": "T(java.lang.Runtime).getRuntime()"})).await;
-    assert_eq!((status, body["fields"][0].clone()), (422, json!({"field": "expression", "message": "type references (T(...)) are not allowed"})));
-    let (_, list) = call(&s.client, &s.base, "executions/list", json!({"application": "shop"})).await;
-    assert_eq!(list.as_array().unwrap().iter().map(|e| e["id"].clone()).collect::<Vec<_>>(), [json!(id)]);
+    let (status, body) = call(
+        &s.client,
+        &s.base,
+        "executions/evaluate",
+        json!({"id": id, "expression": "T(java.lang.Runtime).getRuntime()"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["fields"][0].clone()),
+        (
+            422,
+            json!({"field": "expression", "message": "type references (T(...)) are not allowed"})
+        )
+    );
+    let (_, list) = call(
+        &s.client,
+        &s.base,
+        "executions/list",
+        json!({"application": "shop"}),
+    )
+    .await;
+    assert_eq!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].clone())
+            .collect::<Vec<_>>(),
+        [json!(id)]
+    );
     s.stop().await;
 }
 
@@ -71,49 +140,135 @@ async fn a_person_judges_and_a_person_cancels() {
         {"refId": "2", "type": "wait", "name": "Soak", "waitTime": 600, "requisiteStageRefIds": ["1"]}
     ]))
     .await;
-    let (_, id) = call(&s.client, &s.base, "executions/start", json!({"application": "shop", "name": "P"})).await;
+    let (_, id) = call(
+        &s.client,
+        &s.base,
+        "executions/start",
+        json!({"application": "shop", "name": "P"}),
+    )
+    .await;
     let id = id.as_str().unwrap().to_owned();
     let judgment = until_stage_running(&s.base, &s.client, &id, "1").await;
-    let (status, body) = call(&s.client, &s.base, "executions/judge", json!({"id": id, "stage_id": judgment["id"], "judgment": "maybe"})).await;
-    assert_eq!((status, body["fields"][0]["field"].clone()), (422, json!("judgment")));
-    let (status, _) = call(&s.client, &s.base, "executions/judge", json!({"id": id, "stage_id": judgment["id"], "judgment": "continue", "input": "promote"})).await;
+    let (status, body) = call(
+        &s.client,
+        &s.base,
+        "executions/judge",
+        json!({"id": id, "stage_id": judgment["id"], "judgment": "maybe"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["fields"][0]["field"].clone()),
+        (422, json!("judgment"))
+    );
+    let (status, _) = call(
+        &s.client,
+        &s.base,
+        "executions/judge",
+        json!({"id": id, "stage_id": judgment["id"], "judgment": "continue", "input": "promote"}),
+    )
+    .await;
     assert_eq!(status, 200);
     let soak = until_stage_running(&s.base, &s.client, &id, "2").await;
     assert_eq!(soak["status"], "RUNNING");
     let e = execution(&s.base, &s.client, &id).await;
-    assert_eq!(e["stages"][0]["outputs"], json!({"judgmentStatus": "continue", "judgedBy": "anonymous", "judgmentInput": "promote"}));
+    assert_eq!(
+        e["stages"][0]["outputs"],
+        json!({"judgmentStatus": "continue", "judgedBy": "anonymous", "judgmentInput": "promote"})
+    );
 
-    let (status, _) = call(&s.client, &s.base, "executions/cancel", json!({"id": id, "reason": "not today"})).await;
+    let (status, _) = call(
+        &s.client,
+        &s.base,
+        "executions/cancel",
+        json!({"id": id, "reason": "not today"}),
+    )
+    .await;
     assert_eq!(status, 200);
     let canceled = until_status(&s.base, &s.client, &id, "CANCELED").await;
-    assert_eq!((canceled["canceledBy"].clone(), canceled["stages"][1]["status"].clone()), (json!("anonymous"), json!("CANCELED")));
+    assert_eq!(
+        (
+            canceled["canceledBy"].clone(),
+            canceled["stages"][1]["status"].clone()
+        ),
+        (json!("anonymous"), json!("CANCELED"))
+    );
     s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_cannot_start_says_why() {
     let s = TestServer::start(Backend::Sqlite).await;
-    setup(&s.base, &s.client, json!([{"refId": "1", "type": "bakeManifest", "name": "Bake"}])).await;
-    let (status, body) = call(&s.client, &s.base, "executions/start", json!({"application": "shop", "name": "P"})).await;
-    assert_eq!((status, body["message"].clone()), (409, json!("stage 1 (Bake): stage type 'bakeManifest' is not supported")));
+    setup(
+        &s.base,
+        &s.client,
+        json!([{"refId": "1", "type": "bakeManifest", "name": "Bake"}]),
+    )
+    .await;
+    let (status, body) = call(
+        &s.client,
+        &s.base,
+        "executions/start",
+        json!({"application": "shop", "name": "P"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["message"].clone()),
+        (
+            409,
+            json!("stage 1 (Bake): stage type 'bakeManifest' is not supported")
+        )
+    );
     let (_, body) = call(&s.client, &s.base, "pipelines/save", json!({"pipeline": {"application": "shop", "name": "Params",
         "parameterConfig": [{"name": "env", "required": true, "hasOptions": true, "options": [{"value": "test"}]}],
         "stages": [{"refId": "1", "type": "wait", "name": "W", "waitTime": "${parameters.env == 'test' ? 0 : 1}"}]}})).await;
     assert_eq!(body["version"], 1, "{body}");
     let (status, body) = call(&s.client, &s.base, "executions/start", json!({"application": "shop", "name": "Params", "trigger": {"type": "manual", "parameters": {"env": "prod"}}})).await;
-    assert_eq!((status, body["fields"][0].clone()), (422, json!({"field": "parameters.env", "message": "parameter 'env' must be one of test"})));
+    assert_eq!(
+        (status, body["fields"][0].clone()),
+        (
+            422,
+            json!({"field": "parameters.env", "message": "parameter 'env' must be one of test"})
+        )
+    );
     let (status, id) = call(&s.client, &s.base, "executions/start", json!({"application": "shop", "name": "Params", "trigger": {"type": "manual", "parameters": {"env": "test"}}})).await;
     assert_eq!(status, 200, "{id}");
     let done = until_status(&s.base, &s.client, id.as_str().unwrap(), "SUCCEEDED").await;
     assert_eq!(done["stages"][0]["context"]["waitTime"], 0);
-    let (status, _) = call(&s.client, &s.base, "executions/start", json!({"application": "shop", "name": "Nope"})).await;
+    let (status, _) = call(
+        &s.client,
+        &s.base,
+        "executions/start",
+        json!({"application": "shop", "name": "Nope"}),
+    )
+    .await;
     assert_eq!(status, 404);
-    let (status, _) = call(&s.client, &s.base, "executions/get", json!({"id": "no-such-execution"})).await;
+    let (status, _) = call(
+        &s.client,
+        &s.base,
+        "executions/get",
+        json!({"id": "no-such-execution"}),
+    )
+    .await;
     assert_eq!(status, 404);
-    let (_, body) = call(&s.client, &s.base, "pipelines/save", json!({"pipeline": {"application": "shop", "name": "Off", "disabled": true, "stages": []}})).await;
+    let (_, body) = call(
+        &s.client,
+        &s.base,
+        "pipelines/save",
+        json!({"pipeline": {"application": "shop", "name": "Off", "disabled": true, "stages": []}}),
+    )
+    .await;
     assert_eq!(body["version"], 1);
-    let (status, body) = call(&s.client, &s.base, "executions/start", json!({"application": "shop", "name": "Off"})).await;
-    assert_eq!((status, body["message"].clone()), (409, json!("pipeline 'Off' is disabled")));
+    let (status, body) = call(
+        &s.client,
+        &s.base,
+        "executions/start",
+        json!({"application": "shop", "name": "Off"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["message"].clone()),
+        (409, json!("pipeline 'Off' is disabled"))
+    );
     s.stop().await;
 }
 
@@ -127,31 +282,76 @@ async fn executions_stream_live() {
         {"refId": "2", "type": "wait", "name": "After", "waitTime": 0, "requisiteStageRefIds": ["1"]}
     ]))
     .await;
-    let mut list = s.client.get(format!("{}/api/executions/stream?application=shop", s.base)).send().await.unwrap();
+    let mut list = s
+        .client
+        .get(format!("{}/api/executions/stream?application=shop", s.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(list.headers()["content-type"], "text/event-stream");
     let mut list_buffer = String::new();
-    support::next_event(&mut list, &mut list_buffer, "executions", |v| v == &json!([])).await;
+    support::next_event(&mut list, &mut list_buffer, "executions", |v| {
+        v == &json!([])
+    })
+    .await;
 
-    let (_, id) = call(&s.client, &s.base, "executions/start", json!({"application": "shop", "name": "P"})).await;
+    let (_, id) = call(
+        &s.client,
+        &s.base,
+        "executions/start",
+        json!({"application": "shop", "name": "P"}),
+    )
+    .await;
     let id = id.as_str().unwrap().to_owned();
     let waiting = |v: &Value| v["id"] == id.as_str() && v["stages"][0]["status"] == "RUNNING";
-    support::next_event(&mut list, &mut list_buffer, "executions", |v| v.as_array().is_some_and(|l| l.iter().any(waiting))).await;
+    support::next_event(&mut list, &mut list_buffer, "executions", |v| {
+        v.as_array().is_some_and(|l| l.iter().any(waiting))
+    })
+    .await;
 
-    let mut one = s.client.get(format!("{}/api/executions/stream?execution={id}", s.base)).send().await.unwrap();
+    let mut one = s
+        .client
+        .get(format!("{}/api/executions/stream?execution={id}", s.base))
+        .send()
+        .await
+        .unwrap();
     let mut one_buffer = String::new();
     let e = support::next_event(&mut one, &mut one_buffer, "execution", waiting).await;
     let judgment = e["stages"][0]["id"].as_str().unwrap().to_owned();
-    let (status, body) = call(&s.client, &s.base, "executions/judge", json!({"id": id, "stage_id": judgment, "judgment": "continue"})).await;
+    let (status, body) = call(
+        &s.client,
+        &s.base,
+        "executions/judge",
+        json!({"id": id, "stage_id": judgment, "judgment": "continue"}),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
-    let done = support::next_event(&mut one, &mut one_buffer, "execution", |v| v["status"] == "SUCCEEDED").await;
+    let done = support::next_event(&mut one, &mut one_buffer, "execution", |v| {
+        v["status"] == "SUCCEEDED"
+    })
+    .await;
     assert_eq!(done["stages"][1]["status"], "SUCCEEDED");
-    support::next_event(&mut list, &mut list_buffer, "executions", |v| v[0]["status"] == "SUCCEEDED").await;
+    support::next_event(&mut list, &mut list_buffer, "executions", |v| {
+        v[0]["status"] == "SUCCEEDED"
+    })
+    .await;
 
     // What cannot be followed says so.
-    let mut missing = s.client.get(format!("{}/api/executions/stream?execution=no-such-run", s.base)).send().await.unwrap();
+    let mut missing = s
+        .client
+        .get(format!(
+            "{}/api/executions/stream?execution=no-such-run",
+            s.base
+        ))
+        .send()
+        .await
+        .unwrap();
     let mut buffer = String::new();
     let failure = support::next_event(&mut missing, &mut buffer, "failure", |_| true).await;
-    assert_eq!(failure, json!({"error": "notFound", "what": "execution 'no-such-run'"}));
+    assert_eq!(
+        failure,
+        json!({"error": "notFound", "what": "execution 'no-such-run'"})
+    );
     let (status, _) = s.get("/api/executions/stream").await;
     assert_eq!(status, 400);
     s.stop().await;
@@ -163,7 +363,11 @@ async fn executions_stream_live() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_the_server_mid_pipeline_loses_and_doubles_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    kill_mid_pipeline(dir.path(), &[("TOPSAIL_QUEUE_VISIBILITY_TIMEOUT_MS", "300")]).await;
+    kill_mid_pipeline(
+        dir.path(),
+        &[("TOPSAIL_QUEUE_VISIBILITY_TIMEOUT_MS", "300")],
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -179,7 +383,12 @@ async fn killing_a_server_on_postgres_and_redis_mid_pipeline_loses_and_doubles_n
         ("TOPSAIL_REDIS_KEY_PREFIX", prefix.as_str()),
     ];
     kill_mid_pipeline(db.dir.path(), &env).await;
-    server::orchestration::queue::RedisQueue::connect(&redis_url, &format!("{prefix}:queue")).await.unwrap().delete_all().await.unwrap();
+    server::orchestration::queue::RedisQueue::connect(&redis_url, &format!("{prefix}:queue"))
+        .await
+        .unwrap()
+        .delete_all()
+        .await
+        .unwrap();
     db.drop().await;
 }
 
@@ -194,7 +403,13 @@ async fn kill_mid_pipeline(data_dir: &std::path::Path, env: &[(&str, &str)]) {
         {"refId": "4", "type": "wait", "name": "Four", "waitTime": 0, "requisiteStageRefIds": ["3a", "3b"]}
     ]))
     .await;
-    let (status, id) = call(&client, &server.base, "executions/start", json!({"application": "shop", "name": "P"})).await;
+    let (status, id) = call(
+        &client,
+        &server.base,
+        "executions/start",
+        json!({"application": "shop", "name": "P"}),
+    )
+    .await;
     assert_eq!(status, 200);
     let id = id.as_str().unwrap().to_owned();
 
@@ -219,25 +434,61 @@ async fn kill_mid_pipeline(data_dir: &std::path::Path, env: &[(&str, &str)]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_webhook_starts_the_pipelines_whose_constraints_it_meets() {
     let s = TestServer::start(Backend::Sqlite).await;
-    let (status, body) = call(&s.client, &s.base, "applications/create", json!({"input": {"name": "shop", "ownerEmail": "ops@example.com"}})).await;
+    let (status, body) = call(
+        &s.client,
+        &s.base,
+        "applications/create",
+        json!({"input": {"name": "shop", "ownerEmail": "ops@example.com"}}),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     let pipeline = json!({"application": "shop", "name": "On push", "parameterConfig": [{"name": "tag", "required": true}],
         "triggers": [{"type": "webhook", "source": "ci", "enabled": true, "payloadConstraints": {"branch": "main"}}],
         "stages": [{"refId": "1", "type": "evaluateVariables", "name": "Tag", "variables": [{"key": "image", "value": "shop:${parameters.tag}"}]}]});
-    let (status, body) = call(&s.client, &s.base, "pipelines/save", json!({"pipeline": pipeline})).await;
+    let (status, body) = call(
+        &s.client,
+        &s.base,
+        "pipelines/save",
+        json!({"pipeline": pipeline}),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
 
     let post = |path: &'static str, body: Value| {
         let client = s.client.clone();
         let url = format!("{}{path}", s.base);
-        async move { client.post(url).json(&body).send().await.unwrap().json::<Value>().await.unwrap() }
+        async move {
+            client
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
     };
-    let ignored = post("/webhooks/webhook/ci", json!({"branch": "dev", "parameters": {"tag": "9"}})).await;
+    let ignored = post(
+        "/webhooks/webhook/ci",
+        json!({"branch": "dev", "parameters": {"tag": "9"}}),
+    )
+    .await;
     assert_eq!(ignored["executionIds"], json!([]));
     let refused = post("/webhooks/webhook/ci", json!({"branch": "main"})).await;
     assert_eq!(refused["executionIds"], json!([]));
-    assert!(refused["refused"][0]["reason"].as_str().unwrap().contains("parameter 'tag' is required"), "{refused}");
-    let accepted = post("/gate/webhooks/webhook/ci", json!({"branch": "main", "parameters": {"tag": "1.4"}})).await;
+    assert!(
+        refused["refused"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("parameter 'tag' is required"),
+        "{refused}"
+    );
+    let accepted = post(
+        "/gate/webhooks/webhook/ci",
+        json!({"branch": "main", "parameters": {"tag": "1.4"}}),
+    )
+    .await;
     assert_eq!(accepted["eventProcessed"], true);
     let id = accepted["executionIds"][0].as_str().unwrap().to_owned();
     let done = until_status(&s.base, &s.client, &id, "SUCCEEDED").await;

@@ -21,7 +21,15 @@ async fn send(s: &TestServer, method: &str, path: &str, body: Option<Value>) -> 
 }
 
 async fn task(s: &TestServer, job: Value) -> Value {
-    let (status, reference) = send(s, "POST", "/tasks", Some(json!({"application": job["application"]["name"], "description": "spin", "job": [job]}))).await;
+    let (status, reference) = send(
+        s,
+        "POST",
+        "/tasks",
+        Some(
+            json!({"application": job["application"]["name"], "description": "spin", "job": [job]}),
+        ),
+    )
+    .await;
     assert_eq!(status, 200, "{reference}");
     let path = reference["ref"].as_str().unwrap().to_owned();
     let (status, task) = send(s, "GET", &path, None).await;
@@ -44,16 +52,41 @@ async fn spin_application_save_get_list_and_delete() {
     let again = task(&s, json!({"type": "createApplication", "application": {"name": "shop", "email": "platform@example.com"}})).await;
     assert_eq!(again["status"], "SUCCEEDED");
     let (_, app) = send(&s, "GET", "/applications/shop", None).await;
-    assert_eq!((app["name"].clone(), app["attributes"]["email"].clone()), (json!("shop"), json!("platform@example.com")));
+    assert_eq!(
+        (app["name"].clone(), app["attributes"]["email"].clone()),
+        (json!("shop"), json!("platform@example.com"))
+    );
     // A save that does not mention deploy targets (spin does not know them) keeps them.
-    assert_eq!(app["attributes"]["deployTargets"], json!([{"account": "staging", "namespace": "shop-test"}]));
+    assert_eq!(
+        app["attributes"]["deployTargets"],
+        json!([{"account": "staging", "namespace": "shop-test"}])
+    );
 
-    let bad = task(&s, json!({"type": "createApplication", "application": {"name": "Bad Name", "email": "x"}})).await;
+    let bad = task(
+        &s,
+        json!({"type": "createApplication", "application": {"name": "Bad Name", "email": "x"}}),
+    )
+    .await;
     assert_eq!(bad["status"], "TERMINAL");
-    let exception = bad["variables"].as_array().unwrap().iter().find(|v| v["key"] == "exception").unwrap();
-    assert!(exception["value"]["details"]["error"].as_str().unwrap().contains("lowercase"), "{exception}");
+    let exception = bad["variables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["key"] == "exception")
+        .unwrap();
+    assert!(
+        exception["value"]["details"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("lowercase"),
+        "{exception}"
+    );
 
-    let deleted = task(&s, json!({"type": "deleteApplication", "application": {"name": "shop"}})).await;
+    let deleted = task(
+        &s,
+        json!({"type": "deleteApplication", "application": {"name": "shop"}}),
+    )
+    .await;
     assert_eq!(deleted["status"], "SUCCEEDED");
     let (status, body) = send(&s, "GET", "/applications/shop", None).await;
     assert_eq!((status, body["status"].clone()), (404, json!(404)));
@@ -74,21 +107,49 @@ async fn spin_pipeline_save_get_execute_and_steer() {
     assert_eq!(status, 200);
     let (_, configs) = send(&s, "GET", "/applications/shop/pipelineConfigs", None).await;
     assert_eq!(configs.as_array().unwrap().len(), 1);
-    let (status, config) = send(&s, "GET", "/applications/shop/pipelineConfigs/Promote", None).await;
-    assert_eq!((status, config["stages"].clone()), (200, pipeline["stages"].clone()));
+    let (status, config) = send(
+        &s,
+        "GET",
+        "/applications/shop/pipelineConfigs/Promote",
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, config["stages"].clone()),
+        (200, pipeline["stages"].clone())
+    );
     let (status, body) = send(&s, "GET", "/applications/shop/pipelineConfigs/Nope", None).await;
     assert_eq!((status, body["error"].clone()), (404, json!("Not Found")));
 
-    let (status, started) = send(&s, "POST", "/pipelines/shop/Promote", Some(json!({"type": "manual", "parameters": {}}))).await;
+    let (status, started) = send(
+        &s,
+        "POST",
+        "/pipelines/shop/Promote",
+        Some(json!({"type": "manual", "parameters": {}})),
+    )
+    .await;
     assert_eq!(status, 202, "{started}");
     let path = started["ref"].as_str().unwrap().to_owned();
     let judgment = eventually("the judgment to wait", Duration::from_secs(20), || async {
         let (_, e) = send(&s, "GET", &path, None).await;
-        (e["stages"][0]["status"] == "RUNNING").then(|| e["stages"][0]["id"].as_str().unwrap().to_owned())
+        (e["stages"][0]["status"] == "RUNNING")
+            .then(|| e["stages"][0]["id"].as_str().unwrap().to_owned())
     })
     .await;
-    let (status, after) = send(&s, "PATCH", &format!("{path}/stages/{judgment}"), Some(json!({"judgmentStatus": "continue"}))).await;
-    assert_eq!((status, after["stages"][0]["context"]["judgmentStatus"].clone()), (200, json!("continue")));
+    let (status, after) = send(
+        &s,
+        "PATCH",
+        &format!("{path}/stages/{judgment}"),
+        Some(json!({"judgmentStatus": "continue"})),
+    )
+    .await;
+    assert_eq!(
+        (
+            status,
+            after["stages"][0]["context"]["judgmentStatus"].clone()
+        ),
+        (200, json!("continue"))
+    );
     eventually("the soak to start", Duration::from_secs(20), || async {
         let (_, e) = send(&s, "GET", &path, None).await;
         (e["stages"][1]["status"] == "RUNNING").then_some(())
@@ -102,23 +163,50 @@ async fn spin_pipeline_save_get_execute_and_steer() {
     .await;
     let (status, body) = send(&s, "PUT", &format!("{path}/pause"), None).await;
     assert_eq!(status, 409, "{body}");
-    assert_eq!(send(&s, "PUT", &format!("{path}/resume"), None).await.0, 202);
+    assert_eq!(
+        send(&s, "PUT", &format!("{path}/resume"), None).await.0,
+        202
+    );
     eventually("resume", Duration::from_secs(20), || async {
         let (_, e) = send(&s, "GET", &path, None).await;
         (e["status"] == "RUNNING").then_some(())
     })
     .await;
-    assert_eq!(send(&s, "PUT", &format!("{path}/cancel?reason=done"), None).await.0, 202);
+    assert_eq!(
+        send(&s, "PUT", &format!("{path}/cancel?reason=done"), None)
+            .await
+            .0,
+        202
+    );
     let canceled = eventually("cancel", Duration::from_secs(20), || async {
         let (_, e) = send(&s, "GET", &path, None).await;
         (e["status"] == "CANCELED").then_some(e)
     })
     .await;
-    assert_eq!((canceled["type"].clone(), canceled["cancellationReason"].clone()), (json!("PIPELINE"), json!("done")));
+    assert_eq!(
+        (
+            canceled["type"].clone(),
+            canceled["cancellationReason"].clone()
+        ),
+        (json!("PIPELINE"), json!("done"))
+    );
 
     let (_, executions) = send(&s, "GET", "/applications/shop/pipelines?limit=5", None).await;
     assert_eq!(executions.as_array().unwrap().len(), 1);
-    assert_eq!(send(&s, "DELETE", "/pipelines/shop/Promote", None).await.0, 200);
-    assert_eq!(send(&s, "GET", "/applications/shop/pipelineConfigs/Promote", None).await.0, 404);
+    assert_eq!(
+        send(&s, "DELETE", "/pipelines/shop/Promote", None).await.0,
+        200
+    );
+    assert_eq!(
+        send(
+            &s,
+            "GET",
+            "/applications/shop/pipelineConfigs/Promote",
+            None
+        )
+        .await
+        .0,
+        404
+    );
     s.stop().await;
 }

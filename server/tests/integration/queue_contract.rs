@@ -29,10 +29,18 @@ where
     let clock = ManualClock::starting_at(1_800_000_000_000);
     match kind {
         Kind::Sqlite | Kind::Postgres => {
-            let backend = if matches!(kind, Kind::Sqlite) { support::Backend::Sqlite } else { support::Backend::Postgres };
+            let backend = if matches!(kind, Kind::Sqlite) {
+                support::Backend::Sqlite
+            } else {
+                support::Backend::Postgres
+            };
             let db = support::TestDatabase::create(backend).await;
             let store = db.store().await;
-            let queue = WorkQueue::new(Arc::new(DatabaseQueue::new(&store)), Arc::new(clock.clone()), settings);
+            let queue = WorkQueue::new(
+                Arc::new(DatabaseQueue::new(&store)),
+                Arc::new(clock.clone()),
+                settings,
+            );
             let outcome = tokio::spawn(body(queue, clock)).await;
             store.close().await.unwrap();
             db.drop().await;
@@ -53,11 +61,16 @@ where
 }
 
 fn start(execution: &str) -> Message {
-    Message::StartExecution { execution: execution.into() }
+    Message::StartExecution {
+        execution: execution.into(),
+    }
 }
 
 fn settings(visibility_timeout_s: u64, max_attempts: u32) -> QueueSettings {
-    QueueSettings { visibility_timeout: Duration::from_secs(visibility_timeout_s), max_attempts }
+    QueueSettings {
+        visibility_timeout: Duration::from_secs(visibility_timeout_s),
+        max_attempts,
+    }
 }
 
 async fn a_due_message_is_delivered_once_while_leased(q: WorkQueue, _clock: ManualClock) {
@@ -66,21 +79,44 @@ async fn a_due_message_is_delivered_once_while_leased(q: WorkQueue, _clock: Manu
     assert_eq!(got.len(), 1);
     assert_eq!((&got[0].message, got[0].attempt), (&start("e1"), 1));
     assert!(q.poll(10).await.unwrap().is_empty());
-    assert_eq!(q.depth().await.unwrap(), QueueDepth { in_flight: 1, ..Default::default() });
+    assert_eq!(
+        q.depth().await.unwrap(),
+        QueueDepth {
+            in_flight: 1,
+            ..Default::default()
+        }
+    );
 }
 
 async fn a_delayed_message_waits_until_it_is_due(q: WorkQueue, clock: ManualClock) {
-    q.push(&start("later"), Duration::from_secs(5)).await.unwrap();
+    q.push(&start("later"), Duration::from_secs(5))
+        .await
+        .unwrap();
     assert!(q.poll(10).await.unwrap().is_empty());
-    assert_eq!(q.depth().await.unwrap(), QueueDepth { scheduled: 1, ..Default::default() });
+    assert_eq!(
+        q.depth().await.unwrap(),
+        QueueDepth {
+            scheduled: 1,
+            ..Default::default()
+        }
+    );
     clock.advance(Duration::from_millis(4_999));
     assert!(q.poll(10).await.unwrap().is_empty());
     clock.advance(Duration::from_millis(1));
-    assert_eq!(q.depth().await.unwrap(), QueueDepth { ready: 1, ..Default::default() });
+    assert_eq!(
+        q.depth().await.unwrap(),
+        QueueDepth {
+            ready: 1,
+            ..Default::default()
+        }
+    );
     assert_eq!(q.poll(10).await.unwrap()[0].message, start("later"));
 }
 
-async fn an_unacked_message_is_delivered_again_after_the_visibility_timeout(q: WorkQueue, clock: ManualClock) {
+async fn an_unacked_message_is_delivered_again_after_the_visibility_timeout(
+    q: WorkQueue,
+    clock: ManualClock,
+) {
     q.push(&start("e1"), Duration::ZERO).await.unwrap();
     let first = q.poll(10).await.unwrap().remove(0);
     clock.advance(Duration::from_secs(29));
@@ -97,24 +133,62 @@ async fn an_unacked_message_is_delivered_again_after_the_visibility_timeout(q: W
 }
 
 async fn complete_acks_and_enqueues_follow_ups_together(q: WorkQueue, clock: ManualClock) {
-    q.push(&Message::StartStage { execution: "e1".into(), stage: "s1".into() }, Duration::ZERO).await.unwrap();
+    q.push(
+        &Message::StartStage {
+            execution: "e1".into(),
+            stage: "s1".into(),
+        },
+        Duration::ZERO,
+    )
+    .await
+    .unwrap();
     let d = q.poll(10).await.unwrap().remove(0);
-    let run = Message::RunTask { execution: "e1".into(), stage: "s1".into(), task: "t1".into() };
-    let check = Message::CompleteStage { execution: "e1".into(), stage: "s1".into() };
-    assert!(q.complete(&d, &[(run.clone(), Duration::ZERO), (check.clone(), Duration::from_secs(10))]).await.unwrap());
+    let run = Message::RunTask {
+        execution: "e1".into(),
+        stage: "s1".into(),
+        task: "t1".into(),
+    };
+    let check = Message::CompleteStage {
+        execution: "e1".into(),
+        stage: "s1".into(),
+    };
+    assert!(
+        q.complete(
+            &d,
+            &[
+                (run.clone(), Duration::ZERO),
+                (check.clone(), Duration::from_secs(10))
+            ]
+        )
+        .await
+        .unwrap()
+    );
     let next = q.poll(10).await.unwrap();
     assert_eq!(next.iter().map(|d| &d.message).collect::<Vec<_>>(), [&run]);
     assert!(q.ack(&next[0]).await.unwrap());
     clock.advance(Duration::from_secs(10));
     let later = q.poll(10).await.unwrap();
-    assert_eq!(later.iter().map(|d| &d.message).collect::<Vec<_>>(), [&check]);
+    assert_eq!(
+        later.iter().map(|d| &d.message).collect::<Vec<_>>(),
+        [&check]
+    );
 
     // A consumer that lost its lease stores none of its follow-ups.
     clock.advance(Duration::from_secs(30));
     let again = q.poll(10).await.unwrap().remove(0);
     assert_eq!(again.attempt, 2);
-    assert!(!q.complete(&later[0], &[(start("never"), Duration::ZERO)]).await.unwrap());
-    assert_eq!(q.depth().await.unwrap(), QueueDepth { in_flight: 1, ..Default::default() });
+    assert!(
+        !q.complete(&later[0], &[(start("never"), Duration::ZERO)])
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        q.depth().await.unwrap(),
+        QueueDepth {
+            in_flight: 1,
+            ..Default::default()
+        }
+    );
 }
 
 async fn a_message_delivered_too_often_goes_to_the_dead_letters(q: WorkQueue, clock: ManualClock) {
@@ -129,9 +203,21 @@ async fn a_message_delivered_too_often_goes_to_the_dead_letters(q: WorkQueue, cl
     let dead = q.dead_letters(10).await.unwrap();
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].attempts, 3);
-    assert_eq!(dead[0].reason, "delivered 3 times without being acknowledged");
-    assert_eq!(serde_json::from_str::<Message>(&dead[0].payload).unwrap(), start("poison"));
-    assert_eq!(q.depth().await.unwrap(), QueueDepth { dead: 1, ..Default::default() });
+    assert_eq!(
+        dead[0].reason,
+        "delivered 3 times without being acknowledged"
+    );
+    assert_eq!(
+        serde_json::from_str::<Message>(&dead[0].payload).unwrap(),
+        start("poison")
+    );
+    assert_eq!(
+        q.depth().await.unwrap(),
+        QueueDepth {
+            dead: 1,
+            ..Default::default()
+        }
+    );
 }
 
 async fn a_consumer_can_dead_letter_a_message(q: WorkQueue, clock: ManualClock) {
@@ -142,36 +228,62 @@ async fn a_consumer_can_dead_letter_a_message(q: WorkQueue, clock: ManualClock) 
     clock.advance(Duration::from_secs(600));
     assert!(q.poll(10).await.unwrap().is_empty());
     let dead = q.dead_letters(10).await.unwrap();
-    assert_eq!((dead.len(), dead[0].reason.as_str(), dead[0].attempts), (1, "stage type not supported", 1));
+    assert_eq!(
+        (dead.len(), dead[0].reason.as_str(), dead[0].attempts),
+        (1, "stage type not supported", 1)
+    );
 }
 
 async fn an_unreadable_message_is_dead_lettered_not_delivered(q: WorkQueue, _clock: ManualClock) {
-    let garbage = NewItem { id: "garbage-1".into(), payload: "{\"type\":\"noSuchMessage\"}".into(), deliver_at_ms: 0, lease: None };
+    let garbage = NewItem {
+        id: "garbage-1".into(),
+        payload: "{\"type\":\"noSuchMessage\"}".into(),
+        deliver_at_ms: 0,
+        lease: None,
+    };
     q.backend().push(&[garbage]).await.unwrap();
     q.push(&start("fine"), Duration::ZERO).await.unwrap();
     let got = q.poll(10).await.unwrap();
-    assert_eq!(got.iter().map(|d| &d.message).collect::<Vec<_>>(), [&start("fine")]);
+    assert_eq!(
+        got.iter().map(|d| &d.message).collect::<Vec<_>>(),
+        [&start("fine")]
+    );
     let dead = q.dead_letters(10).await.unwrap();
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].id, "garbage-1");
-    assert!(dead[0].reason.starts_with("unreadable message:"), "{}", dead[0].reason);
+    assert!(
+        dead[0].reason.starts_with("unreadable message:"),
+        "{}",
+        dead[0].reason
+    );
 }
 
-async fn due_messages_come_in_due_order_and_poll_takes_at_most_max(q: WorkQueue, clock: ManualClock) {
+async fn due_messages_come_in_due_order_and_poll_takes_at_most_max(
+    q: WorkQueue,
+    clock: ManualClock,
+) {
     for (name, secs) in [("a", 3), ("b", 1), ("c", 2), ("d", 4), ("e", 5)] {
-        q.push(&start(name), Duration::from_secs(secs)).await.unwrap();
+        q.push(&start(name), Duration::from_secs(secs))
+            .await
+            .unwrap();
     }
     clock.advance(Duration::from_secs(5));
     let first = q.poll(2).await.unwrap();
     let rest = q.poll(10).await.unwrap();
-    let order: Vec<&str> = first.iter().chain(&rest).map(|d| d.message.execution()).collect();
+    let order: Vec<&str> = first
+        .iter()
+        .chain(&rest)
+        .map(|d| d.message.execution())
+        .collect();
     assert_eq!((first.len(), order), (2, vec!["b", "c", "a", "d", "e"]));
 }
 
 async fn concurrent_pollers_lease_each_message_once(q: WorkQueue, _clock: ManualClock) {
     const N: usize = 60;
     for i in 0..N {
-        q.push(&start(&format!("e{i}")), Duration::ZERO).await.unwrap();
+        q.push(&start(&format!("e{i}")), Duration::ZERO)
+            .await
+            .unwrap();
     }
     let pollers = (0..4).map(|_| {
         let q = q.clone();
@@ -209,13 +321,31 @@ async fn a_claimed_message_is_stored_leased_to_its_writer(q: WorkQueue, clock: M
     // Nobody else sees it while its writer handles it...
     assert!(q.poll(10).await.unwrap().is_empty());
     let payloads = q.backend().payloads().await.unwrap();
-    assert_eq!(payloads.iter().map(|p| serde_json::from_str::<Message>(p).unwrap()).collect::<Vec<_>>(), [start("mine")]);
-    assert_eq!(q.depth().await.unwrap(), QueueDepth { in_flight: 1, ..Default::default() });
+    assert_eq!(
+        payloads
+            .iter()
+            .map(|p| serde_json::from_str::<Message>(p).unwrap())
+            .collect::<Vec<_>>(),
+        [start("mine")]
+    );
+    assert_eq!(
+        q.depth().await.unwrap(),
+        QueueDepth {
+            in_flight: 1,
+            ..Default::default()
+        }
+    );
     assert_eq!((delivery.attempt, &delivery.message), (1, &start("mine")));
     // ...and if the writer dies, it comes back once the lease runs out, as a second delivery.
     clock.advance(Duration::from_secs(31));
     let again = q.poll(10).await.unwrap();
-    assert_eq!(again.iter().map(|d| (d.attempt, &d.message)).collect::<Vec<_>>(), [(2, &start("mine"))]);
+    assert_eq!(
+        again
+            .iter()
+            .map(|d| (d.attempt, &d.message))
+            .collect::<Vec<_>>(),
+        [(2, &start("mine"))]
+    );
     assert!(!q.ack(&delivery).await.unwrap(), "the first lease is gone");
     assert!(q.ack(&again[0]).await.unwrap());
 

@@ -13,7 +13,7 @@ use server::events::images::ImageEvents;
 use server::orchestration::engine::Engine;
 use server::orchestration::queue::{QueueSettings, SystemClock};
 use server::orchestration::stages::StageRegistry;
-use server::registries::{RegistryClient, RegistryError, Registries};
+use server::registries::{Registries, RegistryClient, RegistryError};
 
 use crate::support::{self, Backend, TestServer, eventually};
 
@@ -33,7 +33,11 @@ impl Drop for Registry {
 }
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Registry {
@@ -64,20 +68,47 @@ impl Registry {
         let http = reqwest::Client::new();
         eventually("the registry to answer", Duration::from_secs(20), || {
             let (http, url) = (http.clone(), url.clone());
-            async move { http.get(format!("{url}/v2/")).send().await.ok().filter(|r| r.status() == 200).map(|_| ()) }
+            async move {
+                http.get(format!("{url}/v2/"))
+                    .send()
+                    .await
+                    .ok()
+                    .filter(|r| r.status() == 200)
+                    .map(|_| ())
+            }
         })
         .await;
-        Self { host: format!("127.0.0.1:{port}"), url, child, _dir: dir }
+        Self {
+            host: format!("127.0.0.1:{port}"),
+            url,
+            child,
+            _dir: dir,
+        }
     }
 
     /// Pushes a small real image by the registry HTTP API; returns its digest.
     pub async fn push(&self, repository: &str, tag: &str) -> String {
-        let image = jenkins_emulator::script::PushImage { registry: self.url.clone(), repository: repository.into(), tag: tag.into() };
-        jenkins_emulator::registry::push(&reqwest::Client::new(), &image, &format!("{repository}:{tag}")).await.unwrap()
+        let image = jenkins_emulator::script::PushImage {
+            registry: self.url.clone(),
+            repository: repository.into(),
+            tag: tag.into(),
+        };
+        jenkins_emulator::registry::push(
+            &reqwest::Client::new(),
+            &image,
+            &format!("{repository}:{tag}"),
+        )
+        .await
+        .unwrap()
     }
 }
 
-pub fn account(name: &str, url: &str, secret: Option<&str>, poll_interval_ms: u64) -> RegistryConfig {
+pub fn account(
+    name: &str,
+    url: &str,
+    secret: Option<&str>,
+    poll_interval_ms: u64,
+) -> RegistryConfig {
     RegistryConfig {
         name: name.into(),
         address: url.into(),
@@ -93,7 +124,9 @@ pub fn account(name: &str, url: &str, secret: Option<&str>, poll_interval_ms: u6
 }
 
 async fn runs(server: &TestServer, app: &str) -> Vec<Value> {
-    let (_, list, _) = server.call("executions/list", json!({"application": app})).await;
+    let (_, list, _) = server
+        .call("executions/list", json!({"application": app}))
+        .await;
     list.as_array().cloned().unwrap_or_default()
 }
 
@@ -103,32 +136,77 @@ async fn a_pushed_tag_starts_its_pipeline_once_pinned_to_the_digest() {
     let registry_url = format!("http://127.0.0.1:{port}");
     let config = account("local", &registry_url, Some("s3cret"), 0);
     let server = TestServer::start_with(Backend::Sqlite, |c| c.registries = vec![config]).await;
-    let registry = Registry::start(port, Some((&format!("{}/webhooks/registry/local", server.base), "s3cret"))).await;
-    server.call("applications/create", json!({"input": {"name": "shop", "ownerEmail": "team@example.com"}})).await;
+    let registry = Registry::start(
+        port,
+        Some((
+            &format!("{}/webhooks/registry/local", server.base),
+            "s3cret",
+        )),
+    )
+    .await;
+    server
+        .call(
+            "applications/create",
+            json!({"input": {"name": "shop", "ownerEmail": "team@example.com"}}),
+        )
+        .await;
     let pipeline = json!({"application": "shop", "name": "On push",
         "triggers": [{"type": "docker", "account": "local", "repository": "shop/web", "tag": "v[0-9.]+", "enabled": true}],
         "stages": [{"refId": "1", "type": "wait", "name": "Wait", "waitTime": 0}]});
-    let (code, saved, _) = server.call("pipelines/save", json!({"pipeline": pipeline})).await;
+    let (code, saved, _) = server
+        .call("pipelines/save", json!({"pipeline": pipeline}))
+        .await;
     assert_eq!(code, 200, "{saved}");
     let mut bad = json!({"application": "shop", "name": "Bad regex", "triggers": [{"type": "docker", "account": "local", "repository": "x", "tag": "v("}], "stages": []});
-    let (code, refused, _) = server.call("pipelines/save", json!({"pipeline": bad.take()})).await;
+    let (code, refused, _) = server
+        .call("pipelines/save", json!({"pipeline": bad.take()}))
+        .await;
     assert_eq!(code, 422);
-    assert_eq!(refused["fields"][0]["field"], "triggers[0].tag", "{refused}");
+    assert_eq!(
+        refused["fields"][0]["field"], "triggers[0].tag",
+        "{refused}"
+    );
 
     // A tag the trigger does not match, then one it does: notifications arrive in order.
     registry.push("shop/web", "latest").await;
     let digest = registry.push("shop/web", "v1.0").await;
-    let run = eventually("the push to start a run", Duration::from_secs(20), || async { runs(&server, "shop").await.into_iter().next() }).await;
+    let run = eventually(
+        "the push to start a run",
+        Duration::from_secs(20),
+        || async { runs(&server, "shop").await.into_iter().next() },
+    )
+    .await;
     let trigger = &run["trigger"];
-    assert_eq!((trigger["type"].clone(), trigger["tag"].clone(), trigger["digest"].clone()), (json!("docker"), json!("v1.0"), json!(digest)));
-    assert_eq!(trigger["artifacts"][0]["reference"], format!("{}/shop/web@{digest}", registry.host));
+    assert_eq!(
+        (
+            trigger["type"].clone(),
+            trigger["tag"].clone(),
+            trigger["digest"].clone()
+        ),
+        (json!("docker"), json!("v1.0"), json!(digest))
+    );
+    assert_eq!(
+        trigger["artifacts"][0]["reference"],
+        format!("{}/shop/web@{digest}", registry.host)
+    );
     assert_eq!(trigger["artifacts"][0]["type"], "docker/image");
-    assert_eq!(runs(&server, "shop").await.len(), 1, "'latest' does not match the tag pattern");
+    assert_eq!(
+        runs(&server, "shop").await.len(),
+        1,
+        "'latest' does not match the tag pattern"
+    );
 
     // The registry delivering the same notification again starts nothing twice.
     let again = json!({"events": [{"action": "push", "target": {"repository": "shop/web", "tag": "v1.0", "digest": digest, "mediaType": "application/vnd.oci.image.manifest.v1+json"}}]});
     let post = |auth: Option<&str>, account: &str| {
-        let mut r = server.client.post(format!("{}/webhooks/registry/{account}", server.base)).header("content-type", "application/vnd.docker.distribution.events.v1+json").body(again.to_string());
+        let mut r = server
+            .client
+            .post(format!("{}/webhooks/registry/{account}", server.base))
+            .header(
+                "content-type",
+                "application/vnd.docker.distribution.events.v1+json",
+            )
+            .body(again.to_string());
         if let Some(a) = auth {
             r = r.header("authorization", a);
         }
@@ -136,45 +214,109 @@ async fn a_pushed_tag_starts_its_pipeline_once_pinned_to_the_digest() {
     };
     let response = post(Some("Bearer s3cret"), "local").await.unwrap();
     assert_eq!(response.status(), 200);
-    assert_eq!(response.json::<Value>().await.unwrap()["executionIds"], json!([]));
-    assert_eq!(post(Some("Bearer wrong"), "local").await.unwrap().status(), 401);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["executionIds"],
+        json!([])
+    );
+    assert_eq!(
+        post(Some("Bearer wrong"), "local").await.unwrap().status(),
+        401
+    );
     assert_eq!(post(None, "local").await.unwrap().status(), 401);
-    assert_eq!(post(Some("Bearer s3cret"), "nope").await.unwrap().status(), 404);
+    assert_eq!(
+        post(Some("Bearer s3cret"), "nope").await.unwrap().status(),
+        404
+    );
     // Harbor's format, with its auth header sent as is.
     let harbor = json!({"type": "PUSH_ARTIFACT", "event_data": {"resources": [{"digest": digest, "tag": "v1.1"}], "repository": {"repo_full_name": "shop/web"}}});
-    let r = server.client.post(format!("{}/webhooks/registry/local", server.base)).header("authorization", "s3cret").json(&harbor).send().await.unwrap();
-    assert_eq!(r.json::<Value>().await.unwrap()["executionIds"].as_array().unwrap().len(), 1);
+    let r = server
+        .client
+        .post(format!("{}/webhooks/registry/local", server.base))
+        .header("authorization", "s3cret")
+        .json(&harbor)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["executionIds"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 
     // skopeo, as a CI job would push: copying v1.0 to v2.0 is a new tag of the same digest.
     let policy = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(policy.path(), r#"{"default": [{"type": "insecureAcceptAnything"}]}"#).unwrap();
+    std::fs::write(
+        policy.path(),
+        r#"{"default": [{"type": "insecureAcceptAnything"}]}"#,
+    )
+    .unwrap();
     let out = Command::new("skopeo")
-        .args(["--policy", policy.path().to_str().unwrap(), "copy", "--src-tls-verify=false", "--dest-tls-verify=false"])
+        .args([
+            "--policy",
+            policy.path().to_str().unwrap(),
+            "copy",
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+        ])
         .arg(format!("docker://{}/shop/web:v1.0", registry.host))
         .arg(format!("docker://{}/shop/web:v2.0", registry.host))
         .output()
         .expect("skopeo (Debian package skopeo; ./x setup installs it)");
-    assert!(out.status.success(), "skopeo copy: {}", String::from_utf8_lossy(&out.stderr));
-    let copied = eventually("skopeo's push to start a run", Duration::from_secs(20), || async {
-        runs(&server, "shop").await.into_iter().find(|r| r["trigger"]["tag"] == "v2.0")
-    })
+    assert!(
+        out.status.success(),
+        "skopeo copy: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let copied = eventually(
+        "skopeo's push to start a run",
+        Duration::from_secs(20),
+        || async {
+            runs(&server, "shop")
+                .await
+                .into_iter()
+                .find(|r| r["trigger"]["tag"] == "v2.0")
+        },
+    )
     .await;
     assert_eq!(copied["trigger"]["digest"], json!(digest), "the same image");
 
     // The image picker's reads and Gate's tags.
     let get = |path: String| {
         let (client, base) = (server.client.clone(), server.base.clone());
-        async move { client.get(format!("{base}{path}")).send().await.unwrap().json::<Value>().await.unwrap() }
+        async move {
+            client
+                .get(format!("{base}{path}"))
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
     };
-    assert_eq!(get("/api/registries/local/repositories".into()).await, json!(["shop/web"]));
-    let mut tags: Vec<String> = serde_json::from_value(get("/gate/images/tags?account=local&repository=shop/web".into()).await).unwrap();
+    assert_eq!(
+        get("/api/registries/local/repositories".into()).await,
+        json!(["shop/web"])
+    );
+    let mut tags: Vec<String> = serde_json::from_value(
+        get("/gate/images/tags?account=local&repository=shop/web".into()).await,
+    )
+    .unwrap();
     tags.sort();
     assert_eq!(tags, ["latest", "v1.0", "v2.0"]);
     let image = get("/api/registries/local/image?repository=shop/web&tag=v2.0".into()).await;
     assert_eq!(image["image"]["digest"], json!(digest));
-    assert_eq!(get("/api/registries/local/image?repository=shop/web&tag=nope".into()).await["message"], "image 'shop/web:nope' not found");
+    assert_eq!(
+        get("/api/registries/local/image?repository=shop/web&tag=nope".into()).await["message"],
+        "image 'shop/web:nope' not found"
+    );
     let (_, integrations, _) = server.call("integrations/health", json!({})).await;
-    assert_eq!(integrations, json!([{"kind": "registry", "name": "local", "address": registry.url, "healthy": true, "detail": "answers the registry API (v2)"}]));
+    assert_eq!(
+        integrations,
+        json!([{"kind": "registry", "name": "local", "address": registry.url, "healthy": true, "detail": "answers the registry API (v2)"}])
+    );
 }
 
 #[tokio::test]
@@ -183,17 +325,34 @@ async fn polling_starts_new_tags_once_across_restarts() {
     let store = db.store().await;
     let registry = Registry::start(free_port(), None).await;
     let registries = Registries::from_config(&[account("local", &registry.url, None, 1000)]);
-    let engine = Arc::new(Engine::new(&store, Arc::new(SystemClock), QueueSettings::default(), StageRegistry::standard()));
+    let engine = Arc::new(Engine::new(
+        &store,
+        Arc::new(SystemClock),
+        QueueSettings::default(),
+        StageRegistry::standard(),
+    ));
     let pipeline = PipelineDocument::from_value(json!({"application": "shop", "name": "On tag",
         "triggers": [{"type": "docker", "account": "local", "repository": format!("{}/shop/api", registry.host)}],
         "stages": [{"refId": "1", "type": "wait", "name": "Wait", "waitTime": 0}]}))
     .unwrap();
     store.save_pipeline(pipeline, "alice").await.unwrap();
-    let events = || ImageEvents { registries: registries.clone(), store: store.clone(), engine: engine.clone() };
+    let events = || ImageEvents {
+        registries: registries.clone(),
+        store: store.clone(),
+        engine: engine.clone(),
+    };
 
-    assert_eq!(events().poll().await.unwrap(), 0, "a repository with no tags yet");
+    assert_eq!(
+        events().poll().await.unwrap(),
+        0,
+        "a repository with no tags yet"
+    );
     registry.push("shop/api", "1").await;
-    assert_eq!(events().poll().await.unwrap(), 1, "a tag pushed after the first look starts a run");
+    assert_eq!(
+        events().poll().await.unwrap(),
+        1,
+        "a tag pushed after the first look starts a run"
+    );
     assert_eq!(events().poll().await.unwrap(), 0);
     let d2 = registry.push("shop/api", "2").await;
     registry.push("shop/other", "9").await;
@@ -202,10 +361,22 @@ async fn polling_starts_new_tags_once_across_restarts() {
     let runs = engine.executions("shop", 10).await.unwrap();
     assert_eq!(runs.len(), 2);
     let newest = runs.iter().find(|r| r.trigger["tag"] == "2").unwrap();
-    assert_eq!(newest.trigger["artifacts"][0]["reference"], format!("{}/shop/api@{d2}", registry.host));
+    assert_eq!(
+        newest.trigger["artifacts"][0]["reference"],
+        format!("{}/shop/api@{d2}", registry.host)
+    );
     // The webhook reporting a tag the poll already started starts nothing.
-    let image = server::registries::Image { account: "local".into(), registry: registry.host.clone(), repository: "shop/api".into(), tag: "2".into(), digest: Some(d2) };
-    assert_eq!(events().pushed(&[image]).await.unwrap(), Vec::<String>::new());
+    let image = server::registries::Image {
+        account: "local".into(),
+        registry: registry.host.clone(),
+        repository: "shop/api".into(),
+        tag: "2".into(),
+        digest: Some(d2),
+    };
+    assert_eq!(
+        events().pushed(&[image]).await.unwrap(),
+        Vec::<String>::new()
+    );
     let _ = store.close().await;
     db.drop().await;
 }
@@ -220,19 +391,38 @@ async fn token_registry() -> (String, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let realm = format!("{base}/token");
-    let tags = move |headers: HeaderMap, Query(q): Query<HashMap<String, String>>, request: Request| {
+    let tags = move |headers: HeaderMap,
+                     Query(q): Query<HashMap<String, String>>,
+                     request: Request| {
         let realm = realm.clone();
         async move {
-            if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some("Bearer good-token") {
-                let challenge = format!("Bearer realm=\"{realm}\",service=\"fake\",scope=\"repository:shop/web:pull\"");
-                return (StatusCode::UNAUTHORIZED, [("www-authenticate", challenge)], "").into_response();
+            if headers.get("authorization").and_then(|v| v.to_str().ok())
+                != Some("Bearer good-token")
+            {
+                let challenge = format!(
+                    "Bearer realm=\"{realm}\",service=\"fake\",scope=\"repository:shop/web:pull\""
+                );
+                return (
+                    StatusCode::UNAUTHORIZED,
+                    [("www-authenticate", challenge)],
+                    "",
+                )
+                    .into_response();
             }
             let all = ["a", "b", "c", "d", "e"];
-            let start = q.get("last").and_then(|l| all.iter().position(|t| t == l)).map_or(0, |i| i + 1);
+            let start = q
+                .get("last")
+                .and_then(|l| all.iter().position(|t| t == l))
+                .map_or(0, |i| i + 1);
             let page: Vec<&str> = all.iter().skip(start).take(2).copied().collect();
-            let mut response = axum::Json(json!({"name": "shop/web", "tags": page})).into_response();
+            let mut response =
+                axum::Json(json!({"name": "shop/web", "tags": page})).into_response();
             if start + 2 < all.len() {
-                let next = format!("<{}?n=2&last={}>; rel=\"next\"", request.uri().path(), page.last().unwrap());
+                let next = format!(
+                    "<{}?n=2&last={}>; rel=\"next\"",
+                    request.uri().path(),
+                    page.last().unwrap()
+                );
                 response.headers_mut().insert("link", next.parse().unwrap());
             }
             response
@@ -240,7 +430,10 @@ async fn token_registry() -> (String, tokio::task::JoinHandle<()>) {
     };
     let token = |headers: HeaderMap| async move {
         use base64::Engine as _;
-        let expected = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("robot:pw"));
+        let expected = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("robot:pw")
+        );
         if headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(expected.as_str()) {
             axum::Json(json!({"token": "good-token", "expires_in": 300})).into_response()
         } else {
@@ -250,11 +443,19 @@ async fn token_registry() -> (String, tokio::task::JoinHandle<()>) {
     // Plain basic auth, no token service (as Distribution with htpasswd).
     let basic = |headers: HeaderMap| async move {
         use base64::Engine as _;
-        let expected = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("robot:pw"));
+        let expected = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("robot:pw")
+        );
         if headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(expected.as_str()) {
             axum::Json(json!({"name": "basic/app", "tags": ["1"]})).into_response()
         } else {
-            (StatusCode::UNAUTHORIZED, [("www-authenticate", "Basic realm=\"registry\"")], "").into_response()
+            (
+                StatusCode::UNAUTHORIZED,
+                [("www-authenticate", "Basic realm=\"registry\"")],
+                "",
+            )
+                .into_response()
         }
     };
     let app = axum::Router::new()
@@ -274,13 +475,33 @@ async fn basic_auth_the_bearer_token_flow_and_paging() {
     config.username = "robot".into();
     config.password = Some(Secret::new("pw"));
     let client = RegistryClient::new(&config);
-    assert_eq!(client.tags("shop/web").await.unwrap(), ["a", "b", "c", "d", "e"]);
-    assert_eq!(client.tags("basic/app").await.unwrap(), ["1"], "basic auth straight away");
+    assert_eq!(
+        client.tags("shop/web").await.unwrap(),
+        ["a", "b", "c", "d", "e"]
+    );
+    assert_eq!(
+        client.tags("basic/app").await.unwrap(),
+        ["1"],
+        "basic auth straight away"
+    );
     let anonymous = RegistryClient::new(&account("anon", &base, None, 0));
-    assert_eq!(anonymous.tags("basic/app").await.unwrap_err(), RegistryError::NotAuthorized { account: "anon".into() });
+    assert_eq!(
+        anonymous.tags("basic/app").await.unwrap_err(),
+        RegistryError::NotAuthorized {
+            account: "anon".into()
+        }
+    );
     config.password = Some(Secret::new("wrong"));
-    let refused = RegistryClient::new(&config).tags("shop/web").await.unwrap_err();
-    assert_eq!(refused, RegistryError::NotAuthorized { account: "harbor".into() });
+    let refused = RegistryClient::new(&config)
+        .tags("shop/web")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused,
+        RegistryError::NotAuthorized {
+            account: "harbor".into()
+        }
+    );
     assert!(!refused.to_string().contains("wrong"));
     task.abort();
 }

@@ -14,7 +14,12 @@ use crate::registries::{Registry, account, free_port};
 use crate::support::{Backend, TestServer, eventually};
 
 fn stage<'a>(e: &'a Value, ref_id: &str) -> &'a Value {
-    e["stages"].as_array().unwrap().iter().find(|s| s["refId"] == ref_id).unwrap()
+    e["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["refId"] == ref_id)
+        .unwrap()
 }
 
 async fn execution(server: &TestServer, id: &str) -> Value {
@@ -22,24 +27,35 @@ async fn execution(server: &TestServer, id: &str) -> Value {
 }
 
 async fn waiting_for_judgment(server: &TestServer, id: &str) -> Value {
-    eventually("the run to wait for a judgment", Duration::from_secs(60), || async {
-        let e = execution(server, id).await;
-        assert!(!["TERMINAL", "CANCELED"].contains(&e["status"].as_str().unwrap_or_default()), "{e:#}");
-        (stage(&e, "3")["status"] == "RUNNING").then_some(e)
-    })
+    eventually(
+        "the run to wait for a judgment",
+        Duration::from_secs(60),
+        || async {
+            let e = execution(server, id).await;
+            assert!(
+                !["TERMINAL", "CANCELED"].contains(&e["status"].as_str().unwrap_or_default()),
+                "{e:#}"
+            );
+            (stage(&e, "3")["status"] == "RUNNING").then_some(e)
+        },
+    )
     .await
 }
 
 async fn ended(server: &TestServer, id: &str) -> Value {
     eventually("the run to end", Duration::from_secs(60), || async {
         let e = execution(server, id).await;
-        ["SUCCEEDED", "TERMINAL", "CANCELED"].contains(&e["status"].as_str().unwrap_or_default()).then_some(e)
+        ["SUCCEEDED", "TERMINAL", "CANCELED"]
+            .contains(&e["status"].as_str().unwrap_or_default())
+            .then_some(e)
     })
     .await
 }
 
 fn image_in(e: &Value, ref_id: &str) -> Value {
-    stage(e, ref_id)["outputs"]["outputs.manifests"][0]["spec"]["template"]["spec"]["containers"][0]["image"].clone()
+    stage(e, ref_id)["outputs"]["outputs.manifests"][0]["spec"]["template"]["spec"]["containers"][0]
+        ["image"]
+        .clone()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -62,71 +78,136 @@ async fn a_push_builds_deploys_to_test_and_after_approval_the_same_digest_to_pro
         c.registries = vec![registry_account];
     })
     .await;
-    let registry = Registry::start(port, Some((&format!("{}/webhooks/registry/local", server.base), "hook-secret"))).await;
+    let registry = Registry::start(
+        port,
+        Some((
+            &format!("{}/webhooks/registry/local", server.base),
+            "hook-secret",
+        )),
+    )
+    .await;
     server
         .call("applications/create", json!({"input": {"name": "shop", "ownerEmail": "team@example.com", "deployTargets": "k8s/shop-test\nk8s/shop-prod"}}))
         .await;
 
     let built = "${#stage('Build')['context']['IMAGE_REF']}";
-    let deploy = |ref_id: &str, after: &str, namespace: &str| json!({"refId": ref_id, "requisiteStageRefIds": [after], "type": "deployManifest",
-        "name": format!("Deploy to {namespace}"), "account": "k8s", "namespaceOverride": namespace, "manifests": [deployment("web", built, 2)]});
+    let deploy = |ref_id: &str, after: &str, namespace: &str| {
+        json!({"refId": ref_id, "requisiteStageRefIds": [after], "type": "deployManifest",
+        "name": format!("Deploy to {namespace}"), "account": "k8s", "namespaceOverride": namespace, "manifests": [deployment("web", built, 2)]})
+    };
     let pipeline = json!({"application": "shop", "name": "Seed",
-        "parameterConfig": [{"name": "branch", "default": "main"}, {"name": "commit", "default": "c0ffee1"}],
-        "triggers": [{"type": "docker", "account": "local", "repository": "shop/base", "enabled": true}],
-        "stages": [
-            {"refId": "1", "type": "jenkins", "name": "Build", "master": "ci", "job": "shop/build", "propertyFile": "build.properties",
-             "parameters": {"IMAGE": "shop/web", "BRANCH": "${trigger.parameters.branch}", "COMMIT": "${trigger.parameters.commit}"}},
-            deploy("2", "1", "shop-test"),
-            {"refId": "3", "requisiteStageRefIds": ["2"], "type": "manualJudgment", "name": "Promote to prod?", "judgmentInputs": [{"value": "promote"}]},
-            deploy("4", "3", "shop-prod")
-        ]});
-    let (code, saved, _) = server.call("pipelines/save", json!({"pipeline": pipeline})).await;
+    "parameterConfig": [{"name": "branch", "default": "main"}, {"name": "commit", "default": "c0ffee1"}],
+    "triggers": [{"type": "docker", "account": "local", "repository": "shop/base", "enabled": true}],
+    "stages": [
+        {"refId": "1", "type": "jenkins", "name": "Build", "master": "ci", "job": "shop/build", "propertyFile": "build.properties",
+         "parameters": {"IMAGE": "shop/web", "BRANCH": "${trigger.parameters.branch}", "COMMIT": "${trigger.parameters.commit}"}},
+        deploy("2", "1", "shop-test"),
+        {"refId": "3", "requisiteStageRefIds": ["2"], "type": "manualJudgment", "name": "Promote to prod?", "judgmentInputs": [{"value": "promote"}]},
+        deploy("4", "3", "shop-prod")
+    ]});
+    let (code, saved, _) = server
+        .call("pipelines/save", json!({"pipeline": pipeline}))
+        .await;
     assert_eq!(code, 200, "{saved}");
 
     // A new base image is pushed: the registry tells Topsail, and the seed pipeline starts.
     registry.push("shop/base", "2026.11").await;
-    let id = eventually("the push to start the pipeline", Duration::from_secs(20), || async {
-        let (_, list, _) = server.call("executions/list", json!({"application": "shop"})).await;
-        list.as_array().and_then(|l| l.first()).map(|e| e["id"].as_str().unwrap().to_owned())
-    })
+    let id = eventually(
+        "the push to start the pipeline",
+        Duration::from_secs(20),
+        || async {
+            let (_, list, _) = server
+                .call("executions/list", json!({"application": "shop"}))
+                .await;
+            list.as_array()
+                .and_then(|l| l.first())
+                .map(|e| e["id"].as_str().unwrap().to_owned())
+        },
+    )
     .await;
     let at_judgment = waiting_for_judgment(&server, &id).await;
     let build = stage(&at_judgment, "1");
-    assert_eq!(build["outputs"]["IMAGE_TAG"], "main-c0ffee1", "built from the branch and commit");
+    assert_eq!(
+        build["outputs"]["IMAGE_TAG"], "main-c0ffee1",
+        "built from the branch and commit"
+    );
     let client = server::registries::RegistryClient::new(&account("local", &registry_url, None, 0));
     let digest = client.digest("shop/web", "main-c0ffee1").await.unwrap();
     let pinned = format!("{host}/shop/web@{digest}");
-    assert_eq!(build["outputs"]["IMAGE_REF"], json!(pinned), "the image the build pushed, by digest");
+    assert_eq!(
+        build["outputs"]["IMAGE_REF"],
+        json!(pinned),
+        "the image the build pushed, by digest"
+    );
     assert_eq!(image_in(&at_judgment, "2"), json!(pinned));
     let accounts = sim.accounts(&[]).await;
     let running = |ns: &'static str| {
         let accounts = accounts.clone();
-        async move { accounts.images(&server::kubernetes::ResourceRef::parse("test", Some(ns), "deployment web").unwrap()).await.ok() }
+        async move {
+            accounts
+                .images(
+                    &server::kubernetes::ResourceRef::parse("test", Some(ns), "deployment web")
+                        .unwrap(),
+                )
+                .await
+                .ok()
+        }
     };
     assert_eq!(running("shop-test").await, Some(vec![pinned.clone()]));
-    assert_eq!(running("shop-prod").await, None, "nothing in prod before the approval");
+    assert_eq!(
+        running("shop-prod").await,
+        None,
+        "nothing in prod before the approval"
+    );
 
     let (code, _, _) = server.call("executions/judge", json!({"id": id, "stage_id": stage(&at_judgment, "3")["id"], "judgment": "continue", "input": "promote"})).await;
     assert_eq!(code, 200);
     let done = ended(&server, &id).await;
     assert_eq!(done["status"], "SUCCEEDED", "{done:#}");
-    assert_eq!(image_in(&done, "4"), json!(pinned), "prod gets the very digest that was tested");
+    assert_eq!(
+        image_in(&done, "4"),
+        json!(pinned),
+        "prod gets the very digest that was tested"
+    );
     assert_eq!(running("shop-prod").await, Some(vec![pinned.clone()]));
 
     // A manual run of another branch: built and deployed to test, then stopped at the judgment.
-    let trigger = json!({"type": "manual", "parameters": {"branch": "feature-x", "commit": "abc1234"}});
-    let (_, second, _) = server.call("executions/start", json!({"application": "shop", "name": "Seed", "trigger": trigger})).await;
+    let trigger =
+        json!({"type": "manual", "parameters": {"branch": "feature-x", "commit": "abc1234"}});
+    let (_, second, _) = server
+        .call(
+            "executions/start",
+            json!({"application": "shop", "name": "Seed", "trigger": trigger}),
+        )
+        .await;
     let second = second.as_str().unwrap().to_owned();
     let at_judgment = waiting_for_judgment(&server, &second).await;
-    let other = format!("{host}/shop/web@{}", client.digest("shop/web", "feature-x-abc1234").await.unwrap());
+    let other = format!(
+        "{host}/shop/web@{}",
+        client
+            .digest("shop/web", "feature-x-abc1234")
+            .await
+            .unwrap()
+    );
     assert_ne!(other, pinned);
     assert_eq!(running("shop-test").await, Some(vec![other]));
-    server.call("executions/judge", json!({"id": second, "stage_id": stage(&at_judgment, "3")["id"], "judgment": "stop"})).await;
+    server
+        .call(
+            "executions/judge",
+            json!({"id": second, "stage_id": stage(&at_judgment, "3")["id"], "judgment": "stop"}),
+        )
+        .await;
     assert_eq!(ended(&server, &second).await["status"], "TERMINAL");
-    assert_eq!(running("shop-prod").await, Some(vec![pinned]), "prod keeps what was approved");
+    assert_eq!(
+        running("shop-prod").await,
+        Some(vec![pinned]),
+        "prod keeps what was approved"
+    );
 
     // The build's own push (shop/web) started nothing: two runs in all.
-    let (_, list, _) = server.call("executions/list", json!({"application": "shop"})).await;
+    let (_, list, _) = server
+        .call("executions/list", json!({"application": "shop"}))
+        .await;
     assert_eq!(list.as_array().unwrap().len(), 2);
     server.stop().await;
 }

@@ -13,12 +13,18 @@ fn record(name: &str) -> ApplicationRecord {
         description: format!("{name} description"),
         owner_email: format!("{name}@example.com"),
         team: "platform".into(),
-        deploy_targets: vec![app::model::DeployTarget { account: "staging".into(), namespace: format!("{name}-test") }],
+        deploy_targets: vec![app::model::DeployTarget {
+            account: "staging".into(),
+            namespace: format!("{name}-test"),
+        }],
     }
 }
 
 async fn created_application_reads_back_as_stored(store: Store) {
-    let created = store.insert_application(record("web"), "alice").await.unwrap();
+    let created = store
+        .insert_application(record("web"), "alice")
+        .await
+        .unwrap();
     assert_eq!(created.created_by, "alice");
     assert_eq!(created.updated_by, "alice");
     assert_eq!(created.created_at, created.updated_at);
@@ -29,26 +35,48 @@ async fn created_application_reads_back_as_stored(store: Store) {
 
 async fn list_is_ordered_by_name(store: Store) {
     for name in ["gamma", "alpha", "beta"] {
-        store.insert_application(record(name), "alice").await.unwrap();
+        store
+            .insert_application(record(name), "alice")
+            .await
+            .unwrap();
     }
-    let names: Vec<String> = store.list_applications().await.unwrap().into_iter().map(|a| a.name).collect();
+    let names: Vec<String> = store
+        .list_applications()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.name)
+        .collect();
     assert_eq!(names, ["alpha", "beta", "gamma"]);
 }
 
 async fn a_taken_name_conflicts_and_keeps_the_first(store: Store) {
-    store.insert_application(record("web"), "alice").await.unwrap();
+    store
+        .insert_application(record("web"), "alice")
+        .await
+        .unwrap();
     let mut second = record("web");
     second.team = "other".into();
-    assert!(matches!(store.insert_application(second, "bob").await, Err(StoreError::Conflict)));
+    assert!(matches!(
+        store.insert_application(second, "bob").await,
+        Err(StoreError::Conflict)
+    ));
     let kept = store.get_application("web").await.unwrap();
-    assert_eq!((kept.team.as_str(), kept.created_by.as_str()), ("platform", "alice"));
+    assert_eq!(
+        (kept.team.as_str(), kept.created_by.as_str()),
+        ("platform", "alice")
+    );
     assert_eq!(store.list_applications().await.unwrap().len(), 1);
 }
 
 async fn concurrent_creates_of_one_name_have_one_winner(store: Store) {
     let attempts = (0..8).map(|i| {
         let store = store.clone();
-        tokio::spawn(async move { store.insert_application(record("race"), &format!("user{i}")).await })
+        tokio::spawn(async move {
+            store
+                .insert_application(record("race"), &format!("user{i}"))
+                .await
+        })
     });
     let mut won = 0;
     for attempt in attempts {
@@ -62,7 +90,10 @@ async fn concurrent_creates_of_one_name_have_one_winner(store: Store) {
 }
 
 async fn update_changes_fields_and_who_changed_them(store: Store) {
-    let created = store.insert_application(record("web"), "alice").await.unwrap();
+    let created = store
+        .insert_application(record("web"), "alice")
+        .await
+        .unwrap();
     let changed = ApplicationRecord {
         name: "web".into(),
         description: "new words".into(),
@@ -73,30 +104,58 @@ async fn update_changes_fields_and_who_changed_them(store: Store) {
     assert_eq!(created.deploy_targets.len(), 1, "deploy targets are stored");
     let updated = store.update_application(changed, "bob").await.unwrap();
     assert_eq!(
-        (updated.description.as_str(), updated.owner_email.as_str(), updated.team.as_str()),
+        (
+            updated.description.as_str(),
+            updated.owner_email.as_str(),
+            updated.team.as_str()
+        ),
         ("new words", "ops@example.com", "payments")
     );
-    assert!(updated.deploy_targets.is_empty(), "deploy targets change with the rest");
-    assert_eq!((updated.created_by.as_str(), updated.updated_by.as_str()), ("alice", "bob"));
+    assert!(
+        updated.deploy_targets.is_empty(),
+        "deploy targets change with the rest"
+    );
+    assert_eq!(
+        (updated.created_by.as_str(), updated.updated_by.as_str()),
+        ("alice", "bob")
+    );
     assert_eq!(updated.created_at, created.created_at);
     assert!(updated.updated_at >= created.updated_at);
     assert_eq!(store.get_application("web").await.unwrap(), updated);
 }
 
 async fn updating_a_missing_application_is_not_found(store: Store) {
-    assert!(matches!(store.update_application(record("ghost"), "bob").await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        store.update_application(record("ghost"), "bob").await,
+        Err(StoreError::NotFound)
+    ));
     assert!(store.list_applications().await.unwrap().is_empty());
 }
 
 async fn delete_removes_once(store: Store) {
-    store.insert_application(record("web"), "alice").await.unwrap();
-    store.insert_application(record("api"), "alice").await.unwrap();
+    store
+        .insert_application(record("web"), "alice")
+        .await
+        .unwrap();
+    store
+        .insert_application(record("api"), "alice")
+        .await
+        .unwrap();
     store.delete_application("web").await.unwrap();
-    assert!(matches!(store.get_application("web").await, Err(StoreError::NotFound)));
-    assert!(matches!(store.delete_application("web").await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        store.get_application("web").await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.delete_application("web").await,
+        Err(StoreError::NotFound)
+    ));
     assert_eq!(store.list_applications().await.unwrap().len(), 1);
     // The name is free again.
-    store.insert_application(record("web"), "carol").await.unwrap();
+    store
+        .insert_application(record("web"), "carol")
+        .await
+        .unwrap();
 }
 
 fn pipeline(app: &str, name: &str, wait: u64) -> PipelineDocument {
@@ -110,11 +169,21 @@ fn pipeline(app: &str, name: &str, wait: u64) -> PipelineDocument {
 }
 
 async fn a_saved_pipeline_reads_back_verbatim_with_bookkeeping(store: Store) {
-    let saved = store.save_pipeline(pipeline("shop", "Deploy", 5), "alice").await.unwrap();
+    let saved = store
+        .save_pipeline(pipeline("shop", "Deploy", 5), "alice")
+        .await
+        .unwrap();
     assert_eq!((saved.version, saved.changed), (1, true));
     assert_eq!(saved.id.len(), 36);
     let (summary, doc) = store.get_pipeline("shop", "Deploy").await.unwrap();
-    assert_eq!((summary.id.as_str(), summary.version, summary.updated_by.as_str()), (saved.id.as_str(), 1, "alice"));
+    assert_eq!(
+        (
+            summary.id.as_str(),
+            summary.version,
+            summary.updated_by.as_str()
+        ),
+        (saved.id.as_str(), 1, "alice")
+    );
     assert_eq!(doc.0["customThing"], json!({"kept": ["as", "written"]}));
     assert_eq!(doc.0["id"], json!(saved.id));
     assert_eq!(doc.0["lastModifiedBy"], json!("alice"));
@@ -123,29 +192,71 @@ async fn a_saved_pipeline_reads_back_verbatim_with_bookkeeping(store: Store) {
 }
 
 async fn every_changing_save_is_a_new_version(store: Store) {
-    let first = store.save_pipeline(pipeline("shop", "Deploy", 5), "alice").await.unwrap();
+    let first = store
+        .save_pipeline(pipeline("shop", "Deploy", 5), "alice")
+        .await
+        .unwrap();
     // The same content again (by name, without id) stores nothing new.
-    let same = store.save_pipeline(pipeline("shop", "Deploy", 5), "bob").await.unwrap();
-    assert_eq!((same.id.as_str(), same.version, same.changed), (first.id.as_str(), 1, false));
-    let second = store.save_pipeline(pipeline("shop", "Deploy", 10), "bob").await.unwrap();
-    assert_eq!((second.id.as_str(), second.version, second.changed), (first.id.as_str(), 2, true));
+    let same = store
+        .save_pipeline(pipeline("shop", "Deploy", 5), "bob")
+        .await
+        .unwrap();
+    assert_eq!(
+        (same.id.as_str(), same.version, same.changed),
+        (first.id.as_str(), 1, false)
+    );
+    let second = store
+        .save_pipeline(pipeline("shop", "Deploy", 10), "bob")
+        .await
+        .unwrap();
+    assert_eq!(
+        (second.id.as_str(), second.version, second.changed),
+        (first.id.as_str(), 2, true)
+    );
     let history = store.pipeline_versions(&first.id).await.unwrap();
-    assert_eq!(history.iter().map(|v| (v.version, v.saved_by.as_str())).collect::<Vec<_>>(), [(2, "bob"), (1, "alice")]);
+    assert_eq!(
+        history
+            .iter()
+            .map(|v| (v.version, v.saved_by.as_str()))
+            .collect::<Vec<_>>(),
+        [(2, "bob"), (1, "alice")]
+    );
     assert_eq!(history[1].document.0["stages"][0]["waitTime"], json!(5));
-    assert_eq!(store.pipeline_version(&first.id, 1).await.unwrap(), history[1]);
-    assert!(matches!(store.pipeline_version(&first.id, 3).await, Err(StoreError::NotFound)));
+    assert_eq!(
+        store.pipeline_version(&first.id, 1).await.unwrap(),
+        history[1]
+    );
+    assert!(matches!(
+        store.pipeline_version(&first.id, 3).await,
+        Err(StoreError::NotFound)
+    ));
 }
 
 async fn saving_by_id_renames_and_a_taken_name_conflicts(store: Store) {
-    let a = store.save_pipeline(pipeline("shop", "A", 1), "alice").await.unwrap();
-    store.save_pipeline(pipeline("shop", "B", 1), "alice").await.unwrap();
+    let a = store
+        .save_pipeline(pipeline("shop", "A", 1), "alice")
+        .await
+        .unwrap();
+    store
+        .save_pipeline(pipeline("shop", "B", 1), "alice")
+        .await
+        .unwrap();
     let (_, mut doc) = store.get_pipeline("shop", "A").await.unwrap();
     doc.0.insert("name".into(), json!("Renamed"));
     let renamed = store.save_pipeline(doc.clone(), "alice").await.unwrap();
     assert_eq!((renamed.id.as_str(), renamed.version), (a.id.as_str(), 2));
     doc.0.insert("name".into(), json!("B"));
-    assert!(matches!(store.save_pipeline(doc, "alice").await, Err(StoreError::Conflict)));
-    let names: Vec<String> = store.list_pipelines("shop").await.unwrap().into_iter().map(|p| p.name).collect();
+    assert!(matches!(
+        store.save_pipeline(doc, "alice").await,
+        Err(StoreError::Conflict)
+    ));
+    let names: Vec<String> = store
+        .list_pipelines("shop")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
     assert_eq!(names, ["B", "Renamed"]);
     // A failed save leaves no trace in the history.
     assert_eq!(store.pipeline_versions(&a.id).await.unwrap().len(), 2);
@@ -153,21 +264,43 @@ async fn saving_by_id_renames_and_a_taken_name_conflicts(store: Store) {
 
 async fn an_imported_id_is_kept(store: Store) {
     let mut doc = pipeline("shop", "Imported", 1);
-    doc.0.insert("id".into(), json!("0b1f5a7e-0000-4000-8000-000000000001"));
+    doc.0
+        .insert("id".into(), json!("0b1f5a7e-0000-4000-8000-000000000001"));
     let saved = store.save_pipeline(doc, "alice").await.unwrap();
     assert_eq!(saved.id, "0b1f5a7e-0000-4000-8000-000000000001");
 }
 
 async fn pipelines_belong_to_their_application_and_delete_with_their_history(store: Store) {
-    let kept = store.save_pipeline(pipeline("shop", "Deploy", 1), "alice").await.unwrap();
-    let gone = store.save_pipeline(pipeline("other", "Deploy", 1), "alice").await.unwrap();
-    store.save_pipeline(pipeline("other", "Deploy", 2), "alice").await.unwrap();
+    let kept = store
+        .save_pipeline(pipeline("shop", "Deploy", 1), "alice")
+        .await
+        .unwrap();
+    let gone = store
+        .save_pipeline(pipeline("other", "Deploy", 1), "alice")
+        .await
+        .unwrap();
+    store
+        .save_pipeline(pipeline("other", "Deploy", 2), "alice")
+        .await
+        .unwrap();
     assert_eq!(store.count_pipelines("other").await.unwrap(), 1);
     store.delete_pipeline("other", "Deploy").await.unwrap();
-    assert!(matches!(store.get_pipeline("other", "Deploy").await, Err(StoreError::NotFound)));
-    assert!(matches!(store.pipeline_versions(&gone.id).await, Err(StoreError::NotFound)));
-    assert!(matches!(store.delete_pipeline("other", "Deploy").await, Err(StoreError::NotFound)));
-    assert_eq!(store.get_pipeline("shop", "Deploy").await.unwrap().0.id, kept.id);
+    assert!(matches!(
+        store.get_pipeline("other", "Deploy").await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.pipeline_versions(&gone.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.delete_pipeline("other", "Deploy").await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        store.get_pipeline("shop", "Deploy").await.unwrap().0.id,
+        kept.id
+    );
 }
 
 async fn a_trigger_cursor_is_recorded_and_replaced(store: Store) {
@@ -175,8 +308,18 @@ async fn a_trigger_cursor_is_recorded_and_replaced(store: Store) {
     store.set_cursor("jenkins:ci:team/app", "7").await.unwrap();
     store.set_cursor("jenkins:ci:other", "1").await.unwrap();
     store.set_cursor("jenkins:ci:team/app", "9").await.unwrap();
-    assert_eq!(store.cursor("jenkins:ci:team/app").await.unwrap().as_deref(), Some("9"));
-    assert_eq!(store.cursor("jenkins:ci:other").await.unwrap().as_deref(), Some("1"));
+    assert_eq!(
+        store
+            .cursor("jenkins:ci:team/app")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("9")
+    );
+    assert_eq!(
+        store.cursor("jenkins:ci:other").await.unwrap().as_deref(),
+        Some("1")
+    );
 }
 
 async fn migrations_are_idempotent_and_leave_the_store_ready(store: Store) {
@@ -191,9 +334,14 @@ async fn sqlite_runs_in_wal_mode() {
     let db = support::TestDatabase::create(support::Backend::Sqlite).await;
     let store = db.store().await;
     let file = db.dir.path().join("topsail.db");
-    let raw = Database::connect(format!("sqlite://{}", file.display())).await.unwrap();
+    let raw = Database::connect(format!("sqlite://{}", file.display()))
+        .await
+        .unwrap();
     let row = raw
-        .query_one(Statement::from_string(raw.get_database_backend(), "PRAGMA journal_mode"))
+        .query_one(Statement::from_string(
+            raw.get_database_backend(),
+            "PRAGMA journal_mode",
+        ))
         .await
         .unwrap()
         .unwrap();

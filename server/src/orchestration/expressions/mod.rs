@@ -30,22 +30,36 @@ impl<'a> Scope<'a> {
             Ok(Value::Object(m)) => m,
             _ => Map::new(),
         };
-        let parameters = execution.trigger.get("parameters").cloned().unwrap_or_else(|| json!({}));
+        let parameters = execution
+            .trigger
+            .get("parameters")
+            .cloned()
+            .unwrap_or_else(|| json!({}));
         root.insert("execution".into(), Value::Object(root.clone()));
         root.insert("parameters".into(), parameters);
-        Self { root: Value::Object(root), execution, current }
+        Self {
+            root: Value::Object(root),
+            execution,
+            current,
+        }
     }
 }
 
 /// Evaluates one expression (the text inside `${}`).
 pub fn evaluate(text: &str, scope: &Scope<'_>) -> Result<Value, String> {
     if text.len() > MAX_EXPRESSION_LEN {
-        return Err(format!("the expression is longer than {MAX_EXPRESSION_LEN} characters"));
+        return Err(format!(
+            "the expression is longer than {MAX_EXPRESSION_LEN} characters"
+        ));
     }
     refuse_known_attacks(text)?;
     let expr = parse(text)?;
     let mut budget = MAX_STEPS;
-    let value = Eval { scope, budget: &mut budget }.eval(&expr)?;
+    let value = Eval {
+        scope,
+        budget: &mut budget,
+    }
+    .eval(&expr)?;
     if size_of(&value) > MAX_STRING {
         return Err(format!("the result is larger than {MAX_STRING} bytes"));
     }
@@ -70,16 +84,29 @@ pub fn evaluate_all(value: &Value, scope: &Scope<'_>) -> (Value, Vec<ExpressionF
     (out, failures)
 }
 
-fn walk(value: &Value, path: &str, scope: &Scope<'_>, failures: &mut Vec<ExpressionFailure>) -> Value {
+fn walk(
+    value: &Value,
+    path: &str,
+    scope: &Scope<'_>,
+    failures: &mut Vec<ExpressionFailure>,
+) -> Value {
     match value {
         Value::String(s) if s.contains("${") => template(s, path, scope, failures),
-        Value::Array(items) => {
-            Value::Array(items.iter().enumerate().map(|(i, v)| walk(v, &format!("{path}[{i}]"), scope, failures)).collect())
-        }
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| walk(v, &format!("{path}[{i}]"), scope, failures))
+                .collect(),
+        ),
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(k, v)| {
-                    let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                    let p = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
                     (k.clone(), walk(v, &p, scope, failures))
                 })
                 .collect(),
@@ -124,9 +151,18 @@ fn split_template(s: &str) -> Option<Vec<(&str, bool)>> {
     Some(parts)
 }
 
-fn template(s: &str, path: &str, scope: &Scope<'_>, failures: &mut Vec<ExpressionFailure>) -> Value {
+fn template(
+    s: &str,
+    path: &str,
+    scope: &Scope<'_>,
+    failures: &mut Vec<ExpressionFailure>,
+) -> Value {
     let Some(parts) = split_template(s) else {
-        failures.push(ExpressionFailure { field: path.to_owned(), expression: s.to_owned(), reason: "unclosed ${".into() });
+        failures.push(ExpressionFailure {
+            field: path.to_owned(),
+            expression: s.to_owned(),
+            reason: "unclosed ${".into(),
+        });
         return Value::String(s.to_owned());
     };
     let mut failed = false;
@@ -139,7 +175,11 @@ fn template(s: &str, path: &str, scope: &Scope<'_>, failures: &mut Vec<Expressio
         match evaluate(text, scope) {
             Ok(v) => evaluated.push(v),
             Err(reason) => {
-                failures.push(ExpressionFailure { field: path.to_owned(), expression: format!("${{{text}}}"), reason });
+                failures.push(ExpressionFailure {
+                    field: path.to_owned(),
+                    expression: format!("${{{text}}}"),
+                    reason,
+                });
                 failed = true;
             }
         }
@@ -158,7 +198,13 @@ fn template(s: &str, path: &str, scope: &Scope<'_>, failures: &mut Vec<Expressio
 fn refuse_known_attacks(text: &str) -> Result<(), String> {
     let code = outside_strings(text);
     let lower = code.to_ascii_lowercase();
-    let word_before = |i: usize| i > 0 && code[..i].chars().next_back().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+    let word_before = |i: usize| {
+        i > 0
+            && code[..i]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+    };
     for (i, _) in code.match_indices('T') {
         let after = code[i + 1..].trim_start();
         if !word_before(i) && after.starts_with('(') {
@@ -193,8 +239,16 @@ fn refuse_known_attacks(text: &str) -> Result<(), String> {
             return Err(what.into());
         }
     }
-    if code.chars().filter(|c| matches!(c, '(' | '[' | '{')).count() > MAX_NESTING * 4 || nesting(&code) > MAX_NESTING {
-        return Err(format!("the expression nests deeper than {MAX_NESTING} levels"));
+    if code
+        .chars()
+        .filter(|c| matches!(c, '(' | '[' | '{'))
+        .count()
+        > MAX_NESTING * 4
+        || nesting(&code) > MAX_NESTING
+    {
+        return Err(format!(
+            "the expression nests deeper than {MAX_NESTING} levels"
+        ));
     }
     Ok(())
 }
@@ -294,26 +348,49 @@ impl Eval<'_, '_> {
                 match (&t, &i) {
                     (Value::Array(items), Value::Number(n)) => {
                         let idx = n.as_u64().ok_or("a list index must be a whole number")?;
-                        items.get(idx as usize).cloned().ok_or_else(|| format!("index {idx} is out of bounds (size {})", items.len()))
+                        items.get(idx as usize).cloned().ok_or_else(|| {
+                            format!("index {idx} is out of bounds (size {})", items.len())
+                        })
                     }
-                    (Value::Object(map), Value::String(k)) => Ok(map.get(k).cloned().unwrap_or(Value::Null)),
+                    (Value::Object(map), Value::String(k)) => {
+                        Ok(map.get(k).cloned().unwrap_or(Value::Null))
+                    }
                     (Value::String(s), Value::Number(n)) => {
-                        let idx = n.as_u64().ok_or("a string index must be a whole number")? as usize;
-                        s.chars().nth(idx).map(|c| Value::String(c.to_string())).ok_or_else(|| format!("index {idx} is out of bounds"))
+                        let idx =
+                            n.as_u64().ok_or("a string index must be a whole number")? as usize;
+                        s.chars()
+                            .nth(idx)
+                            .map(|c| Value::String(c.to_string()))
+                            .ok_or_else(|| format!("index {idx} is out of bounds"))
                     }
-                    _ => Err(format!("cannot index a {} with a {}", type_name(&t), type_name(&i))),
+                    _ => Err(format!(
+                        "cannot index a {} with a {}",
+                        type_name(&t),
+                        type_name(&i)
+                    )),
                 }
             }
-            Expr::Method { target, name, args, safe } => {
+            Expr::Method {
+                target,
+                name,
+                args,
+                safe,
+            } => {
                 let t = self.eval(target)?;
                 if *safe && t.is_null() {
                     return Ok(Value::Null);
                 }
-                let args = args.iter().map(|a| self.eval(a)).collect::<Result<Vec<_>, _>>()?;
+                let args = args
+                    .iter()
+                    .map(|a| self.eval(a))
+                    .collect::<Result<Vec<_>, _>>()?;
                 method(&t, name, &args)
             }
             Expr::Function { name, args } => {
-                let args = args.iter().map(|a| self.eval(a)).collect::<Result<Vec<_>, _>>()?;
+                let args = args
+                    .iter()
+                    .map(|a| self.eval(a))
+                    .collect::<Result<Vec<_>, _>>()?;
                 self.function(name, &args)
             }
             Expr::Variable(name) => match name.as_str() {
@@ -322,28 +399,52 @@ impl Eval<'_, '_> {
             },
             Expr::Not(inner) => Ok(Value::Bool(!truth(&self.eval(inner)?)?)),
             Expr::Negate(inner) => match self.eval(inner)? {
-                Value::Number(n) => Ok(n.as_i64().map(|i| json!(-i)).unwrap_or_else(|| json!(-n.as_f64().unwrap_or(0.0)))),
+                Value::Number(n) => Ok(n
+                    .as_i64()
+                    .map(|i| json!(-i))
+                    .unwrap_or_else(|| json!(-n.as_f64().unwrap_or(0.0)))),
                 other => Err(format!("cannot negate a {}", type_name(&other))),
             },
-            Expr::Binary { op: BinaryOp::And, left, right } => {
-                Ok(Value::Bool(truth(&self.eval(left)?)? && truth(&self.eval(right)?)?))
-            }
-            Expr::Binary { op: BinaryOp::Or, left, right } => {
-                Ok(Value::Bool(truth(&self.eval(left)?)? || truth(&self.eval(right)?)?))
-            }
+            Expr::Binary {
+                op: BinaryOp::And,
+                left,
+                right,
+            } => Ok(Value::Bool(
+                truth(&self.eval(left)?)? && truth(&self.eval(right)?)?,
+            )),
+            Expr::Binary {
+                op: BinaryOp::Or,
+                left,
+                right,
+            } => Ok(Value::Bool(
+                truth(&self.eval(left)?)? || truth(&self.eval(right)?)?,
+            )),
             Expr::Binary { op, left, right } => {
                 let (l, r) = (self.eval(left)?, self.eval(right)?);
                 binary(*op, &l, &r)
             }
-            Expr::Ternary { condition, then, otherwise } => {
-                if truth(&self.eval(condition)?)? { self.eval(then) } else { self.eval(otherwise) }
+            Expr::Ternary {
+                condition,
+                then,
+                otherwise,
+            } => {
+                if truth(&self.eval(condition)?)? {
+                    self.eval(then)
+                } else {
+                    self.eval(otherwise)
+                }
             }
             Expr::Elvis { value, fallback } => match self.eval(value)? {
                 Value::Null => self.eval(fallback),
                 Value::String(s) if s.is_empty() => self.eval(fallback),
                 v => Ok(v),
             },
-            Expr::List(items) => Ok(Value::Array(items.iter().map(|i| self.eval(i)).collect::<Result<_, _>>()?)),
+            Expr::List(items) => Ok(Value::Array(
+                items
+                    .iter()
+                    .map(|i| self.eval(i))
+                    .collect::<Result<_, _>>()?,
+            )),
         }
     }
 
@@ -357,7 +458,9 @@ impl Eval<'_, '_> {
                 None if safe => Ok(Value::Null),
                 None => Err(format!("no property '{name}'")),
             },
-            Value::Null => Err(format!("cannot read '{name}' of null (use ?. to allow null)")),
+            Value::Null => Err(format!(
+                "cannot read '{name}' of null (use ?. to allow null)"
+            )),
             other => Err(format!("a {} has no property '{name}'", type_name(other))),
         }
     }
@@ -371,11 +474,19 @@ impl Eval<'_, '_> {
         match name {
             "stage" => {
                 let wanted = one_string("a stage name")?;
-                execution.stages.iter().find(|s| s.name == wanted).map(stage_json).ok_or_else(|| format!("no stage named '{wanted}'"))
+                execution
+                    .stages
+                    .iter()
+                    .find(|s| s.name == wanted)
+                    .map(stage_json)
+                    .ok_or_else(|| format!("no stage named '{wanted}'"))
             }
             "stageByRefId" => {
                 let wanted = one_string("a refId")?;
-                execution.stage_by_ref(&wanted).map(stage_json).ok_or_else(|| format!("no stage with refId '{wanted}'"))
+                execution
+                    .stage_by_ref(&wanted)
+                    .map(stage_json)
+                    .ok_or_else(|| format!("no stage with refId '{wanted}'"))
             }
             "judgment" | "judgement" => {
                 let wanted = one_string("a stage name")?;
@@ -384,15 +495,29 @@ impl Eval<'_, '_> {
                     .iter()
                     .find(|s| s.name == wanted && s.stage_type == "manualJudgment")
                     .ok_or_else(|| format!("no manual judgment stage named '{wanted}'"))?;
-                Ok(stage.context.get("judgmentInput").cloned().unwrap_or(Value::Null))
+                Ok(stage
+                    .context
+                    .get("judgmentInput")
+                    .cloned()
+                    .unwrap_or(Value::Null))
             }
-            "currentStage" => self.scope.current.map(stage_json).ok_or_else(|| "there is no current stage here".to_owned()),
+            "currentStage" => self
+                .scope
+                .current
+                .map(stage_json)
+                .ok_or_else(|| "there is no current stage here".to_owned()),
             "toJson" => match args {
                 [v] => Ok(Value::String(v.to_string())),
                 _ => Err("#toJson takes one argument".into()),
             },
-            "alphanumerical" => Ok(Value::String(one_string("text")?.chars().filter(char::is_ascii_alphanumeric).collect())),
-            "readJson" => serde_json::from_str(&one_string("JSON text")?).map_err(|e| format!("#readJson: not JSON: {e}")),
+            "alphanumerical" => Ok(Value::String(
+                one_string("text")?
+                    .chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .collect(),
+            )),
+            "readJson" => serde_json::from_str(&one_string("JSON text")?)
+                .map_err(|e| format!("#readJson: not JSON: {e}")),
             "trigger" => Ok(execution.trigger.clone()),
             other => Err(format!("unknown function #{other}")),
         }
@@ -402,7 +527,10 @@ impl Eval<'_, '_> {
 fn truth(v: &Value) -> Result<bool, String> {
     match v {
         Value::Bool(b) => Ok(*b),
-        other => Err(format!("expected true or false, found a {}", type_name(other))),
+        other => Err(format!(
+            "expected true or false, found a {}",
+            type_name(other)
+        )),
     }
 }
 
@@ -420,7 +548,13 @@ fn binary(op: BinaryOp, l: &Value, r: &Value) -> Result<Value, String> {
                 (Value::String(a), Value::String(b)) => a.cmp(b),
                 _ => match (number(l), number(r)) {
                     (Some(a), Some(b)) => a.partial_cmp(&b).ok_or("cannot compare NaN")?,
-                    _ => return Err(format!("cannot compare a {} with a {}", type_name(l), type_name(r))),
+                    _ => {
+                        return Err(format!(
+                            "cannot compare a {} with a {}",
+                            type_name(l),
+                            type_name(r)
+                        ));
+                    }
                 },
             };
             Ok(Value::Bool(match op {
@@ -460,10 +594,16 @@ fn arithmetic(op: BinaryOp, l: &Value, r: &Value) -> Result<Value, String> {
             BinaryOp::Rem if b == 0 => return Err("division by zero".into()),
             _ => a.checked_rem(b),
         };
-        return v.map(Value::from).ok_or_else(|| "the number is too large".to_owned());
+        return v
+            .map(Value::from)
+            .ok_or_else(|| "the number is too large".to_owned());
     }
     let (Some(a), Some(b)) = (number(l), number(r)) else {
-        return Err(format!("cannot do arithmetic with a {} and a {}", type_name(l), type_name(r)));
+        return Err(format!(
+            "cannot do arithmetic with a {} and a {}",
+            type_name(l),
+            type_name(r)
+        ));
     };
     let v = match op {
         BinaryOp::Add => a + b,
@@ -472,13 +612,24 @@ fn arithmetic(op: BinaryOp, l: &Value, r: &Value) -> Result<Value, String> {
         BinaryOp::Div => a / b,
         _ => a % b,
     };
-    serde_json::Number::from_f64(v).map(Value::Number).ok_or_else(|| "the result is not a number".to_owned())
+    serde_json::Number::from_f64(v)
+        .map(Value::Number)
+        .ok_or_else(|| "the result is not a number".to_owned())
 }
 
 /// The allowlisted methods on text, lists and maps.
 fn method(target: &Value, name: &str, args: &[Value]) -> Result<Value, String> {
-    let text_arg = |i: usize| args.get(i).and_then(Value::as_str).ok_or_else(|| format!("{name}() needs a text argument"));
-    let int_arg = |i: usize| args.get(i).and_then(Value::as_u64).map(|n| n as usize).ok_or_else(|| format!("{name}() needs a whole number"));
+    let text_arg = |i: usize| {
+        args.get(i)
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("{name}() needs a text argument"))
+    };
+    let int_arg = |i: usize| {
+        args.get(i)
+            .and_then(Value::as_u64)
+            .map(|n| n as usize)
+            .ok_or_else(|| format!("{name}() needs a whole number"))
+    };
     match (target, name) {
         (_, "toString") => Ok(Value::String(to_text(target))),
         (Value::String(s), "toLowerCase") => Ok(Value::String(s.to_lowercase())),
@@ -491,26 +642,43 @@ fn method(target: &Value, name: &str, args: &[Value]) -> Result<Value, String> {
         (Value::String(s), "endsWith") => Ok(json!(s.ends_with(text_arg(0)?))),
         (Value::String(s), "split") => {
             // Java's split takes a regex; the literal separator covers what pipelines use.
-            Ok(Value::Array(s.split(text_arg(0)?).map(|p| Value::String(p.to_owned())).collect()))
+            Ok(Value::Array(
+                s.split(text_arg(0)?)
+                    .map(|p| Value::String(p.to_owned()))
+                    .collect(),
+            ))
         }
         (Value::String(s), "replace") => Ok(Value::String(s.replace(text_arg(0)?, text_arg(1)?))),
         (Value::String(s), "substring") => {
             let chars: Vec<char> = s.chars().collect();
             let start = int_arg(0)?;
-            let end = if args.len() > 1 { int_arg(1)? } else { chars.len() };
+            let end = if args.len() > 1 {
+                int_arg(1)?
+            } else {
+                chars.len()
+            };
             if start > end || end > chars.len() {
-                return Err(format!("substring({start}, {end}) is out of bounds for length {}", chars.len()));
+                return Err(format!(
+                    "substring({start}, {end}) is out of bounds for length {}",
+                    chars.len()
+                ));
             }
             Ok(Value::String(chars[start..end].iter().collect()))
         }
         (Value::Array(items), "size") => Ok(json!(items.len())),
         (Value::Array(items), "isEmpty") => Ok(json!(items.is_empty())),
-        (Value::Array(items), "contains") => Ok(json!(args.first().is_some_and(|a| items.iter().any(|i| equal(i, a))))),
+        (Value::Array(items), "contains") => Ok(json!(
+            args.first()
+                .is_some_and(|a| items.iter().any(|i| equal(i, a)))
+        )),
         (Value::Object(map), "size") => Ok(json!(map.len())),
         (Value::Object(map), "isEmpty") => Ok(json!(map.is_empty())),
         (Value::Object(map), "containsKey") => Ok(json!(map.contains_key(text_arg(0)?))),
         (Value::Object(map), "get") => Ok(map.get(text_arg(0)?).cloned().unwrap_or(Value::Null)),
-        (other, _) => Err(format!("method '{name}' is not allowed on a {}", type_name(other))),
+        (other, _) => Err(format!(
+            "method '{name}' is not allowed on a {}",
+            type_name(other)
+        )),
     }
 }
 

@@ -29,16 +29,28 @@ fn execution() -> Execution {
         end_time: None,
         trigger: json!({"type": "manual", "user": "alice", "parameters": {"branch": "Main", "replicas": 3, "tags": ["a", "b"]}}),
         stages: vec![
-            stage("1", "Build", "jenkins", json!({"IMAGE_TAG": "1.2.3"}), json!({"buildInfo": {"number": 42}})),
-            stage("2", "Verify", "manualJudgment", json!({"judgmentInput": "promote"}), json!({})),
+            stage(
+                "1",
+                "Build",
+                "jenkins",
+                json!({"IMAGE_TAG": "1.2.3"}),
+                json!({"buildInfo": {"number": 42}}),
+            ),
+            stage(
+                "2",
+                "Verify",
+                "manualJudgment",
+                json!({"judgmentInput": "promote"}),
+                json!({}),
+            ),
         ],
         canceled: false,
         canceled_by: None,
         cancellation_reason: None,
         limit_concurrent: false,
         keep_waiting_pipelines: false,
-            notifications: vec![],
-            notification_deliveries: vec![],
+        notifications: vec![],
+        notification_deliveries: vec![],
     }
 }
 
@@ -56,8 +68,14 @@ fn property_index_and_parameter_access() {
     assert_eq!(eval("execution.id"), Ok(json!("exec-1")));
     assert_eq!(eval("trigger.user"), Ok(json!("alice")));
     assert_eq!(eval("parameters['missing']"), Ok(Value::Null));
-    assert_eq!(eval("parameters.missing"), Err("no property 'missing'".into()));
-    assert_eq!(eval("parameters.missing?.deeper"), Err("no property 'missing'".into()));
+    assert_eq!(
+        eval("parameters.missing"),
+        Err("no property 'missing'".into())
+    );
+    assert_eq!(
+        eval("parameters.missing?.deeper"),
+        Err("no property 'missing'".into())
+    );
     assert_eq!(eval("trigger?.nothing"), Ok(Value::Null));
 }
 
@@ -65,42 +83,85 @@ fn property_index_and_parameter_access() {
 fn operators_follow_spel() {
     assert_eq!(eval("parameters.replicas * 2 + 1"), Ok(json!(7)));
     assert_eq!(eval("(1 + 2) * 3 == 9 && !false"), Ok(json!(true)));
-    assert_eq!(eval("parameters.replicas > 2 and parameters.branch != 'dev'"), Ok(json!(true)));
-    assert_eq!(eval("parameters.replicas >= 4 or not true"), Ok(json!(false)));
-    assert_eq!(eval("parameters.branch == 'Main' ? 'prod' : 'test'"), Ok(json!("prod")));
-    assert_eq!(eval("parameters['nope'] ?: 'fallback'"), Ok(json!("fallback")));
+    assert_eq!(
+        eval("parameters.replicas > 2 and parameters.branch != 'dev'"),
+        Ok(json!(true))
+    );
+    assert_eq!(
+        eval("parameters.replicas >= 4 or not true"),
+        Ok(json!(false))
+    );
+    assert_eq!(
+        eval("parameters.branch == 'Main' ? 'prod' : 'test'"),
+        Ok(json!("prod"))
+    );
+    assert_eq!(
+        eval("parameters['nope'] ?: 'fallback'"),
+        Ok(json!("fallback"))
+    );
     assert_eq!(eval("'v' + parameters.replicas"), Ok(json!("v3")));
     assert_eq!(eval("7 / 2"), Ok(json!(3)));
     assert_eq!(eval("7 % 0"), Err("division by zero".into()));
     assert_eq!(eval("'it''s'"), Ok(json!("it's")));
     assert_eq!(eval("{1, 2, 3}.size()"), Ok(json!(3)));
     assert_eq!(eval("-parameters.replicas"), Ok(json!(-3)));
-    assert!(eval("parameters.replicas && true").unwrap_err().contains("expected true or false"));
+    assert!(
+        eval("parameters.replicas && true")
+            .unwrap_err()
+            .contains("expected true or false")
+    );
 }
 
 #[test]
 fn allowlisted_methods() {
     assert_eq!(eval("parameters.branch.toLowerCase()"), Ok(json!("main")));
-    assert_eq!(eval("parameters.branch.toUpperCase().startsWith('MA')"), Ok(json!(true)));
+    assert_eq!(
+        eval("parameters.branch.toUpperCase().startsWith('MA')"),
+        Ok(json!(true))
+    );
     assert_eq!(eval("'a,b,c'.split(',')[2]"), Ok(json!("c")));
     assert_eq!(eval("' x '.trim().length()"), Ok(json!(1)));
     assert_eq!(eval("'release-1.2'.substring(8)"), Ok(json!("1.2")));
-    assert_eq!(eval("'release-1.2'.replace('-', '/')"), Ok(json!("release/1.2")));
-    assert_eq!(eval("parameters.tags.contains('a') && !parameters.tags.isEmpty()"), Ok(json!(true)));
-    assert_eq!(eval("parameters.replicas.toString() + 'x'"), Ok(json!("3x")));
-    assert_eq!(eval("'abc'.endsWith('c') && 'abc'.contains('b')"), Ok(json!(true)));
-    assert_eq!(eval("parameters.branch.getBytes()"), Err("method 'getBytes' is not allowed on a string".into()));
+    assert_eq!(
+        eval("'release-1.2'.replace('-', '/')"),
+        Ok(json!("release/1.2"))
+    );
+    assert_eq!(
+        eval("parameters.tags.contains('a') && !parameters.tags.isEmpty()"),
+        Ok(json!(true))
+    );
+    assert_eq!(
+        eval("parameters.replicas.toString() + 'x'"),
+        Ok(json!("3x"))
+    );
+    assert_eq!(
+        eval("'abc'.endsWith('c') && 'abc'.contains('b')"),
+        Ok(json!(true))
+    );
+    assert_eq!(
+        eval("parameters.branch.getBytes()"),
+        Err("method 'getBytes' is not allowed on a string".into())
+    );
 }
 
 #[test]
 fn helper_functions() {
-    assert_eq!(eval("#stage('Build')['context']['IMAGE_TAG']"), Ok(json!("1.2.3")));
-    assert_eq!(eval("#stage('Build').outputs.buildInfo.number"), Ok(json!(42)));
+    assert_eq!(
+        eval("#stage('Build')['context']['IMAGE_TAG']"),
+        Ok(json!("1.2.3"))
+    );
+    assert_eq!(
+        eval("#stage('Build').outputs.buildInfo.number"),
+        Ok(json!(42))
+    );
     assert_eq!(eval("#stageByRefId('1').name"), Ok(json!("Build")));
     assert_eq!(eval("#judgment('Verify')"), Ok(json!("promote")));
     assert_eq!(eval("#currentStage().name"), Ok(json!("Verify")));
     assert_eq!(eval("#toJson(parameters.tags)"), Ok(json!("[\"a\",\"b\"]")));
-    assert_eq!(eval("#alphanumerical('feature/ABC-12')"), Ok(json!("featureABC12")));
+    assert_eq!(
+        eval("#alphanumerical('feature/ABC-12')"),
+        Ok(json!("featureABC12"))
+    );
     assert_eq!(eval("#readJson('{\"a\": [1]}').a[0]"), Ok(json!(1)));
     assert_eq!(eval("#trigger.user"), Ok(json!("alice")));
     assert_eq!(eval("#stage('Nope')"), Err("no stage named 'Nope'".into()));
@@ -110,25 +171,55 @@ fn helper_functions() {
 #[test]
 fn injection_payloads_from_the_advisories_are_refused() {
     let cases = [
-        ("T(java.lang.Runtime).getRuntime().exec('id')", "type references (T(...)) are not allowed"),
-        ("T (java.lang.System).getenv()", "type references (T(...)) are not allowed"),
-        ("new java.lang.ProcessBuilder({'id'}).start()", "creating objects (new ...) is not allowed"),
-        ("@environment.getProperty('x')", "bean references (@...) are not allowed"),
-        ("''.getClass().forName('java.lang.Runtime')", "class access is not allowed"),
+        (
+            "T(java.lang.Runtime).getRuntime().exec('id')",
+            "type references (T(...)) are not allowed",
+        ),
+        (
+            "T (java.lang.System).getenv()",
+            "type references (T(...)) are not allowed",
+        ),
+        (
+            "new java.lang.ProcessBuilder({'id'}).start()",
+            "creating objects (new ...) is not allowed",
+        ),
+        (
+            "@environment.getProperty('x')",
+            "bean references (@...) are not allowed",
+        ),
+        (
+            "''.getClass().forName('java.lang.Runtime')",
+            "class access is not allowed",
+        ),
         ("parameters.class", "class access is not allowed"),
         ("''.class.classLoader", "class access is not allowed"),
-        ("#fromUrl('http://169.254.169.254/latest/meta-data')", "reading URLs is not allowed"),
-        ("#jsonFromUrl('file:///etc/passwd')", "reading URLs is not allowed"),
-        ("#propertiesFromUrl('http://x')", "reading URLs is not allowed"),
+        (
+            "#fromUrl('http://169.254.169.254/latest/meta-data')",
+            "reading URLs is not allowed",
+        ),
+        (
+            "#jsonFromUrl('file:///etc/passwd')",
+            "reading URLs is not allowed",
+        ),
+        (
+            "#propertiesFromUrl('http://x')",
+            "reading URLs is not allowed",
+        ),
         ("#this.getClass()", "class access is not allowed"),
         ("#root", "#this and #root are not available"),
     ];
     for (payload, message) in cases {
         let got = eval(payload).unwrap_err();
-        assert!(got == message || (message.contains("class") && got.contains("class")), "{payload}: {got}");
+        assert!(
+            got == message || (message.contains("class") && got.contains("class")),
+            "{payload}: {got}"
+        );
     }
     // The same words inside text are harmless.
-    assert_eq!(eval("'T(x) and new things @ home'"), Ok(json!("T(x) and new things @ home")));
+    assert_eq!(
+        eval("'T(x) and new things @ home'"),
+        Ok(json!("T(x) and new things @ home"))
+    );
 }
 
 #[test]
@@ -141,7 +232,10 @@ fn evaluation_is_bounded() {
     assert!(eval(doubling).is_ok());
     let big = format!("'{}' + '{}'", "x".repeat(2000), "y".repeat(2000));
     assert_eq!(eval(&big).unwrap().as_str().unwrap().len(), 4000);
-    assert!(eval("1 +").unwrap_err().contains("expression") || eval("1 +").unwrap_err().contains("unexpected"));
+    assert!(
+        eval("1 +").unwrap_err().contains("expression")
+            || eval("1 +").unwrap_err().contains("unexpected")
+    );
 }
 
 #[test]
@@ -164,7 +258,11 @@ fn templates_keep_types_and_report_failures_by_field() {
     assert_eq!(out["list"], json!([2, "x"]));
     assert_eq!(
         failures,
-        vec![ExpressionFailure { field: "broken".into(), expression: "${parameters.nothing}".into(), reason: "no property 'nothing'".into() }]
+        vec![ExpressionFailure {
+            field: "broken".into(),
+            expression: "${parameters.nothing}".into(),
+            reason: "no property 'nothing'".into()
+        }]
     );
     let (_, unclosed) = evaluate_all(&json!({"x": "${oops"}), &scope);
     assert_eq!(unclosed[0].reason, "unclosed ${");

@@ -7,11 +7,13 @@
 use async_trait::async_trait;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
-use super::{DeadLetter, NewItem, QueueBackend, QueueDepth, QueueError, RawDelivery, exhausted_reason};
+use super::{
+    DeadLetter, NewItem, QueueBackend, QueueDepth, QueueError, RawDelivery, exhausted_reason,
+};
 
 mod message {
     use sea_orm::entity::prelude::*;
@@ -64,13 +66,17 @@ pub struct DatabaseQueue {
 impl DatabaseQueue {
     /// Uses the store's connection (the tables come with the store's migrations).
     pub fn new(store: &crate::store::Store) -> Self {
-        Self { db: store.connection().clone() }
+        Self {
+            db: store.connection().clone(),
+        }
     }
 }
 
 /// Not leased, or the lease has run out.
 fn unleased(now_ms: i64) -> Condition {
-    Condition::any().add(M::LeaseUntilMs.is_null()).add(M::LeaseUntilMs.lte(now_ms))
+    Condition::any()
+        .add(M::LeaseUntilMs.is_null())
+        .add(M::LeaseUntilMs.lte(now_ms))
 }
 
 fn new_row(item: &NewItem) -> message::ActiveModel {
@@ -103,7 +109,11 @@ pub(crate) async fn complete_in<C: ConnectionTrait>(
     lease: &str,
     follow_ups: &[NewItem],
 ) -> Result<bool, sea_orm::DbErr> {
-    let removed = message::Entity::delete_many().filter(M::Id.eq(id)).filter(M::LeaseToken.eq(lease)).exec(conn).await?;
+    let removed = message::Entity::delete_many()
+        .filter(M::Id.eq(id))
+        .filter(M::LeaseToken.eq(lease))
+        .exec(conn)
+        .await?;
     if removed.rows_affected != 1 {
         return Ok(false);
     }
@@ -112,9 +122,14 @@ pub(crate) async fn complete_in<C: ConnectionTrait>(
 }
 
 /// Inside the caller's transaction: stores new messages.
-pub(crate) async fn push_in<C: ConnectionTrait>(conn: &C, items: &[NewItem]) -> Result<(), sea_orm::DbErr> {
+pub(crate) async fn push_in<C: ConnectionTrait>(
+    conn: &C,
+    items: &[NewItem],
+) -> Result<(), sea_orm::DbErr> {
     if !items.is_empty() {
-        message::Entity::insert_many(items.iter().map(new_row)).exec(conn).await?;
+        message::Entity::insert_many(items.iter().map(new_row))
+            .exec(conn)
+            .await?;
     }
     Ok(())
 }
@@ -153,10 +168,15 @@ impl QueueBackend for DatabaseQueue {
                 .add(unleased(now_ms));
             if candidate.attempts >= max_attempts {
                 let txn = self.db.begin().await?;
-                let removed = message::Entity::delete_many().filter(still_ours).exec(&txn).await?;
+                let removed = message::Entity::delete_many()
+                    .filter(still_ours)
+                    .exec(&txn)
+                    .await?;
                 if removed.rows_affected == 1 {
                     let reason = exhausted_reason(u32::try_from(candidate.attempts).unwrap_or(0));
-                    dead_letter::Entity::insert(dead_row(&candidate, &reason, now_ms)).exec(&txn).await?;
+                    dead_letter::Entity::insert(dead_row(&candidate, &reason, now_ms))
+                        .exec(&txn)
+                        .await?;
                     txn.commit().await?;
                     tracing::warn!(message_id = %candidate.id, "queue message dead-lettered: {reason}");
                 } else {
@@ -167,7 +187,10 @@ impl QueueBackend for DatabaseQueue {
             let lease = crate::ids::long_id();
             let claimed = message::Entity::update_many()
                 .col_expr(M::LeaseToken, Expr::value(lease.clone()))
-                .col_expr(M::LeaseUntilMs, Expr::value(now_ms.saturating_add(lease_ms)))
+                .col_expr(
+                    M::LeaseUntilMs,
+                    Expr::value(now_ms.saturating_add(lease_ms)),
+                )
                 .col_expr(M::Attempts, Expr::value(candidate.attempts + 1))
                 .filter(still_ours)
                 .exec(&self.db)
@@ -184,7 +207,12 @@ impl QueueBackend for DatabaseQueue {
         Ok(leased)
     }
 
-    async fn complete(&self, id: &str, lease: &str, follow_ups: &[NewItem]) -> Result<bool, QueueError> {
+    async fn complete(
+        &self,
+        id: &str,
+        lease: &str,
+        follow_ups: &[NewItem],
+    ) -> Result<bool, QueueError> {
         let txn = self.db.begin().await?;
         if complete_in(&txn, id, lease, follow_ups).await? {
             txn.commit().await?;
@@ -195,7 +223,13 @@ impl QueueBackend for DatabaseQueue {
         }
     }
 
-    async fn dead_letter(&self, id: &str, lease: &str, reason: &str, now_ms: i64) -> Result<bool, QueueError> {
+    async fn dead_letter(
+        &self,
+        id: &str,
+        lease: &str,
+        reason: &str,
+        now_ms: i64,
+    ) -> Result<bool, QueueError> {
         let txn = self.db.begin().await?;
         let Some(found) = message::Entity::find()
             .filter(M::Id.eq(id))
@@ -215,13 +249,18 @@ impl QueueBackend for DatabaseQueue {
             txn.rollback().await?;
             return Ok(false);
         }
-        dead_letter::Entity::insert(dead_row(&found, reason, now_ms)).exec(&txn).await?;
+        dead_letter::Entity::insert(dead_row(&found, reason, now_ms))
+            .exec(&txn)
+            .await?;
         txn.commit().await?;
         Ok(true)
     }
 
     async fn depth(&self, now_ms: i64) -> Result<QueueDepth, QueueError> {
-        let in_flight = message::Entity::find().filter(M::LeaseUntilMs.gt(now_ms)).count(&self.db).await?;
+        let in_flight = message::Entity::find()
+            .filter(M::LeaseUntilMs.gt(now_ms))
+            .count(&self.db)
+            .await?;
         let ready = message::Entity::find()
             .filter(unleased(now_ms))
             .filter(M::DeliverAtMs.lte(now_ms))
@@ -233,11 +272,21 @@ impl QueueBackend for DatabaseQueue {
             .count(&self.db)
             .await?;
         let dead = dead_letter::Entity::find().count(&self.db).await?;
-        Ok(QueueDepth { ready, scheduled, in_flight, dead })
+        Ok(QueueDepth {
+            ready,
+            scheduled,
+            in_flight,
+            dead,
+        })
     }
 
     async fn payloads(&self) -> Result<Vec<String>, QueueError> {
-        Ok(message::Entity::find().select_only().column(M::Payload).into_tuple::<String>().all(&self.db).await?)
+        Ok(message::Entity::find()
+            .select_only()
+            .column(M::Payload)
+            .into_tuple::<String>()
+            .all(&self.db)
+            .await?)
     }
 
     async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, QueueError> {

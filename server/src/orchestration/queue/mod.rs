@@ -86,7 +86,10 @@ pub struct QueueSettings {
 
 impl Default for QueueSettings {
     fn default() -> Self {
-        Self { visibility_timeout: Duration::from_secs(60), max_attempts: 10 }
+        Self {
+            visibility_timeout: Duration::from_secs(60),
+            max_attempts: 10,
+        }
     }
 }
 
@@ -162,13 +165,29 @@ pub trait QueueBackend: Send + Sync + 'static {
     async fn push(&self, items: &[NewItem]) -> Result<(), QueueError>;
     /// Leases up to `max` due messages for `lease_ms`; moves messages already delivered
     /// `max_attempts` times to the dead letters instead.
-    async fn poll(&self, now_ms: i64, max: usize, lease_ms: i64, max_attempts: u32)
-    -> Result<Vec<RawDelivery>, QueueError>;
+    async fn poll(
+        &self,
+        now_ms: i64,
+        max: usize,
+        lease_ms: i64,
+        max_attempts: u32,
+    ) -> Result<Vec<RawDelivery>, QueueError>;
     /// Removes the message if `lease` is still its lease, and stores `follow_ups`, atomically.
     /// `false` (and nothing stored) when the lease was lost.
-    async fn complete(&self, id: &str, lease: &str, follow_ups: &[NewItem]) -> Result<bool, QueueError>;
+    async fn complete(
+        &self,
+        id: &str,
+        lease: &str,
+        follow_ups: &[NewItem],
+    ) -> Result<bool, QueueError>;
     /// Moves the message to the dead letters if `lease` is still its lease.
-    async fn dead_letter(&self, id: &str, lease: &str, reason: &str, now_ms: i64) -> Result<bool, QueueError>;
+    async fn dead_letter(
+        &self,
+        id: &str,
+        lease: &str,
+        reason: &str,
+        now_ms: i64,
+    ) -> Result<bool, QueueError>;
     async fn depth(&self, now_ms: i64) -> Result<QueueDepth, QueueError>;
     async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, QueueError>;
     /// The payload of every message not dead-lettered (due, scheduled or leased).
@@ -184,8 +203,16 @@ pub struct WorkQueue {
 }
 
 impl WorkQueue {
-    pub fn new(backend: Arc<dyn QueueBackend>, clock: Arc<dyn Clock>, settings: QueueSettings) -> Self {
-        Self { backend, clock, settings }
+    pub fn new(
+        backend: Arc<dyn QueueBackend>,
+        clock: Arc<dyn Clock>,
+        settings: QueueSettings,
+    ) -> Self {
+        Self {
+            backend,
+            clock,
+            settings,
+        }
     }
 
     /// The stored form of `message`, due after `delay`.
@@ -203,14 +230,22 @@ impl WorkQueue {
     /// pollers do not see it unless the lease runs out).
     pub fn claimed_item(&self, message: &Message) -> (NewItem, Delivery) {
         let now = self.clock.now_ms();
-        let lease = ItemLease { token: crate::ids::long_id(), until_ms: now.saturating_add(millis(self.settings.visibility_timeout)) };
+        let lease = ItemLease {
+            token: crate::ids::long_id(),
+            until_ms: now.saturating_add(millis(self.settings.visibility_timeout)),
+        };
         let item = NewItem {
             id: crate::ids::long_id(),
             payload: serde_json::to_string(message).expect("messages always serialize"),
             deliver_at_ms: now,
             lease: Some(lease.clone()),
         };
-        let delivery = Delivery { id: item.id.clone(), message: message.clone(), attempt: 1, lease: lease.token };
+        let delivery = Delivery {
+            id: item.id.clone(),
+            message: message.clone(),
+            attempt: 1,
+            lease: lease.token,
+        };
         (item, delivery)
     }
 
@@ -223,14 +258,24 @@ impl WorkQueue {
     pub async fn poll(&self, max: usize) -> Result<Vec<Delivery>, QueueError> {
         let now = self.clock.now_ms();
         let lease_ms = millis(self.settings.visibility_timeout);
-        let raw = self.backend.poll(now, max, lease_ms, self.settings.max_attempts).await?;
+        let raw = self
+            .backend
+            .poll(now, max, lease_ms, self.settings.max_attempts)
+            .await?;
         let mut deliveries = Vec::with_capacity(raw.len());
         for r in raw {
             match serde_json::from_str::<Message>(&r.payload) {
-                Ok(message) => deliveries.push(Delivery { id: r.id, message, attempt: r.attempt, lease: r.lease }),
+                Ok(message) => deliveries.push(Delivery {
+                    id: r.id,
+                    message,
+                    attempt: r.attempt,
+                    lease: r.lease,
+                }),
                 Err(e) => {
                     tracing::error!(message_id = %r.id, error = %e, "unreadable queue message moved to dead letters");
-                    self.backend.dead_letter(&r.id, &r.lease, &format!("unreadable message: {e}"), now).await?;
+                    self.backend
+                        .dead_letter(&r.id, &r.lease, &format!("unreadable message: {e}"), now)
+                        .await?;
                 }
             }
         }
@@ -244,14 +289,25 @@ impl WorkQueue {
     }
 
     /// Acks `delivery` and enqueues what handling it produced, in one step.
-    pub async fn complete(&self, delivery: &Delivery, follow_ups: &[(Message, Duration)]) -> Result<bool, QueueError> {
-        let items: Vec<NewItem> = follow_ups.iter().map(|(m, delay)| self.item(m, *delay)).collect();
-        self.backend.complete(&delivery.id, &delivery.lease, &items).await
+    pub async fn complete(
+        &self,
+        delivery: &Delivery,
+        follow_ups: &[(Message, Duration)],
+    ) -> Result<bool, QueueError> {
+        let items: Vec<NewItem> = follow_ups
+            .iter()
+            .map(|(m, delay)| self.item(m, *delay))
+            .collect();
+        self.backend
+            .complete(&delivery.id, &delivery.lease, &items)
+            .await
     }
 
     /// Gives up on a message: it moves to the dead letters with `reason`.
     pub async fn dead_letter(&self, delivery: &Delivery, reason: &str) -> Result<bool, QueueError> {
-        self.backend.dead_letter(&delivery.id, &delivery.lease, reason, self.clock.now_ms()).await
+        self.backend
+            .dead_letter(&delivery.id, &delivery.lease, reason, self.clock.now_ms())
+            .await
     }
 
     pub async fn depth(&self) -> Result<QueueDepth, QueueError> {

@@ -9,7 +9,9 @@ use async_trait::async_trait;
 use redis::Script;
 use redis::aio::ConnectionManager;
 
-use super::{DeadLetter, NewItem, QueueBackend, QueueDepth, QueueError, RawDelivery, exhausted_reason};
+use super::{
+    DeadLetter, NewItem, QueueBackend, QueueDepth, QueueError, RawDelivery, exhausted_reason,
+};
 
 /// Lua that stores new items: ARGV from `first` on in groups of five (id, payload, deliver_at,
 /// lease token or '', lease until). KEYS: due, leased, payload, attempts, lease. A leased item
@@ -157,7 +159,11 @@ impl RedisQueue {
             dead_letter: Script::new(DEAD_LETTER),
             depth: Script::new(DEPTH),
         };
-        Ok(Self { connection, keys, scripts: std::sync::Arc::new(scripts) })
+        Ok(Self {
+            connection,
+            keys,
+            scripts: std::sync::Arc::new(scripts),
+        })
     }
 
     /// Removes every key of this queue (for tests that share a Redis server).
@@ -165,7 +171,14 @@ impl RedisQueue {
         let k = &self.keys;
         let mut c = self.connection.clone();
         redis::cmd("DEL")
-            .arg(&[&k.due, &k.leased, &k.payload, &k.attempts, &k.lease, &k.dead])
+            .arg(&[
+                &k.due,
+                &k.leased,
+                &k.payload,
+                &k.attempts,
+                &k.lease,
+                &k.dead,
+            ])
             .query_async::<()>(&mut c)
             .await?;
         Ok(())
@@ -174,8 +187,17 @@ impl RedisQueue {
 
 fn push_args(invocation: &mut redis::ScriptInvocation<'_>, items: &[NewItem]) {
     for item in items {
-        let (token, until) = item.lease.as_ref().map(|l| (l.token.as_str(), l.until_ms)).unwrap_or(("", 0));
-        invocation.arg(&item.id).arg(&item.payload).arg(item.deliver_at_ms).arg(token).arg(until);
+        let (token, until) = item
+            .lease
+            .as_ref()
+            .map(|l| (l.token.as_str(), l.until_ms))
+            .unwrap_or(("", 0));
+        invocation
+            .arg(&item.id)
+            .arg(&item.payload)
+            .arg(item.deliver_at_ms)
+            .arg(token)
+            .arg(until);
     }
 }
 
@@ -192,9 +214,15 @@ impl QueueBackend for RedisQueue {
         }
         let k = &self.keys;
         let mut invocation = self.scripts.push.key(&k.due);
-        invocation.key(&k.leased).key(&k.payload).key(&k.attempts).key(&k.lease);
+        invocation
+            .key(&k.leased)
+            .key(&k.payload)
+            .key(&k.attempts)
+            .key(&k.lease);
         push_args(&mut invocation, items);
-        invocation.invoke_async::<i64>(&mut self.connection.clone()).await?;
+        invocation
+            .invoke_async::<i64>(&mut self.connection.clone())
+            .await?;
         Ok(())
     }
 
@@ -223,13 +251,17 @@ impl QueueBackend for RedisQueue {
             .arg(crate::ids::long_id())
             .arg(before)
             .arg(after);
-        let flat: Vec<String> = invocation.invoke_async(&mut self.connection.clone()).await?;
+        let flat: Vec<String> = invocation
+            .invoke_async(&mut self.connection.clone())
+            .await?;
         flat.chunks(4)
             .map(|c| match c {
                 [id, payload, attempt, lease] => Ok(RawDelivery {
                     id: id.clone(),
                     payload: payload.clone(),
-                    attempt: attempt.parse().map_err(|_| QueueError::Corrupt(format!("attempts {attempt:?}")))?,
+                    attempt: attempt
+                        .parse()
+                        .map_err(|_| QueueError::Corrupt(format!("attempts {attempt:?}")))?,
                     lease: lease.clone(),
                 }),
                 _ => Err(QueueError::Corrupt("poll returned a partial row".into())),
@@ -237,20 +269,49 @@ impl QueueBackend for RedisQueue {
             .collect()
     }
 
-    async fn complete(&self, id: &str, lease: &str, follow_ups: &[NewItem]) -> Result<bool, QueueError> {
+    async fn complete(
+        &self,
+        id: &str,
+        lease: &str,
+        follow_ups: &[NewItem],
+    ) -> Result<bool, QueueError> {
         let k = &self.keys;
         let mut invocation = self.scripts.complete.key(&k.due);
-        invocation.key(&k.leased).key(&k.payload).key(&k.attempts).key(&k.lease).arg(id).arg(lease);
+        invocation
+            .key(&k.leased)
+            .key(&k.payload)
+            .key(&k.attempts)
+            .key(&k.lease)
+            .arg(id)
+            .arg(lease);
         push_args(&mut invocation, follow_ups);
-        let done: i64 = invocation.invoke_async(&mut self.connection.clone()).await?;
+        let done: i64 = invocation
+            .invoke_async(&mut self.connection.clone())
+            .await?;
         Ok(done == 1)
     }
 
-    async fn dead_letter(&self, id: &str, lease: &str, reason: &str, now_ms: i64) -> Result<bool, QueueError> {
+    async fn dead_letter(
+        &self,
+        id: &str,
+        lease: &str,
+        reason: &str,
+        now_ms: i64,
+    ) -> Result<bool, QueueError> {
         let k = &self.keys;
         let mut invocation = self.scripts.dead_letter.key(&k.leased);
-        invocation.key(&k.payload).key(&k.attempts).key(&k.lease).key(&k.dead).arg(id).arg(lease).arg(reason).arg(now_ms);
-        let done: i64 = invocation.invoke_async(&mut self.connection.clone()).await?;
+        invocation
+            .key(&k.payload)
+            .key(&k.attempts)
+            .key(&k.lease)
+            .key(&k.dead)
+            .arg(id)
+            .arg(lease)
+            .arg(reason)
+            .arg(now_ms);
+        let done: i64 = invocation
+            .invoke_async(&mut self.connection.clone())
+            .await?;
         Ok(done == 1)
     }
 
@@ -258,26 +319,45 @@ impl QueueBackend for RedisQueue {
         let k = &self.keys;
         let mut invocation = self.scripts.depth.key(&k.due);
         invocation.key(&k.leased).key(&k.dead).arg(now_ms);
-        let [ready, scheduled, in_flight, dead]: [u64; 4] =
-            invocation.invoke_async::<Vec<u64>>(&mut self.connection.clone()).await?.try_into().map_err(|v| {
-                QueueError::Corrupt(format!("depth returned {v:?}"))
-            })?;
-        Ok(QueueDepth { ready, scheduled, in_flight, dead })
+        let [ready, scheduled, in_flight, dead]: [u64; 4] = invocation
+            .invoke_async::<Vec<u64>>(&mut self.connection.clone())
+            .await?
+            .try_into()
+            .map_err(|v| QueueError::Corrupt(format!("depth returned {v:?}")))?;
+        Ok(QueueDepth {
+            ready,
+            scheduled,
+            in_flight,
+            dead,
+        })
     }
 
     async fn payloads(&self) -> Result<Vec<String>, QueueError> {
         let mut c = self.connection.clone();
-        Ok(redis::cmd("HVALS").arg(&self.keys.payload).query_async(&mut c).await?)
+        Ok(redis::cmd("HVALS")
+            .arg(&self.keys.payload)
+            .query_async(&mut c)
+            .await?)
     }
 
     async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, QueueError> {
         let mut c = self.connection.clone();
-        let all: Vec<String> = redis::cmd("HVALS").arg(&self.keys.dead).query_async(&mut c).await?;
+        let all: Vec<String> = redis::cmd("HVALS")
+            .arg(&self.keys.dead)
+            .query_async(&mut c)
+            .await?;
         let mut letters = all
             .iter()
-            .map(|json| serde_json::from_str::<DeadLetter>(json).map_err(|e| QueueError::Corrupt(e.to_string())))
+            .map(|json| {
+                serde_json::from_str::<DeadLetter>(json)
+                    .map_err(|e| QueueError::Corrupt(e.to_string()))
+            })
             .collect::<Result<Vec<_>, _>>()?;
-        letters.sort_by(|a, b| a.failed_at_ms.cmp(&b.failed_at_ms).then_with(|| a.id.cmp(&b.id)));
+        letters.sort_by(|a, b| {
+            a.failed_at_ms
+                .cmp(&b.failed_at_ms)
+                .then_with(|| a.id.cmp(&b.id))
+        });
         letters.truncate(limit);
         Ok(letters)
     }

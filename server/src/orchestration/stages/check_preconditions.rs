@@ -20,10 +20,26 @@ impl StageKind for CheckPreconditions {
     }
 
     async fn run_task(&self, cx: TaskContext<'_>) -> TaskResult {
-        for (i, check) in cx.stage.context.get("preconditions").and_then(Value::as_array).into_iter().flatten().enumerate() {
-            let kind = check.get("type").and_then(Value::as_str).unwrap_or("expression");
+        for (i, check) in cx
+            .stage
+            .context
+            .get("preconditions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let kind = check
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or("expression");
             if kind != "expression" {
-                return TaskResult::Failed { message: format!("precondition {} has type '{kind}', which is not supported", i + 1) };
+                return TaskResult::Failed {
+                    message: format!(
+                        "precondition {} has type '{kind}', which is not supported",
+                        i + 1
+                    ),
+                };
             }
             let expression = check.pointer("/context/expression");
             if expression != Some(&Value::Bool(true)) {
@@ -31,10 +47,18 @@ impl StageKind for CheckPreconditions {
                     .pointer("/context/failureMessage")
                     .and_then(Value::as_str)
                     .map(str::to_owned)
-                    .unwrap_or_else(|| format!("precondition {} is not true (it is {})", i + 1, expression.cloned().unwrap_or(Value::Null)));
+                    .unwrap_or_else(|| {
+                        format!(
+                            "precondition {} is not true (it is {})",
+                            i + 1,
+                            expression.cloned().unwrap_or(Value::Null)
+                        )
+                    });
                 return TaskResult::Failed { message };
             }
         }
-        TaskResult::Succeeded { outputs: Default::default() }
+        TaskResult::Succeeded {
+            outputs: Default::default(),
+        }
     }
 }

@@ -20,17 +20,39 @@ impl StageKind for EvaluateVariables {
     }
 
     async fn run_task(&self, cx: TaskContext<'_>) -> TaskResult {
-        if let Some(failed) = cx.stage.context.get("expressionEvaluationSummary").and_then(Value::as_object)
+        if let Some(failed) = cx
+            .stage
+            .context
+            .get("expressionEvaluationSummary")
+            .and_then(Value::as_object)
             && let Some((expression, _)) = failed.iter().next()
         {
-            return TaskResult::Failed { message: format!("could not evaluate {expression}") };
+            return TaskResult::Failed {
+                message: format!("could not evaluate {expression}"),
+            };
         }
         let mut outputs = Map::new();
-        for variable in cx.stage.context.get("variables").and_then(Value::as_array).into_iter().flatten() {
-            let Some(key) = variable.get("key").and_then(Value::as_str).filter(|k| !k.is_empty()) else {
-                return TaskResult::Failed { message: "every variable needs a key".into() };
+        for variable in cx
+            .stage
+            .context
+            .get("variables")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let Some(key) = variable
+                .get("key")
+                .and_then(Value::as_str)
+                .filter(|k| !k.is_empty())
+            else {
+                return TaskResult::Failed {
+                    message: "every variable needs a key".into(),
+                };
             };
-            outputs.insert(key.to_owned(), variable.get("value").cloned().unwrap_or(Value::Null));
+            outputs.insert(
+                key.to_owned(),
+                variable.get("value").cloned().unwrap_or(Value::Null),
+            );
         }
         TaskResult::Succeeded { outputs }
     }

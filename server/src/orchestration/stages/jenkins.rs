@@ -18,7 +18,9 @@ use async_trait::async_trait;
 use serde_json::{Map, Value, json};
 
 use super::{StageKind, TaskContext, TaskResult, keep_trying, outputs, text};
-use crate::jenkins::{BuildInfo, JenkinsClient, JenkinsError, JenkinsMasters, QueueState, parse_properties};
+use crate::jenkins::{
+    BuildInfo, JenkinsClient, JenkinsError, JenkinsMasters, QueueState, parse_properties,
+};
 
 const CHECK_EVERY: Duration = Duration::from_secs(1);
 /// How long after a build ends its property file may still be missing (archiving lags).
@@ -29,7 +31,9 @@ pub struct Jenkins {
 }
 
 fn failed(message: impl Into<String>) -> TaskResult {
-    TaskResult::Failed { message: message.into() }
+    TaskResult::Failed {
+        message: message.into(),
+    }
 }
 
 /// A transient failure is tried again for a while; anything else ends the stage.
@@ -43,12 +47,22 @@ fn retry_or_fail(cx: &TaskContext<'_>, e: JenkinsError) -> TaskResult {
 /// The stage's parameters as Jenkins takes them: strings (numbers and booleans written out).
 fn parameters(stage: &Stage) -> Result<BTreeMap<String, String>, String> {
     let mut out = BTreeMap::new();
-    for (k, v) in stage.context.get("parameters").and_then(Value::as_object).into_iter().flatten() {
+    for (k, v) in stage
+        .context
+        .get("parameters")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
         let value = match v {
             Value::String(s) => s.clone(),
             Value::Null => continue,
             Value::Bool(_) | Value::Number(_) => v.to_string(),
-            _ => return Err(format!("parameter {k} must be text, a number or true/false")),
+            _ => {
+                return Err(format!(
+                    "parameter {k} must be text, a number or true/false"
+                ));
+            }
         };
         out.insert(k.clone(), value);
     }
@@ -62,14 +76,25 @@ fn build_info_json(job: &str, b: &BuildInfo) -> Value {
 }
 
 fn build_number(stage: &Stage) -> Option<u64> {
-    stage.context.get("buildInfo").and_then(|b| b.get("number")).and_then(Value::as_u64).or_else(|| stage.context.get("buildNumber").and_then(Value::as_u64))
+    stage
+        .context
+        .get("buildInfo")
+        .and_then(|b| b.get("number"))
+        .and_then(Value::as_u64)
+        .or_else(|| stage.context.get("buildNumber").and_then(Value::as_u64))
 }
 
 impl Jenkins {
     fn client<'a>(&'a self, stage: &Stage) -> Result<(&'a JenkinsClient, String), TaskResult> {
         let master = text(stage, "master").ok_or_else(|| failed("master is required"))?;
-        let job = text(stage, "job").ok_or_else(|| failed("job is required"))?.trim_matches('/').to_owned();
-        let client = self.masters.get(master).map_err(|e| failed(e.to_string()))?;
+        let job = text(stage, "job")
+            .ok_or_else(|| failed("job is required"))?
+            .trim_matches('/')
+            .to_owned();
+        let client = self
+            .masters
+            .get(master)
+            .map_err(|e| failed(e.to_string()))?;
         Ok((client.as_ref(), job))
     }
 
@@ -79,35 +104,56 @@ impl Jenkins {
             Err(e) => return failed(e),
         };
         match client.trigger(job, &params).await {
-            Ok(id) => TaskResult::Succeeded { outputs: outputs(vec![("queuedBuild", json!(id))]) },
+            Ok(id) => TaskResult::Succeeded {
+                outputs: outputs(vec![("queuedBuild", json!(id))]),
+            },
             Err(e) => retry_or_fail(cx, e),
         }
     }
 
-    async fn wait_for_start(&self, cx: &TaskContext<'_>, client: &JenkinsClient, job: &str) -> TaskResult {
-        let Some(id) = cx.stage.context.get("queuedBuild").and_then(Value::as_u64) else { return failed("the build was never queued") };
+    async fn wait_for_start(
+        &self,
+        cx: &TaskContext<'_>,
+        client: &JenkinsClient,
+        job: &str,
+    ) -> TaskResult {
+        let Some(id) = cx.stage.context.get("queuedBuild").and_then(Value::as_u64) else {
+            return failed("the build was never queued");
+        };
         match client.queue_item(id).await {
             Ok(QueueState::Started { number, url }) => {
                 let info = json!({"name": job, "number": number, "url": url, "building": true, "result": null});
-                TaskResult::Succeeded { outputs: outputs(vec![("buildNumber", json!(number)), ("buildInfo", info)]) }
+                TaskResult::Succeeded {
+                    outputs: outputs(vec![("buildNumber", json!(number)), ("buildInfo", info)]),
+                }
             }
-            Ok(QueueState::Waiting { .. }) => TaskResult::Running { check_again_in: CHECK_EVERY },
-            Ok(QueueState::Cancelled) => failed(format!("the queued build of '{job}' was cancelled in Jenkins")),
+            Ok(QueueState::Waiting { .. }) => TaskResult::Running {
+                check_again_in: CHECK_EVERY,
+            },
+            Ok(QueueState::Cancelled) => failed(format!(
+                "the queued build of '{job}' was cancelled in Jenkins"
+            )),
             Err(e) => retry_or_fail(cx, e),
         }
     }
 
     async fn monitor(&self, cx: &TaskContext<'_>, client: &JenkinsClient, job: &str) -> TaskResult {
-        let Some(number) = build_number(cx.stage) else { return failed("the build never started") };
+        let Some(number) = build_number(cx.stage) else {
+            return failed("the build never started");
+        };
         let b = match client.build(job, number).await {
             Ok(b) => b,
             Err(e) => return retry_or_fail(cx, e),
         };
         if b.building || b.result.is_none() {
-            return TaskResult::Running { check_again_in: CHECK_EVERY };
+            return TaskResult::Running {
+                check_again_in: CHECK_EVERY,
+            };
         }
         let info = build_info_json(job, &b);
-        let done = || TaskResult::Succeeded { outputs: outputs(vec![("buildInfo", info.clone())]) };
+        let done = || TaskResult::Succeeded {
+            outputs: outputs(vec![("buildInfo", info.clone())]),
+        };
         match b.result.as_deref().unwrap_or_default() {
             "SUCCESS" => done(),
             "UNSTABLE" if cx.stage.flag("markUnstableAsSuccessful", false) => done(),
@@ -116,14 +162,28 @@ impl Jenkins {
         }
     }
 
-    async fn properties(&self, cx: &TaskContext<'_>, client: &JenkinsClient, job: &str) -> TaskResult {
-        let Some(file) = text(cx.stage, "propertyFile") else { return TaskResult::Succeeded { outputs: Map::new() } };
-        let Some(number) = build_number(cx.stage) else { return failed("the build never started") };
+    async fn properties(
+        &self,
+        cx: &TaskContext<'_>,
+        client: &JenkinsClient,
+        job: &str,
+    ) -> TaskResult {
+        let Some(file) = text(cx.stage, "propertyFile") else {
+            return TaskResult::Succeeded {
+                outputs: Map::new(),
+            };
+        };
+        let Some(number) = build_number(cx.stage) else {
+            return failed("the build never started");
+        };
         let b = match client.build(job, number).await {
             Ok(b) => b,
             Err(e) => return retry_or_fail(cx, e),
         };
-        let artifact = b.artifacts.iter().find(|a| a.file_name == file || a.relative_path == file);
+        let artifact = b
+            .artifacts
+            .iter()
+            .find(|a| a.file_name == file || a.relative_path == file);
         let bytes = match artifact {
             Some(a) => match client.artifact(job, number, &a.relative_path).await {
                 Ok(found) => found,
@@ -134,9 +194,13 @@ impl Jenkins {
         let Some(bytes) = bytes else {
             let ended = b.timestamp as i64 + b.duration as i64;
             if cx.now_ms - ended.max(cx.stage.start_time.unwrap_or(0)) > PROPERTIES_WITHIN_MS {
-                return failed(format!("build #{number} of '{job}' archived no property file '{file}'"));
+                return failed(format!(
+                    "build #{number} of '{job}' archived no property file '{file}'"
+                ));
             }
-            return TaskResult::Running { check_again_in: CHECK_EVERY };
+            return TaskResult::Running {
+                check_again_in: CHECK_EVERY,
+            };
         };
         match parse_properties(file, &bytes) {
             Ok(map) => {
@@ -182,9 +246,20 @@ impl StageKind for Jenkins {
 
     /// Stops the build this stage started (or cancels its queue item).
     async fn stop(&self, cx: TaskContext<'_>) -> Result<(), String> {
-        let Ok((client, job)) = self.client(cx.stage) else { return Ok(()) };
-        let finished = cx.stage.context.get("buildInfo").and_then(|b| b.get("building")).and_then(Value::as_bool) == Some(false);
-        let outcome = match (build_number(cx.stage), cx.stage.context.get("queuedBuild").and_then(Value::as_u64)) {
+        let Ok((client, job)) = self.client(cx.stage) else {
+            return Ok(());
+        };
+        let finished = cx
+            .stage
+            .context
+            .get("buildInfo")
+            .and_then(|b| b.get("building"))
+            .and_then(Value::as_bool)
+            == Some(false);
+        let outcome = match (
+            build_number(cx.stage),
+            cx.stage.context.get("queuedBuild").and_then(Value::as_u64),
+        ) {
             (Some(_), _) if finished => Ok(()),
             (Some(number), _) => client.stop(&job, number).await,
             (None, Some(id)) => {

@@ -30,7 +30,11 @@ const STABLE_WITHIN_MS: i64 = 30 * 60 * 1000;
 const WAIT_STABLE: &str = "waitForManifestStable";
 
 fn account(stage: &Stage) -> Result<&str, TaskResult> {
-    text(stage, "account").or_else(|| text(stage, "credentials")).ok_or(TaskResult::Failed { message: "account is required".into() })
+    text(stage, "account")
+        .or_else(|| text(stage, "credentials"))
+        .ok_or(TaskResult::Failed {
+            message: "account is required".into(),
+        })
 }
 
 /// A failure worth another try (the cluster did not answer), or the end of the stage.
@@ -39,25 +43,46 @@ fn outcome(cx: &TaskContext<'_>, e: KubernetesError) -> TaskResult {
         KubernetesError::Unreachable { .. } | KubernetesError::AccountUnavailable { .. } => {
             keep_trying(cx, CHECK_EVERY, || format!("{e} (gave up after 5 minutes)"))
         }
-        other => TaskResult::Failed { message: other.to_string() },
+        other => TaskResult::Failed {
+            message: other.to_string(),
+        },
     }
 }
 
 /// The single resource a stage names: `account`, `location` (namespace), `manifestName`.
 fn named_resource(stage: &Stage) -> Result<ResourceRef, TaskResult> {
     let account = account(stage)?;
-    let name = text(stage, "manifestName").ok_or(TaskResult::Failed { message: "manifestName is required".into() })?;
-    ResourceRef::parse(account, text(stage, "location"), name).map_err(|e| TaskResult::Failed { message: e.to_string() })
+    let name = text(stage, "manifestName").ok_or(TaskResult::Failed {
+        message: "manifestName is required".into(),
+    })?;
+    ResourceRef::parse(account, text(stage, "location"), name).map_err(|e| TaskResult::Failed {
+        message: e.to_string(),
+    })
 }
 
 /// Resources written by this stage, from `outputs.manifestNamesByNamespace`.
 fn written(stage: &Stage) -> Result<Vec<ResourceRef>, TaskResult> {
     let account = account(stage)?;
     let mut refs = Vec::new();
-    for (namespace, names) in stage.context.get("outputs.manifestNamesByNamespace").and_then(Value::as_object).into_iter().flatten() {
-        for name in names.as_array().into_iter().flatten().filter_map(Value::as_str) {
+    for (namespace, names) in stage
+        .context
+        .get("outputs.manifestNamesByNamespace")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        for name in names
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
             let ns = (!namespace.is_empty()).then_some(namespace.as_str());
-            refs.push(ResourceRef::parse(account, ns, name).map_err(|e| TaskResult::Failed { message: e.to_string() })?);
+            refs.push(
+                ResourceRef::parse(account, ns, name).map_err(|e| TaskResult::Failed {
+                    message: e.to_string(),
+                })?,
+            );
         }
     }
     Ok(refs)
@@ -66,7 +91,9 @@ fn written(stage: &Stage) -> Result<Vec<ResourceRef>, TaskResult> {
 fn names_by_namespace(refs: &[ResourceRef]) -> Value {
     let mut by_ns: Map<String, Value> = Map::new();
     for r in refs {
-        let entry = by_ns.entry(r.namespace.clone().unwrap_or_default()).or_insert_with(|| json!([]));
+        let entry = by_ns
+            .entry(r.namespace.clone().unwrap_or_default())
+            .or_insert_with(|| json!([]));
         if let Some(list) = entry.as_array_mut() {
             list.push(json!(format!("{} {}", r.kind.to_ascii_lowercase(), r.name)));
         }
@@ -85,22 +112,41 @@ async fn wait_stable(accounts: &Accounts, cx: &TaskContext<'_>) -> TaskResult {
         match accounts.rollout_status(r).await {
             Ok(s) if s.is_settled() => {}
             Ok(RolloutStatus::Failed { reason }) => {
-                return TaskResult::Failed { message: format!("{} failed to roll out: {reason}", r.describe()) };
+                return TaskResult::Failed {
+                    message: format!("{} failed to roll out: {reason}", r.describe()),
+                };
             }
-            Ok(RolloutStatus::Waiting { message }) => waiting.push(format!("{}: {message}", r.describe())),
+            Ok(RolloutStatus::Waiting { message }) => {
+                waiting.push(format!("{}: {message}", r.describe()))
+            }
             Ok(_) => {}
             Err(e) => return outcome(cx, e),
         }
     }
     if waiting.is_empty() {
-        return TaskResult::Succeeded { outputs: Map::new() };
+        return TaskResult::Succeeded {
+            outputs: Map::new(),
+        };
     }
     let started = cx.stage.start_time.unwrap_or(cx.now_ms);
-    let limit = cx.stage.context.get("stableTimeoutMs").and_then(Value::as_i64).unwrap_or(STABLE_WITHIN_MS);
+    let limit = cx
+        .stage
+        .context
+        .get("stableTimeoutMs")
+        .and_then(Value::as_i64)
+        .unwrap_or(STABLE_WITHIN_MS);
     if cx.now_ms - started > limit {
-        return TaskResult::Failed { message: format!("not stable after {} minutes: {}", limit / 60_000, waiting.join("; ")) };
+        return TaskResult::Failed {
+            message: format!(
+                "not stable after {} minutes: {}",
+                limit / 60_000,
+                waiting.join("; ")
+            ),
+        };
     }
-    TaskResult::Running { check_again_in: CHECK_EVERY }
+    TaskResult::Running {
+        check_again_in: CHECK_EVERY,
+    }
 }
 
 /// Images the run may bind into manifests: resolved expected artifacts (those named by
@@ -111,13 +157,37 @@ fn bindable(cx: &TaskContext<'_>) -> Vec<Value> {
 
 fn bindable_for(execution: &app::model::execution::Execution, stage: &Stage) -> Vec<Value> {
     let trigger = &execution.trigger;
-    let resolved: Vec<Value> = trigger.get("resolvedExpectedArtifacts").and_then(Value::as_array).cloned().unwrap_or_default();
-    let required: Vec<&str> = stage.context.get("requiredArtifactIds").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+    let resolved: Vec<Value> = trigger
+        .get("resolvedExpectedArtifacts")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let required: Vec<&str> = stage
+        .context
+        .get("requiredArtifactIds")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
     if !required.is_empty() {
-        return resolved.into_iter().filter(|a| a.get("expectedArtifactId").and_then(Value::as_str).is_some_and(|id| required.contains(&id))).collect();
+        return resolved
+            .into_iter()
+            .filter(|a| {
+                a.get("expectedArtifactId")
+                    .and_then(Value::as_str)
+                    .is_some_and(|id| required.contains(&id))
+            })
+            .collect();
     }
     let mut all = resolved;
-    all.extend(trigger.get("artifacts").and_then(Value::as_array).cloned().unwrap_or_default());
+    all.extend(
+        trigger
+            .get("artifacts")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default(),
+    );
     all
 }
 
@@ -126,7 +196,12 @@ fn flatten(written: &[Value]) -> Vec<Value> {
     let mut manifests = Vec::new();
     for m in written.iter().filter(|m| !m.is_null()) {
         match m.get("kind").and_then(Value::as_str) {
-            Some("List") => manifests.extend(m.get("items").and_then(Value::as_array).cloned().unwrap_or_default()),
+            Some("List") => manifests.extend(
+                m.get("items")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default(),
+            ),
             _ => manifests.push(m.clone()),
         }
     }
@@ -137,17 +212,34 @@ fn flatten(written: &[Value]) -> Vec<Value> {
 /// namespace override, and the manifests with the run's images bound — as the stage itself
 /// does. `Err` says why there is no preview (manifests from an artifact are read only when the
 /// stage runs).
-pub fn planned_deploy(execution: &app::model::execution::Execution, stage: &Stage) -> Result<(String, Option<String>, Vec<Value>), String> {
-    let account = text(stage, "account").or_else(|| text(stage, "credentials")).ok_or("the stage names no account")?.to_owned();
+pub fn planned_deploy(
+    execution: &app::model::execution::Execution,
+    stage: &Stage,
+) -> Result<(String, Option<String>, Vec<Value>), String> {
+    let account = text(stage, "account")
+        .or_else(|| text(stage, "credentials"))
+        .ok_or("the stage names no account")?
+        .to_owned();
     if stage.context.get("source").and_then(Value::as_str) == Some("artifact") {
         return Err("its manifests come from an artifact, read when the stage runs".into());
     }
-    let mut manifests = flatten(stage.context.get("manifests").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default());
+    let mut manifests = flatten(
+        stage
+            .context
+            .get("manifests")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default(),
+    );
     let images = bindable_for(execution, stage);
     for m in &mut manifests {
         artifacts::bind_images(m, &images);
     }
-    Ok((account, text(stage, "namespaceOverride").map(str::to_owned), manifests))
+    Ok((
+        account,
+        text(stage, "namespaceOverride").map(str::to_owned),
+        manifests,
+    ))
 }
 
 /// What every Kubernetes stage works on.
@@ -160,13 +252,25 @@ pub struct On {
 impl On {
     /// Fails when the run's application names deploy targets and `namespace` in `account` is
     /// not one of them.
-    async fn check_target(&self, cx: &TaskContext<'_>, account: &str, namespace: &str) -> Option<TaskResult> {
+    async fn check_target(
+        &self,
+        cx: &TaskContext<'_>,
+        account: &str,
+        namespace: &str,
+    ) -> Option<TaskResult> {
         let store = self.store.as_ref()?;
-        let application = store.get_application(&cx.execution.application).await.ok()?;
+        let application = store
+            .get_application(&cx.execution.application)
+            .await
+            .ok()?;
         if application.may_deploy_to(account, namespace) {
             return None;
         }
-        let targets: Vec<String> = application.deploy_targets.iter().map(|t| t.text()).collect();
+        let targets: Vec<String> = application
+            .deploy_targets
+            .iter()
+            .map(|t| t.text())
+            .collect();
         Some(TaskResult::Failed {
             message: format!(
                 "application {} does not deploy to {account}/{namespace}; its deploy targets are {} (change them on its Config tab)",
@@ -182,7 +286,11 @@ impl On {
         let r = named_resource(cx.stage)?;
         let namespace = match &r.namespace {
             Some(ns) => Some(ns.clone()),
-            None => self.accounts.account(&r.account).ok().map(|a| a.default_namespace.clone()),
+            None => self
+                .accounts
+                .account(&r.account)
+                .ok()
+                .map(|a| a.default_namespace.clone()),
         };
         if let Some(ns) = namespace
             && let Some(refused) = self.check_target(cx, &r.account, &ns).await
@@ -204,11 +312,18 @@ impl std::ops::Deref for On {
 /// The manifest artifact a `source: artifact` stage names: `manifestArtifact` itself, or the
 /// run's artifact whose `expectedArtifactId` (or `id`) is `manifestArtifactId`.
 fn manifest_artifact(cx: &TaskContext<'_>) -> Result<Value, TaskResult> {
-    if let Some(a) = cx.stage.context.get("manifestArtifact").filter(|a| a.is_object()) {
+    if let Some(a) = cx
+        .stage
+        .context
+        .get("manifestArtifact")
+        .filter(|a| a.is_object())
+    {
         return Ok(a.clone());
     }
     let Some(id) = text(cx.stage, "manifestArtifactId") else {
-        return Err(TaskResult::Failed { message: "manifestArtifactId is required when source is artifact".into() });
+        return Err(TaskResult::Failed {
+            message: "manifestArtifactId is required when source is artifact".into(),
+        });
     };
     let trigger = &cx.execution.trigger;
     trigger
@@ -216,26 +331,49 @@ fn manifest_artifact(cx: &TaskContext<'_>) -> Result<Value, TaskResult> {
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .chain(trigger.get("artifacts").and_then(Value::as_array).into_iter().flatten())
-        .find(|a| a.get("expectedArtifactId").and_then(Value::as_str) == Some(id) || a.get("id").and_then(Value::as_str) == Some(id))
+        .chain(
+            trigger
+                .get("artifacts")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten(),
+        )
+        .find(|a| {
+            a.get("expectedArtifactId").and_then(Value::as_str) == Some(id)
+                || a.get("id").and_then(Value::as_str) == Some(id)
+        })
         .cloned()
-        .ok_or_else(|| TaskResult::Failed { message: format!("the manifest artifact '{id}' is not among this run's artifacts") })
+        .ok_or_else(|| TaskResult::Failed {
+            message: format!("the manifest artifact '{id}' is not among this run's artifacts"),
+        })
 }
 
 /// Manifests from an artifact: `embedded/base64` (the reference is the base64 text) or
 /// `http/file` (the reference is a URL), as YAML (several documents) or JSON.
 async fn manifests_from_artifact(cx: &TaskContext<'_>) -> Result<Vec<Value>, TaskResult> {
     let artifact = manifest_artifact(cx)?;
-    let kind = artifact.get("type").and_then(Value::as_str).unwrap_or_default();
-    let reference = artifact.get("reference").and_then(Value::as_str).unwrap_or_default();
+    let kind = artifact
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let reference = artifact
+        .get("reference")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let failed = |message: String| TaskResult::Failed { message };
     let text = match kind {
         "embedded/base64" => {
             use base64::Engine;
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(reference.trim())
-                .map_err(|e| failed(format!("the embedded/base64 manifest artifact is not base64: {e}")))?;
-            String::from_utf8(bytes).map_err(|_| failed("the embedded/base64 manifest artifact is not UTF-8 text".into()))?
+                .map_err(|e| {
+                    failed(format!(
+                        "the embedded/base64 manifest artifact is not base64: {e}"
+                    ))
+                })?;
+            String::from_utf8(bytes).map_err(|_| {
+                failed("the embedded/base64 manifest artifact is not UTF-8 text".into())
+            })?
         }
         "http/file" => {
             let response = reqwest::Client::new()
@@ -243,15 +381,31 @@ async fn manifests_from_artifact(cx: &TaskContext<'_>) -> Result<Vec<Value>, Tas
                 .timeout(Duration::from_secs(30))
                 .send()
                 .await
-                .map_err(|e| failed(format!("cannot fetch the manifest artifact {reference}: {e}")))?;
+                .map_err(|e| {
+                    failed(format!(
+                        "cannot fetch the manifest artifact {reference}: {e}"
+                    ))
+                })?;
             if !response.status().is_success() {
-                return Err(failed(format!("fetching the manifest artifact {reference} answered {}", response.status())));
+                return Err(failed(format!(
+                    "fetching the manifest artifact {reference} answered {}",
+                    response.status()
+                )));
             }
-            response.text().await.map_err(|e| failed(format!("cannot read the manifest artifact {reference}: {e}")))?
+            response.text().await.map_err(|e| {
+                failed(format!(
+                    "cannot read the manifest artifact {reference}: {e}"
+                ))
+            })?
         }
-        other => return Err(failed(format!("manifest artifacts of type '{other}' are not supported (embedded/base64, http/file)"))),
+        other => {
+            return Err(failed(format!(
+                "manifest artifacts of type '{other}' are not supported (embedded/base64, http/file)"
+            )));
+        }
     };
-    serde_saphyr::from_multiple::<Value>(&text).map_err(|e| failed(format!("the manifest artifact is not valid YAML: {e}")))
+    serde_saphyr::from_multiple::<Value>(&text)
+        .map_err(|e| failed(format!("the manifest artifact is not valid YAML: {e}")))
 }
 
 macro_rules! kubernetes_stage {
@@ -285,16 +439,30 @@ impl StageKind for DeployManifest {
             Ok(a) => a.to_owned(),
             Err(failed) => return failed,
         };
-        let written: Vec<Value> = match cx.stage.context.get("source").and_then(Value::as_str).unwrap_or("text") {
+        let written: Vec<Value> = match cx
+            .stage
+            .context
+            .get("source")
+            .and_then(Value::as_str)
+            .unwrap_or("text")
+        {
             "artifact" => match manifests_from_artifact(&cx).await {
                 Ok(m) => m,
                 Err(failed) => return failed,
             },
-            _ => cx.stage.context.get("manifests").and_then(Value::as_array).cloned().unwrap_or_default(),
+            _ => cx
+                .stage
+                .context
+                .get("manifests")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default(),
         };
         let mut manifests = flatten(&written);
         if manifests.is_empty() {
-            return TaskResult::Failed { message: "manifests is required (at least one manifest)".into() };
+            return TaskResult::Failed {
+                message: "manifests is required (at least one manifest)".into(),
+            };
         }
         let images = bindable(&cx);
         let mut bound = Vec::new();
@@ -310,14 +478,26 @@ impl StageKind for DeployManifest {
             .unwrap_or(&cx.execution.application)
             .to_owned();
         let namespace_override = text(cx.stage, "namespaceOverride").map(str::to_owned);
-        let default_namespace = self.0.account(&account).map(|a| a.default_namespace.clone()).unwrap_or_else(|_| "default".into());
+        let default_namespace = self
+            .0
+            .account(&account)
+            .map(|a| a.default_namespace.clone())
+            .unwrap_or_else(|_| "default".into());
         for m in &manifests {
-            let namespace = namespace_override.clone().or_else(|| m["metadata"]["namespace"].as_str().map(str::to_owned)).unwrap_or_else(|| default_namespace.clone());
+            let namespace = namespace_override
+                .clone()
+                .or_else(|| m["metadata"]["namespace"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| default_namespace.clone());
             if let Some(refused) = self.0.check_target(&cx, &account, &namespace).await {
                 return refused;
             }
         }
-        let request = DeployRequest { account: account.clone(), namespace_override, application, manifests };
+        let request = DeployRequest {
+            account: account.clone(),
+            namespace_override,
+            application,
+            manifests,
+        };
         match self.0.deploy(&request).await {
             Ok(deployed) => {
                 let refs: Vec<ResourceRef> = deployed.iter().map(|d| d.resource.clone()).collect();
@@ -325,7 +505,10 @@ impl StageKind for DeployManifest {
                 let bound_artifacts: Vec<Value> = bound.iter().map(|image| json!({"type": "docker/image", "reference": image, "name": artifacts::repository(image)})).collect();
                 TaskResult::Succeeded {
                     outputs: outputs(vec![
-                        ("outputs.manifestNamesByNamespace", names_by_namespace(&refs)),
+                        (
+                            "outputs.manifestNamesByNamespace",
+                            names_by_namespace(&refs),
+                        ),
                         ("outputs.manifests", Value::Array(stored)),
                         ("outputs.boundArtifacts", Value::Array(bound_artifacts)),
                         ("deploy.account.name", json!(account)),
@@ -355,7 +538,10 @@ impl StageKind for DeleteManifest {
         match self.0.delete(&r).await {
             Ok(existed) => TaskResult::Succeeded {
                 outputs: outputs(vec![
-                    ("outputs.manifestNamesByNamespace", names_by_namespace(std::slice::from_ref(&r))),
+                    (
+                        "outputs.manifestNamesByNamespace",
+                        names_by_namespace(std::slice::from_ref(&r)),
+                    ),
                     ("deleted", json!(existed)),
                 ]),
             },
@@ -382,11 +568,20 @@ impl StageKind for ScaleManifest {
             Ok(r) => r,
             Err(done) => return done,
         };
-        let Some(replicas) = super::number_field(cx.stage, "replicas").and_then(|n| i32::try_from(n).ok()) else {
-            return TaskResult::Failed { message: "replicas must be a whole number, 0 or more".into() };
+        let Some(replicas) =
+            super::number_field(cx.stage, "replicas").and_then(|n| i32::try_from(n).ok())
+        else {
+            return TaskResult::Failed {
+                message: "replicas must be a whole number, 0 or more".into(),
+            };
         };
         match self.0.scale(&r, replicas).await {
-            Ok(()) => TaskResult::Succeeded { outputs: outputs(vec![("outputs.manifestNamesByNamespace", names_by_namespace(&[r]))]) },
+            Ok(()) => TaskResult::Succeeded {
+                outputs: outputs(vec![(
+                    "outputs.manifestNamesByNamespace",
+                    names_by_namespace(&[r]),
+                )]),
+            },
             Err(e) => outcome(&cx, e),
         }
     }
@@ -410,9 +605,17 @@ impl StageKind for PatchManifest {
             Ok(r) => r,
             Err(done) => return done,
         };
-        let strategy = cx.stage.context.get("options").and_then(|o| o.get("mergeStrategy")).and_then(Value::as_str).unwrap_or("strategic");
+        let strategy = cx
+            .stage
+            .context
+            .get("options")
+            .and_then(|o| o.get("mergeStrategy"))
+            .and_then(Value::as_str)
+            .unwrap_or("strategic");
         let Some(body) = cx.stage.context.get("patchBody") else {
-            return TaskResult::Failed { message: "patchBody is required".into() };
+            return TaskResult::Failed {
+                message: "patchBody is required".into(),
+            };
         };
         // Spinnaker's editor keeps a merge patch as a one-element list.
         let body = match (strategy, body) {
@@ -421,7 +624,12 @@ impl StageKind for PatchManifest {
             (_, b) => b.clone(),
         };
         match self.0.patch(&r, strategy, &body).await {
-            Ok(_) => TaskResult::Succeeded { outputs: outputs(vec![("outputs.manifestNamesByNamespace", names_by_namespace(&[r]))]) },
+            Ok(_) => TaskResult::Succeeded {
+                outputs: outputs(vec![(
+                    "outputs.manifestNamesByNamespace",
+                    names_by_namespace(&[r]),
+                )]),
+            },
             Err(e) => outcome(&cx, e),
         }
     }
@@ -445,17 +653,28 @@ impl StageKind for UndoRolloutManifest {
             Ok(r) => r,
             Err(done) => return done,
         };
-        let back = super::number_field(cx.stage, "numRevisionsBack").unwrap_or(1).max(1) as usize;
+        let back = super::number_field(cx.stage, "numRevisionsBack")
+            .unwrap_or(1)
+            .max(1) as usize;
         // Going back N revisions from the current one, as Spinnaker counts them; a task run again
         // after a crash finds the revision it chose recorded and does not go back further.
-        let target = match cx.stage.context.get("undo.revision").and_then(Value::as_i64) {
+        let target = match cx
+            .stage
+            .context
+            .get("undo.revision")
+            .and_then(Value::as_i64)
+        {
             Some(chosen) => chosen,
             None => match self.0.revisions(&r).await {
                 Ok(revisions) => match revisions.get(back) {
                     Some(rev) => *rev,
                     None => {
                         return TaskResult::Failed {
-                            message: format!("{} has {} revisions; cannot go back {back}", r.describe(), revisions.len()),
+                            message: format!(
+                                "{} has {} revisions; cannot go back {back}",
+                                r.describe(),
+                                revisions.len()
+                            ),
                         };
                     }
                 },
@@ -499,7 +718,12 @@ impl StageKind for FindArtifactsFromResource {
                         json!({"type": "docker/image", "name": name, "reference": image, "version": version})
                     })
                     .collect();
-                TaskResult::Succeeded { outputs: outputs(vec![("artifacts", Value::Array(found)), ("manifest.images", json!(images))]) }
+                TaskResult::Succeeded {
+                    outputs: outputs(vec![
+                        ("artifacts", Value::Array(found)),
+                        ("manifest.images", json!(images)),
+                    ]),
+                }
             }
             Err(e) => outcome(&cx, e),
         }

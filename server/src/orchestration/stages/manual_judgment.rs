@@ -26,8 +26,18 @@ impl StageKind for ManualJudgment {
     }
 
     async fn run_task(&self, cx: TaskContext<'_>) -> TaskResult {
-        let judged_by = cx.stage.context.get("lastModifiedBy").cloned().unwrap_or(Value::Null);
-        match cx.stage.context.get("judgmentStatus").and_then(Value::as_str) {
+        let judged_by = cx
+            .stage
+            .context
+            .get("lastModifiedBy")
+            .cloned()
+            .unwrap_or(Value::Null);
+        match cx
+            .stage
+            .context
+            .get("judgmentStatus")
+            .and_then(Value::as_str)
+        {
             Some("continue") => {
                 let mut outputs = Map::new();
                 outputs.insert("judgmentStatus".into(), "continue".into());
@@ -40,7 +50,9 @@ impl StageKind for ManualJudgment {
             Some("stop") => TaskResult::Failed {
                 message: format!("stopped by {}", judged_by.as_str().unwrap_or("someone")),
             },
-            _ => TaskResult::Running { check_again_in: RECHECK },
+            _ => TaskResult::Running {
+                check_again_in: RECHECK,
+            },
         }
     }
 }

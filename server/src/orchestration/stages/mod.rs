@@ -46,7 +46,12 @@ pub struct TaskContext<'a> {
 pub trait PipelineRunner: Send + Sync {
     /// Starts the pipeline with id `pipeline_id` as run `run_id` (nothing happens if that run
     /// exists already), with `parameters` checked against its parameterConfig.
-    async fn start_pipeline(&self, pipeline_id: &str, run_id: &str, trigger: Value) -> Result<(), String>;
+    async fn start_pipeline(
+        &self,
+        pipeline_id: &str,
+        run_id: &str,
+        trigger: Value,
+    ) -> Result<(), String>;
     async fn execution(&self, id: &str) -> Result<Option<Execution>, String>;
     /// Cancels a run (nothing happens if it has ended).
     async fn cancel(&self, id: &str, by: &str) -> Result<(), String>;
@@ -76,7 +81,9 @@ pub struct StageRegistry {
 impl StageRegistry {
     /// Every stage type Topsail runs today.
     pub fn standard() -> Self {
-        let mut registry = Self { kinds: HashMap::new() };
+        let mut registry = Self {
+            kinds: HashMap::new(),
+        };
         registry.register(Arc::new(wait::Wait));
         registry.register(Arc::new(manual_judgment::ManualJudgment));
         registry.register(Arc::new(evaluate_variables::EvaluateVariables));
@@ -88,14 +95,23 @@ impl StageRegistry {
 
     /// Adds the Kubernetes manifest stages, working on `accounts`; with a store they keep each
     /// application to its deploy targets.
-    pub fn with_kubernetes(mut self, accounts: crate::kubernetes::Accounts, store: Option<crate::store::Store>) -> Self {
-        let on = |accounts: &crate::kubernetes::Accounts| kubernetes::On { accounts: accounts.clone(), store: store.clone() };
+    pub fn with_kubernetes(
+        mut self,
+        accounts: crate::kubernetes::Accounts,
+        store: Option<crate::store::Store>,
+    ) -> Self {
+        let on = |accounts: &crate::kubernetes::Accounts| kubernetes::On {
+            accounts: accounts.clone(),
+            store: store.clone(),
+        };
         self.register(Arc::new(kubernetes::DeployManifest(on(&accounts))));
         self.register(Arc::new(kubernetes::DeleteManifest(on(&accounts))));
         self.register(Arc::new(kubernetes::ScaleManifest(on(&accounts))));
         self.register(Arc::new(kubernetes::PatchManifest(on(&accounts))));
         self.register(Arc::new(kubernetes::UndoRolloutManifest(on(&accounts))));
-        self.register(Arc::new(kubernetes::FindArtifactsFromResource(on(&accounts))));
+        self.register(Arc::new(kubernetes::FindArtifactsFromResource(on(
+            &accounts,
+        ))));
         self
     }
 
@@ -129,9 +145,19 @@ pub(crate) const UNREACHABLE_FOR_MS: i64 = 5 * 60 * 1000;
 
 /// After a transient failure (the other system did not answer): try again in `every`, or —
 /// once the stage has tried for [`UNREACHABLE_FOR_MS`] — fail with `gave_up`'s message.
-pub(crate) fn keep_trying(cx: &TaskContext<'_>, every: Duration, gave_up: impl FnOnce() -> String) -> TaskResult {
+pub(crate) fn keep_trying(
+    cx: &TaskContext<'_>,
+    every: Duration,
+    gave_up: impl FnOnce() -> String,
+) -> TaskResult {
     let started = cx.stage.start_time.unwrap_or(cx.now_ms);
-    if cx.now_ms - started > UNREACHABLE_FOR_MS { TaskResult::Failed { message: gave_up() } } else { TaskResult::Running { check_again_in: every } }
+    if cx.now_ms - started > UNREACHABLE_FOR_MS {
+        TaskResult::Failed { message: gave_up() }
+    } else {
+        TaskResult::Running {
+            check_again_in: every,
+        }
+    }
 }
 
 /// A whole number from a stage field that may be a number or a numeric string.

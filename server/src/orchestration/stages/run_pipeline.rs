@@ -38,10 +38,18 @@ impl StageKind for RunPipeline {
         let id = child_id(&cx);
         match cx.task {
             "startPipeline" => {
-                let Some(pipeline) = cx.stage.context.get("pipeline").and_then(Value::as_str) else {
-                    return TaskResult::Failed { message: "pipeline must be the id of the pipeline to run".into() };
+                let Some(pipeline) = cx.stage.context.get("pipeline").and_then(Value::as_str)
+                else {
+                    return TaskResult::Failed {
+                        message: "pipeline must be the id of the pipeline to run".into(),
+                    };
                 };
-                let parameters = cx.stage.context.get("pipelineParameters").cloned().unwrap_or_else(|| json!({}));
+                let parameters = cx
+                    .stage
+                    .context
+                    .get("pipelineParameters")
+                    .cloned()
+                    .unwrap_or_else(|| json!({}));
                 let trigger = json!({
                     "type": "pipeline",
                     "user": cx.execution.trigger.get("user").cloned().unwrap_or_else(|| json!("[anonymous]")),
@@ -60,7 +68,9 @@ impl StageKind for RunPipeline {
             }
             _ => {
                 if !cx.stage.flag("waitForCompletion", true) {
-                    return TaskResult::Succeeded { outputs: Map::new() };
+                    return TaskResult::Succeeded {
+                        outputs: Map::new(),
+                    };
                 }
                 match cx.pipelines.execution(&id).await {
                     Ok(Some(child)) if child.status == Status::Succeeded => {
@@ -68,11 +78,19 @@ impl StageKind for RunPipeline {
                         outputs.insert("status".into(), json!(child.status.as_str()));
                         TaskResult::Succeeded { outputs }
                     }
-                    Ok(Some(child)) if child.status.is_complete() => {
-                        TaskResult::Failed { message: format!("the pipeline '{}' ended {}", child.name, child.status.as_str()) }
-                    }
-                    Ok(Some(_)) => TaskResult::Running { check_again_in: RECHECK },
-                    Ok(None) => TaskResult::Failed { message: "the child pipeline's run is missing".into() },
+                    Ok(Some(child)) if child.status.is_complete() => TaskResult::Failed {
+                        message: format!(
+                            "the pipeline '{}' ended {}",
+                            child.name,
+                            child.status.as_str()
+                        ),
+                    },
+                    Ok(Some(_)) => TaskResult::Running {
+                        check_again_in: RECHECK,
+                    },
+                    Ok(None) => TaskResult::Failed {
+                        message: "the child pipeline's run is missing".into(),
+                    },
                     Err(message) => TaskResult::Failed { message },
                 }
             }

@@ -21,14 +21,21 @@ impl StageKind for Wait {
 
     async fn run_task(&self, cx: TaskContext<'_>) -> TaskResult {
         let Some(seconds) = number_field(cx.stage, "waitTime") else {
-            return TaskResult::Failed { message: "waitTime must be a whole number of seconds".into() };
+            return TaskResult::Failed {
+                message: "waitTime must be a whole number of seconds".into(),
+            };
         };
         let started = cx.stage.start_time.unwrap_or(cx.now_ms);
-        let due = started.saturating_add(i64::try_from(seconds.saturating_mul(1000)).unwrap_or(i64::MAX));
+        let due =
+            started.saturating_add(i64::try_from(seconds.saturating_mul(1000)).unwrap_or(i64::MAX));
         if cx.now_ms >= due {
-            TaskResult::Succeeded { outputs: Default::default() }
+            TaskResult::Succeeded {
+                outputs: Default::default(),
+            }
         } else {
-            TaskResult::Running { check_again_in: Duration::from_millis(u64::try_from(due - cx.now_ms).unwrap_or(0)) }
+            TaskResult::Running {
+                check_again_in: Duration::from_millis(u64::try_from(due - cx.now_ms).unwrap_or(0)),
+            }
         }
     }
 }

@@ -35,7 +35,11 @@ impl Webhook {
 }
 
 fn text<'a>(stage: &'a Stage, key: &str) -> Option<&'a str> {
-    stage.context.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
+    stage
+        .context
+        .get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
 }
 
 /// `$.a.b[0]`-style paths (the subset Spinnaker pipelines use).
@@ -58,23 +62,45 @@ fn json_path<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
 }
 
 fn listed(stage: &Stage, key: &str, default: &str, status: &str) -> bool {
-    text(stage, key).unwrap_or(default).split(',').any(|s| s.trim().eq_ignore_ascii_case(status))
+    text(stage, key)
+        .unwrap_or(default)
+        .split(',')
+        .any(|s| s.trim().eq_ignore_ascii_case(status))
 }
 
 /// The request failed in a way worth retrying (no answer, or the server is overloaded/broken).
 enum Outcome {
-    Answer { status: u16, location: Option<String>, body: Value },
+    Answer {
+        status: u16,
+        location: Option<String>,
+        body: Value,
+    },
     Unreachable(String),
 }
 
 impl Webhook {
-    async fn send(&self, method: &str, url: &str, stage: &Stage, payload: Option<&Value>) -> Outcome {
+    async fn send(
+        &self,
+        method: &str,
+        url: &str,
+        stage: &Stage,
+        payload: Option<&Value>,
+    ) -> Outcome {
         let Ok(method) = reqwest::Method::from_bytes(method.to_ascii_uppercase().as_bytes()) else {
             return Outcome::Unreachable(format!("'{method}' is not an HTTP method"));
         };
         let mut request = self.client.request(method, url);
-        for (k, v) in stage.context.get("customHeaders").and_then(Value::as_object).into_iter().flatten() {
-            let value = v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string());
+        for (k, v) in stage
+            .context
+            .get("customHeaders")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            let value = v
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| v.to_string());
             request = request.header(k, value);
         }
         if let Some(payload) = payload.filter(|p| !p.is_null()) {
@@ -83,10 +109,18 @@ impl Webhook {
         match request.send().await {
             Ok(response) => {
                 let status = response.status().as_u16();
-                let location = response.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_owned);
+                let location = response
+                    .headers()
+                    .get("location")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
                 let raw = response.text().await.unwrap_or_default();
                 let body = serde_json::from_str(&raw).unwrap_or(Value::String(raw));
-                Outcome::Answer { status, location, body }
+                Outcome::Answer {
+                    status,
+                    location,
+                    body,
+                }
             }
             Err(e) => Outcome::Unreachable(e.to_string()),
         }
@@ -94,7 +128,9 @@ impl Webhook {
 }
 
 fn retry_or_fail(cx: &TaskContext<'_>, reason: String) -> TaskResult {
-    super::keep_trying(cx, RETRY, || format!("the webhook could not be reached for 5 minutes: {reason}"))
+    super::keep_trying(cx, RETRY, || {
+        format!("the webhook could not be reached for 5 minutes: {reason}")
+    })
 }
 
 fn short(body: &Value) -> String {
@@ -110,8 +146,16 @@ fn absolute(base: &str, location: &str) -> String {
     if location.starts_with("http://") || location.starts_with("https://") {
         return location.to_owned();
     }
-    let origin_end = base.find("://").map(|i| i + 3).and_then(|start| base[start..].find('/').map(|j| start + j)).unwrap_or(base.len());
-    format!("{}/{}", &base[..origin_end], location.trim_start_matches('/'))
+    let origin_end = base
+        .find("://")
+        .map(|i| i + 3)
+        .and_then(|start| base[start..].find('/').map(|j| start + j))
+        .unwrap_or(base.len());
+    format!(
+        "{}/{}",
+        &base[..origin_end],
+        location.trim_start_matches('/')
+    )
 }
 
 #[async_trait]
@@ -121,54 +165,93 @@ impl StageKind for Webhook {
     }
 
     fn tasks(&self, stage: &Stage) -> Vec<&'static str> {
-        if stage.flag("waitForCompletion", false) { vec!["createWebhook", "monitorWebhook"] } else { vec!["createWebhook"] }
+        if stage.flag("waitForCompletion", false) {
+            vec!["createWebhook", "monitorWebhook"]
+        } else {
+            vec!["createWebhook"]
+        }
     }
 
     /// With `cancelEndpoint`, a canceled stage calls it (`cancelMethod`, default POST, with
     /// `cancelPayload`) so the job it started stops too.
     async fn stop(&self, cx: TaskContext<'_>) -> Result<(), String> {
-        let Some(url) = text(cx.stage, "cancelEndpoint") else { return Ok(()) };
+        let Some(url) = text(cx.stage, "cancelEndpoint") else {
+            return Ok(());
+        };
         let method = text(cx.stage, "cancelMethod").unwrap_or("POST");
-        match self.send(method, url, cx.stage, cx.stage.context.get("cancelPayload")).await {
+        match self
+            .send(method, url, cx.stage, cx.stage.context.get("cancelPayload"))
+            .await
+        {
             Outcome::Answer { status, .. } if (200..300).contains(&status) => Ok(()),
-            Outcome::Answer { status, body, .. } => Err(format!("the cancel endpoint answered {status}: {}", short(&body))),
+            Outcome::Answer { status, body, .. } => Err(format!(
+                "the cancel endpoint answered {status}: {}",
+                short(&body)
+            )),
             Outcome::Unreachable(reason) => Err(reason),
         }
     }
 
     async fn run_task(&self, cx: TaskContext<'_>) -> TaskResult {
-        let Some(url) = text(cx.stage, "url") else { return TaskResult::Failed { message: "url is required".into() } };
+        let Some(url) = text(cx.stage, "url") else {
+            return TaskResult::Failed {
+                message: "url is required".into(),
+            };
+        };
         if cx.task == "createWebhook" {
             let method = text(cx.stage, "method").unwrap_or("GET");
-            return match self.send(method, url, cx.stage, cx.stage.context.get("payload")).await {
+            return match self
+                .send(method, url, cx.stage, cx.stage.context.get("payload"))
+                .await
+            {
                 Outcome::Unreachable(reason) => retry_or_fail(&cx, reason),
                 Outcome::Answer { status, .. } if status == 429 || status >= 500 => {
                     retry_or_fail(&cx, format!("the webhook answered {status}"))
                 }
                 Outcome::Answer { status, body, .. } if !(200..300).contains(&status) => {
-                    TaskResult::Failed { message: format!("the webhook answered {status}: {}", short(&body)) }
+                    TaskResult::Failed {
+                        message: format!("the webhook answered {status}: {}", short(&body)),
+                    }
                 }
-                Outcome::Answer { status, location, body } => {
-                    let status_url = match text(cx.stage, "statusUrlResolution").unwrap_or("getMethod") {
-                        "locationHeader" => location.map(|l| absolute(url, &l)),
-                        "webhookResponse" => text(cx.stage, "statusUrlJsonPath")
-                            .and_then(|p| json_path(&body, p))
-                            .and_then(Value::as_str)
-                            .map(|l| absolute(url, l)),
-                        _ => Some(url.to_owned()),
-                    };
+                Outcome::Answer {
+                    status,
+                    location,
+                    body,
+                } => {
+                    let status_url =
+                        match text(cx.stage, "statusUrlResolution").unwrap_or("getMethod") {
+                            "locationHeader" => location.map(|l| absolute(url, &l)),
+                            "webhookResponse" => text(cx.stage, "statusUrlJsonPath")
+                                .and_then(|p| json_path(&body, p))
+                                .and_then(Value::as_str)
+                                .map(|l| absolute(url, l)),
+                            _ => Some(url.to_owned()),
+                        };
                     let mut outputs = Map::new();
-                    outputs.insert("webhook".into(), json!({"statusCode": status, "body": body, "statusUrl": status_url}));
+                    outputs.insert(
+                        "webhook".into(),
+                        json!({"statusCode": status, "body": body, "statusUrl": status_url}),
+                    );
                     TaskResult::Succeeded { outputs }
                 }
             };
         }
         // monitorWebhook
-        let Some(status_url) = cx.stage.outputs.get("webhook").and_then(|w| w.get("statusUrl")).and_then(Value::as_str) else {
-            return TaskResult::Failed { message: "the webhook gave no status URL to follow".into() };
+        let Some(status_url) = cx
+            .stage
+            .outputs
+            .get("webhook")
+            .and_then(|w| w.get("statusUrl"))
+            .and_then(Value::as_str)
+        else {
+            return TaskResult::Failed {
+                message: "the webhook gave no status URL to follow".into(),
+            };
         };
         let Some(path) = text(cx.stage, "statusJsonPath") else {
-            return TaskResult::Failed { message: "statusJsonPath is required to wait for completion".into() };
+            return TaskResult::Failed {
+                message: "statusJsonPath is required to wait for completion".into(),
+            };
         };
         match self.send("GET", status_url, cx.stage, None).await {
             Outcome::Unreachable(reason) => retry_or_fail(&cx, reason),
@@ -176,24 +259,45 @@ impl StageKind for Webhook {
                 if status == 429 || status >= 500 {
                     retry_or_fail(&cx, format!("the status URL answered {status}"))
                 } else {
-                    TaskResult::Failed { message: format!("the status URL answered {status}: {}", short(&body)) }
+                    TaskResult::Failed {
+                        message: format!("the status URL answered {status}: {}", short(&body)),
+                    }
                 }
             }
             Outcome::Answer { body, .. } => {
-                let state = json_path(&body, path).map(|v| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()));
-                let Some(state) = state else { return TaskResult::Running { check_again_in: MONITOR_EVERY } };
-                let mut webhook = cx.stage.outputs.get("webhook").cloned().unwrap_or_else(|| json!({}));
+                let state = json_path(&body, path).map(|v| {
+                    v.as_str()
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| v.to_string())
+                });
+                let Some(state) = state else {
+                    return TaskResult::Running {
+                        check_again_in: MONITOR_EVERY,
+                    };
+                };
+                let mut webhook = cx
+                    .stage
+                    .outputs
+                    .get("webhook")
+                    .cloned()
+                    .unwrap_or_else(|| json!({}));
                 webhook["monitor"] = json!({"status": state, "body": body});
                 if listed(cx.stage, "successStatuses", "SUCCESS", &state) {
                     let mut outputs = Map::new();
                     outputs.insert("webhook".into(), webhook);
                     TaskResult::Succeeded { outputs }
                 } else if listed(cx.stage, "canceledStatuses", "CANCELED", &state) {
-                    TaskResult::Failed { message: format!("the webhook's job was canceled ({state})") }
+                    TaskResult::Failed {
+                        message: format!("the webhook's job was canceled ({state})"),
+                    }
                 } else if listed(cx.stage, "terminalStatuses", "TERMINAL,FAILED", &state) {
-                    TaskResult::Failed { message: format!("the webhook's job failed ({state})") }
+                    TaskResult::Failed {
+                        message: format!("the webhook's job failed ({state})"),
+                    }
                 } else {
-                    TaskResult::Running { check_again_in: MONITOR_EVERY }
+                    TaskResult::Running {
+                        check_again_in: MONITOR_EVERY,
+                    }
                 }
             }
         }
@@ -208,10 +312,22 @@ mod tests {
     fn json_paths_and_status_urls() {
         let body = json!({"job": {"state": "DONE", "links": [{"href": "/jobs/7"}]}});
         assert_eq!(json_path(&body, "$.job.state"), Some(&json!("DONE")));
-        assert_eq!(json_path(&body, "job.links[0].href"), Some(&json!("/jobs/7")));
+        assert_eq!(
+            json_path(&body, "job.links[0].href"),
+            Some(&json!("/jobs/7"))
+        );
         assert_eq!(json_path(&body, "$.job.nope"), None);
-        assert_eq!(absolute("http://ci:8080/api/deploy?x=1", "/jobs/7"), "http://ci:8080/jobs/7");
-        assert_eq!(absolute("http://ci:8080", "jobs/7"), "http://ci:8080/jobs/7");
-        assert_eq!(absolute("http://ci/a", "https://other/b"), "https://other/b");
+        assert_eq!(
+            absolute("http://ci:8080/api/deploy?x=1", "/jobs/7"),
+            "http://ci:8080/jobs/7"
+        );
+        assert_eq!(
+            absolute("http://ci:8080", "jobs/7"),
+            "http://ci:8080/jobs/7"
+        );
+        assert_eq!(
+            absolute("http://ci/a", "https://other/b"),
+            "https://other/b"
+        );
     }
 }

@@ -27,7 +27,12 @@ pub async fn redis_queue() -> server::orchestration::queue::RedisQueue {
     let prefix = format!("topsail-test:{}", server::ids::long_id());
     server::orchestration::queue::RedisQueue::connect(&redis_url(), &prefix)
         .await
-        .unwrap_or_else(|e| panic!("Redis at {} is needed for this test (./x test starts it): {e}", redis_url()))
+        .unwrap_or_else(|e| {
+            panic!(
+                "Redis at {} is needed for this test (./x test starts it): {e}",
+                redis_url()
+            )
+        })
 }
 
 pub fn postgres_admin_url() -> String {
@@ -37,8 +42,16 @@ pub fn postgres_admin_url() -> String {
 
 fn unique_suffix() -> String {
     static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    format!("{}_{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed), nanos)
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "{}_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed),
+        nanos
+    )
 }
 
 /// A database that exists for one test.
@@ -52,23 +65,36 @@ impl TestDatabase {
     pub async fn create(backend: Backend) -> Self {
         let dir = tempfile::tempdir().unwrap();
         match backend {
-            Backend::Sqlite => Self { url: None, dir, postgres_name: None },
+            Backend::Sqlite => Self {
+                url: None,
+                dir,
+                postgres_name: None,
+            },
             Backend::Postgres => {
                 let admin_url = postgres_admin_url();
                 let admin = Database::connect(&admin_url).await.unwrap_or_else(|e| {
                     panic!("PostgreSQL at {admin_url} is needed for this test (./x test starts it): {e}")
                 });
                 let name = format!("topsail_test_{}", unique_suffix());
-                admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .unwrap();
                 admin.close().await.unwrap();
                 let (base, _) = admin_url.rsplit_once('/').unwrap();
-                Self { url: Some(format!("{base}/{name}")), dir, postgres_name: Some(name) }
+                Self {
+                    url: Some(format!("{base}/{name}")),
+                    dir,
+                    postgres_name: Some(name),
+                }
             }
         }
     }
 
     pub async fn store(&self) -> Store {
-        let store = Store::connect(self.url.as_deref(), self.dir.path()).await.unwrap();
+        let store = Store::connect(self.url.as_deref(), self.dir.path())
+            .await
+            .unwrap();
         store.migrate().await.unwrap();
         store
     }
@@ -76,7 +102,10 @@ impl TestDatabase {
     pub async fn drop(self) {
         if let Some(name) = &self.postgres_name {
             let admin = Database::connect(&postgres_admin_url()).await.unwrap();
-            admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.unwrap();
+            admin
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await
+                .unwrap();
             admin.close().await.unwrap();
         }
     }
@@ -120,7 +149,10 @@ pub fn test_config(db: &TestDatabase) -> Config {
         queue_visibility_timeout: std::time::Duration::from_secs(60),
         redis_url: None,
         redis_key_prefix: "topsail".into(),
-        kubernetes: server::config::KubernetesConfig { use_default_kubeconfig: false, ..Default::default() },
+        kubernetes: server::config::KubernetesConfig {
+            use_default_kubeconfig: false,
+            ..Default::default()
+        },
         jenkins: Default::default(),
         registries: Vec::new(),
     }
@@ -140,25 +172,53 @@ impl TestServer {
         let base = format!("http://{}", bound.local_addr());
         let (stop, stopped) = tokio::sync::oneshot::channel();
         let task = tokio::spawn(async move {
-            bound.serve(async { let _ = stopped.await; }).await.unwrap();
+            bound
+                .serve(async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
         });
-        Self { base, db, client: reqwest::Client::new(), stop: Some(stop), task: Some(task) }
+        Self {
+            base,
+            db,
+            client: reqwest::Client::new(),
+            stop: Some(stop),
+            task: Some(task),
+        }
     }
 
     /// Calls a server function: `POST /api/<endpoint>` with its arguments as JSON.
-    pub async fn call(&self, endpoint: &str, args: serde_json::Value) -> (u16, serde_json::Value, reqwest::header::HeaderMap) {
-        let res = self.client.post(format!("{}/api/{endpoint}", self.base)).json(&args).send().await.unwrap();
+    pub async fn call(
+        &self,
+        endpoint: &str,
+        args: serde_json::Value,
+    ) -> (u16, serde_json::Value, reqwest::header::HeaderMap) {
+        let res = self
+            .client
+            .post(format!("{}/api/{endpoint}", self.base))
+            .json(&args)
+            .send()
+            .await
+            .unwrap();
         let status = res.status().as_u16();
         let headers = res.headers().clone();
         let text = res.text().await.unwrap();
-        let body = if text.is_empty() { serde_json::Value::Null } else {
+        let body = if text.is_empty() {
+            serde_json::Value::Null
+        } else {
             serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"))
         };
         (status, body, headers)
     }
 
     pub async fn get(&self, path: &str) -> (u16, String) {
-        let res = self.client.get(format!("{}{path}", self.base)).send().await.unwrap();
+        let res = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
         (res.status().as_u16(), res.text().await.unwrap())
     }
 
@@ -189,12 +249,20 @@ impl TopsailProcess {
                 command.env_remove(k);
             }
         }
-        command.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(data_dir);
-        command.envs(env.iter().copied()).env("TOPSAIL_LOG", "info").stderr(std::process::Stdio::piped());
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir);
+        command
+            .envs(env.iter().copied())
+            .env("TOPSAIL_LOG", "info")
+            .stderr(std::process::Stdio::piped());
         let mut child = command.spawn().unwrap();
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
         let base = loop {
-            let line = lines.next().expect("topsail exited before listening").unwrap();
+            let line = lines
+                .next()
+                .expect("topsail exited before listening")
+                .unwrap();
             if let Some((_, rest)) = line.split_once("listening on ") {
                 break rest.split_whitespace().next().unwrap().to_owned();
             }
@@ -219,11 +287,24 @@ impl Drop for TopsailProcess {
 }
 
 /// Calls a server function on `base`.
-pub async fn call(client: &reqwest::Client, base: &str, endpoint: &str, args: serde_json::Value) -> (u16, serde_json::Value) {
-    let res = client.post(format!("{base}/api/{endpoint}")).json(&args).send().await.unwrap();
+pub async fn call(
+    client: &reqwest::Client,
+    base: &str,
+    endpoint: &str,
+    args: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let res = client
+        .post(format!("{base}/api/{endpoint}"))
+        .json(&args)
+        .send()
+        .await
+        .unwrap();
     let status = res.status().as_u16();
     let text = res.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
 }
 
 /// Polls `check` until it returns `Some`, failing after `deadline`.
@@ -237,7 +318,10 @@ where
         if let Some(v) = check().await {
             return v;
         }
-        assert!(std::time::Instant::now() < until, "timed out waiting for {what}");
+        assert!(
+            std::time::Instant::now() < until,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
 }
@@ -255,7 +339,10 @@ pub async fn next_event(
     loop {
         while let Some(end) = buffer.find("\n\n") {
             let block: String = buffer.drain(..end + 2).collect();
-            let data: String = block.lines().filter_map(|l| l.strip_prefix("data: ").or(l.strip_prefix("data:"))).collect();
+            let data: String = block
+                .lines()
+                .filter_map(|l| l.strip_prefix("data: ").or(l.strip_prefix("data:")))
+                .collect();
             if block.lines().any(|l| wanted.iter().any(|w| w == l)) {
                 let value: serde_json::Value = serde_json::from_str(&data).unwrap();
                 if check(&value) {
@@ -265,7 +352,9 @@ pub async fn next_event(
         }
         match tokio::time::timeout_at(deadline, events.chunk()).await {
             Ok(Ok(Some(chunk))) => buffer.push_str(&String::from_utf8_lossy(&chunk)),
-            other => panic!("no matching {name} event before the deadline: {other:?}; buffered: {buffer}"),
+            other => panic!(
+                "no matching {name} event before the deadline: {other:?}; buffered: {buffer}"
+            ),
         }
     }
 }
