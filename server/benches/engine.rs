@@ -11,8 +11,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::model::execution::Status;
-use app::model::pipeline::PipelineDocument;
+use domain::execution::Status;
+use domain::pipeline::PipelineDocument;
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::json;
 use server::orchestration::engine::Engine;

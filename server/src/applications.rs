@@ -4,10 +4,10 @@
 //! a missing row "not found", and any database failure is logged with the request id and answered
 //! only with that id.
 
-use app::model::{
+use domain::{
     AppError, Application, ApplicationChanges, ApplicationName, NewApplication, RequestContext,
 };
-use app::services::ApplicationService;
+use domain::services::ApplicationService;
 use async_trait::async_trait;
 
 use crate::store::{ApplicationRecord, Store, StoreError};

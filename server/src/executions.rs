@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use app::model::execution::{Execution, PlannedChange, Status};
-use app::model::{AppError, ApplicationName, RequestContext};
-use app::services::ExecutionService;
+use domain::execution::{Execution, PlannedChange, Status};
+use domain::{AppError, ApplicationName, RequestContext};
+use domain::services::ExecutionService;
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
@@ -42,7 +42,7 @@ impl Executions {
     async fn plan(
         &self,
         execution: &Execution,
-        stage: &app::model::execution::Stage,
+        stage: &domain::execution::Stage,
     ) -> Vec<PlannedChange> {
         let unplanned = |note: String| PlannedChange {
             stage: stage.name.clone(),
@@ -109,10 +109,10 @@ impl Executions {
                 Ok(Some(live)) => {
                     planned.exists = true;
                     planned.changes =
-                        app::model::pipeline::diff_json(&project(&live, &wanted), &wanted);
+                        domain::pipeline::diff_json(&project(&live, &wanted), &wanted);
                 }
                 Ok(None) => {
-                    planned.changes = app::model::pipeline::diff_json(&Value::Null, &wanted)
+                    planned.changes = domain::pipeline::diff_json(&Value::Null, &wanted)
                 }
                 Err(e) => planned.note = Some(e.to_string()),
             }
@@ -198,7 +198,7 @@ impl ExecutionService for Executions {
                 .map_err(|problems| AppError::Invalid {
                     fields: problems
                         .into_iter()
-                        .map(|(name, message)| app::model::FieldError {
+                        .map(|(name, message)| domain::FieldError {
                             field: format!("parameters.{name}"),
                             message,
                         })

@@ -4,13 +4,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use app::model::infrastructure::{
+use domain::infrastructure::{
     AccountView, ClusterView, ConditionView, EventView, InfrastructureAction, InfrastructureView,
     LoadBalancerView, NamespaceView, ObjectDetails, ObjectRef, PodHealth, PodView, ServerGroupView,
     to_yaml,
 };
-use app::model::{AppError, ApplicationName, DeployTarget, FieldError, RequestContext};
-use app::services::InfrastructureService;
+use domain::{AppError, ApplicationName, DeployTarget, FieldError, RequestContext};
+use domain::services::InfrastructureService;
 use async_trait::async_trait;
 use serde_json::Value;
 

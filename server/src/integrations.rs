@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use app::model::integrations::IntegrationHealth;
-use app::model::{AppError, RequestContext};
-use app::services::IntegrationService;
+use domain::integrations::IntegrationHealth;
+use domain::{AppError, RequestContext};
+use domain::services::IntegrationService;
 use async_trait::async_trait;
 
 use crate::jenkins::JenkinsMasters;

@@ -23,7 +23,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use app::services::Services;
+use domain::services::Services;
 use tokio::net::TcpListener;
 
 use crate::config::Config;

@@ -153,8 +153,8 @@ async fn migrate(config: &Config) -> Result<(), server::StartError> {
 
 /// Runs a pipeline command; problems with the input are reported and make the exit non-zero.
 async fn pipeline(config: &Config, action: PipelineAction) -> Result<(), server::StartError> {
-    use app::model::pipeline::PipelineDocument;
-    use app::model::{AppError, ApplicationName, Caller, RequestContext};
+    use domain::pipeline::PipelineDocument;
+    use domain::{AppError, ApplicationName, Caller, RequestContext};
 
     let store = server::open_store(config).await?;
     let infrastructure = server::kubernetes(config, &store).await;

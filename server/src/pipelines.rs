@@ -1,11 +1,11 @@
 //! The pipeline configuration service: validation, versioned storage, history, diff, restore.
 
-use app::model::pipeline::{
+use domain::pipeline::{
     PipelineChange, PipelineDetail, PipelineDocument, PipelineProblem, PipelineSummary,
     PipelineVersion, SavedPipeline, Severity, diff,
 };
-use app::model::{AppError, ApplicationName, FieldError, RequestContext};
-use app::services::PipelineService;
+use domain::{AppError, ApplicationName, FieldError, RequestContext};
+use domain::services::PipelineService;
 use async_trait::async_trait;
 
 use crate::applications::internal;

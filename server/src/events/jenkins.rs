@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::model::pipeline::PipelineDocument;
+use domain::pipeline::PipelineDocument;
 use serde_json::{Map, Value, json};
 
 use crate::jenkins::{BuildInfo, JenkinsClient, JenkinsMasters, parse_properties};

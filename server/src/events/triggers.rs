@@ -1,8 +1,8 @@
 //! Matching events to pipeline triggers, and the trigger JSON a started pipeline receives.
 //! Pure functions over the pipeline documents; the engine and the webhook route act on them.
 
-use app::model::execution::{Execution, Status};
-use app::model::pipeline::PipelineDocument;
+use domain::execution::{Execution, Status};
+use domain::pipeline::PipelineDocument;
 use serde_json::{Map, Value, json};
 
 /// The enabled triggers of type `kind` of an enabled pipeline, with their index in `triggers`

@@ -2,7 +2,7 @@
 //! stage editor and `spin` use them) and image tags (`/gate/images/tags`); Topsail's master
 //! health (`/api/builds/masters`) and the image picker's reads (`/api/registries/…`).
 
-use app::model::AppError;
+use domain::AppError;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;

@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use app::model::{Caller, RequestContext};
+use domain::{Caller, RequestContext};
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::Next;

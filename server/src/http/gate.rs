@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use app::model::pipeline::PipelineDocument;
-use app::model::{AppError, Application, ApplicationInput, ApplicationName, RequestContext};
+use domain::pipeline::PipelineDocument;
+use domain::{AppError, Application, ApplicationInput, ApplicationName, RequestContext};
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

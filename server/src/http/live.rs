@@ -8,8 +8,8 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::model::ApplicationName;
-use app::model::RequestContext;
+use domain::ApplicationName;
+use domain::RequestContext;
 use axum::Extension;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -291,7 +291,7 @@ async fn send_build_log(
 ) {
     let fail = |message: String| {
         Event::default().event("failure").data(
-            serde_json::to_string(&app::model::AppError::Unavailable { message })
+            serde_json::to_string(&domain::AppError::Unavailable { message })
                 .unwrap_or_default(),
         )
     };
@@ -366,7 +366,7 @@ async fn send_build_log(
                     truncated = true;
                 }
                 if !chunk.text.is_empty() || !chunk.more {
-                    let data = app::model::execution::BuildLog {
+                    let data = domain::execution::BuildLog {
                         text: text.clone(),
                         more: chunk.more,
                         truncated,

@@ -12,7 +12,7 @@ mod webhooks;
 use std::path::Path;
 use std::sync::Arc;
 
-use app::services::Services;
+use domain::services::Services;
 use axum::Router;
 use axum::extract::FromRef;
 use axum::middleware;

@@ -2,7 +2,7 @@
 //! payload starts every pipeline with an enabled webhook trigger for that source whose payload
 //! constraints hold.
 
-use app::model::{ApplicationName, RequestContext};
+use domain::{ApplicationName, RequestContext};
 use axum::Json;
 use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;

@@ -89,11 +89,11 @@ impl JenkinsMasters {
     }
 }
 
-impl From<JenkinsError> for app::model::AppError {
+impl From<JenkinsError> for domain::AppError {
     /// Missing things are "not found"; what Jenkins refuses is a conflict; the rest means
     /// Jenkins is not answering as it should. The messages name no secret.
     fn from(e: JenkinsError) -> Self {
-        use app::model::AppError;
+        use domain::AppError;
         match &e {
             JenkinsError::NoSuchMaster(name) => AppError::NotFound {
                 what: format!("Jenkins master '{name}'"),

@@ -10,8 +10,8 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::model::execution::{Execution, Stage, Status, Task};
-use app::model::pipeline::{PipelineDocument, STAGE_TYPES, Severity};
+use domain::execution::{Execution, Stage, Status, Task};
+use domain::pipeline::{PipelineDocument, STAGE_TYPES, Severity};
 use serde_json::{Map, Value, json};
 
 use super::executions::{Commit, ExecutionStore, ExecutionStoreError};
@@ -956,7 +956,7 @@ impl Engine {
         attempt: u32,
         now: i64,
     ) -> Transition {
-        use app::model::execution::{DeliveryState, NotificationDelivery};
+        use domain::execution::{DeliveryState, NotificationDelivery};
         let stage = stage_id.and_then(|id| execution.stage(id));
         let list = if own_stage {
             stage

@@ -4,7 +4,7 @@
 //! that is the whole story; with a queue elsewhere (Redis) the messages go through the
 //! [`Outbox`].
 
-use app::model::execution::{Execution, Status};
+use domain::execution::{Execution, Status};
 use sea_orm::entity::prelude::*;
 use sea_orm::{ActiveValue::Set, DatabaseConnection, QueryOrder, QuerySelect, TransactionTrait};
 

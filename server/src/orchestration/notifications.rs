@@ -13,7 +13,7 @@
 
 use std::time::Duration;
 
-use app::model::execution::{DeliveryState, Execution, NotificationDelivery, Stage, Status};
+use domain::execution::{DeliveryState, Execution, NotificationDelivery, Stage, Status};
 use serde_json::{Map, Value, json};
 
 use super::messages::Message;

@@ -30,9 +30,9 @@ pub enum RegistryError {
     BadAnswer { account: String, reason: String },
 }
 
-impl From<RegistryError> for app::model::AppError {
+impl From<RegistryError> for domain::AppError {
     fn from(e: RegistryError) -> Self {
-        use app::model::AppError;
+        use domain::AppError;
         match &e {
             RegistryError::NoSuchAccount(name) => AppError::NotFound {
                 what: format!("registry account '{name}'"),

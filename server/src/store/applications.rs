@@ -1,6 +1,6 @@
 //! The applications table and its repository.
 
-use app::model::Application;
+use domain::Application;
 use sea_orm::entity::prelude::*;
 use sea_orm::{ActiveValue::Set, QueryOrder};
 
@@ -42,10 +42,10 @@ pub struct ApplicationRecord {
     pub description: String,
     pub owner_email: String,
     pub team: String,
-    pub deploy_targets: Vec<app::model::DeployTarget>,
+    pub deploy_targets: Vec<domain::DeployTarget>,
 }
 
-fn targets_json(targets: &[app::model::DeployTarget]) -> String {
+fn targets_json(targets: &[domain::DeployTarget]) -> String {
     serde_json::to_string(targets).unwrap_or_else(|_| "[]".to_owned())
 }
 

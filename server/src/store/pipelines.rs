@@ -1,7 +1,7 @@
 //! Pipeline configurations and their versions. Every save that changes something is a new
 //! version; the document is stored exactly as given (plus `id`, `updateTs`, `lastModifiedBy`).
 
-use app::model::pipeline::{PipelineDocument, PipelineSummary, PipelineVersion, diff};
+use domain::pipeline::{PipelineDocument, PipelineSummary, PipelineVersion, diff};
 use sea_orm::entity::prelude::*;
 use sea_orm::{ActiveValue::Set, QueryOrder, TransactionTrait};
 use serde_json::Value;

@@ -9,8 +9,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::model::execution::{Execution, Status};
-use app::model::pipeline::PipelineDocument;
+use domain::execution::{Execution, Status};
+use domain::pipeline::PipelineDocument;
 use serde_json::{Value, json};
 use server::orchestration::engine::Engine;
 use server::orchestration::messages::Message;

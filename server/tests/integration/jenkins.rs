@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::model::pipeline::PipelineDocument;
+use domain::pipeline::PipelineDocument;
 use jenkins_emulator::{RunningJenkins, Script};
 use serde_json::{Value, json};
 use server::config::{JenkinsMasterConfig, Secret};

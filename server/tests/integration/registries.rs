@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::model::pipeline::PipelineDocument;
+use domain::pipeline::PipelineDocument;
 use serde_json::{Value, json};
 use server::config::{RegistryConfig, Secret};
 use server::events::images::ImageEvents;

@@ -3,7 +3,7 @@
 
 use crate::support;
 
-use app::model::pipeline::PipelineDocument;
+use domain::pipeline::PipelineDocument;
 use serde_json::json;
 use server::store::{ApplicationRecord, Store, StoreError};
 
@@ -13,7 +13,7 @@ fn record(name: &str) -> ApplicationRecord {
         description: format!("{name} description"),
         owner_email: format!("{name}@example.com"),
         team: "platform".into(),
-        deploy_targets: vec![app::model::DeployTarget {
+        deploy_targets: vec![domain::DeployTarget {
             account: "staging".into(),
             namespace: format!("{name}-test"),
         }],

@@ -6,7 +6,7 @@
 
 mod parser;
 
-use app::model::execution::{Execution, Stage};
+use domain::execution::{Execution, Stage};
 use serde_json::{Map, Value, json};
 
 pub use parser::{BinaryOp, Expr, parse};

@@ -1,5 +1,5 @@
 use super::*;
-use app::model::execution::Status;
+use domain::execution::Status;
 
 fn stage(ref_id: &str, name: &str, stage_type: &str, context: Value, outputs: Value) -> Stage {
     Stage {

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use serde_json::{Map, Value};
 
 use super::{StageKind, TaskContext, TaskResult};
-use app::model::execution::Stage;
+use domain::execution::Stage;
 
 pub struct EvaluateVariables;
 

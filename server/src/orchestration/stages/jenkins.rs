@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use app::model::execution::Stage;
+use domain::execution::Stage;
 use async_trait::async_trait;
 use serde_json::{Map, Value, json};
 

@@ -14,7 +14,7 @@
 
 use std::time::Duration;
 
-use app::model::execution::Stage;
+use domain::execution::Stage;
 use async_trait::async_trait;
 use serde_json::{Map, Value, json};
 
@@ -155,7 +155,7 @@ fn bindable(cx: &TaskContext<'_>) -> Vec<Value> {
     bindable_for(cx.execution, cx.stage)
 }
 
-fn bindable_for(execution: &app::model::execution::Execution, stage: &Stage) -> Vec<Value> {
+fn bindable_for(execution: &domain::execution::Execution, stage: &Stage) -> Vec<Value> {
     let trigger = &execution.trigger;
     let resolved: Vec<Value> = trigger
         .get("resolvedExpectedArtifacts")
@@ -213,7 +213,7 @@ fn flatten(written: &[Value]) -> Vec<Value> {
 /// does. `Err` says why there is no preview (manifests from an artifact are read only when the
 /// stage runs).
 pub fn planned_deploy(
-    execution: &app::model::execution::Execution,
+    execution: &domain::execution::Execution,
     stage: &Stage,
 ) -> Result<(String, Option<String>, Vec<Value>), String> {
     let account = text(stage, "account")

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use serde_json::{Map, Value};
 
 use super::{StageKind, TaskContext, TaskResult};
-use app::model::execution::Stage;
+use domain::execution::Stage;
 
 /// How often an unanswered judgment is looked at again (a judgment also wakes the task at once).
 const RECHECK: Duration = Duration::from_secs(30);

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::model::execution::{Execution, Stage};
+use domain::execution::{Execution, Stage};
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 

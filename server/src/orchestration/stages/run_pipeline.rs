@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use serde_json::{Map, Value, json};
 
 use super::{StageKind, TaskContext, TaskResult};
-use app::model::execution::{Stage, Status};
+use domain::execution::{Stage, Status};
 
 const RECHECK: Duration = Duration::from_secs(5);
 

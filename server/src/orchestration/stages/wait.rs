@@ -5,7 +5,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::{StageKind, TaskContext, TaskResult, number_field};
-use app::model::execution::Stage;
+use domain::execution::Stage;
 
 pub struct Wait;
 

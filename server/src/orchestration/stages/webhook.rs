@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use serde_json::{Map, Value, json};
 
 use super::{StageKind, TaskContext, TaskResult};
-use app::model::execution::Stage;
+use domain::execution::Stage;
 
 const RETRY: Duration = Duration::from_secs(5);
 const MONITOR_EVERY: Duration = Duration::from_secs(10);

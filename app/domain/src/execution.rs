@@ -252,7 +252,7 @@ pub struct PlannedChange {
     /// `deployment web`.
     pub object: String,
     pub exists: bool,
-    pub changes: Vec<crate::model::pipeline::PipelineChange>,
+    pub changes: Vec<crate::pipeline::PipelineChange>,
     /// Why the preview could not be made for this stage (cluster unreachable, manifests from an
     /// artifact), in plain words.
     pub note: Option<String>,

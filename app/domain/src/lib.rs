@@ -1,0 +1,28 @@
+//! Topsail's domain model: the plain data and rules that the browser, the HTTP layer and the
+//! engine share.
+//!
+//! Architecture invariant: this crate depends on serde, serde_json, chrono and thiserror only —
+//! no Leptos, axum, storage, Kubernetes or HTTP crates — so the browser validates as the user
+//! types with exactly the rules the server enforces, and the engine's types are not the UI's.
+//!
+//! - [`application`], [`pipeline`], [`execution`]: what Front50 stores and Orca runs.
+//! - [`stage_types`]: the one catalog of stage types (validation, engine, editor).
+//! - [`ids`]: typed ids.
+//! - [`services`] (feature `services`): the interface the server implements for the UI and API.
+
+mod application;
+mod error;
+pub mod execution;
+pub mod infrastructure;
+pub mod integrations;
+pub mod pipeline;
+mod request;
+#[cfg(feature = "services")]
+pub mod services;
+
+pub use application::{
+    Application, ApplicationChanges, ApplicationInput, ApplicationName, DeployTarget,
+    NewApplication, OwnerEmail, parse_deploy_targets,
+};
+pub use error::{AppError, FieldError};
+pub use request::{Caller, RequestContext};

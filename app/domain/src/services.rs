@@ -1,0 +1,202 @@
+//! The interface through which the UI's server functions and the HTTP API reach the server
+//! layer (feature `services`).
+//!
+//! API boundary: callers declare what they need here; the `server` crate implements it. This
+//! keeps the UI crate free of storage, Kubernetes and cache crates.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::execution::Execution;
+use crate::infrastructure::{
+    InfrastructureAction, InfrastructureView, ObjectDetails, ObjectRef,
+};
+use crate::pipeline::{
+    PipelineChange, PipelineDetail, PipelineDocument, PipelineSummary, PipelineVersion,
+    SavedPipeline,
+};
+use crate::{
+    AppError, Application, ApplicationChanges, ApplicationName, NewApplication, RequestContext,
+};
+
+#[async_trait]
+pub trait ApplicationService: Send + Sync + 'static {
+    async fn list(&self, rc: &RequestContext) -> Result<Vec<Application>, AppError>;
+    async fn get(
+        &self,
+        rc: &RequestContext,
+        name: &ApplicationName,
+    ) -> Result<Application, AppError>;
+    async fn create(
+        &self,
+        rc: &RequestContext,
+        new: NewApplication,
+    ) -> Result<Application, AppError>;
+    async fn update(
+        &self,
+        rc: &RequestContext,
+        name: &ApplicationName,
+        changes: ApplicationChanges,
+    ) -> Result<Application, AppError>;
+    async fn delete(&self, rc: &RequestContext, name: &ApplicationName) -> Result<(), AppError>;
+}
+
+/// Pipeline configurations: versioned, validated, kept verbatim.
+#[async_trait]
+pub trait PipelineService: Send + Sync + 'static {
+    async fn list(
+        &self,
+        rc: &RequestContext,
+        application: &ApplicationName,
+    ) -> Result<Vec<PipelineSummary>, AppError>;
+    async fn get(
+        &self,
+        rc: &RequestContext,
+        application: &ApplicationName,
+        name: &str,
+    ) -> Result<PipelineDetail, AppError>;
+    /// Validates and saves; errors block the save, warnings come back with the result.
+    async fn save(
+        &self,
+        rc: &RequestContext,
+        document: PipelineDocument,
+    ) -> Result<SavedPipeline, AppError>;
+    async fn delete(
+        &self,
+        rc: &RequestContext,
+        application: &ApplicationName,
+        name: &str,
+    ) -> Result<(), AppError>;
+    /// Every version, newest first.
+    async fn history(
+        &self,
+        rc: &RequestContext,
+        id: &str,
+    ) -> Result<Vec<PipelineVersion>, AppError>;
+    async fn diff(
+        &self,
+        rc: &RequestContext,
+        id: &str,
+        from: u32,
+        to: u32,
+    ) -> Result<Vec<PipelineChange>, AppError>;
+    /// Saves an earlier version's document as the newest version.
+    async fn restore(
+        &self,
+        rc: &RequestContext,
+        id: &str,
+        version: u32,
+    ) -> Result<SavedPipeline, AppError>;
+}
+
+/// Pipeline executions: start, watch, cancel, judge.
+#[async_trait]
+pub trait ExecutionService: Send + Sync + 'static {
+    /// Starts the pipeline `name` of `application` with `trigger` (Spinnaker's trigger JSON, e.g.
+    /// `{"type": "manual", "parameters": {...}}`); returns the execution id.
+    async fn start(
+        &self,
+        rc: &RequestContext,
+        application: &ApplicationName,
+        name: &str,
+        trigger: serde_json::Value,
+    ) -> Result<String, AppError>;
+    async fn get(&self, rc: &RequestContext, id: &str) -> Result<Execution, AppError>;
+    /// The newest executions of an application, newest first.
+    async fn list(
+        &self,
+        rc: &RequestContext,
+        application: &ApplicationName,
+    ) -> Result<Vec<Execution>, AppError>;
+    async fn cancel(
+        &self,
+        rc: &RequestContext,
+        id: &str,
+        reason: Option<String>,
+    ) -> Result<(), AppError>;
+    /// Continue (`proceed`) or stop at a running manual judgment stage, as the caller.
+    async fn judge(
+        &self,
+        rc: &RequestContext,
+        id: &str,
+        stage_id: &str,
+        proceed: bool,
+        input: Option<String>,
+    ) -> Result<(), AppError>;
+    async fn pause(&self, rc: &RequestContext, id: &str) -> Result<(), AppError>;
+    async fn resume(&self, rc: &RequestContext, id: &str) -> Result<(), AppError>;
+    /// Runs a failed stage, and everything after it, again.
+    async fn restart_stage(
+        &self,
+        rc: &RequestContext,
+        id: &str,
+        stage_id: &str,
+    ) -> Result<(), AppError>;
+    /// Evaluates an expression against an execution (the expression debugger); a bad expression
+    /// is `Invalid` on the field `expression`, with the reason.
+    async fn evaluate(
+        &self,
+        rc: &RequestContext,
+        id: &str,
+        expression: &str,
+    ) -> Result<serde_json::Value, AppError>;
+    /// For a manual judgment that waits: what the deploy stages right after it would change in
+    /// their targets, compared with what runs there now.
+    async fn judgment_preview(
+        &self,
+        rc: &RequestContext,
+        id: &str,
+        stage_id: &str,
+    ) -> Result<Vec<crate::execution::PlannedChange>, AppError>;
+}
+
+/// What runs in the Kubernetes accounts, from the live infrastructure cache, and the actions on it.
+#[async_trait]
+pub trait InfrastructureService: Send + Sync + 'static {
+    /// Everything the application runs, by account and namespace.
+    async fn view(
+        &self,
+        rc: &RequestContext,
+        application: &ApplicationName,
+    ) -> Result<InfrastructureView, AppError>;
+    /// One object read live from its cluster: YAML, conditions, events, images.
+    async fn details(
+        &self,
+        rc: &RequestContext,
+        object: &ObjectRef,
+    ) -> Result<ObjectDetails, AppError>;
+    /// The last lines of a pod's log.
+    async fn logs(
+        &self,
+        rc: &RequestContext,
+        pod: &ObjectRef,
+        container: Option<String>,
+    ) -> Result<String, AppError>;
+    /// Runs an action and says what it did.
+    async fn act(
+        &self,
+        rc: &RequestContext,
+        action: InfrastructureAction,
+    ) -> Result<String, AppError>;
+}
+
+/// Jenkins masters and registries: whether each answers.
+#[async_trait]
+pub trait IntegrationService: Send + Sync + 'static {
+    async fn health(
+        &self,
+        rc: &RequestContext,
+    ) -> Result<Vec<crate::integrations::IntegrationHealth>, AppError>;
+}
+
+/// Everything server functions may call, provided by the server for each request.
+#[derive(Clone)]
+pub struct Services {
+    pub applications: Arc<dyn ApplicationService>,
+    pub pipelines: Arc<dyn PipelineService>,
+    pub executions: Arc<dyn ExecutionService>,
+    pub infrastructure: Arc<dyn InfrastructureService>,
+    pub integrations: Arc<dyn IntegrationService>,
+}
+
