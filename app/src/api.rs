@@ -49,13 +49,40 @@ impl<T: serde::de::DeserializeOwned> Decodes<T> for JsonText {
 /// Server-function answers: JSON in a POST's response, read as [`JsonText`].
 pub type JsonAnswer = Post<JsonText>;
 
-impl FromServerFnError for AppError {
+/// The server functions' error: the domain's [`AppError`] in a type of this crate, so that it
+/// can travel through Leptos' server functions (Rust's orphan rule keeps the impl beside a local
+/// type). Its JSON is exactly `AppError`'s.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct ApiError(pub AppError);
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        Self(e)
+    }
+}
+
+impl std::ops::Deref for ApiError {
+    type Target = AppError;
+
+    fn deref(&self) -> &AppError {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl FromServerFnError for ApiError {
     type Encoder = JsonText;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        AppError::Unreachable {
+        Self(AppError::Unreachable {
             message: value.to_string(),
-        }
+        })
     }
 }
 
@@ -68,7 +95,7 @@ fn existing_name(raw: &str) -> Result<ApplicationName, AppError> {
 }
 
 #[server(prefix = "/api", endpoint = "applications/list", input = Json, output = JsonAnswer)]
-pub async fn list_applications() -> Result<Vec<Application>, AppError> {
+pub async fn list_applications() -> Result<Vec<Application>, ApiError> {
     services::respond(
         async {
             let (services, rc) = services::current()?;
@@ -79,7 +106,7 @@ pub async fn list_applications() -> Result<Vec<Application>, AppError> {
 }
 
 #[server(prefix = "/api", endpoint = "applications/get", input = Json, output = JsonAnswer)]
-pub async fn get_application(name: String) -> Result<Application, AppError> {
+pub async fn get_application(name: String) -> Result<Application, ApiError> {
     services::respond(
         async {
             let (services, rc) = services::current()?;
@@ -90,7 +117,7 @@ pub async fn get_application(name: String) -> Result<Application, AppError> {
 }
 
 #[server(prefix = "/api", endpoint = "applications/create", input = Json, output = JsonAnswer)]
-pub async fn create_application(input: ApplicationInput) -> Result<Application, AppError> {
+pub async fn create_application(input: ApplicationInput) -> Result<Application, ApiError> {
     services::respond(
         async {
             let (services, rc) = services::current()?;
@@ -107,7 +134,7 @@ pub async fn create_application(input: ApplicationInput) -> Result<Application, 
 pub async fn update_application(
     name: String,
     input: ApplicationInput,
-) -> Result<Application, AppError> {
+) -> Result<Application, ApiError> {
     services::respond(
         async {
             let (services, rc) = services::current()?;
@@ -125,7 +152,7 @@ pub async fn update_application(
 }
 
 #[server(prefix = "/api", endpoint = "applications/delete", input = Json, output = JsonAnswer)]
-pub async fn delete_application(name: String) -> Result<(), AppError> {
+pub async fn delete_application(name: String) -> Result<(), ApiError> {
     services::respond(
         async {
             let (services, rc) = services::current()?;
@@ -139,7 +166,7 @@ pub async fn delete_application(name: String) -> Result<(), AppError> {
 }
 
 #[server(prefix = "/api", endpoint = "pipelines/list", input = Json, output = JsonAnswer)]
-pub async fn list_pipelines(application: String) -> Result<Vec<PipelineSummary>, AppError> {
+pub async fn list_pipelines(application: String) -> Result<Vec<PipelineSummary>, ApiError> {
     services::respond(
         async {
             let (services, rc) = services::current()?;
@@ -154,7 +181,7 @@ pub async fn list_pipelines(application: String) -> Result<Vec<PipelineSummary>,
 
 /// The latest version of a pipeline; its `document` is the export.
 #[server(prefix = "/api", endpoint = "pipelines/get", input = Json, output = JsonAnswer)]
-pub async fn get_pipeline(application: String, name: String) -> Result<PipelineDetail, AppError> {
+pub async fn get_pipeline(application: String, name: String) -> Result<PipelineDetail, ApiError> {
     services::respond(
         async {
             let (services, rc) = services::current()?;
@@ -169,7 +196,7 @@ pub async fn get_pipeline(application: String, name: String) -> Result<PipelineD
 
 /// Saves (or imports) a pipeline in Spinnaker's JSON shape.
 #[server(prefix = "/api", endpoint = "pipelines/save", input = Json, output = JsonAnswer)]
-pub async fn save_pipeline(pipeline: serde_json::Value) -> Result<SavedPipeline, AppError> {
+pub async fn save_pipeline(pipeline: serde_json::Value) -> Result<SavedPipeline, ApiError> {
     services::respond(
         async {
             let (services, rc) = services::current()?;
@@ -182,7 +209,7 @@ pub async fn save_pipeline(pipeline: serde_json::Value) -> Result<SavedPipeline,
 }
 
 #[server(prefix = "/api", endpoint = "pipelines/delete", input = Json, output = JsonAnswer)]
-pub async fn delete_pipeline(application: String, name: String) -> Result<(), AppError> {
+pub async fn delete_pipeline(application: String, name: String) -> Result<(), ApiError> {
     services::respond(
         async {
             let (services, rc) = services::current()?;
@@ -196,7 +223,7 @@ pub async fn delete_pipeline(application: String, name: String) -> Result<(), Ap
 }
 
 #[server(prefix = "/api", endpoint = "pipelines/history", input = Json, output = JsonAnswer)]
-pub async fn pipeline_history(id: String) -> Result<Vec<PipelineVersion>, AppError> {
+pub async fn pipeline_history(id: String) -> Result<Vec<PipelineVersion>, ApiError> {
     services::respond(
         async {
             let (services, rc) = services::current()?;
@@ -211,7 +238,7 @@ pub async fn pipeline_diff(
     id: String,
     from: u32,
     to: u32,
-) -> Result<Vec<PipelineChange>, AppError> {
+) -> Result<Vec<PipelineChange>, ApiError> {
     services::respond(
         async {
             let (services, rc) = services::current()?;
@@ -222,7 +249,7 @@ pub async fn pipeline_diff(
 }
 
 #[server(prefix = "/api", endpoint = "pipelines/restore", input = Json, output = JsonAnswer)]
-pub async fn restore_pipeline(id: String, version: u32) -> Result<SavedPipeline, AppError> {
+pub async fn restore_pipeline(id: String, version: u32) -> Result<SavedPipeline, ApiError> {
     services::respond(
         async {
             let (services, rc) = services::current()?;
@@ -238,7 +265,7 @@ pub async fn start_execution(
     application: String,
     name: String,
     #[server(default)] trigger: Option<serde_json::Value>,
-) -> Result<String, AppError> {
+) -> Result<String, ApiError> {
     services::respond(
         async {
             let (services, rc) = services::current()?;
@@ -255,7 +282,7 @@ pub async fn start_execution(
 }
 
 #[server(prefix = "/api", endpoint = "executions/get", input = Json, output = JsonAnswer)]
-pub async fn get_execution(id: String) -> Result<Execution, AppError> {
+pub async fn get_execution(id: String) -> Result<Execution, ApiError> {
     services::respond(
         async {
             let (services, rc) = services::current()?;
@@ -266,7 +293,7 @@ pub async fn get_execution(id: String) -> Result<Execution, AppError> {
 }
 
 #[server(prefix = "/api", endpoint = "executions/list", input = Json, output = JsonAnswer)]
-pub async fn list_executions(application: String) -> Result<Vec<Execution>, AppError> {
+pub async fn list_executions(application: String) -> Result<Vec<Execution>, ApiError> {
     services::respond(
         async {
             let (services, rc) = services::current()?;
@@ -283,7 +310,7 @@ pub async fn list_executions(application: String) -> Result<Vec<Execution>, AppE
 pub async fn cancel_execution(
     id: String,
     #[server(default)] reason: Option<String>,
-) -> Result<(), AppError> {
+) -> Result<(), ApiError> {
     services::respond(
         async {
             let (services, rc) = services::current()?;
@@ -300,7 +327,7 @@ pub async fn judge_stage(
     stage_id: String,
     judgment: String,
     #[server(default)] input: Option<String>,
-) -> Result<(), AppError> {
+) -> Result<(), ApiError> {
     services::respond(
         async {
             let (services, rc) = services::current()?;
@@ -328,7 +355,7 @@ pub async fn judge_stage(
 pub async fn evaluate_expression(
     id: String,
     expression: String,
-) -> Result<serde_json::Value, AppError> {
+) -> Result<serde_json::Value, ApiError> {
     services::respond(
         async {
             let (services, rc) = services::current()?;
@@ -339,7 +366,7 @@ pub async fn evaluate_expression(
 }
 
 #[server(prefix = "/api", endpoint = "executions/pause", input = Json, output = JsonAnswer)]
-pub async fn pause_execution(id: String) -> Result<(), AppError> {
+pub async fn pause_execution(id: String) -> Result<(), ApiError> {
     services::respond(
         async {
             let (services, rc) = services::current()?;
@@ -350,7 +377,7 @@ pub async fn pause_execution(id: String) -> Result<(), AppError> {
 }
 
 #[server(prefix = "/api", endpoint = "executions/resume", input = Json, output = JsonAnswer)]
-pub async fn resume_execution(id: String) -> Result<(), AppError> {
+pub async fn resume_execution(id: String) -> Result<(), ApiError> {
     services::respond(
         async {
             let (services, rc) = services::current()?;
@@ -361,7 +388,7 @@ pub async fn resume_execution(id: String) -> Result<(), AppError> {
 }
 
 #[server(prefix = "/api", endpoint = "executions/restart_stage", input = Json, output = JsonAnswer)]
-pub async fn restart_stage(id: String, stage_id: String) -> Result<(), AppError> {
+pub async fn restart_stage(id: String, stage_id: String) -> Result<(), ApiError> {
     services::respond(
         async {
             let (services, rc) = services::current()?;
@@ -372,7 +399,7 @@ pub async fn restart_stage(id: String, stage_id: String) -> Result<(), AppError>
 }
 
 #[server(prefix = "/api", endpoint = "infrastructure/view", input = Json, output = JsonAnswer)]
-pub async fn infrastructure(application: String) -> Result<InfrastructureView, AppError> {
+pub async fn infrastructure(application: String) -> Result<InfrastructureView, ApiError> {
     services::respond(
         async {
             let (services, rc) = services::current()?;
@@ -386,7 +413,7 @@ pub async fn infrastructure(application: String) -> Result<InfrastructureView, A
 }
 
 #[server(prefix = "/api", endpoint = "infrastructure/details", input = Json, output = JsonAnswer)]
-pub async fn infrastructure_details(object: ObjectRef) -> Result<ObjectDetails, AppError> {
+pub async fn infrastructure_details(object: ObjectRef) -> Result<ObjectDetails, ApiError> {
     services::respond(
         async {
             let (services, rc) = services::current()?;
@@ -400,7 +427,7 @@ pub async fn infrastructure_details(object: ObjectRef) -> Result<ObjectDetails, 
 pub async fn pod_logs(
     pod: ObjectRef,
     #[server(default)] container: Option<String>,
-) -> Result<String, AppError> {
+) -> Result<String, ApiError> {
     services::respond(
         async {
             let (services, rc) = services::current()?;
@@ -411,7 +438,7 @@ pub async fn pod_logs(
 }
 
 #[server(prefix = "/api", endpoint = "infrastructure/act", input = Json, output = JsonAnswer)]
-pub async fn run_infrastructure_action(action: InfrastructureAction) -> Result<String, AppError> {
+pub async fn run_infrastructure_action(action: InfrastructureAction) -> Result<String, ApiError> {
     services::respond(
         async {
             let (services, rc) = services::current()?;
@@ -423,7 +450,7 @@ pub async fn run_infrastructure_action(action: InfrastructureAction) -> Result<S
 
 #[server(prefix = "/api", endpoint = "integrations/health", input = Json, output = JsonAnswer)]
 pub async fn integrations_health()
--> Result<Vec<crate::model::integrations::IntegrationHealth>, AppError> {
+-> Result<Vec<crate::model::integrations::IntegrationHealth>, ApiError> {
     services::respond(
         async {
             let (services, rc) = services::current()?;
@@ -437,7 +464,7 @@ pub async fn integrations_health()
 pub async fn judgment_preview(
     id: String,
     stage_id: String,
-) -> Result<Vec<crate::model::execution::PlannedChange>, AppError> {
+) -> Result<Vec<crate::model::execution::PlannedChange>, ApiError> {
     services::respond(
         async {
             let (services, rc) = services::current()?;

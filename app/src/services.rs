@@ -7,6 +7,7 @@ use leptos::prelude::*;
 
 pub use domain::services::*;
 
+use crate::api::ApiError;
 use crate::model::{AppError, RequestContext};
 
 /// The services and the request context of the request being handled.
@@ -34,12 +35,12 @@ pub fn current() -> Result<(Services, RequestContext), AppError> {
 
 /// Sets the HTTP status of the response from the outcome (for server-function calls and for
 /// pages rendered on the server, e.g. 404 for an unknown application).
-pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+pub fn respond<T>(result: Result<T, AppError>) -> Result<T, ApiError> {
     if let Err(e) = &result
         && let Some(response) = use_context::<leptos_axum::ResponseOptions>()
         && let Ok(status) = http::StatusCode::from_u16(e.status_code())
     {
         response.set_status(status);
     }
-    result
+    result.map_err(ApiError)
 }

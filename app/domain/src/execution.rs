@@ -2,7 +2,9 @@
 //! with a status and start/end times (epoch milliseconds).
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
+
+pub use crate::stage_types::StageType;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -72,7 +74,7 @@ pub struct Stage {
     pub id: String,
     pub ref_id: String,
     #[serde(rename = "type")]
-    pub stage_type: String,
+    pub stage_type: StageType,
     pub name: String,
     pub status: Status,
     pub requisite_stage_ref_ids: Vec<String>,
@@ -85,6 +87,73 @@ pub struct Stage {
     pub tasks: Vec<Task>,
 }
 
+/// Context and output keys the engine and stages write and the UI, expressions and
+/// notifications read (Spinnaker's names, so expressions written for Spinnaker read them too).
+pub mod keys {
+    /// `{"details": {"errors": [reason]}}`: why the stage failed.
+    pub const EXCEPTION: &str = "exception";
+    /// `continue` or `stop`, once a person judged.
+    pub const JUDGMENT_STATUS: &str = "judgmentStatus";
+    /// The choice a person picked with the judgment.
+    pub const JUDGMENT_INPUT: &str = "judgmentInput";
+    /// Who judged (context).
+    pub const LAST_MODIFIED_BY: &str = "lastModifiedBy";
+    /// Who judged (outputs, once the stage went on).
+    pub const JUDGED_BY: &str = "judgedBy";
+    /// A Jenkins build: `name`, `number`, `url`, `building`, `result`, ...
+    pub const BUILD_INFO: &str = "buildInfo";
+    /// Expressions that failed when the stage started, by expression.
+    pub const EXPRESSION_SUMMARY: &str = "expressionEvaluationSummary";
+
+    /// What a run writes into a stage's context (besides outputs): cleared on restart.
+    pub const RUN_STATE: &[&str] = &[
+        EXCEPTION,
+        EXPRESSION_SUMMARY,
+        JUDGMENT_STATUS,
+        JUDGMENT_INPUT,
+        LAST_MODIFIED_BY,
+    ];
+}
+
+/// A person's decision at a manual judgment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JudgmentDecision {
+    Continue,
+    Stop,
+}
+
+impl JudgmentDecision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Continue => "continue",
+            Self::Stop => "stop",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "continue" => Some(Self::Continue),
+            "stop" => Some(Self::Stop),
+            _ => None,
+        }
+    }
+}
+
+/// A judgment as recorded on its stage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Judgment {
+    pub decision: Option<JudgmentDecision>,
+    pub by: String,
+    pub input: Option<String>,
+}
+
+/// The Jenkins build a stage started, as far as it is known.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BuildInfo {
+    pub number: u64,
+    pub url: Option<String>,
+}
+
 impl Stage {
     /// A boolean stage option, with its default when absent.
     pub fn flag(&self, key: &str, default: bool) -> bool {
@@ -92,6 +161,82 @@ impl Stage {
             .get(key)
             .and_then(Value::as_bool)
             .unwrap_or(default)
+    }
+
+    fn context_text(&self, key: &str) -> Option<&str> {
+        self.context.get(key).and_then(Value::as_str)
+    }
+
+    /// Why the stage failed, when it did.
+    pub fn failure(&self) -> Option<&str> {
+        self.context
+            .get(keys::EXCEPTION)
+            .and_then(|e| e.pointer("/details/errors/0"))
+            .and_then(Value::as_str)
+    }
+
+    /// Records why the stage failed.
+    pub fn record_failure(&mut self, reason: &str) {
+        self.context.insert(
+            keys::EXCEPTION.into(),
+            json!({ "details": { "errors": [reason] } }),
+        );
+    }
+
+    /// The decision recorded on a manual judgment stage (not yet acted on, or acted on).
+    pub fn judgment_decision(&self) -> Option<JudgmentDecision> {
+        self.context_text(keys::JUDGMENT_STATUS)
+            .and_then(JudgmentDecision::parse)
+    }
+
+    /// Records a person's judgment (the stage's task acts on it).
+    pub fn record_judgment(&mut self, decision: JudgmentDecision, by: &str, input: Option<&str>) {
+        self.context
+            .insert(keys::JUDGMENT_STATUS.into(), json!(decision.as_str()));
+        self.context.insert(keys::LAST_MODIFIED_BY.into(), json!(by));
+        if let Some(input) = input {
+            self.context.insert(keys::JUDGMENT_INPUT.into(), json!(input));
+        }
+    }
+
+    /// Who judged, how and with which choice, once someone did.
+    pub fn judgment(&self) -> Option<Judgment> {
+        let by = self
+            .outputs
+            .get(keys::JUDGED_BY)
+            .or_else(|| self.context.get(keys::LAST_MODIFIED_BY))?
+            .as_str()?;
+        Some(Judgment {
+            decision: self.judgment_decision(),
+            by: by.to_owned(),
+            input: self
+                .outputs
+                .get(keys::JUDGMENT_INPUT)
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+        })
+    }
+
+    /// Whether this is a manual judgment waiting for a person.
+    pub fn awaits_judgment(&self) -> bool {
+        self.stage_type == StageType::ManualJudgment && self.status == Status::Running
+    }
+
+    /// The Jenkins build this stage started (`buildInfo`, or the older `buildNumber`).
+    pub fn build_info(&self) -> Option<BuildInfo> {
+        let info = self.context.get(keys::BUILD_INFO);
+        let number = info
+            .and_then(|b| b.get("number"))
+            .and_then(Value::as_u64)
+            .or_else(|| self.context.get("buildNumber").and_then(Value::as_u64))?;
+        Some(BuildInfo {
+            number,
+            url: info
+                .and_then(|b| b.get("url"))
+                .and_then(Value::as_str)
+                .filter(|u| !u.is_empty())
+                .map(str::to_owned),
+        })
     }
 }
 

@@ -17,6 +17,7 @@ pub mod infrastructure;
 pub mod integrations;
 pub mod pipeline;
 mod request;
+pub mod stage_types;
 #[cfg(feature = "services")]
 pub mod services;
 

@@ -39,83 +39,6 @@ impl std::fmt::Display for PipelineProblem {
     }
 }
 
-/// A stage type Topsail knows, with the fields a stage of that type must have.
-pub struct StageType {
-    pub name: &'static str,
-    pub required: &'static [&'static str],
-    /// Extra checks beyond presence (e.g. one of two fields).
-    pub check: Option<fn(&Map<String, Value>) -> Vec<(String, String)>>,
-}
-
-/// The one place stage types are registered for validation.
-pub const STAGE_TYPES: &[StageType] = &[
-    StageType {
-        name: "wait",
-        required: &["waitTime"],
-        check: Some(check_wait),
-    },
-    StageType {
-        name: "manualJudgment",
-        required: &[],
-        check: Some(check_judgment_inputs),
-    },
-    StageType {
-        name: "deployManifest",
-        required: &["account"],
-        check: Some(check_deploy_source),
-    },
-    StageType {
-        name: "deleteManifest",
-        required: &["account", "location", "manifestName"],
-        check: None,
-    },
-    StageType {
-        name: "scaleManifest",
-        required: &["account", "location", "manifestName", "replicas"],
-        check: None,
-    },
-    StageType {
-        name: "patchManifest",
-        required: &["account", "location", "manifestName", "patchBody"],
-        check: None,
-    },
-    StageType {
-        name: "undoRolloutManifest",
-        required: &["account", "location", "manifestName", "numRevisionsBack"],
-        check: None,
-    },
-    StageType {
-        name: "findArtifactsFromResource",
-        required: &["account", "location", "manifestName"],
-        check: None,
-    },
-    StageType {
-        name: "checkPreconditions",
-        required: &["preconditions"],
-        check: None,
-    },
-    StageType {
-        name: "evaluateVariables",
-        required: &["variables"],
-        check: None,
-    },
-    StageType {
-        name: "webhook",
-        required: &["url"],
-        check: None,
-    },
-    StageType {
-        name: "pipeline",
-        required: &["application", "pipeline"],
-        check: None,
-    },
-    StageType {
-        name: "jenkins",
-        required: &["master", "job"],
-        check: Some(check_jenkins),
-    },
-];
-
 /// Notification types Topsail sends.
 pub const NOTIFICATION_TYPES: &[&str] = &["webhook", "slack"];
 
@@ -187,84 +110,6 @@ pub const TRIGGER_TYPES: &[(&str, &[&str])] = &[
     ("jenkins", &["master", "job"]),
     ("docker", &["account", "repository"]),
 ];
-
-fn check_jenkins(stage: &Map<String, Value>) -> Vec<(String, String)> {
-    match stage.get("parameters") {
-        None | Some(Value::Null) | Some(Value::Object(_)) => vec![],
-        Some(_) => vec![(
-            "parameters".into(),
-            "must map parameter names to values".into(),
-        )],
-    }
-}
-
-fn is_expression(v: &Value) -> bool {
-    v.as_str().is_some_and(|s| s.contains("${"))
-}
-
-fn check_wait(stage: &Map<String, Value>) -> Vec<(String, String)> {
-    match stage.get("waitTime") {
-        Some(v) if is_expression(v) => vec![],
-        Some(v) => match v
-            .as_u64()
-            .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
-        {
-            Some(_) => vec![],
-            None => vec![(
-                "waitTime".into(),
-                "must be a whole number of seconds (or an expression)".into(),
-            )],
-        },
-        None => vec![],
-    }
-}
-
-fn check_judgment_inputs(stage: &Map<String, Value>) -> Vec<(String, String)> {
-    match stage.get("judgmentInputs") {
-        None | Some(Value::Null) => vec![],
-        Some(Value::Array(inputs))
-            if inputs
-                .iter()
-                .all(|i| i.get("value").and_then(Value::as_str).is_some()) =>
-        {
-            vec![]
-        }
-        Some(_) => vec![(
-            "judgmentInputs".into(),
-            "must be a list of {\"value\": \"...\"}".into(),
-        )],
-    }
-}
-
-fn check_deploy_source(stage: &Map<String, Value>) -> Vec<(String, String)> {
-    match stage
-        .get("source")
-        .and_then(Value::as_str)
-        .unwrap_or("text")
-    {
-        "text" => match stage.get("manifests") {
-            Some(Value::Array(m)) if !m.is_empty() => vec![],
-            _ => vec![(
-                "manifests".into(),
-                "is required when source is text (at least one manifest)".into(),
-            )],
-        },
-        "artifact" => {
-            if stage.contains_key("manifestArtifactId") || stage.contains_key("manifestArtifact") {
-                vec![]
-            } else {
-                vec![(
-                    "manifestArtifactId".into(),
-                    "is required when source is artifact".into(),
-                )]
-            }
-        }
-        other => vec![(
-            "source".into(),
-            format!("must be text or artifact, not '{other}'"),
-        )],
-    }
-}
 
 fn present(v: Option<&Value>) -> bool {
     match v {
@@ -532,7 +377,7 @@ impl PipelineDocument {
             }
             match stage.get("type").and_then(Value::as_str) {
                 None | Some("") => out.push(problem(Severity::Error, Some(label.clone()), "type", "type is required")),
-                Some(t) => match STAGE_TYPES.iter().find(|st| st.name == t) {
+                Some(t) => match crate::stage_types::StageType::parse(t).info() {
                     None => out.push(problem(
                         Severity::Warning,
                         Some(label.clone()),

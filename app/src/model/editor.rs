@@ -7,178 +7,17 @@ use serde_json::{Map, Value, json};
 
 use super::pipeline::PipelineProblem;
 
-/// How a form field shows and parses its value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FieldKind {
-    /// One line of text (kept as a string; expressions welcome).
-    Text,
-    /// Several lines of text.
-    LongText,
-    /// A whole number, or an expression (kept as a string then).
-    Number,
-    Flag,
-    /// `a, b, c` ↔ `["a", "b", "c"]`.
-    List,
-    /// `KEY=value` lines ↔ `{"KEY": "value"}`.
-    KeyValues,
-    /// `key=value` lines ↔ `[{"key": "key", "value": "value"}]` (evaluateVariables).
-    Variables,
-    /// `a, b` ↔ `[{"value": "a"}, {"value": "b"}]` (judgment inputs).
-    Choices,
-    /// Any JSON.
-    Json,
-    /// Kubernetes manifests: a JSON list, or YAML documents kept as written in `manifests` of
-    /// a JSON list form.
-    Manifests,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Field {
-    pub key: &'static str,
-    pub label: &'static str,
-    pub kind: FieldKind,
-    pub help: &'static str,
-}
-
-const fn f(key: &'static str, label: &'static str, kind: FieldKind, help: &'static str) -> Field {
-    Field {
-        key,
-        label,
-        kind,
-        help,
-    }
-}
+pub use domain::stage_types::{Field, FieldKind};
+use domain::stage_types::{StageType, f};
 
 use FieldKind::*;
 
-const LOCATION: [Field; 3] = [
-    f(
-        "account",
-        "Account",
-        Text,
-        "Kubernetes account (kubeconfig context)",
-    ),
-    f("location", "Namespace", Text, ""),
-    f(
-        "manifestName",
-        "Manifest",
-        Text,
-        "kind and name, e.g. deployment web",
-    ),
-];
-
-/// The form of each stage type Topsail runs (the same set validation knows).
+/// The form of each stage type Topsail runs (from the stage catalog).
 pub fn stage_fields(stage_type: &str) -> Vec<Field> {
-    match stage_type {
-        "wait" => vec![f("waitTime", "Wait (seconds)", Number, "")],
-        "manualJudgment" => vec![
-            f(
-                "instructions",
-                "Instructions",
-                LongText,
-                "What the person deciding should check",
-            ),
-            f(
-                "judgmentInputs",
-                "Choices",
-                Choices,
-                "Optional, comma-separated, e.g. promote, hold",
-            ),
-        ],
-        "deployManifest" => vec![
-            f(
-                "account",
-                "Account",
-                Text,
-                "Kubernetes account (kubeconfig context)",
-            ),
-            f(
-                "namespaceOverride",
-                "Namespace",
-                Text,
-                "Where to deploy (overrides the manifests' namespace)",
-            ),
-            f(
-                "manifests",
-                "Manifests",
-                Manifests,
-                "A JSON list of Kubernetes objects; expressions allowed",
-            ),
-            f(
-                "requiredArtifactIds",
-                "Bind artifacts",
-                List,
-                "Expected artifact ids whose images replace the manifests' images",
-            ),
-        ],
-        "deleteManifest" | "findArtifactsFromResource" => LOCATION.to_vec(),
-        "scaleManifest" => [
-            LOCATION.as_slice(),
-            &[f("replicas", "Replicas", Number, "")],
-        ]
-        .concat(),
-        "patchManifest" => [
-            LOCATION.as_slice(),
-            &[f("patchBody", "Patch", Json, "The patch as JSON")],
-        ]
-        .concat(),
-        "undoRolloutManifest" => [
-            LOCATION.as_slice(),
-            &[f("numRevisionsBack", "Revisions back", Number, "")],
-        ]
-        .concat(),
-        "checkPreconditions" => vec![f(
-            "preconditions",
-            "Preconditions",
-            Json,
-            r#"e.g. [{"type": "expression", "context": {"expression": "${…}"}}]"#,
-        )],
-        "evaluateVariables" => vec![f(
-            "variables",
-            "Variables",
-            Variables,
-            "name=value lines; values may be expressions",
-        )],
-        "webhook" => vec![
-            f("url", "URL", Text, ""),
-            f("method", "Method", Text, "GET, POST, …"),
-            f("payload", "Payload", Json, "Optional JSON body"),
-            f("waitForCompletion", "Wait for completion", Flag, ""),
-            f(
-                "statusJsonPath",
-                "Status JSON path",
-                Text,
-                "With wait for completion, e.g. $.status",
-            ),
-        ],
-        "pipeline" => vec![
-            f("application", "Application", Text, ""),
-            f("pipeline", "Pipeline id", Text, ""),
-        ],
-        "jenkins" => vec![
-            f("master", "Jenkins master", Text, "As configured"),
-            f("job", "Job", Text, "Folders as team/job"),
-            f(
-                "parameters",
-                "Parameters",
-                KeyValues,
-                "NAME=value lines; values may be expressions",
-            ),
-            f(
-                "propertyFile",
-                "Property file",
-                Text,
-                "An archived file whose keys become stage outputs",
-            ),
-            f(
-                "markUnstableAsSuccessful",
-                "Unstable counts as success",
-                Flag,
-                "",
-            ),
-        ],
-        _ => Vec::new(),
-    }
+    StageType::parse(stage_type)
+        .info()
+        .map(|info| info.fields.to_vec())
+        .unwrap_or_default()
 }
 
 /// The fields of each trigger type.
@@ -444,20 +283,11 @@ pub fn add_stage(doc: &mut Map<String, Value>, stage_type: &str, upstream: Optio
         .map(|n: u32| n.to_string())
         .find(|r| !taken.contains(r))
         .expect("a free number");
-    let name = match stage_type {
-        "manualJudgment" => "Manual judgment".to_owned(),
-        "deployManifest" => "Deploy".to_owned(),
-        "jenkins" => "Build".to_owned(),
-        other => {
-            let mut c = other.chars();
-            c.next()
-                .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-                .unwrap_or_default()
-        }
-    };
+    let info = StageType::parse(stage_type).info();
+    let name = info.map(|i| i.label).unwrap_or(stage_type);
     let mut stage = json!({"refId": next, "type": stage_type, "name": name, "requisiteStageRefIds": upstream.map(|u| vec![u.to_owned()]).unwrap_or_default()});
-    if stage_type == "wait" {
-        stage["waitTime"] = json!(30);
+    for (key, default) in info.map(|i| i.defaults).unwrap_or_default() {
+        stage[*key] = serde_json::from_str(default).unwrap_or(Value::Null);
     }
     stages_mut(doc).push(stage);
     next

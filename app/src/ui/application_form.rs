@@ -7,7 +7,8 @@ use std::collections::HashSet;
 use leptos::prelude::*;
 
 use super::ErrorBanner;
-use crate::model::{AppError, ApplicationInput, FieldError};
+use crate::api::ApiError;
+use crate::model::{ApplicationInput, FieldError};
 
 #[component]
 pub fn ApplicationForm(
@@ -17,7 +18,7 @@ pub fn ApplicationForm(
     #[prop(into)] pending: Signal<bool>,
     /// The last error the server answered with, if any.
     #[prop(into)]
-    server_error: Signal<Option<AppError>>,
+    server_error: Signal<Option<ApiError>>,
     on_submit: Callback<ApplicationInput>,
 ) -> impl IntoView {
     let form = RwSignal::new(initial);

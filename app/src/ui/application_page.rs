@@ -12,11 +12,12 @@ use super::application_form::ApplicationForm;
 use super::{ApplicationsChanged, ErrorBanner, format_time};
 use crate::api::{delete_application, get_application, list_pipelines, update_application};
 use crate::model::execution::Status;
+use crate::api::ApiError;
 use crate::model::{AppError, Application, ApplicationInput};
 
 /// The application shown by the current page, for the tabs below it.
 #[derive(Clone, Copy)]
-struct CurrentApplication(Resource<Result<Application, AppError>>);
+struct CurrentApplication(Resource<Result<Application, ApiError>>);
 
 const TABS: [(&str, &str); 4] = [
     ("infrastructure", "Infrastructure"),
@@ -56,7 +57,7 @@ pub fn ApplicationPage() -> impl IntoView {
             {move || {
                 app.get()
                     .map(|result| match result {
-                        Err(AppError::NotFound { .. }) => {
+                        Err(ApiError(AppError::NotFound { .. })) => {
                             view! {
                                 <section class="empty-state">
                                     <h1>"No such application"</h1>

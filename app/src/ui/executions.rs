@@ -13,8 +13,8 @@ use crate::api::{
     judgment_preview, list_executions, list_pipelines, pause_execution, restart_stage,
     resume_execution, start_execution,
 };
-use crate::model::AppError;
-use crate::model::execution::{BuildLog, Execution, Stage, Status};
+use crate::api::ApiError;
+use crate::model::execution::{BuildLog, Execution, Stage, StageType, Status};
 
 fn ms_to_text(ms: Option<i64>) -> String {
     ms.and_then(chrono::DateTime::from_timestamp_millis)
@@ -40,7 +40,7 @@ fn duration_text(start: Option<i64>, end: Option<i64>) -> String {
 /// Something rendered on the server first and then followed live: the server function's answer
 /// until the stream's first event, the stream's newest event after.
 pub(crate) struct Live<T: Send + Sync + 'static> {
-    initial: Resource<Result<T, AppError>>,
+    initial: Resource<Result<T, ApiError>>,
     live: RwSignal<Option<T>>,
     tick: RwSignal<u32>,
     /// Whether the live stream is up (shown as `data-live` for tests and the curious).
@@ -56,7 +56,7 @@ impl<T: Send + Sync + 'static> Clone for Live<T> {
 impl<T: Send + Sync + 'static> Copy for Live<T> {}
 
 impl<T: Clone + Send + Sync + serde::Serialize + serde::de::DeserializeOwned + 'static> Live<T> {
-    pub fn get(&self) -> Option<Result<T, AppError>> {
+    pub fn get(&self) -> Option<Result<T, ApiError>> {
         match self.live.get() {
             Some(value) => Some(Ok(value)),
             None => self.initial.get(),
@@ -249,7 +249,7 @@ fn StartPipeline(app: Memo<String>, on_started: Callback<()>) -> impl IntoView {
             .value()
             .get()
             .and_then(Result::err)
-            .filter(|e: &AppError| e.field_errors().is_empty())
+            .filter(|e: &ApiError| e.field_errors().is_empty())
     };
 
     view! {
@@ -406,32 +406,14 @@ fn ExecutionControls(execution: Execution, on_change: Callback<()>) -> impl Into
 
 /// Who decided a manual judgment, and how ("continue by carol: promote").
 fn judgment_text(stage: &Stage) -> Option<String> {
-    let by = stage
-        .outputs
-        .get("judgedBy")
-        .or_else(|| stage.context.get("lastModifiedBy"))?
-        .as_str()?;
-    let decision = stage
-        .context
-        .get("judgmentStatus")
-        .and_then(|v| v.as_str())
-        .unwrap_or("judged");
-    let input = stage
-        .outputs
-        .get("judgmentInput")
-        .and_then(|v| v.as_str())
-        .map(|i| format!(": {i}"))
-        .unwrap_or_default();
-    Some(format!("{decision} by {by}{input}"))
+    let j = stage.judgment()?;
+    let decision = j.decision.map(|d| d.as_str()).unwrap_or("judged");
+    let input = j.input.map(|i| format!(": {i}")).unwrap_or_default();
+    Some(format!("{decision} by {}{input}", j.by))
 }
 
 fn stage_error(stage: &Stage) -> Option<String> {
-    stage
-        .context
-        .get("exception")
-        .and_then(|e| e.pointer("/details/errors/0"))
-        .and_then(|m| m.as_str())
-        .map(str::to_owned)
+    stage.failure().map(str::to_owned)
 }
 
 #[component]
@@ -441,7 +423,7 @@ fn StageRow(execution: String, stage: Stage, on_change: Callback<()>) -> impl In
         <li class="stage" data-stage=ref_id data-status=status.as_str()>
             <StatusBadge status=status />
             <span class="stage-name">{stage.name.clone()}</span>
-            <span class="muted small">{stage.stage_type.clone()}</span>
+            <span class="muted small">{stage.stage_type.to_string()}</span>
             {stage_error(&stage).map(|e| view! { <span class="stage-error">{e}</span> })}
             <JudgmentButtons execution stage=stage.clone() on_change />
         </li>
@@ -451,7 +433,7 @@ fn StageRow(execution: String, stage: Stage, on_change: Callback<()>) -> impl In
 /// Continue / Stop for a manual judgment stage that waits for one (nothing otherwise).
 #[component]
 fn JudgmentButtons(execution: String, stage: Stage, on_change: Callback<()>) -> impl IntoView {
-    let awaiting = stage.stage_type == "manualJudgment" && stage.status == Status::Running;
+    let awaiting = stage.awaits_judgment();
     let judge = Action::new({
         let (execution, stage_id) = (execution.clone(), stage.id.clone());
         move |judgment: &String| {
@@ -515,7 +497,7 @@ pub fn ExecutionPage() -> impl IntoView {
             .and_then(Result::ok)?
             .stages
             .into_iter()
-            .find(|s| s.stage_type == "manualJudgment" && s.status == Status::Running)
+            .find(|s| s.awaits_judgment())
     });
     let selected_stage = Memo::new(move |_| {
         let id = selected.get()?;
@@ -599,7 +581,7 @@ fn StageDetailRow(execution: String, stage: Stage, on_change: Callback<()>) -> i
         <tr data-stage=stage.ref_id.clone() data-status=stage.status.as_str()>
             <td>
                 <div class="stage-name">{stage.name.clone()}</div>
-                <div class="muted small">{stage.stage_type.clone()}</div>
+                <div class="muted small">{stage.stage_type.to_string()}</div>
                 {judgment_text(&stage).map(|j| view! { <div class="judgment-by small" data-testid="judgment">{j}</div> })}
                 {stage_error(&stage).map(|e| view! { <div class="stage-error">{e}</div> })}
             </td>
@@ -1000,18 +982,14 @@ fn builds_of(execution: &Execution) -> Vec<BuildRef> {
     execution
         .stages
         .iter()
-        .filter(|s| s.stage_type == "jenkins")
+        .filter(|s| s.stage_type == StageType::Jenkins)
         .filter_map(|s| {
-            let info = s.context.get("buildInfo")?;
+            let info = s.build_info()?;
             Some(BuildRef {
                 stage_id: s.id.clone(),
                 stage: s.name.clone(),
-                number: info.get("number")?.as_u64()?,
-                url: info
-                    .get("url")
-                    .and_then(|u| u.as_str())
-                    .filter(|u| !u.is_empty())
-                    .map(str::to_owned),
+                number: info.number,
+                url: info.url,
             })
         })
         .collect()

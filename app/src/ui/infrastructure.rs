@@ -12,7 +12,7 @@ use leptos_router::hooks::use_params_map;
 
 use super::ErrorBanner;
 use crate::api::{infrastructure, infrastructure_details, pod_logs, run_infrastructure_action};
-use crate::model::AppError;
+use crate::api::ApiError;
 use crate::model::infrastructure::{
     AccountView, ClusterView, InfrastructureAction, InfrastructureView, LoadBalancerView,
     NamespaceView, ObjectRef, PodView, ServerGroupView,
@@ -104,7 +104,7 @@ pub fn InfrastructureTab() -> impl IntoView {
             <TaskList />
             <Transition fallback=|| view! { <p class="muted">"Loading infrastructure…"</p> }>
                 {move || {
-                    let current: Option<Result<InfrastructureView, AppError>> = match live.get() {
+                    let current: Option<Result<InfrastructureView, ApiError>> = match live.get() {
                         Some(view) if view.application == application.get() => Some(Ok(view)),
                         _ => initial.get(),
                     };
@@ -430,7 +430,7 @@ fn DetailsPanel() -> impl IntoView {
             }
         },
     );
-    let logs: RwSignal<Option<Result<String, AppError>>> = RwSignal::new(None);
+    let logs: RwSignal<Option<Result<String, ApiError>>> = RwSignal::new(None);
     Effect::new(move |_| {
         tab.selected.track();
         logs.set(None);

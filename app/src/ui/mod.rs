@@ -18,7 +18,8 @@ use leptos_router::{
 };
 
 use crate::api::list_applications;
-use crate::model::{AppError, Application};
+use crate::api::ApiError;
+use crate::model::Application;
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -44,7 +45,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 /// The list of applications, shared by the switcher and the applications page; bump
 /// [`ApplicationsChanged`] after a change so both refetch.
 #[derive(Clone, Copy)]
-pub(crate) struct ApplicationList(pub Resource<Result<Vec<Application>, AppError>>);
+pub(crate) struct ApplicationList(pub Resource<Result<Vec<Application>, ApiError>>);
 
 #[derive(Clone, Copy)]
 pub(crate) struct ApplicationsChanged(pub RwSignal<u32>);
@@ -184,7 +185,7 @@ pub fn NotFound() -> impl IntoView {
 
 /// An error the user should see, in plain words (internal causes appear only as a request id).
 #[component]
-pub(crate) fn ErrorBanner(error: AppError) -> impl IntoView {
+pub(crate) fn ErrorBanner(error: ApiError) -> impl IntoView {
     view! {
         <div class="banner error" role="alert">
             {error.to_string()}

@@ -18,8 +18,9 @@ use crate::model::editor::{
     trigger_fields,
 };
 use crate::model::graph::{GraphStage, NODE_HEIGHT, NODE_WIDTH, layout};
+use crate::model::stage_types::CATALOG;
 use crate::model::pipeline::{
-    PipelineDocument, PipelineProblem, STAGE_TYPES, Severity, TRIGGER_TYPES,
+    PipelineDocument, PipelineProblem, Severity, TRIGGER_TYPES,
 };
 
 /// A change to one JSON object of the document (a stage, a trigger, …); its error is shown.
@@ -287,7 +288,7 @@ fn StagesPanel(state: EditorState) -> impl IntoView {
             <div class="inline-form add-stage">
                 <label for="new-stage-type">"New stage"</label>
                 <select id="new-stage-type" on:change=move |ev| new_type.set(event_target_value(&ev))>
-                    {STAGE_TYPES.iter().map(|t| view! { <option value=t.name selected=t.name == "wait">{t.name}</option> }).collect_view()}
+                    {CATALOG.iter().map(|t| view! { <option value=t.stage_type selected=t.stage_type == "wait">{t.stage_type}</option> }).collect_view()}
                 </select>
                 <button class="button" on:click=add>
                     {move || if state.selected.get().is_some() { "Add after the selected stage" } else { "Add stage" }}
@@ -500,7 +501,7 @@ fn StageForm(state: EditorState, ref_id: String) -> impl IntoView {
             <div class="field">
                 <label for="stage-type">"Type"</label>
                 <select id="stage-type" on:change=set_type>
-                    {STAGE_TYPES.iter().map(|t| view! { <option value=t.name selected=t.name == kind>{t.name}</option> }).collect_view()}
+                    {CATALOG.iter().map(|t| view! { <option value=t.stage_type selected=t.stage_type == kind>{t.stage_type}</option> }).collect_view()}
                 </select>
             </div>
             <fieldset class="field upstream">
