@@ -44,6 +44,8 @@ pub(super) fn crumb_for(state: &State, user: &str, session: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+// The error is the whole HTTP response to send back.
+#[allow(clippy::result_large_err)]
 pub(super) fn authenticate(state: &State, headers: &HeaderMap) -> Result<Caller, Response> {
     let Some(auth) = headers.get("authorization").and_then(|v| v.to_str().ok()) else {
         return if state.script.users.is_empty() {
@@ -95,6 +97,8 @@ pub(super) fn authenticate(state: &State, headers: &HeaderMap) -> Result<Caller,
 }
 
 /// Reference §3: POSTs need a crumb bound to the session, unless authenticated by an API token.
+// The error is the whole HTTP response to send back.
+#[allow(clippy::result_large_err)]
 pub(super) fn check_crumb(
     state: &State,
     caller: &Caller,

@@ -77,10 +77,10 @@ pub async fn handle(
         Ok(c) => c,
         Err(r) => return with_jenkins_headers(r, &state),
     };
-    if method == Method::POST {
-        if let Err(r) = check_crumb(&state, &caller, &headers, &query) {
-            return with_jenkins_headers(r, &state);
-        }
+    if method == Method::POST
+        && let Err(r) = check_crumb(&state, &caller, &headers, &query)
+    {
+        return with_jenkins_headers(r, &state);
     }
     let segments: Vec<String> = uri
         .path()
@@ -127,13 +127,13 @@ fn route(
                 &json!({"_class": "hudson.security.csrf.DefaultCrumbIssuer", "crumb": crumb, "crumbRequestField": "Jenkins-Crumb"}),
                 query,
             );
-            if existing.is_none() {
-                if let Ok(v) = HeaderValue::from_str(&format!(
+            if existing.is_none()
+                && let Ok(v) = HeaderValue::from_str(&format!(
                     "JSESSIONID.{}={session}; Path=/; HttpOnly",
                     state.instance
-                )) {
-                    r.headers_mut().insert("set-cookie", v);
-                }
+                ))
+            {
+                r.headers_mut().insert("set-cookie", v);
             }
             return r;
         }

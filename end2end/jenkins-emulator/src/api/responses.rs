@@ -68,6 +68,8 @@ pub(super) fn json_response(value: &Value, query: &HashMap<String, String>) -> R
 }
 
 /// `depth` and `tree` choose between the depth-0 form and the full form (reference §2).
+// The error is the whole HTTP response to send back.
+#[allow(clippy::result_large_err)]
 pub(super) fn wants_full(query: &HashMap<String, String>) -> Result<bool, Response> {
     if query.contains_key("tree") {
         return Ok(true);
