@@ -1,0 +1,235 @@
+//! The controllers a delivery system depends on, run as one reconcile pass over the whole store:
+//! Deployment → ReplicaSets (reference §10), ReplicaSet → Pods, a simulated kubelet (readiness,
+//! crash loops, image pull errors by image name), StatefulSets and DaemonSets (basic), Endpoints,
+//! Events and the garbage collector.
+//!
+//! This module holds what the controllers share: the kubelet's timing, the controllers' runtime
+//! memory, the reconcile pass that runs them in order, and helpers to write objects, find owned
+//! ones and set status conditions. Each controller lives in its own submodule.
+
+mod daemonset;
+mod deployment;
+mod endpoints;
+mod events;
+mod garbage;
+mod kubelet;
+mod pods;
+mod replicaset;
+mod rollout;
+mod statefulset;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::objects::{Part, Writer, controller_uid, update};
+use crate::resources::index_of;
+use crate::store::{Key, State, name_of, now_rfc3339, uid_of};
+
+use daemonset::sync_daemon_set;
+use deployment::sync_deployment;
+use endpoints::{remove_orphaned_endpoints, sync_endpoints};
+use garbage::garbage_collect;
+use kubelet::kubelet;
+use replicaset::sync_replica_set;
+use statefulset::sync_stateful_set;
+
+pub use events::record_event;
+pub use rollout::{resolve_int_or_percent, surge_and_unavailable, template_hash};
+
+/// Timing of the simulated kubelet.
+#[derive(Clone, Debug)]
+pub struct Timing {
+    /// How long a healthy pod takes to become ready.
+    pub pod_ready_after: Duration,
+    /// Images named `slow` take this long instead.
+    pub slow_ready_after: Duration,
+    /// Crash-looping containers restart this often.
+    pub crash_every: Duration,
+    /// Node names pods are scheduled on (DaemonSets run one pod per node).
+    pub nodes: Vec<String>,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Self {
+            pod_ready_after: Duration::from_millis(500),
+            slow_ready_after: Duration::from_secs(8),
+            crash_every: Duration::from_millis(700),
+            nodes: vec!["sim-node-a".into(), "sim-node-b".into()],
+        }
+    }
+}
+
+/// What an image's name asks the simulated kubelet to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Behaviour {
+    Healthy,
+    Slow,
+    NeverReady,
+    Crash,
+    PullError,
+}
+
+pub fn behaviour_of(image: &str) -> Behaviour {
+    let name = image.rsplit('/').next().unwrap_or(image);
+    if name.contains("crash") {
+        Behaviour::Crash
+    } else if name.contains("pull-error") || name.contains("does-not-exist") {
+        Behaviour::PullError
+    } else if name.contains("never-ready") {
+        Behaviour::NeverReady
+    } else if name.contains("slow") {
+        Behaviour::Slow
+    } else {
+        Behaviour::Healthy
+    }
+}
+
+fn internal() -> Writer {
+    Writer {
+        manager: "kube-controller-manager".into(),
+        dry_run: false,
+    }
+}
+
+fn i(v: &Value) -> i64 {
+    v.as_i64().unwrap_or(0)
+}
+
+/// Runtime memory of the controllers that the objects do not hold.
+#[derive(Default)]
+pub struct Memory {
+    /// Deployment uid → when it last made progress.
+    progress: HashMap<String, Instant>,
+    /// Pod uid → when it became ready.
+    ready_since: HashMap<String, Instant>,
+}
+
+pub fn reconcile(state: &mut State, timing: &Timing, memory: &mut Memory) {
+    garbage_collect(state);
+    for key in keys(state, index_of("apps", "deployments")) {
+        sync_deployment(state, &key, memory);
+    }
+    for key in keys(state, index_of("apps", "replicasets")) {
+        sync_replica_set(state, &key, timing, memory);
+    }
+    for key in keys(state, index_of("apps", "statefulsets")) {
+        sync_stateful_set(state, &key, timing, memory);
+    }
+    for key in keys(state, index_of("apps", "daemonsets")) {
+        sync_daemon_set(state, &key, timing, memory);
+    }
+    for key in keys(state, index_of("", "pods")) {
+        kubelet(state, &key, timing, memory);
+    }
+    for key in keys(state, index_of("", "services")) {
+        sync_endpoints(state, &key);
+    }
+    remove_orphaned_endpoints(state);
+}
+
+fn keys(state: &State, type_index: usize) -> Vec<Key> {
+    state
+        .of_type(type_index, None)
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
+fn write(state: &mut State, key: &Key, new: Value, part: Part) -> Option<Value> {
+    let old = state.objects.get(key)?.clone();
+    let mut new = new;
+    new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"].clone();
+    update(state, key, &old, new, part, &internal(), false).ok()
+}
+
+fn create_internal(
+    state: &mut State,
+    type_index: usize,
+    namespace: &str,
+    object: Value,
+) -> Option<Value> {
+    crate::objects::create(state, type_index, namespace, object, &internal()).ok()
+}
+
+fn owner_reference(kind: &str, api_version: &str, owner: &Value) -> Value {
+    json!({"apiVersion": api_version, "kind": kind, "name": name_of(owner), "uid": uid_of(owner),
+        "controller": true, "blockOwnerDeletion": true})
+}
+
+fn owned(state: &State, type_index: usize, namespace: &str, owner_uid: &str) -> Vec<(Key, Value)> {
+    state
+        .of_type(type_index, Some(namespace))
+        .filter(|(_, o)| {
+            controller_uid(o) == Some(owner_uid) && o["metadata"].get("deletionTimestamp").is_none()
+        })
+        .map(|(k, o)| (k.clone(), o.clone()))
+        .collect()
+}
+
+fn set_condition(status: &mut Value, kind: &str, value: &str, reason: &str, message: &str) {
+    let now = now_rfc3339();
+    let conditions = status["conditions"].as_array().cloned().unwrap_or_default();
+    let mut out = Vec::new();
+    let mut found = false;
+    for c in conditions {
+        if c["type"] == kind {
+            found = true;
+            let transition = if c["status"] == value {
+                c["lastTransitionTime"].clone()
+            } else {
+                json!(now)
+            };
+            let same = c["status"] == value && c["reason"] == reason && c["message"] == message;
+            out.push(
+                json!({"type": kind, "status": value, "reason": reason, "message": message,
+                "lastUpdateTime": if same { c["lastUpdateTime"].clone() } else { json!(now) },
+                "lastTransitionTime": transition}),
+            );
+        } else {
+            out.push(c);
+        }
+    }
+    if !found {
+        out.push(
+            json!({"type": kind, "status": value, "reason": reason, "message": message,
+            "lastUpdateTime": now, "lastTransitionTime": now}),
+        );
+    }
+    status["conditions"] = json!(out);
+}
+
+fn condition<'a>(status: &'a Value, kind: &str) -> Option<&'a Value> {
+    status["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == kind)
+}
+
+/// Status counters are omitted when zero, as the real API's `omitempty` does.
+fn omit_zero(status: &mut Value, fields: &[&str]) {
+    if let Some(m) = status.as_object_mut() {
+        for f in fields {
+            if m.get(*f).and_then(Value::as_i64) == Some(0) {
+                m.remove(*f);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn image_names_choose_behaviour() {
+        assert_eq!(
+            behaviour_of("registry.local/team/crashloop:1"),
+            Behaviour::Crash
+        );
+        assert_eq!(behaviour_of("nginx:1.27"), Behaviour::Healthy);
+        assert_eq!(behaviour_of("app-never-ready:2"), Behaviour::NeverReady);
+        assert_eq!(behaviour_of("pull-error/x"), Behaviour::Healthy);
+        assert_eq!(behaviour_of("x/pull-error:1"), Behaviour::PullError);
+    }
+}
