@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use domain::execution::{Execution, PlannedChange, Status};
+use domain::execution::{Execution, PlannedChange, StageType, Status};
 use domain::{AppError, ApplicationName, RequestContext};
 use domain::services::ExecutionService;
 use async_trait::async_trait;
@@ -305,7 +305,7 @@ impl ExecutionService for Executions {
         let execution = self.engine.execution(id).await.map_err(|e| map(rc, e))?;
         let Some(judgment) = execution
             .stage(stage_id)
-            .filter(|s| s.stage_type == "manualJudgment")
+            .filter(|s| s.stage_type == StageType::ManualJudgment)
         else {
             return Err(AppError::NotFound {
                 what: format!("manual judgment stage {stage_id} of execution {id}"),
@@ -318,7 +318,7 @@ impl ExecutionService for Executions {
         }
         let next: Vec<String> = execution
             .downstream_of(&judgment.ref_id)
-            .filter(|s| s.stage_type == "deployManifest")
+            .filter(|s| s.stage_type == StageType::DeployManifest)
             .map(|s| s.id.clone())
             .collect();
         let mut out = Vec::new();

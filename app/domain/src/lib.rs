@@ -15,6 +15,7 @@ mod error;
 pub mod execution;
 pub mod infrastructure;
 pub mod integrations;
+pub mod notifications;
 pub mod pipeline;
 mod request;
 pub mod stage_types;

@@ -88,6 +88,12 @@ impl std::fmt::Display for StageType {
     }
 }
 
+impl From<&str> for StageType {
+    fn from(text: &str) -> Self {
+        Self::parse(text)
+    }
+}
+
 impl PartialEq<&str> for StageType {
     fn eq(&self, other: &&str) -> bool {
         self.as_str() == *other

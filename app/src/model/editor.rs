@@ -81,9 +81,9 @@ pub const PARAMETER_FIELDS: [Field; 5] = [
     f("options", "Options", Choices, "Optional, comma-separated"),
 ];
 
-/// The events notifications can be sent on.
-pub const NOTIFICATION_EVENTS: [&str; 3] =
-    ["pipeline.starting", "pipeline.complete", "pipeline.failed"];
+/// The events a pipeline's notifications can be sent on.
+pub const NOTIFICATION_EVENTS: [domain::notifications::NotificationEvent; 3] =
+    domain::notifications::NotificationEvent::PIPELINE;
 
 fn plain(v: &Value) -> String {
     match v {

@@ -664,10 +664,11 @@ fn EntryCard(
                 <fieldset class="field">
                     <legend>"When"</legend>
                     {NOTIFICATION_EVENTS.iter().map(|event| {
+                        let event = event.as_str();
                         let checked = when.iter().any(|w| w.as_str() == Some(event));
                         view! {
                             <label class="check">
-                                <input type="checkbox" data-event=*event checked=checked on:change=move |ev| {
+                                <input type="checkbox" data-event=event checked=checked on:change=move |ev| {
                                     let on = event_target_checked(&ev);
                                     let _ = edit(&|e| {
                                         let mut list: Vec<Value> = e.get("when").and_then(Value::as_array).cloned().unwrap_or_default();

@@ -326,11 +326,7 @@ async fn send_build_log(
                 .and_then(|v| v.as_str())
                 .map(str::to_owned)
         };
-        let number = stage
-            .context
-            .get("buildInfo")
-            .and_then(|b| b.get("number"))
-            .and_then(|n| n.as_u64());
+        let number = stage.build_info().map(|b| b.number);
         match (text("master"), text("job"), number) {
             (Some(m), Some(j), Some(n)) => break (m, j, n),
             _ if stage.status.is_complete() => {

@@ -10,8 +10,11 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use domain::execution::{Execution, Stage, Status, Task};
-use domain::pipeline::{PipelineDocument, STAGE_TYPES, Severity};
+use domain::execution::{
+    Execution, JudgmentDecision, Stage, StageType, Status, Task, keys,
+};
+use domain::notifications::NotificationEvent;
+use domain::pipeline::{PipelineDocument, Severity};
 use serde_json::{Map, Value, json};
 
 use super::executions::{Commit, ExecutionStore, ExecutionStoreError};
@@ -229,7 +232,7 @@ impl Engine {
                 Some(Value::Number(n)) => n.to_string(),
                 _ => text("refId"),
             };
-            let stage_type = text("type");
+            let stage_type = StageType::parse(&text("type"));
             if self.stages.get(&stage_type).is_none() {
                 return Err(EngineError::Invalid(format!(
                     "stage {ref_id} ({}): stage type '{stage_type}' is not supported",
@@ -565,20 +568,18 @@ impl Engine {
             let stage = execution
                 .stage_mut(stage_id)
                 .ok_or_else(|| EngineError::NotFound(format!("stage '{stage_id}'")))?;
-            if stage.stage_type != "manualJudgment" || stage.status != Status::Running {
+            if !stage.awaits_judgment() {
                 return Err(EngineError::Invalid(format!(
                     "stage '{}' is not waiting for a judgment",
                     stage.name
                 )));
             }
-            stage.context.insert(
-                "judgmentStatus".into(),
-                json!(if proceed { "continue" } else { "stop" }),
-            );
-            stage.context.insert("lastModifiedBy".into(), json!(by));
-            if let Some(input) = &input {
-                stage.context.insert("judgmentInput".into(), json!(input));
-            }
+            let decision = if proceed {
+                JudgmentDecision::Continue
+            } else {
+                JudgmentDecision::Stop
+            };
+            stage.record_judgment(decision, by, input.as_deref());
             let task = stage
                 .tasks
                 .iter()
@@ -924,7 +925,7 @@ impl Engine {
                 self.notify(
                     execution,
                     message,
-                    event,
+                    *event,
                     stage.as_deref(),
                     *own_stage,
                     *target,
@@ -949,7 +950,7 @@ impl Engine {
         &self,
         execution: &mut Execution,
         message: &Message,
-        event: &str,
+        event: NotificationEvent,
         stage_id: Option<&str>,
         own_stage: bool,
         target: usize,
@@ -981,7 +982,7 @@ impl Engine {
             .to_owned();
         let custom = config
             .get("message")
-            .and_then(|m| m.get(event))
+            .and_then(|m| m.get(event.as_str()))
             .and_then(|m| m.get("text"))
             .and_then(Value::as_str);
         let body = notifications::payload(
@@ -1004,7 +1005,7 @@ impl Engine {
         notifications::record(
             execution,
             NotificationDelivery {
-                event: event.to_owned(),
+                event: event.to_string(),
                 stage_id: stage_id.map(str::to_owned),
                 stage: stage_name,
                 own_stage,
@@ -1036,7 +1037,7 @@ impl Engine {
         {
             let again = Message::Notify {
                 execution: execution.clone(),
-                event: event.clone(),
+                event: *event,
                 stage: stage.clone(),
                 own_stage: *own_stage,
                 target: *target,
@@ -1252,7 +1253,7 @@ impl Engine {
             TaskResult::Failed { message: reason } => {
                 task.status = Status::Terminal;
                 task.end_time = Some(now);
-                record_exception(stage, &reason);
+                stage.record_failure(&reason);
                 Transition {
                     changed: true,
                     ..Default::default()
@@ -1263,16 +1264,9 @@ impl Engine {
     }
 }
 
-fn record_exception(stage: &mut Stage, reason: &str) {
-    stage.context.insert(
-        "exception".into(),
-        json!({ "details": { "errors": [reason] } }),
-    );
-}
-
 /// Marks a stage that could not even run as failed (its tasks never started).
 fn fail_stage(stage: &mut Stage, reason: &str) {
-    record_exception(stage, reason);
+    stage.record_failure(reason);
     stage.tasks = vec![Task {
         id: "1".into(),
         name: "unsupported".into(),
@@ -1427,9 +1421,9 @@ fn prepare_stage(execution: &Execution, stage: &Stage) -> PreparedStage {
         }
         context.insert("stageEnabled".into(), condition);
     }
-    let required = STAGE_TYPES
-        .iter()
-        .find(|t| t.name == stage.stage_type)
+    let required = stage
+        .stage_type
+        .info()
         .map(|t| t.required)
         .unwrap_or_default();
     let failure = failures
@@ -1588,15 +1582,6 @@ fn resume_execution(execution: &mut Execution, message: &Message) -> Transition 
     }
 }
 
-/// Context keys a run writes (besides outputs), cleared when a stage is restarted.
-const RUN_STATE_KEYS: &[&str] = &[
-    "exception",
-    "expressionEvaluationSummary",
-    "judgmentStatus",
-    "judgmentInput",
-    "lastModifiedBy",
-];
-
 /// Resets a failed stage and every stage after it, and runs it again.
 fn restart_stage(execution: &mut Execution, stage_id: &str, message: &Message) -> Transition {
     let Some(stage) = execution.stage(stage_id) else {
@@ -1636,7 +1621,7 @@ fn restart_stage(execution: &mut Execution, stage_id: &str, message: &Message) -
         for key in s.outputs.keys() {
             s.context.remove(key);
         }
-        for key in RUN_STATE_KEYS {
+        for key in keys::RUN_STATE {
             s.context.remove(*key);
         }
         s.outputs.clear();

@@ -1,6 +1,7 @@
 //! The messages that drive executions. They carry ids only: everything else is read from the
 //! store when the message is handled, so a message delivered twice or late does no harm.
 
+use domain::notifications::NotificationEvent;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,7 +56,7 @@ pub enum Message {
     /// pipeline's) about `event`; `attempt` counts from 1.
     Notify {
         execution: String,
-        event: String,
+        event: NotificationEvent,
         stage: Option<String>,
         own_stage: bool,
         target: usize,

@@ -13,7 +13,10 @@
 
 use std::time::Duration;
 
-use domain::execution::{DeliveryState, Execution, NotificationDelivery, Stage, Status};
+use domain::execution::{
+    DeliveryState, Execution, JudgmentDecision, NotificationDelivery, Stage, StageType, Status,
+};
+use domain::notifications::NotificationEvent;
 use serde_json::{Map, Value, json};
 
 use super::messages::Message;
@@ -45,12 +48,12 @@ fn failed(s: Status) -> bool {
 }
 
 /// Who listens for `event`: the indexes of the matching entries in `list`.
-fn listeners(list: &[Value], event: &str) -> Vec<usize> {
+fn listeners(list: &[Value], event: NotificationEvent) -> Vec<usize> {
     list.iter()
         .enumerate()
         .filter(|(_, n)| {
             let when = n.get("when").and_then(Value::as_array);
-            when.is_some_and(|w| w.iter().any(|e| e.as_str() == Some(event)))
+            when.is_some_and(|w| w.iter().any(|e| e.as_str() == Some(event.as_str())))
                 && n.get("address")
                     .and_then(Value::as_str)
                     .is_some_and(|a| !a.trim().is_empty())
@@ -79,7 +82,7 @@ pub fn stage_notifications(stage: &Stage) -> Vec<Value> {
 /// The `Notify` messages for what changed between `before` and `after`.
 pub fn events(before: &Before, after: &Execution) -> Vec<Message> {
     let mut out = Vec::new();
-    let mut notify = |event: &str, stage: Option<&Stage>| {
+    let mut notify = |event: NotificationEvent, stage: Option<&Stage>| {
         let pipeline_level = listeners(&after.notifications, event)
             .into_iter()
             .map(|i| (None, i));
@@ -93,7 +96,7 @@ pub fn events(before: &Before, after: &Execution) -> Vec<Message> {
         for (own, target) in pipeline_level.chain(stage_level) {
             out.push(Message::Notify {
                 execution: after.id.clone(),
-                event: event.to_owned(),
+                event,
                 stage: stage.map(|s| s.id.clone()),
                 own_stage: own.is_some(),
                 target,
@@ -104,10 +107,10 @@ pub fn events(before: &Before, after: &Execution) -> Vec<Message> {
     if before.status != after.status {
         match after.status {
             Status::Running if before.status == Status::NotStarted => {
-                notify("pipeline.starting", None)
+                notify(NotificationEvent::PipelineStarting, None)
             }
-            Status::Succeeded => notify("pipeline.complete", None),
-            s if failed(s) => notify("pipeline.failed", None),
+            Status::Succeeded => notify(NotificationEvent::PipelineComplete, None),
+            s if failed(s) => notify(NotificationEvent::PipelineFailed, None),
             _ => {}
         }
     }
@@ -121,26 +124,24 @@ pub fn events(before: &Before, after: &Execution) -> Vec<Message> {
         if was == stage.status {
             continue;
         }
-        let judgment = stage.stage_type == "manualJudgment";
+        let judgment = stage.stage_type == StageType::ManualJudgment;
         match stage.status {
             Status::Running if was == Status::NotStarted => {
-                notify("stage.starting", Some(stage));
+                notify(NotificationEvent::StageStarting, Some(stage));
                 if judgment {
-                    notify("manualJudgment", Some(stage));
+                    notify(NotificationEvent::ManualJudgment, Some(stage));
                 }
             }
             Status::Succeeded => {
-                notify("stage.complete", Some(stage));
+                notify(NotificationEvent::StageComplete, Some(stage));
                 if judgment {
-                    notify("manualJudgmentContinue", Some(stage));
+                    notify(NotificationEvent::ManualJudgmentContinue, Some(stage));
                 }
             }
             s if failed(s) => {
-                notify("stage.failed", Some(stage));
-                if judgment
-                    && stage.context.get("judgmentStatus").and_then(Value::as_str) == Some("stop")
-                {
-                    notify("manualJudgmentStop", Some(stage));
+                notify(NotificationEvent::StageFailed, Some(stage));
+                if judgment && stage.judgment_decision() == Some(JudgmentDecision::Stop) {
+                    notify(NotificationEvent::ManualJudgmentStop, Some(stage));
                 }
             }
             _ => {}
@@ -164,22 +165,10 @@ pub fn shown_address(address: &str) -> String {
     }
 }
 
-fn words(event: &str) -> &'static str {
-    match event {
-        "pipeline.starting" | "stage.starting" => "started",
-        "pipeline.complete" | "stage.complete" => "succeeded",
-        "pipeline.failed" | "stage.failed" => "failed",
-        "manualJudgment" => "is waiting for a judgment",
-        "manualJudgmentContinue" => "was approved",
-        "manualJudgmentStop" => "was stopped by judgment",
-        _ => "changed",
-    }
-}
-
 /// The body to send: the webhook's JSON, or a Slack-compatible message.
 pub fn payload(
     kind: &str,
-    event: &str,
+    event: NotificationEvent,
     execution: &Execution,
     stage: Option<&Stage>,
     link: &str,
@@ -194,7 +183,7 @@ pub fn payload(
     };
     let text = custom
         .map(str::to_owned)
-        .unwrap_or_else(|| format!("{subject} {}", words(event)));
+        .unwrap_or_else(|| format!("{subject} {}", event.words()));
     if kind == "slack" {
         let status = stage.map_or(execution.status, |s| s.status);
         return json!({"text": format!("{text} — <{link}|execution {}> ({})", execution.id, status.as_str())});
@@ -404,7 +393,7 @@ mod tests {
         );
         let body = payload(
             "webhook",
-            "manualJudgment",
+            NotificationEvent::ManualJudgment,
             &e,
             Some(&e.stages[0]),
             "http://topsail/applications/shop/executions/e1",
@@ -420,7 +409,7 @@ mod tests {
         );
         let slack = payload(
             "slack",
-            "pipeline.complete",
+            NotificationEvent::PipelineComplete,
             &e,
             None,
             "http://t/x",

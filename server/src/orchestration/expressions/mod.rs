@@ -6,7 +6,7 @@
 
 mod parser;
 
-use domain::execution::{Execution, Stage};
+use domain::execution::{Execution, Stage, StageType};
 use serde_json::{Map, Value, json};
 
 pub use parser::{BinaryOp, Expr, parse};
@@ -493,7 +493,7 @@ impl Eval<'_, '_> {
                 let stage = execution
                     .stages
                     .iter()
-                    .find(|s| s.name == wanted && s.stage_type == "manualJudgment")
+                    .find(|s| s.name == wanted && s.stage_type == StageType::ManualJudgment)
                     .ok_or_else(|| format!("no manual judgment stage named '{wanted}'"))?;
                 Ok(stage
                     .context

@@ -2,21 +2,17 @@
 //! evaluated when the stage started), else the stage fails with the failing check named.
 
 use async_trait::async_trait;
+use domain::execution::StageType;
 use serde_json::Value;
 
 use super::{StageKind, TaskContext, TaskResult};
-use domain::execution::Stage;
 
 pub struct CheckPreconditions;
 
 #[async_trait]
 impl StageKind for CheckPreconditions {
-    fn name(&self) -> &'static str {
-        "checkPreconditions"
-    }
-
-    fn tasks(&self, _stage: &Stage) -> Vec<&'static str> {
-        vec!["checkPreconditions"]
+    fn stage_type(&self) -> StageType {
+        StageType::CheckPreconditions
     }
 
     async fn run_task(&self, cx: TaskContext<'_>) -> TaskResult {

@@ -2,21 +2,17 @@
 //! starts) available to later stages as this stage's outputs.
 
 use async_trait::async_trait;
+use domain::execution::StageType;
 use serde_json::{Map, Value};
 
 use super::{StageKind, TaskContext, TaskResult};
-use domain::execution::Stage;
 
 pub struct EvaluateVariables;
 
 #[async_trait]
 impl StageKind for EvaluateVariables {
-    fn name(&self) -> &'static str {
-        "evaluateVariables"
-    }
-
-    fn tasks(&self, _stage: &Stage) -> Vec<&'static str> {
-        vec!["evaluateVariables"]
+    fn stage_type(&self) -> StageType {
+        StageType::EvaluateVariables
     }
 
     async fn run_task(&self, cx: TaskContext<'_>) -> TaskResult {

@@ -13,8 +13,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use domain::execution::Stage;
+use domain::execution::{Stage, keys};
 use async_trait::async_trait;
+use domain::execution::StageType;
 use serde_json::{Map, Value, json};
 
 use super::{StageKind, TaskContext, TaskResult, keep_trying, outputs, text};
@@ -76,12 +77,7 @@ fn build_info_json(job: &str, b: &BuildInfo) -> Value {
 }
 
 fn build_number(stage: &Stage) -> Option<u64> {
-    stage
-        .context
-        .get("buildInfo")
-        .and_then(|b| b.get("number"))
-        .and_then(Value::as_u64)
-        .or_else(|| stage.context.get("buildNumber").and_then(Value::as_u64))
+    stage.build_info().map(|b| b.number)
 }
 
 impl Jenkins {
@@ -124,7 +120,7 @@ impl Jenkins {
             Ok(QueueState::Started { number, url }) => {
                 let info = json!({"name": job, "number": number, "url": url, "building": true, "result": null});
                 TaskResult::Succeeded {
-                    outputs: outputs(vec![("buildNumber", json!(number)), ("buildInfo", info)]),
+                    outputs: outputs(vec![("buildNumber", json!(number)), (keys::BUILD_INFO, info)]),
                 }
             }
             Ok(QueueState::Waiting { .. }) => TaskResult::Running {
@@ -152,7 +148,7 @@ impl Jenkins {
         }
         let info = build_info_json(job, &b);
         let done = || TaskResult::Succeeded {
-            outputs: outputs(vec![("buildInfo", info.clone())]),
+            outputs: outputs(vec![(keys::BUILD_INFO, info.clone())]),
         };
         match b.result.as_deref().unwrap_or_default() {
             "SUCCESS" => done(),
@@ -215,8 +211,8 @@ impl Jenkins {
 
 #[async_trait]
 impl StageKind for Jenkins {
-    fn name(&self) -> &'static str {
-        "jenkins"
+    fn stage_type(&self) -> StageType {
+        StageType::Jenkins
     }
 
     fn tasks(&self, stage: &Stage) -> Vec<&'static str> {
@@ -252,7 +248,7 @@ impl StageKind for Jenkins {
         let finished = cx
             .stage
             .context
-            .get("buildInfo")
+            .get(keys::BUILD_INFO)
             .and_then(|b| b.get("building"))
             .and_then(Value::as_bool)
             == Some(false);

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use domain::execution::Stage;
 use async_trait::async_trait;
+use domain::execution::StageType;
 use serde_json::{Map, Value, json};
 
 use super::{StageKind, TaskContext, TaskResult, keep_trying, outputs, text};
@@ -27,7 +28,7 @@ const CHECK_EVERY: Duration = Duration::from_secs(1);
 /// Spinnaker's default for waiting until manifests are stable.
 const STABLE_WITHIN_MS: i64 = 30 * 60 * 1000;
 
-const WAIT_STABLE: &str = "waitForManifestStable";
+use domain::stage_types::WAIT_FOR_MANIFEST_STABLE as WAIT_STABLE;
 
 fn account(stage: &Stage) -> Result<&str, TaskResult> {
     text(stage, "account")
@@ -423,12 +424,8 @@ kubernetes_stage!(FindArtifactsFromResource);
 
 #[async_trait]
 impl StageKind for DeployManifest {
-    fn name(&self) -> &'static str {
-        "deployManifest"
-    }
-
-    fn tasks(&self, _stage: &Stage) -> Vec<&'static str> {
-        vec!["deployManifest", WAIT_STABLE]
+    fn stage_type(&self) -> StageType {
+        StageType::DeployManifest
     }
 
     async fn run_task(&self, cx: TaskContext<'_>) -> TaskResult {
@@ -522,12 +519,8 @@ impl StageKind for DeployManifest {
 
 #[async_trait]
 impl StageKind for DeleteManifest {
-    fn name(&self) -> &'static str {
-        "deleteManifest"
-    }
-
-    fn tasks(&self, _stage: &Stage) -> Vec<&'static str> {
-        vec!["deleteManifest"]
+    fn stage_type(&self) -> StageType {
+        StageType::DeleteManifest
     }
 
     async fn run_task(&self, cx: TaskContext<'_>) -> TaskResult {
@@ -552,12 +545,8 @@ impl StageKind for DeleteManifest {
 
 #[async_trait]
 impl StageKind for ScaleManifest {
-    fn name(&self) -> &'static str {
-        "scaleManifest"
-    }
-
-    fn tasks(&self, _stage: &Stage) -> Vec<&'static str> {
-        vec!["scaleManifest", WAIT_STABLE]
+    fn stage_type(&self) -> StageType {
+        StageType::ScaleManifest
     }
 
     async fn run_task(&self, cx: TaskContext<'_>) -> TaskResult {
@@ -589,12 +578,8 @@ impl StageKind for ScaleManifest {
 
 #[async_trait]
 impl StageKind for PatchManifest {
-    fn name(&self) -> &'static str {
-        "patchManifest"
-    }
-
-    fn tasks(&self, _stage: &Stage) -> Vec<&'static str> {
-        vec!["patchManifest", WAIT_STABLE]
+    fn stage_type(&self) -> StageType {
+        StageType::PatchManifest
     }
 
     async fn run_task(&self, cx: TaskContext<'_>) -> TaskResult {
@@ -637,12 +622,8 @@ impl StageKind for PatchManifest {
 
 #[async_trait]
 impl StageKind for UndoRolloutManifest {
-    fn name(&self) -> &'static str {
-        "undoRolloutManifest"
-    }
-
-    fn tasks(&self, _stage: &Stage) -> Vec<&'static str> {
-        vec!["undoRolloutManifest", WAIT_STABLE]
+    fn stage_type(&self) -> StageType {
+        StageType::UndoRolloutManifest
     }
 
     async fn run_task(&self, cx: TaskContext<'_>) -> TaskResult {
@@ -695,12 +676,8 @@ impl StageKind for UndoRolloutManifest {
 
 #[async_trait]
 impl StageKind for FindArtifactsFromResource {
-    fn name(&self) -> &'static str {
-        "findArtifactsFromResource"
-    }
-
-    fn tasks(&self, _stage: &Stage) -> Vec<&'static str> {
-        vec!["findArtifactsFromResource"]
+    fn stage_type(&self) -> StageType {
+        StageType::FindArtifactsFromResource
     }
 
     async fn run_task(&self, cx: TaskContext<'_>) -> TaskResult {

@@ -1,6 +1,7 @@
-//! Stage types the engine can run. Each lives in its own module; adding one means writing the
-//! module and adding it to [`StageRegistry::standard`] (and to the model's `STAGE_TYPES`, which
-//! validation uses).
+//! Stage types the engine can run. Each lives in its own module; adding one means its entry in
+//! the domain's stage catalog (`domain::stage_types::CATALOG`: required fields, tasks, editor
+//! form) and its [`StageKind`] here, registered in [`StageRegistry::standard`] (or a `with_*`
+//! for kinds that need an outside system). A test checks the catalog and the registry agree.
 
 mod check_preconditions;
 mod evaluate_variables;
@@ -16,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use domain::execution::{Execution, Stage};
+use domain::execution::{Execution, Stage, StageType};
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
@@ -59,10 +60,16 @@ pub trait PipelineRunner: Send + Sync {
 
 #[async_trait]
 pub trait StageKind: Send + Sync + 'static {
-    /// The `type` in the pipeline JSON.
-    fn name(&self) -> &'static str;
-    /// The tasks a stage of this type runs, in order.
-    fn tasks(&self, stage: &Stage) -> Vec<&'static str>;
+    /// The type this kind runs (its entry in the stage catalog).
+    fn stage_type(&self) -> StageType;
+    /// The tasks a stage of this type runs, in order: the catalog's, unless the stage's options
+    /// leave some out.
+    fn tasks(&self, _stage: &Stage) -> Vec<&'static str> {
+        self.stage_type()
+            .info()
+            .map(|info| info.tasks.to_vec())
+            .unwrap_or_default()
+    }
     async fn run_task(&self, cx: TaskContext<'_>) -> TaskResult;
 
     /// The stage was canceled while running: stop what it started elsewhere. An error is
@@ -75,7 +82,7 @@ pub trait StageKind: Send + Sync + 'static {
 /// The stage types the engine knows, by name.
 #[derive(Clone)]
 pub struct StageRegistry {
-    kinds: HashMap<&'static str, Arc<dyn StageKind>>,
+    kinds: HashMap<StageType, Arc<dyn StageKind>>,
 }
 
 impl StageRegistry {
@@ -122,11 +129,16 @@ impl StageRegistry {
     }
 
     pub fn register(&mut self, kind: Arc<dyn StageKind>) {
-        self.kinds.insert(kind.name(), kind);
+        self.kinds.insert(kind.stage_type(), kind);
     }
 
-    pub fn get(&self, name: &str) -> Option<&Arc<dyn StageKind>> {
-        self.kinds.get(name)
+    pub fn get(&self, stage_type: &StageType) -> Option<&Arc<dyn StageKind>> {
+        self.kinds.get(stage_type)
+    }
+
+    /// The types registered.
+    pub fn stage_types(&self) -> impl Iterator<Item = &StageType> {
+        self.kinds.keys()
     }
 }
 
@@ -166,5 +178,72 @@ pub(crate) fn number_field(stage: &Stage, key: &str) -> Option<u64> {
         Value::Number(n) => n.as_u64(),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use domain::stage_types::CATALOG;
+    use serde_json::json;
+
+    use super::*;
+
+    fn full_registry() -> StageRegistry {
+        StageRegistry::standard()
+            .with_kubernetes(crate::kubernetes::Accounts::default(), None)
+            .with_jenkins(crate::jenkins::JenkinsMasters::default())
+    }
+
+    fn stage(stage_type: &StageType, context: Value) -> Stage {
+        Stage {
+            id: "1".into(),
+            ref_id: "1".into(),
+            stage_type: stage_type.clone(),
+            name: "s".into(),
+            status: domain::execution::Status::NotStarted,
+            requisite_stage_ref_ids: Vec::new(),
+            context: context.as_object().cloned().unwrap_or_default(),
+            outputs: Map::new(),
+            start_time: None,
+            end_time: None,
+            tasks: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_registry_runs_exactly_the_catalogs_types() {
+        let registry = full_registry();
+        let mut registered: Vec<&str> = registry.stage_types().map(StageType::as_str).collect();
+        registered.sort_unstable();
+        let mut catalog: Vec<&str> = CATALOG.iter().map(|i| i.stage_type).collect();
+        catalog.sort_unstable();
+        assert_eq!(registered, catalog);
+    }
+
+    #[test]
+    fn every_kind_runs_catalog_tasks_in_catalog_order() {
+        let registry = full_registry();
+        let options = [
+            json!({}),
+            json!({"waitForCompletion": true, "propertyFile": "build.properties"}),
+            json!({"waitForCompletion": false}),
+        ];
+        for t in registry.stage_types() {
+            let catalog = t.info().expect("in the catalog").tasks;
+            for o in &options {
+                let tasks = registry.get(t).unwrap().tasks(&stage(t, o.clone()));
+                assert!(!tasks.is_empty(), "{t} runs no task with {o}");
+                let positions: Vec<usize> = tasks
+                    .iter()
+                    .map(|task| {
+                        catalog
+                            .iter()
+                            .position(|c| c == task)
+                            .unwrap_or_else(|| panic!("{t}: task {task} is not in the catalog"))
+                    })
+                    .collect();
+                assert!(positions.windows(2).all(|w| w[0] < w[1]), "{t}: order");
+            }
+        }
     }
 }

@@ -6,10 +6,11 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use domain::execution::StageType;
 use serde_json::{Map, Value, json};
 
 use super::{StageKind, TaskContext, TaskResult};
-use domain::execution::{Stage, Status};
+use domain::execution::Status;
 
 const RECHECK: Duration = Duration::from_secs(5);
 
@@ -21,12 +22,8 @@ fn child_id(cx: &TaskContext<'_>) -> String {
 
 #[async_trait]
 impl StageKind for RunPipeline {
-    fn name(&self) -> &'static str {
-        "pipeline"
-    }
-
-    fn tasks(&self, _stage: &Stage) -> Vec<&'static str> {
-        vec!["startPipeline", "monitorPipeline"]
+    fn stage_type(&self) -> StageType {
+        StageType::Pipeline
     }
 
     async fn stop(&self, cx: TaskContext<'_>) -> Result<(), String> {

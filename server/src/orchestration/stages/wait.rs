@@ -3,20 +3,16 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use domain::execution::StageType;
 
 use super::{StageKind, TaskContext, TaskResult, number_field};
-use domain::execution::Stage;
 
 pub struct Wait;
 
 #[async_trait]
 impl StageKind for Wait {
-    fn name(&self) -> &'static str {
-        "wait"
-    }
-
-    fn tasks(&self, _stage: &Stage) -> Vec<&'static str> {
-        vec!["wait"]
+    fn stage_type(&self) -> StageType {
+        StageType::Wait
     }
 
     async fn run_task(&self, cx: TaskContext<'_>) -> TaskResult {

@@ -11,6 +11,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use domain::execution::StageType;
 use serde_json::{Map, Value, json};
 
 use super::{StageKind, TaskContext, TaskResult};
@@ -160,8 +161,8 @@ fn absolute(base: &str, location: &str) -> String {
 
 #[async_trait]
 impl StageKind for Webhook {
-    fn name(&self) -> &'static str {
-        "webhook"
+    fn stage_type(&self) -> StageType {
+        StageType::Webhook
     }
 
     fn tasks(&self, stage: &Stage) -> Vec<&'static str> {
