@@ -4,11 +4,11 @@
 //! a missing row "not found", and any database failure is logged with the request id and answered
 //! only with that id.
 
+use async_trait::async_trait;
+use domain::services::ApplicationService;
 use domain::{
     AppError, Application, ApplicationChanges, ApplicationName, NewApplication, RequestContext,
 };
-use domain::services::ApplicationService;
-use async_trait::async_trait;
 
 use crate::store::{ApplicationRecord, Store, StoreError};
 

@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use domain::execution::{Execution, PlannedChange, StageType, Status};
-use domain::{AppError, ApplicationName, RequestContext};
-use domain::services::ExecutionService;
 use async_trait::async_trait;
+use domain::execution::{Execution, PlannedChange, StageType, Status};
+use domain::services::ExecutionService;
+use domain::{AppError, ApplicationName, RequestContext};
 use serde_json::{Value, json};
 
 use crate::applications::internal;
@@ -111,9 +111,7 @@ impl Executions {
                     planned.changes =
                         domain::pipeline::diff_json(&project(&live, &wanted), &wanted);
                 }
-                Ok(None) => {
-                    planned.changes = domain::pipeline::diff_json(&Value::Null, &wanted)
-                }
+                Ok(None) => planned.changes = domain::pipeline::diff_json(&Value::Null, &wanted),
                 Err(e) => planned.note = Some(e.to_string()),
             }
             out.push(planned);
@@ -144,7 +142,8 @@ fn project(live: &Value, shape: &Value) -> Value {
 fn map(rc: &RequestContext, e: EngineError) -> AppError {
     match e {
         EngineError::NotFound(what) => AppError::NotFound { what },
-        EngineError::Invalid(message) => AppError::Conflict { message },
+        EngineError::Conflict(message) => AppError::Conflict { message },
+        EngineError::Invalid { field, message } => AppError::invalid(&field, &message),
         other => internal(rc, &other),
     }
 }
@@ -168,12 +167,7 @@ impl ExecutionService for Executions {
                 },
                 other => internal(rc, &other),
             })?;
-        if document
-            .0
-            .get("disabled")
-            .and_then(serde_json::Value::as_bool)
-            == Some(true)
-        {
+        if document.is_disabled() {
             return Err(AppError::Conflict {
                 message: format!("pipeline '{name}' is disabled"),
             });

@@ -4,14 +4,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use domain::infrastructure::{
     AccountView, ClusterView, ConditionView, EventView, InfrastructureAction, InfrastructureView,
     LoadBalancerView, NamespaceView, ObjectDetails, ObjectRef, PodHealth, PodView, ServerGroupView,
     to_yaml,
 };
-use domain::{AppError, ApplicationName, DeployTarget, FieldError, RequestContext};
 use domain::services::InfrastructureService;
-use async_trait::async_trait;
+use domain::{AppError, ApplicationName, DeployTarget, FieldError, RequestContext};
 use serde_json::Value;
 
 use crate::kubernetes::cache::{CacheKey, InfrastructureCache, application_of};
@@ -549,17 +549,4 @@ impl InfrastructureService for Infrastructure {
         };
         done.map_err(app_error)
     }
-}
-
-/// Keeps account health fresh: checks every account now and then every `every`.
-pub fn spawn_health_checks(
-    accounts: Accounts,
-    every: std::time::Duration,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            accounts.check_all(std::time::Duration::from_secs(5)).await;
-            tokio::time::sleep(every).await;
-        }
-    })
 }

@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use domain::integrations::IntegrationHealth;
-use domain::{AppError, RequestContext};
-use domain::services::IntegrationService;
 use async_trait::async_trait;
+use domain::integrations::IntegrationHealth;
+use domain::services::IntegrationService;
+use domain::{AppError, RequestContext};
 
 use crate::jenkins::JenkinsMasters;
 use crate::registries::Registries;

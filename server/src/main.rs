@@ -156,15 +156,8 @@ async fn pipeline(config: &Config, action: PipelineAction) -> Result<(), server:
     use domain::pipeline::PipelineDocument;
     use domain::{AppError, ApplicationName, Caller, RequestContext};
 
-    let store = server::open_store(config).await?;
-    let infrastructure = server::kubernetes(config, &store).await;
-    let jenkins = server::jenkins::JenkinsMasters::from_config(&config.jenkins);
-    let engine = server::engine(&store, config, &infrastructure.accounts, &jenkins).await?;
-    let integrations = server::integrations::Integrations {
-        jenkins,
-        registries: server::registries::Registries::from_config(&config.registries),
-    };
-    let services = server::services(&store, engine, infrastructure, integrations);
+    let wired = server::wiring::wire(config).await?;
+    let (store, services) = (wired.store.clone(), wired.services.clone());
     let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
     let rc = RequestContext {
         request_id: server::ids::short_id(),

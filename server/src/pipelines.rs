@@ -1,12 +1,12 @@
 //! The pipeline configuration service: validation, versioned storage, history, diff, restore.
 
+use async_trait::async_trait;
 use domain::pipeline::{
     PipelineChange, PipelineDetail, PipelineDocument, PipelineProblem, PipelineSummary,
     PipelineVersion, SavedPipeline, Severity, diff,
 };
-use domain::{AppError, ApplicationName, FieldError, RequestContext};
 use domain::services::PipelineService;
-use async_trait::async_trait;
+use domain::{AppError, ApplicationName, FieldError, RequestContext};
 
 use crate::applications::internal;
 use crate::store::{Store, StoreError};
@@ -105,9 +105,9 @@ impl PipelineService for Pipelines {
         let problems = document.validate();
         let mut errors = field_errors(&problems);
         errors.extend(
-            crate::events::cron::problems(&document.0)
+            crate::events::cron::problems(document.as_map())
                 .into_iter()
-                .chain(crate::events::images::problems(&document.0))
+                .chain(crate::events::images::problems(document.as_map()))
                 .map(|(field, message)| FieldError { field, message }),
         );
         if !errors.is_empty() {

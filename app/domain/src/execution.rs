@@ -193,9 +193,11 @@ impl Stage {
     pub fn record_judgment(&mut self, decision: JudgmentDecision, by: &str, input: Option<&str>) {
         self.context
             .insert(keys::JUDGMENT_STATUS.into(), json!(decision.as_str()));
-        self.context.insert(keys::LAST_MODIFIED_BY.into(), json!(by));
+        self.context
+            .insert(keys::LAST_MODIFIED_BY.into(), json!(by));
         if let Some(input) = input {
-            self.context.insert(keys::JUDGMENT_INPUT.into(), json!(input));
+            self.context
+                .insert(keys::JUDGMENT_INPUT.into(), json!(input));
         }
     }
 

@@ -18,9 +18,10 @@ pub mod integrations;
 pub mod notifications;
 pub mod pipeline;
 mod request;
-pub mod stage_types;
 #[cfg(feature = "services")]
 pub mod services;
+pub mod stage_types;
+pub mod triggers;
 
 pub use application::{
     Application, ApplicationChanges, ApplicationInput, ApplicationName, DeployTarget,

@@ -101,16 +101,6 @@ fn validate_notifications(
     }
 }
 
-/// Trigger types Topsail fires and the fields each needs.
-pub const TRIGGER_TYPES: &[(&str, &[&str])] = &[
-    ("manual", &[]),
-    ("cron", &["cronExpression"]),
-    ("webhook", &["source"]),
-    ("pipeline", &["pipeline"]),
-    ("jenkins", &["master", "job"]),
-    ("docker", &["account", "repository"]),
-];
-
 fn present(v: Option<&Value>) -> bool {
     match v {
         None | Some(Value::Null) => false,
@@ -120,12 +110,57 @@ fn present(v: Option<&Value>) -> bool {
     }
 }
 
-/// A pipeline configuration: the JSON object as the user wrote it.
+/// A pipeline configuration: the JSON object as the user wrote it, kept verbatim (fields
+/// Topsail does not know included). Read through the accessors; written only by whole fields.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct PipelineDocument(pub Map<String, Value>);
+pub struct PipelineDocument(Map<String, Value>);
+
+impl From<Map<String, Value>> for PipelineDocument {
+    fn from(map: Map<String, Value>) -> Self {
+        Self(map)
+    }
+}
 
 impl PipelineDocument {
+    /// The JSON object as written.
+    pub fn as_map(&self) -> &Map<String, Value> {
+        &self.0
+    }
+
+    pub fn into_map(self) -> Map<String, Value> {
+        self.0
+    }
+
+    /// A top-level field.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.0.get(key)
+    }
+
+    /// Sets a top-level field (what the store records: id, version stamps, who changed it).
+    pub fn set(&mut self, key: &str, value: Value) {
+        self.0.insert(key.to_owned(), value);
+    }
+
+    /// A boolean top-level field; absent or not a boolean is `false`.
+    pub fn flag(&self, key: &str) -> bool {
+        self.0.get(key).and_then(Value::as_bool).unwrap_or(false)
+    }
+
+    /// A list at the top level; absent or not a list is empty.
+    pub fn list(&self, key: &str) -> &[Value] {
+        self.0
+            .get(key)
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
+    /// `disabled: true`: no trigger fires it and it cannot be started.
+    pub fn is_disabled(&self) -> bool {
+        self.flag("disabled")
+    }
+
     /// Reads a JSON value that must be an object.
     pub fn from_value(value: Value) -> Result<Self, PipelineProblem> {
         match value {
@@ -321,9 +356,9 @@ impl PipelineDocument {
                 .get("type")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
-            match TRIGGER_TYPES.iter().find(|(name, _)| *name == kind) {
+            match crate::triggers::TriggerKind::parse(kind).map(|k| k.required()) {
                 None => out.push(problem(Severity::Warning, None, &format!("{at}.type"), &format!("trigger type '{kind}' is not supported by Topsail; it is kept but never fires"))),
-                Some((_, required)) => {
+                Some(required) => {
                     for field in required.iter().filter(|f| !present(trigger.get(**f))) {
                         out.push(problem(Severity::Error, None, &format!("{at}.{field}"), &format!("{field} is required for a {kind} trigger")));
                     }

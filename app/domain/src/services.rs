@@ -9,9 +9,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::execution::Execution;
-use crate::infrastructure::{
-    InfrastructureAction, InfrastructureView, ObjectDetails, ObjectRef,
-};
+use crate::infrastructure::{InfrastructureAction, InfrastructureView, ObjectDetails, ObjectRef};
 use crate::pipeline::{
     PipelineChange, PipelineDetail, PipelineDocument, PipelineSummary, PipelineVersion,
     SavedPipeline,
@@ -199,4 +197,3 @@ pub struct Services {
     pub infrastructure: Arc<dyn InfrastructureService>,
     pub integrations: Arc<dyn IntegrationService>,
 }
-

@@ -535,10 +535,16 @@ mod tests {
     fn types_round_trip_as_their_json_text_unknown_ones_too() {
         for text in ["wait", "jenkins", "bake", "canary"] {
             let t: StageType = serde_json::from_value(Value::String(text.into())).unwrap();
-            assert_eq!(serde_json::to_value(&t).unwrap(), Value::String(text.into()));
+            assert_eq!(
+                serde_json::to_value(&t).unwrap(),
+                Value::String(text.into())
+            );
         }
         assert_eq!(StageType::parse("bake"), StageType::Unknown("bake".into()));
-        assert_eq!(StageType::parse("manualJudgment"), StageType::ManualJudgment);
+        assert_eq!(
+            StageType::parse("manualJudgment"),
+            StageType::ManualJudgment
+        );
         assert!(StageType::parse("bake").info().is_none());
     }
 }

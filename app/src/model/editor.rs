@@ -22,54 +22,9 @@ pub fn stage_fields(stage_type: &str) -> Vec<Field> {
 
 /// The fields of each trigger type.
 pub fn trigger_fields(trigger_type: &str) -> Vec<Field> {
-    match trigger_type {
-        "jenkins" => vec![
-            f("master", "Jenkins master", Text, ""),
-            f("job", "Job", Text, ""),
-            f("propertyFile", "Property file", Text, ""),
-        ],
-        "docker" => vec![
-            f("account", "Registry account", Text, ""),
-            f("repository", "Repository", Text, "e.g. shop/web"),
-            f(
-                "tag",
-                "Tag pattern",
-                Text,
-                "A regular expression for the whole tag; empty: any",
-            ),
-        ],
-        "webhook" => vec![f(
-            "source",
-            "Source",
-            Text,
-            "POST /webhooks/webhook/<source>",
-        )],
-        "cron" => vec![
-            f(
-                "cronExpression",
-                "Cron expression",
-                Text,
-                "Quartz style, seconds first",
-            ),
-            f(
-                "timeZone",
-                "Time zone",
-                Text,
-                "e.g. Europe/Berlin; empty: UTC",
-            ),
-        ],
-        "pipeline" => vec![
-            f("application", "Application", Text, ""),
-            f("pipeline", "Pipeline id", Text, ""),
-            f(
-                "status",
-                "When it ends",
-                List,
-                "successful, failed, canceled",
-            ),
-        ],
-        _ => Vec::new(),
-    }
+    domain::triggers::TriggerKind::parse(trigger_type)
+        .map(|k| k.fields().to_vec())
+        .unwrap_or_default()
 }
 
 /// The fields of a parameter (`parameterConfig` entry).
@@ -489,7 +444,7 @@ mod tests {
             (p["options"].clone(), p["hasOptions"].clone()),
             (json!([{"value": "blue"}, {"value": "green"}]), json!(true))
         );
-        let doc = PipelineDocument(
+        let doc = PipelineDocument::from(
             json!({"parameterConfig": [p.clone()]})
                 .as_object()
                 .unwrap()
@@ -497,7 +452,7 @@ mod tests {
         );
         let mut p2 = p.clone();
         p2.insert("name".into(), json!("color"));
-        let doc2 = PipelineDocument(
+        let doc2 = PipelineDocument::from(
             json!({"parameterConfig": [p2]})
                 .as_object()
                 .unwrap()
@@ -527,9 +482,9 @@ mod tests {
         replace_stage(&mut doc, &b, joined);
         assert_eq!(requisites_of(&stages(&doc)[1]), ["1", "3"]);
         assert!(
-            PipelineDocument(doc.clone()).validate().is_empty(),
+            PipelineDocument::from(doc.clone()).validate().is_empty(),
             "{:?}",
-            PipelineDocument(doc.clone()).validate()
+            PipelineDocument::from(doc.clone()).validate()
         );
         remove_stage(&mut doc, &a);
         assert_eq!(

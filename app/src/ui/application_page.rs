@@ -10,9 +10,9 @@ use leptos_router::{
 
 use super::application_form::ApplicationForm;
 use super::{ApplicationsChanged, ErrorBanner, format_time};
+use crate::api::ApiError;
 use crate::api::{delete_application, get_application, list_pipelines, update_application};
 use crate::model::execution::Status;
-use crate::api::ApiError;
 use crate::model::{AppError, Application, ApplicationInput};
 
 /// The application shown by the current page, for the tabs below it.
@@ -197,7 +197,7 @@ pub fn PipelinesTab() -> impl IntoView {
                     "Trigger "
                     <select aria-label="Show runs started by" on:change=move |ev| trigger_filter.set(event_target_value(&ev))>
                         <option value="">"any"</option>
-                        {crate::model::pipeline::TRIGGER_TYPES.iter().map(|(t, _)| view! { <option value=*t>{*t}</option> }).collect_view()}
+                        {crate::model::triggers::TriggerKind::ALL.iter().map(|t| view! { <option value=t.as_str()>{t.as_str()}</option> }).collect_view()}
                     </select>
                 </label>
             </div>

@@ -8,12 +8,12 @@ use leptos_router::hooks::use_params_map;
 use serde_json::{Map, Value};
 
 use super::{ErrorBanner, format_time};
+use crate::api::ApiError;
 use crate::api::{
     cancel_execution, evaluate_expression, get_execution, get_pipeline, judge_stage,
     judgment_preview, list_executions, list_pipelines, pause_execution, restart_stage,
     resume_execution, start_execution,
 };
-use crate::api::ApiError;
 use crate::model::execution::{BuildLog, Execution, Stage, StageType, Status};
 
 fn ms_to_text(ms: Option<i64>) -> String {
@@ -293,7 +293,7 @@ fn StartPipeline(app: Memo<String>, on_started: Callback<()>) -> impl IntoView {
             </div>
             <Transition fallback=|| ()>
                 {move || detail.get().and_then(Result::ok).flatten().map(|d| {
-                    parameter_fields(&d.document.0).into_iter().map(|p| {
+                    parameter_fields(d.document.as_map()).into_iter().map(|p| {
                         let id = format!("parameter-{}", p.name);
                         let name = p.name.clone();
                         if !p.default.is_empty() {

@@ -11,8 +11,8 @@ use leptos::task::spawn_local;
 use leptos_router::hooks::use_params_map;
 
 use super::ErrorBanner;
-use crate::api::{infrastructure, infrastructure_details, pod_logs, run_infrastructure_action};
 use crate::api::ApiError;
+use crate::api::{infrastructure, infrastructure_details, pod_logs, run_infrastructure_action};
 use crate::model::infrastructure::{
     AccountView, ClusterView, InfrastructureAction, InfrastructureView, LoadBalancerView,
     NamespaceView, ObjectRef, PodView, ServerGroupView,

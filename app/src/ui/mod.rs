@@ -17,8 +17,8 @@ use leptos_router::{
     path,
 };
 
-use crate::api::list_applications;
 use crate::api::ApiError;
+use crate::api::list_applications;
 use crate::model::Application;
 
 /// The HTML document around the app, rendered on the server.

@@ -18,10 +18,8 @@ use crate::model::editor::{
     trigger_fields,
 };
 use crate::model::graph::{GraphStage, NODE_HEIGHT, NODE_WIDTH, layout};
+use crate::model::pipeline::{PipelineDocument, PipelineProblem, Severity};
 use crate::model::stage_types::CATALOG;
-use crate::model::pipeline::{
-    PipelineDocument, PipelineProblem, Severity, TRIGGER_TYPES,
-};
 
 /// A change to one JSON object of the document (a stage, a trigger, …); its error is shown.
 type Change<'a> = &'a dyn Fn(&mut Map<String, Value>) -> Result<(), String>;
@@ -73,7 +71,7 @@ pub fn PipelineEditorPage() -> impl IntoView {
             match pipeline {
                 Some(name) => get_pipeline(app, name)
                     .await
-                    .map(|d| (d.document.0, Some(d.summary.version))),
+                    .map(|d| (d.document.into_map(), Some(d.summary.version))),
                 None => Ok((Map::new(), None)),
             }
         },
@@ -143,7 +141,7 @@ fn Editor(initial: Map<String, Value>, version: Option<u32>) -> impl IntoView {
         None
     });
     let saved_version = RwSignal::new(version);
-    let problems = Memo::new(move |_| PipelineDocument(doc.get()).validate());
+    let problems = Memo::new(move |_| PipelineDocument::from(doc.get()).validate());
     let state = EditorState {
         doc,
         revision: RwSignal::new(0),
@@ -562,7 +560,10 @@ fn new_entry(key: &str, kind: &str) -> Map<String, Value> {
 #[component]
 fn ListPanel(state: EditorState, key: &'static str) -> impl IntoView {
     let kinds: Vec<&'static str> = match key {
-        "triggers" => TRIGGER_TYPES.iter().map(|(t, _)| *t).collect(),
+        "triggers" => crate::model::triggers::TriggerKind::ALL
+            .iter()
+            .map(|k| k.as_str())
+            .collect(),
         "notifications" => crate::model::pipeline::NOTIFICATION_TYPES.to_vec(),
         _ => Vec::new(),
     };
@@ -714,7 +715,7 @@ fn JsonPanel(state: EditorState) -> impl IntoView {
             <p class="field-error" data-testid="json-error">
                 {move || match parsed.get() {
                     Err(e) => e,
-                    Ok(map) => PipelineDocument(map).validate().into_iter().filter(|p| p.severity == Severity::Error).map(|p| p.to_string()).collect::<Vec<_>>().join("; "),
+                    Ok(map) => PipelineDocument::from(map).validate().into_iter().filter(|p| p.severity == Severity::Error).map(|p| p.to_string()).collect::<Vec<_>>().join("; "),
                 }}
             </p>
             <button class="button" disabled=move || parsed.get().is_err() on:click=apply>"Apply JSON"</button>
@@ -768,7 +769,7 @@ fn HistoryPanel(
             if let Some(Ok(list)) = history.get_untracked()
                 && let Some(v) = list.iter().find(|v| v.version == version)
             {
-                let mut d = v.document.0.clone();
+                let mut d = v.document.as_map().clone();
                 d.insert("id".into(), json!(saved.id));
                 state.restructure(|doc| *doc = d.clone());
                 saved_doc.set(Some(d));

@@ -6,7 +6,11 @@ use std::str::FromStr;
 
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
-use serde_json::{Map, Value};
+use domain::pipeline::PipelineDocument;
+use domain::triggers::TriggerKind;
+use serde_json::{Map, Value, json};
+
+use super::intake::{Firing, TriggerEvent};
 
 /// The most fire times one check returns per trigger (a long pause does not start a flood).
 const MAX_FIRES: usize = 10;
@@ -47,6 +51,41 @@ pub fn fires_between(trigger: &Map<String, Value>, from_ms: i64, to_ms: i64) -> 
         .take_while(|t| *t <= to_ms)
         .take(MAX_FIRES)
         .collect()
+}
+
+/// The clock moved from `from_ms` to `to_ms`: every cron trigger scheduled in `(from_ms, to_ms]`
+/// fires, once per fire time. The run id derives from the pipeline, the trigger and the fire
+/// time, so replicas checking the same window (or a check repeated after a restart) start each
+/// run once.
+pub struct CronTick {
+    pub from_ms: i64,
+    pub to_ms: i64,
+}
+
+impl TriggerEvent for CronTick {
+    fn kind(&self) -> TriggerKind {
+        TriggerKind::Cron
+    }
+
+    /// The window is not part of the id: the fire time is (each firing's key).
+    fn key(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn fire(&self, _: &PipelineDocument, t: &Map<String, Value>) -> Vec<Firing> {
+        fires_between(t, self.from_ms, self.to_ms)
+            .into_iter()
+            .map(|fire| {
+                let mut run = t.clone();
+                run.insert("user".into(), json!("[cron]"));
+                run.insert("fireTime".into(), json!(fire));
+                Firing {
+                    key: fire.to_string(),
+                    trigger: run,
+                }
+            })
+            .collect()
+    }
 }
 
 /// The cron triggers of a pipeline with their problems, for validation on save.

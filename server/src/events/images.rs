@@ -12,11 +12,14 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
 
+use domain::pipeline::PipelineDocument;
+use domain::triggers::TriggerKind;
 use serde_json::{Map, Value, json};
 
+use super::intake::{EventIntake, Firing, TriggerEvent};
 use crate::orchestration::engine::{Engine, EngineError};
+use crate::orchestration::ports::PipelineSource;
 use crate::registries::{Image, Registries, RegistryClient};
 use crate::store::Store;
 
@@ -116,65 +119,15 @@ pub struct ImageEvents {
 }
 
 impl ImageEvents {
-    /// Starts the pipelines whose docker triggers match these pushes; returns the runs started
-    /// (a run already started for the same image is not started again).
+    /// Starts the pipelines whose docker triggers match these pushes (see [`pushed`]).
     pub async fn pushed(&self, images: &[Image]) -> Result<Vec<String>, EngineError> {
-        if images.is_empty() {
-            return Ok(Vec::new());
-        }
-        let docs = self
-            .store
-            .pipelines_with_trigger("docker")
-            .await
-            .map_err(|e| EngineError::Invalid(e.to_string()))?;
-        let mut started = Vec::new();
-        for image in images {
-            for doc in &docs {
-                for (i, t) in enabled_triggers(doc, "docker") {
-                    if !matches(t, image) {
-                        continue;
-                    }
-                    let mut trigger = t.clone();
-                    trigger.insert("user".into(), json!("[docker]"));
-                    trigger.insert("registry".into(), json!(image.registry));
-                    trigger.insert("repository".into(), json!(image.repository));
-                    trigger.insert("tag".into(), json!(image.tag));
-                    trigger.insert("digest".into(), json!(image.digest));
-                    trigger.insert("artifacts".into(), json!([image.artifact()]));
-                    let digest = image.digest.clone().unwrap_or_default();
-                    let id = crate::ids::derived_id(&[
-                        doc.id().unwrap_or_default(),
-                        &i.to_string(),
-                        &image.account,
-                        &image.repository,
-                        &image.tag,
-                        &digest,
-                    ]);
-                    match self.engine.start_from_event(doc, trigger, &id).await {
-                        Ok(true) => {
-                            tracing::info!(pipeline = doc.name(), repository = %image.repository, tag = %image.tag, execution = %id, "an image push started a pipeline");
-                            started.push(id);
-                        }
-                        Ok(false) => {}
-                        Err(EngineError::Invalid(reason)) => {
-                            tracing::warn!(pipeline = doc.name(), %reason, "an image-triggered pipeline cannot start")
-                        }
-                        Err(e) => return Err(e),
-                    }
-                }
-            }
-        }
-        Ok(started)
+        pushed(&EventIntake::new(self.engine.clone()), images).await
     }
 
     /// One polling pass: new tags of every repository a docker trigger watches, on accounts
     /// that poll. Returns how many runs were started.
     pub async fn poll(&self) -> Result<usize, EngineError> {
-        let docs = self
-            .store
-            .pipelines_with_trigger("docker")
-            .await
-            .map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let docs = self.store.with_trigger(TriggerKind::Docker).await?;
         let mut watched: BTreeSet<(String, String)> = BTreeSet::new();
         for (_, t) in docs.iter().flat_map(|d| enabled_triggers(d, "docker")) {
             let Some(account) = text(t, "account") else {
@@ -254,17 +207,49 @@ impl ImageEvents {
         }
         Ok(started)
     }
+}
 
-    /// Polls every `every` until the task is aborted.
-    pub fn spawn(self, every: Duration) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            loop {
-                if let Err(e) = self.poll().await {
-                    tracing::error!(error = %e, "docker trigger polling failed");
-                }
-                tokio::time::sleep(every).await;
-            }
-        })
+/// Starts the pipelines whose docker triggers match these pushes; returns the runs started
+/// (a run already started for the same image is not started again).
+pub async fn pushed(intake: &EventIntake, images: &[Image]) -> Result<Vec<String>, EngineError> {
+    let mut started = Vec::new();
+    for image in images {
+        started.extend(intake.receive(&ImagePushed(image)).await?.started);
+    }
+    Ok(started)
+}
+
+/// An image was pushed (a registry's notification, or a new tag seen by polling).
+struct ImagePushed<'a>(&'a Image);
+
+impl TriggerEvent for ImagePushed<'_> {
+    fn kind(&self) -> TriggerKind {
+        TriggerKind::Docker
+    }
+
+    fn key(&self) -> Vec<String> {
+        let image = self.0;
+        vec![
+            image.account.clone(),
+            image.repository.clone(),
+            image.tag.clone(),
+            image.digest.clone().unwrap_or_default(),
+        ]
+    }
+
+    fn fire(&self, _: &PipelineDocument, t: &Map<String, Value>) -> Vec<Firing> {
+        let image = self.0;
+        if !matches(t, image) {
+            return Vec::new();
+        }
+        let mut trigger = t.clone();
+        trigger.insert("user".into(), json!("[docker]"));
+        trigger.insert("registry".into(), json!(image.registry));
+        trigger.insert("repository".into(), json!(image.repository));
+        trigger.insert("tag".into(), json!(image.tag));
+        trigger.insert("digest".into(), json!(image.digest));
+        trigger.insert("artifacts".into(), json!([image.artifact()]));
+        Firing::once(trigger)
     }
 }
 

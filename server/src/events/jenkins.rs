@@ -9,13 +9,17 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
 
+use async_trait::async_trait;
+use domain::execution::keys;
 use domain::pipeline::PipelineDocument;
+use domain::triggers::TriggerKind;
 use serde_json::{Map, Value, json};
 
+use super::intake::{Firing, TriggerEvent};
 use crate::jenkins::{BuildInfo, JenkinsClient, JenkinsMasters, parse_properties};
 use crate::orchestration::engine::{Engine, EngineError};
+use crate::orchestration::ports::PipelineSource;
 use crate::store::Store;
 
 pub struct BuildWatcher {
@@ -40,11 +44,7 @@ struct Completed<'a> {
 impl BuildWatcher {
     /// One pass over every watched job. Returns how many runs were started.
     pub async fn check(&self) -> Result<usize, EngineError> {
-        let docs = self
-            .store
-            .pipelines_with_trigger("jenkins")
-            .await
-            .map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let docs = self.store.with_trigger(TriggerKind::Jenkins).await?;
         let watched: BTreeSet<(String, String)> = docs
             .iter()
             .flat_map(|d| enabled_triggers(d, "jenkins"))
@@ -56,7 +56,7 @@ impl BuildWatcher {
                 tracing::warn!(%master, "a jenkins trigger names a master that is not configured");
                 continue;
             };
-            match self.check_job(client, &master, &job, &docs).await {
+            match self.check_job(client, &master, &job).await {
                 Ok(n) => started += n,
                 Err(e) => {
                     tracing::warn!(%master, %job, error = %e, "checking a Jenkins job for new builds failed")
@@ -71,7 +71,6 @@ impl BuildWatcher {
         client: &JenkinsClient,
         master: &str,
         job: &str,
-        docs: &[PipelineDocument],
     ) -> Result<usize, String> {
         let source = format!("jenkins:{master}:{job}");
         let mut builds = client.builds(job).await.map_err(|e| e.to_string())?;
@@ -97,7 +96,6 @@ impl BuildWatcher {
             started += self
                 .fire(
                     client,
-                    docs,
                     &Completed {
                         master,
                         job,
@@ -119,54 +117,19 @@ impl BuildWatcher {
 
     /// Starts every pipeline whose trigger waits for this build. An error (a property file not
     /// readable yet) leaves the cursor where it is, so the build is looked at again.
-    async fn fire(
-        &self,
-        client: &JenkinsClient,
-        docs: &[PipelineDocument],
-        c: &Completed<'_>,
-    ) -> Result<usize, String> {
-        if c.build.result.as_deref() != Some("SUCCESS") {
-            return Ok(0);
+    async fn fire(&self, client: &JenkinsClient, c: &Completed<'_>) -> Result<usize, String> {
+        let event = BuildCompleted {
+            watcher: self,
+            client,
+            build: c,
+        };
+        let received = super::intake::receive(&self.store, self.engine.as_ref(), &event)
+            .await
+            .map_err(|e| e.to_string())?;
+        for id in &received.started {
+            tracing::info!(master = c.master, job = c.job, build = c.build.number, execution = %id, "a Jenkins build started a pipeline");
         }
-        let mut started = 0;
-        for doc in docs {
-            for (i, t) in enabled_triggers(doc, "jenkins") {
-                if text(t, "master") != Some(c.master) || job_of(t).as_deref() != Some(c.job) {
-                    continue;
-                }
-                let mut trigger = t.clone();
-                let mut build_info = serde_json::to_value(c.build).unwrap_or_default();
-                build_info["name"] = json!(c.job);
-                trigger.insert("user".into(), json!("[jenkins]"));
-                trigger.insert("buildNumber".into(), json!(c.build.number));
-                trigger.insert("buildInfo".into(), build_info);
-                if let Some(file) = text(t, "propertyFile") {
-                    trigger.insert(
-                        "properties".into(),
-                        Value::Object(self.properties(client, c, file).await?),
-                    );
-                }
-                let id = crate::ids::derived_id(&[
-                    doc.id().unwrap_or_default(),
-                    &i.to_string(),
-                    c.master,
-                    c.job,
-                    &c.build.number.to_string(),
-                ]);
-                match self.engine.start_from_event(doc, trigger, &id).await {
-                    Ok(true) => {
-                        started += 1;
-                        tracing::info!(pipeline = doc.name(), master = c.master, job = c.job, build = c.build.number, execution = %id, "a Jenkins build started a pipeline");
-                    }
-                    Ok(false) => {}
-                    Err(EngineError::Invalid(reason)) => {
-                        tracing::warn!(pipeline = doc.name(), %reason, "a Jenkins-triggered pipeline cannot start")
-                    }
-                    Err(e) => return Err(e.to_string()),
-                }
-            }
-        }
-        Ok(started)
+        Ok(received.started.len())
     }
 
     async fn properties(
@@ -192,17 +155,62 @@ impl BuildWatcher {
             None => Err(format!("the property file {file} of build {} is not there yet", c.build.number)),
         }
     }
+}
 
-    /// Polls every `every` until the task is aborted.
-    pub fn spawn(self, every: Duration) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            loop {
-                if let Err(e) = self.check().await {
-                    tracing::error!(error = %e, "Jenkins trigger check failed");
-                }
-                tokio::time::sleep(every).await;
-            }
-        })
+/// A build of a watched job completed.
+struct BuildCompleted<'a> {
+    watcher: &'a BuildWatcher,
+    client: &'a JenkinsClient,
+    build: &'a Completed<'a>,
+}
+
+#[async_trait]
+impl TriggerEvent for BuildCompleted<'_> {
+    fn kind(&self) -> TriggerKind {
+        TriggerKind::Jenkins
+    }
+
+    fn key(&self) -> Vec<String> {
+        let c = self.build;
+        vec![
+            c.master.to_owned(),
+            c.job.to_owned(),
+            c.build.number.to_string(),
+        ]
+    }
+
+    /// Fires on a successful build of the trigger's master and job.
+    fn fire(&self, _: &PipelineDocument, t: &Map<String, Value>) -> Vec<Firing> {
+        let c = self.build;
+        if c.build.result.as_deref() != Some("SUCCESS")
+            || text(t, "master") != Some(c.master)
+            || job_of(t).as_deref() != Some(c.job)
+        {
+            return Vec::new();
+        }
+        let mut trigger = t.clone();
+        let mut build_info = serde_json::to_value(c.build).unwrap_or_default();
+        build_info["name"] = json!(c.job);
+        trigger.insert("user".into(), json!("[jenkins]"));
+        trigger.insert("buildNumber".into(), json!(c.build.number));
+        trigger.insert(keys::BUILD_INFO.into(), build_info);
+        Firing::once(trigger)
+    }
+
+    /// The trigger's property file, read from the build's artifacts.
+    async fn complete(
+        &self,
+        trigger: &Map<String, Value>,
+        run: &mut Map<String, Value>,
+    ) -> Result<(), String> {
+        if let Some(file) = text(trigger, "propertyFile") {
+            let properties = self
+                .watcher
+                .properties(self.client, self.build, file)
+                .await?;
+            run.insert("properties".into(), Value::Object(properties));
+        }
+        Ok(())
     }
 }
 

@@ -1,7 +1,10 @@
-//! Events (Spinnaker's Echo): what starts pipelines besides a person. Matching pipeline and webhook
-//! triggers, cron schedules, watching Jenkins for completed builds, and image pushes to registries.
+//! Events (Spinnaker's Echo): what starts pipelines besides a person. Every source is a
+//! `TriggerEvent` handed to the one [`intake`]: pipeline and webhook events ([`triggers`]),
+//! cron schedules ([`cron`]), Jenkins builds that completed ([`jenkins`]) and image pushes to
+//! registries ([`images`]).
 
 pub mod cron;
 pub mod images;
+pub mod intake;
 pub mod jenkins;
 pub mod triggers;

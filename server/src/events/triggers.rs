@@ -1,9 +1,13 @@
-//! Matching events to pipeline triggers, and the trigger JSON a started pipeline receives.
-//! Pure functions over the pipeline documents; the engine and the webhook route act on them.
+//! Matching events to pipeline triggers, and the trigger JSON a started pipeline receives: the
+//! trigger-source-independent helpers, and the two events with no source module of their own
+//! (a pipeline that ended, a webhook). Pure functions over the pipeline documents.
 
 use domain::execution::{Execution, Status};
 use domain::pipeline::PipelineDocument;
+use domain::triggers::TriggerKind;
 use serde_json::{Map, Value, json};
+
+use super::intake::{Firing, TriggerEvent};
 
 /// The enabled triggers of type `kind` of an enabled pipeline, with their index in `triggers`
 /// (run ids derive from it).
@@ -11,8 +15,8 @@ pub fn enabled_triggers<'a>(
     doc: &'a PipelineDocument,
     kind: &'a str,
 ) -> impl Iterator<Item = (usize, &'a Map<String, Value>)> + 'a {
-    let pipeline_enabled = doc.0.get("disabled").and_then(Value::as_bool) != Some(true);
-    triggers_of_type(&doc.0, kind)
+    let pipeline_enabled = !doc.is_disabled();
+    triggers_of_type(doc.as_map(), kind)
         .filter(move |_| pipeline_enabled)
         .filter(|(_, t)| t.get("enabled").and_then(Value::as_bool).unwrap_or(true))
 }
@@ -50,39 +54,67 @@ fn status_word(status: Status) -> Option<&'static str> {
     }
 }
 
-/// The trigger for `doc` if one of its pipeline triggers fires on `parent` finishing.
-pub fn pipeline_trigger_for(doc: &PipelineDocument, parent: &Execution) -> Option<Value> {
-    let parent_pipeline = parent.pipeline_config_id.as_deref()?;
-    let word = status_word(parent.status)?;
-    enabled_triggers(doc, "pipeline")
-        .map(|(_, t)| t)
-        .find(|t| {
-            t.get("pipeline").and_then(Value::as_str) == Some(parent_pipeline)
-                && t.get("application")
-                    .and_then(Value::as_str)
-                    .is_none_or(|a| a == parent.application)
-                && t.get("status")
-                    .and_then(Value::as_array)
-                    .is_some_and(|s| s.iter().any(|v| v.as_str() == Some(word)))
-        })
-        .map(|_| {
-            json!({
-                "type": "pipeline",
-                "user": parent.trigger.get("user").cloned().unwrap_or_else(|| json!("[anonymous]")),
-                "parentPipelineId": parent_pipeline,
-                "parentPipelineName": parent.name,
-                "parentPipelineApplication": parent.application,
-                "parentStatus": parent.status.as_str(),
-                "parentExecution": {
-                    "id": parent.id,
-                    "name": parent.name,
-                    "application": parent.application,
-                    "status": parent.status.as_str(),
-                    "trigger": parent.trigger,
-                },
-                "parameters": {},
-            })
-        })
+/// A run ended: the pipelines whose pipeline triggers wait for it to end as it did start.
+pub struct PipelineEnded(pub Execution);
+
+impl TriggerEvent for PipelineEnded {
+    fn kind(&self) -> TriggerKind {
+        TriggerKind::Pipeline
+    }
+
+    fn key(&self) -> Vec<String> {
+        vec![self.0.id.clone()]
+    }
+
+    fn fire(&self, _: &PipelineDocument, t: &Map<String, Value>) -> Vec<Firing> {
+        let parent = &self.0;
+        let (Some(parent_pipeline), Some(word)) = (
+            parent.pipeline_config_id.as_deref(),
+            status_word(parent.status),
+        ) else {
+            return Vec::new();
+        };
+        let fires = t.get("pipeline").and_then(Value::as_str) == Some(parent_pipeline)
+            && t.get("application")
+                .and_then(Value::as_str)
+                .is_none_or(|a| a == parent.application)
+            && t.get("status")
+                .and_then(Value::as_array)
+                .is_some_and(|s| s.iter().any(|v| v.as_str() == Some(word)));
+        if !fires {
+            return Vec::new();
+        }
+        let trigger = json!({
+            "type": "pipeline",
+            "user": parent.trigger.get("user").cloned().unwrap_or_else(|| json!("[anonymous]")),
+            "parentPipelineId": parent_pipeline,
+            "parentPipelineName": parent.name,
+            "parentPipelineApplication": parent.application,
+            "parentStatus": parent.status.as_str(),
+            "parentExecution": {
+                "id": parent.id,
+                "name": parent.name,
+                "application": parent.application,
+                "status": parent.status.as_str(),
+                "trigger": parent.trigger,
+            },
+            "parameters": {},
+        });
+        Firing::once(object(trigger))
+    }
+
+    /// One run per pipeline and parent, whichever of its triggers fired (the id runs started
+    /// before this release have, so an upgrade in the middle starts nothing twice).
+    fn run_id(&self, pipeline_id: &str, _: usize, _: &Firing) -> String {
+        crate::ids::derived_id(&[&self.0.id, pipeline_id])
+    }
+}
+
+fn object(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
 }
 
 /// A value at a dotted path of a JSON payload (`repository.name`).
@@ -111,26 +143,73 @@ fn constraints_hold(trigger: &Map<String, Value>, payload: &Value) -> bool {
     })
 }
 
-/// The trigger for `doc` if one of its webhook triggers listens to `source` and the payload
-/// meets its constraints. The payload's `parameters` object becomes the run's parameters.
-pub fn webhook_trigger_for(doc: &PipelineDocument, source: &str, payload: &Value) -> Option<Value> {
-    enabled_triggers(doc, "webhook")
-        .map(|(_, t)| t)
-        .find(|t| t.get("source").and_then(Value::as_str) == Some(source) && constraints_hold(t, payload))
-        .map(|_| {
-            json!({
-                "type": "webhook",
-                "source": source,
-                "user": "[anonymous]",
-                "payload": payload,
-                "parameters": payload.get("parameters").filter(|p| p.is_object()).cloned().unwrap_or_else(|| json!({})),
-            })
-        })
+/// A webhook arrived at `/webhooks/webhook/{source}`. `delivery` is the sender's id for this
+/// delivery (a redelivery carries the same), when it sends one; without it every POST is a new
+/// event.
+pub struct WebhookReceived {
+    pub source: String,
+    pub payload: Value,
+    pub delivery: String,
+}
+
+impl TriggerEvent for WebhookReceived {
+    fn kind(&self) -> TriggerKind {
+        TriggerKind::Webhook
+    }
+
+    fn key(&self) -> Vec<String> {
+        vec![self.source.clone(), self.delivery.clone()]
+    }
+
+    /// Fires when the trigger listens to the source and the payload meets its constraints. The
+    /// payload's `parameters` object becomes the run's parameters.
+    fn fire(&self, _: &PipelineDocument, t: &Map<String, Value>) -> Vec<Firing> {
+        if t.get("source").and_then(Value::as_str) != Some(self.source.as_str())
+            || !constraints_hold(t, &self.payload)
+        {
+            return Vec::new();
+        }
+        let parameters = self
+            .payload
+            .get("parameters")
+            .filter(|p| p.is_object())
+            .cloned()
+            .unwrap_or_else(|| json!({}));
+        Firing::once(object(json!({
+            "type": "webhook",
+            "source": self.source,
+            "user": "[anonymous]",
+            "payload": self.payload,
+            "parameters": parameters,
+        })))
+    }
+
+    /// One run per pipeline and delivery, whichever of its webhook triggers fired.
+    fn run_id(&self, pipeline_id: &str, _: usize, _: &Firing) -> String {
+        crate::ids::derived_id(&[pipeline_id, "webhook", &self.source, &self.delivery])
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::events::intake::firings;
+
+    fn pipeline_trigger_for(doc: &PipelineDocument, parent: &Execution) -> Option<Value> {
+        let event = PipelineEnded(parent.clone());
+        let first = firings(doc, &event).into_iter().next();
+        first.map(|(_, f)| Value::Object(f.trigger))
+    }
+
+    fn webhook_trigger_for(doc: &PipelineDocument, source: &str, payload: &Value) -> Option<Value> {
+        let event = WebhookReceived {
+            source: source.to_owned(),
+            payload: payload.clone(),
+            delivery: "d1".into(),
+        };
+        let first = firings(doc, &event).into_iter().next();
+        first.map(|(_, f)| Value::Object(f.trigger))
+    }
 
     fn doc(triggers: Value) -> PipelineDocument {
         PipelineDocument::from_value(
@@ -218,7 +297,7 @@ mod tests {
             "whole match"
         );
         let mut disabled = doc(json!([{"type": "webhook", "source": "ci"}]));
-        disabled.0.insert("disabled".into(), json!(true));
+        disabled.set("disabled", json!(true));
         assert!(webhook_trigger_for(&disabled, "ci", &json!({})).is_none());
     }
 }

@@ -2,11 +2,11 @@
 //! stage editor and `spin` use them) and image tags (`/gate/images/tags`); Topsail's master
 //! health (`/api/builds/masters`) and the image picker's reads (`/api/registries/…`).
 
-use domain::AppError;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use domain::AppError;
 use serde_json::{Value, json};
 
 use super::AppState;
@@ -38,21 +38,21 @@ impl IntoResponse for ApiError {
 type Answer<T> = Result<Json<T>, ApiError>;
 
 fn master(s: &AppState, name: &str) -> Result<std::sync::Arc<JenkinsClient>, ApiError> {
-    Ok(s.jenkins.get(name)?.clone())
+    Ok(s.integrations.jenkins.get(name)?.clone())
 }
 
 fn registry(s: &AppState, account: &str) -> Result<std::sync::Arc<RegistryClient>, ApiError> {
-    Ok(s.registries.get(account)?.clone())
+    Ok(s.integrations.registries.get(account)?.clone())
 }
 
 /// `GET /gate/v2/builds`: the masters' names.
 pub async fn masters(State(s): State<AppState>) -> Json<Vec<String>> {
-    Json(s.jenkins.names())
+    Json(s.integrations.jenkins.names())
 }
 
 /// `GET /api/builds/masters`: every master with its health (never its token).
 pub async fn health(State(s): State<AppState>) -> Json<Vec<MasterHealth>> {
-    Json(s.jenkins.health().await)
+    Json(s.integrations.jenkins.health().await)
 }
 
 /// `GET /gate/v2/builds/{master}/jobs`: every job's full name, through folders.

@@ -4,11 +4,11 @@
 
 use std::time::Instant;
 
-use domain::{Caller, RequestContext};
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
+use domain::{Caller, RequestContext};
 use tracing::Instrument;
 
 use super::AppState;

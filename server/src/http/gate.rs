@@ -5,13 +5,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use domain::pipeline::PipelineDocument;
-use domain::{AppError, Application, ApplicationInput, ApplicationName, RequestContext};
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post, put};
 use axum::{Json, Router};
+use domain::pipeline::PipelineDocument;
+use domain::{AppError, Application, ApplicationInput, ApplicationName, RequestContext};
 use serde::Deserialize;
 use serde_json::{Value, json};
 

@@ -8,13 +8,13 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use domain::ApplicationName;
-use domain::RequestContext;
 use axum::Extension;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use domain::ApplicationName;
+use domain::RequestContext;
 use futures_util::stream::Stream;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, mpsc};
@@ -132,7 +132,7 @@ pub async fn executions(
                 .into_response();
         }
     };
-    let changes = state.engine.subscribe();
+    let changes = state.operations.execution_changes();
     let mut closing = state.shutdown.subscribe();
     let stream = async_stream(move |tx| async move {
         tokio::select! {
@@ -291,8 +291,7 @@ async fn send_build_log(
 ) {
     let fail = |message: String| {
         Event::default().event("failure").data(
-            serde_json::to_string(&domain::AppError::Unavailable { message })
-                .unwrap_or_default(),
+            serde_json::to_string(&domain::AppError::Unavailable { message }).unwrap_or_default(),
         )
     };
     // Wait until the stage has a build.
@@ -338,7 +337,7 @@ async fn send_build_log(
             _ => tokio::time::sleep(LOG_EVERY).await,
         }
     };
-    let client = match state.jenkins.get(&master) {
+    let client = match state.integrations.jenkins.get(&master) {
         Ok(c) => c.clone(),
         Err(e) => {
             let _ = tx.send(fail(e.to_string())).await;

@@ -22,6 +22,8 @@ struct RouteStats {
 #[derive(Default)]
 pub struct Metrics {
     routes: Mutex<BTreeMap<(String, String), RouteStats>>,
+    /// Background loops whose turn panicked, by loop (counted by the supervisor).
+    pub loops: std::sync::Arc<crate::runtime::LoopRestarts>,
 }
 
 impl Metrics {
@@ -81,6 +83,14 @@ impl Metrics {
                 out,
                 "topsail_http_request_duration_seconds_count{{{labels}}} {}",
                 stats.count
+            );
+        }
+        out.push_str("# HELP topsail_background_loop_restarts_total Background loop turns that panicked (the loop went on), by loop.\n");
+        out.push_str("# TYPE topsail_background_loop_restarts_total counter\n");
+        for (name, n) in self.loops.snapshot() {
+            let _ = writeln!(
+                out,
+                "topsail_background_loop_restarts_total{{loop=\"{name}\"}} {n}"
             );
         }
         out

@@ -12,36 +12,64 @@ mod webhooks;
 use std::path::Path;
 use std::sync::Arc;
 
-use domain::services::Services;
 use axum::Router;
 use axum::extract::FromRef;
 use axum::middleware;
 use axum::routing::get;
+use domain::services::Services;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::services::ServeDir;
 
 pub use metrics::Metrics;
 
+use crate::events::intake::EventIntake;
+use crate::integrations::Integrations;
+use crate::orchestration::engine::Engine;
+use crate::orchestration::executions::ExecutionChange;
 use crate::store::Store;
 
-/// What every handler may use.
+/// What every handler may use: the services, and the handles operations need. Handlers reach
+/// storage and the engine only through these.
 #[derive(Clone)]
 pub struct AppState {
     pub leptos: LeptosOptions,
-    pub store: Store,
     pub services: Services,
     pub metrics: Arc<Metrics>,
+    /// Readiness and the executions' change feed.
+    pub operations: Operations,
+    /// Where webhooks and registry notifications go.
+    pub intake: EventIntake,
+    /// The configured Jenkins masters and registry accounts (builds, consoles, images).
+    pub integrations: Arc<Integrations>,
+    /// The Kubernetes accounts and the live cache (the Infrastructure stream).
     pub infrastructure: Arc<crate::infrastructure::Infrastructure>,
-    /// The execution engine, for the live executions stream.
-    pub engine: Arc<crate::orchestration::engine::Engine>,
-    /// The configured Jenkins masters (jobs, health, console logs).
-    pub jenkins: crate::jenkins::JenkinsMasters,
-    /// The configured registry accounts (push notifications, tags, digests).
-    pub registries: crate::registries::Registries,
     /// Set when the server starts shutting down: long-lived responses (event streams) end so
     /// the graceful shutdown does not wait for them.
     pub shutdown: tokio::sync::watch::Sender<bool>,
+}
+
+/// Operations handles: whether storage answers, and what executions change (for streams).
+#[derive(Clone)]
+pub struct Operations {
+    store: Store,
+    engine: Arc<Engine>,
+}
+
+impl Operations {
+    pub fn new(store: Store, engine: Arc<Engine>) -> Self {
+        Self { store, engine }
+    }
+
+    /// Whether the database answers and every migration is applied.
+    pub async fn readiness(&self) -> Result<(), crate::store::NotReady> {
+        self.store.readiness().await
+    }
+
+    /// Executions this process changes, as the changes commit.
+    pub fn execution_changes(&self) -> tokio::sync::broadcast::Receiver<ExecutionChange> {
+        self.engine.subscribe()
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -13,7 +13,7 @@ pub async fn healthz() -> &'static str {
 
 /// Ready: the database answers and every migration is applied.
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    match state.store.readiness().await {
+    match state.operations.readiness().await {
         Ok(()) => (StatusCode::OK, "ready\n".to_owned()),
         Err(not_ready) => {
             tracing::warn!(reason = %not_ready, "not ready");

@@ -2,55 +2,60 @@
 //! payload starts every pipeline with an enabled webhook trigger for that source whose payload
 //! constraints hold.
 
-use domain::{ApplicationName, RequestContext};
 use axum::Json;
 use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use domain::RequestContext;
 use serde_json::{Value, json};
 
 use super::AppState;
-use crate::events::triggers::webhook_trigger_for;
+use crate::events::triggers::WebhookReceived;
+
+/// Headers senders use to name a delivery (a redelivery carries the same value).
+const DELIVERY_HEADERS: [&str; 4] = [
+    "idempotency-key",
+    "x-github-delivery",
+    "x-gitlab-event-uuid",
+    "x-delivery-id",
+];
 
 pub async fn webhook(
     State(s): State<AppState>,
     Extension(rc): Extension<RequestContext>,
     Path(source): Path<String>,
+    headers: axum::http::HeaderMap,
     body: Option<Json<Value>>,
 ) -> Response {
     let payload = body.map(|Json(v)| v).unwrap_or_else(|| json!({}));
-    let candidates = match s.store.pipelines_with_trigger("webhook").await {
-        Ok(docs) => docs,
+    // Without a delivery id every POST is a new event.
+    let delivery = DELIVERY_HEADERS
+        .iter()
+        .find_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()))
+        .map(str::to_owned)
+        .unwrap_or_else(|| rc.request_id.clone());
+    let event = WebhookReceived {
+        source: source.clone(),
+        payload,
+        delivery,
+    };
+    let received = match s.intake.receive(&event).await {
+        Ok(received) => received,
         Err(e) => {
-            tracing::error!(request_id = %rc.request_id, error = %e, "reading pipelines for a webhook");
+            tracing::error!(request_id = %rc.request_id, error = %e, "starting webhook-triggered pipelines");
             let body = json!({"eventProcessed": false, "error": format!("internal error (request id {})", rc.request_id)});
             return (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response();
         }
     };
-    let mut started = Vec::new();
-    let mut refused = Vec::new();
-    for doc in candidates {
-        let Some(trigger) = webhook_trigger_for(&doc, &source, &payload) else {
-            continue;
-        };
-        let Ok(app) = ApplicationName::parse(doc.application()) else {
-            continue;
-        };
-        match s
-            .services
-            .executions
-            .start(&rc, &app, doc.name(), trigger)
-            .await
-        {
-            Ok(id) => started.push(id),
-            Err(e) => {
-                tracing::warn!(request_id = %rc.request_id, pipeline = doc.name(), error = %e, "webhook matched a pipeline that cannot start");
-                refused.push(json!({"application": doc.application(), "pipeline": doc.name(), "reason": e.to_string()}));
-            }
-        }
-    }
-    tracing::info!(request_id = %rc.request_id, source = %source, started = started.len(), "webhook received");
-    Json(json!({"eventProcessed": true, "eventId": rc.request_id, "executionIds": started, "refused": refused})).into_response()
+    let refused: Vec<Value> = received
+        .refused
+        .iter()
+        .map(|(application, pipeline, reason)| {
+            json!({"application": application, "pipeline": pipeline, "reason": reason})
+        })
+        .collect();
+    tracing::info!(request_id = %rc.request_id, source = %source, started = received.started.len(), "webhook received");
+    Json(json!({"eventProcessed": true, "eventId": rc.request_id, "executionIds": received.started, "refused": refused})).into_response()
 }
 
 /// `POST /webhooks/registry/{account}`: a registry's push notification (Distribution's
@@ -63,7 +68,7 @@ pub async fn registry(
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let Ok(client) = s.registries.get(&account) else {
+    let Ok(client) = s.integrations.registries.get(&account) else {
         return (StatusCode::NOT_FOUND, Json(json!({"error": "Not Found", "message": format!("no registry account named '{account}'")}))).into_response();
     };
     let authorization = headers.get("authorization").and_then(|v| v.to_str().ok());
@@ -88,12 +93,7 @@ pub async fn registry(
             digest,
         })
         .collect();
-    let events = crate::events::images::ImageEvents {
-        registries: s.registries.clone(),
-        store: s.store.clone(),
-        engine: s.engine.clone(),
-    };
-    match events.pushed(&images).await {
+    match crate::events::images::pushed(&s.intake, &images).await {
         Ok(started) => {
             tracing::info!(request_id = %rc.request_id, %account, pushes = images.len(), started = started.len(), "registry notification received");
             Json(json!({"eventProcessed": true, "pushes": images.len(), "executionIds": started}))

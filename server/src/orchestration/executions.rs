@@ -1,16 +1,17 @@
 //! Where executions live, and the one way they change: [`ExecutionStore::commit`] saves the new
 //! state (if nobody changed it meanwhile), settles the queue message that caused the change and
-//! enqueues what follows, in one database transaction. With the queue in the same database
-//! that is the whole story; with a queue elsewhere (Redis) the messages go through the
-//! [`Outbox`].
+//! enqueues what follows, in one database transaction. Where the messages go is the
+//! [`MessageSink`]'s business: the queue table of the same database, or the outbox for a
+//! queue elsewhere (Redis).
+
+use std::sync::Arc;
 
 use domain::execution::{Execution, Status};
 use sea_orm::entity::prelude::*;
 use sea_orm::{ActiveValue::Set, DatabaseConnection, QueryOrder, QuerySelect, TransactionTrait};
 
-use super::outbox::Outbox;
-use super::queue::database::{complete_in, push_in};
 use super::queue::{NewItem, QueueError};
+use super::sink::MessageSink;
 
 mod row {
     use sea_orm::entity::prelude::*;
@@ -66,8 +67,7 @@ pub enum Commit {
 #[derive(Clone)]
 pub struct ExecutionStore {
     db: DatabaseConnection,
-    /// `None`: messages go to the queue table in the same transaction as the change.
-    outbox: Option<Outbox>,
+    sink: Arc<dyn MessageSink>,
     changes: tokio::sync::broadcast::Sender<ExecutionChange>,
 }
 
@@ -103,20 +103,11 @@ fn read(r: row::Model) -> Result<Versioned, ExecutionStoreError> {
 }
 
 impl ExecutionStore {
-    /// Executions whose messages go to the queue table of the same database.
-    pub fn new(store: &crate::store::Store) -> Self {
+    /// Executions in the store's database, their messages going to `sink`.
+    pub fn new(store: &crate::store::Store, sink: Arc<dyn MessageSink>) -> Self {
         Self {
             db: store.connection().clone(),
-            outbox: None,
-            changes: changes_channel(),
-        }
-    }
-
-    /// Executions whose messages go to another queue through the outbox.
-    pub fn with_outbox(store: &crate::store::Store, outbox: Outbox) -> Self {
-        Self {
-            db: store.connection().clone(),
-            outbox: Some(outbox),
+            sink,
             changes: changes_channel(),
         }
     }
@@ -141,37 +132,15 @@ impl ExecutionStore {
         message_id: &str,
         lease: &str,
     ) -> Result<bool, ExecutionStoreError> {
-        match &self.outbox {
-            None => Ok(false),
-            Some(outbox) => Ok(outbox.settled(&self.db, message_id, lease).await?),
-        }
+        Ok(self
+            .sink
+            .already_settled(&self.db, message_id, lease)
+            .await?)
     }
 
-    /// Moves messages left in the outbox to the queue (nothing to do without an outbox).
+    /// Moves messages left behind to the queue (nothing to do with the queue in this database).
     pub async fn relay_outbox(&self) -> Result<usize, ExecutionStoreError> {
-        match &self.outbox {
-            None => Ok(0),
-            Some(outbox) => Ok(outbox.relay_stale(&self.db).await?),
-        }
-    }
-
-    /// Inside a change's transaction: stores the messages it produced.
-    async fn enqueue_in<Conn: sea_orm::ConnectionTrait>(
-        &self,
-        conn: &Conn,
-        items: &[NewItem],
-    ) -> Result<(), DbErr> {
-        match &self.outbox {
-            None => push_in(conn, items).await,
-            Some(outbox) => outbox.write_in(conn, items, None).await,
-        }
-    }
-
-    /// After a change committed: moves its messages from the outbox to the queue.
-    async fn after_commit(&self, items: &[NewItem], settled: Option<(&str, &str)>) {
-        if let Some(outbox) = &self.outbox {
-            outbox.deliver(&self.db, items, settled).await;
-        }
+        Ok(self.sink.relay(&self.db).await?)
     }
 
     pub async fn load(&self, id: &str) -> Result<Option<Versioned>, ExecutionStoreError> {
@@ -236,46 +205,31 @@ impl ExecutionStore {
         row.map(|r| read(r).map(|v| v.execution)).transpose()
     }
 
-    /// Running executions that have no message on the queue.
+    /// Running executions that have no message waiting. Executions are read first, then the
+    /// messages (in the order messages move), so a message moving meanwhile is seen.
     pub async fn running_without_messages(&self) -> Result<Vec<String>, ExecutionStoreError> {
-        use sea_orm::{ConnectionTrait, Statement};
-        if let Some(outbox) = &self.outbox {
-            // Read in the order messages move (database, outbox, queue), so a message moving
-            // meanwhile is seen in one place or the other.
-            let running: Vec<String> = row::Entity::find()
-                .select_only()
-                .column(C::Id)
-                .filter(C::Status.eq(Status::Running.as_str()))
-                .into_tuple()
-                .all(&self.db)
-                .await?;
-            if running.is_empty() {
-                return Ok(running);
-            }
-            let mut payloads = outbox.payloads(&self.db).await?;
-            payloads.extend(outbox.queue.payloads().await?);
-            let with_messages: std::collections::HashSet<String> = payloads
-                .iter()
-                .filter_map(|p| serde_json::from_str::<super::messages::Message>(p).ok())
-                .map(|m| m.execution().to_owned())
-                .collect();
-            return Ok(running
-                .into_iter()
-                .filter(|id| !with_messages.contains(id))
-                .collect());
-        }
-        let sql = "SELECT e.id FROM executions e WHERE e.status = 'RUNNING' AND NOT EXISTS \
-                   (SELECT 1 FROM queue_messages q WHERE q.payload LIKE '%\"execution\":\"' || e.id || '\"%')";
-        let rows = self
-            .db
-            .query_all(Statement::from_string(self.db.get_database_backend(), sql))
+        let running: Vec<String> = row::Entity::find()
+            .select_only()
+            .column(C::Id)
+            .filter(C::Status.eq(Status::Running.as_str()))
+            .into_tuple()
+            .all(&self.db)
             .await?;
-        rows.iter()
-            .map(|r| {
-                r.try_get_by_index::<String>(0)
-                    .map_err(ExecutionStoreError::from)
-            })
-            .collect()
+        if running.is_empty() {
+            return Ok(running);
+        }
+        let with_messages: std::collections::HashSet<String> = self
+            .sink
+            .pending_payloads(&self.db)
+            .await?
+            .iter()
+            .filter_map(|p| serde_json::from_str::<super::messages::Message>(p).ok())
+            .map(|m| m.execution().to_owned())
+            .collect();
+        Ok(running
+            .into_iter()
+            .filter(|id| !with_messages.contains(id))
+            .collect())
     }
 
     /// Stores a new execution and the message that starts it, together. `false` (and nothing
@@ -302,10 +256,14 @@ impl ExecutionStore {
                 _ => Err(e.into()),
             };
         }
-        self.enqueue_in(&txn, std::slice::from_ref(first)).await?;
+        self.sink
+            .enqueue_in(&txn, std::slice::from_ref(first))
+            .await?;
         txn.commit().await?;
         self.announce(execution);
-        self.after_commit(std::slice::from_ref(first), None).await;
+        self.sink
+            .after_commit(&self.db, std::slice::from_ref(first), None)
+            .await;
         Ok(true)
     }
 
@@ -325,34 +283,23 @@ impl ExecutionStore {
             txn.rollback().await?;
             return Ok(Commit::Stale);
         }
-        match &self.outbox {
-            None => {
-                if !complete_in(&txn, message_id, lease, follow_ups).await? {
-                    txn.rollback().await?;
-                    return Ok(Commit::LeaseLost);
-                }
-                txn.commit().await?;
-                if let Some((execution, _)) = execution {
-                    self.announce(execution);
-                }
-            }
-            Some(outbox) => {
-                if !outbox.settle_in(&txn, message_id).await? {
-                    // Another delivery of this message was handled and committed first.
-                    txn.rollback().await?;
-                    self.already_settled(message_id, lease).await?;
-                    return Ok(Commit::LeaseLost);
-                }
-                outbox.write_in(&txn, follow_ups, Some(message_id)).await?;
-                txn.commit().await?;
-                if let Some((execution, _)) = execution {
-                    self.announce(execution);
-                }
-                outbox
-                    .deliver(&self.db, follow_ups, Some((message_id, lease)))
-                    .await;
-            }
+        if !self
+            .sink
+            .settle_in(&txn, message_id, lease, follow_ups)
+            .await?
+        {
+            txn.rollback().await?;
+            // Settled by another delivery already (acknowledged here), or the lease was lost.
+            self.already_settled(message_id, lease).await?;
+            return Ok(Commit::LeaseLost);
         }
+        txn.commit().await?;
+        if let Some((execution, _)) = execution {
+            self.announce(execution);
+        }
+        self.sink
+            .after_commit(&self.db, follow_ups, Some((message_id, lease)))
+            .await;
         Ok(Commit::Done)
     }
 
@@ -369,10 +316,10 @@ impl ExecutionStore {
             txn.rollback().await?;
             return Ok(Commit::Stale);
         }
-        self.enqueue_in(&txn, follow_ups).await?;
+        self.sink.enqueue_in(&txn, follow_ups).await?;
         txn.commit().await?;
         self.announce(execution);
-        self.after_commit(follow_ups, None).await;
+        self.sink.after_commit(&self.db, follow_ups, None).await;
         Ok(Commit::Done)
     }
 }

@@ -20,6 +20,7 @@ use domain::notifications::NotificationEvent;
 use serde_json::{Map, Value, json};
 
 use super::messages::Message;
+use super::ports::NotificationSender;
 
 /// Attempts per notification, and the delay before the second (doubling after).
 pub const MAX_ATTEMPTS: u32 = 6;
@@ -213,40 +214,27 @@ pub fn payload(
     Value::Object(body)
 }
 
-/// Sends notifications over HTTP.
+/// Sends notifications over HTTP (the real [`NotificationSender`]).
 #[derive(Clone)]
-pub struct Notifier {
+pub struct HttpNotifier {
     http: reqwest::Client,
-    /// Where Topsail's pages are (`public_url`), for links; empty gives relative links.
-    pub public_url: String,
 }
 
-impl Default for Notifier {
+impl Default for HttpNotifier {
     fn default() -> Self {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .user_agent(concat!("topsail/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("an HTTP client with default settings builds");
-        Self {
-            http,
-            public_url: String::new(),
-        }
+        Self { http }
     }
 }
 
-impl Notifier {
-    pub fn link(&self, e: &Execution) -> String {
-        format!(
-            "{}/applications/{}/executions/{}",
-            self.public_url.trim_end_matches('/'),
-            e.application,
-            e.id
-        )
-    }
-
+#[async_trait::async_trait]
+impl NotificationSender for HttpNotifier {
     /// POSTs `body`; the status code when it answered 2xx, else what went wrong.
-    pub async fn send(&self, address: &str, body: &Value) -> Result<u16, (Option<u16>, String)> {
+    async fn send(&self, address: &str, body: &Value) -> Result<u16, (Option<u16>, String)> {
         match self.http.post(address).json(body).send().await {
             Ok(r) if r.status().is_success() => Ok(r.status().as_u16()),
             Ok(r) => Err((

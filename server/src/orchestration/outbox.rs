@@ -14,10 +14,14 @@
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use sea_orm::entity::prelude::*;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, ConnectionTrait, DatabaseConnection, DatabaseTransaction, QuerySelect,
+};
 
-use super::queue::{Clock, ItemLease, NewItem, QueueBackend};
+use super::queue::{Clock, ItemLease, NewItem, QueueBackend, QueueError};
+use super::sink::MessageSink;
 
 mod row {
     use sea_orm::entity::prelude::*;
@@ -224,5 +228,57 @@ impl Outbox {
             .into_tuple::<String>()
             .all(db)
             .await
+    }
+}
+
+#[async_trait]
+impl MessageSink for Outbox {
+    async fn enqueue_in(&self, txn: &DatabaseTransaction, items: &[NewItem]) -> Result<(), DbErr> {
+        self.write_in(txn, items, None).await
+    }
+
+    async fn settle_in(
+        &self,
+        txn: &DatabaseTransaction,
+        message_id: &str,
+        _lease: &str,
+        follow_ups: &[NewItem],
+    ) -> Result<bool, DbErr> {
+        if !Outbox::settle_in(self, txn, message_id).await? {
+            // Another delivery of this message was handled and committed first.
+            return Ok(false);
+        }
+        self.write_in(txn, follow_ups, Some(message_id)).await?;
+        Ok(true)
+    }
+
+    async fn after_commit(
+        &self,
+        db: &DatabaseConnection,
+        items: &[NewItem],
+        settled: Option<(&str, &str)>,
+    ) {
+        self.deliver(db, items, settled).await;
+    }
+
+    async fn already_settled(
+        &self,
+        db: &DatabaseConnection,
+        message_id: &str,
+        lease: &str,
+    ) -> Result<bool, DbErr> {
+        self.settled(db, message_id, lease).await
+    }
+
+    async fn relay(&self, db: &DatabaseConnection) -> Result<usize, DbErr> {
+        self.relay_stale(db).await
+    }
+
+    /// Read in the order messages move (outbox, then queue), so a message moving meanwhile is
+    /// seen in one place or the other.
+    async fn pending_payloads(&self, db: &DatabaseConnection) -> Result<Vec<String>, QueueError> {
+        let mut payloads = self.payloads(db).await?;
+        payloads.extend(self.queue.payloads().await?);
+        Ok(payloads)
     }
 }

@@ -137,13 +137,9 @@ impl Store {
         for row in rows {
             let doc = parse(&row.document)?;
             let has = doc
-                .0
-                .get("triggers")
-                .and_then(Value::as_array)
-                .is_some_and(|ts| {
-                    ts.iter()
-                        .any(|t| t.get("type").and_then(Value::as_str) == Some(trigger_type))
-                });
+                .list("triggers")
+                .iter()
+                .any(|t| t.get("type").and_then(Value::as_str) == Some(trigger_type));
             if has {
                 out.push(doc);
             }
@@ -211,13 +207,9 @@ impl Store {
             (None, None) => crate::ids::uuid_like(),
         };
         let at = now();
-        let fields = &mut document.0;
-        fields.insert("id".into(), Value::String(id.clone()));
-        fields.insert(
-            "updateTs".into(),
-            Value::String(at.timestamp_millis().to_string()),
-        );
-        fields.insert("lastModifiedBy".into(), Value::String(by.to_owned()));
+        document.set("id", Value::String(id.clone()));
+        document.set("updateTs", Value::String(at.timestamp_millis().to_string()));
+        document.set("lastModifiedBy", Value::String(by.to_owned()));
         let text = serde_json::to_string(&document).expect("JSON maps serialize");
 
         let version = match existing {

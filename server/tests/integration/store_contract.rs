@@ -184,10 +184,19 @@ async fn a_saved_pipeline_reads_back_verbatim_with_bookkeeping(store: Store) {
         ),
         (saved.id.as_str(), 1, "alice")
     );
-    assert_eq!(doc.0["customThing"], json!({"kept": ["as", "written"]}));
-    assert_eq!(doc.0["id"], json!(saved.id));
-    assert_eq!(doc.0["lastModifiedBy"], json!("alice"));
-    assert!(doc.0["updateTs"].as_str().unwrap().parse::<i64>().is_ok());
+    assert_eq!(
+        doc.as_map()["customThing"],
+        json!({"kept": ["as", "written"]})
+    );
+    assert_eq!(doc.as_map()["id"], json!(saved.id));
+    assert_eq!(doc.as_map()["lastModifiedBy"], json!("alice"));
+    assert!(
+        doc.as_map()["updateTs"]
+            .as_str()
+            .unwrap()
+            .parse::<i64>()
+            .is_ok()
+    );
     assert_eq!(store.get_pipeline_by_id(&saved.id).await.unwrap().1, doc);
 }
 
@@ -221,7 +230,10 @@ async fn every_changing_save_is_a_new_version(store: Store) {
             .collect::<Vec<_>>(),
         [(2, "bob"), (1, "alice")]
     );
-    assert_eq!(history[1].document.0["stages"][0]["waitTime"], json!(5));
+    assert_eq!(
+        history[1].document.as_map()["stages"][0]["waitTime"],
+        json!(5)
+    );
     assert_eq!(
         store.pipeline_version(&first.id, 1).await.unwrap(),
         history[1]
@@ -242,10 +254,10 @@ async fn saving_by_id_renames_and_a_taken_name_conflicts(store: Store) {
         .await
         .unwrap();
     let (_, mut doc) = store.get_pipeline("shop", "A").await.unwrap();
-    doc.0.insert("name".into(), json!("Renamed"));
+    doc.set("name", json!("Renamed"));
     let renamed = store.save_pipeline(doc.clone(), "alice").await.unwrap();
     assert_eq!((renamed.id.as_str(), renamed.version), (a.id.as_str(), 2));
-    doc.0.insert("name".into(), json!("B"));
+    doc.set("name", json!("B"));
     assert!(matches!(
         store.save_pipeline(doc, "alice").await,
         Err(StoreError::Conflict)
@@ -264,8 +276,7 @@ async fn saving_by_id_renames_and_a_taken_name_conflicts(store: Store) {
 
 async fn an_imported_id_is_kept(store: Store) {
     let mut doc = pipeline("shop", "Imported", 1);
-    doc.0
-        .insert("id".into(), json!("0b1f5a7e-0000-4000-8000-000000000001"));
+    doc.set("id", json!("0b1f5a7e-0000-4000-8000-000000000001"));
     let saved = store.save_pipeline(doc, "alice").await.unwrap();
     assert_eq!(saved.id, "0b1f5a7e-0000-4000-8000-000000000001");
 }

@@ -13,9 +13,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use domain::execution::{Stage, keys};
 use async_trait::async_trait;
 use domain::execution::StageType;
+use domain::execution::{Stage, keys};
 use serde_json::{Map, Value, json};
 
 use super::{StageKind, TaskContext, TaskResult, keep_trying, outputs, text};
@@ -120,7 +120,10 @@ impl Jenkins {
             Ok(QueueState::Started { number, url }) => {
                 let info = json!({"name": job, "number": number, "url": url, "building": true, "result": null});
                 TaskResult::Succeeded {
-                    outputs: outputs(vec![("buildNumber", json!(number)), (keys::BUILD_INFO, info)]),
+                    outputs: outputs(vec![
+                        ("buildNumber", json!(number)),
+                        (keys::BUILD_INFO, info),
+                    ]),
                 }
             }
             Ok(QueueState::Waiting { .. }) => TaskResult::Running {

@@ -14,8 +14,8 @@
 
 use std::time::Duration;
 
-use domain::execution::Stage;
 use async_trait::async_trait;
+use domain::execution::Stage;
 use domain::execution::StageType;
 use serde_json::{Map, Value, json};
 

@@ -17,8 +17,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use domain::execution::{Execution, Stage, StageType};
 use async_trait::async_trait;
+use domain::execution::{Execution, Stage, StageType};
 use serde_json::{Map, Value};
 
 /// What a task reports after one run.

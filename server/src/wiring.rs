@@ -1,0 +1,158 @@
+//! The composition root: builds Topsail's object graph from the configuration, once, for the
+//! server (`serve`) and the command line alike.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use domain::services::Services;
+
+use crate::config::Config;
+use crate::events::intake::EventIntake;
+use crate::orchestration::engine::Engine;
+use crate::orchestration::queue::{QueueSettings, RedisQueue, SystemClock};
+use crate::orchestration::stages::StageRegistry;
+use crate::runtime::{
+    BackgroundLoop, CronCheck, EngineWorker, HealthChecks, JenkinsWatch, OutboxRelay, TagPoll,
+    ZombieCheck,
+};
+use crate::store::Store;
+use crate::{StartError, applications, events, executions, infrastructure, integrations};
+use crate::{jenkins, kubernetes, pipelines, registries};
+
+/// Everything a Topsail process is made of.
+pub struct Wired {
+    pub store: Store,
+    pub engine: Arc<Engine>,
+    pub services: Services,
+    pub infrastructure: Arc<infrastructure::Infrastructure>,
+    pub integrations: Arc<integrations::Integrations>,
+    pub intake: EventIntake,
+    jenkins_poll: Duration,
+}
+
+/// Opens the database and applies pending migrations.
+pub async fn open_store(config: &Config) -> Result<Store, StartError> {
+    let url = config.database_url.as_ref().map(|s| s.expose());
+    let store = Store::connect(url, &config.data_dir)
+        .await
+        .map_err(StartError::Database)?;
+    store.migrate().await.map_err(StartError::Migrate)?;
+    Ok(store)
+}
+
+/// Opens storage (migrating it) and builds every part on it. Nothing runs yet.
+pub async fn wire(config: &Config) -> Result<Wired, StartError> {
+    let store = open_store(config).await?;
+    let accounts = kubernetes::Accounts::load(&config.kubernetes).await;
+    let infrastructure = Arc::new(infrastructure::Infrastructure {
+        accounts,
+        cache: kubernetes::cache::InfrastructureCache::new(),
+        store: store.clone(),
+    });
+    let jenkins = jenkins::JenkinsMasters::from_config(&config.jenkins);
+    let engine = engine(&store, config, &infrastructure.accounts, &jenkins).await?;
+    let integrations = Arc::new(integrations::Integrations {
+        jenkins,
+        registries: registries::Registries::from_config(&config.registries),
+    });
+    let services = Services {
+        applications: Arc::new(applications::Applications::new(store.clone())),
+        pipelines: Arc::new(pipelines::Pipelines::new(store.clone())),
+        executions: Arc::new(
+            executions::Executions::new(engine.clone(), store.clone())
+                .with_accounts(infrastructure.accounts.clone()),
+        ),
+        infrastructure: infrastructure.clone(),
+        integrations: integrations.clone(),
+    };
+    Ok(Wired {
+        intake: EventIntake::new(engine.clone()),
+        store,
+        engine,
+        services,
+        infrastructure,
+        integrations,
+        jenkins_poll: Duration::from_millis(config.jenkins.poll_interval_ms.max(100)),
+    })
+}
+
+/// The execution engine, running on the real clock, with the Kubernetes stages on `accounts`
+/// and the Jenkins stage on `jenkins`: its queue in Redis when `redis_url` is set (several
+/// replicas), else in the store's database.
+async fn engine(
+    store: &Store,
+    config: &Config,
+    accounts: &kubernetes::Accounts,
+    jenkins: &jenkins::JenkinsMasters,
+) -> Result<Arc<Engine>, StartError> {
+    let settings = QueueSettings {
+        visibility_timeout: config.queue_visibility_timeout,
+        ..QueueSettings::default()
+    };
+    let stages = StageRegistry::standard()
+        .with_kubernetes(accounts.clone(), Some(store.clone()))
+        .with_jenkins(jenkins.clone());
+    let public_url = config.public_url.clone().unwrap_or_default();
+    let engine = match &config.redis_url {
+        None => Engine::new(store, Arc::new(SystemClock), settings, stages),
+        Some(url) => {
+            let prefix = format!("{}:queue", config.redis_key_prefix);
+            let redis = RedisQueue::connect(url.expose(), &prefix)
+                .await
+                .map_err(|e| StartError::Redis(e.to_string()))?;
+            tracing::info!(prefix = %prefix, "work queue in Redis");
+            Engine::with_queue(
+                store,
+                Arc::new(redis),
+                Arc::new(SystemClock),
+                settings,
+                stages,
+            )
+        }
+    };
+    Ok(Arc::new(engine.with_public_url(&public_url)))
+}
+
+impl Wired {
+    /// The background loops a server runs: the engine's worker and its checks, the account
+    /// health checks, and the trigger sources that poll (only those configured).
+    pub fn background(&self) -> Vec<Arc<dyn BackgroundLoop>> {
+        let mut loops: Vec<Arc<dyn BackgroundLoop>> = vec![
+            Arc::new(EngineWorker(self.engine.clone())),
+            Arc::new(CronCheck::new(self.engine.clone())),
+            Arc::new(OutboxRelay(self.engine.clone())),
+            Arc::new(ZombieCheck(self.engine.clone())),
+            Arc::new(HealthChecks(self.infrastructure.accounts.clone())),
+        ];
+        // Jenkins triggers: watch the jobs they name for completed builds.
+        if !self.integrations.jenkins.is_empty() {
+            loops.push(Arc::new(JenkinsWatch {
+                watcher: events::jenkins::BuildWatcher {
+                    masters: self.integrations.jenkins.clone(),
+                    store: self.store.clone(),
+                    engine: self.engine.clone(),
+                },
+                every: self.jenkins_poll,
+            }));
+        }
+        // Docker triggers: poll watched repositories for new tags (the webhooks' fallback).
+        let poll_every = self
+            .integrations
+            .registries
+            .all()
+            .map(|r| r.poll_interval)
+            .filter(|d| !d.is_zero())
+            .min();
+        if let Some(every) = poll_every {
+            loops.push(Arc::new(TagPoll {
+                events: events::images::ImageEvents {
+                    registries: self.integrations.registries.clone(),
+                    store: self.store.clone(),
+                    engine: self.engine.clone(),
+                },
+                every: every.max(Duration::from_millis(100)),
+            }));
+        }
+        loops
+    }
+}
