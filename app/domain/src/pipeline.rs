@@ -307,12 +307,12 @@ impl PipelineDocument {
             ("keepWaitingPipelines", "boolean"),
             ("disabled", "boolean"),
         ] {
-            let ok = match (self.0.get(key), expected) {
-                (None | Some(Value::Null), _) => true,
-                (Some(Value::Array(_)), "list") => true,
-                (Some(Value::Bool(_)), "boolean") => true,
-                _ => false,
-            };
+            let ok = matches!(
+                (self.0.get(key), expected),
+                (None | Some(Value::Null), _)
+                    | (Some(Value::Array(_)), "list")
+                    | (Some(Value::Bool(_)), "boolean")
+            );
             if !ok {
                 out.push(problem(
                     Severity::Error,

@@ -327,10 +327,11 @@ impl State {
 
     /// `POST .../stop`: the build ends ABORTED at the next tick.
     pub fn stop(&mut self, job: &str, number: u64, by: &str) {
-        if let Some(b) = self.jobs.get_mut(job).and_then(|j| j.build_mut(number)) {
-            if b.building() && b.abort_requested.is_none() {
-                b.abort_requested = Some(by.to_owned());
-            }
+        if let Some(b) = self.jobs.get_mut(job).and_then(|j| j.build_mut(number))
+            && b.building()
+            && b.abort_requested.is_none()
+        {
+            b.abort_requested = Some(by.to_owned());
         }
     }
 

@@ -4,44 +4,20 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use domain::AppError;
 use serde_json::{Value, json};
 
 use super::AppState;
-use crate::jenkins::{JenkinsClient, JenkinsError, MasterHealth};
-use crate::registries::{RegistryClient, RegistryError};
+use super::error::HttpError;
+use crate::jenkins::{JenkinsClient, MasterHealth};
+use crate::registries::RegistryClient;
 
-/// An error in Gate's JSON shape, from what Jenkins or a registry said.
-pub struct ApiError(AppError);
+type Answer<T> = Result<Json<T>, HttpError>;
 
-impl From<JenkinsError> for ApiError {
-    fn from(e: JenkinsError) -> Self {
-        Self(e.into())
-    }
-}
-
-impl From<RegistryError> for ApiError {
-    fn from(e: RegistryError) -> Self {
-        Self(e.into())
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.0.status_code()).unwrap_or(StatusCode::BAD_GATEWAY);
-        (status, Json(json!({"error": status.canonical_reason().unwrap_or("Error"), "message": self.0.to_string(), "status": status.as_u16()}))).into_response()
-    }
-}
-
-type Answer<T> = Result<Json<T>, ApiError>;
-
-fn master(s: &AppState, name: &str) -> Result<std::sync::Arc<JenkinsClient>, ApiError> {
+fn master(s: &AppState, name: &str) -> Result<std::sync::Arc<JenkinsClient>, HttpError> {
     Ok(s.integrations.jenkins.get(name)?.clone())
 }
 
-fn registry(s: &AppState, account: &str) -> Result<std::sync::Arc<RegistryClient>, ApiError> {
+fn registry(s: &AppState, account: &str) -> Result<std::sync::Arc<RegistryClient>, HttpError> {
     Ok(s.integrations.registries.get(account)?.clone())
 }
 

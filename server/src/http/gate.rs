@@ -16,6 +16,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AppState;
+use super::error::HttpError;
 
 /// Finished tasks (`POST /tasks`), kept in memory for `GET /tasks/{id}`: tasks here finish
 /// before the POST answers, so clients only read their outcome.
@@ -50,34 +51,11 @@ impl TaskLog {
     }
 }
 
-/// An error in Spinnaker's JSON shape.
-struct GateError(AppError);
+type Reply = Result<Response, HttpError>;
 
-impl From<AppError> for GateError {
-    fn from(e: AppError) -> Self {
-        Self(e)
-    }
-}
-
-impl IntoResponse for GateError {
-    fn into_response(self) -> Response {
-        let status =
-            StatusCode::from_u16(self.0.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = json!({
-            "error": status.canonical_reason().unwrap_or("Error"),
-            "message": self.0.to_string(),
-            "status": status.as_u16(),
-            "timestamp": chrono::Utc::now().timestamp_millis(),
-        });
-        (status, Json(body)).into_response()
-    }
-}
-
-type Reply = Result<Response, GateError>;
-
-fn app_name(raw: &str) -> Result<ApplicationName, GateError> {
+fn app_name(raw: &str) -> Result<ApplicationName, HttpError> {
     ApplicationName::parse(raw).map_err(|_| {
-        GateError(AppError::NotFound {
+        HttpError::App(AppError::NotFound {
             what: format!("application '{raw}'"),
         })
     })
@@ -198,7 +176,7 @@ async fn save_pipeline(
     Json(body): Json<Value>,
 ) -> Reply {
     let document = PipelineDocument::from_value(body)
-        .map_err(|p| GateError(AppError::invalid(&p.field, &p.message)))?;
+        .map_err(|p| HttpError::App(AppError::invalid(&p.field, &p.message)))?;
     s.services.pipelines.save(&rc, document).await?;
     Ok(StatusCode::OK.into_response())
 }
@@ -318,7 +296,7 @@ async fn judge(
         Some("continue") => true,
         Some("stop") => false,
         _ => {
-            return Err(GateError(AppError::invalid(
+            return Err(HttpError::App(AppError::invalid(
                 "judgmentStatus",
                 "judgmentStatus must be continue or stop",
             )));
@@ -479,7 +457,7 @@ async fn get_task(Extension(tasks): Extension<TaskLog>, Path(id): Path<String>) 
     tasks
         .get(&id)
         .map(|t| Json(t).into_response())
-        .ok_or(GateError(AppError::NotFound {
+        .ok_or(HttpError::App(AppError::NotFound {
             what: format!("task '{id}'"),
         }))
 }

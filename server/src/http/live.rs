@@ -10,16 +10,15 @@ use std::time::Duration;
 
 use axum::Extension;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use domain::ApplicationName;
-use domain::RequestContext;
+use domain::{AppError, ApplicationName, RequestContext};
 use futures_util::stream::Stream;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, mpsc};
 
 use super::AppState;
+use super::error::HttpError;
 use crate::infrastructure::Infrastructure;
 use crate::kubernetes::cache::CacheChange;
 use crate::orchestration::executions::ExecutionChange;
@@ -37,7 +36,7 @@ pub async fn infrastructure(
     Query(q): Query<StreamQuery>,
 ) -> Response {
     let Ok(application) = ApplicationName::parse(&q.application) else {
-        return (StatusCode::NOT_FOUND, "no such application").into_response();
+        return HttpError::not_found(format!("application '{}'", q.application)).into_response();
     };
     let stream = updates(state, application.as_str().to_owned());
     Sse::new(stream)
@@ -121,14 +120,13 @@ pub async fn executions(
     let followed = match (q.application, q.execution) {
         (Some(app), None) => match ApplicationName::parse(&app) {
             Ok(name) => Followed::Application(name),
-            Err(_) => return (StatusCode::NOT_FOUND, "no such application").into_response(),
+            Err(_) => {
+                return HttpError::not_found(format!("application '{app}'")).into_response();
+            }
         },
         (None, Some(id)) if !id.is_empty() => Followed::Execution(id),
         _ => {
-            return (
-                StatusCode::BAD_REQUEST,
-                "give either application or execution",
-            )
+            return HttpError::BadRequest("give either application or execution".into())
                 .into_response();
         }
     };
@@ -150,7 +148,7 @@ async fn executions_event(
     state: &AppState,
     rc: &RequestContext,
     followed: &Followed,
-) -> Result<(String, String), String> {
+) -> Result<(String, String), HttpError> {
     let executions = &state.services.executions;
     let read = match followed {
         Followed::Application(app) => executions
@@ -164,8 +162,8 @@ async fn executions_event(
     };
     match read {
         Ok((name, Ok(json))) => Ok((name.to_owned(), json)),
-        Ok((_, Err(e))) => Err(e.to_string()),
-        Err(e) => Err(serde_json::to_string(&e).unwrap_or_default()),
+        Ok((_, Err(e))) => Err(HttpError::internal(rc, &e)),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -192,9 +190,7 @@ async fn send_executions(
                 }
             }
             Err(failure) => {
-                let _ = tx
-                    .send(Event::default().event("failure").data(failure))
-                    .await;
+                let _ = tx.send(failure.failure_event()).await;
                 return;
             }
         }
@@ -289,23 +285,13 @@ async fn send_build_log(
     rc: RequestContext,
     q: BuildLogQuery,
 ) {
-    let fail = |message: String| {
-        Event::default().event("failure").data(
-            serde_json::to_string(&domain::AppError::Unavailable { message }).unwrap_or_default(),
-        )
-    };
+    let fail = |message: String| HttpError::from(AppError::Unavailable { message }).failure_event();
     // Wait until the stage has a build.
     let (master, job, number) = loop {
         let execution = match state.services.executions.get(&rc, &q.execution).await {
             Ok(e) => e,
             Err(e) => {
-                let _ = tx
-                    .send(
-                        Event::default()
-                            .event("failure")
-                            .data(serde_json::to_string(&e).unwrap_or_default()),
-                    )
-                    .await;
+                let _ = tx.send(HttpError::from(e).failure_event()).await;
                 return;
             }
         };
@@ -340,7 +326,7 @@ async fn send_build_log(
     let client = match state.integrations.jenkins.get(&master) {
         Ok(c) => c.clone(),
         Err(e) => {
-            let _ = tx.send(fail(e.to_string())).await;
+            let _ = tx.send(HttpError::from(e).failure_event()).await;
             return;
         }
     };
@@ -385,7 +371,7 @@ async fn send_build_log(
             }
             Err(e) if e.is_transient() => {}
             Err(e) => {
-                let _ = tx.send(fail(e.to_string())).await;
+                let _ = tx.send(HttpError::from(e).failure_event()).await;
                 return;
             }
         }

@@ -3,6 +3,7 @@
 
 mod builds;
 mod door;
+mod error;
 mod gate;
 mod live;
 mod metrics;
@@ -21,6 +22,7 @@ use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::services::ServeDir;
 
+pub use error::HttpError;
 pub use metrics::Metrics;
 
 use crate::events::intake::EventIntake;

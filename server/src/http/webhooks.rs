@@ -4,12 +4,12 @@
 
 use axum::Json;
 use axum::extract::{Extension, Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use domain::RequestContext;
 use serde_json::{Value, json};
 
 use super::AppState;
+use super::error::HttpError;
 use crate::events::triggers::WebhookReceived;
 
 /// Headers senders use to name a delivery (a redelivery carries the same value).
@@ -41,11 +41,7 @@ pub async fn webhook(
     };
     let received = match s.intake.receive(&event).await {
         Ok(received) => received,
-        Err(e) => {
-            tracing::error!(request_id = %rc.request_id, error = %e, "starting webhook-triggered pipelines");
-            let body = json!({"eventProcessed": false, "error": format!("internal error (request id {})", rc.request_id)});
-            return (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response();
-        }
+        Err(e) => return HttpError::from_engine(&rc, e).into_response(),
     };
     let refused: Vec<Value> = received
         .refused
@@ -68,20 +64,20 @@ pub async fn registry(
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let Ok(client) = s.integrations.registries.get(&account) else {
-        return (StatusCode::NOT_FOUND, Json(json!({"error": "Not Found", "message": format!("no registry account named '{account}'")}))).into_response();
+    let client = match s.integrations.registries.get(&account) {
+        Ok(client) => client,
+        Err(e) => return HttpError::from(e).into_response(),
     };
     let authorization = headers.get("authorization").and_then(|v| v.to_str().ok());
     if !client.accepts_webhook(authorization) {
         tracing::warn!(request_id = %rc.request_id, %account, "a registry notification without the account's secret was refused");
-        return (StatusCode::UNAUTHORIZED, Json(json!({"error": "Unauthorized", "message": "the notification does not carry this account's webhook secret"}))).into_response();
+        return HttpError::Unauthorized(
+            "the notification does not carry this account's webhook secret".into(),
+        )
+        .into_response();
     }
     let Ok(payload) = serde_json::from_slice::<Value>(&body) else {
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(json!({"error": "Bad Request", "message": "the body is not JSON"})),
-        )
-            .into_response();
+        return HttpError::BadRequest("the body is not JSON".into()).into_response();
     };
     let images: Vec<crate::registries::Image> = crate::events::images::pushed_images(&payload)
         .into_iter()
@@ -99,11 +95,7 @@ pub async fn registry(
             Json(json!({"eventProcessed": true, "pushes": images.len(), "executionIds": started}))
                 .into_response()
         }
-        Err(e) => {
-            // The registry retries failed deliveries; the run ids make a retry start nothing twice.
-            tracing::error!(request_id = %rc.request_id, error = %e, "starting image-triggered pipelines");
-            let body = json!({"eventProcessed": false, "error": format!("internal error (request id {})", rc.request_id)});
-            (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
-        }
+        // The registry retries failed deliveries; the run ids make a retry start nothing twice.
+        Err(e) => HttpError::from_engine(&rc, e).into_response(),
     }
 }

@@ -88,33 +88,3 @@ impl JenkinsMasters {
         out
     }
 }
-
-impl From<JenkinsError> for domain::AppError {
-    /// Missing things are "not found"; what Jenkins refuses is a conflict; the rest means
-    /// Jenkins is not answering as it should. The messages name no secret.
-    fn from(e: JenkinsError) -> Self {
-        use domain::AppError;
-        match &e {
-            JenkinsError::NoSuchMaster(name) => AppError::NotFound {
-                what: format!("Jenkins master '{name}'"),
-            },
-            JenkinsError::NoSuchJob { job, .. } => AppError::NotFound {
-                what: format!("job '{job}'"),
-            },
-            JenkinsError::NoSuchBuild { job, number, .. } => AppError::NotFound {
-                what: format!("build {number} of '{job}'"),
-            },
-            JenkinsError::QueueItemGone { id, .. } => AppError::NotFound {
-                what: format!("queue item {id}"),
-            },
-            JenkinsError::Disabled { .. }
-            | JenkinsError::NotParameterized { .. }
-            | JenkinsError::Rejected { .. } => AppError::Conflict {
-                message: e.to_string(),
-            },
-            _ => AppError::Unavailable {
-                message: e.to_string(),
-            },
-        }
-    }
-}

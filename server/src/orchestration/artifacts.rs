@@ -188,7 +188,7 @@ mod tests {
         ];
         let got = resolve(
             &[expected(json!({"usePriorArtifact": true}))],
-            &[other.clone()],
+            std::slice::from_ref(&other),
             &prior,
         )
         .unwrap();

@@ -30,21 +30,6 @@ pub enum RegistryError {
     BadAnswer { account: String, reason: String },
 }
 
-impl From<RegistryError> for domain::AppError {
-    fn from(e: RegistryError) -> Self {
-        use domain::AppError;
-        match &e {
-            RegistryError::NoSuchAccount(name) => AppError::NotFound {
-                what: format!("registry account '{name}'"),
-            },
-            RegistryError::NotFound { what, .. } => AppError::NotFound { what: what.clone() },
-            _ => AppError::Unavailable {
-                message: e.to_string(),
-            },
-        }
-    }
-}
-
 /// An image: repository, tag and digest, and the `docker/image` artifact it becomes.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
