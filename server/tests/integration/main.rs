@@ -5,6 +5,7 @@
 mod support;
 
 mod api;
+mod architecture_doc;
 mod cli;
 mod engine;
 mod executions_api;
