@@ -497,3 +497,68 @@ async fn a_webhook_starts_the_pipelines_whose_constraints_it_meets() {
     assert_eq!(done["stages"][0]["outputs"]["image"], "shop:1.4");
     s.stop().await;
 }
+
+/// A webhook sender that redelivers (same delivery id) starts one run; a POST without a
+/// delivery id is a new event each time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redelivered_webhook_starts_one_run() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let (status, body) = call(
+        &s.client,
+        &s.base,
+        "applications/create",
+        json!({"input": {"name": "shop", "ownerEmail": "ops@example.com"}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let pipeline = json!({"application": "shop", "name": "On push",
+        "triggers": [{"type": "webhook", "source": "ci", "enabled": true}],
+        "stages": [{"refId": "1", "type": "wait", "name": "W", "waitTime": 0}]});
+    let (status, body) = call(
+        &s.client,
+        &s.base,
+        "pipelines/save",
+        json!({"pipeline": pipeline}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let post = |delivery: Option<&'static str>| {
+        let mut request = s
+            .client
+            .post(format!("{}/webhooks/webhook/ci", s.base))
+            .json(&json!({"branch": "main"}));
+        if let Some(d) = delivery {
+            request = request.header("X-GitHub-Delivery", d);
+        }
+        async move {
+            let r = request.send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            r.json::<Value>().await.unwrap()["executionIds"]
+                .as_array()
+                .unwrap()
+                .len()
+        }
+    };
+    assert_eq!(post(Some("delivery-1")).await, 1);
+    assert_eq!(
+        post(Some("delivery-1")).await,
+        0,
+        "the redelivery starts nothing"
+    );
+    assert_eq!(post(Some("delivery-2")).await, 1);
+    assert_eq!(post(None).await, 1);
+    assert_eq!(
+        post(None).await,
+        1,
+        "without a delivery id every POST is an event"
+    );
+    let (_, list) = call(
+        &s.client,
+        &s.base,
+        "executions/list",
+        json!({"application": "shop"}),
+    )
+    .await;
+    assert_eq!(list.as_array().unwrap().len(), 4, "{list}");
+    s.stop().await;
+}
