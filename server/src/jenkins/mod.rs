@@ -3,16 +3,20 @@
 //! stage and trigger then refuse with "no Jenkins master named …".
 
 mod client;
+mod model;
+mod properties;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::Serialize;
 
-pub use client::{
-    Artifact, BuildInfo, JenkinsClient, JenkinsError, JobDetails, JobSummary, LogChunk,
-    ParameterDefinition, QueueState, job_path, parse_properties,
+pub use client::{JenkinsClient, job_path};
+pub use model::{
+    Artifact, BuildInfo, JenkinsError, JobDetails, JobSummary, LogChunk, ParameterDefinition,
+    QueueState,
 };
+pub use properties::parse_properties;
 
 use crate::config::JenkinsConfig;
 

@@ -1,0 +1,127 @@
+//! The Executions tab and the execution page: start a pipeline (with its parameters), watch
+//! executions (rendered on the server, then live by server-sent events), answer manual
+//! judgments, cancel, pause, resume, restart a failed stage, and try expressions against an
+//! execution.
+
+mod graph;
+mod live;
+mod page;
+mod stage_details;
+mod start;
+mod tab;
+
+use leptos::prelude::*;
+
+use super::{ErrorBanner, format_time};
+use crate::api::{cancel_execution, judge_stage, pause_execution, resume_execution};
+use crate::model::execution::{Execution, Stage, Status};
+
+pub(crate) use live::live_executions;
+pub use page::ExecutionPage;
+pub use tab::ExecutionsTab;
+
+fn ms_to_text(ms: Option<i64>) -> String {
+    ms.and_then(chrono::DateTime::from_timestamp_millis)
+        .map(|t| format_time(&t))
+        .unwrap_or_default()
+}
+
+fn duration_text(start: Option<i64>, end: Option<i64>) -> String {
+    match (start, end) {
+        (Some(s), Some(e)) if e >= s => {
+            let secs = (e - s) / 1000;
+            if secs >= 60 {
+                format!("{}m {:02}s", secs / 60, secs % 60)
+            } else {
+                format!("{}.{:01}s", secs, ((e - s) % 1000) / 100)
+            }
+        }
+        (Some(_), None) => "running".into(),
+        _ => String::new(),
+    }
+}
+
+#[component]
+fn StatusBadge(status: Status) -> impl IntoView {
+    view! { <span class=format!("status status-{}", status.as_str())>{status.as_str()}</span> }
+}
+
+/// Cancel, pause and resume, as the execution's state allows.
+#[component]
+fn ExecutionControls(execution: Execution, on_change: Callback<()>) -> impl IntoView {
+    let id = execution.id.clone();
+    let act = Action::new(move |what: &&'static str| {
+        let (id, what) = (id.clone(), *what);
+        async move {
+            match what {
+                "cancel" => cancel_execution(id, None).await,
+                "pause" => pause_execution(id).await,
+                _ => resume_execution(id).await,
+            }
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(())) = act.value().get() {
+            on_change.run(());
+        }
+    });
+    let status = execution.status;
+    view! {
+        <span class="controls">
+            {(status == Status::Running).then(|| view! {
+                <button class="button small-button" on:click=move |_| { act.dispatch("pause"); }>"Pause"</button>
+            })}
+            {(status == Status::Paused).then(|| view! {
+                <button class="button small-button" on:click=move |_| { act.dispatch("resume"); }>"Resume"</button>
+            })}
+            {(!status.is_complete()).then(|| view! {
+                <button class="button small-button" on:click=move |_| { act.dispatch("cancel"); }>"Cancel"</button>
+            })}
+            {move || act.value().get().and_then(Result::err).map(|error| view! { <ErrorBanner error /> })}
+        </span>
+    }
+}
+
+/// Who decided a manual judgment, and how ("continue by carol: promote").
+fn judgment_text(stage: &Stage) -> Option<String> {
+    let j = stage.judgment()?;
+    let decision = j.decision.map(|d| d.as_str()).unwrap_or("judged");
+    let input = j.input.map(|i| format!(": {i}")).unwrap_or_default();
+    Some(format!("{decision} by {}{input}", j.by))
+}
+
+fn stage_error(stage: &Stage) -> Option<String> {
+    stage.failure().map(str::to_owned)
+}
+
+/// Continue / Stop for a manual judgment stage that waits for one (nothing otherwise).
+#[component]
+fn JudgmentButtons(execution: String, stage: Stage, on_change: Callback<()>) -> impl IntoView {
+    let awaiting = stage.awaits_judgment();
+    let judge = Action::new({
+        let (execution, stage_id) = (execution.clone(), stage.id.clone());
+        move |judgment: &String| {
+            judge_stage(execution.clone(), stage_id.clone(), judgment.clone(), None)
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(())) = judge.value().get() {
+            on_change.run(());
+        }
+    });
+    let instructions = stage
+        .context
+        .get("instructions")
+        .and_then(|v| v.as_str())
+        .map(str::to_owned);
+    view! {
+        {awaiting.then(|| view! {
+            <span class="judgment">
+                {instructions.map(|i| view! { <span class="muted">{i}</span> })}
+                <button class="button primary small-button" on:click=move |_| { judge.dispatch("continue".into()); }>"Continue"</button>
+                <button class="button danger small-button" on:click=move |_| { judge.dispatch("stop".into()); }>"Stop"</button>
+            </span>
+        })}
+        {move || judge.value().get().and_then(Result::err).map(|error| view! { <ErrorBanner error /> })}
+    }
+}
