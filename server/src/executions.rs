@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use domain::execution::{Execution, PlannedChange, StageType, Status};
+use domain::execution::{Execution, PlannedChange, StageId, StageType, Status};
 use domain::services::ExecutionService;
 use domain::{AppError, ApplicationName, RequestContext};
 use serde_json::{Value, json};
@@ -310,7 +310,7 @@ impl ExecutionService for Executions {
                 message: format!("stage '{}' is not waiting for a judgment", judgment.name),
             });
         }
-        let next: Vec<String> = execution
+        let next: Vec<StageId> = execution
             .downstream_of(&judgment.ref_id)
             .filter(|s| s.stage_type == StageType::DeployManifest)
             .map(|s| s.id.clone())

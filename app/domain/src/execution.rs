@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+pub use crate::ids::{ExecutionId, PipelineId, StageId};
 pub use crate::stage_types::StageType;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -71,7 +72,7 @@ pub struct Task {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Stage {
-    pub id: String,
+    pub id: StageId,
     pub ref_id: String,
     #[serde(rename = "type")]
     pub stage_type: StageType,
@@ -245,9 +246,9 @@ impl Stage {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Execution {
-    pub id: String,
+    pub id: ExecutionId,
     pub application: String,
-    pub pipeline_config_id: Option<String>,
+    pub pipeline_config_id: Option<PipelineId>,
     pub name: String,
     pub status: Status,
     pub build_time: i64,

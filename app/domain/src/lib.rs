@@ -13,6 +13,7 @@
 mod application;
 mod error;
 pub mod execution;
+pub mod ids;
 pub mod infrastructure;
 pub mod integrations;
 pub mod notifications;

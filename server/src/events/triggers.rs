@@ -63,7 +63,7 @@ impl TriggerEvent for PipelineEnded {
     }
 
     fn key(&self) -> Vec<String> {
-        vec![self.0.id.clone()]
+        vec![self.0.id.to_string()]
     }
 
     fn fire(&self, _: &PipelineDocument, t: &Map<String, Value>) -> Vec<Firing> {

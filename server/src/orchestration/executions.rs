@@ -120,7 +120,7 @@ impl ExecutionStore {
     fn announce(&self, execution: &Execution) {
         // Nobody listening is fine.
         let _ = self.changes.send(ExecutionChange {
-            id: execution.id.clone(),
+            id: execution.id.to_string(),
             application: execution.application.clone(),
         });
     }
@@ -241,9 +241,9 @@ impl ExecutionStore {
     ) -> Result<bool, ExecutionStoreError> {
         let txn = self.db.begin().await?;
         let new = row::ActiveModel {
-            id: Set(execution.id.clone()),
+            id: Set(execution.id.to_string()),
             application: Set(execution.application.clone()),
-            pipeline_config_id: Set(execution.pipeline_config_id.clone()),
+            pipeline_config_id: Set(execution.pipeline_config_id.clone().map(String::from)),
             status: Set(status_text(execution)),
             version: Set(1),
             document: Set(document(execution)),

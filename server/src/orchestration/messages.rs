@@ -1,6 +1,7 @@
 //! The messages that drive executions. They carry ids only: everything else is read from the
 //! store when the message is handled, so a message delivered twice or late does no harm.
 
+use domain::ids::{ExecutionId, StageId};
 use domain::notifications::NotificationEvent;
 use serde::{Deserialize, Serialize};
 
@@ -12,52 +13,52 @@ use serde::{Deserialize, Serialize};
 )]
 pub enum Message {
     StartExecution {
-        execution: String,
+        execution: ExecutionId,
     },
     StartStage {
-        execution: String,
-        stage: String,
+        execution: ExecutionId,
+        stage: StageId,
     },
     RunTask {
-        execution: String,
-        stage: String,
+        execution: ExecutionId,
+        stage: StageId,
         task: String,
     },
     CompleteStage {
-        execution: String,
-        stage: String,
+        execution: ExecutionId,
+        stage: StageId,
     },
     CompleteExecution {
-        execution: String,
+        execution: ExecutionId,
     },
     CancelExecution {
-        execution: String,
+        execution: ExecutionId,
     },
     PauseExecution {
-        execution: String,
+        execution: ExecutionId,
     },
     ResumeExecution {
-        execution: String,
+        execution: ExecutionId,
     },
     RestartStage {
-        execution: String,
-        stage: String,
+        execution: ExecutionId,
+        stage: StageId,
     },
     /// The execution finished: start the pipelines whose pipeline triggers wait for it.
     StartTriggeredPipelines {
-        execution: String,
+        execution: ExecutionId,
     },
     /// A running stage was canceled: tell what it started to stop (a child pipeline, a job).
     StopCanceledStage {
-        execution: String,
-        stage: String,
+        execution: ExecutionId,
+        stage: StageId,
     },
     /// Send notification `target` (of the stage's own list when `own_stage`, else the
     /// pipeline's) about `event`; `attempt` counts from 1.
     Notify {
-        execution: String,
+        execution: ExecutionId,
         event: NotificationEvent,
-        stage: Option<String>,
+        stage: Option<StageId>,
         own_stage: bool,
         target: usize,
         attempt: u32,

@@ -14,7 +14,8 @@
 use std::time::Duration;
 
 use domain::execution::{
-    DeliveryState, Execution, JudgmentDecision, NotificationDelivery, Stage, StageType, Status,
+    DeliveryState, Execution, JudgmentDecision, NotificationDelivery, Stage, StageId, StageType,
+    Status,
 };
 use domain::notifications::NotificationEvent;
 use serde_json::{Map, Value, json};
@@ -29,7 +30,7 @@ pub const FIRST_RETRY: Duration = Duration::from_secs(2);
 /// What an execution looked like before a step: its status and each stage's.
 pub struct Before {
     status: Status,
-    stages: Vec<(String, Status)>,
+    stages: Vec<(StageId, Status)>,
 }
 
 impl Before {
@@ -87,7 +88,7 @@ pub fn events(before: &Before, after: &Execution) -> Vec<Message> {
         let pipeline_level = listeners(&after.notifications, event)
             .into_iter()
             .map(|i| (None, i));
-        let stage_level: Vec<(Option<String>, usize)> = match stage {
+        let stage_level: Vec<(Option<StageId>, usize)> = match stage {
             Some(s) => listeners(&stage_notifications(s), event)
                 .into_iter()
                 .map(|i| (Some(s.id.clone()), i))

@@ -425,23 +425,23 @@ async fn duplicate_messages_change_nothing(w: World) {
     let stage = done.stages[0].id.clone();
     for m in [
         Message::StartExecution {
-            execution: id.clone(),
+            execution: id.as_str().into(),
         },
         Message::StartStage {
-            execution: id.clone(),
+            execution: id.as_str().into(),
             stage: stage.clone(),
         },
         Message::RunTask {
-            execution: id.clone(),
+            execution: id.as_str().into(),
             stage: stage.clone(),
             task: "1".into(),
         },
         Message::CompleteStage {
-            execution: id.clone(),
+            execution: id.as_str().into(),
             stage,
         },
         Message::CompleteExecution {
-            execution: id.clone(),
+            execution: id.as_str().into(),
         },
     ] {
         w.engine.queue().push(&m, Duration::ZERO).await.unwrap();
@@ -836,7 +836,7 @@ async fn a_finished_pipeline_starts_the_pipelines_that_wait_for_it(w: World) {
         .queue()
         .push(
             &Message::StartTriggeredPipelines {
-                execution: id.clone(),
+                execution: id.as_str().into(),
             },
             Duration::ZERO,
         )

@@ -39,7 +39,7 @@ pub(super) fn PipelineGraph(
         };
         let kind = stage.stage_type.clone();
         let name: String = if stage.name.chars().count() > 22 { format!("{}…", stage.name.chars().take(21).collect::<String>()) } else { stage.name.clone() };
-        let id = stage.id.clone();
+        let id = stage.id.to_string();
         let status = stage.status;
         let is_selected = {
             let id = id.clone();

@@ -49,7 +49,7 @@ fn StatusBadge(status: Status) -> impl IntoView {
 /// Cancel, pause and resume, as the execution's state allows.
 #[component]
 fn ExecutionControls(execution: Execution, on_change: Callback<()>) -> impl IntoView {
-    let id = execution.id.clone();
+    let id = execution.id.to_string();
     let act = Action::new(move |what: &&'static str| {
         let (id, what) = (id.clone(), *what);
         async move {
@@ -99,7 +99,7 @@ fn stage_error(stage: &Stage) -> Option<String> {
 fn JudgmentButtons(execution: String, stage: Stage, on_change: Callback<()>) -> impl IntoView {
     let awaiting = stage.awaits_judgment();
     let judge = Action::new({
-        let (execution, stage_id) = (execution.clone(), stage.id.clone());
+        let (execution, stage_id) = (execution.clone(), stage.id.to_string());
         move |judgment: &String| {
             judge_stage(execution.clone(), stage_id.clone(), judgment.clone(), None)
         }

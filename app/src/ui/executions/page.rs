@@ -91,7 +91,7 @@ fn ExecutionDetails(
     selected: RwSignal<Option<String>>,
     now: RwSignal<Option<i64>>,
 ) -> impl IntoView {
-    let id = execution.id.clone();
+    let id = execution.id.to_string();
     view! {
         <article class="execution" data-execution=id.clone() data-status=execution.status.as_str()>
             <header>
@@ -122,7 +122,7 @@ fn StageDetailRow(execution: String, stage: Stage, on_change: Callback<()>) -> i
         Status::Terminal | Status::Stopped | Status::Canceled | Status::FailedContinue
     );
     let restart = Action::new({
-        let (execution, stage_id) = (execution.clone(), stage.id.clone());
+        let (execution, stage_id) = (execution.clone(), stage.id.to_string());
         move |()| restart_stage(execution.clone(), stage_id.clone())
     });
     Effect::new(move |_| {
@@ -176,7 +176,7 @@ fn JudgmentPanel(execution: String, stage: Stage, on_change: Callback<()>) -> im
         .collect();
     let input = RwSignal::new(choices.first().cloned().unwrap_or_default());
     let judge = Action::new({
-        let (execution, stage_id) = (execution.clone(), stage.id.clone());
+        let (execution, stage_id) = (execution.clone(), stage.id.to_string());
         move |judgment: &String| {
             let chosen = Some(input.get_untracked()).filter(|i| !i.is_empty());
             judge_stage(
@@ -194,7 +194,7 @@ fn JudgmentPanel(execution: String, stage: Stage, on_change: Callback<()>) -> im
     });
     let preview = Resource::new(
         {
-            let (execution, stage_id) = (execution.clone(), stage.id.clone());
+            let (execution, stage_id) = (execution.clone(), stage.id.to_string());
             move || (execution.clone(), stage_id.clone())
         },
         |(id, stage_id)| judgment_preview(id, stage_id),
@@ -283,7 +283,7 @@ fn builds_of(execution: &Execution) -> Vec<BuildRef> {
         .filter_map(|s| {
             let info = s.build_info()?;
             Some(BuildRef {
-                stage_id: s.id.clone(),
+                stage_id: s.id.to_string(),
                 stage: s.name.clone(),
                 number: info.number,
                 url: info.url,

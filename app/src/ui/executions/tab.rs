@@ -43,7 +43,7 @@ pub fn ExecutionsTab() -> impl IntoView {
 
 #[component]
 fn ExecutionCard(execution: Execution, on_change: Callback<()>) -> impl IntoView {
-    let id = execution.id.clone();
+    let id = execution.id.to_string();
     let href = format!(
         "/applications/{}/executions/{}",
         execution.application, execution.id

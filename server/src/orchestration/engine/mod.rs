@@ -232,7 +232,7 @@ impl Engine {
             id,
             |e| {
                 (e.status == Status::Running).then(|| Message::PauseExecution {
-                    execution: id.to_owned(),
+                    execution: id.into(),
                 })
             },
             "is not running",
@@ -245,7 +245,7 @@ impl Engine {
             id,
             |e| {
                 (e.status == Status::Paused).then(|| Message::ResumeExecution {
-                    execution: id.to_owned(),
+                    execution: id.into(),
                 })
             },
             "is not paused",
@@ -262,8 +262,8 @@ impl Engine {
                     .filter(|s| may_restart(s.status))
                     .filter(|_| e.status != Status::Paused)
                     .map(|_| Message::RestartStage {
-                        execution: id.to_owned(),
-                        stage: stage_id.to_owned(),
+                        execution: id.into(),
+                        stage: stage_id.into(),
                     })
             },
             "has no failed stage with that id to restart",

@@ -105,7 +105,7 @@ impl Engine {
                 let transition = self.apply(&mut execution, &message).await?;
                 changed |= transition.changed;
                 for (next, delay) in transition.follow_ups {
-                    if delay.is_zero() && next.execution() == execution.id && next.chains_locally()
+                    if delay.is_zero() && execution.id == next.execution() && next.chains_locally()
                     {
                         pending.push_back(next);
                     } else {

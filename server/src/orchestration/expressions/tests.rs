@@ -3,7 +3,7 @@ use domain::execution::Status;
 
 fn stage(ref_id: &str, name: &str, stage_type: &str, context: Value, outputs: Value) -> Stage {
     Stage {
-        id: format!("s{ref_id}"),
+        id: format!("s{ref_id}").into(),
         ref_id: ref_id.into(),
         stage_type: stage_type.into(),
         name: name.into(),

@@ -1,7 +1,7 @@
 //! `CompleteStage`: a stage whose tasks are done ends with a status from its tasks and failure
 //! options; what may start next starts, or the execution completes.
 
-use domain::execution::{Execution, Stage, Status};
+use domain::execution::{Execution, Stage, StageId, Status};
 
 use super::Transition;
 use crate::orchestration::messages::Message;
@@ -57,7 +57,7 @@ pub(super) fn after_stage_finished(
     mut t: Transition,
 ) -> Transition {
     let id = execution.id.clone();
-    let startable: Vec<String> = execution
+    let startable: Vec<StageId> = execution
         .downstream_of(ref_id)
         .filter(|d| execution.is_startable(d))
         .map(|d| d.id.clone())

@@ -55,7 +55,7 @@ pub fn record_judgment(
     Ok(task
         .map(|task| Message::RunTask {
             execution: id,
-            stage: stage_id.to_owned(),
+            stage: stage_id.into(),
             task,
         })
         .into_iter()
@@ -190,6 +190,6 @@ pub fn restart_stage(execution: &mut Execution, stage_id: &str, message: &Messag
     tracing::info!(execution = %execution.id, stage = stage_id, "stage restarted");
     Transition::changed().then(Message::StartStage {
         execution: execution.id.clone(),
-        stage: stage_id.to_owned(),
+        stage: stage_id.into(),
     })
 }

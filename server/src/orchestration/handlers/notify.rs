@@ -2,7 +2,7 @@
 //! worker sends it (through the `NotificationSender` port); its outcome is recorded on the
 //! execution and a failure schedules the next attempt. It never changes how the run goes.
 
-use domain::execution::{DeliveryState, Execution, NotificationDelivery};
+use domain::execution::{DeliveryState, Execution, NotificationDelivery, StageId};
 use domain::notifications::NotificationEvent;
 use serde_json::Value;
 
@@ -17,7 +17,7 @@ pub struct NotificationRequest {
     pub address: String,
     pub body: Value,
     pub event: NotificationEvent,
-    pub stage_id: Option<String>,
+    pub stage_id: Option<StageId>,
     pub stage_name: Option<String>,
     pub own_stage: bool,
     pub target: usize,
@@ -101,7 +101,7 @@ pub fn record_notification(
         execution,
         NotificationDelivery {
             event: request.event.to_string(),
-            stage_id: request.stage_id.clone(),
+            stage_id: request.stage_id.as_ref().map(|s| s.to_string()),
             stage: request.stage_name,
             own_stage: request.own_stage,
             target: request.target,

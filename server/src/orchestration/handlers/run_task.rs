@@ -84,7 +84,7 @@ pub fn apply_task_result(
     let execution_id = execution.id.clone();
     let complete = Message::CompleteStage {
         execution: execution_id.clone(),
-        stage: stage_id.to_owned(),
+        stage: stage_id.into(),
     };
     let Some(stage) = execution.stage_mut(stage_id) else {
         return Transition::default();
@@ -109,7 +109,7 @@ pub fn apply_task_result(
             };
             let again = Message::RunTask {
                 execution: execution_id,
-                stage: stage_id.to_owned(),
+                stage: stage_id.into(),
                 task: task_id.to_owned(),
             };
             Transition::changed().then_after(again, check_again_in)
@@ -124,7 +124,7 @@ pub fn apply_task_result(
             let next = match stage.tasks.get(index + 1) {
                 Some(next) => Message::RunTask {
                     execution: execution_id,
-                    stage: stage_id.to_owned(),
+                    stage: stage_id.into(),
                     task: next.id.clone(),
                 },
                 None => complete,

@@ -1,7 +1,7 @@
 //! `StartExecution`: a new run starts its initial stages, or waits while another run of its
 //! pipeline is running (`limitConcurrent`). Also how a run is made from its pipeline.
 
-use domain::execution::{Execution, Stage, StageType, Status};
+use domain::execution::{Execution, PipelineId, Stage, StageId, StageType, Status};
 use domain::pipeline::PipelineDocument;
 use serde_json::{Map, Value};
 
@@ -58,7 +58,7 @@ pub fn start_execution(
     execution.start_time = Some(now);
     let id = execution.id.clone();
     let mut t = Transition::changed();
-    let initial: Vec<String> = execution.initial_stages().map(|s| s.id.clone()).collect();
+    let initial: Vec<StageId> = execution.initial_stages().map(|s| s.id.clone()).collect();
     if initial.is_empty() {
         return t.then(Message::CompleteExecution { execution: id });
     }
@@ -119,7 +119,7 @@ pub fn new_execution(
             })
             .unwrap_or_default();
         stages.push(Stage {
-            id: stage_id(i),
+            id: stage_id(i).into(),
             ref_id,
             stage_type,
             name: text("name"),
@@ -133,9 +133,9 @@ pub fn new_execution(
         });
     }
     Ok(Execution {
-        id: id.to_owned(),
+        id: id.into(),
         application: pipeline.application().to_owned(),
-        pipeline_config_id: pipeline.id().map(str::to_owned),
+        pipeline_config_id: pipeline.id().map(PipelineId::from),
         name: pipeline.name().to_owned(),
         status: Status::NotStarted,
         build_time: now,

@@ -34,7 +34,7 @@ pub fn start_stage(
     let execution_id = execution.id.clone();
     let complete = Message::CompleteStage {
         execution: execution_id.clone(),
-        stage: stage_id.to_owned(),
+        stage: stage_id.into(),
     };
     let stage = execution.stage_mut(stage_id).expect("found above");
     stage.start_time = Some(now);
@@ -71,7 +71,7 @@ pub fn start_stage(
     let next = match stage.tasks.first() {
         Some(first) => Message::RunTask {
             execution: execution_id,
-            stage: stage_id.to_owned(),
+            stage: stage_id.into(),
             task: first.id.clone(),
         },
         None => complete,

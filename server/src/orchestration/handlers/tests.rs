@@ -145,7 +145,7 @@ fn label(m: &Message) -> String {
     }
 }
 
-fn id() -> String {
+fn id() -> domain::ids::ExecutionId {
     "e1".into()
 }
 
