@@ -34,7 +34,7 @@ pub trait BackgroundLoop: Send + Sync + 'static {
 pub struct LoopRestarts(Mutex<BTreeMap<&'static str, u64>>);
 
 impl LoopRestarts {
-    fn count(&self, name: &'static str) {
+    pub fn count(&self, name: &'static str) {
         let mut counts = self.0.lock().unwrap_or_else(|p| p.into_inner());
         *counts.entry(name).or_default() += 1;
     }

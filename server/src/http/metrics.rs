@@ -144,6 +144,18 @@ mod tests {
     }
 
     #[test]
+    fn background_loop_restarts_are_exported_by_loop() {
+        let m = Metrics::default();
+        m.loops.count("cron");
+        m.loops.count("cron");
+        let text = m.render();
+        assert!(
+            text.contains("topsail_background_loop_restarts_total{loop=\"cron\"} 2\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn label_values_are_escaped() {
         assert_eq!(escape("a\"b\\c"), "a\\\"b\\\\c");
     }

@@ -11,6 +11,12 @@ use support::{Backend, TestServer, TopsailProcess, call, eventually};
 const DEADLINE: Duration = Duration::from_secs(30);
 
 async fn setup(base: &str, client: &reqwest::Client, stages: Value) {
+    let pipeline = json!({"application": "shop", "name": "P", "stages": stages});
+    setup_pipeline(base, client, pipeline).await;
+}
+
+/// The application `shop` with `pipeline` saved in it.
+async fn setup_pipeline(base: &str, client: &reqwest::Client, pipeline: Value) {
     let (status, body) = call(
         client,
         base,
@@ -23,7 +29,7 @@ async fn setup(base: &str, client: &reqwest::Client, stages: Value) {
         client,
         base,
         "pipelines/save",
-        json!({"pipeline": {"application": "shop", "name": "P", "stages": stages}}),
+        json!({"pipeline": pipeline}),
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -503,25 +509,10 @@ async fn a_webhook_starts_the_pipelines_whose_constraints_it_meets() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redelivered_webhook_starts_one_run() {
     let s = TestServer::start(Backend::Sqlite).await;
-    let (status, body) = call(
-        &s.client,
-        &s.base,
-        "applications/create",
-        json!({"input": {"name": "shop", "ownerEmail": "ops@example.com"}}),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
     let pipeline = json!({"application": "shop", "name": "On push",
         "triggers": [{"type": "webhook", "source": "ci", "enabled": true}],
         "stages": [{"refId": "1", "type": "wait", "name": "W", "waitTime": 0}]});
-    let (status, body) = call(
-        &s.client,
-        &s.base,
-        "pipelines/save",
-        json!({"pipeline": pipeline}),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
+    setup_pipeline(&s.base, &s.client, pipeline).await;
     let post = |delivery: Option<&'static str>| {
         let mut request = s
             .client
