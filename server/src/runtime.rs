@@ -100,16 +100,24 @@ impl Supervisor {
         self.tasks.push((name, task));
     }
 
-    /// Stops every loop after its current turn (ending one that takes too long).
+    /// Stops every loop after its current turn; those still busy after [`STOP_WITHIN`] (one
+    /// deadline for all) are ended.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
-        for (name, mut task) in self.tasks {
-            if tokio::time::timeout(STOP_WITHIN, &mut task).await.is_err() {
-                tracing::warn!(
-                    background_loop = name,
-                    "a background loop did not stop in time; ending it"
-                );
-                task.abort();
+        let (names, tasks): (Vec<_>, Vec<_>) = self.tasks.into_iter().unzip();
+        let aborts: Vec<_> = tasks.iter().map(JoinHandle::abort_handle).collect();
+        if tokio::time::timeout(STOP_WITHIN, futures_util::future::join_all(tasks))
+            .await
+            .is_err()
+        {
+            for (name, abort) in names.into_iter().zip(aborts) {
+                if !abort.is_finished() {
+                    tracing::warn!(
+                        background_loop = name,
+                        "a background loop did not stop in time; ending it"
+                    );
+                    abort.abort();
+                }
             }
         }
     }

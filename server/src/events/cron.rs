@@ -79,6 +79,8 @@ impl TriggerEvent for CronTick {
                 let mut run = t.clone();
                 run.insert("user".into(), json!("[cron]"));
                 run.insert("fireTime".into(), json!(fire));
+                // A cron run gets the pipeline's parameter defaults only.
+                run.insert("parameters".into(), json!({}));
                 Firing {
                     key: fire.to_string(),
                     trigger: run,
@@ -98,7 +100,28 @@ pub fn problems(document: &Map<String, Value>) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::events::intake::firings;
     use serde_json::json;
+
+    #[test]
+    fn a_cron_run_keeps_the_id_and_parameters_it_had_before_the_intake() {
+        let doc = PipelineDocument::from_value(json!({"id": "p1", "application": "shop", "name": "N",
+            "triggers": [{"type": "cron", "cronExpression": "0 */5 * * * ?", "parameters": {"x": "1"}}]}))
+        .unwrap();
+        let tick = CronTick {
+            from_ms: ms("2026-01-01T08:00:00Z"),
+            to_ms: ms("2026-01-01T08:06:00Z"),
+        };
+        let fired = firings(&doc, &tick);
+        assert_eq!(fired.len(), 1);
+        let (index, firing) = &fired[0];
+        let fire = ms("2026-01-01T08:05:00Z").to_string();
+        assert_eq!(
+            tick.run_id("p1", *index, firing),
+            crate::ids::derived_id(&["p1", "0", &fire])
+        );
+        assert_eq!(firing.trigger["parameters"], json!({}), "defaults only");
+    }
 
     fn trigger(v: Value) -> Map<String, Value> {
         v.as_object().unwrap().clone()

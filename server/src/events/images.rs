@@ -257,6 +257,16 @@ impl TriggerEvent for ImagePushed<'_> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn an_image_run_has_the_id_it_had_before_the_intake() {
+        let image = image("v1");
+        let firing = Firing::once(Map::new()).remove(0);
+        assert_eq!(
+            ImagePushed(&image).run_id("p1", 2, &firing),
+            crate::ids::derived_id(&["p1", "2", "harbor", "shop/web", "v1", "sha256:1"])
+        );
+    }
+
     fn image(tag: &str) -> Image {
         Image {
             account: "harbor".into(),

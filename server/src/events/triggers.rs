@@ -195,6 +195,24 @@ mod tests {
     use super::*;
     use crate::events::intake::firings;
 
+    #[test]
+    fn pipeline_and_webhook_runs_have_the_ids_they_had_before_the_intake() {
+        let d = doc(json!([]));
+        let ended = PipelineEnded(parent(Status::Succeeded));
+        let firing = Firing::once(Map::new()).remove(0);
+        assert_eq!(
+            ended.run_id("p2", 3, &firing),
+            crate::ids::derived_id(&["e1", "p2"])
+        );
+        let hook = WebhookReceived {
+            source: "ci".into(),
+            payload: json!({}),
+            delivery: "d1".into(),
+        };
+        assert_ne!(hook.run_id("p2", 0, &firing), hook.run_id("p3", 0, &firing));
+        assert!(firings(&d, &hook).is_empty());
+    }
+
     fn pipeline_trigger_for(doc: &PipelineDocument, parent: &Execution) -> Option<Value> {
         let event = PipelineEnded(parent.clone());
         let first = firings(doc, &event).into_iter().next();

@@ -32,8 +32,10 @@ pub async fn webhook(
     let delivery = DELIVERY_HEADERS
         .iter()
         .find_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()))
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
         .map(str::to_owned)
-        .unwrap_or_else(|| rc.request_id.clone());
+        .unwrap_or_else(crate::ids::uuid_like);
     let event = WebhookReceived {
         source: source.clone(),
         payload,

@@ -141,12 +141,6 @@ impl Engine {
         self
     }
 
-    /// Notifications go through `notifier` instead of HTTP.
-    pub fn with_notifier(mut self, notifier: Arc<dyn NotificationSender>) -> Self {
-        self.notifier = notifier;
-        self
-    }
-
     /// Where pipelines are read (the event intake reads the same).
     pub fn pipelines(&self) -> &Arc<dyn PipelineSource> {
         &self.pipelines
