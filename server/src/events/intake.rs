@@ -153,3 +153,92 @@ impl EventIntake {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::events::triggers::WebhookReceived;
+
+    struct Pipelines(Vec<PipelineDocument>);
+
+    #[async_trait]
+    impl PipelineSource for Pipelines {
+        async fn pipeline(&self, _: &str) -> Result<Option<PipelineDocument>, EngineError> {
+            Ok(None)
+        }
+
+        async fn with_trigger(&self, _: TriggerKind) -> Result<Vec<PipelineDocument>, EngineError> {
+            Ok(self.0.clone())
+        }
+    }
+
+    /// Starts each id once; refuses the pipeline named "Broken".
+    #[derive(Default)]
+    struct Runs(Mutex<Vec<String>>);
+
+    #[async_trait]
+    impl RunStarter for Runs {
+        async fn start_run(
+            &self,
+            pipeline: &PipelineDocument,
+            _: Map<String, Value>,
+            id: &str,
+        ) -> Result<bool, EngineError> {
+            if pipeline.name() == "Broken" {
+                return Err(EngineError::Conflict("cannot run".into()));
+            }
+            let mut started = self.0.lock().unwrap();
+            if started.iter().any(|s| s == id) {
+                return Ok(false);
+            }
+            started.push(id.to_owned());
+            Ok(true)
+        }
+    }
+
+    fn pipeline(id: &str, name: &str, source: &str) -> PipelineDocument {
+        PipelineDocument::from_value(json!({"id": id, "application": "shop", "name": name,
+            "triggers": [{"type": "webhook", "source": source}]}))
+        .unwrap()
+    }
+
+    fn hook(delivery: &str) -> WebhookReceived {
+        WebhookReceived {
+            source: "ci".into(),
+            payload: json!({}),
+            delivery: delivery.into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_event_starts_each_matching_pipeline_once_and_lists_refusals() {
+        let pipelines = Pipelines(vec![
+            pipeline("p1", "Deploy", "ci"),
+            pipeline("p2", "Other", "elsewhere"),
+            pipeline("p3", "Broken", "ci"),
+        ]);
+        let runs = Runs::default();
+        let first = receive(&pipelines, &runs, &hook("d1")).await.unwrap();
+        assert_eq!(
+            first.started.len(),
+            1,
+            "only the matching pipeline that can run"
+        );
+        assert_eq!(
+            first.refused,
+            vec![("shop".into(), "Broken".into(), "cannot run".into())]
+        );
+        let again = receive(&pipelines, &runs, &hook("d1")).await.unwrap();
+        assert!(
+            again.started.is_empty(),
+            "the same event starts nothing twice"
+        );
+        let next = receive(&pipelines, &runs, &hook("d2")).await.unwrap();
+        assert_eq!(next.started.len(), 1);
+        assert_ne!(next.started, first.started);
+    }
+}
