@@ -11,6 +11,7 @@ use super::{
     DeleteManifest, FindArtifactsFromResource, PatchManifest, ScaleManifest, UndoRolloutManifest,
     names_by_namespace, outcome, wait_stable,
 };
+use crate::kubernetes::{KubernetesError, ResourceRef};
 use crate::orchestration::artifacts;
 use crate::orchestration::stages::{StageKind, TaskContext, TaskResult, number_field, outputs};
 
@@ -60,15 +61,8 @@ impl StageKind for ScaleManifest {
                 message: "replicas must be a whole number, 0 or more".into(),
             };
         };
-        match self.0.scale(&r, replicas).await {
-            Ok(()) => TaskResult::Succeeded {
-                outputs: outputs(vec![(
-                    "outputs.manifestNamesByNamespace",
-                    names_by_namespace(&[r]),
-                )]),
-            },
-            Err(e) => outcome(&cx, e),
-        }
+        let changed = self.0.scale(&r, replicas).await;
+        changed_one(&cx, r, changed)
     }
 }
 
@@ -104,15 +98,8 @@ impl StageKind for PatchManifest {
             (_, Value::Array(items)) if items.len() == 1 => items[0].clone(),
             (_, b) => b.clone(),
         };
-        match self.0.patch(&r, strategy, &body).await {
-            Ok(_) => TaskResult::Succeeded {
-                outputs: outputs(vec![(
-                    "outputs.manifestNamesByNamespace",
-                    names_by_namespace(&[r]),
-                )]),
-            },
-            Err(e) => outcome(&cx, e),
-        }
+        let changed = self.0.patch(&r, strategy, &body).await.map(drop);
+        changed_one(&cx, r, changed)
     }
 }
 
@@ -200,5 +187,23 @@ impl StageKind for FindArtifactsFromResource {
             }
             Err(e) => outcome(&cx, e),
         }
+    }
+}
+
+/// What a stage that changed one named object answers: the object by namespace, or what went
+/// wrong (retried while the cluster does not answer).
+fn changed_one(
+    cx: &TaskContext<'_>,
+    r: ResourceRef,
+    changed: Result<(), KubernetesError>,
+) -> TaskResult {
+    match changed {
+        Ok(()) => TaskResult::Succeeded {
+            outputs: outputs(vec![(
+                "outputs.manifestNamesByNamespace",
+                names_by_namespace(&[r]),
+            )]),
+        },
+        Err(e) => outcome(cx, e),
     }
 }
