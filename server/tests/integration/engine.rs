@@ -1314,6 +1314,94 @@ async fn with_redis_failing_after_commits_nothing_is_lost_or_run_twice() {
     redis.delete_all().await.unwrap();
 }
 
+/// A service that, while it answers a call, changes the execution elsewhere (as another worker
+/// or a person would), so the worker's commit finds it changed and applies its messages again.
+async fn meddling_service(
+    store: &server::store::Store,
+) -> (
+    String,
+    Arc<std::sync::Mutex<Vec<Value>>>,
+    Arc<std::sync::Mutex<String>>,
+) {
+    use server::orchestration::executions::ExecutionStore;
+    use server::orchestration::queue::DatabaseQueue;
+    use server::orchestration::sink::SameDatabase;
+    let executions = Arc::new(ExecutionStore::new(
+        store,
+        Arc::new(SameDatabase {
+            queue: Arc::new(DatabaseQueue::new(store)),
+        }),
+    ));
+    let calls: Arc<std::sync::Mutex<Vec<Value>>> = Arc::default();
+    let execution: Arc<std::sync::Mutex<String>> = Arc::default();
+    let (record, target) = (calls.clone(), execution.clone());
+    let app = axum::Router::new().route(
+        "/{what}",
+        axum::routing::post(
+            move |axum::extract::Path(what): axum::extract::Path<String>,
+                  axum::Json(body): axum::Json<Value>| {
+                let (record, target, executions) =
+                    (record.clone(), target.clone(), executions.clone());
+                async move {
+                    record
+                        .lock()
+                        .unwrap()
+                        .push(json!({"to": what, "body": body}));
+                    let id = target.lock().unwrap().clone();
+                    let v = executions.load(&id).await.unwrap().unwrap();
+                    executions
+                        .update(&v.execution, v.version, &[])
+                        .await
+                        .unwrap();
+                    axum::http::StatusCode::OK
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (base, calls, execution)
+}
+
+async fn a_call_out_is_not_repeated_when_the_execution_changed_meanwhile(w: World) {
+    let (base, calls, target) = meddling_service(&w.store).await;
+    let doc = PipelineDocument::from_value(json!({"application": "shop", "name": "P",
+        "notifications": [{"type": "webhook", "address": format!("{base}/notified"), "when": ["pipeline.starting"]}],
+        "stages": [{"refId": "1", "type": "webhook", "name": "Call", "url": format!("{base}/called"), "method": "POST", "payload": {"n": 1}}]}))
+    .unwrap();
+    let id = w
+        .engine
+        .start(&doc, json!({"type": "manual", "user": "alice"}))
+        .await
+        .unwrap();
+    *target.lock().unwrap() = id.clone();
+    w.settle().await;
+    let e = w.get(&id).await;
+    assert_eq!(
+        (e.status, status_of(&e, "1")),
+        (Status::Succeeded, Status::Succeeded)
+    );
+    let mut called: Vec<Value> = calls
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|c| c["to"].clone())
+        .collect();
+    called.sort_by_key(|v| v.to_string());
+    assert_eq!(
+        called,
+        [json!("called"), json!("notified")],
+        "each call out made once"
+    );
+    let delivered: Vec<_> = e
+        .notification_deliveries
+        .iter()
+        .map(|d| (d.event.clone(), d.attempts))
+        .collect();
+    assert_eq!(delivered, [("pipeline.starting".to_owned(), 1)]);
+}
+
 macro_rules! engine_tests {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -1374,4 +1462,5 @@ engine_tests!(
     cron_triggers_start_each_scheduled_run_once,
     expected_artifacts_resolve_from_the_trigger_or_the_previous_run,
     canceling_tells_a_running_webhook_job_to_stop,
+    a_call_out_is_not_repeated_when_the_execution_changed_meanwhile,
 );

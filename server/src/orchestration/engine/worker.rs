@@ -16,12 +16,35 @@ use crate::orchestration::handlers::{self, Concurrency, TaskStep, Transition};
 use crate::orchestration::messages::Message;
 use crate::orchestration::notifications;
 use crate::orchestration::queue::Delivery;
-use crate::orchestration::stages::TaskContext;
+use crate::orchestration::stages::{TaskContext, TaskResult};
 
 /// How many follow-up messages one delivery may lead this worker to handle itself before the
 /// rest goes back to the queue (so a task asking to be checked again at once cannot hold a
 /// worker forever, and the queue's other work is not starved).
 const LOCAL_STEPS: usize = 64;
+
+/// What the outside answered while one delivery was handled: a task's result, a notification's
+/// delivery. When the commit finds the execution changed meanwhile, the messages are applied
+/// again to the fresh state with these answers instead of asking again.
+#[derive(Default)]
+struct Answered {
+    tasks: Vec<(Message, TaskResult)>,
+    sends: Vec<(Message, SendOutcome)>,
+}
+
+type SendOutcome = Result<u16, (Option<u16>, String)>;
+
+impl Answered {
+    fn task(&self, message: &Message) -> Option<TaskResult> {
+        let found = self.tasks.iter().find(|(m, _)| m == message);
+        found.map(|(_, r)| r.clone())
+    }
+
+    fn sent(&self, message: &Message) -> Option<SendOutcome> {
+        let found = self.sends.iter().find(|(m, _)| m == message);
+        found.map(|(_, r)| r.clone())
+    }
+}
 
 /// How long the worker idles when no message is due.
 pub const IDLE: Duration = Duration::from_millis(100);
@@ -90,6 +113,9 @@ impl Engine {
             tracing::debug!(message = ?d.message, "dropping a message handled before");
             return Ok(Vec::new());
         }
+        // What the outside answered is kept across retries: a retry after a concurrent change
+        // decides again on the fresh state but does not send or start anything twice.
+        let mut answered = Answered::default();
         for _ in 0..STALE_RETRIES {
             let Some(v) = self.executions.load(d.message.execution()).await? else {
                 self.queue
@@ -102,7 +128,7 @@ impl Engine {
             let mut changed = false;
             let mut later = Vec::new();
             while let Some(message) = pending.pop_front() {
-                let transition = self.apply(&mut execution, &message).await?;
+                let transition = self.apply(&mut execution, &message, &mut answered).await?;
                 changed |= transition.changed;
                 for (next, delay) in transition.follow_ups {
                     if delay.is_zero() && execution.id == next.execution() && next.chains_locally()
@@ -155,10 +181,11 @@ impl Engine {
         &self,
         execution: &mut Execution,
         message: &Message,
+        answered: &mut Answered,
     ) -> Result<Transition, EngineError> {
         let was_complete = execution.status.is_complete();
         let before = notifications::Before::of(execution);
-        let mut transition = self.dispatch(execution, message).await?;
+        let mut transition = self.dispatch(execution, message, answered).await?;
         // Whoever listens for what just changed is told, once the change is stored.
         for notify in notifications::events(&before, execution) {
             transition.follow_ups.push((notify, Duration::ZERO));
@@ -183,6 +210,7 @@ impl Engine {
         &self,
         execution: &mut Execution,
         message: &Message,
+        answered: &mut Answered,
     ) -> Result<Transition, EngineError> {
         let now = self.now();
         Ok(match message {
@@ -212,7 +240,14 @@ impl Engine {
                 let result = match handlers::task_step(execution, stage, task, message, now) {
                     TaskStep::Drop(t) => return Ok(t),
                     TaskStep::Decided(result) => result,
-                    TaskStep::Run => self.run_task(execution, stage, task, now).await,
+                    TaskStep::Run => match answered.task(message) {
+                        Some(result) => result,
+                        None => {
+                            let result = self.run_task(execution, stage, task, now).await;
+                            answered.tasks.push((message.clone(), result.clone()));
+                            result
+                        }
+                    },
                 };
                 handlers::apply_task_result(execution, stage, task, result, now)
             }
@@ -238,7 +273,14 @@ impl Engine {
                 else {
                     return Ok(Transition::drop("no such notification", message));
                 };
-                let outcome = self.notifier.send(&request.address, &request.body).await;
+                let outcome = match answered.sent(message) {
+                    Some(outcome) => outcome,
+                    None => {
+                        let outcome = self.notifier.send(&request.address, &request.body).await;
+                        answered.sends.push((message.clone(), outcome.clone()));
+                        outcome
+                    }
+                };
                 handlers::record_notification(execution, request, outcome, now)
             }
             Message::StartTriggeredPipelines { .. } => {
@@ -258,8 +300,7 @@ impl Engine {
         stage_id: &str,
         task_id: &str,
         now: i64,
-    ) -> crate::orchestration::stages::TaskResult {
-        use crate::orchestration::stages::TaskResult;
+    ) -> TaskResult {
         let Some(stage) = execution.stage(stage_id) else {
             return TaskResult::Failed {
                 message: "no such stage".into(),
