@@ -2,6 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+use crate::identity::{Access, Permissions};
 use std::fmt;
 
 use super::FieldError;
@@ -127,6 +129,12 @@ pub struct ApplicationInput {
     pub team: String,
     /// One `account/namespace` per line (commas work too).
     pub deploy_targets: String,
+    /// Roles that may see the application (commas between roles).
+    pub read_roles: String,
+    /// Roles that may run, cancel and judge its pipelines.
+    pub execute_roles: String,
+    /// Roles that may change it, its pipelines and its infrastructure.
+    pub write_roles: String,
 }
 
 /// A validated request to create an application.
@@ -143,6 +151,7 @@ pub struct ApplicationChanges {
     pub owner_email: OwnerEmail,
     pub team: String,
     pub deploy_targets: Vec<DeployTarget>,
+    pub permissions: Permissions,
 }
 
 impl ApplicationInput {
@@ -177,17 +186,24 @@ impl ApplicationInput {
         let deploy_targets = parse_deploy_targets(&self.deploy_targets)
             .map_err(|e| errors.push(e))
             .ok();
-        match (owner_email, deploy_targets) {
-            (Some(owner_email), Some(deploy_targets)) if errors.is_empty() => {
+        let permissions = self.permissions().map_err(|e| errors.push(e)).ok();
+        match (owner_email, deploy_targets, permissions) {
+            (Some(owner_email), Some(deploy_targets), Some(permissions)) if errors.is_empty() => {
                 Ok(ApplicationChanges {
                     description,
                     owner_email,
                     team,
                     deploy_targets,
+                    permissions,
                 })
             }
             _ => Err(errors),
         }
+    }
+
+    /// The three role fields as permissions.
+    pub fn permissions(&self) -> Result<Permissions, FieldError> {
+        Permissions::parse(&self.read_roles, &self.execute_roles, &self.write_roles)
     }
 
     /// The message for one field as the user types, or `None` when the field is fine.
@@ -198,6 +214,12 @@ impl ApplicationInput {
             "description" => check_description(self.description.trim()),
             "team" => check_team(self.team.trim()),
             "deployTargets" => parse_deploy_targets(&self.deploy_targets).map(drop),
+            "permissions.READ" | "permissions.EXECUTE" | "permissions.WRITE" => {
+                match self.permissions() {
+                    Err(e) if e.field == field => Err(e),
+                    _ => Ok(()),
+                }
+            }
             _ => Ok(()),
         };
         result.err().map(|e| e.message)
@@ -281,6 +303,9 @@ pub struct Application {
     /// Where it may deploy; empty means anywhere Topsail has an account.
     #[serde(default)]
     pub deploy_targets: Vec<DeployTarget>,
+    /// Which roles may read, execute and write it; empty: admins only.
+    #[serde(default)]
+    pub permissions: Permissions,
 }
 
 impl Application {
@@ -306,6 +331,9 @@ impl Application {
                 .map(DeployTarget::text)
                 .collect::<Vec<_>>()
                 .join("\n"),
+            read_roles: self.permissions.text(Access::Read),
+            execute_roles: self.permissions.text(Access::Execute),
+            write_roles: self.permissions.text(Access::Write),
         }
     }
 }

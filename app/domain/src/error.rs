@@ -43,6 +43,15 @@ pub enum AppError {
     /// Something failed inside the server; the cause is in the server's log under this id.
     #[error("something went wrong on the server (request id {request_id})")]
     Internal { request_id: String },
+    /// Nobody is signed in (or the session or token expired).
+    #[error("sign in first")]
+    Unauthenticated,
+    /// The caller is signed in but may not do this.
+    #[error("{message}")]
+    Forbidden { message: String },
+    /// Too many failed sign-ins; try again after this many seconds.
+    #[error("too many failed sign-ins; try again in {retry_after} s")]
+    Throttled { retry_after: u64 },
     /// The request never got a proper answer (network down, server restarting, bad response).
     #[error("could not reach the server: {message}")]
     Unreachable { message: String },
@@ -82,6 +91,9 @@ impl AppError {
             Self::AlreadyExists { .. } | Self::Conflict { .. } => 409,
             Self::NotFound { .. } => 404,
             Self::Internal { .. } => 500,
+            Self::Unauthenticated => 401,
+            Self::Forbidden { .. } => 403,
+            Self::Throttled { .. } => 429,
             Self::Unreachable { .. } => 502,
             Self::Unavailable { .. } => 503,
         }

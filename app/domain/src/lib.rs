@@ -13,6 +13,7 @@
 mod application;
 mod error;
 pub mod execution;
+pub mod identity;
 pub mod ids;
 pub mod infrastructure;
 pub mod integrations;
@@ -29,4 +30,5 @@ pub use application::{
     NewApplication, OwnerEmail, parse_deploy_targets,
 };
 pub use error::{AppError, FieldError};
+pub use identity::{Access, Identity, Permissions};
 pub use request::{Caller, RequestContext};

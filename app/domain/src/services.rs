@@ -188,6 +188,52 @@ pub trait IntegrationService: Send + Sync + 'static {
     ) -> Result<Vec<crate::integrations::IntegrationHealth>, AppError>;
 }
 
+/// Users, API tokens and the audit log (sign-in and sign-out are HTTP routes: they set cookies).
+#[async_trait]
+pub trait IdentityService: Send + Sync + 'static {
+    /// The caller, as the user menu shows them (`Unauthenticated` when nobody is signed in).
+    async fn me(&self, rc: &RequestContext) -> Result<crate::Identity, AppError>;
+    /// Every user (admins only).
+    async fn users(
+        &self,
+        rc: &RequestContext,
+    ) -> Result<Vec<crate::identity::UserSummary>, AppError>;
+    /// Adds a local user (admins only).
+    async fn add_user(
+        &self,
+        rc: &RequestContext,
+        new: crate::identity::NewUser,
+    ) -> Result<crate::identity::UserSummary, AppError>;
+    /// Removes a user, their sessions and tokens (admins only; not oneself).
+    async fn delete_user(&self, rc: &RequestContext, username: &str) -> Result<(), AppError>;
+    /// Sets a local user's password (admins, or the user themself); ends their other sessions.
+    async fn set_password(
+        &self,
+        rc: &RequestContext,
+        username: &str,
+        password: &str,
+    ) -> Result<(), AppError>;
+    /// The caller's tokens (an admin's list has everyone's).
+    async fn tokens(
+        &self,
+        rc: &RequestContext,
+    ) -> Result<Vec<crate::identity::TokenSummary>, AppError>;
+    /// A new token, shown once.
+    async fn create_token(
+        &self,
+        rc: &RequestContext,
+        new: crate::identity::NewToken,
+    ) -> Result<crate::identity::CreatedToken, AppError>;
+    /// Revokes one of the caller's tokens (admins: anyone's).
+    async fn revoke_token(&self, rc: &RequestContext, id: &str) -> Result<(), AppError>;
+    /// The audit log, newest first (admins only).
+    async fn audit(
+        &self,
+        rc: &RequestContext,
+        query: crate::identity::AuditQuery,
+    ) -> Result<Vec<crate::identity::AuditEntry>, AppError>;
+}
+
 /// Everything server functions may call, provided by the server for each request.
 #[derive(Clone)]
 pub struct Services {
@@ -196,4 +242,5 @@ pub struct Services {
     pub executions: Arc<dyn ExecutionService>,
     pub infrastructure: Arc<dyn InfrastructureService>,
     pub integrations: Arc<dyn IntegrationService>,
+    pub identity: Arc<dyn IdentityService>,
 }
