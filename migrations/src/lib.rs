@@ -11,6 +11,7 @@ mod m20261126_000004_create_executions;
 mod m20261126_000005_application_deploy_targets;
 mod m20261126_000006_create_queue_outbox;
 mod m20261126_000007_create_trigger_cursors;
+mod m20261129_000008_identity;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000005_application_deploy_targets::Migration),
             Box::new(m20261126_000006_create_queue_outbox::Migration),
             Box::new(m20261126_000007_create_trigger_cursors::Migration),
+            Box::new(m20261129_000008_identity::Migration),
         ]
     }
 

@@ -10,15 +10,19 @@ use domain::{
     AppError, Application, ApplicationChanges, ApplicationName, NewApplication, RequestContext,
 };
 
+use crate::access::Guard;
 use crate::store::{ApplicationRecord, Store, StoreError};
+use domain::Access;
+use serde_json::json;
 
 pub struct Applications {
     store: Store,
+    guard: Guard,
 }
 
 impl Applications {
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    pub fn new(store: Store, guard: Guard) -> Self {
+        Self { store, guard }
     }
 }
 
@@ -29,7 +33,19 @@ fn record(name: &ApplicationName, changes: ApplicationChanges) -> ApplicationRec
         owner_email: changes.owner_email.as_str().to_owned(),
         team: changes.team,
         deploy_targets: changes.deploy_targets,
+        permissions: changes.permissions,
     }
+}
+
+/// What the audit log keeps of an application.
+fn summary(app: &Application) -> serde_json::Value {
+    json!({
+        "description": app.description,
+        "ownerEmail": app.owner_email,
+        "team": app.team,
+        "deployTargets": app.deploy_targets,
+        "permissions": app.permissions,
+    })
 }
 
 /// An internal failure: logged with the request id, answered with only that id.
@@ -66,10 +82,13 @@ pub(crate) fn api_error(
 #[async_trait]
 impl ApplicationService for Applications {
     async fn list(&self, rc: &RequestContext) -> Result<Vec<Application>, AppError> {
-        self.store
-            .list_applications()
-            .await
-            .map_err(|e| api_error(rc, None, e))
+        rc.caller.signed_in()?;
+        let all = self.store.list_applications().await;
+        let all = all.map_err(|e| api_error(rc, None, e))?;
+        Ok(all
+            .into_iter()
+            .filter(|app| self.guard.may_read(rc, app))
+            .collect())
     }
 
     async fn get(
@@ -77,8 +96,7 @@ impl ApplicationService for Applications {
         rc: &RequestContext,
         name: &ApplicationName,
     ) -> Result<Application, AppError> {
-        let found = self.store.get_application(name.as_str()).await;
-        found.map_err(|e| api_error(rc, Some(name), e))
+        self.guard.application(rc, name.as_str(), Access::Read).await
     }
 
     async fn create(
@@ -86,6 +104,8 @@ impl ApplicationService for Applications {
         rc: &RequestContext,
         new: NewApplication,
     ) -> Result<Application, AppError> {
+        // Any signed-in user may create an application; its permissions say who may use it.
+        rc.caller.signed_in()?;
         let row = record(&new.name, new.changes);
         let created = self
             .store
@@ -93,6 +113,9 @@ impl ApplicationService for Applications {
             .await;
         let created = created.map_err(|e| api_error(rc, Some(&new.name), e))?;
         tracing::info!(request_id = %rc.request_id, application = %new.name, by = rc.caller.audit_name(), "application created");
+        self.guard
+            .record(rc, "application.create", &format!("application/{}", new.name), json!({"after": summary(&created)}))
+            .await;
         Ok(created)
     }
 
@@ -102,16 +125,21 @@ impl ApplicationService for Applications {
         name: &ApplicationName,
         changes: ApplicationChanges,
     ) -> Result<Application, AppError> {
+        let before = self.guard.application(rc, name.as_str(), Access::Write).await?;
         let updated = self
             .store
             .update_application(record(name, changes), rc.caller.audit_name())
             .await;
         let updated = updated.map_err(|e| api_error(rc, Some(name), e))?;
         tracing::info!(request_id = %rc.request_id, application = %name, by = rc.caller.audit_name(), "application updated");
+        self.guard
+            .record(rc, "application.update", &format!("application/{name}"), json!({"before": summary(&before), "after": summary(&updated)}))
+            .await;
         Ok(updated)
     }
 
     async fn delete(&self, rc: &RequestContext, name: &ApplicationName) -> Result<(), AppError> {
+        let before = self.guard.application(rc, name.as_str(), Access::Write).await?;
         let pipelines = self
             .store
             .count_pipelines(name.as_str())
@@ -129,6 +157,9 @@ impl ApplicationService for Applications {
             .await
             .map_err(|e| api_error(rc, Some(name), e))?;
         tracing::info!(request_id = %rc.request_id, application = %name, by = rc.caller.audit_name(), "application deleted");
+        self.guard
+            .record(rc, "application.delete", &format!("application/{name}"), json!({"before": summary(&before)}))
+            .await;
         Ok(())
     }
 }

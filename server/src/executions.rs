@@ -9,7 +9,9 @@ use domain::services::ExecutionService;
 use domain::{AppError, ApplicationName, RequestContext};
 use serde_json::{Value, json};
 
+use crate::access::Guard;
 use crate::applications::internal;
+use domain::Access;
 use crate::orchestration::engine::{Engine, EngineError};
 use crate::store::{Store, StoreError};
 
@@ -19,17 +21,44 @@ const LIST_LIMIT: u64 = 50;
 pub struct Executions {
     engine: Arc<Engine>,
     store: Store,
+    guard: Guard,
     /// The Kubernetes accounts, for judgment previews (none: no previews).
     accounts: Option<crate::kubernetes::Accounts>,
 }
 
 impl Executions {
-    pub fn new(engine: Arc<Engine>, store: Store) -> Self {
+    pub fn new(engine: Arc<Engine>, store: Store, guard: Guard) -> Self {
         Self {
             engine,
             store,
+            guard,
             accounts: None,
         }
+    }
+
+    /// The execution `id`, if the caller has `access` to its application.
+    async fn authorized(
+        &self,
+        rc: &RequestContext,
+        id: &str,
+        access: Access,
+    ) -> Result<Execution, AppError> {
+        rc.caller.signed_in()?;
+        let execution = self.engine.execution(id).await.map_err(|e| map(rc, e))?;
+        self.guard
+            .application(rc, &execution.application, access)
+            .await?;
+        Ok(execution)
+    }
+
+    /// Records a control on an execution in the audit log.
+    async fn audit(&self, rc: &RequestContext, action: &str, e: &Execution, summary: Value) {
+        let target = format!("application/{}/execution/{}", e.application, e.id);
+        let mut summary = summary;
+        if let Some(map) = summary.as_object_mut() {
+            map.insert("pipeline".into(), json!(e.name));
+        }
+        self.guard.record(rc, action, &target, summary).await;
     }
 
     pub fn with_accounts(mut self, accounts: crate::kubernetes::Accounts) -> Self {
@@ -157,6 +186,9 @@ impl ExecutionService for Executions {
         name: &str,
         trigger: serde_json::Value,
     ) -> Result<String, AppError> {
+        self.guard
+            .application(rc, application.as_str(), Access::Execute)
+            .await?;
         let (_, document) = self
             .store
             .get_pipeline(application.as_str(), name)
@@ -200,20 +232,23 @@ impl ExecutionService for Executions {
                 })?;
         trigger.insert("parameters".into(), serde_json::Value::Object(parameters));
         trigger.entry("type").or_insert_with(|| "manual".into());
-        trigger
-            .entry("user")
-            .or_insert_with(|| rc.caller.audit_name().into());
+        // Who started it is who signed in, whatever the request says.
+        trigger.insert("user".into(), rc.caller.audit_name().into());
         let id = self
             .engine
             .start(&document, serde_json::Value::Object(trigger))
             .await
             .map_err(|e| map(rc, e))?;
         tracing::info!(request_id = %rc.request_id, execution = %id, by = rc.caller.audit_name(), "pipeline started");
+        let target = format!("application/{application}/execution/{id}");
+        self.guard
+            .record(rc, "execution.start", &target, json!({"pipeline": name}))
+            .await;
         Ok(id)
     }
 
     async fn get(&self, rc: &RequestContext, id: &str) -> Result<Execution, AppError> {
-        self.engine.execution(id).await.map_err(|e| map(rc, e))
+        self.authorized(rc, id, Access::Read).await
     }
 
     async fn list(
@@ -221,6 +256,9 @@ impl ExecutionService for Executions {
         rc: &RequestContext,
         application: &ApplicationName,
     ) -> Result<Vec<Execution>, AppError> {
+        self.guard
+            .application(rc, application.as_str(), Access::Read)
+            .await?;
         self.engine
             .executions(application.as_str(), LIST_LIMIT)
             .await
@@ -233,10 +271,14 @@ impl ExecutionService for Executions {
         id: &str,
         reason: Option<String>,
     ) -> Result<(), AppError> {
+        let e = self.authorized(rc, id, Access::Execute).await?;
         self.engine
-            .cancel(id, rc.caller.audit_name(), reason)
+            .cancel(id, rc.caller.audit_name(), reason.clone())
             .await
-            .map_err(|e| map(rc, e))
+            .map_err(|e| map(rc, e))?;
+        self.audit(rc, "execution.cancel", &e, json!({"reason": reason}))
+            .await;
+        Ok(())
     }
 
     async fn judge(
@@ -247,18 +289,30 @@ impl ExecutionService for Executions {
         proceed: bool,
         input: Option<String>,
     ) -> Result<(), AppError> {
+        let e = self.authorized(rc, id, Access::Execute).await?;
         self.engine
-            .judge(id, stage_id, proceed, input, rc.caller.audit_name())
+            .judge(id, stage_id, proceed, input.clone(), rc.caller.audit_name())
             .await
-            .map_err(|e| map(rc, e))
+            .map_err(|e| map(rc, e))?;
+        let stage = e.stage(stage_id).map(|s| s.name.clone());
+        let judgment = if proceed { "continue" } else { "stop" };
+        let summary = json!({"stage": stage, "judgment": judgment, "input": input});
+        self.audit(rc, "execution.judge", &e, summary).await;
+        Ok(())
     }
 
     async fn pause(&self, rc: &RequestContext, id: &str) -> Result<(), AppError> {
-        self.engine.pause(id).await.map_err(|e| map(rc, e))
+        let e = self.authorized(rc, id, Access::Execute).await?;
+        self.engine.pause(id).await.map_err(|e| map(rc, e))?;
+        self.audit(rc, "execution.pause", &e, json!({})).await;
+        Ok(())
     }
 
     async fn resume(&self, rc: &RequestContext, id: &str) -> Result<(), AppError> {
-        self.engine.resume(id).await.map_err(|e| map(rc, e))
+        let e = self.authorized(rc, id, Access::Execute).await?;
+        self.engine.resume(id).await.map_err(|e| map(rc, e))?;
+        self.audit(rc, "execution.resume", &e, json!({})).await;
+        Ok(())
     }
 
     async fn restart_stage(
@@ -267,10 +321,15 @@ impl ExecutionService for Executions {
         id: &str,
         stage_id: &str,
     ) -> Result<(), AppError> {
+        let e = self.authorized(rc, id, Access::Execute).await?;
         self.engine
             .restart_stage(id, stage_id)
             .await
-            .map_err(|e| map(rc, e))
+            .map_err(|e| map(rc, e))?;
+        let stage = e.stage(stage_id).map(|s| s.name.clone());
+        self.audit(rc, "execution.restart", &e, json!({"stage": stage}))
+            .await;
+        Ok(())
     }
 
     async fn evaluate(
@@ -279,6 +338,7 @@ impl ExecutionService for Executions {
         id: &str,
         expression: &str,
     ) -> Result<serde_json::Value, AppError> {
+        self.authorized(rc, id, Access::Read).await?;
         match self
             .engine
             .evaluate(id, expression)
@@ -296,7 +356,7 @@ impl ExecutionService for Executions {
         id: &str,
         stage_id: &str,
     ) -> Result<Vec<PlannedChange>, AppError> {
-        let execution = self.engine.execution(id).await.map_err(|e| map(rc, e))?;
+        let execution = self.authorized(rc, id, Access::Read).await?;
         let Some(judgment) = execution
             .stage(stage_id)
             .filter(|s| s.stage_type == StageType::ManualJudgment)

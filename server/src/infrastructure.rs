@@ -11,7 +11,7 @@ use domain::infrastructure::{
     to_yaml,
 };
 use domain::services::InfrastructureService;
-use domain::{AppError, ApplicationName, DeployTarget, FieldError, RequestContext};
+use domain::{Access, AppError, ApplicationName, DeployTarget, FieldError, RequestContext};
 use serde_json::Value;
 
 use crate::kubernetes::cache::{CacheKey, InfrastructureCache, application_of};
@@ -24,6 +24,8 @@ pub struct Infrastructure {
     pub cache: Arc<InfrastructureCache>,
     /// For the applications' deploy targets.
     pub store: crate::store::Store,
+    /// Who may see and act on what.
+    pub guard: crate::access::Guard,
 }
 
 /// Kubernetes errors as the API shows them: what failed and the cluster's own message.
@@ -420,6 +422,41 @@ impl Infrastructure {
         }
     }
 
+    /// Checks that the caller has `access` to the object's application and that the object is
+    /// within that application's deploy targets (and not a Secret: their data is never shown
+    /// or changed from here).
+    async fn authorize(
+        &self,
+        rc: &RequestContext,
+        object: &ObjectRef,
+        access: Access,
+    ) -> Result<ResourceRef, AppError> {
+        if object.application.is_empty() {
+            return Err(AppError::invalid(
+                "application",
+                "name the application whose object this is",
+            ));
+        }
+        let app = self
+            .guard
+            .application(rc, &object.application, access)
+            .await?;
+        if !app.may_deploy_to(&object.account, &object.namespace) {
+            return Err(AppError::Forbidden {
+                message: format!(
+                    "{}/{} is not a deploy target of application '{}'",
+                    object.account, object.namespace, object.application
+                ),
+            });
+        }
+        if object.kind.eq_ignore_ascii_case("secret") {
+            return Err(AppError::Forbidden {
+                message: "Secrets are not shown or changed here".into(),
+            });
+        }
+        Self::resource(object)
+    }
+
     fn resource(object: &ObjectRef) -> Result<ResourceRef, AppError> {
         ResourceRef::from_kind(
             &object.account,
@@ -435,19 +472,22 @@ impl Infrastructure {
 impl InfrastructureService for Infrastructure {
     async fn view(
         &self,
-        _rc: &RequestContext,
+        rc: &RequestContext,
         application: &ApplicationName,
     ) -> Result<InfrastructureView, AppError> {
+        self.guard
+            .application(rc, application.as_str(), Access::Read)
+            .await?;
         let targets = self.targets_of(application.as_str()).await;
         Ok(self.view_of(application.as_str(), &targets))
     }
 
     async fn details(
         &self,
-        _rc: &RequestContext,
+        rc: &RequestContext,
         object: &ObjectRef,
     ) -> Result<ObjectDetails, AppError> {
-        let r = Self::resource(object)?;
+        let r = self.authorize(rc, object, Access::Read).await?;
         let mut live = self
             .accounts
             .get(&r)
@@ -500,11 +540,11 @@ impl InfrastructureService for Infrastructure {
 
     async fn logs(
         &self,
-        _rc: &RequestContext,
+        rc: &RequestContext,
         pod: &ObjectRef,
         container: Option<String>,
     ) -> Result<String, AppError> {
-        let r = Self::resource(pod)?;
+        let r = self.authorize(rc, pod, Access::Read).await?;
         self.accounts
             .logs(&r, container, 200)
             .await
@@ -516,9 +556,10 @@ impl InfrastructureService for Infrastructure {
         rc: &RequestContext,
         action: InfrastructureAction,
     ) -> Result<String, AppError> {
-        let r = Self::resource(action.target())?;
+        let r = self.authorize(rc, action.target(), Access::Write).await?;
         let what = action.describe();
         tracing::info!(caller = %rc.caller.audit_name(), action = %what, "infrastructure action");
+
         let done = match &action {
             InfrastructureAction::Scale { replicas, .. } => {
                 if *replicas < 0 {
@@ -547,6 +588,19 @@ impl InfrastructureService for Infrastructure {
                 }
             }),
         };
-        done.map_err(app_error)
+        let done = done.map_err(app_error)?;
+        let t = action.target();
+        self.guard
+            .record(
+                rc,
+                "infrastructure.action",
+                &format!(
+                    "application/{}/{}/{}/{}/{}",
+                    t.application, t.account, t.namespace, t.kind, t.name
+                ),
+                serde_json::json!({"action": what, "outcome": done}),
+            )
+            .await;
+        Ok(done)
     }
 }

@@ -6,11 +6,13 @@
 //! [`http`] (router, request door, Gate, webhooks, streams), [`orchestration`] (the engine),
 //! [`events`] (what starts pipelines), [`kubernetes`], [`jenkins`], [`registries`].
 
+pub mod access;
 pub mod applications;
 pub mod config;
 pub mod events;
 pub mod executions;
 pub mod http;
+pub mod identity;
 pub mod ids;
 pub mod infrastructure;
 pub mod integrations;
@@ -47,6 +49,10 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("{0}")]
+    Command(String),
+    #[error("cannot set up the first user: {0}")]
+    Identity(String),
     #[error("server error: {0}")]
     Serve(std::io::Error),
 }
@@ -86,7 +92,10 @@ impl Bound {
         let infrastructure = self.wired.infrastructure.clone();
         infrastructure.cache.start(&infrastructure.accounts);
         let router = http::router(self.state);
-        let served = axum::serve(self.listener, router)
+        let served = axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
             .with_graceful_shutdown(shutdown)
             .await;
         infrastructure.cache.stop();
@@ -103,6 +112,11 @@ impl Bound {
 /// picks a free port).
 pub async fn bind(config: &Config) -> Result<Bound, StartError> {
     let wired = wiring::wire(config).await?;
+    wired
+        .accounts
+        .ensure_admin(&config.data_dir)
+        .await
+        .map_err(|e| StartError::Identity(e.to_string()))?;
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| StartError::Bind {
@@ -132,6 +146,8 @@ pub async fn bind(config: &Config) -> Result<Bound, StartError> {
         intake: wired.intake.clone(),
         integrations: wired.integrations.clone(),
         infrastructure: wired.infrastructure.clone(),
+        accounts: wired.accounts.clone(),
+        public_url: config.public_url.clone(),
         shutdown: tokio::sync::watch::channel(false).0,
     };
     Ok(Bound {

@@ -48,6 +48,63 @@ enum Command {
         #[command(subcommand)]
         action: PipelineAction,
     },
+    /// Manage users (on the configured database; recorded in the audit log).
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+    /// Manage API tokens (`Authorization: Bearer <token>`).
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Add a local user; the password is read from `--password-file` or standard input.
+    Add {
+        name: String,
+        #[arg(long)]
+        admin: bool,
+        /// A role (repeat for several).
+        #[arg(long = "role", value_name = "ROLE")]
+        roles: Vec<String>,
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
+    },
+    /// List users.
+    List,
+    /// Delete a user with their sessions and tokens.
+    Delete { name: String },
+    /// Set a new password: from `--password-file`, or a random one printed on standard output.
+    ResetPassword {
+        name: String,
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenAction {
+    /// Create a token for a user; prints it once.
+    Create {
+        #[arg(long)]
+        user: String,
+        /// What it is for.
+        #[arg(long, default_value = "cli")]
+        name: String,
+        /// Lifetime, e.g. `30d` (default: no expiry).
+        #[arg(long)]
+        expires: Option<String>,
+    },
+    /// List tokens (never their secrets).
+    List {
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Revoke a token by id.
+    Revoke { id: String },
 }
 
 #[derive(Subcommand)]
@@ -106,6 +163,8 @@ fn main() -> ExitCode {
         Command::Migrate => run(&config, migrate(&config)),
         Command::Pipeline { action } => run(&config, pipeline(&config, action)),
         Command::Serve => run(&config, serve(&config)),
+        Command::User { action } => run(&config, users(&config, action)),
+        Command::Token { action } => run(&config, tokens(&config, action)),
     }
 }
 
@@ -144,6 +203,59 @@ fn init_logging(config: &Config) {
     }
 }
 
+/// Runs a user command; a refused one is reported and makes the exit non-zero.
+async fn users(config: &Config, action: UserAction) -> Result<(), server::StartError> {
+    use server::identity::cli::{self, UserCommand};
+    let wired = server::wiring::wire(config).await?;
+    let command = match action {
+        UserAction::Add {
+            name,
+            admin,
+            roles,
+            password_file,
+        } => UserCommand::Add {
+            name,
+            admin,
+            roles,
+            password_file,
+        },
+        UserAction::List => UserCommand::List,
+        UserAction::Delete { name } => UserCommand::Delete { name },
+        UserAction::ResetPassword {
+            name,
+            password_file,
+        } => UserCommand::ResetPassword {
+            name,
+            password_file,
+        },
+    };
+    let done = cli::user(&wired.accounts, command).await;
+    let _ = wired.store.close().await;
+    done.map_err(server::StartError::Command)
+}
+
+/// Runs a token command.
+async fn tokens(config: &Config, action: TokenAction) -> Result<(), server::StartError> {
+    use server::identity::cli::{self, TokenCommand};
+    let wired = server::wiring::wire(config).await?;
+    let command = match action {
+        TokenAction::Create {
+            user,
+            name,
+            expires,
+        } => TokenCommand::Create {
+            user,
+            name,
+            expires,
+        },
+        TokenAction::List { user } => TokenCommand::List { user },
+        TokenAction::Revoke { id } => TokenCommand::Revoke { id },
+    };
+    let done = cli::token(&wired.accounts, command).await;
+    let _ = wired.store.close().await;
+    done.map_err(server::StartError::Command)
+}
+
 async fn migrate(config: &Config) -> Result<(), server::StartError> {
     let store = server::open_store(config).await?;
     tracing::info!(database = config.database_kind(), "migrations applied");
@@ -154,17 +266,11 @@ async fn migrate(config: &Config) -> Result<(), server::StartError> {
 /// Runs a pipeline command; problems with the input are reported and make the exit non-zero.
 async fn pipeline(config: &Config, action: PipelineAction) -> Result<(), server::StartError> {
     use domain::pipeline::PipelineDocument;
-    use domain::{AppError, ApplicationName, Caller, RequestContext};
+    use domain::{AppError, ApplicationName};
 
     let wired = server::wiring::wire(config).await?;
     let (store, services) = (wired.store.clone(), wired.services.clone());
-    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-    let rc = RequestContext {
-        request_id: server::ids::short_id(),
-        caller: Caller::User {
-            name: format!("cli:{user}"),
-        },
-    };
+    let rc = server::identity::cli::local_context();
     let mut failed = false;
     let mut fail = |message: String| {
         eprintln!("error: {message}");

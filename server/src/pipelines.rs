@@ -8,33 +8,38 @@ use domain::pipeline::{
 use domain::services::PipelineService;
 use domain::{AppError, ApplicationName, FieldError, RequestContext};
 
+use crate::access::Guard;
 use crate::applications::internal;
+use domain::Access;
+use serde_json::json;
 use crate::store::{Store, StoreError};
 
 pub struct Pipelines {
     store: Store,
+    guard: Guard,
 }
 
 impl Pipelines {
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    pub fn new(store: Store, guard: Guard) -> Self {
+        Self { store, guard }
     }
 
-    async fn require_application(
+    /// Checks the caller's `access` to the application of the pipeline `id`.
+    async fn require_for_pipeline(
         &self,
         rc: &RequestContext,
-        name: &ApplicationName,
-    ) -> Result<(), AppError> {
-        self.store
-            .get_application(name.as_str())
+        id: &str,
+        access: Access,
+    ) -> Result<String, AppError> {
+        rc.caller.signed_in()?;
+        let (_, document) = self
+            .store
+            .get_pipeline_by_id(id)
             .await
-            .map(drop)
-            .map_err(|e| match e {
-                StoreError::NotFound => AppError::NotFound {
-                    what: format!("application '{name}'"),
-                },
-                other => map(rc, "application", other),
-            })
+            .map_err(|e| map(rc, &format!("pipeline '{id}'"), e))?;
+        let application = document.application().to_owned();
+        self.guard.application(rc, &application, access).await?;
+        Ok(application)
     }
 }
 
@@ -75,7 +80,9 @@ impl PipelineService for Pipelines {
         rc: &RequestContext,
         application: &ApplicationName,
     ) -> Result<Vec<PipelineSummary>, AppError> {
-        self.require_application(rc, application).await?;
+        self.guard
+            .application(rc, application.as_str(), Access::Read)
+            .await?;
         self.store
             .list_pipelines(application.as_str())
             .await
@@ -88,6 +95,9 @@ impl PipelineService for Pipelines {
         application: &ApplicationName,
         name: &str,
     ) -> Result<PipelineDetail, AppError> {
+        self.guard
+            .application(rc, application.as_str(), Access::Read)
+            .await?;
         let what = format!("pipeline '{name}' of application '{application}'");
         let (summary, document) = self
             .store
@@ -102,6 +112,7 @@ impl PipelineService for Pipelines {
         rc: &RequestContext,
         document: PipelineDocument,
     ) -> Result<SavedPipeline, AppError> {
+        rc.caller.signed_in()?;
         let problems = document.validate();
         let mut errors = field_errors(&problems);
         errors.extend(
@@ -115,16 +126,36 @@ impl PipelineService for Pipelines {
         }
         let application = ApplicationName::parse(document.application())
             .map_err(|e| AppError::invalid("application", &e.message))?;
-        if let Err(AppError::NotFound { .. }) = self.require_application(rc, &application).await {
-            return Err(AppError::invalid(
-                "application",
-                &format!("application '{application}' does not exist"),
-            ));
+        match self
+            .guard
+            .application(rc, application.as_str(), Access::Write)
+            .await
+        {
+            Err(AppError::NotFound { .. }) => {
+                return Err(AppError::invalid(
+                    "application",
+                    &format!("application '{application}' does not exist"),
+                ));
+            }
+            other => other?,
+        };
+        // Saving by id may move a pipeline from another application: that one must allow it too.
+        let existing = match document.get("id").and_then(|v| v.as_str()) {
+            Some(id) => self.store.get_pipeline_by_id(id).await.ok(),
+            None => None,
+        };
+        if let Some((_, before)) = &existing {
+            if before.application() != application.as_str() {
+                self.guard
+                    .application(rc, before.application(), Access::Write)
+                    .await?;
+            }
         }
         let what = format!(
             "a pipeline named '{}' in application '{application}'",
             document.name()
         );
+        let document_name = document.name().to_owned();
         let saved = self
             .store
             .save_pipeline(document, rc.caller.audit_name())
@@ -132,6 +163,14 @@ impl PipelineService for Pipelines {
             .map_err(|e| map(rc, &what, e))?;
         if saved.changed {
             tracing::info!(request_id = %rc.request_id, pipeline = %saved.id, version = saved.version, by = rc.caller.audit_name(), "pipeline saved");
+            self.guard
+                .record(
+                    rc,
+                    "pipeline.save",
+                    &format!("application/{application}/pipeline/{}", saved.id),
+                    json!({"name": document_name, "version": saved.version, "before": existing.map(|(s, _)| s.version)}),
+                )
+                .await;
         }
         let warnings = problems
             .into_iter()
@@ -151,12 +190,23 @@ impl PipelineService for Pipelines {
         application: &ApplicationName,
         name: &str,
     ) -> Result<(), AppError> {
+        self.guard
+            .application(rc, application.as_str(), Access::Write)
+            .await?;
         let what = format!("pipeline '{name}' of application '{application}'");
         self.store
             .delete_pipeline(application.as_str(), name)
             .await
             .map_err(|e| map(rc, &what, e))?;
         tracing::info!(request_id = %rc.request_id, application = %application, pipeline = name, by = rc.caller.audit_name(), "pipeline deleted");
+        self.guard
+            .record(
+                rc,
+                "pipeline.delete",
+                &format!("application/{application}/pipeline/{name}"),
+                json!({"name": name}),
+            )
+            .await;
         Ok(())
     }
 
@@ -165,6 +215,7 @@ impl PipelineService for Pipelines {
         rc: &RequestContext,
         id: &str,
     ) -> Result<Vec<PipelineVersion>, AppError> {
+        self.require_for_pipeline(rc, id, Access::Read).await?;
         self.store
             .pipeline_versions(id)
             .await
@@ -178,6 +229,7 @@ impl PipelineService for Pipelines {
         from: u32,
         to: u32,
     ) -> Result<Vec<PipelineChange>, AppError> {
+        self.require_for_pipeline(rc, id, Access::Read).await?;
         let load = |v: u32| async move {
             self.store
                 .pipeline_version(id, v)
@@ -194,6 +246,7 @@ impl PipelineService for Pipelines {
         id: &str,
         version: u32,
     ) -> Result<SavedPipeline, AppError> {
+        self.require_for_pipeline(rc, id, Access::Write).await?;
         let old = self
             .store
             .pipeline_version(id, version)

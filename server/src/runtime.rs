@@ -232,6 +232,23 @@ impl BackgroundLoop for HealthChecks {
     }
 }
 
+/// Removes ended sessions, stale single sign-on attempts and audit entries past retention.
+pub struct IdentityPrune(pub crate::identity::Accounts);
+
+#[async_trait]
+impl BackgroundLoop for IdentityPrune {
+    fn name(&self) -> &'static str {
+        "identity_prune"
+    }
+
+    async fn turn(&self) -> Duration {
+        if let Err(e) = self.0.prune().await {
+            tracing::warn!(error = %e, "pruning sessions and the audit log failed");
+        }
+        Duration::from_secs(600)
+    }
+}
+
 /// Jenkins triggers: polls the jobs they name for completed builds.
 pub struct JenkinsWatch {
     pub watcher: crate::events::jenkins::BuildWatcher,

@@ -12,7 +12,7 @@ use crate::orchestration::engine::Engine;
 use crate::orchestration::queue::{QueueSettings, RedisQueue, SystemClock};
 use crate::orchestration::stages::StageRegistry;
 use crate::runtime::{
-    BackgroundLoop, CronCheck, EngineWorker, HealthChecks, JenkinsWatch, OutboxRelay, TagPoll,
+    BackgroundLoop, CronCheck, EngineWorker, HealthChecks, IdentityPrune, JenkinsWatch, OutboxRelay, TagPoll,
     ZombieCheck,
 };
 use crate::store::Store;
@@ -27,6 +27,8 @@ pub struct Wired {
     pub infrastructure: Arc<infrastructure::Infrastructure>,
     pub integrations: Arc<integrations::Integrations>,
     pub intake: EventIntake,
+    /// Users, sessions, tokens and the audit log.
+    pub accounts: crate::identity::Accounts,
     jenkins_poll: Duration,
 }
 
@@ -43,11 +45,14 @@ pub async fn open_store(config: &Config) -> Result<Store, StartError> {
 /// Opens storage (migrating it) and builds every part on it. Nothing runs yet.
 pub async fn wire(config: &Config) -> Result<Wired, StartError> {
     let store = open_store(config).await?;
+    let identity = crate::identity::Accounts::new(store.clone(), config.auth.clone());
+    let guard = crate::access::Guard::new(store.clone(), identity.clone());
     let accounts = kubernetes::Accounts::load(&config.kubernetes).await;
     let infrastructure = Arc::new(infrastructure::Infrastructure {
         accounts,
         cache: kubernetes::cache::InfrastructureCache::new(),
         store: store.clone(),
+        guard: guard.clone(),
     });
     let jenkins = jenkins::JenkinsMasters::from_config(&config.jenkins);
     let engine = engine(&store, config, &infrastructure.accounts, &jenkins).await?;
@@ -56,16 +61,21 @@ pub async fn wire(config: &Config) -> Result<Wired, StartError> {
         registries: registries::Registries::from_config(&config.registries),
     });
     let services = Services {
-        applications: Arc::new(applications::Applications::new(store.clone())),
-        pipelines: Arc::new(pipelines::Pipelines::new(store.clone())),
+        applications: Arc::new(applications::Applications::new(
+            store.clone(),
+            guard.clone(),
+        )),
+        pipelines: Arc::new(pipelines::Pipelines::new(store.clone(), guard.clone())),
         executions: Arc::new(
-            executions::Executions::new(engine.clone(), store.clone())
+            executions::Executions::new(engine.clone(), store.clone(), guard.clone())
                 .with_accounts(infrastructure.accounts.clone()),
         ),
         infrastructure: infrastructure.clone(),
         integrations: integrations.clone(),
+        identity: Arc::new(identity.clone()),
     };
     Ok(Wired {
+        accounts: identity,
         intake: EventIntake::new(engine.clone()),
         store,
         engine,
@@ -123,6 +133,7 @@ impl Wired {
             Arc::new(OutboxRelay(self.engine.clone())),
             Arc::new(ZombieCheck(self.engine.clone())),
             Arc::new(HealthChecks(self.infrastructure.accounts.clone())),
+            Arc::new(IdentityPrune(self.accounts.clone())),
         ];
         // Jenkins triggers: watch the jobs they name for completed builds.
         if !self.integrations.jenkins.is_empty() {

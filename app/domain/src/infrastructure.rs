@@ -115,6 +115,10 @@ pub struct LoadBalancerView {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectRef {
+    /// The application whose view shows it: details and actions are checked against its
+    /// permissions and deploy targets.
+    #[serde(default)]
+    pub application: String,
     pub account: String,
     pub namespace: String,
     pub kind: String,
@@ -309,6 +313,7 @@ mod tests {
     #[test]
     fn actions_describe_themselves() {
         let t = ObjectRef {
+            application: "shop".into(),
             account: "prod".into(),
             namespace: "shop".into(),
             kind: "Deployment".into(),

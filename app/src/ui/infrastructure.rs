@@ -194,8 +194,14 @@ fn Namespace(account: String, namespace: NamespaceView) -> impl IntoView {
     .into_any()
 }
 
+/// An object of the application this tab shows (its name is in the route).
 fn object(account: &str, namespace: &str, kind: &str, name: &str) -> ObjectRef {
+    let application = leptos_router::hooks::use_params_map()
+        .read_untracked()
+        .get("name")
+        .unwrap_or_default();
     ObjectRef {
+        application,
         account: account.to_owned(),
         namespace: namespace.to_owned(),
         kind: kind.to_owned(),

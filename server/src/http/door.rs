@@ -1,6 +1,9 @@
 //! The one door every request passes through: it gives the request an id, establishes who the
-//! caller is, puts both on the request for every handler and server function, and records the
-//! request in the logs and metrics. Authentication and authorization belong here, and only here.
+//! caller is (session cookie or API token, see [`crate::identity::Accounts`]), refuses
+//! cross-site writes and every caller without an identity outside the public routes (deny by
+//! default), puts the request context on the request for every handler and server function,
+//! and records the request in the logs and metrics. What an identified caller may do is decided
+//! by the services, for every way in alike.
 
 use std::time::Instant;
 
@@ -12,6 +15,7 @@ use domain::{Caller, RequestContext};
 use tracing::Instrument;
 
 use super::AppState;
+use super::guard;
 
 const REQUEST_ID_HEADER: &str = "x-request-id";
 
@@ -26,10 +30,6 @@ const SECURITY_HEADERS: [(&str, &str); 3] = [
 #[derive(Clone)]
 struct RouteLabel(String);
 
-/// Establishes the caller. Until authentication exists, everyone is anonymous.
-fn identify(_request: &Request) -> Caller {
-    Caller::Anonymous
-}
 
 /// A request id: the one the ingress sent (if it is sane), else a fresh random one.
 fn request_id(request: &Request) -> String {
@@ -63,16 +63,37 @@ fn unmatched_label(path: &str) -> &'static str {
 pub async fn door(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let id = request_id(&request);
-    let caller = identify(&request);
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
+    let credentials = guard::credentials(&request);
+    let caller = match guard::identify(&state.accounts, &credentials).await {
+        Ok(caller) => caller,
+        Err(e) => {
+            tracing::error!(request_id = %id, error = %e, "the identity store is not answering");
+            Caller::Anonymous
+        }
+    };
     let span = tracing::info_span!("request", id = %id, method = %method, path = %path, caller = caller.audit_name());
-    request.extensions_mut().insert(RequestContext {
+    let rc = RequestContext {
         request_id: id.clone(),
+        address: guard::client_address(&request),
+        user_agent: request
+            .headers()
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .chars()
+            .take(300)
+            .collect(),
         caller,
-    });
+    };
+    let refused = guard::refuse(&state, &request, &rc, &credentials);
+    request.extensions_mut().insert(rc);
 
-    let mut response = next.run(request).instrument(span.clone()).await;
+    let mut response = match refused {
+        Some(refusal) => refusal,
+        None => next.run(request).instrument(span.clone()).await,
+    };
 
     let elapsed = started.elapsed();
     let status = response.status();

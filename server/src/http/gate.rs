@@ -11,7 +11,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post, put};
 use axum::{Json, Router};
 use domain::pipeline::PipelineDocument;
-use domain::{AppError, Application, ApplicationInput, ApplicationName, RequestContext};
+use domain::{
+    Access, AppError, Application, ApplicationInput, ApplicationName, Permissions, RequestContext,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -383,13 +385,45 @@ async fn run_job(s: &AppState, rc: &RequestContext, job: &Value) -> Result<(), A
                 .collect::<Vec<_>>()
                 .join("\n")
         });
+    // Spinnaker's `permissions` ({"READ": [roles], "EXECUTE": [...], "WRITE": [...]}); absent,
+    // an existing application keeps its own and a new one gets the creator's roles.
+    let permissions: Option<Permissions> = match app.get("permissions") {
+        None | Some(Value::Null) => None,
+        Some(p) => Some(serde_json::from_value(p.clone()).map_err(|_| {
+            AppError::invalid(
+                "permissions",
+                "expected {\"READ\": [roles], \"EXECUTE\": [roles], \"WRITE\": [roles]}",
+            )
+        })?),
+    };
+    let creators = || {
+        let roles = rc
+            .caller
+            .identity()
+            .map(|i| i.roles.clone())
+            .unwrap_or_default();
+        Permissions {
+            read: roles.clone(),
+            execute: roles.clone(),
+            write: roles,
+        }
+    };
     let mut input = ApplicationInput {
         name: text("name"),
         description: text("description"),
         owner_email: text("email"),
         team: text("team"),
         deploy_targets: targets.clone().unwrap_or_default(),
+        ..ApplicationInput::default()
     };
+    let set_permissions = |input: &mut ApplicationInput, p: &Permissions| {
+        input.read_roles = p.text(Access::Read);
+        input.execute_roles = p.text(Access::Execute);
+        input.write_roles = p.text(Access::Write);
+    };
+    if let Some(p) = &permissions {
+        set_permissions(&mut input, p);
+    }
     match job.get("type").and_then(Value::as_str) {
         Some("createApplication") => {
             // `spin application save` sends createApplication for new and existing apps alike.
@@ -400,9 +434,15 @@ async fn run_job(s: &AppState, rc: &RequestContext, job: &Value) -> Result<(), A
                     if targets.is_none() {
                         input.deploy_targets = existing.to_input().deploy_targets;
                     }
+                    if permissions.is_none() {
+                        set_permissions(&mut input, &existing.permissions);
+                    }
                     update(s, rc, &name, &input).await
                 }
                 Err(AppError::NotFound { .. }) => {
+                    if permissions.is_none() {
+                        set_permissions(&mut input, &creators());
+                    }
                     let new = input
                         .validate_new()
                         .map_err(|fields| AppError::Invalid { fields })?;
@@ -414,14 +454,12 @@ async fn run_job(s: &AppState, rc: &RequestContext, job: &Value) -> Result<(), A
         Some("updateApplication") => {
             let name = ApplicationName::parse(&input.name)
                 .map_err(|e| AppError::invalid(&e.field, &e.message))?;
+            let existing = s.services.applications.get(rc, &name).await?;
             if targets.is_none() {
-                input.deploy_targets = s
-                    .services
-                    .applications
-                    .get(rc, &name)
-                    .await?
-                    .to_input()
-                    .deploy_targets;
+                input.deploy_targets = existing.to_input().deploy_targets;
+            }
+            if permissions.is_none() {
+                set_permissions(&mut input, &existing.permissions);
             }
             update(s, rc, &name, &input).await
         }

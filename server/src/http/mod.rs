@@ -1,10 +1,12 @@
 //! HTTP: the UI (server-rendered pages, server functions, static files), operations endpoints,
 //! and the request door in front of all of them.
 
+mod auth;
 mod builds;
 mod door;
 mod error;
 mod gate;
+mod guard;
 mod live;
 mod metrics;
 mod ops;
@@ -46,6 +48,10 @@ pub struct AppState {
     pub integrations: Arc<Integrations>,
     /// The Kubernetes accounts and the live cache (the Infrastructure stream).
     pub infrastructure: Arc<crate::infrastructure::Infrastructure>,
+    /// Who callers are (sessions, tokens) and the audit log.
+    pub accounts: crate::identity::Accounts,
+    /// Topsail's address as people reach it (cross-site checks, secure cookies).
+    pub public_url: Option<String>,
     /// Set when the server starts shutting down: long-lived responses (event streams) end so
     /// the graceful shutdown does not wait for them.
     pub shutdown: tokio::sync::watch::Sender<bool>,
@@ -109,6 +115,10 @@ pub fn router(state: AppState) -> Router {
             "/webhooks/registry/{account}",
             axum::routing::post(webhooks::registry),
         )
+        .route("/auth/login", axum::routing::post(auth::login))
+        .route("/auth/logout", axum::routing::post(auth::logout))
+        .route("/auth/methods", get(auth::methods))
+        .route("/api/audit/export", get(auth::export_audit))
         .route("/api/infrastructure/stream", get(live::infrastructure))
         .route("/api/executions/stream", get(live::executions))
         .route("/api/builds/log/stream", get(live::build_log))
@@ -120,7 +130,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/registries/{account}/image", get(builds::image))
         .nest(
             "/gate",
-            gate::router().layer(axum::Extension(gate::TaskLog::default())),
+            gate::router()
+                .route("/auth/user", get(auth::gate_user))
+                .layer(axum::Extension(gate::TaskLog::default())),
         )
         // The UI bundle, served pre-compressed (`<file>.br` / `<file>.gz` beside each file) when
         // the browser accepts brotli or gzip; see `./x build`.

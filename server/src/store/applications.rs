@@ -25,6 +25,8 @@ mod entity {
         pub updated_by: String,
         /// JSON list of `{account, namespace}`.
         pub deploy_targets: String,
+        /// JSON `{"READ": [...], "EXECUTE": [...], "WRITE": [...]}`.
+        pub permissions: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -43,6 +45,11 @@ pub struct ApplicationRecord {
     pub owner_email: String,
     pub team: String,
     pub deploy_targets: Vec<domain::DeployTarget>,
+    pub permissions: domain::Permissions,
+}
+
+fn permissions_json(p: &domain::Permissions) -> String {
+    serde_json::to_string(p).unwrap_or_else(|_| "{}".to_owned())
 }
 
 fn targets_json(targets: &[domain::DeployTarget]) -> String {
@@ -61,6 +68,7 @@ impl From<entity::Model> for Application {
             updated_at: m.updated_at,
             updated_by: m.updated_by,
             deploy_targets: serde_json::from_str(&m.deploy_targets).unwrap_or_default(),
+            permissions: serde_json::from_str(&m.permissions).unwrap_or_default(),
         }
     }
 }
@@ -97,6 +105,7 @@ impl Store {
             owner_email: Set(record.owner_email),
             team: Set(record.team),
             deploy_targets: Set(targets_json(&record.deploy_targets)),
+            permissions: Set(permissions_json(&record.permissions)),
             created_at: Set(at),
             created_by: Set(by.to_owned()),
             updated_at: Set(at),
@@ -121,6 +130,10 @@ impl Store {
             .col_expr(
                 Column::DeployTargets,
                 Expr::value(targets_json(&record.deploy_targets)),
+            )
+            .col_expr(
+                Column::Permissions,
+                Expr::value(permissions_json(&record.permissions)),
             )
             .col_expr(Column::UpdatedAt, Expr::value(now()))
             .col_expr(Column::UpdatedBy, Expr::value(by.to_owned()))

@@ -4,6 +4,7 @@
 
 mod applications;
 mod cursors;
+pub mod identity;
 mod pipelines;
 
 use std::path::Path;
