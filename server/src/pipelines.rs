@@ -144,12 +144,12 @@ impl PipelineService for Pipelines {
             Some(id) => self.store.get_pipeline_by_id(id).await.ok(),
             None => None,
         };
-        if let Some((_, before)) = &existing {
-            if before.application() != application.as_str() {
-                self.guard
-                    .application(rc, before.application(), Access::Write)
-                    .await?;
-            }
+        if let Some((_, before)) = &existing
+            && before.application() != application.as_str()
+        {
+            self.guard
+                .application(rc, before.application(), Access::Write)
+                .await?;
         }
         let what = format!(
             "a pipeline named '{}' in application '{application}'",

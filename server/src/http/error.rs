@@ -142,10 +142,7 @@ mod tests {
     use super::*;
 
     fn rc() -> RequestContext {
-        RequestContext {
-            request_id: "r1".into(),
-            caller: domain::Caller::Anonymous,
-        }
+        RequestContext::local("r1", domain::Caller::Anonymous)
     }
 
     #[test]

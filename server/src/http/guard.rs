@@ -46,16 +46,15 @@ pub fn is_public(path: &str) -> bool {
 
 pub fn credentials(request: &Request) -> Credentials {
     let headers = request.headers();
-    if let Some(auth) = headers
+    let auth = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if let Some(token) = auth
+        .strip_prefix("Bearer ")
+        .or_else(|| auth.strip_prefix("bearer "))
     {
-        if let Some(token) = auth
-            .strip_prefix("Bearer ")
-            .or_else(|| auth.strip_prefix("bearer "))
-        {
-            return Credentials::Bearer(token.trim().to_owned());
-        }
+        return Credentials::Bearer(token.trim().to_owned());
     }
     let cookie = headers
         .get_all(header::COOKIE)
@@ -179,15 +178,15 @@ pub fn refuse(
             .headers()
             .get(header::ORIGIN)
             .and_then(|v| v.to_str().ok());
-        if let Some(origin) = origin {
-            if !same_origin(origin, request, state.public_url.as_deref()) {
-                tracing::warn!(request_id = %rc.request_id, origin, "refused a cross-site request");
-                return Some(refusal(
-                    StatusCode::FORBIDDEN,
-                    "forbidden",
-                    "cross-site requests are refused",
-                ));
-            }
+        if let Some(origin) = origin
+            && !same_origin(origin, request, state.public_url.as_deref())
+        {
+            tracing::warn!(request_id = %rc.request_id, origin, "refused a cross-site request");
+            return Some(refusal(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "cross-site requests are refused",
+            ));
         }
     }
     if matches!(rc.caller, Caller::Anonymous) && !is_public(path) {

@@ -33,11 +33,16 @@ const COALESCE: Duration = Duration::from_millis(50);
 
 pub async fn infrastructure(
     State(state): State<AppState>,
+    Extension(rc): Extension<RequestContext>,
     Query(q): Query<StreamQuery>,
 ) -> Response {
     let Ok(application) = ApplicationName::parse(&q.application) else {
         return HttpError::not_found(format!("application '{}'", q.application)).into_response();
     };
+    // The same check as the view's: READ on the application (once, when the stream opens).
+    if let Err(e) = state.services.infrastructure.view(&rc, &application).await {
+        return HttpError::App(e).into_response();
+    }
     let stream = updates(state, application.as_str().to_owned());
     Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))

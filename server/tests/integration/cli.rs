@@ -268,6 +268,7 @@ fn create_application(data: &std::path::Path, name: &str) {
             owner_email: "ops@example.com".into(),
             team: String::new(),
             deploy_targets: Vec::new(),
+            permissions: Default::default(),
         };
         store.insert_application(record, "test").await.unwrap();
         store.close().await.unwrap();

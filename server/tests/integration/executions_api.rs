@@ -399,8 +399,14 @@ async fn killing_a_server_on_postgres_and_redis_mid_pipeline_loses_and_doubles_n
 }
 
 async fn kill_mid_pipeline(data_dir: &std::path::Path, env: &[(&str, &str)]) {
-    let client = reqwest::Client::new();
     let mut server = TopsailProcess::spawn(data_dir, env);
+    // Sessions live in the database: one sign-in holds across the restarts below.
+    let client = crate::support::sign_in(
+        &server.base,
+        "admin",
+        &crate::support::initial_admin_password(data_dir),
+    )
+    .await;
     setup(&server.base, &client, json!([
         {"refId": "1", "type": "wait", "name": "One", "waitTime": 1},
         {"refId": "2", "type": "wait", "name": "Two", "waitTime": 1, "requisiteStageRefIds": ["1"]},

@@ -4,9 +4,12 @@
 
 mod support;
 
+mod access;
 mod api;
+mod auth;
 mod architecture_doc;
 mod cli;
+mod cli_identity;
 mod engine;
 mod executions_api;
 mod gate_api;
@@ -18,3 +21,4 @@ mod queue_contract;
 mod registries;
 mod seed_flow;
 mod store_contract;
+mod upgrade;

@@ -17,6 +17,11 @@ fn record(name: &str) -> ApplicationRecord {
             account: "staging".into(),
             namespace: format!("{name}-test"),
         }],
+        permissions: domain::Permissions {
+            read: vec!["viewers".into()],
+            write: vec!["owners".into()],
+            ..Default::default()
+        },
     }
 }
 
@@ -31,6 +36,10 @@ async fn created_application_reads_back_as_stored(store: Store) {
     let read = store.get_application("web").await.unwrap();
     assert_eq!(read, created);
     assert_eq!(read.description, "web description");
+    assert_eq!(
+        (read.permissions.read, read.permissions.write),
+        (vec!["viewers".to_owned()], vec!["owners".to_owned()])
+    );
 }
 
 async fn list_is_ordered_by_name(store: Store) {
@@ -100,6 +109,7 @@ async fn update_changes_fields_and_who_changed_them(store: Store) {
         owner_email: "ops@example.com".into(),
         team: "payments".into(),
         deploy_targets: vec![],
+        permissions: Default::default(),
     };
     assert_eq!(created.deploy_targets.len(), 1, "deploy targets are stored");
     let updated = store.update_application(changed, "bob").await.unwrap();

@@ -132,7 +132,9 @@ where
 pub struct TestServer {
     pub base: String,
     pub db: TestDatabase,
+    /// Signed in as `admin` (with the password the first start wrote).
     pub client: reqwest::Client,
+    pub admin_password: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -155,6 +157,7 @@ pub fn test_config(db: &TestDatabase) -> Config {
         },
         jenkins: Default::default(),
         registries: Vec::new(),
+        auth: Default::default(),
     }
 }
 
@@ -179,13 +182,44 @@ impl TestServer {
                 .await
                 .unwrap();
         });
+        let admin_password = initial_admin_password(&config.data_dir);
+        let client = sign_in(&base, "admin", &admin_password).await;
         Self {
             base,
             db,
-            client: reqwest::Client::new(),
+            client,
+            admin_password,
             stop: Some(stop),
             task: Some(task),
         }
+    }
+
+    /// A client signed in as `username` (a session cookie, as a browser holds it).
+    pub async fn client_for(&self, username: &str, password: &str) -> reqwest::Client {
+        sign_in(&self.base, username, password).await
+    }
+
+    /// Adds a local user with `roles` (as the admin) and returns a client signed in as them.
+    pub async fn user_with_roles(&self, username: &str, roles: &[&str]) -> reqwest::Client {
+        let password = format!("{username}-password-123");
+        let (code, body, _) = self
+            .call(
+                "users/add",
+                serde_json::json!({"user": {"username": username, "password": password, "roles": roles.join(",")}}),
+            )
+            .await;
+        assert_eq!(code, 200, "adding user {username}: {body}");
+        self.client_for(username, &password).await
+    }
+
+    /// Calls a server function as the client `as_client`.
+    pub async fn call_as(
+        &self,
+        as_client: &reqwest::Client,
+        endpoint: &str,
+        args: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        call(as_client, &self.base, endpoint, args).await
     }
 
     /// Calls a server function: `POST /api/<endpoint>` with its arguments as JSON.
@@ -305,6 +339,43 @@ pub async fn call(
         status,
         serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
     )
+}
+
+/// The first admin's password, as the first start wrote it into the data directory.
+pub fn initial_admin_password(data_dir: &std::path::Path) -> String {
+    let file = data_dir.join("initial-admin-password");
+    std::fs::read_to_string(&file)
+        .unwrap_or_else(|e| panic!("{} should hold the first admin's password: {e}", file.display()))
+        .trim()
+        .to_owned()
+}
+
+/// Signs in through `POST /auth/login` and returns a client that sends the session cookie.
+pub async fn sign_in(base: &str, username: &str, password: &str) -> reqwest::Client {
+    let res = reqwest::Client::new()
+        .post(format!("{base}/auth/login"))
+        .json(&serde_json::json!({"username": username, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 204, "signing in as {username}");
+    let cookie = res
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.split(';').next().filter(|c| c.starts_with("topsail_session=")))
+        .expect("a session cookie")
+        .to_owned();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::COOKIE,
+        reqwest::header::HeaderValue::from_str(&cookie).unwrap(),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap()
 }
 
 /// Polls `check` until it returns `Some`, failing after `deadline`.
