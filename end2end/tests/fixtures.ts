@@ -181,3 +181,80 @@ export const clusterTest = base.extend<{ cluster: Cluster; topsail: Topsail }, {
 });
 
 export { expect };
+
+export type OidcTestUser = {
+  sub: string;
+  username: string;
+  password: string;
+  email?: string;
+  groups?: string[];
+};
+
+export type OidcProvider = {
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  /** Lets the client `topsail` use `url` as a redirect URI (call it once Topsail listens). */
+  setRedirectUri: (url: string) => Promise<void>;
+  stop: () => Promise<void>;
+};
+
+/**
+ * Starts a real OpenID provider (end2end/oidc/provider.mjs, the npm package oidc-provider) on a
+ * free port with one client, `topsail`, and `users`; its login page is a form with `login` and
+ * `password`. See the script for what it serves.
+ */
+export async function startOidcProvider(users: OidcTestUser[]): Promise<OidcProvider> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'topsail-oidc-'));
+  const usersFile = path.join(dir, 'users.json');
+  fs.writeFileSync(usersFile, JSON.stringify(users));
+  const clientSecret = globalThis.crypto.randomUUID();
+  const script = path.join(__dirname, '..', 'oidc', 'provider.mjs');
+  const proc = spawn(process.execPath, [script, '--client-secret', clientSecret, '--users', usersFile], {
+    env: process.env,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+
+  // stdout is a protocol of lines; stderr is kept to explain a failure.
+  let stderr = '';
+  let partial = '';
+  const lines: string[] = [];
+  let wake = () => {};
+  proc.stderr!.on('data', (chunk) => (stderr += chunk));
+  proc.stdout!.on('data', (chunk) => {
+    const parts = (partial + chunk).split('\n');
+    partial = parts.pop()!;
+    lines.push(...parts);
+    wake();
+  });
+  proc.on('exit', () => wake());
+  const nextLine = async (what: string): Promise<string> => {
+    const deadline = Date.now() + 30_000;
+    while (lines.length === 0) {
+      if (proc.exitCode !== null || proc.signalCode !== null) {
+        throw new Error(`the OpenID provider exited (${proc.exitCode ?? proc.signalCode}) before ${what}:\n${stderr}`);
+      }
+      if (Date.now() > deadline) throw new Error(`the OpenID provider did not ${what} within 30 s:\n${stderr}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 1_000);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    return lines.shift()!;
+  };
+
+  const first = await nextLine('start');
+  const issuer = first.match(/^issuer (http:\/\/\S+)$/)?.[1];
+  if (!issuer) throw new Error(`the OpenID provider said ${JSON.stringify(first)} instead of its issuer:\n${stderr}`);
+
+  const setRedirectUri = async (url: string) => {
+    proc.stdin!.write(`redirect-uri ${url}\n`);
+    const answer = await nextLine('accept the redirect URI');
+    if (answer !== 'redirect-uri set') throw new Error(`the OpenID provider refused ${url}: ${answer}\n${stderr}`);
+  };
+  const stop = () => stopProcess(proc, 'SIGTERM', dir);
+  return { issuer, clientId: 'topsail', clientSecret, setRedirectUri, stop };
+}
