@@ -140,7 +140,11 @@ impl MigrationTrait for Migration {
                     .table(ApiTokens::Table)
                     .col(key(ApiTokens::Id, 32))
                     .col(ColumnDef::new(ApiTokens::Name).string_len(100).not_null())
-                    .col(ColumnDef::new(ApiTokens::Username).string_len(64).not_null())
+                    .col(
+                        ColumnDef::new(ApiTokens::Username)
+                            .string_len(64)
+                            .not_null(),
+                    )
                     .col(
                         ColumnDef::new(ApiTokens::SecretHash)
                             .string_len(64)
@@ -192,7 +196,11 @@ impl MigrationTrait for Migration {
                     .col(text(AuditLog::Summary))
                     .col(ColumnDef::new(AuditLog::Address).string_len(100).not_null())
                     .col(text(AuditLog::UserAgent))
-                    .col(ColumnDef::new(AuditLog::RequestId).string_len(64).not_null())
+                    .col(
+                        ColumnDef::new(AuditLog::RequestId)
+                            .string_len(64)
+                            .not_null(),
+                    )
                     .to_owned(),
             )
             .await?;

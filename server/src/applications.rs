@@ -96,7 +96,9 @@ impl ApplicationService for Applications {
         rc: &RequestContext,
         name: &ApplicationName,
     ) -> Result<Application, AppError> {
-        self.guard.application(rc, name.as_str(), Access::Read).await
+        self.guard
+            .application(rc, name.as_str(), Access::Read)
+            .await
     }
 
     async fn create(
@@ -114,7 +116,12 @@ impl ApplicationService for Applications {
         let created = created.map_err(|e| api_error(rc, Some(&new.name), e))?;
         tracing::info!(request_id = %rc.request_id, application = %new.name, by = rc.caller.audit_name(), "application created");
         self.guard
-            .record(rc, "application.create", &format!("application/{}", new.name), json!({"after": summary(&created)}))
+            .record(
+                rc,
+                "application.create",
+                &format!("application/{}", new.name),
+                json!({"after": summary(&created)}),
+            )
             .await;
         Ok(created)
     }
@@ -125,7 +132,10 @@ impl ApplicationService for Applications {
         name: &ApplicationName,
         changes: ApplicationChanges,
     ) -> Result<Application, AppError> {
-        let before = self.guard.application(rc, name.as_str(), Access::Write).await?;
+        let before = self
+            .guard
+            .application(rc, name.as_str(), Access::Write)
+            .await?;
         let updated = self
             .store
             .update_application(record(name, changes), rc.caller.audit_name())
@@ -133,13 +143,21 @@ impl ApplicationService for Applications {
         let updated = updated.map_err(|e| api_error(rc, Some(name), e))?;
         tracing::info!(request_id = %rc.request_id, application = %name, by = rc.caller.audit_name(), "application updated");
         self.guard
-            .record(rc, "application.update", &format!("application/{name}"), json!({"before": summary(&before), "after": summary(&updated)}))
+            .record(
+                rc,
+                "application.update",
+                &format!("application/{name}"),
+                json!({"before": summary(&before), "after": summary(&updated)}),
+            )
             .await;
         Ok(updated)
     }
 
     async fn delete(&self, rc: &RequestContext, name: &ApplicationName) -> Result<(), AppError> {
-        let before = self.guard.application(rc, name.as_str(), Access::Write).await?;
+        let before = self
+            .guard
+            .application(rc, name.as_str(), Access::Write)
+            .await?;
         let pipelines = self
             .store
             .count_pipelines(name.as_str())
@@ -158,7 +176,12 @@ impl ApplicationService for Applications {
             .map_err(|e| api_error(rc, Some(name), e))?;
         tracing::info!(request_id = %rc.request_id, application = %name, by = rc.caller.audit_name(), "application deleted");
         self.guard
-            .record(rc, "application.delete", &format!("application/{name}"), json!({"before": summary(&before)}))
+            .record(
+                rc,
+                "application.delete",
+                &format!("application/{name}"),
+                json!({"before": summary(&before)}),
+            )
             .await;
         Ok(())
     }

@@ -11,9 +11,9 @@ use serde_json::{Value, json};
 
 use crate::access::Guard;
 use crate::applications::internal;
-use domain::Access;
 use crate::orchestration::engine::{Engine, EngineError};
 use crate::store::{Store, StoreError};
+use domain::Access;
 
 /// How many executions a list shows.
 const LIST_LIMIT: u64 = 50;

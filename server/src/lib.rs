@@ -96,8 +96,8 @@ impl Bound {
             self.listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),
         )
-            .with_graceful_shutdown(shutdown)
-            .await;
+        .with_graceful_shutdown(shutdown)
+        .await;
         infrastructure.cache.stop();
         supervisor.shutdown().await;
         served.map_err(StartError::Serve)?;

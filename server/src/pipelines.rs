@@ -10,9 +10,9 @@ use domain::{AppError, ApplicationName, FieldError, RequestContext};
 
 use crate::access::Guard;
 use crate::applications::internal;
+use crate::store::{Store, StoreError};
 use domain::Access;
 use serde_json::json;
-use crate::store::{Store, StoreError};
 
 pub struct Pipelines {
     store: Store,

@@ -12,8 +12,8 @@ use crate::orchestration::engine::Engine;
 use crate::orchestration::queue::{QueueSettings, RedisQueue, SystemClock};
 use crate::orchestration::stages::StageRegistry;
 use crate::runtime::{
-    BackgroundLoop, CronCheck, EngineWorker, HealthChecks, IdentityPrune, JenkinsWatch, OutboxRelay, TagPoll,
-    ZombieCheck,
+    BackgroundLoop, CronCheck, EngineWorker, HealthChecks, IdentityPrune, JenkinsWatch,
+    OutboxRelay, TagPoll, ZombieCheck,
 };
 use crate::store::Store;
 use crate::{StartError, applications, events, executions, infrastructure, integrations};

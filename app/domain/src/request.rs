@@ -63,7 +63,10 @@ impl Caller {
             Ok(())
         } else {
             Err(crate::AppError::Forbidden {
-                message: format!("{} access to application '{name}' is needed", access.as_str()),
+                message: format!(
+                    "{} access to application '{name}' is needed",
+                    access.as_str()
+                ),
             })
         }
     }

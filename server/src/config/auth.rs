@@ -104,7 +104,9 @@ pub(super) struct AuthFile {
 /// `90s`, `30m`, `8h`, `7d` or whole milliseconds (`1500`).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let n: u64 = number
         .parse()
@@ -146,7 +148,10 @@ pub(super) fn load(
             .transpose()
     };
     let session_idle_timeout = env_parse(env, "TOPSAIL_SESSION_IDLE_TIMEOUT", parse_duration)?
-        .or(in_file("session_idle_timeout", written.session_idle_timeout)?)
+        .or(in_file(
+            "session_idle_timeout",
+            written.session_idle_timeout,
+        )?)
         .unwrap_or(defaults.session_idle_timeout);
     let session_max_age = env_parse(env, "TOPSAIL_SESSION_MAX_AGE", parse_duration)?
         .or(in_file("session_max_age", written.session_max_age)?)
@@ -183,8 +188,7 @@ pub(super) fn load(
         if let Some(v) = env("TOPSAIL_OIDC_SCOPES") {
             o.scopes = list(&v);
         }
-        o.client_secret = match env("TOPSAIL_OIDC_CLIENT_SECRET").filter(|v| !v.trim().is_empty())
-        {
+        o.client_secret = match env("TOPSAIL_OIDC_CLIENT_SECRET").filter(|v| !v.trim().is_empty()) {
             Some(v) => Some(Secret::new(v.trim())),
             None => read_secret(
                 env,
@@ -245,7 +249,12 @@ mod tests {
     #[test]
     fn single_sign_on_comes_from_the_environment_and_needs_a_secret() {
         let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
         };
         let ok = load(
             None,

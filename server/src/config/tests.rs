@@ -27,8 +27,7 @@ fn defaults_need_no_file_and_no_environment() {
 
 #[test]
 fn cli_beats_environment_beats_file() {
-    let f =
-        file_with("listen = \"127.0.0.1:4000\"\ndata_dir = \"/file\"\nlog_level = \"debug\"\n");
+    let f = file_with("listen = \"127.0.0.1:4000\"\ndata_dir = \"/file\"\nlog_level = \"debug\"\n");
     let env = env_of(&[
         ("TOPSAIL_LISTEN", "127.0.0.1:5000"),
         ("TOPSAIL_DATA_DIR", "/env"),

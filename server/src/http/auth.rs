@@ -69,12 +69,18 @@ pub async fn login(
             };
             state
                 .accounts
-                .record(&rc, "login.success", &format!("user/{username}"), json!({"method": "password"}))
+                .record(
+                    &rc,
+                    "login.success",
+                    &format!("user/{username}"),
+                    json!({"method": "password"}),
+                )
                 .await;
             let mut response = StatusCode::NO_CONTENT.into_response();
-            response
-                .headers_mut()
-                .insert(header::SET_COOKIE, session_cookie(&state, &headers, Some(&secret)));
+            response.headers_mut().insert(
+                header::SET_COOKIE,
+                session_cookie(&state, &headers, Some(&secret)),
+            );
             response
         }
         Err(LoginError::Wrong) => {
@@ -84,7 +90,12 @@ pub async fn login(
             };
             state
                 .accounts
-                .record(&attempt, "login.failure", &format!("user/{}", username.chars().take(64).collect::<String>()), json!({"reason": "wrong user name or password"}))
+                .record(
+                    &attempt,
+                    "login.failure",
+                    &format!("user/{}", username.chars().take(64).collect::<String>()),
+                    json!({"reason": "wrong user name or password"}),
+                )
                 .await;
             app_error(AppError::Unauthenticated)
         }
@@ -95,7 +106,12 @@ pub async fn login(
             };
             state
                 .accounts
-                .record(&attempt, "login.failure", &format!("user/{}", username.chars().take(64).collect::<String>()), json!({"reason": "throttled"}))
+                .record(
+                    &attempt,
+                    "login.failure",
+                    &format!("user/{}", username.chars().take(64).collect::<String>()),
+                    json!({"reason": "throttled"}),
+                )
                 .await;
             let mut response = app_error(AppError::Throttled { retry_after });
             if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
@@ -103,9 +119,7 @@ pub async fn login(
             }
             response
         }
-        Err(LoginError::Storage(e)) => {
-            app_error(crate::applications::internal(&rc, &e))
-        }
+        Err(LoginError::Storage(e)) => app_error(crate::applications::internal(&rc, &e)),
     }
 }
 
@@ -122,7 +136,12 @@ pub async fn logout(
         if rc.caller.identity().is_some() {
             state
                 .accounts
-                .record(&rc, "logout", &format!("user/{}", rc.caller.audit_name()), json!({}))
+                .record(
+                    &rc,
+                    "logout",
+                    &format!("user/{}", rc.caller.audit_name()),
+                    json!({}),
+                )
                 .await;
         }
     }

@@ -30,7 +30,6 @@ const SECURITY_HEADERS: [(&str, &str); 3] = [
 #[derive(Clone)]
 struct RouteLabel(String);
 
-
 /// A request id: the one the ingress sent (if it is sane), else a fresh random one.
 fn request_id(request: &Request) -> String {
     let incoming = request

@@ -70,7 +70,10 @@ pub fn credentials(request: &Request) -> Credentials {
     }
 }
 
-pub async fn identify(accounts: &Accounts, credentials: &Credentials) -> Result<Caller, StoreError> {
+pub async fn identify(
+    accounts: &Accounts,
+    credentials: &Credentials,
+) -> Result<Caller, StoreError> {
     let found = match credentials {
         Credentials::None => None,
         Credentials::Bearer(token) => accounts.token_caller(token).await?,
@@ -208,10 +211,7 @@ fn unauthenticated(request: &Request) -> Response {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|a| a.contains("text/html"));
     if wants_page {
-        let next = request
-            .uri()
-            .path_and_query()
-            .map_or("/", |p| p.as_str());
+        let next = request.uri().path_and_query().map_or("/", |p| p.as_str());
         return Redirect::to(&format!("/login?next={}", encode_component(next))).into_response();
     }
     if path.starts_with("/gate/") {
@@ -250,17 +250,38 @@ mod tests {
 
     #[test]
     fn only_probes_sign_in_static_files_and_webhooks_are_public() {
-        for p in ["/healthz", "/login", "/auth/login", "/pkg/topsail.js", "/webhooks/webhook/x"] {
+        for p in [
+            "/healthz",
+            "/login",
+            "/auth/login",
+            "/pkg/topsail.js",
+            "/webhooks/webhook/x",
+        ] {
             assert!(is_public(p), "{p}");
         }
-        for p in ["/", "/applications", "/api/applications/list", "/gate/applications", "/api/executions/stream", "/loginx", "/pkgs"] {
+        for p in [
+            "/",
+            "/applications",
+            "/api/applications/list",
+            "/gate/applications",
+            "/api/executions/stream",
+            "/loginx",
+            "/pkgs",
+        ] {
             assert!(!is_public(p), "{p}");
         }
     }
 
     #[test]
     fn a_bearer_token_wins_over_the_cookie() {
-        let r = request("GET", "/", &[("cookie", "a=b; topsail_session=s1"), ("authorization", "Bearer tps_x")]);
+        let r = request(
+            "GET",
+            "/",
+            &[
+                ("cookie", "a=b; topsail_session=s1"),
+                ("authorization", "Bearer tps_x"),
+            ],
+        );
         assert!(matches!(credentials(&r), Credentials::Bearer(t) if t == "tps_x"));
         let r = request("GET", "/", &[("cookie", "a=b; topsail_session=s1")]);
         assert!(matches!(credentials(&r), Credentials::Session(s) if s == "s1"));
@@ -274,8 +295,16 @@ mod tests {
         assert!(same_origin("http://topsail.example:8080", &r, None));
         assert!(same_origin("HTTPS://Topsail.example:8080", &r, None));
         assert!(!same_origin("http://evil.example", &r, None));
-        assert!(same_origin("https://cd.corp", &r, Some("https://cd.corp/topsail")));
-        assert!(!same_origin("https://cd.corp.evil", &r, Some("https://cd.corp")));
+        assert!(same_origin(
+            "https://cd.corp",
+            &r,
+            Some("https://cd.corp/topsail")
+        ));
+        assert!(!same_origin(
+            "https://cd.corp.evil",
+            &r,
+            Some("https://cd.corp")
+        ));
     }
 
     #[test]
@@ -287,7 +316,11 @@ mod tests {
         let mut r = request("GET", "/", &[("x-forwarded-for", "203.0.113.9")]);
         r.extensions_mut()
             .insert(ConnectInfo(SocketAddr::from(([198, 51, 100, 1], 4000))));
-        assert_eq!(client_address(&r), "198.51.100.1", "a public peer cannot claim another address");
+        assert_eq!(
+            client_address(&r),
+            "198.51.100.1",
+            "a public peer cannot claim another address"
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod guard;
 mod live;
 mod metrics;
 mod ops;
+mod sso;
 mod webhooks;
 
 use std::path::Path;
@@ -118,6 +119,8 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/login", axum::routing::post(auth::login))
         .route("/auth/logout", axum::routing::post(auth::logout))
         .route("/auth/methods", get(auth::methods))
+        .route("/auth/oidc/login", get(sso::login))
+        .route("/auth/oidc/callback", get(sso::callback))
         .route("/api/audit/export", get(auth::export_audit))
         .route("/api/infrastructure/stream", get(live::infrastructure))
         .route("/api/executions/stream", get(live::executions))

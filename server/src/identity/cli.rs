@@ -89,12 +89,15 @@ pub async fn user(accounts: &Accounts, command: UserCommand) -> Result<(), Strin
         } => {
             let password = read_password(password_file.as_ref())?;
             let added = accounts
-                .add_user(&rc, NewUser {
-                    username: name,
-                    password,
-                    admin,
-                    roles: roles.join(","),
-                })
+                .add_user(
+                    &rc,
+                    NewUser {
+                        username: name,
+                        password,
+                        admin,
+                        roles: roles.join(","),
+                    },
+                )
                 .await
                 .map_err(|e| e.to_string())?;
             println!(
@@ -161,11 +164,14 @@ pub async fn token(accounts: &Accounts, command: TokenCommand) -> Result<(), Str
                 }
             };
             let created = accounts
-                .create_token(&rc, NewToken {
-                    name,
-                    username: user,
-                    expires_in_days: days,
-                })
+                .create_token(
+                    &rc,
+                    NewToken {
+                        name,
+                        username: user,
+                        expires_in_days: days,
+                    },
+                )
                 .await
                 .map_err(|e| e.to_string())?;
             // Only the token on standard output, so scripts can capture it.

@@ -5,6 +5,7 @@
 //! request's caller is; the services ask the caller's [`domain::Caller`] whether they may.
 
 pub mod cli;
+pub mod oidc;
 pub mod secrets;
 mod service;
 
@@ -55,6 +56,8 @@ pub enum LoginError {
 pub struct Accounts {
     store: Store,
     settings: AuthConfig,
+    /// The OpenID provider, when single sign-on is configured.
+    sso: Option<std::sync::Arc<oidc::OidcClient>>,
 }
 
 impl UserRow {
@@ -90,7 +93,73 @@ fn method_text(m: AuthMethod) -> &'static str {
 
 impl Accounts {
     pub fn new(store: Store, settings: AuthConfig) -> Self {
-        Self { store, settings }
+        let sso = settings.oidc.as_ref().and_then(|o| {
+            let mut s = oidc::OidcSettings::new(
+                &o.issuer,
+                &o.client_id,
+                o.client_secret.as_ref().map_or("", |s| s.expose()),
+            );
+            s.scopes = o.scopes.clone();
+            s.username_claim = o.username_claim.clone();
+            s.groups_claim = o.groups_claim.clone();
+            match oidc::OidcClient::new(s) {
+                Ok(client) => Some(std::sync::Arc::new(client)),
+                Err(e) => {
+                    tracing::error!(error = %e, "single sign-on is misconfigured and stays off");
+                    None
+                }
+            }
+        });
+        Self {
+            store,
+            settings,
+            sso,
+        }
+    }
+
+    /// The OpenID provider, when single sign-on is configured.
+    pub fn sso(&self) -> Option<&oidc::OidcClient> {
+        self.sso.as_deref()
+    }
+
+    /// A single sign-on user came back from the provider: their roles are their groups (those
+    /// that are valid role names), admin when one is an admin group. Opens a session; `None`
+    /// when a local user already has that name (a provider cannot take over a local account).
+    pub async fn sso_session(
+        &self,
+        user: &oidc::OidcUser,
+    ) -> Result<Option<(String, Identity)>, StoreError> {
+        let admin_groups = self
+            .settings
+            .oidc
+            .as_ref()
+            .map(|o| o.admin_groups.clone())
+            .unwrap_or_default();
+        let roles: Vec<String> = user
+            .groups
+            .iter()
+            .filter(|g| domain::identity::check_role(g).is_ok())
+            .cloned()
+            .collect();
+        let admin = user.groups.iter().any(|g| admin_groups.contains(g));
+        if check_username(&user.username).is_err()
+            || !self
+                .store
+                .upsert_sso_user(&user.username, &roles, admin, now_ms())
+                .await?
+        {
+            return Ok(None);
+        }
+        let secret = self.start_session(&user.username, AuthMethod::Oidc).await?;
+        Ok(Some((
+            secret,
+            Identity {
+                username: user.username.clone(),
+                roles,
+                admin,
+                method: AuthMethod::Oidc,
+            },
+        )))
     }
 
     pub fn settings(&self) -> &AuthConfig {
@@ -146,8 +215,7 @@ impl Accounts {
                 u64::try_from((locked - now + 999) / 1000).unwrap_or(1),
             ));
         }
-        let user = if username.len() <= 64 && password.len() <= domain::identity::MAX_PASSWORD_LEN
-        {
+        let user = if username.len() <= 64 && password.len() <= domain::identity::MAX_PASSWORD_LEN {
             self.store.user(username).await?
         } else {
             None
@@ -157,9 +225,10 @@ impl Accounts {
             .and_then(|u| u.password_hash.clone())
             .unwrap_or_else(|| secrets::decoy_hash().to_owned());
         let password = password.to_owned();
-        let matches = tokio::task::spawn_blocking(move || secrets::verify_password(&password, &hash))
-            .await
-            .unwrap_or(false);
+        let matches =
+            tokio::task::spawn_blocking(move || secrets::verify_password(&password, &hash))
+                .await
+                .unwrap_or(false);
         let Some(user) = user.filter(|u| matches && u.password_hash.is_some()) else {
             let limit = i32::try_from(self.settings.login_failure_limit).unwrap_or(i32::MAX);
             let lock = i64::try_from(self.settings.login_lockout.as_millis()).unwrap_or(i64::MAX);
@@ -171,7 +240,9 @@ impl Accounts {
             return Err(LoginError::Wrong);
         };
         self.store.clear_login_failures(&user_key).await?;
-        let secret = self.start_session(&user.username, AuthMethod::Password).await?;
+        let secret = self
+            .start_session(&user.username, AuthMethod::Password)
+            .await?;
         Ok((secret, user.identity(AuthMethod::Password)))
     }
 
@@ -208,7 +279,8 @@ impl Accounts {
             return Ok(None);
         };
         let now = now_ms();
-        let idle = i64::try_from(self.settings.session_idle_timeout.as_millis()).unwrap_or(i64::MAX);
+        let idle =
+            i64::try_from(self.settings.session_idle_timeout.as_millis()).unwrap_or(i64::MAX);
         if session.expires_at_ms <= now || session.last_seen_at_ms.saturating_add(idle) <= now {
             self.store.delete_session(&id_hash).await?;
             return Ok(None);
@@ -257,13 +329,16 @@ impl Accounts {
 
     /// Ends the session of this cookie.
     pub async fn logout(&self, secret: &str) -> Result<(), StoreError> {
-        self.store.delete_session(&secrets::sha256_hex(secret)).await
+        self.store
+            .delete_session(&secrets::sha256_hex(secret))
+            .await
     }
 
     /// Removes ended sessions, stale pending sign-ins and audit entries past their retention.
     pub async fn prune(&self) -> Result<(), StoreError> {
         let now = now_ms();
-        let idle = i64::try_from(self.settings.session_idle_timeout.as_millis()).unwrap_or(i64::MAX);
+        let idle =
+            i64::try_from(self.settings.session_idle_timeout.as_millis()).unwrap_or(i64::MAX);
         self.store
             .prune_sessions(now, now.saturating_sub(idle), now - PENDING_LOGIN_MS)
             .await?;
@@ -307,7 +382,9 @@ impl Accounts {
         if let Err(e) = check_password(&new.password) {
             errors.push(e);
         }
-        let roles = parse_roles("roles", &new.roles).map_err(|e| errors.push(e)).ok();
+        let roles = parse_roles("roles", &new.roles)
+            .map_err(|e| errors.push(e))
+            .ok();
         if !errors.is_empty() {
             return Err(AppError::Invalid { fields: errors });
         }
@@ -365,7 +442,13 @@ impl Accounts {
     }
 
     pub async fn all_users(&self) -> Result<Vec<UserSummary>, StoreError> {
-        Ok(self.store.users().await?.iter().map(UserRow::summary).collect())
+        Ok(self
+            .store
+            .users()
+            .await?
+            .iter()
+            .map(UserRow::summary)
+            .collect())
     }
 
     pub async fn remove_user(&self, username: &str) -> Result<bool, StoreError> {
@@ -384,7 +467,10 @@ impl Accounts {
             return Err(AppError::invalid("name", "1 to 100 characters"));
         }
         if days.is_some_and(|d| d == 0 || d > 3650) {
-            return Err(AppError::invalid("expiresInDays", "1 to 3650 days, or none"));
+            return Err(AppError::invalid(
+                "expiresInDays",
+                "1 to 3650 days, or none",
+            ));
         }
         match self.store.user(username).await.map_err(storage)? {
             Some(_) => {}
@@ -416,7 +502,13 @@ impl Accounts {
         &self,
         username: Option<&str>,
     ) -> Result<Vec<domain::identity::TokenSummary>, StoreError> {
-        Ok(self.store.tokens(username).await?.iter().map(token_summary).collect())
+        Ok(self
+            .store
+            .tokens(username)
+            .await?
+            .iter()
+            .map(token_summary)
+            .collect())
     }
 
     pub fn store(&self) -> &Store {

@@ -3,8 +3,8 @@
 //! own tokens) and recorded in the audit log.
 
 use async_trait::async_trait;
-use domain::identity::{AuditEntry, AuditQuery, CreatedToken, NewToken, NewUser, TokenSummary};
 use domain::identity::UserSummary;
+use domain::identity::{AuditEntry, AuditQuery, CreatedToken, NewToken, NewUser, TokenSummary};
 use domain::services::IdentityService;
 use domain::{AppError, Identity, RequestContext};
 use serde_json::json;
@@ -88,8 +88,9 @@ impl IdentityService for Accounts {
                 other.to_owned()
             }
         };
-        let created =
-            self.issue_token(&whose, &new.name, new.expires_in_days).await?;
+        let created = self
+            .issue_token(&whose, &new.name, new.expires_in_days)
+            .await?;
         self.record(
             rc,
             "token.create",
@@ -105,7 +106,12 @@ impl IdentityService for Accounts {
         let not_found = || AppError::NotFound {
             what: format!("token '{id}'"),
         };
-        let token = self.store.token(id).await.map_err(storage)?.ok_or_else(not_found)?;
+        let token = self
+            .store
+            .token(id)
+            .await
+            .map_err(storage)?
+            .ok_or_else(not_found)?;
         if token.username != me.username && !me.admin {
             return Err(not_found());
         }

@@ -26,7 +26,13 @@ const WHO: [(&str, &[Needs]); 6] = [
     ("owner", &[Needs::SignedIn, Needs::Read, Needs::Write]),
     (
         "admin",
-        &[Needs::SignedIn, Needs::Read, Needs::Execute, Needs::Write, Needs::Admin],
+        &[
+            Needs::SignedIn,
+            Needs::Read,
+            Needs::Execute,
+            Needs::Write,
+            Needs::Admin,
+        ],
     ),
 ];
 
@@ -84,7 +90,10 @@ impl World {
     async fn waiting_run(&self) -> (String, String) {
         let (code, id, _) = self
             .s
-            .call("executions/start", json!({"application": "shop", "name": "P"}))
+            .call(
+                "executions/start",
+                json!({"application": "shop", "name": "P"}),
+            )
             .await;
         assert_eq!(code, 200, "{id}");
         let id = id.as_str().unwrap().to_owned();
@@ -130,37 +139,89 @@ async fn every_route_answers_401_403_or_goes_through_as_the_permissions_say() {
     // Routes that read, or change something in a way that can be repeated.
     let routes: Vec<(Call, Needs)> = vec![
         (Call::Fn("applications/list", json!({})), Needs::SignedIn),
-        (Call::Fn("applications/get", json!({"name": "shop"})), Needs::Read),
         (
-            Call::Fn("applications/update", json!({"name": "shop", "input": {"name": "shop", "ownerEmail": "team@example.com",
-                "readRoles": "viewers", "executeRoles": "releasers", "writeRoles": "owners"}})),
+            Call::Fn("applications/get", json!({"name": "shop"})),
+            Needs::Read,
+        ),
+        (
+            Call::Fn(
+                "applications/update",
+                json!({"name": "shop", "input": {"name": "shop", "ownerEmail": "team@example.com",
+                "readRoles": "viewers", "executeRoles": "releasers", "writeRoles": "owners"}}),
+            ),
             Needs::Write,
         ),
-        (Call::Fn("pipelines/list", json!({"application": "shop"})), Needs::Read),
-        (Call::Fn("pipelines/get", json!({"application": "shop", "name": "P"})), Needs::Read),
         (
-            Call::Fn("pipelines/save", json!({"pipeline": {"application": "shop", "name": "P", "stages": [
-                {"refId": "1", "type": "manualJudgment", "name": "Approve"}]}})),
+            Call::Fn("pipelines/list", json!({"application": "shop"})),
+            Needs::Read,
+        ),
+        (
+            Call::Fn("pipelines/get", json!({"application": "shop", "name": "P"})),
+            Needs::Read,
+        ),
+        (
+            Call::Fn(
+                "pipelines/save",
+                json!({"pipeline": {"application": "shop", "name": "P", "stages": [
+                {"refId": "1", "type": "manualJudgment", "name": "Approve"}]}}),
+            ),
             Needs::Write,
         ),
-        (Call::Fn("pipelines/history", json!({"id": pid})), Needs::Read),
-        (Call::Fn("pipelines/diff", json!({"id": pid, "from": 1, "to": 1})), Needs::Read),
-        (Call::Fn("pipelines/restore", json!({"id": pid, "version": 1})), Needs::Write),
-        (Call::Fn("executions/list", json!({"application": "shop"})), Needs::Read),
-        (Call::Fn("infrastructure/view", json!({"application": "shop"})), Needs::Read),
+        (
+            Call::Fn("pipelines/history", json!({"id": pid})),
+            Needs::Read,
+        ),
+        (
+            Call::Fn("pipelines/diff", json!({"id": pid, "from": 1, "to": 1})),
+            Needs::Read,
+        ),
+        (
+            Call::Fn("pipelines/restore", json!({"id": pid, "version": 1})),
+            Needs::Write,
+        ),
+        (
+            Call::Fn("executions/list", json!({"application": "shop"})),
+            Needs::Read,
+        ),
+        (
+            Call::Fn("infrastructure/view", json!({"application": "shop"})),
+            Needs::Read,
+        ),
         (Call::Fn("integrations/health", json!({})), Needs::SignedIn),
         (Call::Fn("tokens/list", json!({})), Needs::SignedIn),
         (Call::Fn("users/list", json!({})), Needs::Admin),
         (Call::Fn("audit/list", json!({"query": {}})), Needs::Admin),
-        (Call::Gate("GET", "/applications".into(), None), Needs::SignedIn),
-        (Call::Gate("GET", "/applications/shop".into(), None), Needs::Read),
-        (Call::Gate("GET", "/applications/shop/pipelineConfigs".into(), None), Needs::Read),
-        (Call::Gate("GET", "/applications/shop/pipelineConfigs/P".into(), None), Needs::Read),
-        (Call::Gate("GET", "/applications/shop/pipelines".into(), None), Needs::Read),
-        (Call::Gate("GET", "/auth/user".into(), None), Needs::SignedIn),
         (
-            Call::Gate("POST", "/pipelines".into(), Some(json!({"application": "shop", "name": "P", "stages": [
-                {"refId": "1", "type": "manualJudgment", "name": "Approve"}]}))),
+            Call::Gate("GET", "/applications".into(), None),
+            Needs::SignedIn,
+        ),
+        (
+            Call::Gate("GET", "/applications/shop".into(), None),
+            Needs::Read,
+        ),
+        (
+            Call::Gate("GET", "/applications/shop/pipelineConfigs".into(), None),
+            Needs::Read,
+        ),
+        (
+            Call::Gate("GET", "/applications/shop/pipelineConfigs/P".into(), None),
+            Needs::Read,
+        ),
+        (
+            Call::Gate("GET", "/applications/shop/pipelines".into(), None),
+            Needs::Read,
+        ),
+        (
+            Call::Gate("GET", "/auth/user".into(), None),
+            Needs::SignedIn,
+        ),
+        (
+            Call::Gate(
+                "POST",
+                "/pipelines".into(),
+                Some(json!({"application": "shop", "name": "P", "stages": [
+                {"refId": "1", "type": "manualJudgment", "name": "Approve"}]})),
+            ),
             Needs::Write,
         ),
     ];
@@ -170,15 +231,72 @@ async fn every_route_answers_401_403_or_goes_through_as_the_permissions_say() {
     // Routes about one execution: each allowed caller gets a fresh waiting run.
     type Make = fn(&str, &str) -> Call;
     let per_run: Vec<(Make, Needs, &str)> = vec![
-        (|id, _| Call::Fn("executions/get", json!({"id": id})), Needs::Read, "get"),
-        (|id, _| Call::Fn("executions/evaluate", json!({"id": id, "expression": "${execution.id}"})), Needs::Read, "evaluate"),
-        (|id, st| Call::Fn("executions/judgment_preview", json!({"id": id, "stage_id": st})), Needs::Read, "preview"),
-        (|id, _| Call::Gate("GET", format!("/pipelines/{id}"), None), Needs::Read, "gate get"),
-        (|id, st| Call::Fn("executions/judge", json!({"id": id, "stage_id": st, "judgment": "continue"})), Needs::Execute, "judge"),
-        (|id, _| Call::Fn("executions/cancel", json!({"id": id})), Needs::Execute, "cancel"),
-        (|id, _| Call::Fn("executions/pause", json!({"id": id})), Needs::Execute, "pause"),
-        (|id, _| Call::Gate("PUT", format!("/pipelines/{id}/cancel"), None), Needs::Execute, "gate cancel"),
-        (|id, st| Call::Gate("PATCH", format!("/pipelines/{id}/stages/{st}"), Some(json!({"judgmentStatus": "continue"}))), Needs::Execute, "gate judge"),
+        (
+            |id, _| Call::Fn("executions/get", json!({"id": id})),
+            Needs::Read,
+            "get",
+        ),
+        (
+            |id, _| {
+                Call::Fn(
+                    "executions/evaluate",
+                    json!({"id": id, "expression": "${execution.id}"}),
+                )
+            },
+            Needs::Read,
+            "evaluate",
+        ),
+        (
+            |id, st| {
+                Call::Fn(
+                    "executions/judgment_preview",
+                    json!({"id": id, "stage_id": st}),
+                )
+            },
+            Needs::Read,
+            "preview",
+        ),
+        (
+            |id, _| Call::Gate("GET", format!("/pipelines/{id}"), None),
+            Needs::Read,
+            "gate get",
+        ),
+        (
+            |id, st| {
+                Call::Fn(
+                    "executions/judge",
+                    json!({"id": id, "stage_id": st, "judgment": "continue"}),
+                )
+            },
+            Needs::Execute,
+            "judge",
+        ),
+        (
+            |id, _| Call::Fn("executions/cancel", json!({"id": id})),
+            Needs::Execute,
+            "cancel",
+        ),
+        (
+            |id, _| Call::Fn("executions/pause", json!({"id": id})),
+            Needs::Execute,
+            "pause",
+        ),
+        (
+            |id, _| Call::Gate("PUT", format!("/pipelines/{id}/cancel"), None),
+            Needs::Execute,
+            "gate cancel",
+        ),
+        (
+            |id, st| {
+                Call::Gate(
+                    "PATCH",
+                    format!("/pipelines/{id}/stages/{st}"),
+                    Some(json!({"judgmentStatus": "continue"})),
+                )
+            },
+            Needs::Execute,
+            "gate judge",
+        ),
     ];
     let (id, stage) = w.waiting_run().await;
     for (make, needs, label) in &per_run {
@@ -197,11 +315,39 @@ async fn every_route_answers_401_403_or_goes_through_as_the_permissions_say() {
     // Starting runs and Infrastructure details and actions (no cluster here: past the check,
     // they fail on the missing account, never with 401 or 403).
     let starts = [
-        (Call::Fn("executions/start", json!({"application": "shop", "name": "P"})), Needs::Execute),
-        (Call::Gate("POST", "/pipelines/shop/P".into(), Some(json!({"type": "manual"}))), Needs::Execute),
-        (Call::Fn("infrastructure/details", json!({"object": object("Deployment")})), Needs::Read),
-        (Call::Fn("infrastructure/logs", json!({"pod": object("Pod")})), Needs::Read),
-        (Call::Fn("infrastructure/act", json!({"action": {"restart": {"target": object("Deployment")}}})), Needs::Write),
+        (
+            Call::Fn(
+                "executions/start",
+                json!({"application": "shop", "name": "P"}),
+            ),
+            Needs::Execute,
+        ),
+        (
+            Call::Gate(
+                "POST",
+                "/pipelines/shop/P".into(),
+                Some(json!({"type": "manual"})),
+            ),
+            Needs::Execute,
+        ),
+        (
+            Call::Fn(
+                "infrastructure/details",
+                json!({"object": object("Deployment")}),
+            ),
+            Needs::Read,
+        ),
+        (
+            Call::Fn("infrastructure/logs", json!({"pod": object("Pod")})),
+            Needs::Read,
+        ),
+        (
+            Call::Fn(
+                "infrastructure/act",
+                json!({"action": {"restart": {"target": object("Deployment")}}}),
+            ),
+            Needs::Write,
+        ),
     ];
     for (call, needs) in &starts {
         check(&w, call, *needs, Some(&[401, 403])).await;
@@ -233,7 +379,10 @@ async fn check(w: &World, call: &Call, needs: Needs, not: Option<&[u16]>) {
                 assert_eq!(code, expected(who, allowed), "{label} as {who}: {body}")
             }
             (_, true, Some(not)) => {
-                assert!(!not.contains(&code), "{label} as {who} answered {code}: {body}")
+                assert!(
+                    !not.contains(&code),
+                    "{label} as {who} answered {code}: {body}"
+                )
             }
         }
     }
@@ -242,32 +391,53 @@ async fn check(w: &World, call: &Call, needs: Needs, not: Option<&[u16]>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lists_leave_out_what_the_caller_cannot_read_and_the_trigger_user_is_the_caller() {
     let w = World::new().await;
-    let (code, _, _) = w
-        .s
-        .call("applications/create", json!({"input": {"name": "secret-app", "ownerEmail": "x@example.com"}}))
+    let (code, _, _) =
+        w.s.call(
+            "applications/create",
+            json!({"input": {"name": "secret-app", "ownerEmail": "x@example.com"}}),
+        )
         .await;
     assert_eq!(code, 200);
     let names = |v: &Value| -> Vec<String> {
-        v.as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap().to_owned()).collect()
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["name"].as_str().unwrap().to_owned())
+            .collect()
     };
     let viewer = &w.clients[2].1;
     let (_, apps) = w.s.call_as(viewer, "applications/list", json!({})).await;
     assert_eq!(names(&apps), ["shop"]);
-    let (_, apps) = w.s.call_as(&w.s.client, "applications/list", json!({})).await;
-    assert_eq!(names(&apps), ["secret-app", "shop"], "admins see everything");
-    let gate = viewer.get(format!("{}/gate/applications", w.s.base)).send().await.unwrap();
+    let (_, apps) =
+        w.s.call_as(&w.s.client, "applications/list", json!({}))
+            .await;
+    assert_eq!(
+        names(&apps),
+        ["secret-app", "shop"],
+        "admins see everything"
+    );
+    let gate = viewer
+        .get(format!("{}/gate/applications", w.s.base))
+        .send()
+        .await
+        .unwrap();
     let gate: Value = gate.json().await.unwrap();
     assert_eq!(gate.as_array().unwrap().len(), 1, "{gate}");
 
     // A forged trigger user is ignored: the run is the releaser's.
     let releaser = &w.clients[3].1;
-    let (code, id) = w
-        .s
-        .call_as(releaser, "executions/start", json!({"application": "shop", "name": "P",
-            "trigger": {"type": "manual", "user": "release-manager"}}))
+    let (code, id) =
+        w.s.call_as(
+            releaser,
+            "executions/start",
+            json!({"application": "shop", "name": "P",
+            "trigger": {"type": "manual", "user": "release-manager"}}),
+        )
         .await;
     assert_eq!(code, 200, "{id}");
-    let (_, e) = w.s.call_as(releaser, "executions/get", json!({"id": id})).await;
+    let (_, e) =
+        w.s.call_as(releaser, "executions/get", json!({"id": id}))
+            .await;
     assert_eq!(e["trigger"]["user"], "releaser");
     w.s.stop().await;
 }

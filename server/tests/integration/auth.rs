@@ -53,8 +53,15 @@ async fn without_an_identity_only_public_routes_answer() {
         .await
         .unwrap();
     assert_eq!(api.status(), 401);
-    assert_eq!(api.json::<Value>().await.unwrap(), json!({"error": "unauthenticated"}));
-    for path in ["/gate/applications", "/api/executions/stream?application=shop", "/api/builds/masters"] {
+    assert_eq!(
+        api.json::<Value>().await.unwrap(),
+        json!({"error": "unauthenticated"})
+    );
+    for path in [
+        "/gate/applications",
+        "/api/executions/stream?application=shop",
+        "/api/builds/masters",
+    ] {
         let res = anon.get(format!("{}{path}", s.base)).send().await.unwrap();
         assert_eq!(res.status(), 401, "{path}");
     }
@@ -105,7 +112,12 @@ async fn sessions_have_safe_cookies_end_at_sign_out_and_are_audited() {
     }
     assert!(!cookie.contains("Secure"), "{cookie}");
     let behind_tls = login(Some("https")).await;
-    assert!(behind_tls.headers()["set-cookie"].to_str().unwrap().contains("; Secure"));
+    assert!(
+        behind_tls.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("; Secure")
+    );
 
     let me = |c: reqwest::Client| {
         let base = s.base.clone();
@@ -127,7 +139,12 @@ async fn sessions_have_safe_cookies_end_at_sign_out_and_are_audited() {
         .await
         .unwrap();
     assert_eq!(out.status(), 204);
-    assert!(out.headers()["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
+    assert!(
+        out.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
     assert_eq!(me(session).await, 401, "the session ended on the server");
 
     let wrong = reqwest::Client::new()
@@ -138,7 +155,10 @@ async fn sessions_have_safe_cookies_end_at_sign_out_and_are_audited() {
         .unwrap();
     assert_eq!(wrong.status(), 401);
     let logins = audit(&s, "action=login").await;
-    let actions: Vec<&str> = logins.iter().map(|e| e["action"].as_str().unwrap()).collect();
+    let actions: Vec<&str> = logins
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
     assert_eq!(actions.first(), Some(&"login.failure"), "{logins:?}");
     assert!(actions.contains(&"login.success"));
     assert_eq!(logins[0]["target"], "user/admin");
@@ -153,15 +173,19 @@ async fn an_idle_session_expires() {
     })
     .await;
     let session = s.client_for("admin", &s.admin_password).await;
-    eventually("the idle session to expire", Duration::from_secs(10), || async {
-        let res = session
-            .post(format!("{}/api/applications/list", s.base))
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap();
-        (res.status() == 401).then_some(())
-    })
+    eventually(
+        "the idle session to expire",
+        Duration::from_secs(10),
+        || async {
+            let res = session
+                .post(format!("{}/api/applications/list", s.base))
+                .json(&json!({}))
+                .send()
+                .await
+                .unwrap();
+            (res.status() == 401).then_some(())
+        },
+    )
     .await;
     s.stop().await;
 }
@@ -214,11 +238,18 @@ async fn cookie_requests_must_be_json_and_same_origin() {
     };
     assert_eq!(create("text/plain", None).await, 415);
     assert_eq!(create("application/x-www-form-urlencoded", None).await, 415);
-    assert_eq!(create("application/json", Some("http://evil.example".into())).await, 403);
+    assert_eq!(
+        create("application/json", Some("http://evil.example".into())).await,
+        403
+    );
     let host = s.base.clone();
     assert_eq!(create("application/json", Some(host)).await, 200);
     let (code, apps, _) = s.call("applications/list", json!({})).await;
-    assert_eq!((code, apps.as_array().unwrap().len()), (200, 1), "only the same-origin create");
+    assert_eq!(
+        (code, apps.as_array().unwrap().len()),
+        (200, 1),
+        "only the same-origin create"
+    );
     // A bearer token is not sent by browsers on their own: no origin rule.
     let (code, token, _) = s
         .call("tokens/create", json!({"token": {"name": "ci"}}))

@@ -44,7 +44,15 @@ async fn users_and_tokens_from_the_command_line_work_against_the_server() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let (ok, out, err) = run(
-        topsail(&data).args(["user", "add", "alice", "--role", "releasers", "--role", "viewers"]),
+        topsail(&data).args([
+            "user",
+            "add",
+            "alice",
+            "--role",
+            "releasers",
+            "--role",
+            "viewers",
+        ]),
         "alice-password-1234\n",
     );
     assert!(ok, "{out}{err}");
@@ -58,14 +66,26 @@ async fn users_and_tokens_from_the_command_line_work_against_the_server() {
     let (ok, _, err) = run(topsail(&data).args(["user", "add", "carol"]), "short\n");
     assert!(!ok && err.contains("password"), "{err}");
     let (ok, token, err) = run(
-        topsail(&data).args(["token", "create", "--user", "alice", "--name", "ci", "--expires", "30d"]),
+        topsail(&data).args([
+            "token",
+            "create",
+            "--user",
+            "alice",
+            "--name",
+            "ci",
+            "--expires",
+            "30d",
+        ]),
         "",
     );
     assert!(ok, "{err}");
     let token = token.trim().to_owned();
     assert!(token.starts_with("tps_"), "{token}");
     let (ok, list, _) = run(topsail(&data).args(["user", "list"]), "");
-    assert!(ok && list.contains("alice") && list.contains("releasers,viewers"), "{list}");
+    assert!(
+        ok && list.contains("alice") && list.contains("releasers,viewers"),
+        "{list}"
+    );
 
     // A user existed before the first start: no initial admin is made.
     let server = crate::support::TopsailProcess::spawn(&data, &[]);
@@ -79,7 +99,10 @@ async fn users_and_tokens_from_the_command_line_work_against_the_server() {
         .json()
         .await
         .unwrap();
-    assert_eq!((me["username"].clone(), me["roles"].clone()), (json!("alice"), json!(["releasers", "viewers"])));
+    assert_eq!(
+        (me["username"].clone(), me["roles"].clone()),
+        (json!("alice"), json!(["releasers", "viewers"]))
+    );
     let by_token = reqwest::Client::new()
         .get(format!("{}/gate/auth/user", server.base))
         .bearer_auth(&token)

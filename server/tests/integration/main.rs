@@ -6,8 +6,8 @@ mod support;
 
 mod access;
 mod api;
-mod auth;
 mod architecture_doc;
+mod auth;
 mod cli;
 mod cli_identity;
 mod engine;

@@ -21,16 +21,25 @@ async fn a_release_0_1_database_upgrades_keeps_everything_and_its_run_finishes()
     let (code, app, _) = s.call("applications/get", json!({"name": "shop"})).await;
     assert_eq!(code, 200, "{app}");
     assert_eq!(
-        (app["description"].clone(), app["createdBy"].clone(), app["permissions"].clone()),
+        (
+            app["description"].clone(),
+            app["createdBy"].clone(),
+            app["permissions"].clone()
+        ),
         (json!("the shop"), json!("anonymous"), json!({})),
         "kept as written; no permissions: admins only"
     );
     let (code, pipeline, _) = s
-        .call("pipelines/get", json!({"application": "shop", "name": "Release"}))
+        .call(
+            "pipelines/get",
+            json!({"application": "shop", "name": "Release"}),
+        )
         .await;
     assert_eq!(code, 200, "{pipeline}");
     assert_eq!(pipeline["document"]["stages"].as_array().unwrap().len(), 2);
-    let (_, runs, _) = s.call("executions/list", json!({"application": "shop"})).await;
+    let (_, runs, _) = s
+        .call("executions/list", json!({"application": "shop"}))
+        .await;
     let runs = runs.as_array().unwrap().clone();
     assert_eq!(runs.len(), 1, "{runs:?}");
     let id = runs[0]["id"].as_str().unwrap().to_owned();

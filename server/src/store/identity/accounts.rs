@@ -259,7 +259,8 @@ impl Store {
             .filter(users::Column::Source.eq("local"))
             .exec(&txn)
             .await?;
-        let mut end = sessions::Entity::delete_many().filter(sessions::Column::Username.eq(username));
+        let mut end =
+            sessions::Entity::delete_many().filter(sessions::Column::Username.eq(username));
         if let Some(keep) = keep {
             end = end.filter(sessions::Column::IdHash.ne(keep));
         }

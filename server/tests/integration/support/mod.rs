@@ -345,7 +345,12 @@ pub async fn call(
 pub fn initial_admin_password(data_dir: &std::path::Path) -> String {
     let file = data_dir.join("initial-admin-password");
     std::fs::read_to_string(&file)
-        .unwrap_or_else(|e| panic!("{} should hold the first admin's password: {e}", file.display()))
+        .unwrap_or_else(|e| {
+            panic!(
+                "{} should hold the first admin's password: {e}",
+                file.display()
+            )
+        })
         .trim()
         .to_owned()
 }
@@ -364,7 +369,11 @@ pub async fn sign_in(base: &str, username: &str, password: &str) -> reqwest::Cli
         .get_all(reqwest::header::SET_COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find_map(|v| v.split(';').next().filter(|c| c.starts_with("topsail_session=")))
+        .find_map(|v| {
+            v.split(';')
+                .next()
+                .filter(|c| c.starts_with("topsail_session="))
+        })
         .expect("a session cookie")
         .to_owned();
     let mut headers = reqwest::header::HeaderMap::new();
