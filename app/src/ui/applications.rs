@@ -271,6 +271,7 @@ mod tests {
             updated_at: t,
             updated_by: "anonymous".into(),
             deploy_targets: Vec::new(),
+            permissions: Default::default(),
         }
     }
 

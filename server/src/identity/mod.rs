@@ -40,6 +40,11 @@ fn at(ms: i64) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
+/// Whether a session is alive at `now`: before its absolute end, and used within `idle_ms`.
+fn is_alive(session: &SessionRow, now: i64, idle_ms: i64) -> bool {
+    session.expires_at_ms > now && session.last_seen_at_ms.saturating_add(idle_ms) > now
+}
+
 /// Why a sign-in failed.
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
@@ -566,4 +571,29 @@ fn write_password_file(data_dir: &Path, password: &str) -> Result<PathBuf, Start
     }
     writeln!(f, "{password}").map_err(fail)?;
     Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_ends_when_idle_or_at_its_absolute_end() {
+        let s = SessionRow {
+            id_hash: String::new(),
+            username: "alice".into(),
+            method: "password".into(),
+            created_at_ms: 0,
+            last_seen_at_ms: 1_000,
+            expires_at_ms: 10_000,
+        };
+        assert!(is_alive(&s, 1_500, 1_000));
+        assert!(!is_alive(&s, 2_000, 1_000), "idle for the whole timeout");
+        let busy = SessionRow {
+            last_seen_at_ms: 9_900,
+            ..s.clone()
+        };
+        assert!(is_alive(&busy, 9_950, 1_000));
+        assert!(!is_alive(&busy, 10_000, 1_000), "past the absolute end");
+    }
 }

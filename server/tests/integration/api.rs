@@ -18,7 +18,7 @@ async fn application_lifecycle_over_http() {
     let (status, created, headers) = s.call("applications/create", input("web")).await;
     assert_eq!(status, 200, "{created}");
     assert_eq!(created["name"], "web");
-    assert_eq!(created["createdBy"], "anonymous");
+    assert_eq!(created["createdBy"], "admin");
     assert!(headers.get("x-request-id").is_some());
 
     let (status, list, _) = s.call("applications/list", json!({})).await;

@@ -89,7 +89,7 @@ async fn a_pipeline_runs_to_success_and_is_listed() {
     let done = until_status(&s.base, &s.client, &id, "SUCCEEDED").await;
     assert_eq!(
         done["trigger"],
-        json!({"type": "manual", "user": "anonymous", "parameters": {}})
+        json!({"type": "manual", "user": "admin", "parameters": {}})
     );
     assert!(
         done["stages"]
@@ -179,7 +179,7 @@ async fn a_person_judges_and_a_person_cancels() {
     let e = execution(&s.base, &s.client, &id).await;
     assert_eq!(
         e["stages"][0]["outputs"],
-        json!({"judgmentStatus": "continue", "judgedBy": "anonymous", "judgmentInput": "promote"})
+        json!({"judgmentStatus": "continue", "judgedBy": "admin", "judgmentInput": "promote"})
     );
 
     let (status, _) = call(
@@ -196,7 +196,7 @@ async fn a_person_judges_and_a_person_cancels() {
             canceled["canceledBy"].clone(),
             canceled["stages"][1]["status"].clone()
         ),
-        (json!("anonymous"), json!("CANCELED"))
+        (json!("admin"), json!("CANCELED"))
     );
     s.stop().await;
 }

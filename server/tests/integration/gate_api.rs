@@ -11,9 +11,11 @@ use support::{Backend, TestServer, eventually};
 async fn send(s: &TestServer, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
     let url = format!("{}/gate{path}", s.base);
     let mut req = s.client.request(method.parse().unwrap(), url);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
+    // Like spin, every request says it speaks JSON (even without a body).
+    req = match body {
+        Some(b) => req.json(&b),
+        None => req.header("content-type", "application/json"),
+    };
     let res = req.send().await.unwrap();
     let status = res.status().as_u16();
     let text = res.text().await.unwrap();

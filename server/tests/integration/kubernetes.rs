@@ -592,8 +592,7 @@ async fn the_infrastructure_view_follows_the_cluster_live() {
     assert_eq!(ns["clusters"][0]["moniker"], "deployment web");
     assert_eq!(ns["loadBalancers"][0]["kind"], "Service");
     // An action through the API: scale to 3, seen without asking again.
-    let target =
-        json!({"account": "test", "namespace": "shop-test", "kind": "Deployment", "name": "web"});
+    let target = json!({"application": "shop", "account": "test", "namespace": "shop-test", "kind": "Deployment", "name": "web"});
     let (code, said, _) = server
         .call(
             "infrastructure/act",
@@ -636,8 +635,7 @@ async fn the_infrastructure_view_follows_the_cluster_live() {
     assert_eq!(pod["reason"], "CrashLoopBackOff");
 
     // Details and logs are read live.
-    let pod_ref =
-        json!({"account": "test", "namespace": "shop-test", "kind": "Pod", "name": pod["name"]});
+    let pod_ref = json!({"application": "shop", "account": "test", "namespace": "shop-test", "kind": "Pod", "name": pod["name"]});
     let (code, details, _) = server
         .call("infrastructure/details", json!({"object": pod_ref}))
         .await;
@@ -667,8 +665,7 @@ async fn the_infrastructure_view_follows_the_cluster_live() {
         "{logs}"
     );
     // Errors name what failed.
-    let missing =
-        json!({"account": "test", "namespace": "shop-test", "kind": "Deployment", "name": "nope"});
+    let missing = json!({"application": "shop", "account": "test", "namespace": "shop-test", "kind": "Deployment", "name": "nope"});
     let (code, err, _) = server
         .call(
             "infrastructure/act",
@@ -676,8 +673,7 @@ async fn the_infrastructure_view_follows_the_cluster_live() {
         )
         .await;
     assert_eq!(code, 404, "{err}");
-    let elsewhere =
-        json!({"account": "test", "namespace": "kube-system", "kind": "Deployment", "name": "web"});
+    let elsewhere = json!({"application": "shop", "account": "test", "namespace": "kube-system", "kind": "Deployment", "name": "web"});
     let (code, err, _) = server
         .call(
             "infrastructure/act",

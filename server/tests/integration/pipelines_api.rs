@@ -67,7 +67,7 @@ async fn import_and_export_keep_the_document_verbatim() {
     assert_eq!(status, 200);
     let mut exported = detail["document"].as_object().unwrap().clone();
     assert_eq!(exported.remove("id").unwrap(), saved["id"]);
-    assert_eq!(exported.remove("lastModifiedBy").unwrap(), "anonymous");
+    assert_eq!(exported.remove("lastModifiedBy").unwrap(), "admin");
     assert!(exported.remove("updateTs").is_some());
     assert_eq!(
         Value::Object(exported),
