@@ -286,7 +286,7 @@ impl Accounts {
         let now = now_ms();
         let idle =
             i64::try_from(self.settings.session_idle_timeout.as_millis()).unwrap_or(i64::MAX);
-        if session.expires_at_ms <= now || session.last_seen_at_ms.saturating_add(idle) <= now {
+        if !is_alive(&session, now, idle) {
             self.store.delete_session(&id_hash).await?;
             return Ok(None);
         }
