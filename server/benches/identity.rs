@@ -47,12 +47,15 @@ async fn main() {
         }),
     );
     accounts
-        .add_user(&admin, NewUser {
-            username: "alice".into(),
-            password: "alice-password-123".into(),
-            admin: false,
-            roles: "releasers".into(),
-        })
+        .add_user(
+            &admin,
+            NewUser {
+                username: "alice".into(),
+                password: "alice-password-123".into(),
+                admin: false,
+                roles: "releasers".into(),
+            },
+        )
         .await
         .unwrap();
     let (secret, _) = accounts
@@ -60,11 +63,14 @@ async fn main() {
         .await
         .unwrap();
     let token = accounts
-        .create_token(&admin, NewToken {
-            name: "bench".into(),
-            username: "alice".into(),
-            expires_in_days: None,
-        })
+        .create_token(
+            &admin,
+            NewToken {
+                name: "bench".into(),
+                username: "alice".into(),
+                expires_in_days: None,
+            },
+        )
         .await
         .unwrap()
         .token;

@@ -148,6 +148,7 @@ pub async fn bind(config: &Config) -> Result<Bound, StartError> {
         infrastructure: wired.infrastructure.clone(),
         accounts: wired.accounts.clone(),
         public_url: config.public_url.clone(),
+        webhook_sources: Arc::new(config.webhooks.clone()),
         shutdown: tokio::sync::watch::channel(false).0,
     };
     Ok(Bound {

@@ -85,6 +85,8 @@ pub struct Config {
     pub registries: Vec<RegistryConfig>,
     /// Sessions, sign-in throttling, the audit log, single sign-on.
     pub auth: AuthConfig,
+    /// Shared secrets of generic webhook sources.
+    pub webhooks: Vec<WebhookSourceConfig>,
 }
 
 /// Jenkins masters and how often the build triggers look at them.
@@ -256,6 +258,7 @@ struct FileConfig {
     jenkins: Option<JenkinsConfig>,
     registries: Option<Vec<RegistryConfig>>,
     auth: Option<auth::AuthFile>,
+    webhooks: Option<Vec<WebhookSourceConfig>>,
 }
 
 /// Values given on the command line; they win over everything else.
@@ -385,6 +388,7 @@ pub fn load(
     }
 
     let auth = auth::load(file_config.auth, env, file)?;
+    let webhooks = webhooks::load(file_config.webhooks.unwrap_or_default(), env, file)?;
 
     let public_url = env("TOPSAIL_PUBLIC_URL")
         .or(file_config.public_url)
@@ -406,6 +410,7 @@ pub fn load(
         jenkins,
         registries,
         auth,
+        webhooks,
     })
 }
 
@@ -502,8 +507,10 @@ fn default_site_dir() -> PathBuf {
 }
 
 mod auth;
+mod webhooks;
 
 pub use auth::{AuthConfig, OidcConfig, parse_duration};
+pub use webhooks::WebhookSourceConfig;
 
 #[cfg(test)]
 mod tests;

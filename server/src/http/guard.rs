@@ -25,7 +25,8 @@ pub enum Credentials {
 }
 
 /// Routes anyone may call: probes, metrics, signing in, the UI's static files, and incoming
-/// webhooks (which prove themselves with their own shared secrets).
+/// webhooks (also under Gate's prefix, as Spinnaker's Gate has them; they prove themselves with
+/// their own shared secrets).
 pub fn is_public(path: &str) -> bool {
     const EXACT: [&str; 9] = [
         "/healthz",
@@ -42,6 +43,7 @@ pub fn is_public(path: &str) -> bool {
         || path == "/favicon.svg"
         || path.starts_with("/pkg/")
         || path.starts_with("/webhooks/")
+        || path.starts_with("/gate/webhooks/")
 }
 
 pub fn credentials(request: &Request) -> Credentials {
@@ -169,7 +171,8 @@ pub fn refuse(
 ) -> Option<Response> {
     let path = request.uri().path();
     let by_browser = !matches!(credentials, Credentials::Bearer(_));
-    if by_browser && changes_state(request.method()) && !path.starts_with("/webhooks/") {
+    let webhook = path.starts_with("/webhooks/") || path.starts_with("/gate/webhooks/");
+    if by_browser && changes_state(request.method()) && !webhook {
         if !is_json(request) {
             return Some(refusal(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -51,6 +51,8 @@ pub struct AppState {
     pub infrastructure: Arc<crate::infrastructure::Infrastructure>,
     /// Who callers are (sessions, tokens) and the audit log.
     pub accounts: crate::identity::Accounts,
+    /// Shared secrets of generic webhook sources.
+    pub webhook_sources: Arc<Vec<crate::config::WebhookSourceConfig>>,
     /// Topsail's address as people reach it (cross-site checks, secure cookies).
     pub public_url: Option<String>,
     /// Set when the server starts shutting down: long-lived responses (event streams) end so

@@ -1,6 +1,8 @@
 //! Incoming webhooks (Spinnaker's Echo endpoint `POST /webhooks/webhook/{source}`): the JSON
 //! payload starts every pipeline with an enabled webhook trigger for that source whose payload
-//! constraints hold.
+//! constraints hold. A source configured in `[[webhooks]]` must prove each delivery: the shared
+//! secret in its token header, or an HMAC-SHA256 of the body in its signature header (both
+//! compared in constant time).
 
 use axum::Json;
 use axum::extract::{Extension, Path, State};
@@ -10,7 +12,9 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::error::HttpError;
+use crate::config::WebhookSourceConfig;
 use crate::events::triggers::WebhookReceived;
+use crate::identity::secrets;
 
 /// Headers senders use to name a delivery (a redelivery carries the same value).
 const DELIVERY_HEADERS: [&str; 4] = [
@@ -20,14 +24,61 @@ const DELIVERY_HEADERS: [&str; 4] = [
     "x-delivery-id",
 ];
 
+/// Whether `headers` and `body` prove a delivery from `source` (always, for a source without a
+/// secret).
+fn genuine(
+    sources: &[WebhookSourceConfig],
+    source: &str,
+    headers: &axum::http::HeaderMap,
+    body: &[u8],
+) -> bool {
+    let Some(config) = sources.iter().find(|c| c.source == source) else {
+        return true;
+    };
+    let Some(secret) = &config.secret else {
+        return false;
+    };
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    match &config.signature_header {
+        Some(name) => {
+            let given = header(name);
+            let given = given
+                .strip_prefix("sha256=")
+                .unwrap_or(&given)
+                .to_lowercase();
+            let expected = secrets::hmac_sha256_hex(secret.expose().as_bytes(), body);
+            secrets::constant_time_eq(given.as_bytes(), expected.as_bytes())
+        }
+        None => secrets::constant_time_eq(
+            header(&config.token_header).as_bytes(),
+            secret.expose().as_bytes(),
+        ),
+    }
+}
+
 pub async fn webhook(
     State(s): State<AppState>,
     Extension(rc): Extension<RequestContext>,
     Path(source): Path<String>,
     headers: axum::http::HeaderMap,
-    body: Option<Json<Value>>,
+    body: axum::body::Bytes,
 ) -> Response {
-    let payload = body.map(|Json(v)| v).unwrap_or_else(|| json!({}));
+    if !genuine(&s.webhook_sources, &source, &headers, &body) {
+        tracing::warn!(request_id = %rc.request_id, %source, "a webhook without its source's secret was refused");
+        return HttpError::Unauthorized(format!(
+            "the delivery does not carry the secret of webhook source '{source}'"
+        ))
+        .into_response();
+    }
+    // A body that is not JSON is an empty payload (as before secrets existed).
+    let payload = serde_json::from_slice::<Value>(&body).unwrap_or_else(|_| json!({}));
     // Without a delivery id every POST is a new event.
     let delivery = DELIVERY_HEADERS
         .iter()
@@ -99,5 +150,69 @@ pub async fn registry(
         }
         // The registry retries failed deliveries; the run ids make a retry start nothing twice.
         Err(e) => HttpError::from_engine(&rc, e).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Secret;
+
+    fn source(signature: Option<&str>) -> WebhookSourceConfig {
+        WebhookSourceConfig {
+            source: "github".into(),
+            secret_env: None,
+            secret_file: None,
+            secret: Some(Secret::new("s3cret")),
+            signature_header: signature.map(str::to_owned),
+            token_header: "X-Webhook-Token".into(),
+        }
+    }
+
+    fn headers(pairs: &[(&'static str, &str)]) -> axum::http::HeaderMap {
+        let mut h = axum::http::HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn a_configured_source_needs_its_token_or_signature() {
+        let token = [source(None)];
+        assert!(genuine(
+            &token,
+            "github",
+            &headers(&[("x-webhook-token", "s3cret")]),
+            b"{}"
+        ));
+        assert!(!genuine(
+            &token,
+            "github",
+            &headers(&[("x-webhook-token", "s3cre")]),
+            b"{}"
+        ));
+        assert!(!genuine(&token, "github", &headers(&[]), b"{}"));
+        assert!(
+            genuine(&token, "other", &headers(&[]), b"{}"),
+            "unconfigured sources are open"
+        );
+        let signed = [source(Some("X-Hub-Signature-256"))];
+        let sig = format!(
+            "sha256={}",
+            secrets::hmac_sha256_hex(b"s3cret", b"{\"a\":1}")
+        );
+        assert!(genuine(
+            &signed,
+            "github",
+            &headers(&[("x-hub-signature-256", &sig)]),
+            b"{\"a\":1}"
+        ));
+        assert!(!genuine(
+            &signed,
+            "github",
+            &headers(&[("x-hub-signature-256", &sig)]),
+            b"{\"a\":2}"
+        ));
     }
 }

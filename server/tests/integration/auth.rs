@@ -175,19 +175,15 @@ async fn a_session_ends_at_its_absolute_age() {
     })
     .await;
     let session = s.client_for("admin", &s.admin_password).await;
-    eventually(
-        "the session to end",
-        Duration::from_secs(10),
-        || async {
-            let res = session
-                .post(format!("{}/api/applications/list", s.base))
-                .json(&json!({}))
-                .send()
-                .await
-                .unwrap();
-            (res.status() == 401).then_some(())
-        },
-    )
+    eventually("the session to end", Duration::from_secs(10), || async {
+        let res = session
+            .post(format!("{}/api/applications/list", s.base))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        (res.status() == 401).then_some(())
+    })
     .await;
     s.stop().await;
 }

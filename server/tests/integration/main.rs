@@ -22,3 +22,4 @@ mod registries;
 mod seed_flow;
 mod store_contract;
 mod upgrade;
+mod webhook_secrets;

@@ -158,6 +158,7 @@ pub fn test_config(db: &TestDatabase) -> Config {
         jenkins: Default::default(),
         registries: Vec::new(),
         auth: Default::default(),
+        webhooks: Vec::new(),
     }
 }
 
