@@ -449,6 +449,18 @@ impl Infrastructure {
                 ),
             });
         }
+        if !self
+            .accounts
+            .allow_caller(&object.account, &rc.caller, access)
+        {
+            return Err(AppError::Forbidden {
+                message: format!(
+                    "{} access to account '{}' is needed",
+                    access.as_str(),
+                    object.account
+                ),
+            });
+        }
         if object.kind.eq_ignore_ascii_case("secret") {
             return Err(AppError::Forbidden {
                 message: "Secrets are not shown or changed here".into(),
@@ -479,7 +491,13 @@ impl InfrastructureService for Infrastructure {
             .application(rc, application.as_str(), Access::Read)
             .await?;
         let targets = self.targets_of(application.as_str()).await;
-        Ok(self.view_of(application.as_str(), &targets))
+        let mut view = self.view_of(application.as_str(), &targets);
+        // Accounts restricted to roles the caller lacks are left out.
+        view.accounts.retain(|a| {
+            self.accounts
+                .allow_caller(&a.name, &rc.caller, Access::Read)
+        });
+        Ok(view)
     }
 
     async fn details(

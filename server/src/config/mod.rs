@@ -213,6 +213,10 @@ pub struct KubernetesAccountConfig {
     /// The namespaces (environments) Topsail may use in this account; empty means all.
     #[serde(default)]
     pub namespaces: Vec<String>,
+    /// Who may use it (Spinnaker's account permissions): `READ` roles see it, `WRITE` roles
+    /// deploy and act there. Empty: whoever may use the application.
+    #[serde(default, skip_serializing_if = "domain::Permissions::is_empty")]
+    pub permissions: domain::Permissions,
 }
 
 /// Durations as whole milliseconds in the file and in `config check`.

@@ -187,6 +187,8 @@ pub(crate) fn short_error(e: &kube::Error) -> String {
 #[derive(Clone, Default)]
 pub struct Accounts {
     accounts: Arc<Vec<Arc<Account>>>,
+    /// The accounts restricted to roles, by name.
+    permissions: Arc<HashMap<String, domain::Permissions>>,
 }
 
 fn default_kubeconfig_path() -> Option<PathBuf> {
@@ -221,6 +223,7 @@ impl Accounts {
                             kubeconfig: Some(file.clone()),
                             context: Some(context),
                             namespaces: Vec::new(),
+                            permissions: Default::default(),
                         };
                         accounts.push(Arc::new(account_from(&account).await));
                     }
@@ -256,8 +259,46 @@ impl Accounts {
                 }
             })
             .collect();
+        let permissions = config
+            .accounts
+            .iter()
+            .filter(|a| !a.permissions.is_empty())
+            .map(|a| (a.name.clone(), a.permissions.clone()))
+            .collect();
         Self {
             accounts: Arc::new(accounts),
+            permissions: Arc::new(permissions),
+        }
+    }
+
+    /// Whether `roles` (of an admin, when `admin`) may `access` the account `name`: always when
+    /// it has no permissions; else READ for any role listed, WRITE for a `WRITE` role.
+    pub fn allows(
+        &self,
+        name: &str,
+        roles: &[String],
+        admin: bool,
+        access: domain::Access,
+    ) -> bool {
+        let Some(p) = self.permissions.get(name) else {
+            return true;
+        };
+        admin || {
+            let granted = p.roles_for(access);
+            roles.iter().any(|r| granted.contains(&r.as_str()))
+        }
+    }
+
+    /// Whether `caller` may `access` the account `name`.
+    pub fn allow_caller(
+        &self,
+        name: &str,
+        caller: &domain::Caller,
+        access: domain::Access,
+    ) -> bool {
+        match caller.identity() {
+            Some(id) => self.allows(name, &id.roles, id.admin, access),
+            None => false,
         }
     }
 

@@ -86,6 +86,7 @@ impl Sim {
             kubeconfig: Some(self.kubeconfig.clone()),
             context: Some("sim".into()),
             namespaces: namespaces.iter().map(|n| n.to_string()).collect(),
+            permissions: Default::default(),
         }
     }
 
@@ -152,18 +153,21 @@ async fn accounts_come_from_kubeconfig_contexts_and_fail_alone() {
                 kubeconfig: Some(both.clone()),
                 context: Some("west".into()),
                 namespaces: vec!["shop".into()],
+                permissions: Default::default(),
             },
             KubernetesAccountConfig {
                 name: "gone".into(),
                 kubeconfig: Some(unreachable),
                 context: None,
                 namespaces: vec![],
+                permissions: Default::default(),
             },
             KubernetesAccountConfig {
                 name: "typo".into(),
                 kubeconfig: Some(both.clone()),
                 context: Some("north".into()),
                 namespaces: vec![],
+                permissions: Default::default(),
             },
         ],
         kubeconfigs: vec![both, broken],
@@ -733,7 +737,11 @@ fn the_manifests_topsail_writes_pass_strict_schema_validation() {
     assert!(!ok, "strict validation accepted an unknown field: {output}");
 }
 
-async fn until_execution(server: &crate::support::TestServer, id: &str, done: &[&str]) -> Value {
+pub async fn until_execution(
+    server: &crate::support::TestServer,
+    id: &str,
+    done: &[&str],
+) -> Value {
     crate::support::eventually(
         &format!("execution {id} to end"),
         Duration::from_secs(60),

@@ -174,6 +174,9 @@ impl On {
             .get_application(&cx.execution.application)
             .await
             .ok()?;
+        if let Some(refused) = self.check_account(cx, store, &application, account).await {
+            return Some(refused);
+        }
         if application.may_deploy_to(account, namespace) {
             return None;
         }
@@ -187,6 +190,41 @@ impl On {
                 "application {} does not deploy to {account}/{namespace}; its deploy targets are {} (change them on its Config tab)",
                 application.name,
                 targets.join(", ")
+            ),
+        })
+    }
+
+    /// An account restricted to roles takes changes from a run only when the application's
+    /// EXECUTE or WRITE roles, or the roles of the user who started the run, may write there
+    /// (the run acts with the permissions of its application and its trigger's user).
+    async fn check_account(
+        &self,
+        cx: &TaskContext<'_>,
+        store: &crate::store::Store,
+        application: &domain::Application,
+        account: &str,
+    ) -> Option<TaskResult> {
+        let mut roles: Vec<String> = application.permissions.execute.clone();
+        roles.extend(application.permissions.write.iter().cloned());
+        let mut admin = false;
+        let user = cx.execution.trigger.get("user").and_then(|u| u.as_str());
+        if let Some(user) = user
+            && let Ok(Some(u)) = store.user(user).await
+        {
+            roles.extend(u.roles);
+            admin = u.admin;
+        }
+        if self
+            .accounts
+            .allows(account, &roles, admin, domain::Access::Write)
+        {
+            return None;
+        }
+        Some(TaskResult::Failed {
+            message: format!(
+                "account {account} is restricted to roles, and neither application {} nor {} may deploy there",
+                application.name,
+                user.unwrap_or("the trigger")
             ),
         })
     }
