@@ -1,6 +1,10 @@
 //! Server functions: the UI's API. Each one names its endpoint so scripts and tests can call it
 //! (`POST /api/<endpoint>` with a JSON body of its arguments). The work happens in the server
 //! layer behind [`crate::services`].
+//!
+//! [`identity`]: the caller, users, API tokens and the audit log.
+
+pub mod identity;
 
 use leptos::prelude::*;
 use leptos::server_fn::codec::{Json, Post};
