@@ -88,6 +88,20 @@ impl FromServerFnError for ApiError {
             message: value.to_string(),
         })
     }
+
+    /// Every error answer of a server function passes here in the browser: when the session has
+    /// ended (`Unauthenticated`), this is where the browser goes to sign in again, back to the
+    /// page it is on afterwards.
+    fn de(data: Bytes) -> Self {
+        let error = <JsonText as Decodes<Self>>::decode(data).unwrap_or_else(|e| {
+            Self::from_server_fn_error(ServerFnErrorErr::Deserialization(e.to_string()))
+        });
+        #[cfg(feature = "hydrate")]
+        if error.0 == AppError::Unauthenticated {
+            crate::ui::session::sign_in_again();
+        }
+        error
+    }
 }
 
 /// A name in a URL that is not a valid name cannot name an existing application.

@@ -8,7 +8,7 @@ use leptos_router::{
 };
 
 use super::application_form::ApplicationForm;
-use super::{ApplicationList, ApplicationsChanged, ErrorBanner, format_time};
+use super::{ApplicationList, ApplicationsChanged, ErrorBanner, encode_query_value, format_time};
 use crate::api::create_application;
 use crate::model::{Application, ApplicationInput};
 
@@ -57,19 +57,6 @@ fn visible_applications(all: &[Application], filter: &str, order: SortOrder) -> 
         }),
     }
     shown
-}
-
-/// Percent-encodes a query value (RFC 3986 unreserved characters pass through).
-fn encode_query_value(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
-    for b in raw.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// The list's address for a filter and order, so a reload or a shared link restores both.
@@ -271,6 +258,7 @@ mod tests {
             updated_at: t,
             updated_by: "anonymous".into(),
             deploy_targets: Vec::new(),
+            permissions: Default::default(),
         }
     }
 
