@@ -1,5 +1,6 @@
 //! Pages and components. Components are small and named for what the user sees.
 
+mod admin;
 mod application_form;
 mod application_page;
 mod applications;
@@ -9,6 +10,7 @@ mod integrations;
 pub mod login;
 mod pipeline_editor;
 pub mod session;
+mod tokens;
 pub mod user_menu;
 
 use leptos::prelude::*;
@@ -103,6 +105,10 @@ fn Body() -> impl IntoView {
                 <Route path=path!("/applications") view=applications::ApplicationsPage />
                 <Route path=path!("/applications/new") view=applications::CreateApplicationPage />
                 <Route path=path!("/integrations") view=integrations::IntegrationsPage />
+                <Route path=path!("/settings/tokens") view=tokens::TokensPage />
+                // Whole before sending, so a caller who is not an admin gets a real 403.
+                <Route path=path!("/admin/users") view=admin::UsersPage ssr=SsrMode::Async />
+                <Route path=path!("/admin/audit") view=admin::AuditPage ssr=SsrMode::Async />
                 // Rendered whole before sending, so an unknown application answers 404.
                 <ParentRoute
                     path=path!("/applications/:name")
