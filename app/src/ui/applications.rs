@@ -221,21 +221,36 @@ pub fn CreateApplicationPage() -> impl IntoView {
             );
         }
     });
+    let super::session::Me(me) = expect_context();
     view! {
         <Title text="Create application · Topsail" />
         <header class="page-header">
             <h1>"Create application"</h1>
         </header>
-        <ApplicationForm
-            initial=ApplicationInput::default()
-            name_editable=true
-            submit_label="Create application"
-            pending=create.pending()
-            server_error=outcome
-            on_submit=Callback::new(move |input| {
-                create.dispatch(input);
-            })
-        />
+        // The creator's roles are offered for all three kinds of access.
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || me.get().map(|me| {
+                let roles = me.map(|m| m.roles.join(", ")).unwrap_or_default();
+                let initial = ApplicationInput {
+                    read_roles: roles.clone(),
+                    execute_roles: roles.clone(),
+                    write_roles: roles,
+                    ..ApplicationInput::default()
+                };
+                view! {
+                    <ApplicationForm
+                        initial
+                        name_editable=true
+                        submit_label="Create application"
+                        pending=create.pending()
+                        server_error=outcome
+                        on_submit=Callback::new(move |input| {
+                            create.dispatch(input);
+                        })
+                    />
+                }
+            })}
+        </Transition>
     }
 }
 
