@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use super::encode_query_value;
 use crate::api::ApiError;
 use crate::api::identity::me;
-use crate::model::{AppError, Identity};
+use crate::model::{Access, AppError, Caller, Identity};
 
 /// The caller (`auth/me`), loaded once per page load by the shell.
 #[derive(Clone, Copy)]
@@ -26,6 +26,18 @@ pub(crate) fn provide_me(signed_in_page: bool) {
         },
     );
     provide_context(Me(resource));
+}
+
+/// Whether the caller may do `access` with the application this page shows (admins may do
+/// everything). False while either is loading: read it inside a `Transition`, so the server
+/// renders it with both known and the browser hydrates the same buttons.
+pub(crate) fn may(access: Access) -> Signal<bool> {
+    let Me(me) = expect_context();
+    let super::application_page::CurrentApplication(app) = expect_context();
+    Signal::derive(move || match (me.get(), app.get()) {
+        (Some(Ok(me)), Some(Ok(app))) => app.permissions.allow(&Caller::User(me), access),
+        _ => false,
+    })
 }
 
 /// Where to go after signing in: `next` when it is a path on this site (starts with `/`, not
