@@ -1,6 +1,10 @@
 //! Server functions: the UI's API. Each one names its endpoint so scripts and tests can call it
 //! (`POST /api/<endpoint>` with a JSON body of its arguments). The work happens in the server
 //! layer behind [`crate::services`].
+//!
+//! [`identity`]: the caller, users, API tokens and the audit log.
+
+pub mod identity;
 
 use leptos::prelude::*;
 use leptos::server_fn::codec::{Json, Post};
@@ -83,6 +87,20 @@ impl FromServerFnError for ApiError {
         Self(AppError::Unreachable {
             message: value.to_string(),
         })
+    }
+
+    /// Every error answer of a server function passes here in the browser: when the session has
+    /// ended (`Unauthenticated`), this is where the browser goes to sign in again, back to the
+    /// page it is on afterwards.
+    fn de(data: Bytes) -> Self {
+        let error = <JsonText as Decodes<Self>>::decode(data).unwrap_or_else(|e| {
+            Self::from_server_fn_error(ServerFnErrorErr::Deserialization(e.to_string()))
+        });
+        #[cfg(feature = "hydrate")]
+        if error.0 == AppError::Unauthenticated {
+            crate::ui::session::sign_in_again();
+        }
+        error
     }
 }
 

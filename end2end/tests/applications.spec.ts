@@ -1,4 +1,6 @@
-import { test, expect, open, uniqueName, startTopsail } from './fixtures';
+import { test, expect, open, uniqueName, startTopsail, signIn } from './fixtures';
+
+test.beforeEach(({ page, topsail }) => signIn(page, topsail));
 
 test('create an application, see it listed, reload, edit it, reject bad input, delete it', async ({ page }) => {
   const name = uniqueName('web');
@@ -79,6 +81,7 @@ test('an empty installation explains what to do', async ({ browser }) => {
   const own = await startTopsail();
   try {
     const page = await browser.newPage({ baseURL: own.url });
+    await signIn(page, own);
     await open(page, '/applications');
     await expect(page.getByTestId('no-applications')).toContainText('No applications yet');
     await expect(page.getByRole('link', { name: 'Create your first application' })).toBeVisible();
@@ -146,6 +149,7 @@ test('dark mode follows the system', async ({ browser, topsail }) => {
   const colours: string[] = [];
   for (const colorScheme of ['light', 'dark'] as const) {
     const page = await browser.newPage({ baseURL: topsail.url, colorScheme });
+    await signIn(page, topsail);
     await page.goto('/applications');
     colours.push(await page.evaluate(() => getComputedStyle(document.body).backgroundColor));
     await page.close();

@@ -1,4 +1,6 @@
-import { test, expect, open, uniqueName } from './fixtures';
+import { test, expect, open, uniqueName, signIn } from './fixtures';
+
+test.beforeEach(({ page, topsail }) => signIn(page, topsail));
 
 test('edit as JSON round trip, history diff and restore, and a warning before leaving unsaved changes', async ({ page, request }) => {
   const name = uniqueName('edit');

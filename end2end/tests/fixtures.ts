@@ -4,7 +4,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-export type Topsail = { url: string; dataDir: string; stop: () => Promise<void> };
+/** A running Topsail: its address, data directory, and the first admin's password. */
+export type Topsail = { url: string; dataDir: string; adminPassword: string; stop: () => Promise<void> };
 
 /**
  * Spawns `bin` and waits (up to 30 s) until what it writes on `stream` matches `pattern`;
@@ -66,7 +67,43 @@ export async function startTopsail(extraEnv: Record<string, string> = {}): Promi
   );
   const url = match[1];
   const stop = () => stopProcess(proc, 'SIGTERM', dataDir);
-  return { url, dataDir, stop };
+  try {
+    const adminPassword = await readAdminPassword(dataDir);
+    return { url, dataDir, adminPassword, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+
+/**
+ * The first admin's password, which Topsail writes to `<dataDir>/initial-admin-password` at its
+ * first start: polled for until it is there (up to 10 s).
+ */
+async function readAdminPassword(dataDir: string): Promise<string> {
+  const file = path.join(dataDir, 'initial-admin-password');
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      const password = fs.readFileSync(file, 'utf8').trim();
+      if (password) return password;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    if (Date.now() > deadline) throw new Error(`Topsail did not write ${file} within 10 s`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/**
+ * Signs `page`'s browser context in (its pages and its API requests share the session cookie).
+ * Its requests carry the site's `Origin` from then on, as the browser's own do: Topsail refuses
+ * state changes with a session cookie from anywhere else.
+ */
+export async function signIn(page: Page, topsail: Topsail, username = 'admin', password = topsail.adminPassword) {
+  await page.context().setExtraHTTPHeaders({ origin: topsail.url });
+  const res = await page.request.post(topsail.url + '/auth/login', { data: { username, password } });
+  expect(res.status(), `signing in as ${username}`).toBe(204);
 }
 
 export type Cluster = {
@@ -144,6 +181,8 @@ export const test = base.extend<{ topsail: Topsail }, { workerTopsail: Topsail }
   // Tests share their worker's server; each makes its own uniquely named data.
   topsail: async ({ workerTopsail }, use) => use(workerTopsail),
   baseURL: async ({ topsail }, use) => use(topsail.url),
+  // API calls go with the page's session (see `signIn`).
+  request: async ({ page }, use) => use(page.request),
 });
 
 /** Opens a page and waits until the client has hydrated it (it is interactive). */
@@ -178,6 +217,7 @@ export const clusterTest = base.extend<{ cluster: Cluster; topsail: Topsail }, {
   cluster: async ({ workerCluster }, use) => use(workerCluster),
   topsail: async ({ workerTopsail }, use) => use(workerTopsail),
   baseURL: async ({ topsail }, use) => use(topsail.url),
+  request: async ({ page }, use) => use(page.request),
 });
 
 export { expect };

@@ -1,4 +1,6 @@
-import { test, expect, open, uniqueName } from './fixtures';
+import { test, expect, open, uniqueName, signIn } from './fixtures';
+
+test.beforeEach(({ page, topsail }) => signIn(page, topsail));
 
 type Box = { x: number; y: number; width: number; height: number };
 const overlap = (a: Box, b: Box) => a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
@@ -77,7 +79,7 @@ test('the execution graph lays out parallel branches and a join, updates live, a
   await node('b').click();
   await expect(details).toHaveAttribute('data-stage', 'b');
   await expect(details.locator('tr[data-task="evaluateVariables"]')).toContainText('SUCCEEDED');
-  await expect(details.locator('.tree-leaf', { hasText: 'who: "anonymous"' })).toBeVisible();
+  await expect(details.locator('.tree-leaf', { hasText: 'who: "admin"' })).toBeVisible();
   await node('gate').click();
   await expect(details).toHaveAttribute('data-stage', 'gate');
   await expect(details).toContainText('Both tests green?');

@@ -1,4 +1,6 @@
-import { clusterTest as test, expect, open, uniqueName, type Cluster } from './fixtures';
+import { clusterTest as test, expect, open, uniqueName, signIn, type Cluster } from './fixtures';
+
+test.beforeEach(({ page, topsail }) => signIn(page, topsail));
 
 /** A Deployment labelled for the application, as a deploy would leave it. */
 function deployment(app: string, name: string, image: string, replicas: number) {

@@ -1,4 +1,4 @@
-import { test, expect, open, uniqueName, startTopsail, startJenkins, configFile } from './fixtures';
+import { test, expect, open, uniqueName, startTopsail, startJenkins, configFile, signIn } from './fixtures';
 
 test("a Jenkins stage's console log streams onto the execution page while the build runs", async ({ browser }) => {
   const token = 'e2e-token-0123';
@@ -24,6 +24,7 @@ test("a Jenkins stage's console log streams onto the execution page while the bu
   try {
     const context = await browser.newContext({ baseURL: topsail.url });
     const page = await context.newPage();
+    await signIn(page, topsail);
     const request = context.request;
     const name = uniqueName('ci');
     await request.post('/api/applications/create', { data: { input: { name, ownerEmail: 'ops@example.com' } } });

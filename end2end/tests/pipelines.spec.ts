@@ -1,4 +1,6 @@
-import { test, expect, open, uniqueName } from './fixtures';
+import { test, expect, open, uniqueName, signIn } from './fixtures';
+
+test.beforeEach(({ page, topsail }) => signIn(page, topsail));
 
 test('the Pipelines tab lists saved pipelines with their versions', async ({ page, request }) => {
   const name = uniqueName('pipes');
@@ -19,7 +21,7 @@ test('the Pipelines tab lists saved pipelines with their versions', async ({ pag
   await page.reload();
   const row = page.locator('tr[data-pipeline="Deploy"]');
   await expect(row).toContainText('v2');
-  await expect(row).toContainText('anonymous');
+  await expect(row).toContainText('admin');
 
   // An application with pipelines cannot be deleted; the reason is shown.
   await open(page, `/applications/${name}/config`);
@@ -76,7 +78,7 @@ test('a stopped judgment fails the execution and says who stopped it', async ({ 
   const execution = page.locator('article.execution').first();
   await execution.getByRole('button', { name: 'Stop' }).click();
   await expect(execution).toHaveAttribute('data-status', 'TERMINAL');
-  await expect(execution.locator('li[data-stage="1"]')).toContainText('stopped by anonymous');
+  await expect(execution.locator('li[data-stage="1"]')).toContainText('stopped by admin');
 });
 
 test('start with parameters, follow the execution page, restart a stopped stage, try expressions', async ({ page, request }) => {
@@ -146,5 +148,5 @@ test('runs started and judged elsewhere appear on the open pages as they happen'
   const judged = await request.post('/api/executions/judge', { data: { id, stage_id: run.stages[0].id, judgment: 'continue' } });
   expect(judged.status()).toBe(200);
   await expect(page.locator('article.execution')).toHaveAttribute('data-status', 'SUCCEEDED');
-  await expect(page.locator('tr[data-stage="1"] [data-testid="judgment"]')).toHaveText('continue by anonymous');
+  await expect(page.locator('tr[data-stage="1"] [data-testid="judgment"]')).toHaveText('continue by admin');
 });

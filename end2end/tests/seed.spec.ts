@@ -1,4 +1,4 @@
-import { test, expect, open, uniqueName, startTopsail, startJenkins, startCluster, configFile } from './fixtures';
+import { test, expect, open, uniqueName, startTopsail, startJenkins, startCluster, configFile, signIn } from './fixtures';
 
 const IMAGE = 'registry.local/shop/web@sha256:' + '4f0c1c3ee6a5b0f2'.repeat(4);
 
@@ -24,6 +24,7 @@ test('build the seed pipeline in the editor, run it, watch the graph, approve, a
   try {
     const context = await browser.newContext({ baseURL: topsail.url });
     const page = await context.newPage();
+    await signIn(page, topsail);
     const app = uniqueName('seed');
     await context.request.post('/api/applications/create', { data: { input: { name: app, ownerEmail: 'ops@example.com' } } });
     for (const ns of [`${app}-test`, `${app}-prod`]) {

@@ -1,6 +1,7 @@
 //! The application form, shared by the create page and the Config tab: every field is checked
 //! as the user types with the same rules the server applies, and the server's verdict is shown
-//! next to the field it names.
+//! next to the field it names. The access fields say which roles may read, execute and write
+//! the application (the model's `Permissions`).
 
 use std::collections::HashSet;
 
@@ -9,6 +10,18 @@ use leptos::prelude::*;
 use super::ErrorBanner;
 use crate::api::ApiError;
 use crate::model::{ApplicationInput, FieldError};
+
+/// Every field the form checks, by the name the model's `field_problem` knows.
+const FIELDS: [&str; 8] = [
+    "name",
+    "description",
+    "ownerEmail",
+    "team",
+    "deployTargets",
+    "permissions.READ",
+    "permissions.EXECUTE",
+    "permissions.WRITE",
+];
 
 #[component]
 pub fn ApplicationForm(
@@ -20,6 +33,9 @@ pub fn ApplicationForm(
     #[prop(into)]
     server_error: Signal<Option<ApiError>>,
     on_submit: Callback<ApplicationInput>,
+    /// Whether the caller may save (without WRITE access the form is shown but not sent).
+    #[prop(optional, into)]
+    locked: Signal<bool>,
 ) -> impl IntoView {
     let form = RwSignal::new(initial);
     // Fields the user has edited (or all, once they tried to submit): only those show problems.
@@ -64,7 +80,10 @@ pub fn ApplicationForm(
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        touched.update(|t| t.extend(["name", "description", "ownerEmail", "team"]));
+        touched.update(|t| t.extend(FIELDS));
+        if locked.get_untracked() {
+            return;
+        }
         let input = form.get_untracked();
         let valid = if name_editable {
             input.validate_new().map(drop)
@@ -123,13 +142,47 @@ pub fn ApplicationForm(
                 problem=problem("deployTargets")
                 multiline=true
             />
+            <fieldset class="access">
+                <legend>"Access"</legend>
+                <p class="hint" id="roles-hint">
+                    "Roles separated by commas. Without any, only admins can see this application."
+                </p>
+                <TextField
+                    id="readRoles"
+                    label="Read roles"
+                    hint="May see it, its pipelines, executions and infrastructure."
+                    value=Signal::derive(move || form.with(|f| f.read_roles.clone()))
+                    on_input=edit("permissions.READ", |f, v| f.read_roles = v)
+                    problem=problem("permissions.READ")
+                />
+                <TextField
+                    id="executeRoles"
+                    label="Execute roles"
+                    hint="May also start, cancel and judge its pipelines' runs."
+                    value=Signal::derive(move || form.with(|f| f.execute_roles.clone()))
+                    on_input=edit("permissions.EXECUTE", |f, v| f.execute_roles = v)
+                    problem=problem("permissions.EXECUTE")
+                />
+                <TextField
+                    id="writeRoles"
+                    label="Write roles"
+                    hint="May also change it, its pipelines and its infrastructure."
+                    value=Signal::derive(move || form.with(|f| f.write_roles.clone()))
+                    on_input=edit("permissions.WRITE", |f, v| f.write_roles = v)
+                    problem=problem("permissions.WRITE")
+                />
+            </fieldset>
             <div class="form-actions">
-                <button type="submit" class="button primary" disabled=move || pending.get()>
+                {move || locked.get().then(|| view! {
+                    <p class="muted small" data-testid="form-locked">"Changing these settings needs WRITE access."</p>
+                })}
+                <button type="submit" class="button primary" disabled=move || pending.get() || locked.get()>
                     {move || if pending.get() { "Saving…" } else { submit_label }}
                 </button>
             </div>
         </form>
     }
+    .into_any()
 }
 
 #[component]
@@ -187,4 +240,5 @@ fn TextField(
             </div>
         </div>
     }
+    .into_any()
 }

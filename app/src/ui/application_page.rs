@@ -9,15 +9,16 @@ use leptos_router::{
 };
 
 use super::application_form::ApplicationForm;
+use super::session::may;
 use super::{ApplicationsChanged, ErrorBanner, format_time};
 use crate::api::ApiError;
 use crate::api::{delete_application, get_application, list_pipelines, update_application};
 use crate::model::execution::Status;
-use crate::model::{AppError, Application, ApplicationInput};
+use crate::model::{Access, AppError, Application, ApplicationInput};
 
 /// The application shown by the current page, for the tabs below it.
 #[derive(Clone, Copy)]
-struct CurrentApplication(Resource<Result<Application, ApiError>>);
+pub(crate) struct CurrentApplication(pub Resource<Result<Application, ApiError>>);
 
 const TABS: [(&str, &str); 4] = [
     ("infrastructure", "Infrastructure"),
@@ -129,6 +130,7 @@ pub fn PipelinesTab() -> impl IntoView {
     let name = Memo::new(move |_| params.read().get("name").unwrap_or_default());
     let pipelines = Resource::new(move || name.get(), list_pipelines);
     let executions = super::executions::live_executions(name);
+    let (may_execute, may_write) = (may(Access::Execute), may(Access::Write));
     // Filters for the runs shown (Deck's executions view): by status and by trigger.
     let status_filter = RwSignal::new(String::new());
     let trigger_filter = RwSignal::new(String::new());
@@ -182,8 +184,12 @@ pub fn PipelinesTab() -> impl IntoView {
     view! {
         <div data-testid="tab-pipelines">
             <div class="toolbar">
-                <a class="button primary" href=move || format!("/applications/{}/pipelines/new", name.get())>"New pipeline from the seed template"</a>
-                <a class="button" href=move || format!("/applications/{}/pipelines/new?template=blank", name.get())>"New blank pipeline"</a>
+                <Transition fallback=|| ()>
+                    {move || may_write.get().then(|| view! {
+                        <a class="button primary" href=move || format!("/applications/{}/pipelines/new", name.get())>"New pipeline from the seed template"</a>
+                        <a class="button" href=move || format!("/applications/{}/pipelines/new?template=blank", name.get())>"New blank pipeline"</a>
+                    })}
+                </Transition>
                 <label>
                     "Status "
                     <select aria-label="Show runs with status" on:change=move |ev| status_filter.set(event_target_value(&ev))>
@@ -237,8 +243,12 @@ pub fn PipelinesTab() -> impl IntoView {
                                             <td>{format!("v{}", p.version)}</td>
                                             <td class="nowrap">{format!("{} by {}", format_time(&p.updated_at), p.updated_by)}</td>
                                             <td class="controls">
-                                                <a class="button small-button" href=format!("/applications/{}/executions?start={}", p.application, super::pipeline_editor::encode(&p.name))>"Start"</a>
-                                                <a class="button small-button" href=format!("/applications/{}/pipelines/edit/{}", p.application, super::pipeline_editor::encode(&p.name))>"Edit"</a>
+                                                {may_execute.get().then(|| view! {
+                                                    <a class="button small-button" href=format!("/applications/{}/executions?start={}", p.application, super::pipeline_editor::encode(&p.name))>"Start"</a>
+                                                })}
+                                                <a class="button small-button" href=format!("/applications/{}/pipelines/edit/{}", p.application, super::pipeline_editor::encode(&p.name))>
+                                                    {if may_write.get() { "Edit" } else { "View" }}
+                                                </a>
                                             </td>
                                         </tr>
                                     }).collect_view()}
@@ -269,6 +279,7 @@ pub fn ConfigTab() -> impl IntoView {
 #[component]
 fn ApplicationConfig(app: Application) -> impl IntoView {
     let changed: ApplicationsChanged = expect_context();
+    let writable = may(Access::Write);
     let name = app.name.clone();
     let update = Action::new({
         let name = name.clone();
@@ -294,6 +305,7 @@ fn ApplicationConfig(app: Application) -> impl IntoView {
             on_submit=Callback::new(move |input| {
                 update.dispatch(input);
             })
+            locked=Signal::derive(move || !writable.get())
         />
         {with_application(|app| {
             view! {
@@ -305,8 +317,9 @@ fn ApplicationConfig(app: Application) -> impl IntoView {
                 </dl>
             }
         })}
-        <DeleteApplication name />
+        {move || writable.get().then(|| view! { <DeleteApplication name=name.clone() /> })}
     }
+    .into_any()
 }
 
 #[component]

@@ -8,7 +8,7 @@ use leptos_router::{
 };
 
 use super::application_form::ApplicationForm;
-use super::{ApplicationList, ApplicationsChanged, ErrorBanner, format_time};
+use super::{ApplicationList, ApplicationsChanged, ErrorBanner, encode_query_value, format_time};
 use crate::api::create_application;
 use crate::model::{Application, ApplicationInput};
 
@@ -57,19 +57,6 @@ fn visible_applications(all: &[Application], filter: &str, order: SortOrder) -> 
         }),
     }
     shown
-}
-
-/// Percent-encodes a query value (RFC 3986 unreserved characters pass through).
-fn encode_query_value(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
-    for b in raw.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// The list's address for a filter and order, so a reload or a shared link restores both.
@@ -234,21 +221,36 @@ pub fn CreateApplicationPage() -> impl IntoView {
             );
         }
     });
+    let super::session::Me(me) = expect_context();
     view! {
         <Title text="Create application · Topsail" />
         <header class="page-header">
             <h1>"Create application"</h1>
         </header>
-        <ApplicationForm
-            initial=ApplicationInput::default()
-            name_editable=true
-            submit_label="Create application"
-            pending=create.pending()
-            server_error=outcome
-            on_submit=Callback::new(move |input| {
-                create.dispatch(input);
-            })
-        />
+        // The creator's roles are offered for all three kinds of access.
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || me.get().map(|me| {
+                let roles = me.map(|m| m.roles.join(", ")).unwrap_or_default();
+                let initial = ApplicationInput {
+                    read_roles: roles.clone(),
+                    execute_roles: roles.clone(),
+                    write_roles: roles,
+                    ..ApplicationInput::default()
+                };
+                view! {
+                    <ApplicationForm
+                        initial
+                        name_editable=true
+                        submit_label="Create application"
+                        pending=create.pending()
+                        server_error=outcome
+                        on_submit=Callback::new(move |input| {
+                            create.dispatch(input);
+                        })
+                    />
+                }
+            })}
+        </Transition>
     }
 }
 

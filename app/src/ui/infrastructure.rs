@@ -212,6 +212,7 @@ fn object(account: &str, namespace: &str, kind: &str, name: &str) -> ObjectRef {
 #[component]
 fn Cluster(account: String, namespace: String, cluster: ClusterView) -> impl IntoView {
     let tab: Tab = expect_context();
+    let may_write = super::session::may(crate::model::Access::Write);
     let target = object(&account, &namespace, &cluster.kind, &cluster.name);
     let replicas = RwSignal::new(cluster.desired.to_string());
     let older: Vec<i64> = cluster
@@ -290,24 +291,27 @@ fn Cluster(account: String, namespace: String, cluster: ClusterView) -> impl Int
             {(!direct_pods.is_empty()).then(|| view! {
                 <Pods account=account.clone() namespace=namespace.clone() pods=direct_pods.clone() />
             })}
-            <div class="cluster-actions">
-                {can_scale.then(|| view! {
-                    <label class="inline">
-                        "Replicas "
-                        <input type="number" min="0" class="replicas" aria-label="Replicas" prop:value=move || replicas.get()
-                            on:input=move |ev| replicas.set(event_target_value(&ev)) />
-                    </label>
-                    <button class="button small-button" on:click=scale>"Scale"</button>
-                })}
-                {(is_deployment && !older.is_empty()).then(|| view! {
-                    <select class="undo-revision" aria-label="Revision to go back to" on:change=move |ev| undo_to.set(event_target_value(&ev))>
-                        {older.iter().map(|r| view! { <option value=r.to_string()>{format!("revision {r}")}</option> }).collect_view()}
-                    </select>
-                    <button class="button small-button" on:click=undo>"Undo rollout"</button>
-                })}
-                {restartable.then(|| view! { <button class="button small-button" on:click=restart>"Restart"</button> })}
-                <button class="button small-button danger" on:click=delete>"Delete"</button>
-            </div>
+            // Acting on what runs needs WRITE access to the application.
+            {move || may_write.get().then(|| view! {
+                <div class="cluster-actions">
+                    {can_scale.then(|| view! {
+                        <label class="inline">
+                            "Replicas "
+                            <input type="number" min="0" class="replicas" aria-label="Replicas" prop:value=move || replicas.get()
+                                on:input=move |ev| replicas.set(event_target_value(&ev)) />
+                        </label>
+                        <button class="button small-button" on:click=scale.clone()>"Scale"</button>
+                    })}
+                    {(is_deployment && !older.is_empty()).then(|| view! {
+                        <select class="undo-revision" aria-label="Revision to go back to" on:change=move |ev| undo_to.set(event_target_value(&ev))>
+                            {older.iter().map(|r| view! { <option value=r.to_string()>{format!("revision {r}")}</option> }).collect_view()}
+                        </select>
+                        <button class="button small-button" on:click=undo.clone()>"Undo rollout"</button>
+                    })}
+                    {restartable.then(|| view! { <button class="button small-button" on:click=restart.clone()>"Restart"</button> })}
+                    <button class="button small-button danger" on:click=delete.clone()>"Delete"</button>
+                </div>
+            })}
         </article>
     }
     .into_any()

@@ -1,12 +1,17 @@
 //! Pages and components. Components are small and named for what the user sees.
 
+mod admin;
 mod application_form;
 mod application_page;
 mod applications;
 mod executions;
 mod infrastructure;
 mod integrations;
+pub mod login;
 mod pipeline_editor;
+pub mod session;
+mod tokens;
+pub mod user_menu;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
@@ -19,7 +24,7 @@ use leptos_router::{
 
 use crate::api::ApiError;
 use crate::api::list_applications;
-use crate::model::Application;
+use crate::model::{AppError, Application};
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -59,45 +64,68 @@ impl ApplicationsChanged {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    view! {
+        <Title text="Topsail" />
+        <Router>
+            <Body />
+        </Router>
+    }
+}
+
+/// Everything inside the router. The login page is shown alone: no header, and nothing is asked
+/// of the server there (nobody is signed in yet).
+#[component]
+fn Body() -> impl IntoView {
+    // Sign-in and sign-out load the page anew, so this is known for the page's whole life.
+    let signed_in_page = use_location().pathname.get_untracked() != "/login";
     let changed = ApplicationsChanged(RwSignal::new(0));
     provide_context(changed);
     provide_context(ApplicationList(Resource::new(
         move || changed.0.get(),
-        |_| list_applications(),
+        move |_| async move {
+            if signed_in_page {
+                list_applications().await
+            } else {
+                Ok(Vec::new())
+            }
+        },
     )));
+    session::provide_me(signed_in_page);
 
     // Effects run only in the browser: the flag tells tests (and CSS) that the page is interactive.
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
 
     view! {
-        <Title text="Topsail" />
-        <Router>
-            <NavBar />
-            <main class="page" data-hydrated=move || hydrated.get().to_string()>
-                <Routes fallback=NotFound>
-                    <Route path=path!("/") view=|| view! { <Redirect path="/applications" /> } />
-                    <Route path=path!("/applications") view=applications::ApplicationsPage />
-                    <Route path=path!("/applications/new") view=applications::CreateApplicationPage />
-                    <Route path=path!("/integrations") view=integrations::IntegrationsPage />
-                    // Rendered whole before sending, so an unknown application answers 404.
-                    <ParentRoute
-                        path=path!("/applications/:name")
-                        view=application_page::ApplicationPage
-                        ssr=SsrMode::Async
-                    >
-                        <Route path=path!("") view=infrastructure::InfrastructureTab />
-                        <Route path=path!("infrastructure") view=infrastructure::InfrastructureTab />
-                        <Route path=path!("pipelines") view=application_page::PipelinesTab />
-                        <Route path=path!("pipelines/new") view=pipeline_editor::PipelineEditorPage />
-                        <Route path=path!("pipelines/edit/:pipeline") view=pipeline_editor::PipelineEditorPage />
-                        <Route path=path!("executions") view=executions::ExecutionsTab />
-                        <Route path=path!("executions/:id") view=executions::ExecutionPage />
-                        <Route path=path!("config") view=application_page::ConfigTab />
-                    </ParentRoute>
-                </Routes>
-            </main>
-        </Router>
+        {signed_in_page.then(|| view! { <NavBar /> })}
+        <main class="page" data-hydrated=move || hydrated.get().to_string()>
+            <Routes fallback=NotFound>
+                <Route path=path!("/") view=|| view! { <Redirect path="/applications" /> } />
+                <Route path=path!("/login") view=login::LoginPage />
+                <Route path=path!("/applications") view=applications::ApplicationsPage />
+                <Route path=path!("/applications/new") view=applications::CreateApplicationPage />
+                <Route path=path!("/integrations") view=integrations::IntegrationsPage />
+                <Route path=path!("/settings/tokens") view=tokens::TokensPage />
+                // Whole before sending, so a caller who is not an admin gets a real 403.
+                <Route path=path!("/admin/users") view=admin::UsersPage ssr=SsrMode::Async />
+                <Route path=path!("/admin/audit") view=admin::AuditPage ssr=SsrMode::Async />
+                // Rendered whole before sending, so an unknown application answers 404.
+                <ParentRoute
+                    path=path!("/applications/:name")
+                    view=application_page::ApplicationPage
+                    ssr=SsrMode::Async
+                >
+                    <Route path=path!("") view=infrastructure::InfrastructureTab />
+                    <Route path=path!("infrastructure") view=infrastructure::InfrastructureTab />
+                    <Route path=path!("pipelines") view=application_page::PipelinesTab />
+                    <Route path=path!("pipelines/new") view=pipeline_editor::PipelineEditorPage />
+                    <Route path=path!("pipelines/edit/:pipeline") view=pipeline_editor::PipelineEditorPage />
+                    <Route path=path!("executions") view=executions::ExecutionsTab />
+                    <Route path=path!("executions/:id") view=executions::ExecutionPage />
+                    <Route path=path!("config") view=application_page::ConfigTab />
+                </ParentRoute>
+            </Routes>
+        </main>
     }
 }
 
@@ -114,6 +142,7 @@ fn NavBar() -> impl IntoView {
                 <a href="/integrations">"Integrations"</a>
             </nav>
             <ApplicationSwitcher />
+            <user_menu::UserMenu />
         </header>
     }
 }
@@ -184,13 +213,38 @@ pub fn NotFound() -> impl IntoView {
 }
 
 /// An error the user should see, in plain words (internal causes appear only as a request id).
+/// An ended session says so with the way back in (the browser goes there by itself when a
+/// server function answers so, see `ApiError::de`).
 #[component]
 pub(crate) fn ErrorBanner(error: ApiError) -> impl IntoView {
+    let sign_in = matches!(error.0, AppError::Unauthenticated).then(|| {
+        let location = use_location();
+        let href = move || {
+            let search = location.search.get();
+            let query = if search.is_empty() { "" } else { "?" };
+            session::login_url(&format!("{}{query}{search}", location.pathname.get()))
+        };
+        view! { " " <a href=href rel="external">"Sign in again"</a> }
+    });
     view! {
         <div class="banner error" role="alert">
             {error.to_string()}
+            {sign_in}
         </div>
     }
+}
+
+/// Percent-encodes a query value (RFC 3986 unreserved characters pass through).
+pub(crate) fn encode_query_value(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for b in raw.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// `2026-11-26 09:38 UTC`: the same text on server and client, so hydration matches.

@@ -12,8 +12,10 @@ mod tab;
 
 use leptos::prelude::*;
 
+use super::session::may;
 use super::{ErrorBanner, format_time};
 use crate::api::{cancel_execution, judge_stage, pause_execution, resume_execution};
+use crate::model::Access;
 use crate::model::execution::{Execution, Stage, Status};
 
 pub(crate) use live::live_executions;
@@ -46,9 +48,10 @@ fn StatusBadge(status: Status) -> impl IntoView {
     view! { <span class=format!("status status-{}", status.as_str())>{status.as_str()}</span> }
 }
 
-/// Cancel, pause and resume, as the execution's state allows.
+/// Cancel, pause and resume, as the execution's state and the caller's EXECUTE access allow.
 #[component]
 fn ExecutionControls(execution: Execution, on_change: Callback<()>) -> impl IntoView {
+    let may_execute = may(Access::Execute);
     let id = execution.id.to_string();
     let act = Action::new(move |what: &&'static str| {
         let (id, what) = (id.clone(), *what);
@@ -68,18 +71,19 @@ fn ExecutionControls(execution: Execution, on_change: Callback<()>) -> impl Into
     let status = execution.status;
     view! {
         <span class="controls">
-            {(status == Status::Running).then(|| view! {
+            {move || (may_execute.get() && status == Status::Running).then(|| view! {
                 <button class="button small-button" on:click=move |_| { act.dispatch("pause"); }>"Pause"</button>
             })}
-            {(status == Status::Paused).then(|| view! {
+            {move || (may_execute.get() && status == Status::Paused).then(|| view! {
                 <button class="button small-button" on:click=move |_| { act.dispatch("resume"); }>"Resume"</button>
             })}
-            {(!status.is_complete()).then(|| view! {
+            {move || (may_execute.get() && !status.is_complete()).then(|| view! {
                 <button class="button small-button" on:click=move |_| { act.dispatch("cancel"); }>"Cancel"</button>
             })}
             {move || act.value().get().and_then(Result::err).map(|error| view! { <ErrorBanner error /> })}
         </span>
     }
+    .into_any()
 }
 
 /// Who decided a manual judgment, and how ("continue by carol: promote").
@@ -94,10 +98,12 @@ fn stage_error(stage: &Stage) -> Option<String> {
     stage.failure().map(str::to_owned)
 }
 
-/// Continue / Stop for a manual judgment stage that waits for one (nothing otherwise).
+/// Continue / Stop for a manual judgment stage that waits for one, to callers with EXECUTE
+/// access (nothing otherwise).
 #[component]
 fn JudgmentButtons(execution: String, stage: Stage, on_change: Callback<()>) -> impl IntoView {
     let awaiting = stage.awaits_judgment();
+    let may_execute = may(Access::Execute);
     let judge = Action::new({
         let (execution, stage_id) = (execution.clone(), stage.id.to_string());
         move |judgment: &String| {
@@ -118,10 +124,13 @@ fn JudgmentButtons(execution: String, stage: Stage, on_change: Callback<()>) -> 
         {awaiting.then(|| view! {
             <span class="judgment">
                 {instructions.map(|i| view! { <span class="muted">{i}</span> })}
-                <button class="button primary small-button" on:click=move |_| { judge.dispatch("continue".into()); }>"Continue"</button>
-                <button class="button danger small-button" on:click=move |_| { judge.dispatch("stop".into()); }>"Stop"</button>
+                {move || may_execute.get().then(|| view! {
+                    <button class="button primary small-button" on:click=move |_| { judge.dispatch("continue".into()); }>"Continue"</button>
+                    <button class="button danger small-button" on:click=move |_| { judge.dispatch("stop".into()); }>"Stop"</button>
+                })}
             </span>
         })}
         {move || judge.value().get().and_then(Result::err).map(|error| view! { <ErrorBanner error /> })}
     }
+    .into_any()
 }

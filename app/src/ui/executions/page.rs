@@ -12,8 +12,10 @@ use super::{
     stage_error,
 };
 use crate::api::{evaluate_expression, judge_stage, judgment_preview, restart_stage};
+use crate::model::Access;
 use crate::model::execution::{BuildLog, Execution, Stage, StageType, Status};
 use crate::ui::ErrorBanner;
+use crate::ui::session::may;
 
 /// One execution: stages with their tasks and timing, controls, restart of failed stages, and an
 /// expression debugger.
@@ -113,6 +115,7 @@ fn ExecutionDetails(
             {(!execution.notification_deliveries.is_empty()).then(|| view! { <Deliveries deliveries=execution.notification_deliveries.clone() /> })}
         </article>
     }
+    .into_any()
 }
 
 #[component]
@@ -121,6 +124,7 @@ fn StageDetailRow(execution: String, stage: Stage, on_change: Callback<()>) -> i
         stage.status,
         Status::Terminal | Status::Stopped | Status::Canceled | Status::FailedContinue
     );
+    let may_execute = may(Access::Execute);
     let restart = Action::new({
         let (execution, stage_id) = (execution.clone(), stage.id.to_string());
         move |()| restart_stage(execution.clone(), stage_id.clone())
@@ -153,19 +157,21 @@ fn StageDetailRow(execution: String, stage: Stage, on_change: Callback<()>) -> i
             <td class="nowrap">{duration_text(stage.start_time, stage.end_time)}</td>
             <td>
                 <JudgmentButtons execution=execution.clone() stage=stage.clone() on_change />
-                {failed.then(|| view! {
+                {move || (failed && may_execute.get()).then(|| view! {
                     <button class="button small-button" on:click=move |_| { restart.dispatch(()); }>"Restart"</button>
                 })}
                 {move || restart.value().get().and_then(Result::err).map(|error| view! { <ErrorBanner error /> })}
             </td>
         </tr>
     }
+    .into_any()
 }
 
 /// A manual judgment that waits: its instructions, the choices, Continue / Stop, and what the
 /// deploy right after it would change in its target compared with what runs there now.
 #[component]
 fn JudgmentPanel(execution: String, stage: Stage, on_change: Callback<()>) -> impl IntoView {
+    let may_execute = may(Access::Execute);
     let choices: Vec<String> = stage
         .context
         .get("judgmentInputs")
@@ -203,16 +209,25 @@ fn JudgmentPanel(execution: String, stage: Stage, on_change: Callback<()>) -> im
         <section class="judgment-panel" data-testid="judgment-panel" data-stage=stage.ref_id.clone()>
             <h2>{format!("Waiting for a judgment: {}", stage.name)}</h2>
             {stage.context.get("instructions").and_then(|v| v.as_str()).map(|i| view! { <p class="instructions">{i.to_owned()}</p> })}
-            <div class="inline-form">
-                {(!choices.is_empty()).then(|| view! {
-                    <label for="judgment-input">"Choice"</label>
-                    <select id="judgment-input" on:change=move |ev| input.set(event_target_value(&ev))>
-                        {choices.iter().map(|c| view! { <option value=c.clone()>{c.clone()}</option> }).collect_view()}
-                    </select>
-                })}
-                <button class="button primary" on:click=move |_| { judge.dispatch("continue".into()); }>"Continue"</button>
-                <button class="button danger" on:click=move |_| { judge.dispatch("stop".into()); }>"Stop"</button>
-            </div>
+            <Transition fallback=|| ()>
+                {move || if may_execute.get() {
+                    let choices = choices.clone();
+                    view! {
+                        <div class="inline-form">
+                            {(!choices.is_empty()).then(|| view! {
+                                <label for="judgment-input">"Choice"</label>
+                                <select id="judgment-input" on:change=move |ev| input.set(event_target_value(&ev))>
+                                    {choices.iter().map(|c| view! { <option value=c.clone()>{c.clone()}</option> }).collect_view()}
+                                </select>
+                            })}
+                            <button class="button primary" on:click=move |_| { judge.dispatch("continue".into()); }>"Continue"</button>
+                            <button class="button danger" on:click=move |_| { judge.dispatch("stop".into()); }>"Stop"</button>
+                        </div>
+                    }.into_any()
+                } else {
+                    view! { <p class="muted" data-testid="judgment-not-allowed">"Judging needs EXECUTE access to this application."</p> }.into_any()
+                }}
+            </Transition>
             {move || judge.value().get().and_then(Result::err).map(|error| view! { <ErrorBanner error /> })}
             <h3>"What the next deploy changes"</h3>
             <Transition fallback=|| view! { <p class="muted">"Comparing with what runs now…"</p> }>
@@ -233,6 +248,7 @@ fn JudgmentPanel(execution: String, stage: Stage, on_change: Callback<()>) -> im
             </Transition>
         </section>
     }
+    .into_any()
 }
 
 /// The run's notifications and how each went.

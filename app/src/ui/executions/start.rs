@@ -6,7 +6,9 @@ use serde_json::{Map, Value};
 
 use crate::api::ApiError;
 use crate::api::{get_pipeline, list_pipelines, start_execution};
+use crate::model::Access;
 use crate::ui::ErrorBanner;
+use crate::ui::session::may;
 
 /// One parameter of the chosen pipeline, from its `parameterConfig`.
 #[derive(Clone)]
@@ -68,6 +70,7 @@ fn parameter_fields(document: &Map<String, Value>) -> Vec<ParameterField> {
 #[component]
 pub(super) fn StartPipeline(app: Memo<String>, on_started: Callback<()>) -> impl IntoView {
     let pipelines = Resource::new(move || app.get(), list_pipelines);
+    let may_execute = may(Access::Execute);
     // `?start=<pipeline>` (the Pipelines tab's Start) opens the form on that pipeline.
     let query = leptos_router::hooks::use_query_map();
     let chosen = RwSignal::new(query.read_untracked().get("start").unwrap_or_default());
@@ -119,6 +122,9 @@ pub(super) fn StartPipeline(app: Memo<String>, on_started: Callback<()>) -> impl
         <form class="start-form" on:submit=move |ev: leptos::ev::SubmitEvent| {
             ev.prevent_default();
             let name = chosen.get_untracked();
+            if !may_execute.get_untracked() {
+                return;
+            }
             if name.is_empty() {
                 return;
             }
@@ -150,9 +156,17 @@ pub(super) fn StartPipeline(app: Memo<String>, on_started: Callback<()>) -> impl
                         </Transition>
                     </select>
                 </label>
-                <button type="submit" class="button primary" disabled=move || chosen.get().is_empty() || start.pending().get()>
-                    "Start"
-                </button>
+                <Transition fallback=|| ()>
+                    {move || if may_execute.get() {
+                        view! {
+                            <button type="submit" class="button primary" disabled=move || chosen.get().is_empty() || start.pending().get()>
+                                "Start"
+                            </button>
+                        }.into_any()
+                    } else {
+                        view! { <span class="muted small" data-testid="start-not-allowed">"Starting needs EXECUTE access to this application."</span> }.into_any()
+                    }}
+                </Transition>
             </div>
             <Transition fallback=|| ()>
                 {move || detail.get().and_then(Result::ok).flatten().map(|d| {

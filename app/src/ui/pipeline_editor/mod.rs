@@ -156,6 +156,7 @@ fn Editor(initial: Map<String, Value>, version: Option<u32>) -> impl IntoView {
         problems.with(|p| p.iter().filter(|p| p.severity == Severity::Error).count())
     });
     let panel = RwSignal::new(Panel::Stages);
+    let may_write = super::session::may(crate::model::Access::Write);
     let save = Action::new(move |d: &Map<String, Value>| save_pipeline(Value::Object(d.clone())));
     let navigate = use_navigate();
     Effect::new(move |_| {
@@ -223,10 +224,16 @@ fn Editor(initial: Map<String, Value>, version: Option<u32>) -> impl IntoView {
                 </div>
                 <div class="controls">
                     <a class="button" href=move || format!("/applications/{}/pipelines", doc.with(|d| d.get("application").and_then(Value::as_str).unwrap_or_default().to_owned()))>"Back"</a>
-                    <button class="button primary" disabled=move || !dirty.get() || errors.get() != 0 || save.pending().get()
-                        on:click=move |_| { save.dispatch(doc.get_untracked()); }>
-                        "Save"
-                    </button>
+                    {move || if may_write.get() {
+                        view! {
+                            <button class="button primary" disabled=move || !dirty.get() || errors.get() != 0 || save.pending().get()
+                                on:click=move |_| { save.dispatch(doc.get_untracked()); }>
+                                "Save"
+                            </button>
+                        }.into_any()
+                    } else {
+                        view! { <span class="muted small" data-testid="save-not-allowed">"Saving needs WRITE access to this application."</span> }.into_any()
+                    }}
                 </div>
             </header>
             // What the last save did, while it still describes what is shown.
