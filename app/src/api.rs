@@ -84,6 +84,15 @@ impl FromServerFnError for ApiError {
     type Encoder = JsonText;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        // On the server, arguments that do not decode are the caller's mistake (the door answers
+        // them with the error's own status, 422).
+        #[cfg(feature = "ssr")]
+        if let ServerFnErrorErr::Args(m) | ServerFnErrorErr::Deserialization(m) = &value {
+            return Self(AppError::invalid(
+                "body",
+                &format!("the request's JSON does not fit this call: {m}"),
+            ));
+        }
         Self(AppError::Unreachable {
             message: value.to_string(),
         })

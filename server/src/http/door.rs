@@ -93,6 +93,9 @@ pub async fn door(State(state): State<AppState>, mut request: Request, next: Nex
         Some(refusal) => refusal,
         None => next.run(request).instrument(span.clone()).await,
     };
+    if response.status().is_server_error() && path.starts_with("/api/") {
+        response = with_the_errors_status(response).await;
+    }
 
     let elapsed = started.elapsed();
     let status = response.status();
@@ -121,6 +124,22 @@ pub async fn door(State(state): State<AppState>, mut request: Request, next: Nex
         }
     });
     response
+}
+
+/// A server function that failed before its body ran (its arguments did not decode) is answered
+/// by Leptos with 500 whatever the error; the error's own status is the one to send.
+async fn with_the_errors_status(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        parts.status = axum::http::StatusCode::INTERNAL_SERVER_ERROR;
+        return Response::from_parts(parts, axum::body::Body::empty());
+    };
+    if let Ok(error) = serde_json::from_slice::<domain::AppError>(&bytes)
+        && let Ok(status) = axum::http::StatusCode::from_u16(error.status_code())
+    {
+        parts.status = status;
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 /// Runs inside routing (as a route layer), where the matched route is known.

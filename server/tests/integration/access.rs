@@ -309,6 +309,8 @@ async fn every_route_answers_401_403_or_goes_through_as_the_permissions_say() {
             };
             let client = &w.clients.iter().find(|(n, _)| n == who).unwrap().1;
             let (code, body) = w.send(client, &make(&id, &stage)).await;
+            // Gate answers its controls with 202 Accepted.
+            let code = if code == 202 { 200 } else { code };
             assert_eq!(code, expected(who, allowed), "{label} as {who}: {body}");
         }
     }
@@ -344,7 +346,7 @@ async fn every_route_answers_401_403_or_goes_through_as_the_permissions_say() {
         (
             Call::Fn(
                 "infrastructure/act",
-                json!({"action": {"restart": {"target": object("Deployment")}}}),
+                json!({"action": {"action": "restart", "target": object("Deployment")}}),
             ),
             Needs::Write,
         ),

@@ -251,3 +251,20 @@ async fn readiness_fails_when_the_database_is_gone() {
     assert_eq!(body, "not ready: database unreachable\n");
     s.stop().await;
 }
+
+/// Arguments that do not decode are the caller's mistake: 422 naming the body, never a 500.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arguments_that_do_not_decode_are_a_422() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    for (endpoint, args) in [
+        ("infrastructure/act", json!({"action": {"restart": {}}})),
+        ("applications/get", json!({"name": 42})),
+        ("executions/judge", json!({"id": "x"})),
+    ] {
+        let (code, body, _) = s.call(endpoint, args).await;
+        assert_eq!(code, 422, "{endpoint}: {body}");
+        assert_eq!(body["error"], "invalid", "{body}");
+        assert_eq!(body["fields"][0]["field"], "body", "{body}");
+    }
+    s.stop().await;
+}
