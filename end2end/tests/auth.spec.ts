@@ -104,7 +104,7 @@ test('an idle session expires: the next page load asks to sign in and keeps the 
     const page = await context.newPage();
     await signIn(page, topsail);
     await open(page, '/applications?q=idle');
-    await expect(page.getByRole('heading', { name: 'Applications' })).toBeVisible();
+    await expect(page.getByRole('heading', { name: 'Applications', exact: true })).toBeVisible();
     // Every reload is activity while the session lives; the pauses between them grow until one
     // outlasts the idle timeout, and that reload lands on the login page.
     await expect

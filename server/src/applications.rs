@@ -37,6 +37,38 @@ fn record(name: &ApplicationName, changes: ApplicationChanges) -> ApplicationRec
     }
 }
 
+/// A non-admin may give access only to roles they hold (else anyone could grant themselves,
+/// through an application of their own, what an account or another application restricts).
+/// Roles the application already lists may stay.
+fn check_granted(
+    rc: &RequestContext,
+    new: &domain::Permissions,
+    old: Option<&domain::Permissions>,
+) -> Result<(), AppError> {
+    let Some(me) = rc.caller.identity() else {
+        return Err(AppError::Unauthenticated);
+    };
+    if me.admin {
+        return Ok(());
+    }
+    for (field, roles, kept) in [
+        ("permissions.READ", &new.read, old.map(|p| &p.read)),
+        ("permissions.EXECUTE", &new.execute, old.map(|p| &p.execute)),
+        ("permissions.WRITE", &new.write, old.map(|p| &p.write)),
+    ] {
+        if let Some(role) = roles
+            .iter()
+            .find(|r| !me.roles.contains(r) && !kept.is_some_and(|k| k.contains(r)))
+        {
+            return Err(AppError::invalid(
+                field,
+                &format!("you can only grant roles you have; you do not have '{role}'"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// What the audit log keeps of an application.
 fn summary(app: &Application) -> serde_json::Value {
     json!({
@@ -108,6 +140,7 @@ impl ApplicationService for Applications {
     ) -> Result<Application, AppError> {
         // Any signed-in user may create an application; its permissions say who may use it.
         rc.caller.signed_in()?;
+        check_granted(rc, &new.changes.permissions, None)?;
         let row = record(&new.name, new.changes);
         let created = self
             .store
@@ -136,6 +169,7 @@ impl ApplicationService for Applications {
             .guard
             .application(rc, name.as_str(), Access::Write)
             .await?;
+        check_granted(rc, &changes.permissions, Some(&before.permissions))?;
         let updated = self
             .store
             .update_application(record(name, changes), rc.caller.audit_name())

@@ -70,6 +70,8 @@ impl Executions {
     /// fields the manifest sets.
     async fn plan(
         &self,
+        rc: &RequestContext,
+        application: &domain::Application,
         execution: &Execution,
         stage: &domain::execution::Stage,
     ) -> Vec<PlannedChange> {
@@ -94,6 +96,11 @@ impl Executions {
             .account(&account)
             .map(|a| a.default_namespace.clone())
             .unwrap_or_else(|_| "default".into());
+        if !accounts.allow_caller(&account, &rc.caller, Access::Read) {
+            return vec![unplanned(format!(
+                "READ access to account '{account}' is needed to compare with what runs there"
+            ))];
+        }
         let mut out = Vec::new();
         for m in manifests {
             let kind = m
@@ -124,6 +131,20 @@ impl Executions {
                 changes: Vec::new(),
                 note: None,
             };
+            // Only what the application may deploy to is read, and never a Secret's contents.
+            if !application.may_deploy_to(&account, &namespace) {
+                planned.note = Some(format!(
+                    "{account}/{namespace} is not a deploy target of application '{}'",
+                    application.name
+                ));
+                out.push(planned);
+                continue;
+            }
+            if kind.eq_ignore_ascii_case("secret") {
+                planned.note = Some("Secrets are not compared".into());
+                out.push(planned);
+                continue;
+            }
             let mut wanted = m.clone();
             if let Some(meta) = wanted.get_mut("metadata").and_then(Value::as_object_mut) {
                 meta.insert("namespace".into(), json!(namespace));
@@ -135,6 +156,16 @@ impl Executions {
                     Err(e) => Err(e),
                 };
             match live {
+                Ok(Some(live))
+                    if crate::kubernetes::cache::application_of(&live).as_deref()
+                        != Some(application.name.as_str()) =>
+                {
+                    planned.exists = true;
+                    planned.note = Some(format!(
+                        "{} exists and is not application '{}''s: its values are not shown",
+                        planned.object, application.name
+                    ));
+                }
                 Ok(Some(live)) => {
                     planned.exists = true;
                     planned.changes =
@@ -232,6 +263,12 @@ impl ExecutionService for Executions {
                 })?;
         trigger.insert("parameters".into(), serde_json::Value::Object(parameters));
         trigger.entry("type").or_insert_with(|| "manual".into());
+        if trigger.get("type").and_then(Value::as_str) == Some("pipeline") {
+            return Err(AppError::invalid(
+                "trigger.type",
+                "a run started by a person cannot claim to be started by another pipeline",
+            ));
+        }
         // Who started it is who signed in, whatever the request says.
         trigger.insert("user".into(), rc.caller.audit_name().into());
         let id = self
@@ -357,6 +394,10 @@ impl ExecutionService for Executions {
         stage_id: &str,
     ) -> Result<Vec<PlannedChange>, AppError> {
         let execution = self.authorized(rc, id, Access::Read).await?;
+        let application = self
+            .guard
+            .application(rc, &execution.application, Access::Read)
+            .await?;
         let Some(judgment) = execution
             .stage(stage_id)
             .filter(|s| s.stage_type == StageType::ManualJudgment)
@@ -382,7 +423,7 @@ impl ExecutionService for Executions {
                 .preview_stage(id, &stage_id)
                 .await
                 .map_err(|e| map(rc, e))?;
-            out.extend(self.plan(&execution, &stage).await);
+            out.extend(self.plan(rc, &application, &execution, &stage).await);
         }
         Ok(out)
     }

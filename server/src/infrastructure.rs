@@ -466,7 +466,25 @@ impl Infrastructure {
                 message: "Secrets are not shown or changed here".into(),
             });
         }
-        Self::resource(object)
+        let r = Self::resource(object)?;
+        // Only the application's own objects (as its view shows them).
+        let live = self.accounts.get(&r).await.map_err(app_error)?;
+        match live {
+            None => Err(AppError::NotFound { what: r.describe() }),
+            Some(live)
+                if crate::kubernetes::cache::application_of(&live).as_deref()
+                    == Some(object.application.as_str()) =>
+            {
+                Ok(r)
+            }
+            Some(_) => Err(AppError::Forbidden {
+                message: format!(
+                    "{} does not belong to application '{}'",
+                    r.describe(),
+                    object.application
+                ),
+            }),
+        }
     }
 
     fn resource(object: &ObjectRef) -> Result<ResourceRef, AppError> {

@@ -43,13 +43,17 @@ pub async fn infrastructure(
     if let Err(e) = state.services.infrastructure.view(&rc, &application).await {
         return HttpError::App(e).into_response();
     }
-    let stream = updates(state, application.as_str().to_owned());
+    let stream = updates(state, application.as_str().to_owned(), rc.caller);
     Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()
 }
 
-fn updates(state: AppState, application: String) -> impl Stream<Item = Result<Event, Infallible>> {
+fn updates(
+    state: AppState,
+    application: String,
+    caller: domain::Caller,
+) -> impl Stream<Item = Result<Event, Infallible>> {
     let infrastructure = state.infrastructure.clone();
     let changes = infrastructure.cache.subscribe();
     let mut closing = state.shutdown.subscribe();
@@ -57,7 +61,7 @@ fn updates(state: AppState, application: String) -> impl Stream<Item = Result<Ev
         // A shutdown ends the stream, so the graceful shutdown does not wait for the browser.
         tokio::select! {
             _ = closing.wait_for(|closing| *closing) => {}
-            _ = send_updates(tx, infrastructure, changes, application) => {}
+            _ = send_updates(tx, infrastructure, changes, application, caller) => {}
         }
     })
 }
@@ -67,14 +71,21 @@ async fn send_updates(
     infrastructure: Arc<Infrastructure>,
     mut changes: broadcast::Receiver<Arc<CacheChange>>,
     application: String,
+    caller: domain::Caller,
 ) {
     // The deploy targets are read once per stream; a browser that reconnects sees changes.
     let targets = infrastructure.targets_of(&application).await;
     let snapshot = || {
-        Event::default().event("view").data(
-            serde_json::to_string(&infrastructure.view_of(&application, &targets))
-                .unwrap_or_default(),
-        )
+        let mut view = infrastructure.view_of(&application, &targets);
+        // As the view service does: accounts restricted to roles the caller lacks are left out.
+        view.accounts.retain(|a| {
+            infrastructure
+                .accounts
+                .allow_caller(&a.name, &caller, domain::Access::Read)
+        });
+        Event::default()
+            .event("view")
+            .data(serde_json::to_string(&view).unwrap_or_default())
     };
     if tx.send(snapshot()).await.is_err() {
         return;

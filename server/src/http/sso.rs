@@ -1,7 +1,9 @@
 //! Single sign-on routes: `GET /auth/oidc/login?next=/path` sends the browser to the OpenID
 //! provider (authorization code + PKCE); `GET /auth/oidc/callback` takes the code back, opens a
 //! session and returns to `next`. The pending sign-in (state, nonce, PKCE verifier, `next`) is
-//! kept in the database for ten minutes and usable once, so any replica can finish it.
+//! kept in the database for ten minutes and usable once, so any replica can finish it; the
+//! browser that started it holds its state in a short-lived cookie, and only that browser can
+//! finish it (so nobody can sign someone else in as themselves with their own callback URL).
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -14,6 +16,20 @@ use super::AppState;
 use super::auth::session_cookie;
 use crate::identity::PENDING_LOGIN_MS;
 use crate::identity::oidc::PendingLogin;
+
+/// The cookie binding a pending sign-in to the browser that started it.
+const STATE_COOKIE: &str = "topsail_sso_state";
+
+fn state_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == STATE_COOKIE)
+        .map(|(_, value)| value.to_owned())
+}
 
 #[derive(Deserialize)]
 pub struct LoginQuery {
@@ -116,7 +132,21 @@ pub async fn login(
             "Sign-in is not available right now.",
         );
     }
-    Redirect::to(&url).into_response()
+    let mut response = Redirect::to(&url).into_response();
+    let secure = if super::guard::is_https(&headers, state.public_url.as_deref()) {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!(
+        "{STATE_COOKIE}={}; Path=/auth/oidc; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        pending.login.state,
+        PENDING_LOGIN_MS / 1000
+    );
+    if let Ok(v) = axum::http::HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    response
 }
 
 pub async fn callback(
@@ -147,6 +177,12 @@ pub async fn callback(
             )
         }
     };
+    let same_browser = state_cookie(&headers).is_some_and(|s| {
+        crate::identity::secrets::constant_time_eq(s.as_bytes(), q.state.as_bytes())
+    });
+    if !same_browser {
+        return refused("this sign-in was not started in this browser; start again").await;
+    }
     if let Some(error) = &q.error {
         return refused(&format!(
             "the provider said {}",

@@ -207,6 +207,11 @@ impl Accounts {
         password: &str,
         address: &str,
     ) -> Result<(String, Identity), LoginError> {
+        if check_username(username).is_err() || password.len() > domain::identity::MAX_PASSWORD_LEN
+        {
+            // Nothing to look up or count: no such user can exist (the rules are public).
+            return Err(LoginError::Wrong);
+        }
         let now = now_ms();
         let user_key = format!("user:{}", username.to_lowercase());
         let address_key = format!("address:{address}");

@@ -11,6 +11,17 @@ use serde_json::json;
 
 use super::{Accounts, storage};
 
+/// An API token cannot make more tokens or change a password: a leaked token must not outlive
+/// its expiry or lock its owner out.
+fn refuse_tokens(me: &Identity) -> Result<(), AppError> {
+    if me.method == domain::identity::AuthMethod::Token {
+        return Err(AppError::Forbidden {
+            message: "sign in (not with an API token) to manage tokens and passwords".into(),
+        });
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl IdentityService for Accounts {
     async fn me(&self, rc: &RequestContext) -> Result<Identity, AppError> {
@@ -59,6 +70,7 @@ impl IdentityService for Accounts {
         password: &str,
     ) -> Result<(), AppError> {
         let me = rc.caller.signed_in()?;
+        refuse_tokens(me)?;
         if me.username != username {
             rc.caller.require_admin()?;
         }
@@ -80,6 +92,7 @@ impl IdentityService for Accounts {
         new: NewToken,
     ) -> Result<CreatedToken, AppError> {
         let me = rc.caller.signed_in()?;
+        refuse_tokens(me)?;
         let whose = match new.username.trim() {
             "" => me.username.clone(),
             other if other == me.username => other.to_owned(),

@@ -17,6 +17,13 @@ pub trait PipelineSource: Send + Sync + 'static {
     async fn pipeline(&self, id: &str) -> Result<Option<PipelineDocument>, EngineError>;
     /// Every pipeline with at least one trigger of `kind`.
     async fn with_trigger(&self, kind: TriggerKind) -> Result<Vec<PipelineDocument>, EngineError>;
+    /// An application's permissions (`None`: no such application).
+    async fn permissions(
+        &self,
+        _application: &str,
+    ) -> Result<Option<domain::Permissions>, EngineError> {
+        Ok(None)
+    }
 }
 
 #[async_trait]
@@ -31,6 +38,17 @@ impl PipelineSource for crate::store::Store {
 
     async fn with_trigger(&self, kind: TriggerKind) -> Result<Vec<PipelineDocument>, EngineError> {
         Ok(self.pipelines_with_trigger(kind.as_str()).await?)
+    }
+
+    async fn permissions(
+        &self,
+        application: &str,
+    ) -> Result<Option<domain::Permissions>, EngineError> {
+        match self.get_application(application).await {
+            Ok(app) => Ok(Some(app.permissions)),
+            Err(crate::store::StoreError::NotFound) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 }
 

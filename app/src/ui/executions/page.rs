@@ -46,14 +46,6 @@ pub fn ExecutionPage() -> impl IntoView {
             on_cleanup(move || handle.clear());
         }
     }
-    let waiting = Memo::new(move |_| {
-        execution
-            .get()
-            .and_then(Result::ok)?
-            .stages
-            .into_iter()
-            .find(|s| s.awaits_judgment())
-    });
     let selected_stage = Memo::new(move |_| {
         let id = selected.get()?;
         execution
@@ -71,7 +63,18 @@ pub fn ExecutionPage() -> impl IntoView {
                     Ok(e) => view! { <ExecutionDetails execution=e on_change=refresh selected now /> }.into_any(),
                 })}
             </Transition>
-            {move || waiting.get().map(|stage| view! { <JudgmentPanel execution=id.get_untracked() stage on_change=refresh /> }.into_any())}
+            // Inside a Transition, so the server renders the panel exactly when the browser does.
+            <Transition fallback=|| ()>
+                {move || {
+                    let stage = execution
+                        .get()
+                        .and_then(Result::ok)?
+                        .stages
+                        .into_iter()
+                        .find(|s| s.awaits_judgment())?;
+                    Some(view! { <JudgmentPanel execution=id.get_untracked() stage on_change=refresh /> }.into_any())
+                }}
+            </Transition>
             {move || selected_stage.get().map(|stage| {
                 let application = params.read_untracked().get("name").unwrap_or_default();
                 view! { <StageDetails stage application on_close=Callback::new(move |()| selected.set(None)) /> }.into_any()

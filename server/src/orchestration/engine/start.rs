@@ -174,6 +174,37 @@ impl PipelineRunner for Engine {
         if doc.is_disabled() {
             return Err(format!("the pipeline '{}' is disabled", doc.name()));
         }
+        // Another application's pipeline runs only when this application's EXECUTE or WRITE
+        // roles may execute it there (a run acts with its application's permissions).
+        let parent = trigger
+            .pointer("/parentExecution/application")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        if doc.application() != parent {
+            let own = self.pipelines.permissions(&parent).await;
+            let target = self.pipelines.permissions(doc.application()).await;
+            let (Ok(Some(own)), Ok(Some(target))) = (own, target) else {
+                return Err(format!(
+                    "application '{parent}' may not run pipelines of application '{}'",
+                    doc.application()
+                ));
+            };
+            let mut roles = own.execute.clone();
+            roles.extend(own.write);
+            let runner = domain::Caller::User(domain::Identity {
+                username: format!("application:{parent}"),
+                roles,
+                admin: false,
+                method: domain::identity::AuthMethod::Local,
+            });
+            if !target.allow(&runner, domain::Access::Execute) {
+                return Err(format!(
+                    "application '{parent}' may not run pipelines of application '{}': none of its EXECUTE or WRITE roles has EXECUTE there",
+                    doc.application()
+                ));
+            }
+        }
         let given = trigger
             .get("parameters")
             .and_then(Value::as_object)

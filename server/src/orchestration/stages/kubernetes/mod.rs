@@ -207,7 +207,16 @@ impl On {
         let mut roles: Vec<String> = application.permissions.execute.clone();
         roles.extend(application.permissions.write.iter().cloned());
         let mut admin = false;
-        let user = cx.execution.trigger.get("user").and_then(|u| u.as_str());
+        // A person's roles count only for a run that person started; a run another run started
+        // carries its parent's user but acts with its own application's permissions.
+        let started_by_a_run =
+            cx.execution.trigger.get("type").and_then(|t| t.as_str()) == Some("pipeline");
+        let user = cx
+            .execution
+            .trigger
+            .get("user")
+            .and_then(|u| u.as_str())
+            .filter(|_| !started_by_a_run);
         if let Some(user) = user
             && let Ok(Some(u)) = store.user(user).await
         {
