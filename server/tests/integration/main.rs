@@ -5,6 +5,7 @@
 mod support;
 
 mod access;
+mod access_limits;
 mod account_permissions;
 mod api;
 mod architecture_doc;
