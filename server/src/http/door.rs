@@ -65,11 +65,11 @@ pub async fn door(State(state): State<AppState>, mut request: Request, next: Nex
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let credentials = guard::credentials(&request);
-    let caller = match guard::identify(&state.accounts, &credentials).await {
-        Ok(caller) => caller,
+    let (caller, store_down) = match guard::identify(&state.accounts, &credentials).await {
+        Ok(caller) => (caller, false),
         Err(e) => {
             tracing::error!(request_id = %id, error = %e, "the identity store is not answering");
-            Caller::Anonymous
+            (Caller::Anonymous, true)
         }
     };
     let span = tracing::info_span!("request", id = %id, method = %method, path = %path, caller = caller.audit_name());
@@ -86,7 +86,12 @@ pub async fn door(State(state): State<AppState>, mut request: Request, next: Nex
             .collect(),
         caller,
     };
-    let refused = guard::refuse(&state, &request, &rc, &credentials);
+    // Credentials that could not be checked are not "no identity": say the server is unwell.
+    let refused = if store_down && !guard::is_public(&path) {
+        Some(guard::unavailable())
+    } else {
+        guard::refuse(&state, &request, &rc, &credentials)
+    };
     request.extensions_mut().insert(rc);
 
     let mut response = match refused {

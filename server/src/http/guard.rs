@@ -201,6 +201,15 @@ pub fn refuse(
     None
 }
 
+/// The identity store did not answer: 503, so clients retry instead of signing in again.
+pub fn unavailable() -> Response {
+    refusal(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "sign-in is not available right now; try again shortly",
+    )
+}
+
 /// No identity: a page goes to the login page (and comes back after), anything else is 401.
 fn unauthenticated(request: &Request) -> Response {
     let path = request.uri().path();

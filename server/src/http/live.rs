@@ -28,6 +28,11 @@ pub struct StreamQuery {
     application: String,
 }
 
+/// A stream ends after this long, so an identity that ended (signed out, deleted, roles
+/// changed) stops seeing changes within it: the browser's `EventSource` reconnects through the
+/// door again.
+const STREAM_LIFETIME: Duration = Duration::from_secs(300);
+
 /// How long to gather further changes before sending one update.
 const COALESCE: Duration = Duration::from_millis(50);
 
@@ -62,6 +67,8 @@ fn updates(
         tokio::select! {
             _ = closing.wait_for(|closing| *closing) => {}
             _ = send_updates(tx, infrastructure, changes, application, caller) => {}
+            // The browser reconnects by itself, and so shows who it is again.
+            _ = tokio::time::sleep(STREAM_LIFETIME) => {}
         }
     })
 }
@@ -152,6 +159,8 @@ pub async fn executions(
         tokio::select! {
             _ = closing.wait_for(|closing| *closing) => {}
             _ = send_executions(tx, state, rc, changes, followed) => {}
+            // The browser reconnects by itself, and so shows who it is again.
+            _ = tokio::time::sleep(STREAM_LIFETIME) => {}
         }
     });
     Sse::new(stream)
@@ -288,6 +297,8 @@ pub async fn build_log(
         tokio::select! {
             _ = closing.wait_for(|closing| *closing) => {}
             _ = send_build_log(tx, state, rc, q) => {}
+            // The browser reconnects by itself, and so shows who it is again.
+            _ = tokio::time::sleep(STREAM_LIFETIME) => {}
         }
     });
     Sse::new(stream)
