@@ -84,35 +84,11 @@ pub async fn login(
             response
         }
         Err(LoginError::Wrong) => {
-            let attempt = RequestContext {
-                caller: domain::Caller::Anonymous,
-                ..rc.clone()
-            };
-            state
-                .accounts
-                .record(
-                    &attempt,
-                    "login.failure",
-                    &format!("user/{}", username.chars().take(64).collect::<String>()),
-                    json!({"reason": "wrong user name or password"}),
-                )
-                .await;
+            login_failed(&state, &rc, username, "wrong user name or password").await;
             app_error(AppError::Unauthenticated)
         }
         Err(LoginError::Throttled(retry_after)) => {
-            let attempt = RequestContext {
-                caller: domain::Caller::Anonymous,
-                ..rc.clone()
-            };
-            state
-                .accounts
-                .record(
-                    &attempt,
-                    "login.failure",
-                    &format!("user/{}", username.chars().take(64).collect::<String>()),
-                    json!({"reason": "throttled"}),
-                )
-                .await;
+            login_failed(&state, &rc, username, "throttled").await;
             let mut response = app_error(AppError::Throttled { retry_after });
             if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
                 response.headers_mut().insert(header::RETRY_AFTER, v);
@@ -121,6 +97,24 @@ pub async fn login(
         }
         Err(LoginError::Storage(e)) => app_error(crate::applications::internal(&rc, &e)),
     }
+}
+
+/// Records a failed sign-in (by nobody, on the user name that was tried).
+async fn login_failed(state: &AppState, rc: &RequestContext, username: &str, reason: &str) {
+    let attempt = RequestContext {
+        caller: domain::Caller::Anonymous,
+        ..rc.clone()
+    };
+    let target = format!("user/{}", username.chars().take(64).collect::<String>());
+    state
+        .accounts
+        .record(
+            &attempt,
+            "login.failure",
+            &target,
+            json!({"reason": reason}),
+        )
+        .await;
 }
 
 /// `POST /auth/logout`: ends the session and clears the cookie.
