@@ -269,6 +269,7 @@ impl ExecutionService for Executions {
                 "a run started by a person cannot claim to be started by another pipeline",
             ));
         }
+        trigger.remove("pipelineDepth");
         // Who started it is who signed in, whatever the request says.
         trigger.insert("user".into(), rc.caller.audit_name().into());
         let id = self

@@ -151,6 +151,20 @@ impl PipelineService for Pipelines {
                 .application(rc, before.application(), Access::Write)
                 .await?;
         }
+        // Pipelines that start each other on completion, in a circle, would run without end.
+        if document.get("id").is_some() {
+            let others = self
+                .store
+                .pipelines_with_trigger("pipeline")
+                .await
+                .map_err(|e| map(rc, "pipelines", e))?;
+            if let Some(circle) = crate::events::triggers::trigger_cycle(&document, &others) {
+                return Err(AppError::invalid(
+                    "triggers",
+                    &format!("these pipelines would start each other without end: {circle}"),
+                ));
+            }
+        }
         let what = format!(
             "a pipeline named '{}' in application '{application}'",
             document.name()

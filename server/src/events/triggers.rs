@@ -96,7 +96,6 @@ impl TriggerEvent for PipelineEnded {
                 "name": parent.name,
                 "application": parent.application,
                 "status": parent.status.as_str(),
-                "trigger": parent.trigger,
             },
             "parameters": {},
         });
@@ -188,6 +187,56 @@ impl TriggerEvent for WebhookReceived {
     fn run_id(&self, pipeline_id: &str, _: usize, _: &Firing) -> String {
         crate::ids::derived_id(&[pipeline_id, "webhook", &self.source, &self.delivery])
     }
+}
+
+/// The pipelines a pipeline trigger of `doc` waits for (enabled ones), by id.
+fn parents_of(doc: &PipelineDocument) -> Vec<String> {
+    doc.list("triggers")
+        .iter()
+        .filter(|t| t.get("type").and_then(Value::as_str) == Some("pipeline"))
+        .filter(|t| t.get("enabled").and_then(Value::as_bool) != Some(false))
+        .filter_map(|t| t.get("pipeline").and_then(Value::as_str).map(str::to_owned))
+        .collect()
+}
+
+/// Whether saving `saving` (which has an id) would make pipelines trigger each other in a
+/// circle — each completion starting the next without end. `others` are the stored pipelines
+/// with pipeline triggers (the stored version of `saving` among them is ignored). The answer
+/// names the circle, by pipeline name.
+pub fn trigger_cycle(saving: &PipelineDocument, others: &[PipelineDocument]) -> Option<String> {
+    let id = saving.get("id").and_then(Value::as_str)?;
+    let mut all: Vec<&PipelineDocument> = others
+        .iter()
+        .filter(|d| d.get("id").and_then(Value::as_str) != Some(id))
+        .collect();
+    all.push(saving);
+    let name_of = |pid: &str| {
+        all.iter()
+            .find(|d| d.get("id").and_then(Value::as_str) == Some(pid))
+            .map_or(pid.to_owned(), |d| d.name().to_owned())
+    };
+    // Walk from `saving` to the pipelines it starts (those waiting for it), depth first.
+    let mut stack: Vec<Vec<String>> = vec![vec![id.to_owned()]];
+    let mut seen = std::collections::HashSet::new();
+    while let Some(path) = stack.pop() {
+        let last = path.last().cloned().unwrap_or_default();
+        for child in all.iter().filter(|d| parents_of(d).contains(&last)) {
+            let Some(cid) = child.get("id").and_then(Value::as_str) else {
+                continue;
+            };
+            if cid == id {
+                let mut names: Vec<String> = path.iter().map(|p| name_of(p)).collect();
+                names.push(name_of(id));
+                return Some(names.join(" → "));
+            }
+            if seen.insert(cid.to_owned()) {
+                let mut next = path.clone();
+                next.push(cid.to_owned());
+                stack.push(next);
+            }
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -317,5 +366,39 @@ mod tests {
         let mut disabled = doc(json!([{"type": "webhook", "source": "ci"}]));
         disabled.set("disabled", json!(true));
         assert!(webhook_trigger_for(&disabled, "ci", &json!({})).is_none());
+    }
+
+    #[test]
+    fn pipelines_that_trigger_each_other_in_a_circle_are_found() {
+        let doc = |id: &str, name: &str, parents: &[&str]| {
+            let triggers: Vec<serde_json::Value> = parents
+                .iter()
+                .map(|p| serde_json::json!({"type": "pipeline", "application": "shop", "pipeline": p, "enabled": true}))
+                .collect();
+            PipelineDocument::from_value(
+                serde_json::json!({"id": id, "application": "shop", "name": name, "triggers": triggers, "stages": []}),
+            )
+            .unwrap()
+        };
+        let itself = doc("a", "A", &["a"]);
+        assert_eq!(trigger_cycle(&itself, &[]), Some("A → A".into()));
+        let b = doc("b", "B", &["a"]);
+        let c = doc("c", "C", &["b"]);
+        let a_after_c = doc("a", "A", &["c"]);
+        assert_eq!(
+            trigger_cycle(&a_after_c, &[b.clone(), c.clone()]),
+            Some("A → B → C → A".into())
+        );
+        let a_alone = doc("a", "A", &[]);
+        assert_eq!(trigger_cycle(&a_alone, &[b, c]), None);
+        let new = PipelineDocument::from_value(
+            serde_json::json!({"application": "shop", "name": "N", "stages": []}),
+        )
+        .unwrap();
+        assert_eq!(
+            trigger_cycle(&new, &[]),
+            None,
+            "nobody can name a pipeline without id"
+        );
     }
 }

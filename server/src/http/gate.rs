@@ -27,6 +27,8 @@ pub struct TaskLog(Arc<Mutex<HashMap<String, Value>>>);
 
 /// The most tasks remembered; the oldest are forgotten first.
 const TASKS_KEPT: usize = 1000;
+/// The longest text (description, application) a remembered task keeps.
+const TASK_TEXT_KEPT: usize = 200;
 
 impl TaskLog {
     fn record(&self, task: Value) {
@@ -342,14 +344,26 @@ async fn submit_task(
     } else {
         "SUCCEEDED"
     };
-    let mut variables = vec![json!({"key": "application", "value": body.get("application")})];
+    let application = body
+        .get("application")
+        .and_then(Value::as_str)
+        .map(|a| a.chars().take(TASK_TEXT_KEPT).collect::<String>());
+    let mut variables = vec![json!({"key": "application", "value": application})];
     if let Some(e) = &failure {
         variables.push(json!({"key": "exception", "value": {"details": {"error": e.to_string(), "errors": [e.to_string()]}}}));
     }
+    // Only short texts are kept: the log lives in memory (at most TASKS_KEPT tasks).
+    let short = |key: &str| -> Value {
+        body.get(key)
+            .and_then(Value::as_str)
+            .map(|t| json!(t.chars().take(TASK_TEXT_KEPT).collect::<String>()))
+            .unwrap_or(Value::Null)
+    };
     tasks.record(json!({
         "id": id,
-        "name": body.get("description").cloned().unwrap_or(Value::Null),
-        "application": body.get("application"),
+        "name": short("description"),
+        "application": short("application"),
+        "user": rc.caller.audit_name(),
         "status": status,
         "startTime": started,
         "endTime": chrono::Utc::now().timestamp_millis(),
@@ -491,9 +505,16 @@ async fn update(
         .map(drop)
 }
 
-async fn get_task(Extension(tasks): Extension<TaskLog>, Path(id): Path<String>) -> Reply {
+/// A task, to whoever submitted it (and admins).
+async fn get_task(
+    Extension(rc): Extension<RequestContext>,
+    Extension(tasks): Extension<TaskLog>,
+    Path(id): Path<String>,
+) -> Reply {
+    let mine = |t: &Value| rc.caller.is_admin() || t["user"] == rc.caller.audit_name();
     tasks
         .get(&id)
+        .filter(mine)
         .map(|t| Json(t).into_response())
         .ok_or(HttpError::App(AppError::NotFound {
             what: format!("task '{id}'"),

@@ -27,7 +27,10 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// Records one request. Methods outside HTTP's standard ones share the label `OTHER`, so
+    /// invented methods cannot grow the metrics without bound.
     pub fn observe(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        let method = method_label(method);
         let seconds = elapsed.as_secs_f64();
         let mut routes = self.routes.lock().unwrap_or_else(|p| p.into_inner());
         let stats = routes
@@ -158,5 +161,37 @@ mod tests {
     #[test]
     fn label_values_are_escaped() {
         assert_eq!(escape("a\"b\\c"), "a\\\"b\\\\c");
+    }
+}
+
+/// The label of a request method: a standard one as it is, anything else `OTHER`.
+fn method_label(method: &str) -> &str {
+    const STANDARD: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
+    ];
+    if STANDARD.contains(&method) {
+        method
+    } else {
+        "OTHER"
+    }
+}
+
+#[cfg(test)]
+mod method_tests {
+    use super::*;
+
+    #[test]
+    fn invented_methods_share_one_label() {
+        let m = Metrics::default();
+        for method in ["GET", "BREW", "WHEN", "PROPFIND"] {
+            m.observe(method, "/x", 405, Duration::from_millis(1));
+        }
+        let text = m.render();
+        assert!(text.contains("method=\"GET\""), "{text}");
+        assert!(text.contains("method=\"OTHER\""), "{text}");
+        assert!(
+            !text.contains("BREW") && !text.contains("PROPFIND"),
+            "{text}"
+        );
     }
 }

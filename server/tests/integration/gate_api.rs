@@ -212,3 +212,32 @@ async fn spin_pipeline_save_get_execute_and_steer() {
     );
     s.stop().await;
 }
+
+/// The task log lives in memory: a huge description is kept short, and a task is shown only to
+/// whoever submitted it (and admins).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_keep_short_texts_and_belong_to_their_submitter() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let huge = "d".repeat(1_500_000);
+    let (status, reference) = send(
+        &s,
+        "POST",
+        "/tasks",
+        Some(json!({"application": "shop", "description": huge, "job": []})),
+    )
+    .await;
+    assert_eq!(status, 200, "{reference}");
+    let path = reference["ref"].as_str().unwrap().to_owned();
+    let (status, task) = send(&s, "GET", &path, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(task["name"].as_str().unwrap().len(), 200);
+    assert_eq!(task["user"], "admin");
+    let other = s.user_with_roles("other", &["others"]).await;
+    let res = other
+        .get(format!("{}/gate{path}", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404, "not someone else's task");
+    s.stop().await;
+}

@@ -46,6 +46,32 @@ pub fn record_judgment(
             stage.name
         )));
     }
+    // A judgment is taken once: whoever comes second learns who decided, and how.
+    if let (Some(decided), Some(judgment)) = (stage.judgment_decision(), stage.judgment()) {
+        return Err(EngineError::Conflict(format!(
+            "stage '{}' was already judged: {} by {}",
+            stage.name,
+            decided.as_str(),
+            judgment.by
+        )));
+    }
+    let choices: Vec<&str> = stage
+        .context
+        .get("judgmentInputs")
+        .and_then(|v| v.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i.get("value").and_then(|v| v.as_str()))
+        .collect();
+    if let Some(input) = input
+        && !choices.is_empty()
+        && !choices.contains(&input)
+    {
+        return Err(EngineError::Invalid {
+            field: "judgmentInput".into(),
+            message: format!("'{input}' is not one of {}", choices.join(", ")),
+        });
+    }
     stage.record_judgment(decision, by, input);
     let task = stage
         .tasks

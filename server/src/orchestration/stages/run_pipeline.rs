@@ -14,6 +14,9 @@ use domain::execution::Status;
 
 const RECHECK: Duration = Duration::from_secs(5);
 
+/// How deep pipeline stages may nest (a run started by a run started by …).
+pub const MAX_PIPELINE_DEPTH: u64 = 10;
+
 pub struct RunPipeline;
 
 fn child_id(cx: &TaskContext<'_>) -> String {
@@ -47,7 +50,24 @@ impl StageKind for RunPipeline {
                     .get("pipelineParameters")
                     .cloned()
                     .unwrap_or_else(|| json!({}));
+                // Pipeline stages nest at most MAX_PIPELINE_DEPTH deep (a pipeline that runs
+                // itself would otherwise start runs without end).
+                let depth = cx
+                    .execution
+                    .trigger
+                    .get("pipelineDepth")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0)
+                    + 1;
+                if depth > MAX_PIPELINE_DEPTH {
+                    return TaskResult::Failed {
+                        message: format!(
+                            "pipeline stages nest more than {MAX_PIPELINE_DEPTH} deep; is a pipeline running itself?"
+                        ),
+                    };
+                }
                 let trigger = json!({
+                    "pipelineDepth": depth,
                     "type": "pipeline",
                     "user": cx.execution.trigger.get("user").cloned().unwrap_or_else(|| json!("[anonymous]")),
                     "parentExecution": {"id": cx.execution.id, "name": cx.execution.name, "application": cx.execution.application},

@@ -1,0 +1,96 @@
+//! Runaway recursion is bounded: a pipeline that runs itself stops at the nesting limit, and
+//! pipelines that would start each other on completion in a circle cannot be saved.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::{Backend, TestServer, eventually};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipeline_that_runs_itself_stops_at_the_nesting_limit() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let (code, _, _) = s
+        .call(
+            "applications/create",
+            json!({"input": {"name": "shop", "ownerEmail": "ops@example.com"}}),
+        )
+        .await;
+    assert_eq!(code, 200);
+    let (code, saved, _) = s
+        .call(
+            "pipelines/save",
+            json!({"pipeline": {"application": "shop", "name": "Loop", "stages": []}}),
+        )
+        .await;
+    assert_eq!(code, 200, "{saved}");
+    let id = saved["id"].as_str().unwrap().to_owned();
+    let (code, saved, _) = s
+        .call("pipelines/save", json!({"pipeline": {"id": id, "application": "shop", "name": "Loop", "stages": [
+            {"refId": "1", "type": "pipeline", "name": "Again", "application": "shop", "pipeline": id, "waitForCompletion": false}]}}))
+        .await;
+    assert_eq!(code, 200, "{saved}");
+    let (code, _, _) = s
+        .call("executions/start", json!({"application": "shop", "name": "Loop", "trigger": {"type": "manual", "pipelineDepth": 0}}))
+        .await;
+    assert_eq!(code, 200);
+    // The first run and ten nested ones; the tenth's stage refuses to go deeper.
+    let runs: Vec<Value> = eventually("the chain to end", Duration::from_secs(30), || async {
+        let (_, runs, _) = s
+            .call("executions/list", json!({"application": "shop"}))
+            .await;
+        let runs = runs.as_array().cloned().unwrap_or_default();
+        let ended = runs
+            .iter()
+            .all(|r| matches!(r["status"].as_str(), Some("SUCCEEDED" | "TERMINAL")));
+        (runs.len() == 11 && ended).then_some(runs)
+    })
+    .await;
+    let refused: Vec<&Value> = runs.iter().filter(|r| r["status"] == "TERMINAL").collect();
+    assert_eq!(refused.len(), 1, "{runs:?}");
+    let why = refused[0]["stages"][0]["context"]["exception"]["details"]["errors"][0].to_string();
+    assert!(why.contains("nest more than 10 deep"), "{why}");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelines_that_would_trigger_each_other_in_a_circle_are_refused() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let (code, _, _) = s
+        .call(
+            "applications/create",
+            json!({"input": {"name": "shop", "ownerEmail": "ops@example.com"}}),
+        )
+        .await;
+    assert_eq!(code, 200);
+    let save = |doc: Value| {
+        let s = &s;
+        async move { s.call("pipelines/save", json!({"pipeline": doc})).await }
+    };
+    let (_, a, _) = save(json!({"application": "shop", "name": "A", "stages": []})).await;
+    let a = a["id"].as_str().unwrap().to_owned();
+    let on = |parent: &str| json!([{"type": "pipeline", "application": "shop", "pipeline": parent, "status": ["successful"], "enabled": true}]);
+    let (code, b, _) =
+        save(json!({"application": "shop", "name": "B", "triggers": on(&a), "stages": []})).await;
+    assert_eq!(code, 200, "{b}");
+    let b = b["id"].as_str().unwrap().to_owned();
+    let (code, body, _) = save(
+        json!({"id": a, "application": "shop", "name": "A", "triggers": on(&b), "stages": []}),
+    )
+    .await;
+    assert_eq!(code, 422, "{body}");
+    assert_eq!(body["fields"][0]["field"], "triggers");
+    assert!(
+        body["fields"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("A → B → A"),
+        "{body}"
+    );
+    let (code, body, _) = save(
+        json!({"id": a, "application": "shop", "name": "A", "triggers": on(&a), "stages": []}),
+    )
+    .await;
+    assert_eq!(code, 422, "its own completion: {body}");
+    s.stop().await;
+}
