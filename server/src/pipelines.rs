@@ -139,7 +139,8 @@ impl PipelineService for Pipelines {
             }
             other => other?,
         };
-        // Saving by id may move a pipeline from another application: that one must allow it too.
+        // An id names one pipeline of one application: saving it into another is refused
+        // (pipelines do not move between applications; export and import instead).
         let existing = match document.get("id").and_then(|v| v.as_str()) {
             Some(id) => self.store.get_pipeline_by_id(id).await.ok(),
             None => None,
@@ -147,9 +148,10 @@ impl PipelineService for Pipelines {
         if let Some((_, before)) = &existing
             && before.application() != application.as_str()
         {
-            self.guard
-                .application(rc, before.application(), Access::Write)
-                .await?;
+            return Err(AppError::invalid(
+                "id",
+                "this id belongs to a pipeline of another application",
+            ));
         }
         // Pipelines that start each other on completion, in a circle, would run without end.
         if document.get("id").is_some() {

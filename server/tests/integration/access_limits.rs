@@ -153,3 +153,33 @@ async fn sign_in_input_that_cannot_be_a_user_is_a_plain_refusal() {
     assert_eq!(res.status(), 422, "a body that is not a sign-in");
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipeline_id_cannot_move_to_another_application() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    for name in ["one", "two"] {
+        let (code, _, _) = s
+            .call(
+                "applications/create",
+                json!({"input": {"name": name, "ownerEmail": "x@example.com"}}),
+            )
+            .await;
+        assert_eq!(code, 200);
+    }
+    let (_, saved, _) = s
+        .call(
+            "pipelines/save",
+            json!({"pipeline": {"application": "one", "name": "P", "stages": []}}),
+        )
+        .await;
+    let (code, body, _) = s
+        .call("pipelines/save", json!({"pipeline": {"id": saved["id"], "application": "two", "name": "P", "stages": []}}))
+        .await;
+    assert_eq!(code, 422, "{body}");
+    assert_eq!(body["fields"][0]["field"], "id");
+    let (_, still, _) = s
+        .call("pipelines/list", json!({"application": "one"}))
+        .await;
+    assert_eq!(still.as_array().unwrap().len(), 1);
+    s.stop().await;
+}

@@ -24,6 +24,7 @@ mod queue_contract;
 mod recursion;
 mod registries;
 mod seed_flow;
+mod stage_panics;
 mod store_contract;
 mod upgrade;
 mod webhook_secrets;

@@ -313,14 +313,27 @@ impl Engine {
         };
         match self.stages.get(&stage.stage_type) {
             Some(kind) => {
-                kind.run_task(TaskContext {
+                use futures_util::FutureExt;
+                let run = kind.run_task(TaskContext {
                     execution,
                     stage,
                     task: &task.name,
                     now_ms: now,
                     pipelines: self,
-                })
-                .await
+                });
+                // A panic in a stage's code fails that stage, never the worker.
+                match std::panic::AssertUnwindSafe(run).catch_unwind().await {
+                    Ok(result) => result,
+                    Err(_) => {
+                        tracing::error!(execution = %execution.id, stage = %stage.name, task = %task.name, "a stage's code panicked; the stage fails");
+                        TaskResult::Failed {
+                            message: format!(
+                                "task '{}' failed unexpectedly inside Topsail (a bug; the server log has the details)",
+                                task.name
+                            ),
+                        }
+                    }
+                }
             }
             None => TaskResult::Failed {
                 message: format!("stage type '{}' is not supported", stage.stage_type),
