@@ -163,9 +163,18 @@ impl ExecutionStore {
             .limit(limit)
             .all(&self.db)
             .await?;
-        rows.into_iter()
-            .map(|r| read(r).map(|v| v.execution))
-            .collect()
+        // A row this release cannot read is left out (and logged), so one bad document never
+        // makes the whole list unreadable.
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                let id = r.id.clone();
+                read(r)
+                    .map_err(|e| tracing::error!(execution = %id, error = %e, "an execution cannot be read; it is left out of the list"))
+                    .ok()
+            })
+            .map(|v| v.execution)
+            .collect())
     }
 
     /// The other executions of a pipeline with the given statuses, oldest first.

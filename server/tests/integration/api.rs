@@ -266,5 +266,34 @@ async fn arguments_that_do_not_decode_are_a_422() {
         assert_eq!(body["error"], "invalid", "{body}");
         assert_eq!(body["fields"][0]["field"], "body", "{body}");
     }
+    // JSON nested deeper than can be read back: refused, not stored.
+    let deep = format!(
+        "{{\"pipeline\": {}1{}}}",
+        "{\"a\": ".repeat(300),
+        "}".repeat(300)
+    );
+    let res = s
+        .client
+        .post(format!("{}/api/pipelines/save", s.base))
+        .header("content-type", "application/json")
+        .body(deep)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    // A form-encoded body with a token (no cross-site rule applies): still a 4xx, never a 500.
+    let (code, token, _) = s
+        .call("tokens/create", json!({"token": {"name": "t"}}))
+        .await;
+    assert_eq!(code, 200);
+    let res = reqwest::Client::new()
+        .post(format!("{}/api/applications/get", s.base))
+        .bearer_auth(token["token"].as_str().unwrap())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("name=shop")
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_client_error(), "{}", res.status());
     s.stop().await;
 }

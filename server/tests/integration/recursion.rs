@@ -94,3 +94,57 @@ async fn pipelines_that_would_trigger_each_other_in_a_circle_are_refused() {
     assert_eq!(code, 422, "its own completion: {body}");
     s.stop().await;
 }
+
+/// A stored execution this release cannot read is left out of lists, which stay readable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_leaves_out_what_it_cannot_read() {
+    use sea_orm::{ConnectionTrait, Database};
+    let s = TestServer::start(Backend::Sqlite).await;
+    let (code, _, _) = s
+        .call(
+            "applications/create",
+            json!({"input": {"name": "shop", "ownerEmail": "ops@example.com"}}),
+        )
+        .await;
+    assert_eq!(code, 200);
+    let (code, _, _) = s
+        .call(
+            "pipelines/save",
+            json!({"pipeline": {"application": "shop", "name": "P", "stages": []}}),
+        )
+        .await;
+    assert_eq!(code, 200);
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let (_, id, _) = s
+            .call(
+                "executions/start",
+                json!({"application": "shop", "name": "P"}),
+            )
+            .await;
+        ids.push(id.as_str().unwrap().to_owned());
+    }
+    let path = s.db.dir.path().join("data").join("topsail.db");
+    let db = Database::connect(format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    db.execute_unprepared(&format!(
+        "UPDATE executions SET document = '{{\"broken\": ' WHERE id = '{}'",
+        ids[0]
+    ))
+    .await
+    .unwrap();
+    db.close().await.unwrap();
+    let (code, runs, _) = s
+        .call("executions/list", json!({"application": "shop"}))
+        .await;
+    assert_eq!(code, 200, "{runs}");
+    let listed: Vec<&str> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, [ids[1].as_str()]);
+    s.stop().await;
+}
