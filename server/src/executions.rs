@@ -286,7 +286,9 @@ impl ExecutionService for Executions {
     }
 
     async fn get(&self, rc: &RequestContext, id: &str) -> Result<Execution, AppError> {
-        self.authorized(rc, id, Access::Read).await
+        let mut e = self.authorized(rc, id, Access::Read).await?;
+        domain::redact::execution(&mut e);
+        Ok(e)
     }
 
     async fn list(
@@ -297,10 +299,13 @@ impl ExecutionService for Executions {
         self.guard
             .application(rc, application.as_str(), Access::Read)
             .await?;
-        self.engine
+        let mut list = self
+            .engine
             .executions(application.as_str(), LIST_LIMIT)
             .await
-            .map_err(|e| map(rc, e))
+            .map_err(|e| map(rc, e))?;
+        list.iter_mut().for_each(domain::redact::execution);
+        Ok(list)
     }
 
     async fn cancel(

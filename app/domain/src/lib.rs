@@ -19,6 +19,7 @@ pub mod infrastructure;
 pub mod integrations;
 pub mod notifications;
 pub mod pipeline;
+pub mod redact;
 mod request;
 #[cfg(feature = "services")]
 pub mod services;

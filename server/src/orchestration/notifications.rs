@@ -154,16 +154,10 @@ pub fn events(before: &Before, after: &Execution) -> Vec<Message> {
 
 /// The address as it may be shown: scheme and host, not the path (which often is the secret).
 pub fn shown_address(address: &str) -> String {
-    match address.split_once("://") {
-        Some((scheme, rest)) => {
-            let host = rest.split(['/', '?']).next().unwrap_or(rest);
-            if rest.len() > host.len() {
-                format!("{scheme}://{host}/…")
-            } else {
-                format!("{scheme}://{host}")
-            }
-        }
-        None => "(not a URL)".into(),
+    if address.contains("://") {
+        domain::redact::address(address)
+    } else {
+        "(not a URL)".into()
     }
 }
 

@@ -22,6 +22,7 @@ mod notifications;
 mod pipelines_api;
 mod queue_contract;
 mod recursion;
+mod redaction;
 mod registries;
 mod seed_flow;
 mod stage_panics;

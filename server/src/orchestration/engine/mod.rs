@@ -321,7 +321,9 @@ impl Engine {
         id: &str,
         expression: &str,
     ) -> Result<Result<Value, String>, EngineError> {
-        let execution = self.execution(id).await?;
+        let mut execution = self.execution(id).await?;
+        // The debugger sees what the API shows: no header secrets, no URL credentials.
+        domain::redact::execution(&mut execution);
         let text = expression.trim();
         let inner = text
             .strip_prefix("${")

@@ -1,0 +1,82 @@
+//! Secrets a pipeline carries (a webhook stage's `Authorization` header, credentials in URLs,
+//! a chat webhook's path) are used, but never shown: not in execution answers, not to the
+//! expression debugger.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::{Backend, TestServer, eventually};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn header_and_url_secrets_are_used_but_not_shown() {
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let record = seen.clone();
+    let app = axum::Router::new().route(
+        "/{*rest}",
+        axum::routing::post(move |headers: axum::http::HeaderMap| {
+            let record = record.clone();
+            async move {
+                let auth = headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                record.lock().unwrap().push(auth);
+                axum::http::StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let s = TestServer::start(Backend::Sqlite).await;
+    let (code, _, _) = s
+        .call(
+            "applications/create",
+            json!({"input": {"name": "shop", "ownerEmail": "ops@example.com"}}),
+        )
+        .await;
+    assert_eq!(code, 200);
+    let hook = format!("{base}/services/T0/B0/chat-secret").replace("http://", "http://ci:pw-456@");
+    let call = format!("{base}/deploy?api_key=k-123&env=prod");
+    let (code, saved, _) = s
+        .call("pipelines/save", json!({"pipeline": {"application": "shop", "name": "P",
+            "notifications": [{"type": "webhook", "address": hook, "when": ["pipeline.complete"]}],
+            "stages": [{"refId": "1", "type": "webhook", "name": "Call", "url": call, "method": "POST",
+                "customHeaders": {"Authorization": "Bearer tok-789", "X-Env": "prod"}}]}}))
+        .await;
+    assert_eq!(code, 200, "{saved}");
+    let (_, id, _) = s
+        .call(
+            "executions/start",
+            json!({"application": "shop", "name": "P"}),
+        )
+        .await;
+    let e: Value = eventually("the run to finish", Duration::from_secs(20), || async {
+        let (_, e, _) = s.call("executions/get", json!({"id": id})).await;
+        (e["status"] == "SUCCEEDED").then_some(e)
+    })
+    .await;
+    assert!(
+        seen.lock().unwrap().contains(&"Bearer tok-789".to_owned()),
+        "the secret was used: {:?}",
+        seen.lock().unwrap()
+    );
+    let shown = e.to_string();
+    for secret in ["tok-789", "pw-456", "k-123", "chat-secret"] {
+        assert!(!shown.contains(secret), "{secret} shown: {shown}");
+    }
+    assert_eq!(e["stages"][0]["context"]["customHeaders"]["X-Env"], "prod");
+    let (_, listed, _) = s
+        .call("executions/list", json!({"application": "shop"}))
+        .await;
+    assert!(!listed.to_string().contains("tok-789"));
+    let (code, value, _) = s
+        .call("executions/evaluate", json!({"id": id, "expression": "${execution.stages[0].context.customHeaders.Authorization}"}))
+        .await;
+    assert_eq!((code, value), (200, json!("[redacted]")));
+    s.stop().await;
+}
