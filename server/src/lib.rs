@@ -19,6 +19,7 @@ pub mod integrations;
 pub mod jenkins;
 pub mod kubernetes;
 pub mod orchestration;
+pub mod outbound;
 pub mod pipelines;
 pub mod registries;
 pub mod runtime;

@@ -11,6 +11,7 @@ use crate::events::intake::EventIntake;
 use crate::orchestration::engine::Engine;
 use crate::orchestration::queue::{QueueSettings, RedisQueue, SystemClock};
 use crate::orchestration::stages::StageRegistry;
+use crate::outbound::{OutboundClient, OutboundPolicy};
 use crate::runtime::{
     BackgroundLoop, CronCheck, EngineWorker, HealthChecks, IdentityPrune, JenkinsWatch,
     OutboxRelay, TagPoll, ZombieCheck,
@@ -99,7 +100,10 @@ async fn engine(
         visibility_timeout: config.queue_visibility_timeout,
         ..QueueSettings::default()
     };
-    let stages = StageRegistry::standard()
+    let outbound = OutboundPolicy::from_config(&config.outbound)
+        .map(OutboundClient::new)
+        .map_err(StartError::Command)?;
+    let stages = StageRegistry::standard_with(outbound.clone())
         .with_kubernetes(accounts.clone(), Some(store.clone()))
         .with_jenkins(jenkins.clone());
     let public_url = config.public_url.clone().unwrap_or_default();
@@ -120,7 +124,12 @@ async fn engine(
             )
         }
     };
-    Ok(Arc::new(engine.with_public_url(&public_url)))
+    Ok(Arc::new(
+        engine
+            .with_public_url(&public_url)
+            .with_outbound(outbound)
+            .with_expression_limits(config.expressions),
+    ))
 }
 
 impl Wired {

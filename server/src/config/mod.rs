@@ -87,6 +87,10 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Shared secrets of generic webhook sources.
     pub webhooks: Vec<WebhookSourceConfig>,
+    /// What user-given URLs may be called (webhook stages, notifications, manifest URLs).
+    pub outbound: crate::outbound::OutboundConfig,
+    /// The bounds of `${…}` expressions.
+    pub expressions: crate::orchestration::expressions::ExpressionLimits,
 }
 
 /// Jenkins masters and how often the build triggers look at them.
@@ -263,6 +267,8 @@ struct FileConfig {
     registries: Option<Vec<RegistryConfig>>,
     auth: Option<auth::AuthFile>,
     webhooks: Option<Vec<WebhookSourceConfig>>,
+    outbound: Option<crate::outbound::OutboundConfig>,
+    expressions: Option<crate::orchestration::expressions::ExpressionLimits>,
 }
 
 /// Values given on the command line; they win over everything else.
@@ -393,6 +399,15 @@ pub fn load(
 
     let auth = auth::load(file_config.auth, env, file)?;
     let webhooks = webhooks::load(file_config.webhooks.unwrap_or_default(), env, file)?;
+    let outbound = file_config.outbound.unwrap_or_default();
+    if let Err(reason) = crate::outbound::OutboundPolicy::from_config(&outbound) {
+        return Err(ConfigError::Invalid {
+            path: file.map(Path::to_owned).unwrap_or_default(),
+            location: "[outbound]".into(),
+            reason,
+        });
+    }
+    let expressions = file_config.expressions.unwrap_or_default();
 
     let public_url = env("TOPSAIL_PUBLIC_URL")
         .or(file_config.public_url)
@@ -415,6 +430,8 @@ pub fn load(
         registries,
         auth,
         webhooks,
+        outbound,
+        expressions,
     })
 }
 

@@ -22,6 +22,10 @@ use serde_json::{Map, Value, json};
 
 use super::messages::Message;
 use super::ports::NotificationSender;
+use crate::outbound::{OutboundClient, OutboundError};
+
+/// How long one delivery attempt may take.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Attempts per notification, and the delay before the second (doubling after).
 pub const MAX_ATTEMPTS: u32 = 6;
@@ -209,20 +213,22 @@ pub fn payload(
     Value::Object(body)
 }
 
-/// Sends notifications over HTTP (the real [`NotificationSender`]).
+/// Sends notifications over HTTP (the real [`NotificationSender`]), through the outbound
+/// policy: an address it refuses fails the delivery like any other error.
 #[derive(Clone)]
 pub struct HttpNotifier {
-    http: reqwest::Client,
+    outbound: OutboundClient,
+}
+
+impl HttpNotifier {
+    pub fn new(outbound: OutboundClient) -> Self {
+        Self { outbound }
+    }
 }
 
 impl Default for HttpNotifier {
     fn default() -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .user_agent(concat!("topsail/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("an HTTP client with default settings builds");
-        Self { http }
+        Self::new(OutboundClient::with_defaults())
     }
 }
 
@@ -230,22 +236,21 @@ impl Default for HttpNotifier {
 impl NotificationSender for HttpNotifier {
     /// POSTs `body`; the status code when it answered 2xx, else what went wrong.
     async fn send(&self, address: &str, body: &Value) -> Result<u16, (Option<u16>, String)> {
-        match self.http.post(address).json(body).send().await {
+        let request = self
+            .outbound
+            .request(reqwest::Method::POST, address)
+            .map_err(|e| (None, e.to_string()))?
+            .timeout(SEND_TIMEOUT)
+            .json(body);
+        match self.outbound.send(request).await {
             Ok(r) if r.status().is_success() => Ok(r.status().as_u16()),
             Ok(r) => Err((
                 Some(r.status().as_u16()),
                 format!("answered {}", r.status()),
             )),
-            Err(e) => Err((
-                None,
-                if e.is_timeout() {
-                    "timed out".into()
-                } else if e.is_connect() {
-                    "cannot connect".into()
-                } else {
-                    "request failed".into()
-                },
-            )),
+            Err(OutboundError::CannotConnect(_)) => Err((None, "cannot connect".into())),
+            Err(OutboundError::Failed(_)) => Err((None, "request failed".into())),
+            Err(e) => Err((None, e.to_string())),
         }
     }
 }

@@ -43,21 +43,19 @@ fn engine_on(
     redis: &Option<RedisQueue>,
 ) -> Engine {
     let clock = Arc::new(clock.clone());
-    match redis {
-        None => Engine::new(
-            store,
-            clock,
-            QueueSettings::default(),
-            StageRegistry::standard(),
-        ),
+    let stages = StageRegistry::standard_with(support::local_outbound());
+    let engine = match redis {
+        None => Engine::new(store, clock, QueueSettings::default(), stages),
         Some(r) => Engine::with_queue(
             store,
             Arc::new(r.clone()),
             clock,
             QueueSettings::default(),
-            StageRegistry::standard(),
+            stages,
         ),
-    }
+    };
+    // The tests' receivers listen on this machine.
+    engine.with_outbound(support::local_outbound())
 }
 
 impl World {

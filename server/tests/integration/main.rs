@@ -19,6 +19,7 @@ mod gate_api;
 mod jenkins;
 mod kubernetes;
 mod notifications;
+mod outbound;
 mod pipelines_api;
 mod queue_contract;
 mod recursion;

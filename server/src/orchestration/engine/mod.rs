@@ -18,8 +18,8 @@ use domain::execution::{Execution, JudgmentDecision, Stage, Status};
 use serde_json::Value;
 
 use super::executions::{Commit, ExecutionChange, ExecutionStore, ExecutionStoreError};
-use super::expressions::{Scope, evaluate};
-use super::handlers::{self, may_restart, prepare_stage};
+use super::expressions::{ExpressionLimits, Scope, evaluate};
+use super::handlers::{self, PreparedStage, may_restart, prepare_stage};
 use super::messages::Message;
 use super::notifications::HttpNotifier;
 use super::outbox::Outbox;
@@ -83,6 +83,8 @@ pub struct Engine {
     notifier: Arc<dyn NotificationSender>,
     /// Topsail's address as people reach it, for links in notifications (empty: paths).
     public_url: String,
+    /// The bounds of a stage's expressions (`[expressions]`).
+    expression_limits: ExpressionLimits,
 }
 
 impl Engine {
@@ -132,7 +134,38 @@ impl Engine {
             pipelines: Arc::new(store.clone()),
             notifier: Arc::new(HttpNotifier::default()),
             public_url: String::new(),
+            expression_limits: ExpressionLimits::default(),
         }
+    }
+
+    /// Sends notifications through `outbound` (the `[outbound]` policy).
+    pub fn with_outbound(mut self, outbound: crate::outbound::OutboundClient) -> Self {
+        self.notifier = Arc::new(HttpNotifier::new(outbound));
+        self
+    }
+
+    /// Bounds every stage's expressions (and the debugger's) by `limits`.
+    pub fn with_expression_limits(mut self, limits: ExpressionLimits) -> Self {
+        self.expression_limits = limits;
+        self
+    }
+
+    /// A stage's configuration with its expressions evaluated on a blocking thread, so a costly
+    /// expression never holds up the async workers (and the HTTP server on them).
+    async fn prepare_off_thread(&self, execution: &Execution, stage: &Stage) -> PreparedStage {
+        let (execution, stage) = (execution.clone(), stage.clone());
+        let limits = self.expression_limits;
+        let fallback = stage.context.clone();
+        tokio::task::spawn_blocking(move || prepare_stage(&execution, &stage, limits))
+            .await
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "evaluating a stage's expressions failed");
+                PreparedStage {
+                    context: fallback,
+                    enabled: true,
+                    failure: Some("the stage's expressions could not be evaluated".into()),
+                }
+            })
     }
 
     /// Links in notifications point at `public_url` (Topsail's address as people reach it).
@@ -201,7 +234,7 @@ impl Engine {
         let stage = execution
             .stage(stage_id)
             .ok_or_else(|| EngineError::NotFound(format!("stage {stage_id} of execution {id}")))?;
-        let prepared = prepare_stage(&execution, stage);
+        let prepared = self.prepare_off_thread(&execution, stage).await;
         let mut stage = stage.clone();
         stage.context = prepared.context;
         Ok((execution, stage))
@@ -321,15 +354,23 @@ impl Engine {
         id: &str,
         expression: &str,
     ) -> Result<Result<Value, String>, EngineError> {
-        let mut execution = self.execution(id).await?;
-        // The debugger sees what the API shows: no header secrets, no URL credentials.
-        domain::redact::execution(&mut execution);
+        let execution = self.execution(id).await?;
         let text = expression.trim();
         let inner = text
             .strip_prefix("${")
             .and_then(|t| t.strip_suffix('}'))
-            .unwrap_or(text);
-        Ok(evaluate(inner, &Scope::new(&execution, None)))
+            .unwrap_or(text)
+            .to_owned();
+        let limits = self.expression_limits;
+        // Off the async workers; the scope sees what the API shows (secrets redacted).
+        tokio::task::spawn_blocking(move || {
+            evaluate(&inner, &Scope::with_limits(&execution, None, limits))
+        })
+        .await
+        .or_else(|e| {
+            tracing::error!(error = %e, "evaluating an expression failed");
+            Ok(Err("the expression could not be evaluated".into()))
+        })
     }
 
     /// Applies a change a person asked for, retrying when the execution changed meanwhile.

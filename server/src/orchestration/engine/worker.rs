@@ -232,7 +232,15 @@ impl Engine {
                 handlers::start_execution(execution, message, now, &others)
             }
             Message::StartStage { stage, .. } => {
-                handlers::start_stage(execution, stage, message, now, |s| {
+                let startable = execution.status == Status::Running
+                    && execution
+                        .stage(stage)
+                        .is_some_and(|s| execution.is_startable(s));
+                let prepared = match execution.stage(stage).filter(|_| startable) {
+                    Some(s) => Some(self.prepare_off_thread(execution, s).await),
+                    None => None,
+                };
+                handlers::start_stage(execution, stage, message, now, prepared, |s| {
                     self.stages.get(&s.stage_type).map(|kind| kind.tasks(s))
                 })
             }

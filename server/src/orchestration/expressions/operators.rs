@@ -2,8 +2,9 @@
 
 use serde_json::Value;
 
+use super::budget::{Budget, too_large};
 use super::parser::BinaryOp;
-use super::{MAX_STRING, to_text, type_name};
+use super::type_name;
 
 pub(super) fn truth(v: &Value) -> Result<bool, String> {
     match v {
@@ -19,7 +20,12 @@ fn number(v: &Value) -> Option<f64> {
     v.as_f64()
 }
 
-pub(super) fn binary(op: BinaryOp, l: &Value, r: &Value) -> Result<Value, String> {
+pub(super) fn binary(
+    op: BinaryOp,
+    l: &Value,
+    r: &Value,
+    budget: &mut Budget,
+) -> Result<Value, String> {
     use BinaryOp::*;
     match op {
         Eq => Ok(Value::Bool(equal(l, r))),
@@ -46,11 +52,13 @@ pub(super) fn binary(op: BinaryOp, l: &Value, r: &Value) -> Result<Value, String
             }))
         }
         Add if l.is_string() || r.is_string() => {
-            let s = to_text(l) + &to_text(r);
-            if s.len() > MAX_STRING {
-                return Err(format!("the text grows beyond {MAX_STRING} bytes"));
+            let left = budget.text(l)?;
+            let right = budget.text(r)?;
+            if left.len() + right.len() > budget.max_bytes() {
+                return Err(too_large(budget.max_bytes()));
             }
-            Ok(Value::String(s))
+            budget.build(left.len() + right.len())?;
+            Ok(Value::String(left + &right))
         }
         Add | Sub | Mul | Div | Rem => arithmetic(op, l, r),
         And | Or => unreachable!("short-circuited by the evaluator"),

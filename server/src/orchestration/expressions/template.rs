@@ -3,7 +3,8 @@
 
 use serde_json::Value;
 
-use super::{Scope, evaluate, to_text};
+use super::budget::{Budget, too_large};
+use super::{Scope, evaluate_within};
 
 /// One failed expression, for the stage's `expressionEvaluationSummary`.
 #[derive(Clone, Debug, PartialEq)]
@@ -16,26 +17,28 @@ pub struct ExpressionFailure {
 
 /// Evaluates every `${…}` in `value`. A string that is exactly one expression takes the
 /// expression's type; otherwise results are joined as text. A failed expression leaves its text
-/// in place and is reported.
-pub fn evaluate_all(value: &Value, scope: &Scope<'_>) -> (Value, Vec<ExpressionFailure>) {
+/// in place and is reported. All of them share one budget (the scope's limits).
+pub fn evaluate_all(value: &Value, scope: &Scope) -> (Value, Vec<ExpressionFailure>) {
     let mut failures = Vec::new();
-    let out = walk(value, "", scope, &mut failures);
+    let mut budget = Budget::new(scope.limits);
+    let out = walk(value, "", scope, &mut budget, &mut failures);
     (out, failures)
 }
 
 fn walk(
     value: &Value,
     path: &str,
-    scope: &Scope<'_>,
+    scope: &Scope,
+    budget: &mut Budget,
     failures: &mut Vec<ExpressionFailure>,
 ) -> Value {
     match value {
-        Value::String(s) if s.contains("${") => template(s, path, scope, failures),
+        Value::String(s) if s.contains("${") => template(s, path, scope, budget, failures),
         Value::Array(items) => Value::Array(
             items
                 .iter()
                 .enumerate()
-                .map(|(i, v)| walk(v, &format!("{path}[{i}]"), scope, failures))
+                .map(|(i, v)| walk(v, &format!("{path}[{i}]"), scope, budget, failures))
                 .collect(),
         ),
         Value::Object(map) => Value::Object(
@@ -46,7 +49,7 @@ fn walk(
                     } else {
                         format!("{path}.{k}")
                     };
-                    (k.clone(), walk(v, &p, scope, failures))
+                    (k.clone(), walk(v, &p, scope, budget, failures))
                 })
                 .collect(),
         ),
@@ -93,7 +96,8 @@ fn split_template(s: &str) -> Option<Vec<(&str, bool)>> {
 fn template(
     s: &str,
     path: &str,
-    scope: &Scope<'_>,
+    scope: &Scope,
+    budget: &mut Budget,
     failures: &mut Vec<ExpressionFailure>,
 ) -> Value {
     let Some(parts) = split_template(s) else {
@@ -111,8 +115,8 @@ fn template(
             evaluated.push(Value::String((*text).to_owned()));
             continue;
         }
-        match evaluate(text, scope) {
-            Ok(v) => evaluated.push(v),
+        match evaluate_within(text, scope, budget) {
+            Ok(v) => evaluated.push(v.into_owned()),
             Err(reason) => {
                 failures.push(ExpressionFailure {
                     field: path.to_owned(),
@@ -129,5 +133,21 @@ fn template(
     if evaluated.len() == 1 && parts[0].1 {
         return evaluated.remove(0);
     }
-    Value::String(evaluated.iter().map(to_text).collect())
+    let mut joined = String::new();
+    for part in &evaluated {
+        match budget.text(part) {
+            Ok(text) if joined.len() + text.len() <= budget.max_bytes() => joined.push_str(&text),
+            outcome => {
+                failures.push(ExpressionFailure {
+                    field: path.to_owned(),
+                    expression: s.to_owned(),
+                    reason: outcome
+                        .err()
+                        .unwrap_or_else(|| too_large(budget.max_bytes())),
+                });
+                return Value::String(s.to_owned());
+            }
+        }
+    }
+    Value::String(joined)
 }

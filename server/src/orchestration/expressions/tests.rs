@@ -1,5 +1,6 @@
 use super::*;
 use domain::execution::Status;
+use serde_json::json;
 
 fn stage(ref_id: &str, name: &str, stage_type: &str, context: Value, outputs: Value) -> Stage {
     Stage {
@@ -268,4 +269,126 @@ fn templates_keep_types_and_report_failures_by_field() {
     assert_eq!(unclosed[0].reason, "unclosed ${");
     let (nested, none) = evaluate_all(&json!("${ {1,2}.size() }"), &scope);
     assert_eq!((nested, none.len()), (json!(2), 0));
+}
+
+fn eval_with(text: &str, limits: ExpressionLimits) -> Result<Value, String> {
+    let e = execution();
+    evaluate(text, &Scope::with_limits(&e, None, limits))
+}
+
+#[test]
+fn growth_is_refused_before_it_is_built_and_names_the_limit() {
+    let blow_up = format!("'aaaaaaaaaa'{}", ".replace('','aaaaaaaaaa')".repeat(7));
+    let err = eval(&blow_up).unwrap_err();
+    assert_eq!(
+        err,
+        "the result would be larger than 262144 bytes (expressions.max_result_bytes)"
+    );
+    let small = ExpressionLimits {
+        max_result_bytes: 100,
+        ..ExpressionLimits::default()
+    };
+    for grows in [
+        "'x'.replace('', 'yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy')",
+        "'abcdefghijklmnopqrstuvwxyz0123456789abcdefghij'.toUpperCase()",
+        "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' + 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb'",
+        "#toJson({'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb', 'c'})",
+        "{'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'}.toString()",
+        "'a,a,a,a,a,a,a,a,a,a,a,a,a,a,a,a'.split(',')",
+    ] {
+        let err = eval_with(grows, small).unwrap_err();
+        assert!(
+            err.contains("expressions.max_result_bytes"),
+            "{grows}: {err}"
+        );
+    }
+    // Within the limit the same operations work.
+    assert_eq!(
+        eval_with("'ab'.replace('', '-')", small),
+        Ok(json!("-a-b-"))
+    );
+}
+
+#[test]
+fn steps_and_time_are_bounded() {
+    let few_steps = ExpressionLimits {
+        max_steps: 10,
+        ..ExpressionLimits::default()
+    };
+    let err = eval_with("1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1", few_steps).unwrap_err();
+    assert_eq!(
+        err,
+        "the expression takes more than 10 steps (expressions.max_steps)"
+    );
+    // Building text costs a step per KiB: 32 KiB through two case changes is 64+ steps.
+    let grown = "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'.replace('x', 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx').replace('x', 'xxxxxxxxxxxxxxxx').toUpperCase().toLowerCase()";
+    let err = eval_with(
+        grown,
+        ExpressionLimits {
+            max_steps: 40,
+            ..ExpressionLimits::default()
+        },
+    )
+    .unwrap_err();
+    assert!(err.contains("expressions.max_steps"), "{err}");
+    let no_time = ExpressionLimits {
+        timeout_ms: 0,
+        ..ExpressionLimits::default()
+    };
+    let long_walk = std::iter::repeat_n("parameters.replicas", 100)
+        .collect::<Vec<_>>()
+        .join(" + ");
+    assert_eq!(
+        eval_with(&long_walk, no_time),
+        Err("the expression takes longer than 0 ms (expressions.timeout_ms)".into())
+    );
+}
+
+#[test]
+fn roots_show_what_the_api_shows() {
+    let mut e = execution();
+    e.stages[0].context.insert(
+        "customHeaders".into(),
+        json!({"Authorization": "Bearer s3cret", "X-Trace": "on"}),
+    );
+    e.trigger["callback"] = json!("https://bot:hunter2@hooks.example/done");
+    let scope = Scope::new(&e, None);
+    let header = evaluate(
+        "#stage('Build').context.customHeaders.Authorization",
+        &scope,
+    );
+    assert_ne!(header, Ok(json!("Bearer s3cret")));
+    assert_eq!(
+        evaluate("#stage('Build').context.customHeaders['X-Trace']", &scope),
+        Ok(json!("on"))
+    );
+    let url = evaluate("trigger.callback", &scope).unwrap();
+    assert!(!url.as_str().unwrap().contains("hunter2"), "{url}");
+    let whole = evaluate("#toJson(execution)", &scope).unwrap();
+    assert!(!whole.as_str().unwrap().contains("s3cret"));
+}
+
+#[test]
+fn a_large_trigger_is_read_in_place() {
+    let mut e = execution();
+    e.trigger["payload"] = json!({"blob": "x".repeat(2 * 1024 * 1024)});
+    let scope = Scope::new(&e, None);
+    // Reading around the large value is cheap, many times over.
+    let reads = std::iter::repeat_n("trigger.parameters.branch", 120)
+        .collect::<Vec<_>>()
+        .join(" + ");
+    assert_eq!(
+        evaluate(&reads, &scope).unwrap().as_str().unwrap().len(),
+        120 * 4
+    );
+    // The large value itself is more than a result may be.
+    assert!(
+        evaluate("trigger.payload.blob", &scope)
+            .unwrap_err()
+            .contains("expressions.max_result_bytes")
+    );
+    assert_eq!(
+        evaluate("trigger.payload.blob.length()", &scope),
+        Ok(json!(2 * 1024 * 1024))
+    );
 }

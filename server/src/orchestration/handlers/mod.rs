@@ -29,6 +29,6 @@ pub use controls::{
 pub use notify::{NotificationRequest, notification_request, record_notification};
 pub use run_task::{TaskStep, apply_task_result, task_step};
 pub use start_execution::{Concurrency, new_execution, start_execution, wait_for_siblings};
-pub use start_stage::{prepare_stage, start_stage};
+pub use start_stage::{PreparedStage, prepare_stage, start_stage};
 pub use transition::Transition;
 pub use triggered::ended;

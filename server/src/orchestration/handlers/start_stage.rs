@@ -7,16 +7,18 @@ use serde_json::{Map, Value, json};
 use super::Transition;
 use super::complete_stage::after_stage_finished;
 use crate::orchestration::execution_window;
-use crate::orchestration::expressions::{Scope, evaluate, evaluate_all};
+use crate::orchestration::expressions::{ExpressionLimits, Scope, evaluate, evaluate_all};
 use crate::orchestration::messages::Message;
 
 /// Starts stage `stage_id`; `tasks` are the tasks its kind runs (`None`: the engine cannot run
-/// its type, and the stage fails).
+/// its type, and the stage fails). `prepared` is the stage with its expressions evaluated when
+/// the caller did that already (off the async workers); else it is done here.
 pub fn start_stage(
     execution: &mut Execution,
     stage_id: &str,
     message: &Message,
     now: i64,
+    prepared: Option<PreparedStage>,
     tasks: impl FnOnce(&Stage) -> Option<Vec<&'static str>>,
 ) -> Transition {
     if execution.status != Status::Running {
@@ -29,7 +31,8 @@ pub fn start_stage(
         return Transition::drop("stage already started or not ready", message);
     }
     // Expressions are evaluated once, when the stage starts.
-    let prepared = prepare_stage(execution, stage);
+    let prepared =
+        prepared.unwrap_or_else(|| prepare_stage(execution, stage, ExpressionLimits::default()));
     let tasks = tasks(stage);
     let execution_id = execution.id.clone();
     let complete = Message::CompleteStage {
@@ -99,8 +102,12 @@ pub struct PreparedStage {
     pub failure: Option<String>,
 }
 
-pub fn prepare_stage(execution: &Execution, stage: &Stage) -> PreparedStage {
-    let scope = Scope::new(execution, Some(stage));
+pub fn prepare_stage(
+    execution: &Execution,
+    stage: &Stage,
+    limits: ExpressionLimits,
+) -> PreparedStage {
+    let scope = Scope::with_limits(execution, Some(stage), limits);
     let mut raw = stage.context.clone();
     raw.remove(keys::EXPRESSION_SUMMARY);
     let condition = raw.remove("stageEnabled");

@@ -83,20 +83,29 @@ pub trait StageKind: Send + Sync + 'static {
 #[derive(Clone)]
 pub struct StageRegistry {
     kinds: HashMap<StageType, Arc<dyn StageKind>>,
+    /// How stages call user-given URLs.
+    outbound: crate::outbound::OutboundClient,
 }
 
 impl StageRegistry {
-    /// Every stage type Topsail runs today.
+    /// Every stage type Topsail runs today, calling user-given URLs under the default
+    /// outbound policy.
     pub fn standard() -> Self {
+        Self::standard_with(crate::outbound::OutboundClient::with_defaults())
+    }
+
+    /// Every stage type Topsail runs today, calling user-given URLs through `outbound`.
+    pub fn standard_with(outbound: crate::outbound::OutboundClient) -> Self {
         let mut registry = Self {
             kinds: HashMap::new(),
+            outbound: outbound.clone(),
         };
         registry.register(Arc::new(wait::Wait));
         registry.register(Arc::new(manual_judgment::ManualJudgment));
         registry.register(Arc::new(evaluate_variables::EvaluateVariables));
         registry.register(Arc::new(check_preconditions::CheckPreconditions));
         registry.register(Arc::new(run_pipeline::RunPipeline));
-        registry.register(Arc::new(webhook::Webhook::new()));
+        registry.register(Arc::new(webhook::Webhook::new(outbound)));
         registry
     }
 
@@ -107,9 +116,11 @@ impl StageRegistry {
         accounts: crate::kubernetes::Accounts,
         store: Option<crate::store::Store>,
     ) -> Self {
+        let outbound = self.outbound.clone();
         let on = |accounts: &crate::kubernetes::Accounts| kubernetes::On {
             accounts: accounts.clone(),
             store: store.clone(),
+            outbound: outbound.clone(),
         };
         self.register(Arc::new(kubernetes::DeployManifest(on(&accounts))));
         self.register(Arc::new(kubernetes::DeleteManifest(on(&accounts))));

@@ -7,6 +7,9 @@
 //! `statusUrlJsonPath`). The status is read at `statusJsonPath` and compared with the
 //! comma-separated `successStatuses`, `canceledStatuses` and `terminalStatuses`. A canceled stage
 //! calls `cancelEndpoint` when it has one.
+//!
+//! Every call goes through the outbound policy ([`crate::outbound`]): an address it refuses,
+//! too many redirects or a reply over the size cap fail the stage at once (not retried).
 
 use std::time::Duration;
 
@@ -15,23 +18,19 @@ use domain::execution::StageType;
 use serde_json::{Map, Value, json};
 
 use super::{StageKind, TaskContext, TaskResult};
+use crate::outbound::{OutboundClient, OutboundError};
 use domain::execution::Stage;
 
 const RETRY: Duration = Duration::from_secs(5);
 const MONITOR_EVERY: Duration = Duration::from_secs(10);
 
 pub struct Webhook {
-    client: reqwest::Client,
+    outbound: OutboundClient,
 }
 
 impl Webhook {
-    pub fn new() -> Self {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .user_agent(concat!("topsail/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("an HTTP client with default settings builds");
-        Self { client }
+    pub fn new(outbound: OutboundClient) -> Self {
+        Self { outbound }
     }
 }
 
@@ -77,6 +76,19 @@ enum Outcome {
         body: Value,
     },
     Unreachable(String),
+    /// Not worth retrying: the policy refused it, or the reply was too large.
+    Refused(String),
+}
+
+impl From<OutboundError> for Outcome {
+    fn from(e: OutboundError) -> Self {
+        match e {
+            OutboundError::TimedOut
+            | OutboundError::CannotConnect(_)
+            | OutboundError::Failed(_) => Outcome::Unreachable(e.to_string()),
+            refused => Outcome::Refused(refused.to_string()),
+        }
+    }
 }
 
 impl Webhook {
@@ -90,7 +102,10 @@ impl Webhook {
         let Ok(method) = reqwest::Method::from_bytes(method.to_ascii_uppercase().as_bytes()) else {
             return Outcome::Unreachable(format!("'{method}' is not an HTTP method"));
         };
-        let mut request = self.client.request(method, url);
+        let mut request = match self.outbound.request(method, url) {
+            Ok(request) => request,
+            Err(refused) => return refused.into(),
+        };
         for (k, v) in stage
             .context
             .get("customHeaders")
@@ -107,23 +122,25 @@ impl Webhook {
         if let Some(payload) = payload.filter(|p| !p.is_null()) {
             request = request.json(payload);
         }
-        match request.send().await {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                let location = response
-                    .headers()
-                    .get("location")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned);
-                let raw = response.text().await.unwrap_or_default();
-                let body = serde_json::from_str(&raw).unwrap_or(Value::String(raw));
-                Outcome::Answer {
-                    status,
-                    location,
-                    body,
-                }
-            }
-            Err(e) => Outcome::Unreachable(e.to_string()),
+        let response = match self.outbound.send(request).await {
+            Ok(response) => response,
+            Err(e) => return e.into(),
+        };
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let raw = match self.outbound.read_text(response).await {
+            Ok(raw) => raw,
+            Err(e) => return e.into(),
+        };
+        let body = serde_json::from_str(&raw).unwrap_or(Value::String(raw));
+        Outcome::Answer {
+            status,
+            location,
+            body,
         }
     }
 }
@@ -189,7 +206,7 @@ impl StageKind for Webhook {
                 "the cancel endpoint answered {status}: {}",
                 short(&body)
             )),
-            Outcome::Unreachable(reason) => Err(reason),
+            Outcome::Unreachable(reason) | Outcome::Refused(reason) => Err(reason),
         }
     }
 
@@ -206,6 +223,9 @@ impl StageKind for Webhook {
                 .await
             {
                 Outcome::Unreachable(reason) => retry_or_fail(&cx, reason),
+                Outcome::Refused(reason) => TaskResult::Failed {
+                    message: format!("the webhook was not called: {reason}"),
+                },
                 Outcome::Answer { status, .. } if status == 429 || status >= 500 => {
                     retry_or_fail(&cx, format!("the webhook answered {status}"))
                 }
@@ -256,6 +276,9 @@ impl StageKind for Webhook {
         };
         match self.send("GET", status_url, cx.stage, None).await {
             Outcome::Unreachable(reason) => retry_or_fail(&cx, reason),
+            Outcome::Refused(reason) => TaskResult::Failed {
+                message: format!("the status URL was not called: {reason}"),
+            },
             Outcome::Answer { status, body, .. } if !(200..300).contains(&status) => {
                 if status == 429 || status >= 500 {
                     retry_or_fail(&cx, format!("the status URL answered {status}"))

@@ -159,6 +159,9 @@ pub fn test_config(db: &TestDatabase) -> Config {
         registries: Vec::new(),
         auth: Default::default(),
         webhooks: Vec::new(),
+        // The tests' receivers listen on this machine; an operator would list them the same way.
+        outbound: local_outbound_config(),
+        expressions: Default::default(),
     }
 }
 
@@ -438,4 +441,19 @@ pub async fn next_event(
             ),
         }
     }
+}
+
+/// `[outbound]` allowing this machine's loopback addresses, where the tests' receivers listen.
+pub fn local_outbound_config() -> server::outbound::OutboundConfig {
+    server::outbound::OutboundConfig {
+        allow: vec!["127.0.0.1".into(), "::1".into()],
+        ..Default::default()
+    }
+}
+
+/// An outbound client under [`local_outbound_config`].
+pub fn local_outbound() -> server::outbound::OutboundClient {
+    server::outbound::OutboundClient::new(
+        server::outbound::OutboundPolicy::from_config(&local_outbound_config()).unwrap(),
+    )
 }

@@ -79,7 +79,7 @@ impl Sim {
             Message::StartExecution { .. } => {
                 start_execution(e, message, now, &Concurrency::default())
             }
-            Message::StartStage { stage, .. } => start_stage(e, stage, message, now, |s| {
+            Message::StartStage { stage, .. } => start_stage(e, stage, message, now, None, |s| {
                 s.stage_type.info().map(|i| i.tasks.to_vec())
             }),
             Message::RunTask { stage, task, .. } => {

@@ -2,9 +2,9 @@
 //! bound into them, applied, then waited on until stable; and [`planned_deploy`], the preview
 //! of what it would apply.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
+
+use crate::outbound::{OutboundClient, OutboundError};
 use domain::execution::Stage;
 use domain::execution::StageType;
 use domain::stage_types::WAIT_FOR_MANIFEST_STABLE as WAIT_STABLE;
@@ -149,7 +149,10 @@ fn manifest_artifact(cx: &TaskContext<'_>) -> Result<Value, TaskResult> {
 
 /// Manifests from an artifact: `embedded/base64` (the reference is the base64 text) or
 /// `http/file` (the reference is a URL), as YAML (several documents) or JSON.
-async fn manifests_from_artifact(cx: &TaskContext<'_>) -> Result<Vec<Value>, TaskResult> {
+async fn manifests_from_artifact(
+    cx: &TaskContext<'_>,
+    outbound: &OutboundClient,
+) -> Result<Vec<Value>, TaskResult> {
     let artifact = manifest_artifact(cx)?;
     let kind = artifact
         .get("type")
@@ -175,27 +178,21 @@ async fn manifests_from_artifact(cx: &TaskContext<'_>) -> Result<Vec<Value>, Tas
             })?
         }
         "http/file" => {
-            let response = reqwest::Client::new()
-                .get(reference)
-                .timeout(Duration::from_secs(30))
-                .send()
-                .await
-                .map_err(|e| {
-                    failed(format!(
-                        "cannot fetch the manifest artifact {reference}: {e}"
-                    ))
-                })?;
+            let shown = domain::redact::url(reference);
+            let cannot = |e: OutboundError| {
+                failed(format!("cannot fetch the manifest artifact {shown}: {e}"))
+            };
+            let request = outbound
+                .request(reqwest::Method::GET, reference)
+                .map_err(cannot)?;
+            let response = outbound.send(request).await.map_err(cannot)?;
             if !response.status().is_success() {
                 return Err(failed(format!(
-                    "fetching the manifest artifact {reference} answered {}",
+                    "fetching the manifest artifact {shown} answered {}",
                     response.status()
                 )));
             }
-            response.text().await.map_err(|e| {
-                failed(format!(
-                    "cannot read the manifest artifact {reference}: {e}"
-                ))
-            })?
+            outbound.read_text(response).await.map_err(cannot)?
         }
         other => {
             return Err(failed(format!(
@@ -228,7 +225,7 @@ impl StageKind for DeployManifest {
             .and_then(Value::as_str)
             .unwrap_or("text")
         {
-            "artifact" => match manifests_from_artifact(&cx).await {
+            "artifact" => match manifests_from_artifact(&cx, &self.0.outbound).await {
                 Ok(m) => m,
                 Err(failed) => return failed,
             },

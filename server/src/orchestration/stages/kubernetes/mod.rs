@@ -158,6 +158,8 @@ pub struct On {
     pub accounts: Accounts,
     /// The applications, to keep each to its deploy targets (None: no check).
     pub store: Option<crate::store::Store>,
+    /// For manifests fetched from a URL (`http/file` artifacts).
+    pub outbound: crate::outbound::OutboundClient,
 }
 
 impl On {
