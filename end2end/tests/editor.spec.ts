@@ -180,3 +180,59 @@ test('triggers, parameters and notifications are edited in Spinnaker shape', asy
     { type: 'slack', address: 'https://hooks.example.com/T0/B0/secret', when: ['pipeline.failed', 'pipeline.complete'] },
   ]);
 });
+
+test('a save based on a version someone replaced meanwhile shows who and what changed, and can overwrite', async ({ page, request }) => {
+  const name = uniqueName('stale');
+  await request.post('/api/applications/create', { data: { input: { name, ownerEmail: 'ops@example.com' } } });
+  const first = await request.post('/api/pipelines/save', {
+    data: { pipeline: { application: name, name: 'Release', stages: [{ refId: '1', type: 'wait', name: 'Wait', waitTime: 5 }] } },
+  });
+  expect(first.status()).toBe(200);
+  await open(page, `/applications/${name}/pipelines/edit/Release`);
+  await expect(page.getByTestId('version')).toHaveText('version 1');
+
+  // Someone else saves a change based on the same version, as a script would.
+  const loaded = await (await request.post('/api/pipelines/get', { data: { application: name, name: 'Release' } })).json();
+  loaded.document.stages[0].waitTime = 30;
+  expect((await request.post('/api/pipelines/save', { data: { pipeline: loaded.document } })).status()).toBe(200);
+
+  // Here, an edit of the version this editor loaded.
+  const editJson = async (change: (doc: any) => void) => {
+    await page.getByRole('button', { name: 'Edit as JSON' }).click();
+    const json = page.getByLabel('Pipeline JSON');
+    const doc = JSON.parse(await json.inputValue());
+    change(doc);
+    await json.fill(JSON.stringify(doc, null, 2));
+    await page.getByRole('button', { name: 'Apply JSON' }).click();
+  };
+  await editJson((doc) => { doc.description = 'mine'; });
+  await page.getByRole('button', { name: 'Save' }).click();
+  const conflict = page.getByTestId('save-conflict');
+  await expect(conflict).toContainText(/was changed by \S+ at .* since you loaded it/);
+  const diff = page.getByTestId('conflict-diff');
+  await expect(diff.locator('tr[data-path="stages[refId=1].waitTime"] .before')).toHaveText('30');
+  await expect(diff.locator('tr[data-path="stages[refId=1].waitTime"] .after')).toHaveText('5');
+  await expect(diff.locator('tr[data-path="description"] .after')).toHaveText('mine');
+
+  await conflict.getByRole('button', { name: 'Overwrite with mine' }).click();
+  await expect(page.getByRole('status')).toHaveText('Saved as version 3.');
+  await expect(conflict).toHaveCount(0);
+  let stored = await (await request.post('/api/pipelines/get', { data: { application: name, name: 'Release' } })).json();
+  expect([stored.document.description, stored.document.stages[0].waitTime]).toEqual(['mine', 5]);
+
+  // The next save from this editor is based on the version it just made: no conflict.
+  await editJson((doc) => { doc.description = 'mine again'; });
+  await page.getByRole('button', { name: 'Save' }).click();
+  await expect(page.getByRole('status')).toHaveText('Saved as version 4.');
+
+  // Someone saves again; this time take their version instead.
+  stored = await (await request.post('/api/pipelines/get', { data: { application: name, name: 'Release' } })).json();
+  stored.document.stages[0].waitTime = 45;
+  expect((await request.post('/api/pipelines/save', { data: { pipeline: stored.document } })).status()).toBe(200);
+  await editJson((doc) => { doc.description = 'lost'; });
+  await page.getByRole('button', { name: 'Save' }).click();
+  await conflict.getByRole('button', { name: 'Load their version' }).click();
+  await expect(conflict).toHaveCount(0);
+  await expect(page.getByTestId('version')).toHaveText('version 5');
+  await expect(page.getByTestId('pipeline-editor')).toHaveAttribute('data-dirty', 'false');
+});

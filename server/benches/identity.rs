@@ -86,6 +86,7 @@ async fn main() {
                     execute: vec!["releasers".into()],
                     ..Default::default()
                 },
+                based_on: None,
             },
             "bench",
         )

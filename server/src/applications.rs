@@ -34,6 +34,7 @@ fn record(name: &ApplicationName, changes: ApplicationChanges) -> ApplicationRec
         team: changes.team,
         deploy_targets: changes.deploy_targets,
         permissions: changes.permissions,
+        based_on: changes.based_on,
     }
 }
 
@@ -106,6 +107,9 @@ pub(crate) fn api_error(
         },
         StoreError::Stale => AppError::Conflict {
             message: format!("{} was changed meanwhile; reload and try again", named()),
+        },
+        StoreError::ChangedSince { by, at } => AppError::Conflict {
+            message: crate::store::changed_since_message(&named(), &by, at),
         },
         StoreError::Database(cause) => internal(rc, &cause),
     }

@@ -55,6 +55,9 @@ fn map(rc: &RequestContext, what: &str, e: StoreError) -> AppError {
         StoreError::Stale => AppError::Conflict {
             message: format!("{what} was changed meanwhile; reload and try again"),
         },
+        StoreError::ChangedSince { by, at } => AppError::Conflict {
+            message: crate::store::changed_since_message(what, &by, at),
+        },
         StoreError::Database(cause) => internal(rc, &cause),
     }
 }
@@ -196,6 +199,7 @@ impl PipelineService for Pipelines {
             id: saved.id,
             version: saved.version,
             changed: saved.changed,
+            update_ts: saved.update_ts.to_string(),
             warnings,
         })
     }
@@ -268,6 +272,9 @@ impl PipelineService for Pipelines {
             .pipeline_version(id, version)
             .await
             .map_err(|e| map(rc, &format!("version {version} of pipeline '{id}'"), e))?;
-        self.save(rc, old.document).await
+        // Restoring is meant to replace what stands, whichever version that is.
+        let mut document = old.document;
+        document.set("updateTs", serde_json::Value::Null);
+        self.save(rc, document).await
     }
 }

@@ -135,6 +135,9 @@ pub struct ApplicationInput {
     pub execute_roles: String,
     /// Roles that may change it, its pipelines and its infrastructure.
     pub write_roles: String,
+    /// When the application was last changed as the form loaded it (epoch ms, Gate's
+    /// `updateTs`): a save based on an older one is refused. Empty: overwrite.
+    pub update_ts: String,
 }
 
 /// A validated request to create an application.
@@ -152,6 +155,8 @@ pub struct ApplicationChanges {
     pub team: String,
     pub deploy_targets: Vec<DeployTarget>,
     pub permissions: Permissions,
+    /// The `updateTs` (epoch ms) the change was based on; `None` overwrites whatever is there.
+    pub based_on: Option<i64>,
 }
 
 impl ApplicationInput {
@@ -187,6 +192,18 @@ impl ApplicationInput {
             .map_err(|e| errors.push(e))
             .ok();
         let permissions = self.permissions().map_err(|e| errors.push(e)).ok();
+        let based_on = match self.update_ts.trim() {
+            "" => None,
+            ts => ts
+                .parse::<i64>()
+                .map_err(|_| {
+                    errors.push(FieldError::new(
+                        "updateTs",
+                        "must be the application's updateTs (epoch milliseconds)",
+                    ))
+                })
+                .ok(),
+        };
         match (owner_email, deploy_targets, permissions) {
             (Some(owner_email), Some(deploy_targets), Some(permissions)) if errors.is_empty() => {
                 Ok(ApplicationChanges {
@@ -195,6 +212,7 @@ impl ApplicationInput {
                     team,
                     deploy_targets,
                     permissions,
+                    based_on,
                 })
             }
             _ => Err(errors),
@@ -334,6 +352,7 @@ impl Application {
             read_roles: self.permissions.text(Access::Read),
             execute_roles: self.permissions.text(Access::Execute),
             write_roles: self.permissions.text(Access::Write),
+            update_ts: self.updated_at.timestamp_millis().to_string(),
         }
     }
 }

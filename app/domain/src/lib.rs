@@ -7,7 +7,7 @@
 //!
 //! - [`application`], [`pipeline`], [`execution`]: what Front50 stores and Orca runs.
 //! - [`stage_types`]: the one catalog of stage types (validation, engine, editor).
-//! - [`ids`]: typed ids.
+//! - [`ids`]: typed ids; [`json_depth`]: how deep user JSON may nest.
 //! - [`services`] (feature `services`): the interface the server implements for the UI and API.
 
 mod application;
@@ -17,6 +17,7 @@ pub mod identity;
 pub mod ids;
 pub mod infrastructure;
 pub mod integrations;
+pub mod json_depth;
 pub mod notifications;
 pub mod pipeline;
 pub mod redact;

@@ -430,6 +430,13 @@ async fn run_job(s: &AppState, rc: &RequestContext, job: &Value) -> Result<(), A
         deploy_targets: targets.clone().unwrap_or_default(),
         ..ApplicationInput::default()
     };
+    if job.get("type").and_then(Value::as_str) == Some("updateApplication") {
+        // Deck sends the updateTs it loaded; an older one than stored is refused (409).
+        input.update_ts = match app.get("updateTs") {
+            Some(Value::Number(n)) => n.to_string(),
+            _ => text("updateTs"),
+        };
+    }
     let set_permissions = |input: &mut ApplicationInput, p: &Permissions| {
         input.read_roles = p.text(Access::Read);
         input.execute_roles = p.text(Access::Execute);

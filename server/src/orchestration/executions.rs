@@ -89,8 +89,19 @@ fn status_text(e: &Execution) -> String {
         .unwrap_or_default()
 }
 
+/// The stored form of an execution. Input is refused deeper than it could be read back; should
+/// anything still nest deeper than storage reads (a stage's output), that part is clipped and
+/// logged, so the execution stays readable.
 fn document(e: &Execution) -> String {
-    serde_json::to_string(e).expect("executions serialize")
+    use domain::json_depth::{MAX_STORED_DEPTH, clip, text_depth};
+    let text = serde_json::to_string(e).expect("executions serialize");
+    if text_depth(&text) <= MAX_STORED_DEPTH {
+        return text;
+    }
+    let mut value = serde_json::to_value(e).expect("executions serialize");
+    clip(&mut value, MAX_STORED_DEPTH);
+    tracing::warn!(execution = %e.id, "an execution nested deeper than {MAX_STORED_DEPTH} levels; the deepest parts were clipped");
+    value.to_string()
 }
 
 fn read(r: row::Model) -> Result<Versioned, ExecutionStoreError> {

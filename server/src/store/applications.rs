@@ -46,6 +46,8 @@ pub struct ApplicationRecord {
     pub team: String,
     pub deploy_targets: Vec<domain::DeployTarget>,
     pub permissions: domain::Permissions,
+    /// The `updateTs` (epoch ms) an update was based on; a newer stored one refuses it.
+    pub based_on: Option<i64>,
 }
 
 fn permissions_json(p: &domain::Permissions) -> String {
@@ -117,12 +119,25 @@ impl Store {
     }
 
     /// Changes the editable fields of an existing application; the name is the key and never
-    /// changes.
+    /// changes. With `based_on`, only when the stored version is the one the change was based
+    /// on (else [`StoreError::ChangedSince`]); each change moves `updated_at` on by at least a
+    /// millisecond, so every version has its own `updateTs`.
     pub async fn update_application(
         &self,
         record: ApplicationRecord,
         by: &str,
     ) -> Result<Application, StoreError> {
+        let stored = self.get_application(&record.name).await?;
+        let changed_since = |now: Application| StoreError::ChangedSince {
+            by: now.updated_by,
+            at: now.updated_at,
+        };
+        let stored_ms = stored.updated_at.timestamp_millis();
+        if record.based_on.is_some_and(|loaded| loaded < stored_ms) {
+            return Err(changed_since(stored));
+        }
+        let next = chrono::DateTime::from_timestamp_millis(stored_ms.saturating_add(1))
+            .map_or_else(now, |after| now().max(after));
         let result = Entity::update_many()
             .col_expr(Column::Description, Expr::value(record.description))
             .col_expr(Column::OwnerEmail, Expr::value(record.owner_email))
@@ -135,13 +150,19 @@ impl Store {
                 Column::Permissions,
                 Expr::value(permissions_json(&record.permissions)),
             )
-            .col_expr(Column::UpdatedAt, Expr::value(now()))
+            .col_expr(Column::UpdatedAt, Expr::value(next))
             .col_expr(Column::UpdatedBy, Expr::value(by.to_owned()))
             .filter(Column::Name.eq(record.name.as_str()))
+            // Nobody changed it since it was read here (else: changed since).
+            .filter(Column::UpdatedAt.eq(stored.updated_at))
             .exec(&self.db)
             .await?;
         if result.rows_affected == 0 {
-            return Err(StoreError::NotFound);
+            let now = self.get_application(&record.name).await?;
+            return Err(match record.based_on {
+                Some(_) => changed_since(now),
+                None => StoreError::Stale,
+            });
         }
         self.get_application(&record.name).await
     }

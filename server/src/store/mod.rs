@@ -33,8 +33,24 @@ pub enum StoreError {
     /// The row changed since it was read (optimistic concurrency).
     #[error("changed by someone else meanwhile")]
     Stale,
+    /// The change was based on an older version than the stored one (its `updateTs`): the
+    /// stored one was saved by `by` at `at`.
+    #[error("changed by {by} since it was loaded")]
+    ChangedSince {
+        by: String,
+        at: chrono::DateTime<chrono::Utc>,
+    },
     #[error("database error: {0}")]
     Database(#[from] DbErr),
+}
+
+/// What a person is told when their save was based on an older version than the stored one.
+pub fn changed_since_message(what: &str, by: &str, at: chrono::DateTime<chrono::Utc>) -> String {
+    format!(
+        "{what} was changed by {by} at {} since you loaded it; load it again, or save without \
+         updateTs to overwrite",
+        at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    )
 }
 
 impl StoreError {

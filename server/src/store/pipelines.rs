@@ -74,6 +74,8 @@ pub struct SaveResult {
     pub version: u32,
     /// False when the document equalled the latest version: nothing was stored.
     pub changed: bool,
+    /// The stored version's `updateTs` (epoch ms): what the next save is based on.
+    pub update_ts: i64,
 }
 
 fn parse(document: &str) -> Result<PipelineDocument, StoreError> {
@@ -206,7 +208,22 @@ impl Store {
             (None, Some(id)) => id.to_owned(),
             (None, None) => crate::ids::uuid_like(),
         };
-        let at = now();
+        // The version the caller loaded (Front50's `updateTs`); without one, a save overwrites.
+        let based_on = document.get("updateTs").and_then(millis);
+        // Every version gets its own updateTs, later than the one before.
+        let stored_ts = match &existing {
+            Some(row) => Some(
+                parse(&row.document)?
+                    .get("updateTs")
+                    .and_then(millis)
+                    .unwrap_or_else(|| row.updated_at.timestamp_millis()),
+            ),
+            None => None,
+        };
+        let at = match stored_ts.and_then(|ts| chrono::DateTime::from_timestamp_millis(ts + 1)) {
+            Some(after) => now().max(after),
+            None => now(),
+        };
         document.set("id", Value::String(id.clone()));
         document.set("updateTs", Value::String(at.timestamp_millis().to_string()));
         document.set("lastModifiedBy", Value::String(by.to_owned()));
@@ -214,12 +231,21 @@ impl Store {
 
         let version = match existing {
             Some(row) => {
-                if diff(&parse(&row.document)?, &document).is_empty() {
+                let stored = parse(&row.document)?;
+                if diff(&stored, &document).is_empty() {
                     txn.rollback().await?;
                     return Ok(SaveResult {
                         id,
                         version: u32::try_from(row.version).unwrap_or(0),
                         changed: false,
+                        update_ts: stored.get("updateTs").and_then(millis).unwrap_or(0),
+                    });
+                }
+                if based_on.is_some_and(|loaded| stored_ts.is_some_and(|ts| loaded < ts)) {
+                    txn.rollback().await?;
+                    return Err(StoreError::ChangedSince {
+                        by: row.updated_by.clone(),
+                        at: row.updated_at,
                     });
                 }
                 let next = row.version + 1;
@@ -274,6 +300,7 @@ impl Store {
             id,
             version: u32::try_from(version).unwrap_or(0),
             changed: true,
+            update_ts: at.timestamp_millis(),
         })
     }
 
@@ -325,5 +352,13 @@ impl Store {
         pipeline::Entity::delete_by_id(row.id).exec(&txn).await?;
         txn.commit().await?;
         Ok(())
+    }
+}
+
+/// An `updateTs` as Front50 writes it (text) or as clients may send it (a number).
+fn millis(v: &Value) -> Option<i64> {
+    match v {
+        Value::String(s) => s.trim().parse().ok(),
+        other => other.as_i64(),
     }
 }

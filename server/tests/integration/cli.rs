@@ -269,6 +269,7 @@ fn create_application(data: &std::path::Path, name: &str) {
             team: String::new(),
             deploy_targets: Vec::new(),
             permissions: Default::default(),
+            based_on: None,
         };
         store.insert_application(record, "test").await.unwrap();
         store.close().await.unwrap();

@@ -27,6 +27,7 @@ mod redaction;
 mod registries;
 mod seed_flow;
 mod stage_panics;
+mod stale_saves;
 mod store_contract;
 mod upgrade;
 mod webhook_secrets;

@@ -148,3 +148,107 @@ async fn a_list_leaves_out_what_it_cannot_read() {
     assert_eq!(listed, [ids[1].as_str()]);
     s.stop().await;
 }
+
+/// `levels` of nesting around a number: `[{"k": [{"k": … 1 …}]}]`.
+fn nested(levels: usize) -> Value {
+    let mut v = json!(1);
+    for i in 0..levels {
+        v = if i % 2 == 0 {
+            json!([v])
+        } else {
+            json!({ "k": v })
+        };
+    }
+    v
+}
+
+/// A stage field nested 124 deep once saved and started, and then no list containing its run
+/// could be read (serde_json reads 128 levels; the run adds four). Now such input is refused
+/// where it comes in, naming where it was too deep, and nothing of it is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn input_nested_deeper_than_can_be_read_back_is_refused() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let (code, _, _) = s
+        .call(
+            "applications/create",
+            json!({"input": {"name": "shop", "ownerEmail": "ops@example.com"}}),
+        )
+        .await;
+    assert_eq!(code, 200);
+    let deep = |levels| {
+        json!({"application": "shop", "name": "Deep", "stages": [
+            {"refId": "1", "type": "wait", "name": "Wait", "waitTime": 0, "extra": nested(levels)}]})
+    };
+    // Deeper than the request itself may be read: refused as a body that does not decode.
+    let (code, _, _) = s
+        .call("pipelines/save", json!({"pipeline": deep(124)}))
+        .await;
+    assert_eq!(code, 422);
+    // Readable as a request, but deeper than a run could be read back: refused by field.
+    let pipeline = deep(100);
+    let (code, refused, _) = s
+        .call("pipelines/save", json!({"pipeline": pipeline}))
+        .await;
+    assert_eq!(code, 422, "{refused}");
+    assert_eq!(
+        refused["fields"][0]["message"], "nests deeper than 64 levels",
+        "{refused}"
+    );
+    assert!(
+        refused["fields"][0]["field"]
+            .as_str()
+            .unwrap()
+            .ends_with("extra"),
+        "{refused}"
+    );
+    let res = s
+        .client
+        .post(format!("{}/gate/pipelines", s.base))
+        .json(&pipeline)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let (code, _, _) = s
+        .call(
+            "pipelines/get",
+            json!({"application": "shop", "name": "Deep"}),
+        )
+        .await;
+    assert_eq!(code, 404, "nothing was stored");
+
+    // A trigger (here from the API) nested too deep is refused too; a shallow one runs.
+    let (code, _, _) = s
+        .call(
+            "pipelines/save",
+            json!({"pipeline": {"application": "shop", "name": "P", "stages": [
+                {"refId": "1", "type": "wait", "name": "Wait", "waitTime": 0, "extra": nested(40)}]}}),
+        )
+        .await;
+    assert_eq!(code, 200);
+    let (code, refused, _) = s
+        .call(
+            "executions/start",
+            json!({"application": "shop", "name": "P", "trigger": {"type": "manual", "payload": nested(100)}}),
+        )
+        .await;
+    assert_eq!(code, 422, "{refused}");
+    assert!(refused.to_string().contains("at most 64"), "{refused}");
+    let (code, id, _) = s
+        .call(
+            "executions/start",
+            json!({"application": "shop", "name": "P", "trigger": {"type": "manual", "payload": nested(60)}}),
+        )
+        .await;
+    assert_eq!(code, 200, "{id}");
+    eventually("the run to finish", Duration::from_secs(15), || async {
+        let (_, e, _) = s.call("executions/get", json!({"id": id})).await;
+        (e["status"] == "SUCCEEDED").then_some(())
+    })
+    .await;
+    let (code, runs, _) = s
+        .call("executions/list", json!({"application": "shop"}))
+        .await;
+    assert_eq!((code, runs.as_array().map(Vec::len)), (200, Some(1)));
+    s.stop().await;
+}

@@ -22,6 +22,7 @@ fn record(name: &str) -> ApplicationRecord {
             write: vec!["owners".into()],
             ..Default::default()
         },
+        based_on: None,
     }
 }
 
@@ -110,6 +111,7 @@ async fn update_changes_fields_and_who_changed_them(store: Store) {
         team: "payments".into(),
         deploy_targets: vec![],
         permissions: Default::default(),
+        based_on: None,
     };
     assert_eq!(created.deploy_targets.len(), 1, "deploy targets are stored");
     let updated = store.update_application(changed, "bob").await.unwrap();
@@ -268,6 +270,7 @@ async fn saving_by_id_renames_and_a_taken_name_conflicts(store: Store) {
     let renamed = store.save_pipeline(doc.clone(), "alice").await.unwrap();
     assert_eq!((renamed.id.as_str(), renamed.version), (a.id.as_str(), 2));
     doc.set("name", json!("B"));
+    doc.set("updateTs", json!(renamed.update_ts.to_string()));
     assert!(matches!(
         store.save_pipeline(doc, "alice").await,
         Err(StoreError::Conflict)
@@ -282,6 +285,65 @@ async fn saving_by_id_renames_and_a_taken_name_conflicts(store: Store) {
     assert_eq!(names, ["B", "Renamed"]);
     // A failed save leaves no trace in the history.
     assert_eq!(store.pipeline_versions(&a.id).await.unwrap().len(), 2);
+}
+
+async fn a_save_based_on_an_older_version_is_refused(store: Store) {
+    store
+        .insert_application(record("shop"), "alice")
+        .await
+        .unwrap();
+    let first = store
+        .save_pipeline(pipeline("shop", "A", 1), "alice")
+        .await
+        .unwrap();
+    let (_, loaded) = store.get_pipeline("shop", "A").await.unwrap();
+    let mut mine = loaded.clone();
+    mine.set("description", json!("mine"));
+    let second = store.save_pipeline(mine, "bob").await.unwrap();
+    assert!(
+        second.update_ts > first.update_ts,
+        "each version its own updateTs"
+    );
+    let mut theirs = loaded;
+    theirs.set("description", json!("theirs"));
+    match store.save_pipeline(theirs.clone(), "carol").await {
+        Err(StoreError::ChangedSince { by, .. }) => assert_eq!(by, "bob"),
+        other => panic!("expected ChangedSince, got {other:?}"),
+    }
+    let (summary, _) = store.get_pipeline("shop", "A").await.unwrap();
+    assert_eq!(summary.version, 2, "nothing of the stale save was stored");
+    theirs.set("updateTs", json!(second.update_ts));
+    assert_eq!(
+        store.save_pipeline(theirs, "carol").await.unwrap().version,
+        3
+    );
+
+    let app = store.get_application("shop").await.unwrap();
+    let loaded_ms = app.updated_at.timestamp_millis();
+    let change = |description: &str, based_on| ApplicationRecord {
+        description: description.into(),
+        based_on,
+        ..record("shop")
+    };
+    store
+        .update_application(change("one", Some(loaded_ms)), "bob")
+        .await
+        .unwrap();
+    match store
+        .update_application(change("two", Some(loaded_ms)), "carol")
+        .await
+    {
+        Err(StoreError::ChangedSince { by, .. }) => assert_eq!(by, "bob"),
+        other => panic!("expected ChangedSince, got {other:?}"),
+    }
+    assert_eq!(
+        store.get_application("shop").await.unwrap().description,
+        "one"
+    );
+    store
+        .update_application(change("three", None), "carol")
+        .await
+        .unwrap();
 }
 
 async fn an_imported_id_is_kept(store: Store) {
@@ -404,6 +466,7 @@ contract!(
     a_saved_pipeline_reads_back_verbatim_with_bookkeeping,
     every_changing_save_is_a_new_version,
     saving_by_id_renames_and_a_taken_name_conflicts,
+    a_save_based_on_an_older_version_is_refused,
     an_imported_id_is_kept,
     pipelines_belong_to_their_application_and_delete_with_their_history,
     a_trigger_cursor_is_recorded_and_replaced,

@@ -267,6 +267,10 @@ pub struct SavedPipeline {
     pub version: u32,
     /// False when the document equalled the latest version (nothing new was stored).
     pub changed: bool,
+    /// The stored version's `updateTs` (epoch ms, as text like Front50's): an editor keeps it
+    /// so its next save is based on this version.
+    #[serde(default)]
+    pub update_ts: String,
     pub warnings: Vec<PipelineProblem>,
 }
 

@@ -119,6 +119,7 @@ impl PipelineDocument {
                 ));
             }
         }
+        self.validate_depth(&mut out);
         self.validate_stages(&mut out);
         self.validate_triggers(&mut out);
         validate_notifications(self.0.get("notifications"), None, "notifications", &mut out);
@@ -133,6 +134,31 @@ impl PipelineDocument {
             }
         }
         out
+    }
+
+    /// Nothing nests deeper than [`crate::json_depth::MAX_INPUT_DEPTH`] (counted from the
+    /// document), so everything stored of it reads back: named by stage and field.
+    fn validate_depth(&self, out: &mut Vec<PipelineProblem>) {
+        use crate::json_depth::{MAX_INPUT_DEPTH, depth};
+        let message = format!("nests deeper than {MAX_INPUT_DEPTH} levels");
+        for (key, value) in &self.0 {
+            if key == "stages" {
+                for (i, stage) in self.stages().iter().enumerate() {
+                    let Some(stage) = stage.as_object() else {
+                        continue;
+                    };
+                    for (field, v) in stage {
+                        // document → stages → [i] → field
+                        if depth(v) + 3 > MAX_INPUT_DEPTH {
+                            let at = Some(stage_label(i, stage));
+                            out.push(problem(Severity::Error, at, field, &message));
+                        }
+                    }
+                }
+            } else if depth(value) + 1 > MAX_INPUT_DEPTH {
+                out.push(problem(Severity::Error, None, key, &message));
+            }
+        }
     }
 
     fn validate_triggers(&self, out: &mut Vec<PipelineProblem>) {

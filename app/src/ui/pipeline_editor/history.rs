@@ -55,6 +55,7 @@ pub(super) fn HistoryPanel(
             {
                 let mut d = v.document.as_map().clone();
                 d.insert("id".into(), json!(saved.id));
+                d.insert("updateTs".into(), json!(saved.update_ts));
                 state.restructure(|doc| *doc = d.clone());
                 saved_doc.set(Some(d));
                 saved_version.set(Some(saved.version));

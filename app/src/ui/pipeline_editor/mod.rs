@@ -3,6 +3,7 @@
 //! version), and the history with diffs and restore. It edits the pipeline JSON itself
 //! (`model::editor`), so what the forms do not show is kept; a warning guards unsaved changes.
 
+mod conflict;
 mod history;
 mod json_panel;
 mod lists;
@@ -19,6 +20,7 @@ use crate::api::{get_pipeline, save_pipeline};
 use crate::model::editor::{self, Field, FieldKind};
 use crate::model::pipeline::{PipelineDocument, PipelineProblem, Severity};
 
+use conflict::ConflictPanel;
 use history::HistoryPanel;
 use json_panel::JsonPanel;
 use lists::ListPanel;
@@ -158,12 +160,23 @@ fn Editor(initial: Map<String, Value>, version: Option<u32>) -> impl IntoView {
     let panel = RwSignal::new(Panel::Stages);
     let may_write = super::session::may(crate::model::Access::Write);
     let save = Action::new(move |d: &Map<String, Value>| save_pipeline(Value::Object(d.clone())));
+    // Set when a save was refused because someone saved since this editor loaded.
+    let conflict = RwSignal::new(None::<String>);
     let navigate = use_navigate();
     Effect::new(move |_| {
+        if let Some(Err(error)) = save.value().get()
+            && let crate::model::AppError::Conflict { message } = &*error
+        {
+            conflict.set(Some(message.clone()));
+        }
         if let Some(Ok(saved)) = save.value().get() {
             let was_new = saved_version.get_untracked().is_none();
             let mut d = doc.get_untracked();
             d.insert("id".into(), json!(saved.id));
+            // The next save is based on the version this one made.
+            if !saved.update_ts.is_empty() {
+                d.insert("updateTs".into(), json!(saved.update_ts));
+            }
             doc.set(d.clone());
             saved_doc.set(Some(d.clone()));
             saved_version.set(Some(saved.version));
@@ -241,7 +254,13 @@ fn Editor(initial: Map<String, Value>, version: Option<u32>) -> impl IntoView {
                 Ok(s) if dirty.get() || saved_version.get() != Some(s.version) => None,
                 Ok(s) if s.changed => Some(view! { <div class="banner ok" role="status">{format!("Saved as version {}.", s.version)}</div> }.into_any()),
                 Ok(_) => Some(view! { <div class="banner ok" role="status">"Nothing changed."</div> }.into_any()),
+                // A refused stale save is the conflict panel's to show.
+                Err(error) if matches!(&*error, crate::model::AppError::Conflict { .. }) => None,
                 Err(error) => Some(view! { <ErrorBanner error /> }.into_any()),
+            })}
+            {move || conflict.get().map(|message| view! {
+                <ConflictPanel state message saved_doc saved_version conflict
+                    save=Callback::new(move |d| { save.dispatch(d); }) />
             })}
             <Problems state />
             <nav class="tabs editor-tabs" aria-label="Editor">

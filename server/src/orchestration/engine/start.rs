@@ -75,6 +75,10 @@ impl Engine {
         {
             return Err(EngineError::Conflict(problem.to_string()));
         }
+        domain::json_depth::check_input(&trigger).map_err(|message| EngineError::Invalid {
+            field: "trigger".into(),
+            message: format!("the trigger {message}"),
+        })?;
         let trigger = self.resolve_artifacts(pipeline, trigger).await?;
         let execution = new_execution(
             pipeline,

@@ -187,9 +187,10 @@ impl<'s> Eval<'s, '_> {
                 let text = one_string("JSON text")?;
                 // A document takes a few times its text in memory.
                 self.budget.build(text.len().saturating_mul(4))?;
-                serde_json::from_str(text)
-                    .map(Cow::Owned)
-                    .map_err(|e| format!("#readJson: not JSON: {e}"))
+                let read: Value =
+                    serde_json::from_str(text).map_err(|e| format!("#readJson: not JSON: {e}"))?;
+                domain::json_depth::check_input(&read).map_err(|e| format!("#readJson: {e}"))?;
+                Ok(Cow::Owned(read))
             }
             "trigger" => Ok(Cow::Borrowed(scope.trigger())),
             other => Err(format!("unknown function #{other}")),

@@ -136,7 +136,11 @@ impl Webhook {
             Ok(raw) => raw,
             Err(e) => return e.into(),
         };
-        let body = serde_json::from_str(&raw).unwrap_or(Value::String(raw));
+        // A reply nested deeper than input may be is kept as its text (it is stored with the run).
+        let body = serde_json::from_str::<Value>(&raw)
+            .ok()
+            .filter(|v| domain::json_depth::check_input(v).is_ok())
+            .unwrap_or(Value::String(raw));
         Outcome::Answer {
             status,
             location,
