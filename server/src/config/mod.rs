@@ -166,6 +166,11 @@ pub struct RegistryConfig {
     pub webhook_secret_file: Option<PathBuf>,
     #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
     pub webhook_secret: Option<Secret>,
+    /// Hosts of the registry's token service (its `WWW-Authenticate` realm) that may receive
+    /// the account's credentials, when not the registry's own host (Docker Hub:
+    /// `auth.docker.io`). Elsewhere a token is asked for without them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub token_hosts: Vec<String>,
     /// Repositories whose tags are polled for `docker` triggers as a fallback to webhooks
     /// (every `poll_interval_ms`; 0 turns polling off).
     #[serde(default = "default_poll_ms")]

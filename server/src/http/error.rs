@@ -130,6 +130,7 @@ impl From<RegistryError> for HttpError {
                 what: format!("registry account '{name}'"),
             },
             RegistryError::NotFound { what, .. } => AppError::NotFound { what: what.clone() },
+            RegistryError::BadName { reason, .. } => AppError::invalid("repository", reason),
             _ => AppError::Unavailable {
                 message: e.to_string(),
             },

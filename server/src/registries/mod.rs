@@ -14,6 +14,8 @@ use serde_json::Value;
 
 use crate::config::{RegistryConfig, Secret};
 
+mod names;
+
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RegistryError {
     #[error("no registry account named '{0}' is configured")]
@@ -28,6 +30,9 @@ pub enum RegistryError {
     ServerError { account: String, status: u16 },
     #[error("registry '{account}' sent an answer Topsail does not understand: {reason}")]
     BadAnswer { account: String, reason: String },
+    /// A repository or tag that is not one (refused before any request).
+    #[error("{reason}")]
+    BadName { account: String, reason: String },
 }
 
 /// An image: repository, tag and digest, and the `docker/image` artifact it becomes.
@@ -73,6 +78,9 @@ pub struct RegistryClient {
     password: Option<Secret>,
     /// The shared secret incoming push notifications must carry.
     webhook_secret: Option<Secret>,
+    /// Hosts (lower case) of token services the credentials may be sent to, besides the
+    /// registry's own.
+    token_hosts: Vec<String>,
     pub poll_interval: Duration,
     http: reqwest::Client,
     /// Bearer tokens by scope, with when they expire.
@@ -102,14 +110,6 @@ fn challenge(header: &str) -> Option<BTreeMap<String, String>> {
     Some(out)
 }
 
-/// The path of the next page from a `Link: </v2/...>; rel="next"` header.
-fn next_link(headers: &reqwest::header::HeaderMap) -> Option<String> {
-    let link = headers.get("link")?.to_str().ok()?;
-    link.split(',')
-        .find(|l| l.contains("rel=\"next\""))
-        .and_then(|l| Some(l[l.find('<')? + 1..l.find('>')?].to_owned()))
-}
-
 impl RegistryClient {
     pub fn new(config: &RegistryConfig) -> Self {
         let http = reqwest::Client::builder()
@@ -120,6 +120,11 @@ impl RegistryClient {
             .expect("an HTTP client with default settings builds");
         let address = config.address.trim_end_matches('/').to_owned();
         let host = address.split("://").nth(1).unwrap_or(&address).to_owned();
+        let token_hosts = config
+            .token_hosts
+            .iter()
+            .map(|h| h.to_ascii_lowercase())
+            .collect();
         Self {
             name: config.name.clone(),
             address,
@@ -127,6 +132,7 @@ impl RegistryClient {
             username: config.username.clone(),
             password: config.password.clone(),
             webhook_secret: config.webhook_secret.clone(),
+            token_hosts,
             poll_interval: Duration::from_millis(config.poll_interval_ms),
             http,
             tokens: Mutex::new(HashMap::new()),
@@ -156,6 +162,13 @@ impl RegistryClient {
         }
     }
 
+    fn repository_path(&self, repository: &str) -> Result<String, RegistryError> {
+        names::repository_path(repository).map_err(|reason| RegistryError::BadName {
+            account: self.name.clone(),
+            reason,
+        })
+    }
+
     fn bad(&self, reason: impl Into<String>) -> RegistryError {
         RegistryError::BadAnswer {
             account: self.name.clone(),
@@ -174,12 +187,29 @@ impl RegistryClient {
             .get("realm")
             .ok_or_else(|| self.bad("a bearer challenge without a realm"))?;
         let mut request = self.http.get(realm);
+        let realm_host = reqwest::Url::parse(realm)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
+        let registry_host = self
+            .host
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        // The account's credentials go only to the registry's own host, or to a token service
+        // the operator listed; elsewhere the token is asked for anonymously.
+        let trusted = realm_host
+            .as_ref()
+            .is_some_and(|h| *h == registry_host || self.token_hosts.contains(h));
         let query: Vec<(&str, &String)> = ["service", "scope"]
             .iter()
             .filter_map(|k| params.get(*k).map(|v| (*k, v)))
             .collect();
         request = request.query(&query);
-        if !self.username.is_empty() {
+        if !self.username.is_empty() && !trusted {
+            tracing::warn!(account = %self.name, realm = %realm, "the registry's token service is on another host and not in token_hosts; asking for a token without credentials");
+        }
+        if !self.username.is_empty() && trusted {
             request =
                 request.basic_auth(&self.username, self.password.as_ref().map(Secret::expose));
         }
@@ -230,11 +260,8 @@ impl RegistryClient {
         path: &str,
         accept: Option<&str>,
     ) -> Result<reqwest::Response, RegistryError> {
-        let url = if path.starts_with("http") {
-            path.to_owned()
-        } else {
-            format!("{}{path}", self.address)
-        };
+        // Paths only: what `names` made of a repository and tag, or a checked next page.
+        let url = format!("{}{path}", self.address);
         let mut bearer: Option<String> = None;
         let mut attempt = 0;
         loop {
@@ -317,7 +344,10 @@ impl RegistryClient {
             if response.status() == StatusCode::NOT_FOUND {
                 return Err(missing());
             }
-            next = next_link(response.headers());
+            next = match response.headers().get("link").and_then(|v| v.to_str().ok()) {
+                Some(link) => names::next_page(link, &self.address).map_err(|e| self.bad(e))?,
+                None => None,
+            };
             let body: Value = response.json().await.map_err(|e| self.bad(e.to_string()))?;
             out.extend(
                 body.get(field)
@@ -366,17 +396,16 @@ impl RegistryClient {
     /// A repository's tags as the registry has them now (for polling).
     pub async fn fresh_tags(&self, repository: &str) -> Result<Vec<String>, RegistryError> {
         let key = format!("tags:{repository}");
+        let path = self.repository_path(repository)?;
         let account = self.name.clone();
         let what = format!("repository '{repository}'");
         let list = self
-            .paged(
-                format!("/v2/{repository}/tags/list?n={PAGE}"),
-                "tags",
-                || RegistryError::NotFound {
+            .paged(format!("/v2/{path}/tags/list?n={PAGE}"), "tags", || {
+                RegistryError::NotFound {
                     account: account.clone(),
                     what: what.clone(),
-                },
-            )
+                }
+            })
             .await?;
         self.remember(key, serde_json::json!(list));
         Ok(list)
@@ -388,10 +417,15 @@ impl RegistryClient {
         if let Some(Value::String(d)) = self.cached(&key) {
             return Ok(d);
         }
+        let path = self.repository_path(repository)?;
+        let reference = names::reference_path(tag).map_err(|reason| RegistryError::BadName {
+            account: self.name.clone(),
+            reason,
+        })?;
         let response = self
             .send(
                 reqwest::Method::HEAD,
-                &format!("/v2/{repository}/manifests/{tag}"),
+                &format!("/v2/{path}/manifests/{reference}"),
                 Some(MANIFEST_TYPES),
             )
             .await?;
@@ -467,22 +501,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bearer_challenges_and_link_headers() {
+    fn bearer_challenges() {
         let c = challenge(r#"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:shop/web:pull""#).unwrap();
         assert_eq!(c["realm"], "https://auth.example/token");
         assert_eq!(c["scope"], "repository:shop/web:pull");
         assert!(challenge("Basic realm=x").is_none());
-        let mut h = reqwest::header::HeaderMap::new();
-        h.insert(
-            "link",
-            "</v2/shop/web/tags/list?last=b&n=2>; rel=\"next\""
-                .parse()
-                .unwrap(),
-        );
-        assert_eq!(
-            next_link(&h).as_deref(),
-            Some("/v2/shop/web/tags/list?last=b&n=2")
-        );
     }
 
     #[test]

@@ -119,6 +119,7 @@ pub fn account(
         webhook_secret_env: None,
         webhook_secret_file: None,
         webhook_secret: secret.map(Secret::new),
+        token_hosts: Vec::new(),
         poll_interval_ms,
     }
 }
@@ -458,7 +459,37 @@ async fn token_registry() -> (String, tokio::task::JoinHandle<()>) {
                 .into_response()
         }
     };
+    // The same server under another name: a token service and a next page "elsewhere".
+    let elsewhere = base.replace("127.0.0.1", "localhost");
+    let far_realm = format!("{elsewhere}/token");
+    let other_realm = move |headers: HeaderMap| {
+        let challenge = format!("Bearer realm=\"{far_realm}\",service=\"fake\"");
+        async move {
+            if headers.get("authorization").and_then(|v| v.to_str().ok())
+                == Some("Bearer good-token")
+            {
+                return axum::Json(json!({"name": "other/realm", "tags": ["ok"]})).into_response();
+            }
+            (
+                StatusCode::UNAUTHORIZED,
+                [("www-authenticate", challenge)],
+                "",
+            )
+                .into_response()
+        }
+    };
+    let far_page = move || {
+        let next = format!("<{elsewhere}/v2/far/page/tags/list?last=x>; rel=\"next\"");
+        async move {
+            let mut response =
+                axum::Json(json!({"name": "far/page", "tags": ["x"]})).into_response();
+            response.headers_mut().insert("link", next.parse().unwrap());
+            response
+        }
+    };
     let app = axum::Router::new()
+        .route("/v2/other/realm/tags/list", axum::routing::get(other_realm))
+        .route("/v2/far/page/tags/list", axum::routing::get(far_page))
         .route("/v2/shop/web/tags/list", axum::routing::get(tags))
         .route("/v2/basic/app/tags/list", axum::routing::get(basic))
         .route("/token", axum::routing::get(token));
@@ -503,5 +534,52 @@ async fn basic_auth_the_bearer_token_flow_and_paging() {
         }
     );
     assert!(!refused.to_string().contains("wrong"));
+    task.abort();
+}
+
+/// Names go into request paths only as names, credentials only to the registry's own host (or
+/// a listed token service), and pages are followed only on the registry's own address.
+#[tokio::test]
+async fn names_are_checked_and_credentials_stay_with_the_registry() {
+    let (base, task) = token_registry().await;
+    let mut config = account("harbor", &base, None, 0);
+    config.username = "robot".into();
+    config.password = Some(Secret::new("pw"));
+    let client = RegistryClient::new(&config);
+    for repository in [
+        "shop/../../v2/_catalog",
+        "shop/web?n=1000",
+        "Shop/Web",
+        "shop//web",
+    ] {
+        assert!(
+            matches!(
+                client.tags(repository).await,
+                Err(RegistryError::BadName { .. })
+            ),
+            "{repository}"
+        );
+    }
+    assert!(matches!(
+        client.digest("shop/web", "../../_catalog").await,
+        Err(RegistryError::BadName { .. })
+    ));
+    // A token service on another host gets no credentials (so it answers 401) ...
+    assert_eq!(
+        client.tags("other/realm").await.unwrap_err(),
+        RegistryError::NotAuthorized {
+            account: "harbor".into()
+        }
+    );
+    // ... unless the operator listed it.
+    config.token_hosts = vec!["localhost".into()];
+    let listed = RegistryClient::new(&config);
+    assert_eq!(listed.tags("other/realm").await.unwrap(), ["ok"]);
+    // A next page on another address is not followed.
+    let far = client.tags("far/page").await.unwrap_err();
+    assert!(
+        matches!(&far, RegistryError::BadAnswer { reason, .. } if reason.contains("another address")),
+        "{far:?}"
+    );
     task.abort();
 }
