@@ -15,6 +15,7 @@ mod cli_identity;
 mod decisions;
 mod engine;
 mod executions_api;
+mod fuzz_http;
 mod gate_api;
 mod jenkins;
 mod kubernetes;

@@ -7,6 +7,7 @@ mod check_preconditions;
 mod evaluate_variables;
 mod jenkins;
 mod kubernetes;
+pub use kubernetes::manifests_from_yaml;
 pub use kubernetes::planned_deploy;
 mod manual_judgment;
 mod run_pipeline;

@@ -200,8 +200,18 @@ async fn manifests_from_artifact(
             )));
         }
     };
-    serde_saphyr::from_multiple::<Value>(&text)
-        .map_err(|e| failed(format!("the manifest artifact is not valid YAML: {e}")))
+    manifests_from_yaml(&text).map_err(|e| failed(format!("the manifest artifact is {e}")))
+}
+
+/// Manifests from YAML text (one or more documents; JSON is YAML too), within serde_saphyr's
+/// budget (depth, nodes, aliases), none nested deeper than input may be.
+pub fn manifests_from_yaml(text: &str) -> Result<Vec<Value>, String> {
+    let documents =
+        serde_saphyr::from_multiple::<Value>(text).map_err(|e| format!("not valid YAML: {e}"))?;
+    for document in &documents {
+        domain::json_depth::check_input(document).map_err(|e| format!("a manifest that {e}"))?;
+    }
+    Ok(documents)
 }
 
 #[async_trait]

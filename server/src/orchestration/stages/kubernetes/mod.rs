@@ -16,6 +16,7 @@
 //! `manage`.
 
 mod deploy;
+pub use deploy::manifests_from_yaml;
 mod manage;
 
 use std::time::Duration;
