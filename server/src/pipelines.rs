@@ -62,6 +62,13 @@ fn map(rc: &RequestContext, what: &str, e: StoreError) -> AppError {
     }
 }
 
+/// A pipeline as the API shows it: its secrets redacted (see [`domain::redact::pipeline`]).
+fn shown(document: PipelineDocument) -> PipelineDocument {
+    let mut map = document.into_map();
+    domain::redact::pipeline(&mut map);
+    PipelineDocument::from(map)
+}
+
 fn field_errors(problems: &[PipelineProblem]) -> Vec<FieldError> {
     problems
         .iter()
@@ -107,13 +114,16 @@ impl PipelineService for Pipelines {
             .get_pipeline(application.as_str(), name)
             .await
             .map_err(|e| map(rc, &what, e))?;
-        Ok(PipelineDetail { summary, document })
+        Ok(PipelineDetail {
+            summary,
+            document: shown(document),
+        })
     }
 
     async fn save(
         &self,
         rc: &RequestContext,
-        document: PipelineDocument,
+        mut document: PipelineDocument,
     ) -> Result<SavedPipeline, AppError> {
         rc.caller.signed_in()?;
         let problems = document.validate();
@@ -146,8 +156,18 @@ impl PipelineService for Pipelines {
         // (pipelines do not move between applications; export and import instead).
         let existing = match document.get("id").and_then(|v| v.as_str()) {
             Some(id) => self.store.get_pipeline_by_id(id).await.ok(),
-            None => None,
+            None => self
+                .store
+                .get_pipeline(application.as_str(), document.name())
+                .await
+                .ok(),
         };
+        // Secrets were shown redacted; sent back as shown, the stored ones stay.
+        if let Some((_, before)) = &existing {
+            let mut incoming = document.into_map();
+            domain::redact::restore(&mut incoming, before.as_map());
+            document = PipelineDocument::from(incoming);
+        }
         if let Some((_, before)) = &existing
             && before.application() != application.as_str()
         {
@@ -236,10 +256,18 @@ impl PipelineService for Pipelines {
         id: &str,
     ) -> Result<Vec<PipelineVersion>, AppError> {
         self.require_for_pipeline(rc, id, Access::Read).await?;
-        self.store
+        let versions = self
+            .store
             .pipeline_versions(id)
             .await
-            .map_err(|e| map(rc, &format!("pipeline '{id}'"), e))
+            .map_err(|e| map(rc, &format!("pipeline '{id}'"), e))?;
+        Ok(versions
+            .into_iter()
+            .map(|v| PipelineVersion {
+                document: shown(v.document),
+                ..v
+            })
+            .collect())
     }
 
     async fn diff(
@@ -257,7 +285,7 @@ impl PipelineService for Pipelines {
                 .map_err(|e| map(rc, &format!("version {v} of pipeline '{id}'"), e))
         };
         let (before, after) = (load(from).await?, load(to).await?);
-        Ok(diff(&before.document, &after.document))
+        Ok(diff(&shown(before.document), &shown(after.document)))
     }
 
     async fn restore(

@@ -1,7 +1,8 @@
 //! What is stored but never shown: values of sensitive headers (a webhook stage's
 //! `customHeaders`, or any `headers` object), and secrets in URLs (credentials, and query values
-//! whose names look secret). Applied to every execution the API answers with or streams, and to
-//! what the expression debugger sees.
+//! whose names look secret). Applied to every execution the API answers with or streams, to
+//! what expressions and the debugger see, and to pipeline documents as the API shows them —
+//! where a save that sends a redacted value back keeps the stored secret ([`restore`]).
 
 use serde_json::Value;
 
@@ -138,6 +139,71 @@ pub fn execution(e: &mut Execution) {
     }
 }
 
+/// Redacts a pipeline document as it is shown: notification addresses to their host, header
+/// values and URL secrets as [`value`] does.
+pub fn pipeline(doc: &mut serde_json::Map<String, Value>) {
+    if let Some(list) = doc.get_mut("notifications") {
+        notifications(list);
+    }
+    for stage in doc
+        .get_mut("stages")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(list) = stage.get_mut("notifications") {
+            notifications(list);
+        }
+    }
+    map(doc);
+}
+
+/// Puts stored secrets back into a pipeline document that was shown redacted: wherever
+/// `incoming` still holds exactly what `stored` showed at the same place, the stored value is
+/// kept. Stages (and other entries with a `refId`) are matched by `refId`, list entries
+/// otherwise by position; a value the person changed is taken as changed.
+pub fn restore(
+    incoming: &mut serde_json::Map<String, Value>,
+    stored: &serde_json::Map<String, Value>,
+) {
+    let mut shown = stored.clone();
+    pipeline(&mut shown);
+    for (key, v) in incoming.iter_mut() {
+        if let (Some(sh), Some(st)) = (shown.get(key), stored.get(key)) {
+            put_back(v, sh, st);
+        }
+    }
+}
+
+fn put_back(incoming: &mut Value, shown: &Value, stored: &Value) {
+    match (incoming, shown, stored) {
+        (Value::String(s), Value::String(sh), Value::String(st)) => {
+            if s == sh && sh != st {
+                *s = st.clone();
+            }
+        }
+        (Value::Object(i), Value::Object(sh), Value::Object(st)) => {
+            for (key, v) in i.iter_mut() {
+                if let (Some(a), Some(b)) = (sh.get(key), st.get(key)) {
+                    put_back(v, a, b);
+                }
+            }
+        }
+        (Value::Array(i), Value::Array(sh), Value::Array(st)) => {
+            for (n, v) in i.iter_mut().enumerate() {
+                let at = match v.get("refId").cloned() {
+                    Some(r) => sh.iter().position(|x| x.get("refId") == Some(&r)),
+                    None => Some(n),
+                };
+                if let Some(j) = at.filter(|j| *j < sh.len() && *j < st.len()) {
+                    put_back(v, &sh[j], &st[j]);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,5 +258,41 @@ mod tests {
         assert_eq!(v["customHeaders"]["Authorization"], REDACTED);
         assert_eq!(v["customHeaders"]["X-Env"], "prod");
         assert_eq!(v["nested"][0]["headers"]["Cookie"], REDACTED);
+    }
+
+    #[test]
+    fn a_document_saved_back_as_shown_keeps_its_secrets() {
+        let stored = json!({"notifications": [{"type": "slack", "address": "https://hooks.slack.com/services/T/B/XYZ"}],
+            "stages": [
+                {"refId": "1", "url": "https://ci:pw@ci.example/go", "customHeaders": {"Authorization": "Bearer a", "X-Env": "prod"}},
+                {"refId": "2", "customHeaders": {"Authorization": "Bearer b"}}]});
+        let stored = stored.as_object().unwrap().clone();
+        let mut shown = stored.clone();
+        pipeline(&mut shown);
+        assert_eq!(
+            shown["notifications"][0]["address"],
+            "https://hooks.slack.com/…"
+        );
+        assert_eq!(
+            shown["stages"][0]["customHeaders"]["Authorization"],
+            REDACTED
+        );
+        // Saved back with the stages swapped, one header changed and another field edited.
+        let mut incoming = shown.clone();
+        incoming["stages"].as_array_mut().unwrap().reverse();
+        incoming["stages"][0]["customHeaders"]["Authorization"] = json!("Bearer new");
+        incoming["stages"][1]["customHeaders"]["X-Env"] = json!("test");
+        restore(&mut incoming, &stored);
+        assert_eq!(incoming["notifications"], stored["notifications"]);
+        assert_eq!(incoming["stages"][1]["url"], "https://ci:pw@ci.example/go");
+        assert_eq!(
+            incoming["stages"][1]["customHeaders"]["Authorization"],
+            "Bearer a"
+        );
+        assert_eq!(incoming["stages"][1]["customHeaders"]["X-Env"], "test");
+        assert_eq!(
+            incoming["stages"][0]["customHeaders"]["Authorization"],
+            "Bearer new"
+        );
     }
 }
