@@ -177,10 +177,8 @@ pub fn restore(
 
 fn put_back(incoming: &mut Value, shown: &Value, stored: &Value) {
     match (incoming, shown, stored) {
-        (Value::String(s), Value::String(sh), Value::String(st)) => {
-            if s == sh && sh != st {
-                *s = st.clone();
-            }
+        (Value::String(s), Value::String(sh), Value::String(st)) if s == sh && sh != st => {
+            *s = st.clone();
         }
         (Value::Object(i), Value::Object(sh), Value::Object(st)) => {
             for (key, v) in i.iter_mut() {

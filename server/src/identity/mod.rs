@@ -5,6 +5,7 @@
 //! request's caller is; the services ask the caller's [`domain::Caller`] whether they may.
 
 pub mod cli;
+mod login;
 pub mod oidc;
 pub mod secrets;
 mod service;
@@ -27,8 +28,6 @@ pub const TOKEN_PREFIX: &str = "tps_";
 
 /// Sessions and tokens are marked as used at most this often (a write per request is waste).
 const TOUCH_EVERY_MS: i64 = 60_000;
-/// Failed sign-ins older than this are forgotten.
-const FAILURE_WINDOW_MS: i64 = 15 * 60_000;
 /// A single sign-on login must come back within this long.
 pub const PENDING_LOGIN_MS: i64 = 10 * 60_000;
 
@@ -63,6 +62,8 @@ pub struct Accounts {
     settings: AuthConfig,
     /// The OpenID provider, when single sign-on is configured.
     sso: Option<std::sync::Arc<oidc::OidcClient>>,
+    /// Password checks running at once (each Argon2id check takes 19 MiB and a core).
+    verifying: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl UserRow {
@@ -115,10 +116,12 @@ impl Accounts {
                 }
             }
         });
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
         Self {
             store,
             settings,
             sso,
+            verifying: std::sync::Arc::new(tokio::sync::Semaphore::new(cores)),
         }
     }
 
@@ -198,62 +201,6 @@ impl Accounts {
         let file = write_password_file(data_dir, &password)?;
         tracing::warn!(file = %file.display(), "created the user 'admin'; its password is in this file (read it, sign in, then delete the file or change the password)");
         Ok(Some(file))
-    }
-
-    /// Signs in with a password: throttled per user and per address.
-    pub async fn login(
-        &self,
-        username: &str,
-        password: &str,
-        address: &str,
-    ) -> Result<(String, Identity), LoginError> {
-        if check_username(username).is_err() || password.len() > domain::identity::MAX_PASSWORD_LEN
-        {
-            // Nothing to look up or count: no such user can exist (the rules are public).
-            return Err(LoginError::Wrong);
-        }
-        let now = now_ms();
-        let user_key = format!("user:{}", username.to_lowercase());
-        let address_key = format!("address:{address}");
-        let locked = self
-            .store
-            .locked_until(&user_key)
-            .await?
-            .max(self.store.locked_until(&address_key).await?);
-        if locked > now {
-            return Err(LoginError::Throttled(
-                u64::try_from((locked - now + 999) / 1000).unwrap_or(1),
-            ));
-        }
-        let user = if username.len() <= 64 && password.len() <= domain::identity::MAX_PASSWORD_LEN {
-            self.store.user(username).await?
-        } else {
-            None
-        };
-        let hash = user
-            .as_ref()
-            .and_then(|u| u.password_hash.clone())
-            .unwrap_or_else(|| secrets::decoy_hash().to_owned());
-        let password = password.to_owned();
-        let matches =
-            tokio::task::spawn_blocking(move || secrets::verify_password(&password, &hash))
-                .await
-                .unwrap_or(false);
-        let Some(user) = user.filter(|u| matches && u.password_hash.is_some()) else {
-            let limit = i32::try_from(self.settings.login_failure_limit).unwrap_or(i32::MAX);
-            let lock = i64::try_from(self.settings.login_lockout.as_millis()).unwrap_or(i64::MAX);
-            for key in [&user_key, &address_key] {
-                self.store
-                    .record_login_failure(key, now, limit, lock, FAILURE_WINDOW_MS)
-                    .await?;
-            }
-            return Err(LoginError::Wrong);
-        };
-        self.store.clear_login_failures(&user_key).await?;
-        let secret = self
-            .start_session(&user.username, AuthMethod::Password)
-            .await?;
-        Ok((secret, user.identity(AuthMethod::Password)))
     }
 
     /// Opens a session for `username`; returns the cookie's secret.

@@ -218,6 +218,43 @@ async fn repeated_failures_back_off_even_with_the_right_password() {
     s.stop().await;
 }
 
+/// Guesses sent all at once are counted as they arrive: no more passwords are checked than the
+/// limit allows, the rest are refused unchecked, and the right password is refused after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_guesses_checks_no_more_than_the_limit() {
+    let s = TestServer::start_with(Backend::Postgres, |c| {
+        c.auth.login_failure_limit = 4;
+        c.auth.login_lockout = Duration::from_secs(60);
+    })
+    .await;
+    let guesses = (0..30).map(|i| {
+        let base = s.base.clone();
+        async move {
+            reqwest::Client::new()
+                .post(format!("{base}/auth/login"))
+                .json(&json!({"username": "admin", "password": format!("guess number {i}")}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    });
+    let answers = futures_util::future::join_all(guesses).await;
+    let checked = answers.iter().filter(|a| **a == 401).count();
+    let refused = answers.iter().filter(|a| **a == 429).count();
+    assert!(checked <= 4, "{answers:?}");
+    assert_eq!(checked + refused, 30, "{answers:?}");
+    let after = reqwest::Client::new()
+        .post(format!("{}/auth/login", s.base))
+        .json(&json!({"username": "admin", "password": s.admin_password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), 429);
+    s.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cookie_requests_must_be_json_and_same_origin() {
     let s = TestServer::start(Backend::Sqlite).await;

@@ -346,6 +346,39 @@ async fn a_save_based_on_an_older_version_is_refused(store: Store) {
         .unwrap();
 }
 
+async fn sign_in_attempts_are_counted_in_one_statement(store: Store) {
+    let store = &store;
+    let count = |now| async move {
+        store
+            .count_login_attempt("user:ann", now, 1_000)
+            .await
+            .map(|(n, _)| n)
+    };
+    assert_eq!(count(10_000).await.unwrap(), 1);
+    assert_eq!(count(10_500).await.unwrap(), 2);
+    store.release_login_attempt("user:ann").await.unwrap();
+    assert_eq!(count(10_600).await.unwrap(), 2);
+    // Outside the window the count starts again.
+    assert_eq!(count(12_000).await.unwrap(), 1);
+    store.lock_login("user:ann", 99_000).await.unwrap();
+    assert_eq!(store.locked_until("user:ann").await.unwrap(), 99_000);
+    let (_, locked) = store
+        .count_login_attempt("user:ann", 12_050, 1_000)
+        .await
+        .unwrap();
+    assert_eq!(locked, 99_000, "an attempt counted after a lock sees it");
+    assert_eq!(
+        count(12_100).await.unwrap(),
+        2,
+        "a lock starts the count again"
+    );
+    // Attempts at the same moment each count.
+    let all = futures_util::future::join_all((0..20).map(|_| count(12_200))).await;
+    let mut seen: Vec<i32> = all.into_iter().map(Result::unwrap).collect();
+    seen.sort();
+    assert_eq!(seen, (3..=22).collect::<Vec<_>>());
+}
+
 async fn an_imported_id_is_kept(store: Store) {
     let mut doc = pipeline("shop", "Imported", 1);
     doc.set("id", json!("0b1f5a7e-0000-4000-8000-000000000001"));
@@ -467,6 +500,7 @@ contract!(
     every_changing_save_is_a_new_version,
     saving_by_id_renames_and_a_taken_name_conflicts,
     a_save_based_on_an_older_version_is_refused,
+    sign_in_attempts_are_counted_in_one_statement,
     an_imported_id_is_kept,
     pipelines_belong_to_their_application_and_delete_with_their_history,
     a_trigger_cursor_is_recorded_and_replaced,

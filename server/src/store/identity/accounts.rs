@@ -431,45 +431,79 @@ impl Store {
         Ok(found.map_or(0, |f| f.locked_until_ms))
     }
 
-    /// Counts a failed sign-in under `key`; at `limit` failures the key is locked for `lock_ms`
-    /// and counting starts again. Failures older than `window_ms` are forgotten.
-    pub async fn record_login_failure(
+    /// Counts a sign-in attempt under `key` and answers how many there were within `window_ms`
+    /// (this one included) and until when the key is locked — in one statement, so attempts at
+    /// the same moment each count, and one counted after a lock sees it.
+    pub async fn count_login_attempt(
         &self,
         key: &str,
         now_ms: i64,
-        limit: i32,
-        lock_ms: i64,
         window_ms: i64,
-    ) -> Result<(), StoreError> {
-        let txn = self.db.begin().await?;
-        let current = failures::Entity::find_by_id(key).one(&txn).await?;
-        let count = match &current {
-            Some(f) if f.updated_at_ms >= now_ms - window_ms => f.failures + 1,
-            _ => 1,
-        };
-        let (count, locked_until) = if count >= limit {
-            (0, now_ms + lock_ms)
-        } else {
-            (count, current.as_ref().map_or(0, |f| f.locked_until_ms))
-        };
-        failures::Entity::insert(failures::ActiveModel {
-            key: Set(key.to_owned()),
-            failures: Set(count),
-            locked_until_ms: Set(locked_until),
-            updated_at_ms: Set(now_ms),
-        })
-        .on_conflict(
-            OnConflict::column(failures::Column::Key)
-                .update_columns([
-                    failures::Column::Failures,
-                    failures::Column::LockedUntilMs,
-                    failures::Column::UpdatedAtMs,
-                ])
-                .to_owned(),
-        )
-        .exec(&txn)
-        .await?;
-        txn.commit().await?;
+    ) -> Result<(i32, i64), StoreError> {
+        use sea_orm::sea_query::{Expr, Query};
+        use sea_orm::{ConnectionTrait, QueryResult};
+        let insert = Query::insert()
+            .into_table(failures::Entity)
+            .columns([
+                failures::Column::Key,
+                failures::Column::Failures,
+                failures::Column::LockedUntilMs,
+                failures::Column::UpdatedAtMs,
+            ])
+            .values_panic([key.into(), 1.into(), 0i64.into(), now_ms.into()])
+            .on_conflict(
+                OnConflict::column(failures::Column::Key)
+                    .value(
+                        failures::Column::Failures,
+                        // Within the window: one more; else this is the first.
+                        Expr::case(
+                            Expr::col((failures::Entity, failures::Column::UpdatedAtMs))
+                                .gte(now_ms - window_ms),
+                            Expr::col((failures::Entity, failures::Column::Failures)).add(1),
+                        )
+                        .finally(1),
+                    )
+                    .value(failures::Column::UpdatedAtMs, now_ms)
+                    .to_owned(),
+            )
+            .returning(
+                Query::returning()
+                    .columns([failures::Column::Failures, failures::Column::LockedUntilMs]),
+            )
+            .to_owned();
+        let statement = self.db.get_database_backend().build(&insert);
+        let row: Option<QueryResult> = self.db.query_one(statement).await?;
+        match row {
+            Some(r) => Ok((
+                r.try_get("", "failures")?,
+                r.try_get("", "locked_until_ms")?,
+            )),
+            None => Ok((1, 0)),
+        }
+    }
+
+    /// Locks `key` until `until_ms`; its attempts start again from none.
+    pub async fn lock_login(&self, key: &str, until_ms: i64) -> Result<(), StoreError> {
+        failures::Entity::update_many()
+            .col_expr(failures::Column::Failures, Expr::value(0))
+            .col_expr(failures::Column::LockedUntilMs, Expr::value(until_ms))
+            .filter(failures::Column::Key.eq(key))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Gives back one attempt under `key` (a sign-in that succeeded).
+    pub async fn release_login_attempt(&self, key: &str) -> Result<(), StoreError> {
+        failures::Entity::update_many()
+            .col_expr(
+                failures::Column::Failures,
+                Expr::col(failures::Column::Failures).sub(1),
+            )
+            .filter(failures::Column::Key.eq(key))
+            .filter(failures::Column::Failures.gt(0))
+            .exec(&self.db)
+            .await?;
         Ok(())
     }
 
