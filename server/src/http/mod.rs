@@ -99,6 +99,9 @@ pub fn leptos_options(site_dir: &Path, listen: std::net::SocketAddr) -> LeptosOp
         .build()
 }
 
+/// The largest request body any route reads (413 beyond it).
+pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
+
 pub fn router(state: AppState) -> Router {
     let services = state.services.clone();
     let context = move || provide_context(services.clone());
@@ -155,6 +158,9 @@ pub fn router(state: AppState) -> Router {
             _,
         >(context, app::shell))
         .route_layer(middleware::from_fn(door::tag_route))
+        // Every body is bounded, whoever reads it (axum's extractors and the server functions).
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_REQUEST_BYTES))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .layer(middleware::from_fn_with_state(state.clone(), door::door))
         .with_state(state)
 }

@@ -207,7 +207,7 @@ impl RegistryClient {
             .collect();
         request = request.query(&query);
         if !self.username.is_empty() && !trusted {
-            tracing::warn!(account = %self.name, realm = %realm, "the registry's token service is on another host and not in token_hosts; asking for a token without credentials");
+            tracing::warn!(account = %self.name, realm = %domain::redact::url(realm), "the registry's token service is on another host and not in token_hosts; asking for a token without credentials");
         }
         if !self.username.is_empty() && trusted {
             request =

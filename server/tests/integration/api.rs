@@ -295,5 +295,18 @@ async fn arguments_that_do_not_decode_are_a_422() {
         .await
         .unwrap();
     assert!(res.status().is_client_error(), "{}", res.status());
+    // A body over 4 MiB is refused whoever would read it.
+    let big = format!("{{\"pipeline\": {{\"description\": \"{}\"}}}}", "x".repeat(5 << 20));
+    for path in ["/api/pipelines/save", "/gate/pipelines", "/auth/login"] {
+        let res = s
+            .client
+            .post(format!("{}{path}", s.base))
+            .header("content-type", "application/json")
+            .body(big.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 413, "{path}");
+    }
     s.stop().await;
 }
