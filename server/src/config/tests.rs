@@ -157,3 +157,30 @@ fn secrets_never_print() {
         assert!(shown.contains("[redacted]"), "{shown}");
     }
 }
+
+#[test]
+fn outbound_and_expression_limits_are_read_and_bad_entries_named() {
+    let c = load(None, &env_of(&[]), Overrides::default()).unwrap();
+    assert!(c.outbound.allow.is_empty());
+    assert_eq!(c.expressions.max_steps, 100_000);
+    let f = file_with(
+        "[outbound]\nallow = [\"127.0.0.1\", \"10.0.0.0/8\", \"*.internal.example\"]\nmax_redirects = 2\n\n[expressions]\ntimeout_ms = 20\n",
+    );
+    let c = load(Some(f.path()), &env_of(&[]), Overrides::default()).unwrap();
+    assert_eq!(c.outbound.allow.len(), 3);
+    assert_eq!(c.outbound.max_redirects, 2);
+    assert_eq!(
+        c.outbound.max_reply_bytes,
+        1024 * 1024,
+        "unset keys keep their default"
+    );
+    assert_eq!(c.expressions.timeout_ms, 20);
+    assert_eq!(c.expressions.max_steps, 100_000);
+    let bad = file_with("[outbound]\ndeny = [\"not a host!\"]\n");
+    let err = load(Some(bad.path()), &env_of(&[]), Overrides::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("outbound.deny[0]"), "{err}");
+    let unknown = file_with("[expressions]\nmax_step = 1\n");
+    assert!(load(Some(unknown.path()), &env_of(&[]), Overrides::default()).is_err());
+}

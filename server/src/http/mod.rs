@@ -159,7 +159,9 @@ pub fn router(state: AppState) -> Router {
         >(context, app::shell))
         .route_layer(middleware::from_fn(door::tag_route))
         // Every body is bounded, whoever reads it (axum's extractors and the server functions).
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_REQUEST_BYTES))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            MAX_REQUEST_BYTES,
+        ))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .layer(middleware::from_fn_with_state(state.clone(), door::door))
         .with_state(state)

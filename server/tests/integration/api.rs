@@ -296,7 +296,10 @@ async fn arguments_that_do_not_decode_are_a_422() {
         .unwrap();
     assert!(res.status().is_client_error(), "{}", res.status());
     // A body over 4 MiB is refused whoever would read it.
-    let big = format!("{{\"pipeline\": {{\"description\": \"{}\"}}}}", "x".repeat(5 << 20));
+    let big = format!(
+        "{{\"pipeline\": {{\"description\": \"{}\"}}}}",
+        "x".repeat(5 << 20)
+    );
     for path in ["/api/pipelines/save", "/gate/pipelines", "/auth/login"] {
         let res = s
             .client
