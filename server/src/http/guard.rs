@@ -6,7 +6,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, Request};
-use axum::http::{Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use domain::{AppError, Caller, RequestContext};
 
@@ -46,6 +46,12 @@ pub fn is_public(path: &str) -> bool {
         || path.starts_with("/gate/webhooks/")
 }
 
+/// Paths whose answer never depends on who asks (the bundle, the icon, the probes): their
+/// requests are not looked up in the identity store at all.
+pub fn needs_no_identity(path: &str) -> bool {
+    path.starts_with("/pkg/") || matches!(path, "/favicon.svg" | "/healthz" | "/readyz")
+}
+
 pub fn credentials(request: &Request) -> Credentials {
     let headers = request.headers();
     let auth = headers
@@ -58,18 +64,22 @@ pub fn credentials(request: &Request) -> Credentials {
     {
         return Credentials::Bearer(token.trim().to_owned());
     }
-    let cookie = headers
+    match cookie(headers, SESSION_COOKIE) {
+        Some(secret) if !secret.is_empty() => Credentials::Session(secret),
+        _ => Credentials::None,
+    }
+}
+
+/// The value of the cookie `name` the request carries, if any.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
-        .map(|(_, value)| value.to_owned());
-    match cookie {
-        Some(secret) if !secret.is_empty() => Credentials::Session(secret),
-        _ => Credentials::None,
-    }
+        .find(|(n, _)| *n == name)
+        .map(|(_, value)| value.to_owned())
 }
 
 pub async fn identify(
@@ -281,6 +291,19 @@ mod tests {
             "/pkgs",
         ] {
             assert!(!is_public(p), "{p}");
+        }
+        // Of the public ones, only these skip the identity lookup; every one of them is public.
+        for p in ["/pkg/topsail.js", "/favicon.svg", "/healthz", "/readyz"] {
+            assert!(needs_no_identity(p) && is_public(p), "{p}");
+        }
+        for p in [
+            "/login",
+            "/auth/login",
+            "/webhooks/webhook/x",
+            "/metrics",
+            "/pkgs",
+        ] {
+            assert!(!needs_no_identity(p), "{p}");
         }
     }
 

@@ -21,14 +21,7 @@ use crate::identity::oidc::PendingLogin;
 const STATE_COOKIE: &str = "topsail_sso_state";
 
 fn state_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == STATE_COOKIE)
-        .map(|(_, value)| value.to_owned())
+    super::guard::cookie(headers, STATE_COOKIE)
 }
 
 #[derive(Deserialize)]
