@@ -10,13 +10,7 @@ use crate::support::{Backend, TestServer, eventually};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_concurrent_judgments_make_exactly_one_decision() {
     let s = TestServer::start(Backend::Sqlite).await;
-    let (code, _, _) = s
-        .call(
-            "applications/create",
-            json!({"input": {"name": "shop", "ownerEmail": "ops@example.com"}}),
-        )
-        .await;
-    assert_eq!(code, 200);
+    s.create_application("shop").await;
     let (code, saved, _) = s
         .call(
             "pipelines/save",

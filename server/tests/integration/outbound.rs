@@ -51,21 +51,11 @@ async fn run(s: &TestServer, name: &str, url: &str, notify: &str) -> Value {
     .await
 }
 
-async fn shop(s: &TestServer) {
-    let (code, body, _) = s
-        .call(
-            "applications/create",
-            json!({"input": {"name": "shop", "ownerEmail": "ops@example.com"}}),
-        )
-        .await;
-    assert_eq!(code, 200, "{body}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn loopback_and_metadata_addresses_are_refused_by_default() {
     let (base, hits) = receiver().await;
     let s = TestServer::start_with(Backend::Sqlite, |c| c.outbound = Default::default()).await;
-    shop(&s).await;
+    s.create_application("shop").await;
     let e = run(
         &s,
         "Local",
@@ -114,7 +104,7 @@ async fn listed_addresses_are_called() {
         c.outbound.allow = vec!["127.0.0.0/8".into()];
     })
     .await;
-    shop(&s).await;
+    s.create_application("shop").await;
     let e = run(
         &s,
         "Local",

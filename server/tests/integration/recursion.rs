@@ -10,13 +10,7 @@ use crate::support::{Backend, TestServer, eventually};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pipeline_that_runs_itself_stops_at_the_nesting_limit() {
     let s = TestServer::start(Backend::Sqlite).await;
-    let (code, _, _) = s
-        .call(
-            "applications/create",
-            json!({"input": {"name": "shop", "ownerEmail": "ops@example.com"}}),
-        )
-        .await;
-    assert_eq!(code, 200);
+    s.create_application("shop").await;
     let (code, saved, _) = s
         .call(
             "pipelines/save",
@@ -56,13 +50,7 @@ async fn a_pipeline_that_runs_itself_stops_at_the_nesting_limit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pipelines_that_would_trigger_each_other_in_a_circle_are_refused() {
     let s = TestServer::start(Backend::Sqlite).await;
-    let (code, _, _) = s
-        .call(
-            "applications/create",
-            json!({"input": {"name": "shop", "ownerEmail": "ops@example.com"}}),
-        )
-        .await;
-    assert_eq!(code, 200);
+    s.create_application("shop").await;
     let save = |doc: Value| {
         let s = &s;
         async move { s.call("pipelines/save", json!({"pipeline": doc})).await }
@@ -100,13 +88,7 @@ async fn pipelines_that_would_trigger_each_other_in_a_circle_are_refused() {
 async fn a_list_leaves_out_what_it_cannot_read() {
     use sea_orm::{ConnectionTrait, Database};
     let s = TestServer::start(Backend::Sqlite).await;
-    let (code, _, _) = s
-        .call(
-            "applications/create",
-            json!({"input": {"name": "shop", "ownerEmail": "ops@example.com"}}),
-        )
-        .await;
-    assert_eq!(code, 200);
+    s.create_application("shop").await;
     let (code, _, _) = s
         .call(
             "pipelines/save",
@@ -168,13 +150,7 @@ fn nested(levels: usize) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn input_nested_deeper_than_can_be_read_back_is_refused() {
     let s = TestServer::start(Backend::Sqlite).await;
-    let (code, _, _) = s
-        .call(
-            "applications/create",
-            json!({"input": {"name": "shop", "ownerEmail": "ops@example.com"}}),
-        )
-        .await;
-    assert_eq!(code, 200);
+    s.create_application("shop").await;
     let deep = |levels| {
         json!({"application": "shop", "name": "Deep", "stages": [
             {"refId": "1", "type": "wait", "name": "Wait", "waitTime": 0, "extra": nested(levels)}]})

@@ -33,13 +33,7 @@ async fn header_and_url_secrets_are_used_but_not_shown() {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
     let s = TestServer::start(Backend::Sqlite).await;
-    let (code, _, _) = s
-        .call(
-            "applications/create",
-            json!({"input": {"name": "shop", "ownerEmail": "ops@example.com"}}),
-        )
-        .await;
-    assert_eq!(code, 200);
+    s.create_application("shop").await;
     let hook = format!("{base}/services/T0/B0/chat-secret").replace("http://", "http://ci:pw-456@");
     let call = format!("{base}/deploy?api_key=k-123&env=prod");
     let (code, saved, _) = s
@@ -104,13 +98,7 @@ async fn pipeline_secrets_are_shown_redacted_and_kept_when_saved_back() {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
     let s = TestServer::start(Backend::Sqlite).await;
-    let (code, _, _) = s
-        .call(
-            "applications/create",
-            json!({"input": {"name": "shop", "ownerEmail": "ops@example.com"}}),
-        )
-        .await;
-    assert_eq!(code, 200);
+    s.create_application("shop").await;
     let hook = format!("{base}/services/T0/B0/chat-secret");
     let (code, saved, _) = s
         .call("pipelines/save", json!({"pipeline": {"application": "shop", "name": "P",

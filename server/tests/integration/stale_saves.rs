@@ -32,13 +32,7 @@ async fn pipeline(s: &TestServer) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pipeline_save_based_on_an_older_version_is_refused() {
     let s = TestServer::start(Backend::Sqlite).await;
-    let (code, _, _) = s
-        .call(
-            "applications/create",
-            json!({"input": {"name": "shop", "ownerEmail": "ops@example.com"}}),
-        )
-        .await;
-    assert_eq!(code, 200);
+    s.create_application("shop").await;
     let (code, first, _) = s
         .call("pipelines/save", json!({"pipeline": {"application": "shop", "name": "P", "stages": [wait_stage("1", 1)]}}))
         .await;
@@ -98,13 +92,7 @@ async fn a_pipeline_save_based_on_an_older_version_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_application_update_based_on_an_older_version_is_refused() {
     let s = TestServer::start(Backend::Sqlite).await;
-    let (code, created, _) = s
-        .call(
-            "applications/create",
-            json!({"input": {"name": "shop", "ownerEmail": "ops@example.com"}}),
-        )
-        .await;
-    assert_eq!(code, 200, "{created}");
+    let created = s.create_application("shop").await;
     let loaded_ts = chrono::DateTime::parse_from_rfc3339(created["updatedAt"].as_str().unwrap())
         .unwrap()
         .timestamp_millis()

@@ -198,6 +198,18 @@ impl TestServer {
         }
     }
 
+    /// Creates the application `name` (owner `ops@example.com`) as the admin; its answer.
+    pub async fn create_application(&self, name: &str) -> serde_json::Value {
+        let (code, created, _) = self
+            .call(
+                "applications/create",
+                serde_json::json!({"input": {"name": name, "ownerEmail": "ops@example.com"}}),
+            )
+            .await;
+        assert_eq!(code, 200, "creating application {name}: {created}");
+        created
+    }
+
     /// A client signed in as `username` (a session cookie, as a browser holds it).
     pub async fn client_for(&self, username: &str, password: &str) -> reqwest::Client {
         sign_in(&self.base, username, password).await
