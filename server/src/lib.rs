@@ -6,6 +6,10 @@
 //! [`http`] (router, request door, Gate, webhooks, streams), [`orchestration`] (the engine),
 //! [`events`] (what starts pipelines), [`kubernetes`], [`jenkins`], [`registries`].
 
+// The UI's lazy routes are rendered here as async views: their types nest deeper than rustc's
+// default query depth allows.
+#![recursion_limit = "256"]
+
 pub mod access;
 pub mod applications;
 pub mod config;

@@ -10,7 +10,7 @@ use leptos_router::{
 
 use super::application_form::ApplicationForm;
 use super::session::may;
-use super::{ApplicationsChanged, ErrorBanner, format_time};
+use super::{ApplicationsChanged, ErrorBanner, Time, format_time};
 use crate::api::ApiError;
 use crate::api::{delete_application, get_application, list_pipelines, update_application};
 use crate::model::execution::Status;
@@ -241,7 +241,7 @@ pub fn PipelinesTab() -> impl IntoView {
                                             <td class="app-name">{p.name.clone()}</td>
                                             <td class="runs">{recent(p.name.clone())}</td>
                                             <td>{format!("v{}", p.version)}</td>
-                                            <td class="nowrap">{format!("{} by {}", format_time(&p.updated_at), p.updated_by)}</td>
+                                            <td class="nowrap"><Time at=p.updated_at />{format!(" by {}", p.updated_by)}</td>
                                             <td class="controls">
                                                 {may_execute.get().then(|| view! {
                                                     <a class="button small-button" href=format!("/applications/{}/executions?start={}", p.application, super::pipeline_editor::encode(&p.name))>"Start"</a>
@@ -311,9 +311,9 @@ fn ApplicationConfig(app: Application) -> impl IntoView {
             view! {
                 <dl class="facts audit">
                     <dt>"Created"</dt>
-                    <dd>{format!("{} by {}", format_time(&app.created_at), app.created_by)}</dd>
+                    <dd><Time at=app.created_at />{format!(" by {}", app.created_by)}</dd>
                     <dt>"Last changed"</dt>
-                    <dd>{format!("{} by {}", format_time(&app.updated_at), app.updated_by)}</dd>
+                    <dd><Time at=app.updated_at />{format!(" by {}", app.updated_by)}</dd>
                 </dl>
             }
         })}

@@ -8,7 +8,7 @@ use leptos_router::{
 };
 
 use super::application_form::ApplicationForm;
-use super::{ApplicationList, ApplicationsChanged, ErrorBanner, encode_query_value, format_time};
+use super::{ApplicationList, ApplicationsChanged, ErrorBanner, Time, encode_query_value};
 use crate::api::create_application;
 use crate::model::{Application, ApplicationInput};
 
@@ -195,7 +195,7 @@ fn ApplicationsTable(shown: Vec<Application>, filter: String, total: usize) -> i
                                 </td>
                                 <td>{a.owner_email}</td>
                                 <td>{a.team}</td>
-                                <td class="nowrap">{format_time(&a.updated_at)}</td>
+                                <td class="nowrap"><Time at=a.updated_at /></td>
                             </tr>
                         }
                     })

@@ -7,16 +7,20 @@ mod applications;
 mod executions;
 mod infrastructure;
 mod integrations;
+mod lazy_pages;
 pub mod login;
 mod pipeline_editor;
 pub mod session;
+pub(crate) mod time;
 mod tokens;
 pub mod user_menu;
+
+pub(crate) use time::{Time, TimeMs, format_time};
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::{
-    NavigateOptions, SsrMode,
+    Lazy, NavigateOptions, SsrMode,
     components::{ParentRoute, Redirect, Route, Router, Routes},
     hooks::{use_location, use_navigate},
     path,
@@ -91,6 +95,7 @@ fn Body() -> impl IntoView {
         },
     )));
     session::provide_me(signed_in_page);
+    time::provide_clock();
 
     // Effects run only in the browser: the flag tells tests (and CSS) that the page is interactive.
     let hydrated = RwSignal::new(false);
@@ -104,25 +109,25 @@ fn Body() -> impl IntoView {
                 <Route path=path!("/login") view=login::LoginPage />
                 <Route path=path!("/applications") view=applications::ApplicationsPage />
                 <Route path=path!("/applications/new") view=applications::CreateApplicationPage />
-                <Route path=path!("/integrations") view=integrations::IntegrationsPage />
-                <Route path=path!("/settings/tokens") view=tokens::TokensPage />
+                <Route path=path!("/integrations") view={Lazy::<lazy_pages::IntegrationsRoute>::new()} />
+                <Route path=path!("/settings/tokens") view={Lazy::<lazy_pages::TokensRoute>::new()} />
                 // Whole before sending, so a caller who is not an admin gets a real 403.
-                <Route path=path!("/admin/users") view=admin::UsersPage ssr=SsrMode::Async />
-                <Route path=path!("/admin/audit") view=admin::AuditPage ssr=SsrMode::Async />
+                <Route path=path!("/admin/users") view={Lazy::<lazy_pages::UsersRoute>::new()} ssr=SsrMode::Async />
+                <Route path=path!("/admin/audit") view={Lazy::<lazy_pages::AuditRoute>::new()} ssr=SsrMode::Async />
                 // Rendered whole before sending, so an unknown application answers 404.
                 <ParentRoute
                     path=path!("/applications/:name")
-                    view=application_page::ApplicationPage
+                    view={Lazy::<lazy_pages::ApplicationRoute>::new()}
                     ssr=SsrMode::Async
                 >
-                    <Route path=path!("") view=infrastructure::InfrastructureTab />
-                    <Route path=path!("infrastructure") view=infrastructure::InfrastructureTab />
-                    <Route path=path!("pipelines") view=application_page::PipelinesTab />
-                    <Route path=path!("pipelines/new") view=pipeline_editor::PipelineEditorPage />
-                    <Route path=path!("pipelines/edit/:pipeline") view=pipeline_editor::PipelineEditorPage />
-                    <Route path=path!("executions") view=executions::ExecutionsTab />
-                    <Route path=path!("executions/:id") view=executions::ExecutionPage />
-                    <Route path=path!("config") view=application_page::ConfigTab />
+                    <Route path=path!("") view={Lazy::<lazy_pages::InfrastructureRoute>::new()} />
+                    <Route path=path!("infrastructure") view={Lazy::<lazy_pages::InfrastructureRoute>::new()} />
+                    <Route path=path!("pipelines") view={Lazy::<lazy_pages::PipelinesRoute>::new()} />
+                    <Route path=path!("pipelines/new") view={Lazy::<lazy_pages::PipelineEditorRoute>::new()} />
+                    <Route path=path!("pipelines/edit/:pipeline") view={Lazy::<lazy_pages::PipelineEditorRoute>::new()} />
+                    <Route path=path!("executions") view={Lazy::<lazy_pages::ExecutionsRoute>::new()} />
+                    <Route path=path!("executions/:id") view={Lazy::<lazy_pages::ExecutionRoute>::new()} />
+                    <Route path=path!("config") view={Lazy::<lazy_pages::ConfigRoute>::new()} />
                 </ParentRoute>
             </Routes>
         </main>
@@ -247,9 +252,6 @@ pub(crate) fn encode_query_value(raw: &str) -> String {
     out
 }
 
-/// `2026-11-26 09:38 UTC`: the same text on server and client, so hydration matches.
-///
-/// Written out by hand: chrono's `format` brings its whole strftime machinery into the wasm.
 /// Follows the server-sent events at `url()` (again whenever it changes) in the browser: each
 /// event named `event` is parsed into `live`; `connected` says whether the stream is up. An
 /// event named `failure` (the server cannot follow what was asked) closes the stream for good.
@@ -320,27 +322,9 @@ pub(crate) fn Changes(
     }
 }
 
-pub(crate) fn format_time(t: &chrono::DateTime<chrono::Utc>) -> String {
-    use chrono::{Datelike, Timelike};
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
-        t.year(),
-        t.month(),
-        t.day(),
-        t.hour(),
-        t.minute()
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::current_application;
-
-    #[test]
-    fn times_read_the_same_everywhere() {
-        let t = chrono::DateTime::from_timestamp_millis(1_800_000_000_000).unwrap();
-        assert_eq!(super::format_time(&t), "2027-01-15 08:00 UTC");
-    }
 
     #[test]
     fn current_application_comes_from_the_path() {

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use super::{ErrorBanner, format_time};
+use super::{ErrorBanner, Time};
 use crate::api::ApiError;
 use crate::api::identity::{create_token, list_tokens, revoke_token};
 use crate::model::identity::{CreatedToken, NewToken, TokenSummary};
@@ -154,10 +154,9 @@ fn TokenTable(list: Vec<TokenSummary>, on_revoked: Callback<()>) -> impl IntoVie
             on_revoked.run(());
         }
     });
-    let when = |t: &Option<chrono::DateTime<chrono::Utc>>, none: &str| {
-        t.as_ref()
-            .map(format_time)
-            .unwrap_or_else(|| none.to_owned())
+    let when = |t: &Option<chrono::DateTime<chrono::Utc>>, none: &'static str| match *t {
+        Some(at) => view! { <Time at /> }.into_any(),
+        None => none.into_any(),
     };
     view! {
         {move || revoke.value().get().and_then(Result::err).map(|error: ApiError| view! { <ErrorBanner error /> })}
@@ -179,7 +178,7 @@ fn TokenTable(list: Vec<TokenSummary>, on_revoked: Callback<()>) -> impl IntoVie
                         <tr data-token=t.name.clone()>
                             <td class="app-name">{t.name.clone()}</td>
                             <td>{t.username.clone()}</td>
-                            <td class="nowrap">{format_time(&t.created_at)}</td>
+                            <td class="nowrap"><Time at=t.created_at /></td>
                             <td class="nowrap">{when(&t.expires_at, "never")}</td>
                             <td class="nowrap">{when(&t.last_used_at, "not yet")}</td>
                             <td>

@@ -8,7 +8,7 @@ use leptos_router::hooks::use_query_map;
 use super::AdminError;
 use crate::api::identity::audit_log;
 use crate::model::identity::{AuditEntry, AuditQuery};
-use crate::ui::{encode_query_value, format_time};
+use crate::ui::{Time, encode_query_value};
 
 /// Entries per page.
 const PAGE: u32 = 100;
@@ -121,7 +121,7 @@ fn AuditTable(list: Vec<AuditEntry>) -> impl IntoView {
             <tbody>
                 {list.into_iter().map(|e| view! {
                     <tr data-action=e.action.clone() data-entry=e.id.to_string()>
-                        <td class="nowrap">{format_time(&e.at)}</td>
+                        <td class="nowrap"><Time at=e.at /></td>
                         <td>{e.actor.clone()}</td>
                         <td><code>{e.action.clone()}</code></td>
                         <td>{e.target.clone()}</td>

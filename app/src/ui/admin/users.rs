@@ -9,7 +9,7 @@ use crate::api::ApiError;
 use crate::api::identity::{add_user, delete_user, list_users, set_password};
 use crate::model::FieldError;
 use crate::model::identity::{NewUser, UserSummary, check_password, check_username, parse_roles};
-use crate::ui::{ErrorBanner, format_time};
+use crate::ui::{ErrorBanner, Time};
 
 /// The new user's problems, as the server would name them (`username`, `password`, `roles`).
 pub fn new_user_problems(user: &NewUser) -> Vec<FieldError> {
@@ -90,12 +90,12 @@ fn UserTable(list: Vec<UserSummary>, on_change: Callback<()>) -> impl IntoView {
                         <tr data-user=name.clone()>
                             <td>
                                 <span class="app-name">{name.clone()}</span>
-                                <div class="muted small">{format!("since {}", format_time(&u.created_at))}</div>
+                                <div class="muted small">"since " <Time at=u.created_at /></div>
                             </td>
                             <td>{if u.roles.is_empty() { "—".to_owned() } else { u.roles.join(", ") }}</td>
                             <td>{if u.admin { "admin" } else { "—" }}</td>
                             <td>{u.source.clone()}</td>
-                            <td class="nowrap">{u.last_login_at.as_ref().map(format_time).unwrap_or_else(|| "never".into())}</td>
+                            <td class="nowrap">{match u.last_login_at { Some(at) => view! { <Time at /> }.into_any(), None => "never".into_any() }}</td>
                             <td class="user-actions">
                                 {local.then(|| view! { <ResetPassword username=name.clone() /> })}
                                 {move || if is_confirming() {

@@ -12,8 +12,9 @@ mod tab;
 
 use leptos::prelude::*;
 
+use super::ErrorBanner;
 use super::session::may;
-use super::{ErrorBanner, format_time};
+use super::time::duration_for_people;
 use crate::api::{cancel_execution, judge_stage, pause_execution, resume_execution};
 use crate::model::Access;
 use crate::model::execution::{Execution, Stage, Status};
@@ -22,22 +23,9 @@ pub(crate) use live::live_executions;
 pub use page::ExecutionPage;
 pub use tab::ExecutionsTab;
 
-fn ms_to_text(ms: Option<i64>) -> String {
-    ms.and_then(chrono::DateTime::from_timestamp_millis)
-        .map(|t| format_time(&t))
-        .unwrap_or_default()
-}
-
 fn duration_text(start: Option<i64>, end: Option<i64>) -> String {
     match (start, end) {
-        (Some(s), Some(e)) if e >= s => {
-            let secs = (e - s) / 1000;
-            if secs >= 60 {
-                format!("{}m {:02}s", secs / 60, secs % 60)
-            } else {
-                format!("{}.{:01}s", secs, ((e - s) % 1000) / 100)
-            }
-        }
+        (Some(s), Some(e)) if e >= s => duration_for_people(e - s),
         (Some(_), None) => "running".into(),
         _ => String::new(),
     }

@@ -8,14 +8,13 @@ use super::graph::PipelineGraph;
 use super::live::live_execution;
 use super::stage_details::StageDetails;
 use super::{
-    ExecutionControls, JudgmentButtons, StatusBadge, duration_text, judgment_text, ms_to_text,
-    stage_error,
+    ExecutionControls, JudgmentButtons, StatusBadge, duration_text, judgment_text, stage_error,
 };
 use crate::api::{evaluate_expression, judge_stage, judgment_preview, restart_stage};
 use crate::model::Access;
 use crate::model::execution::{BuildLog, Execution, Stage, StageType, Status};
-use crate::ui::ErrorBanner;
 use crate::ui::session::may;
+use crate::ui::{ErrorBanner, TimeMs};
 
 /// One execution: stages with their tasks and timing, controls, restart of failed stages, and an
 /// expression debugger.
@@ -35,17 +34,9 @@ pub fn ExecutionPage() -> impl IntoView {
             .unwrap_or_default()
     });
     let selected: RwSignal<Option<String>> = RwSignal::new(None);
-    // The browser's clock, ticking each second once the page is interactive, for the running
-    // stages' elapsed time (the server renders "running").
-    let now: RwSignal<Option<i64>> = RwSignal::new(None);
-    #[cfg(feature = "hydrate")]
-    {
-        let tick = move || now.set(Some(js_sys::Date::now() as i64));
-        Effect::new(move |_| tick());
-        if let Ok(handle) = set_interval_with_handle(tick, std::time::Duration::from_secs(1)) {
-            on_cleanup(move || handle.clear());
-        }
-    }
+    // The browser's clock (once the page is interactive), for the running stages' elapsed
+    // time (the server renders "running").
+    let now = crate::ui::time::clock();
     let selected_stage = Memo::new(move |_| {
         let id = selected.get()?;
         execution
@@ -102,7 +93,7 @@ fn ExecutionDetails(
             <header>
                 <h2>{execution.name.clone()}</h2>
                 <StatusBadge status=execution.status />
-                <span class="muted small">{format!("{} · {}", ms_to_text(execution.start_time.or(Some(execution.build_time))), duration_text(execution.start_time, execution.end_time))}</span>
+                <span class="muted small"><TimeMs ms=execution.start_time.or(Some(execution.build_time)) />{format!(" · {}", duration_text(execution.start_time, execution.end_time))}</span>
                 <ExecutionControls execution=execution.clone() on_change />
             </header>
             {execution.canceled_by.clone().map(|by| view! {

@@ -4,8 +4,9 @@
 use leptos::prelude::*;
 use serde_json::Value;
 
-use super::{StatusBadge, duration_text, judgment_text, ms_to_text, stage_error};
+use super::{StatusBadge, duration_text, judgment_text, stage_error};
 use crate::model::execution::Stage;
+use crate::ui::TimeMs;
 
 /// A JSON value as a tree: objects and lists fold open (the first level is open).
 fn json_tree(key: String, value: &Value, depth: usize) -> AnyView {
@@ -176,7 +177,7 @@ pub(super) fn StageDetails(
                         <tr data-task=t.name.clone()>
                             <td>{t.name.clone()}</td>
                             <td><StatusBadge status=t.status /></td>
-                            <td class="muted small">{ms_to_text(t.start_time)}</td>
+                            <td class="muted small"><TimeMs ms=t.start_time /></td>
                             <td>{duration_text(t.start_time, t.end_time)}</td>
                         </tr>
                     }).collect_view()}

@@ -6,9 +6,9 @@ use leptos_router::hooks::use_params_map;
 
 use super::live::live_executions;
 use super::start::StartPipeline;
-use super::{ExecutionControls, JudgmentButtons, StatusBadge, ms_to_text, stage_error};
+use super::{ExecutionControls, JudgmentButtons, StatusBadge, stage_error};
 use crate::model::execution::{Execution, Stage};
-use crate::ui::ErrorBanner;
+use crate::ui::{ErrorBanner, TimeMs};
 
 #[component]
 pub fn ExecutionsTab() -> impl IntoView {
@@ -59,7 +59,7 @@ fn ExecutionCard(execution: Execution, on_change: Callback<()>) -> impl IntoView
             <header>
                 <a href=href class="execution-link"><strong>{execution.name.clone()}</strong></a>
                 <StatusBadge status=execution.status />
-                <span class="muted small">{format!("started {} {}", ms_to_text(execution.start_time.or(Some(execution.build_time))), if who.is_empty() { String::new() } else { format!("by {who}") })}</span>
+                <span class="muted small">"started " <TimeMs ms=execution.start_time.or(Some(execution.build_time)) />{if who.is_empty() { String::new() } else { format!(" by {who}") }}</span>
                 <ExecutionControls execution=execution.clone() on_change />
             </header>
             <ol class="stages">

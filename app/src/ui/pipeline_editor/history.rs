@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 
 use super::EditorState;
 use crate::api::{pipeline_diff, pipeline_history, restore_pipeline};
-use crate::ui::{ErrorBanner, format_time};
+use crate::ui::{ErrorBanner, Time};
 
 /// Saved versions, newest first: diff each with the one before, restore one.
 #[component]
@@ -75,7 +75,7 @@ pub(super) fn HistoryPanel(
                                 {list.into_iter().map(|v| view! {
                                     <tr data-version=v.version>
                                         <td>{format!("v{}", v.version)}</td>
-                                        <td class="muted small">{format!("{} by {}", format_time(&v.saved_at), v.saved_by)}</td>
+                                        <td class="muted small"><Time at=v.saved_at />{format!(" by {}", v.saved_by)}</td>
                                         <td class="controls">
                                             {(v.version > 1).then(|| view! {
                                                 <button class="button small-button" on:click=move |_| { diff.dispatch((v.version - 1, v.version)); }>"Changes"</button>
