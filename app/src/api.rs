@@ -333,6 +333,37 @@ pub async fn list_executions(application: String) -> Result<Vec<Execution>, ApiE
     )
 }
 
+/// Starts an execution's pipeline again with the same trigger; returns the new id.
+#[server(prefix = "/api", endpoint = "executions/rerun", input = Json, output = JsonAnswer)]
+pub async fn rerun_execution(id: String) -> Result<String, ApiError> {
+    services::respond(
+        async {
+            let (services, rc) = services::current()?;
+            services.executions.rerun(&rc, &id).await
+        }
+        .await,
+    )
+}
+
+/// One page of an application's executions, filtered (status, pipeline, trigger, who, id),
+/// newest first; `query.before` is the previous page's `next`.
+#[server(prefix = "/api", endpoint = "executions/query", input = Json, output = JsonAnswer)]
+pub async fn query_executions(
+    application: String,
+    #[server(default)] query: crate::model::execution_query::ExecutionQuery,
+) -> Result<crate::model::execution_query::ExecutionPage, ApiError> {
+    services::respond(
+        async {
+            let (services, rc) = services::current()?;
+            services
+                .executions
+                .query(&rc, &existing_name(&application)?, &query)
+                .await
+        }
+        .await,
+    )
+}
+
 #[server(prefix = "/api", endpoint = "executions/cancel", input = Json, output = JsonAnswer)]
 pub async fn cancel_execution(
     id: String,

@@ -1,5 +1,7 @@
 import * as zlib from 'node:zlib';
-import { test, expect, open, uniqueName } from '../tests/fixtures';
+import { test, expect, open, uniqueName, signIn } from '../tests/fixtures';
+
+test.beforeEach(({ page, topsail }) => signIn(page, topsail));
 
 const quantile = (xs: number[], q: number) => {
   const s = [...xs].sort((a, b) => a - b);

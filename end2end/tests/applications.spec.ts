@@ -83,8 +83,12 @@ test('an empty installation explains what to do', async ({ browser }) => {
     const page = await browser.newPage({ baseURL: own.url });
     await signIn(page, own);
     await open(page, '/applications');
-    await expect(page.getByTestId('no-applications')).toContainText('No applications yet');
-    await expect(page.getByRole('link', { name: 'Create your first application' })).toBeVisible();
+    const welcome = page.getByTestId('no-applications');
+    await expect(welcome).toContainText('Welcome to Topsail');
+    // The three steps: a cluster (none configured here, and it says how), an application, the template.
+    await expect(welcome.locator('[data-step="cluster"]')).toContainText('No Kubernetes account is configured yet');
+    await expect(welcome.locator('[data-step="application"]').getByRole('link', { name: 'Create your first application' })).toBeVisible();
+    await expect(welcome.locator('[data-step="pipeline"]')).toContainText('seed-flow template');
     await page.close();
   } finally {
     await own.stop();

@@ -1,4 +1,4 @@
-import { clusterTest as test, expect, open, uniqueName, signIn, type Cluster } from './fixtures';
+import { clusterTest as test, expect, open, uniqueName, signIn, startTopsail, type Cluster } from './fixtures';
 
 test.beforeEach(({ page, topsail }) => signIn(page, topsail));
 
@@ -91,4 +91,54 @@ test('pods turn green live, scale and undo from the tab, a crash loop shows red 
   await expect(details.getByTestId('yaml')).toContainText('image: registry.local/crashloop:1');
   await details.getByRole('button', { name: 'Logs of main' }).click();
   await expect(details.getByTestId('logs')).toContainText('the image is marked to crash');
+
+  // The selected object is in the address: a reload (or a shared link) opens it again, and
+  // back/forward step between selections.
+  await expect(page).toHaveURL(/[?&]kind=Pod(&|$)/);
+  await expect(page).toHaveURL(/[?&]account=sim-1(&|$)/);
+  await page.reload();
+  await expect(page.locator('main[data-hydrated="true"]')).toBeAttached();
+  await expect(page.getByTestId('details')).toContainText('BackOff');
+  await page.getByTestId('details').getByRole('button', { name: 'Close' }).click();
+  await expect(page.getByTestId('details')).toHaveCount(0);
+  await expect(page).not.toHaveURL(/kind=/);
+  await page.goBack();
+  await expect(page.getByTestId('details')).toContainText('BackOff');
+});
+
+test('account and namespace fields suggest the configured accounts and the deploy targets', async ({ page, request }) => {
+  const app = uniqueName('pick');
+  const created = await request.post('/api/applications/create', {
+    data: { input: { name: app, ownerEmail: 'ops@example.com', deployTargets: 'sim-1/shop-test\nsim-1/shop-prod' } },
+  });
+  expect(created.ok(), await created.text()).toBeTruthy();
+  await open(page, `/applications/${app}/pipelines/new`);
+  await page.getByTestId('editor-graph').locator('g.node[data-stage="2"]').click();
+  const form = page.getByTestId('stage-form');
+  await expect(form.getByLabel('Account')).toHaveAttribute('list', 'picker-accounts');
+  await expect(page.locator('datalist#picker-accounts option[value="sim-1"]')).toBeAttached();
+  await expect(page.locator('datalist#picker-namespaces option[value="shop-test"]')).toBeAttached();
+  await expect(page.locator('datalist#picker-namespaces option[value="shop-prod"]')).toBeAttached();
+  // Free text (an expression) is still accepted.
+  await form.getByLabel('Account').fill('${parameters.account}');
+  await expect(form.getByLabel('Account')).toHaveValue('${parameters.account}');
+});
+
+test('the first run shows the clusters Topsail found; Integrations lists them with their health', async ({ browser, cluster }) => {
+  const own = await startTopsail({ TOPSAIL_KUBECONFIG: cluster.kubeconfig });
+  try {
+    const page = await browser.newPage({ baseURL: own.url });
+    await signIn(page, own);
+    await open(page, '/applications');
+    const step = page.getByTestId('no-applications').locator('[data-step="cluster"]');
+    await expect(step).toContainText('1 Kubernetes account found');
+    await expect(step.locator('[data-account="sim-1"]')).toContainText('reachable');
+    await open(page, '/integrations');
+    const row = page.locator('tr[data-integration="sim-1"]');
+    await expect(row).toContainText('kubernetes');
+    await expect(row).toHaveAttribute('data-healthy', 'true');
+    await page.close();
+  } finally {
+    await own.stop();
+  }
 });

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use domain::execution::{Execution, PlannedChange, StageId, StageType, Status};
+use domain::execution_query::{ExecutionPage, ExecutionQuery};
 use domain::services::ExecutionService;
 use domain::{AppError, ApplicationName, RequestContext};
 use serde_json::{Value, json};
@@ -199,6 +200,20 @@ fn project(live: &Value, shape: &Value) -> Value {
     }
 }
 
+/// The trigger of a run started again: the original's (parameters, artifacts, build), marked
+/// as a re-run of `id`. Who starts it is set by `start`; a run started by another pipeline
+/// becomes a manual one (a person cannot claim to be a pipeline).
+fn rerun_trigger(original: &Value, id: &str) -> Value {
+    let mut trigger = original.as_object().cloned().unwrap_or_default();
+    if trigger.get("type").and_then(Value::as_str) == Some("pipeline") {
+        trigger.insert("type".into(), "manual".into());
+        trigger.remove("parentExecution");
+        trigger.remove("parentPipelineStageId");
+    }
+    trigger.insert("rerunOf".into(), id.into());
+    Value::Object(trigger)
+}
+
 fn map(rc: &RequestContext, e: EngineError) -> AppError {
     match e {
         EngineError::NotFound(what) => AppError::NotFound { what },
@@ -306,6 +321,39 @@ impl ExecutionService for Executions {
             .map_err(|e| map(rc, e))?;
         list.iter_mut().for_each(domain::redact::execution);
         Ok(list)
+    }
+
+    async fn rerun(&self, rc: &RequestContext, id: &str) -> Result<String, AppError> {
+        // The stored run, not the redacted one: its secrets go back into the new run as they
+        // came, and never through the caller.
+        let e = self.authorized(rc, id, Access::Execute).await?;
+        let application =
+            ApplicationName::parse(&e.application).map_err(|_| AppError::NotFound {
+                what: format!("application of execution '{id}'"),
+            })?;
+        let trigger = rerun_trigger(&e.trigger, id);
+        self.start(rc, &application, &e.name, trigger).await
+    }
+
+    async fn query(
+        &self,
+        rc: &RequestContext,
+        application: &ApplicationName,
+        query: &ExecutionQuery,
+    ) -> Result<ExecutionPage, AppError> {
+        let cursor = query.validate()?;
+        self.guard
+            .application(rc, application.as_str(), Access::Read)
+            .await?;
+        let mut page = self
+            .engine
+            .executions_page(application.as_str(), query, cursor.as_ref())
+            .await
+            .map_err(|e| map(rc, e))?;
+        page.executions
+            .iter_mut()
+            .for_each(domain::redact::execution);
+        Ok(page)
     }
 
     async fn cancel(
@@ -451,5 +499,21 @@ mod tests {
             json!({"metadata": {"name": "web", "labels": {"app": "web"}},
             "spec": {"replicas": 3, "template": {"spec": {"containers": [{"name": "main", "image": "a:1"}]}}}})
         );
+    }
+
+    #[test]
+    fn a_rerun_keeps_the_trigger_and_says_what_it_reruns() {
+        let jenkins = json!({"type": "jenkins", "user": "[anonymous]", "buildNumber": 42,
+            "parameters": {"env": "test"}, "artifacts": [{"type": "docker/image", "reference": "r/a@sha256:1"}]});
+        let again = super::rerun_trigger(&jenkins, "01JX");
+        assert_eq!(again["type"], "jenkins");
+        assert_eq!(again["buildNumber"], 42);
+        assert_eq!(again["parameters"], json!({"env": "test"}));
+        assert_eq!(again["artifacts"][0]["reference"], "r/a@sha256:1");
+        assert_eq!(again["rerunOf"], "01JX");
+        let child = json!({"type": "pipeline", "parentExecution": {"id": "P"}, "parameters": {}});
+        let again = super::rerun_trigger(&child, "01JY");
+        assert_eq!(again["type"], "manual");
+        assert!(again.get("parentExecution").is_none());
     }
 }

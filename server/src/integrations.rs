@@ -1,5 +1,5 @@
-//! Implements the UI's `IntegrationService`: each configured Jenkins master and registry
-//! account, asked whether it answers (all at once, each within 5 seconds).
+//! Implements the UI's `IntegrationService`: each configured Kubernetes account, Jenkins master
+//! and registry account, asked whether it answers (all at once, each within 5 seconds).
 
 use std::time::Duration;
 
@@ -12,6 +12,7 @@ use crate::jenkins::JenkinsMasters;
 use crate::registries::Registries;
 
 pub struct Integrations {
+    pub accounts: crate::kubernetes::Accounts,
     pub jenkins: JenkinsMasters,
     pub registries: Registries,
 }
@@ -51,19 +52,40 @@ impl IntegrationService for Integrations {
                     address: r.address.clone(),
                     healthy,
                     detail,
+                    namespaces: Vec::new(),
                 }
             }));
-        let (masters, registries) = futures_util::join!(masters, registries);
-        let mut out: Vec<IntegrationHealth> = masters
-            .into_iter()
-            .map(|m| IntegrationHealth {
-                kind: "jenkins".into(),
-                name: m.name,
-                address: m.address,
-                healthy: m.healthy,
-                detail: m.detail,
-            })
-            .collect();
+        let clusters = futures_util::future::join_all(self.accounts.all().map(|a| async move {
+            use crate::kubernetes::AccountHealth as H;
+            let (healthy, detail) = match a.check(CHECK_WITHIN).await {
+                H::Healthy { version } => (true, format!("Kubernetes {version}")),
+                H::Unreachable { message } | H::Misconfigured { message } => (false, message),
+                H::Unknown => (false, "not checked yet".to_owned()),
+            };
+            let namespaces = if a.namespaces.is_empty() {
+                vec![a.default_namespace.clone()]
+            } else {
+                a.namespaces.clone()
+            };
+            IntegrationHealth {
+                kind: "kubernetes".into(),
+                name: a.name.clone(),
+                address: a.context.clone(),
+                healthy,
+                detail,
+                namespaces,
+            }
+        }));
+        let (clusters, masters, registries) = futures_util::join!(clusters, masters, registries);
+        let mut out: Vec<IntegrationHealth> = clusters;
+        out.extend(masters.into_iter().map(|m| IntegrationHealth {
+            kind: "jenkins".into(),
+            name: m.name,
+            address: m.address,
+            healthy: m.healthy,
+            detail: m.detail,
+            namespaces: Vec::new(),
+        }));
         out.extend(registries);
         Ok(out)
     }

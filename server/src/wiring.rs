@@ -58,6 +58,7 @@ pub async fn wire(config: &Config) -> Result<Wired, StartError> {
     let jenkins = jenkins::JenkinsMasters::from_config(&config.jenkins);
     let engine = engine(&store, config, &infrastructure.accounts, &jenkins).await?;
     let integrations = Arc::new(integrations::Integrations {
+        accounts: infrastructure.accounts.clone(),
         jenkins,
         registries: registries::Registries::from_config(&config.registries),
     });

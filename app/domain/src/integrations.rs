@@ -1,12 +1,12 @@
-//! The systems Topsail works with besides Kubernetes — Jenkins masters and Docker registries —
-//! and whether each answers.
+//! The systems Topsail works with — Kubernetes accounts, Jenkins masters and Docker
+//! registries — and whether each answers.
 
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IntegrationHealth {
-    /// `jenkins` or `registry`.
+    /// `kubernetes`, `jenkins` or `registry`.
     pub kind: String,
     /// The name pipelines use (`master`, `account`).
     pub name: String,
@@ -14,4 +14,8 @@ pub struct IntegrationHealth {
     pub healthy: bool,
     /// The version or what answered when healthy; what is wrong otherwise.
     pub detail: String,
+    /// A Kubernetes account's namespaces: the allowed ones, or its default when any is allowed
+    /// (what the UI offers in namespace pickers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<String>,
 }

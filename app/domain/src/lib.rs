@@ -5,7 +5,8 @@
 //! no Leptos, axum, storage, Kubernetes or HTTP crates — so the browser validates as the user
 //! types with exactly the rules the server enforces, and the engine's types are not the UI's.
 //!
-//! - [`application`], [`pipeline`], [`execution`]: what Front50 stores and Orca runs.
+//! - [`application`], [`pipeline`], [`execution`]: what Front50 stores and Orca runs;
+//!   [`execution_query`]: the filters and pages of an executions list.
 //! - [`stage_types`]: the one catalog of stage types (validation, engine, editor).
 //! - [`ids`]: typed ids; [`json_depth`]: how deep user JSON may nest.
 //! - [`services`] (feature `services`): the interface the server implements for the UI and API.
@@ -13,6 +14,7 @@
 mod application;
 mod error;
 pub mod execution;
+pub mod execution_query;
 pub mod identity;
 pub mod ids;
 pub mod infrastructure;

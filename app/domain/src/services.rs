@@ -9,6 +9,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::execution::Execution;
+use crate::execution_query::{ExecutionPage, ExecutionQuery};
 use crate::infrastructure::{InfrastructureAction, InfrastructureView, ObjectDetails, ObjectRef};
 use crate::pipeline::{
     PipelineChange, PipelineDetail, PipelineDocument, PipelineSummary, PipelineVersion,
@@ -107,6 +108,16 @@ pub trait ExecutionService: Send + Sync + 'static {
         rc: &RequestContext,
         application: &ApplicationName,
     ) -> Result<Vec<Execution>, AppError>;
+    /// Starts the execution's pipeline again with the same trigger (its parameters, artifacts
+    /// and build), as the caller; returns the new execution's id.
+    async fn rerun(&self, rc: &RequestContext, id: &str) -> Result<String, AppError>;
+    /// One page of an application's executions, filtered, newest first.
+    async fn query(
+        &self,
+        rc: &RequestContext,
+        application: &ApplicationName,
+        query: &ExecutionQuery,
+    ) -> Result<ExecutionPage, AppError>;
     async fn cancel(
         &self,
         rc: &RequestContext,

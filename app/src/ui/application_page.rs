@@ -10,9 +10,13 @@ use leptos_router::{
 
 use super::application_form::ApplicationForm;
 use super::session::may;
+use super::toasts::toasts;
+use super::url_state::url_state;
 use super::{ApplicationsChanged, ErrorBanner, Time, format_time};
 use crate::api::ApiError;
-use crate::api::{delete_application, get_application, list_pipelines, update_application};
+use crate::api::{
+    delete_application, delete_pipeline, get_application, list_pipelines, update_application,
+};
 use crate::model::execution::Status;
 use crate::model::{Access, AppError, Application, ApplicationInput};
 
@@ -128,12 +132,26 @@ fn with_application<V: IntoView + 'static>(
 pub fn PipelinesTab() -> impl IntoView {
     let params = use_params_map();
     let name = Memo::new(move |_| params.read().get("name").unwrap_or_default());
-    let pipelines = Resource::new(move || name.get(), list_pipelines);
+    let changed = RwSignal::new(0u32);
+    let deleting = RwSignal::new(None::<String>);
+    let pipelines = Resource::new(
+        move || (name.get(), changed.get()),
+        |(name, _)| list_pipelines(name),
+    );
     let executions = super::executions::live_executions(name);
     let (may_execute, may_write) = (may(Access::Execute), may(Access::Write));
     // Filters for the runs shown (Deck's executions view): by status and by trigger.
-    let status_filter = RwSignal::new(String::new());
-    let trigger_filter = RwSignal::new(String::new());
+    // Both live in the address (`?status=failed&trigger=jenkins`).
+    let status_filter = url_state(
+        &["status"],
+        |q| q.get("status").unwrap_or_default(),
+        |s| vec![("status", s.clone())],
+    );
+    let trigger_filter = url_state(
+        &["trigger"],
+        |q| q.get("trigger").unwrap_or_default(),
+        |s| vec![("trigger", s.clone())],
+    );
     let shown = move |e: &crate::model::execution::Execution| {
         let status = status_filter.get();
         let trigger = trigger_filter.get();
@@ -192,7 +210,7 @@ pub fn PipelinesTab() -> impl IntoView {
                 </Transition>
                 <label>
                     "Status "
-                    <select aria-label="Show runs with status" on:change=move |ev| status_filter.set(event_target_value(&ev))>
+                    <select aria-label="Show runs with status" prop:value=move || status_filter.get() on:change=move |ev| status_filter.set(event_target_value(&ev))>
                         <option value="">"any"</option>
                         <option value="running">"running"</option>
                         <option value="succeeded">"succeeded"</option>
@@ -201,13 +219,14 @@ pub fn PipelinesTab() -> impl IntoView {
                 </label>
                 <label>
                     "Trigger "
-                    <select aria-label="Show runs started by" on:change=move |ev| trigger_filter.set(event_target_value(&ev))>
+                    <select aria-label="Show runs started by" prop:value=move || trigger_filter.get() on:change=move |ev| trigger_filter.set(event_target_value(&ev))>
                         <option value="">"any"</option>
                         {crate::model::triggers::TriggerKind::ALL.iter().map(|t| view! { <option value=t.as_str()>{t.as_str()}</option> }).collect_view()}
                     </select>
                 </label>
             </div>
-            <Transition fallback=|| view! { <p class="muted">"Loading pipelines…"</p> }>
+            <DeletePipelineConfirm application=name deleting on_deleted=Callback::new(move |()| changed.update(|n| *n += 1)) />
+            <Transition fallback=|| view! { <crate::ui::executions::ListSkeleton /> }>
                 {move || {
                     pipelines.get().map(|result| match result {
                         Err(error) => view! { <ErrorBanner error /> }.into_any(),
@@ -249,6 +268,10 @@ pub fn PipelinesTab() -> impl IntoView {
                                                 <a class="button small-button" href=format!("/applications/{}/pipelines/edit/{}", p.application, super::pipeline_editor::encode(&p.name))>
                                                     {if may_write.get() { "Edit" } else { "View" }}
                                                 </a>
+                                                {may_write.get().then(|| {
+                                                    let name = p.name.clone();
+                                                    view! { <button class="button small-button danger" on:click=move |_| deleting.set(Some(name.clone()))>"Delete"</button> }
+                                                })}
                                             </td>
                                         </tr>
                                     }).collect_view()}
@@ -398,4 +421,46 @@ mod tests {
             "executions"
         );
     }
+}
+
+/// The confirmation for deleting the pipeline named in `deleting`, then the deletion: the
+/// pipeline goes, its executions stay (they are history). Lives outside the pipelines table,
+/// which re-renders as runs come and go.
+#[component]
+fn DeletePipelineConfirm(
+    application: Memo<String>,
+    deleting: RwSignal<Option<String>>,
+    on_deleted: Callback<()>,
+) -> impl IntoView {
+    let toasts = toasts();
+    let delete = Action::new(move |name: &String| {
+        let name = name.clone();
+        async move {
+            (
+                delete_pipeline(application.get_untracked(), name.clone()).await,
+                name,
+            )
+        }
+    });
+    Effect::new(move |_| match delete.value().get() {
+        Some((Ok(()), name)) => {
+            toasts.done(format!("Pipeline {name} deleted; its executions are kept"));
+            on_deleted.run(());
+        }
+        Some((Err(error), _)) => toasts.failed("Could not delete the pipeline", &error),
+        None => {}
+    });
+    view! {
+        {move || deleting.get().map(|name| view! {
+            <div class="confirm-bar" role="alertdialog" aria-label="Delete this pipeline?">
+                <span>{format!("Delete pipeline {name}? Its executions are kept.")}</span>
+                <button class="button danger small-button" disabled=move || delete.pending().get() on:click={
+                    let name = name.clone();
+                    move |_| { delete.dispatch(name.clone()); deleting.set(None); }
+                }>"Delete pipeline"</button>
+                <button class="button small-button" on:click=move |_| deleting.set(None)>"Keep it"</button>
+            </div>
+        })}
+    }
+    .into_any()
 }

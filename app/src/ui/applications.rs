@@ -111,6 +111,7 @@ pub fn ApplicationsPage() -> impl IntoView {
                 class="filter"
                 placeholder="Filter by name, owner, team or description"
                 aria-label="Filter applications"
+                data-search
                 prop:value=filter
                 on:input=on_filter
             />
@@ -141,17 +142,67 @@ pub fn ApplicationsPage() -> impl IntoView {
     }
 }
 
+/// First run: the three steps that matter, instead of an empty table.
 #[component]
 fn NoApplications() -> impl IntoView {
+    // The clusters Topsail can reach, asked for once the page is interactive (checking them
+    // may take seconds; the page does not wait).
+    let clusters: RwSignal<Option<Vec<crate::model::integrations::IntegrationHealth>>> =
+        RwSignal::new(None);
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        leptos::task::spawn_local(async move {
+            let all = crate::api::integrations_health().await.unwrap_or_default();
+            clusters.set(Some(
+                all.into_iter().filter(|i| i.kind == "kubernetes").collect(),
+            ));
+        });
+    });
     view! {
-        <section class="empty-state" data-testid="no-applications">
-            <h2>"No applications yet"</h2>
-            <p>
-                "An application groups the pipelines and the Kubernetes workloads of one service. "
-                "Create one, then add pipelines that build, deploy and promote it."
-            </p>
-            <a class="button primary" href="/applications/new">"Create your first application"</a>
+        <section class="empty-state first-run" data-testid="no-applications">
+            <h2>"Welcome to Topsail"</h2>
+            <p>"An application groups the pipelines and the Kubernetes workloads of one service. Three steps to your first deployment:"</p>
+            <ol class="first-steps">
+                <li data-step="cluster">
+                    <strong>"Connect a cluster. "</strong>
+                    {move || match clusters.get() {
+                        None => view! { <span class="muted">"Looking for the Kubernetes accounts…"</span> }.into_any(),
+                        Some(list) if list.is_empty() => view! {
+                            <span>"No Kubernetes account is configured yet: add one under "<code>"[[kubernetes.accounts]]"</code>" (a kubeconfig and its context) and restart."</span>
+                        }.into_any(),
+                        Some(list) => view! {
+                            <span>{format!("{} found: ", plural(list.len(), "Kubernetes account", "Kubernetes accounts"))}</span>
+                            <ul class="found-accounts">
+                                {list.into_iter().map(|a| view! {
+                                    <li data-account=a.name.clone()>
+                                        <code>{a.name.clone()}</code>" "
+                                        <span class=if a.healthy { "status status-SUCCEEDED" } else { "status status-TERMINAL" }>{if a.healthy { "reachable" } else { "unreachable" }}</span>
+                                        " "<span class="muted small">{a.detail.clone()}</span>
+                                    </li>
+                                }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                    }}
+                </li>
+                <li data-step="application">
+                    <strong>"Create an application"</strong>" for your service, with the accounts and namespaces it deploys to. "
+                    <a class="button primary" href="/applications/new">"Create your first application"</a>
+                </li>
+                <li data-step="pipeline">
+                    <strong>"Start from the seed-flow template: "</strong>
+                    "in the application, Pipelines → New pipeline builds with Jenkins, deploys to test, waits for a person's approval and promotes the same image to production."
+                </li>
+            </ol>
         </section>
+    }
+}
+
+/// "1 application", "3 applications".
+pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
     }
 }
 
@@ -166,9 +217,13 @@ fn ApplicationsTable(shown: Vec<Application>, filter: String, total: usize) -> i
         .into_any();
     }
     let count = if shown.len() == total {
-        format!("{total} applications")
+        plural(total, "application", "applications")
     } else {
-        format!("{} of {total} applications", shown.len())
+        format!(
+            "{} of {}",
+            shown.len(),
+            plural(total, "application", "applications")
+        )
     };
     view! {
         <p class="muted count">{count}</p>
@@ -258,6 +313,13 @@ pub fn CreateApplicationPage() -> impl IntoView {
 mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn counts_read_right() {
+        assert_eq!(plural(1, "application", "applications"), "1 application");
+        assert_eq!(plural(0, "application", "applications"), "0 applications");
+        assert_eq!(plural(3, "application", "applications"), "3 applications");
+    }
 
     fn app(name: &str, team: &str, updated_minute: u32) -> Application {
         let t = Utc

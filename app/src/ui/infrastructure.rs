@@ -91,8 +91,31 @@ pub fn InfrastructureTab() -> impl IntoView {
         live,
         connected,
     );
+    // The selected object is in the address:
+    // `?account=prod&namespace=shop&kind=Deployment&object=web`.
+    let selected = super::url_state::url_state(
+        &["account", "namespace", "kind", "object"],
+        |q| match (
+            q.get("account"),
+            q.get("namespace"),
+            q.get("kind"),
+            q.get("object"),
+        ) {
+            (Some(a), Some(ns), Some(k), Some(n)) => Some(object(&a, &ns, &k, &n)),
+            _ => None,
+        },
+        |o| match o {
+            Some(o) => vec![
+                ("account", o.account.clone()),
+                ("namespace", o.namespace.clone()),
+                ("kind", o.kind.clone()),
+                ("object", o.name.clone()),
+            ],
+            None => Vec::new(),
+        },
+    );
     let tab = Tab {
-        selected: RwSignal::new(None),
+        selected,
         pending: RwSignal::new(None),
         tasks: RwSignal::new(Vec::new()),
     };

@@ -17,12 +17,12 @@ pub fn IntegrationsPage() -> impl IntoView {
                 <h1>"Integrations"</h1>
                 <button class="button" on:click=move |_| tick.update(|t| *t += 1)>"Check again"</button>
             </header>
-            <p class="muted">"Jenkins masters and Docker registries from the configuration, checked when this page loads."</p>
+            <p class="muted">"Kubernetes accounts, Jenkins masters and Docker registries from the configuration, checked when this page loads."</p>
             <Transition fallback=|| view! { <p class="muted">"Checking…"</p> }>
                 {move || health.get().map(|result| match result {
                     Err(error) => view! { <ErrorBanner error /> }.into_any(),
                     Ok(list) if list.is_empty() => view! {
-                        <p class="empty">"No Jenkins masters or registries are configured. Add them under "<code>"[[jenkins.masters]]"</code>" and "<code>"[[registries]]"</code>" in the configuration file."</p>
+                        <p class="empty">"No Kubernetes accounts, Jenkins masters or registries are configured. Add them under "<code>"[[kubernetes.accounts]]"</code>", "<code>"[[jenkins.masters]]"</code>" and "<code>"[[registries]]"</code>" in the configuration file."</p>
                     }.into_any(),
                     Ok(list) => view! {
                         <table class="list" aria-label="Integrations">

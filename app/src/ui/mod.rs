@@ -3,16 +3,20 @@
 mod admin;
 mod application_form;
 mod application_page;
-mod applications;
+pub(crate) mod applications;
 mod executions;
 mod infrastructure;
 mod integrations;
 mod lazy_pages;
 pub mod login;
+mod pickers;
 mod pipeline_editor;
 pub mod session;
+mod shortcuts;
 pub(crate) mod time;
+pub(crate) mod toasts;
 mod tokens;
+mod url_state;
 pub mod user_menu;
 
 pub(crate) use time::{Time, TimeMs, format_time};
@@ -96,6 +100,7 @@ fn Body() -> impl IntoView {
     )));
     session::provide_me(signed_in_page);
     time::provide_clock();
+    let toasts = toasts::provide_toasts();
 
     // Effects run only in the browser: the flag tells tests (and CSS) that the page is interactive.
     let hydrated = RwSignal::new(false);
@@ -131,6 +136,8 @@ fn Body() -> impl IntoView {
                 </ParentRoute>
             </Routes>
         </main>
+        <toasts::ToastRegion toasts />
+        <shortcuts::Shortcuts />
     }
 }
 

@@ -149,7 +149,7 @@ pub(crate) fn Time(at: DateTime<Utc>) -> impl IntoView {
         Some(now) => relative_text(now, at.timestamp_millis()),
         None => utc.clone(),
     };
-    view! { <time datetime=iso title=exact.clone() data-exact=exact>{text}</time> }
+    view! { <time datetime=iso title=exact.clone() data-exact=exact>{text}</time> }.into_any()
 }
 
 /// [`Time`] for milliseconds since the epoch (nothing when absent or out of range).

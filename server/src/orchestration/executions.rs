@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use domain::execution::{Execution, Status};
+use domain::execution_query::{Cursor, ExecutionPage, ExecutionQuery, MAX_SCANNED};
 use sea_orm::entity::prelude::*;
 use sea_orm::{ActiveValue::Set, DatabaseConnection, QueryOrder, QuerySelect, TransactionTrait};
 
@@ -186,6 +187,86 @@ impl ExecutionStore {
             })
             .map(|v| v.execution)
             .collect())
+    }
+
+    /// One page of an application's executions, newest first: the query's status and id
+    /// filters and the cursor go to the database; pipeline, trigger and user are matched on
+    /// the documents, reading at most [`MAX_SCANNED`] rows (then `next` says where to go on).
+    pub async fn page(
+        &self,
+        application: &str,
+        query: &ExecutionQuery,
+        cursor: Option<&Cursor>,
+    ) -> Result<ExecutionPage, ExecutionStoreError> {
+        use sea_orm::Condition;
+        let wanted = query.page_size();
+        let batch = if query.filters_documents() {
+            200
+        } else {
+            wanted + 1
+        };
+        let mut base = Condition::all().add(C::Application.eq(application));
+        if !query.statuses.is_empty() {
+            base = base.add(C::Status.is_in(query.statuses.iter().map(|s| s.as_str())));
+        }
+        if let Some(id) = &query.id {
+            base = base.add(C::Id.starts_with(id.as_str()));
+        }
+        let mut position = cursor.cloned();
+        let (mut found, mut scanned) = (Vec::new(), 0u64);
+        loop {
+            let mut condition = base.clone();
+            if let Some(p) = &position {
+                condition = condition.add(
+                    Condition::any().add(C::BuildTimeMs.lt(p.build_time)).add(
+                        Condition::all()
+                            .add(C::BuildTimeMs.eq(p.build_time))
+                            .add(C::Id.lt(p.id.as_str())),
+                    ),
+                );
+            }
+            let rows = row::Entity::find()
+                .filter(condition)
+                .order_by_desc(C::BuildTimeMs)
+                .order_by_desc(C::Id)
+                .limit(batch)
+                .all(&self.db)
+                .await?;
+            let exhausted = (rows.len() as u64) < batch;
+            let count = rows.len();
+            for (i, r) in rows.into_iter().enumerate() {
+                scanned += 1;
+                position = Some(Cursor::after(r.build_time_ms, &r.id));
+                let id = r.id.clone();
+                match read(r) {
+                    Ok(v) if query.matches(&v.execution) => found.push(v.execution),
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::error!(execution = %id, error = %e, "an execution cannot be read; it is left out of the list")
+                    }
+                }
+                if found.len() as u64 == wanted {
+                    // The next page starts after this one, if anything is left to look at.
+                    let more = i + 1 < count || !exhausted;
+                    return Ok(ExecutionPage {
+                        executions: found,
+                        next: position.filter(|_| more).map(|p| p.encode()),
+                    });
+                }
+            }
+            if exhausted {
+                return Ok(ExecutionPage {
+                    executions: found,
+                    next: None,
+                });
+            }
+            if scanned >= MAX_SCANNED {
+                return Ok(ExecutionPage {
+                    executions: found,
+                    next: position.map(|p| p.encode()),
+                });
+            }
+        }
     }
 
     /// The other executions of a pipeline with the given statuses, oldest first.

@@ -39,7 +39,8 @@ pub(super) fn PipelineGraph(
         };
         let kind = stage.stage_type.clone();
         let name: String = if stage.name.chars().count() > 22 { format!("{}…", stage.name.chars().take(21).collect::<String>()) } else { stage.name.clone() };
-        let id = stage.id.to_string();
+        // Stages are selected by refId: it is what the address shows (`?stage=`).
+        let id = stage.ref_id.clone();
         let status = stage.status;
         let is_selected = {
             let id = id.clone();
@@ -64,7 +65,7 @@ pub(super) fn PipelineGraph(
     }).collect_view();
     view! {
         <div class="graph" data-testid="graph">
-            <svg viewBox=view_box.clone() width=format!("{:.0}", placed.width) height=format!("{:.0}", placed.height) role="img" aria-label="Stage graph">
+            <svg viewBox=view_box.clone() width=format!("{:.0}", placed.width) height=format!("{:.0}", placed.height) role="group" aria-label="Stage graph">
                 <g class="edges">{edges}</g>
                 <g class="nodes">{nodes}</g>
             </svg>

@@ -33,6 +33,17 @@ impl<T: Clone + Send + Sync + serde::Serialize + serde::de::DeserializeOwned + '
         }
     }
 
+    /// Whether the server function has answered. Read inside a `Transition`, it makes the
+    /// server wait for the answer and the browser render what the server rendered.
+    pub fn loaded(&self) -> bool {
+        self.initial.with(|v| v.is_some())
+    }
+
+    /// Subscribes the running effect to the live stream's events.
+    pub fn track_live(&self) {
+        self.live.track();
+    }
+
     /// Asks the server function again (after an action, in case the stream is down).
     pub fn refresh(&self) {
         self.tick.update(|t| *t += 1);

@@ -15,13 +15,19 @@ use leptos::prelude::*;
 use super::ErrorBanner;
 use super::session::may;
 use super::time::duration_for_people;
-use crate::api::{cancel_execution, judge_stage, pause_execution, resume_execution};
+use leptos_router::hooks::use_navigate;
+
+use super::toasts::toasts;
+use crate::api::{
+    cancel_execution, judge_stage, pause_execution, rerun_execution, resume_execution,
+};
 use crate::model::Access;
 use crate::model::execution::{Execution, Stage, Status};
 
 pub(crate) use live::live_executions;
 pub use page::ExecutionPage;
 pub use tab::ExecutionsTab;
+pub(crate) use tab::ListSkeleton;
 
 fn duration_text(start: Option<i64>, end: Option<i64>) -> String {
     match (start, end) {
@@ -36,39 +42,91 @@ fn StatusBadge(status: Status) -> impl IntoView {
     view! { <span class=format!("status status-{}", status.as_str())>{status.as_str()}</span> }
 }
 
-/// Cancel, pause and resume, as the execution's state and the caller's EXECUTE access allow.
+/// Cancel (confirmed, with a reason), pause, resume and run again, as the execution's state
+/// and the caller's EXECUTE access allow. Buttons wait while a request is out; the outcome
+/// shows as a toast.
 #[component]
 fn ExecutionControls(execution: Execution, on_change: Callback<()>) -> impl IntoView {
     let may_execute = may(Access::Execute);
+    let toasts = toasts();
     let id = execution.id.to_string();
-    let act = Action::new(move |what: &&'static str| {
-        let (id, what) = (id.clone(), *what);
-        async move {
-            match what {
-                "cancel" => cancel_execution(id, None).await,
-                "pause" => pause_execution(id).await,
-                _ => resume_execution(id).await,
+    let act = Action::new({
+        let id = id.clone();
+        move |(what, reason): &(&'static str, Option<String>)| {
+            let (id, what, reason) = (id.clone(), *what, reason.clone());
+            async move {
+                let result = match what {
+                    "cancel" => cancel_execution(id, reason).await,
+                    "pause" => pause_execution(id).await,
+                    _ => resume_execution(id).await,
+                };
+                (what, result)
             }
         }
     });
-    Effect::new(move |_| {
-        if let Some(Ok(())) = act.value().get() {
+    Effect::new(move |_| match act.value().get() {
+        Some((what, Ok(()))) => {
+            toasts.done(match what {
+                "cancel" => "Execution canceled",
+                "pause" => "Execution paused",
+                _ => "Execution resumed",
+            });
             on_change.run(());
         }
+        Some((what, Err(error))) => {
+            toasts.failed(&format!("Could not {what} the execution"), &error)
+        }
+        None => {}
     });
+    let rerun = Action::new({
+        let id = id.clone();
+        move |()| rerun_execution(id.clone())
+    });
+    let navigate = use_navigate();
+    let application = execution.application.clone();
+    Effect::new(move |_| match rerun.value().get() {
+        Some(Ok(new_id)) => {
+            toasts.done("Started again");
+            navigate(
+                &format!("/applications/{application}/executions/{new_id}"),
+                Default::default(),
+            );
+        }
+        Some(Err(error)) => toasts.failed("Could not run it again", &error),
+        None => {}
+    });
+    let confirming = RwSignal::new(false);
+    let reason = RwSignal::new(String::new());
+    let busy = move || act.pending().get() || rerun.pending().get();
     let status = execution.status;
     view! {
         <span class="controls">
             {move || (may_execute.get() && status == Status::Running).then(|| view! {
-                <button class="button small-button" on:click=move |_| { act.dispatch("pause"); }>"Pause"</button>
+                <button class="button small-button" disabled=busy on:click=move |_| { act.dispatch(("pause", None)); }>"Pause"</button>
             })}
             {move || (may_execute.get() && status == Status::Paused).then(|| view! {
-                <button class="button small-button" on:click=move |_| { act.dispatch("resume"); }>"Resume"</button>
+                <button class="button small-button" disabled=busy on:click=move |_| { act.dispatch(("resume", None)); }>"Resume"</button>
             })}
             {move || (may_execute.get() && !status.is_complete()).then(|| view! {
-                <button class="button small-button" on:click=move |_| { act.dispatch("cancel"); }>"Cancel"</button>
+                <button class="button small-button" disabled=busy on:click=move |_| confirming.set(true)>"Cancel"</button>
             })}
-            {move || act.value().get().and_then(Result::err).map(|error| view! { <ErrorBanner error /> })}
+            {move || (may_execute.get() && status.is_complete()).then(|| view! {
+                <button class="button small-button" disabled=busy title="Start this pipeline again with the same parameters and artifacts"
+                    on:click=move |_| { rerun.dispatch(()); }>"Run again"</button>
+            })}
+            <Show when=move || confirming.get()>
+                <div class="confirm-bar" role="alertdialog" aria-label="Cancel this execution?">
+                    <span>"Cancel this execution? Running stages are stopped."</span>
+                    <input aria-label="Reason" placeholder="Reason (optional)" maxlength="500"
+                        prop:value=move || reason.get() on:input=move |ev| reason.set(event_target_value(&ev)) />
+                    <button class="button danger small-button" disabled=busy on:click=move |_| {
+                        let why = reason.get_untracked().trim().to_owned();
+                        act.dispatch(("cancel", (!why.is_empty()).then_some(why)));
+                        confirming.set(false);
+                    }>"Cancel execution"</button>
+                    <button class="button small-button" on:click=move |_| confirming.set(false)>"Keep running"</button>
+                </div>
+            </Show>
         </span>
     }
     .into_any()

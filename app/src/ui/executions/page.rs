@@ -14,6 +14,7 @@ use crate::api::{evaluate_expression, judge_stage, judgment_preview, restart_sta
 use crate::model::Access;
 use crate::model::execution::{BuildLog, Execution, Stage, StageType, Status};
 use crate::ui::session::may;
+use crate::ui::url_state::url_state;
 use crate::ui::{ErrorBanner, TimeMs};
 
 /// One execution: stages with their tasks and timing, controls, restart of failed stages, and an
@@ -26,26 +27,28 @@ pub fn ExecutionPage() -> impl IntoView {
     let refresh = Callback::new(move |()| execution.refresh());
     // Consoles and the selected stage's details live outside the re-rendered execution, so they
     // keep their stream and their open/closed state across updates.
-    let consoles = Memo::new(move |_| {
-        execution
+    // Filled once the page is interactive (the consoles stream in the browser; the server and
+    // the hydrating browser render none).
+    let consoles = RwSignal::new(Vec::new());
+    Effect::new(move |_| {
+        let now = execution
             .get()
             .and_then(Result::ok)
             .map(|e| builds_of(&e))
-            .unwrap_or_default()
+            .unwrap_or_default();
+        if consoles.with_untracked(|c| *c != now) {
+            consoles.set(now);
+        }
     });
-    let selected: RwSignal<Option<String>> = RwSignal::new(None);
+    // The selected stage (its refId) is in the address: `?stage=deploy`.
+    let selected = url_state(
+        &["stage"],
+        |q| q.get("stage"),
+        |s| s.iter().map(|v| ("stage", v.clone())).collect(),
+    );
     // The browser's clock (once the page is interactive), for the running stages' elapsed
     // time (the server renders "running").
     let now = crate::ui::time::clock();
-    let selected_stage = Memo::new(move |_| {
-        let id = selected.get()?;
-        execution
-            .get()
-            .and_then(Result::ok)?
-            .stages
-            .into_iter()
-            .find(|s| s.id == id)
-    });
     view! {
         <div data-testid="execution-page" data-live=move || execution.connected.get().to_string()>
             <Transition fallback=|| view! { <p class="muted">"Loading the execution…"</p> }>
@@ -66,10 +69,20 @@ pub fn ExecutionPage() -> impl IntoView {
                     Some(view! { <JudgmentPanel execution=id.get_untracked() stage on_change=refresh /> }.into_any())
                 }}
             </Transition>
-            {move || selected_stage.get().map(|stage| {
-                let application = params.read_untracked().get("name").unwrap_or_default();
-                view! { <StageDetails stage application on_close=Callback::new(move |()| selected.set(None)) /> }.into_any()
-            })}
+            // Inside a Transition too: a deep link (`?stage=`) renders the details on the server.
+            <Transition fallback=|| ()>
+                {move || execution.loaded().then(|| {
+                    // Made here, under the Transition: it reads the execution as the page does.
+                    let selected_stage = Memo::new(move |_| {
+                        let id = selected.get()?;
+                        execution.get().and_then(Result::ok)?.stages.into_iter().find(|s| s.ref_id == id)
+                    });
+                    move || selected_stage.get().map(|stage| {
+                        let application = params.read_untracked().get("name").unwrap_or_default();
+                        view! { <StageDetails stage application on_close=Callback::new(move |()| selected.set(None)) /> }.into_any()
+                    })
+                })}
+            </Transition>
             {view! {
                 <For each=move || consoles.get() key=|c| c.stage_id.clone() let:console>
                     <BuildConsole execution=id.get_untracked() console />

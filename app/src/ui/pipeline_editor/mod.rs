@@ -83,6 +83,7 @@ pub fn PipelineEditorPage() -> impl IntoView {
     );
     view! {
         <Title text="Pipeline editor · Topsail" />
+        <crate::ui::pickers::PickerLists />
         <Transition fallback=|| view! { <p class="muted">"Loading the pipeline…"</p> }>
             {move || loaded.get().map(|result| match result {
                 Err(error) => view! { <ErrorBanner error /> }.into_any(),
@@ -318,7 +319,7 @@ fn FieldInput(
             let rows = if matches!(field.kind, FieldKind::Json | FieldKind::Manifests) { 10 } else { 3 };
             view! { <textarea id=id.clone() rows=rows spellcheck="false" prop:value=initial on:input=move |ev| commit(event_target_value(&ev))></textarea> }.into_any()
         }
-        _ => view! { <input id=id.clone() prop:value=initial autocomplete="off" on:input=move |ev| commit(event_target_value(&ev)) /> }.into_any(),
+        _ => view! { <input id=id.clone() list=crate::ui::pickers::picker_for(field.key) prop:value=initial autocomplete="off" on:input=move |ev| commit(event_target_value(&ev)) /> }.into_any(),
     };
     view! {
         <div class="field" data-field-key=field.key>

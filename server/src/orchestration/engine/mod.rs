@@ -223,6 +223,16 @@ impl Engine {
         Ok(self.executions.list(application, limit).await?)
     }
 
+    /// One page of an application's executions (see [`ExecutionStore::page`]).
+    pub async fn executions_page(
+        &self,
+        application: &str,
+        query: &domain::execution_query::ExecutionQuery,
+        cursor: Option<&domain::execution_query::Cursor>,
+    ) -> Result<domain::execution_query::ExecutionPage, EngineError> {
+        Ok(self.executions.page(application, query, cursor).await?)
+    }
+
     /// A stage as it would start now: its configuration with expressions evaluated against the
     /// execution as it stands (for previews; failures stay in `expressionEvaluationSummary`).
     pub async fn preview_stage(
