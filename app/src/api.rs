@@ -485,11 +485,15 @@ pub async fn infrastructure_details(object: ObjectRef) -> Result<ObjectDetails, 
 pub async fn pod_logs(
     pod: ObjectRef,
     #[server(default)] container: Option<String>,
+    #[server(default)] previous: bool,
 ) -> Result<String, ApiError> {
     services::respond(
         async {
             let (services, rc) = services::current()?;
-            services.infrastructure.logs(&rc, &pod, container).await
+            services
+                .infrastructure
+                .logs(&rc, &pod, container, previous)
+                .await
         }
         .await,
     )

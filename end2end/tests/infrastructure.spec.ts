@@ -104,6 +104,23 @@ test('pods turn green live, scale and undo from the tab, a crash loop shows red 
   await expect(page).not.toHaveURL(/kind=/);
   await page.goBack();
   await expect(page.getByTestId('details')).toContainText('BackOff');
+
+  // The previous instance (what it said before the restart), follow mode, and a download.
+  await details.getByRole('button', { name: 'Logs of main' }).click();
+  await details.getByLabel('Previous container').check();
+  await expect(details.getByTestId('logs')).toContainText(/start #\d+: the image is marked to crash/);
+  const reads: string[] = [];
+  page.on('request', (r) => { if (r.url().endsWith('/api/infrastructure/logs')) reads.push(r.url()); });
+  await details.getByLabel('Follow').check();
+  await expect.poll(() => reads.length, { timeout: 15_000 }).toBeGreaterThanOrEqual(2);
+  await details.getByLabel('Follow').uncheck();
+  const downloading = page.waitForEvent('download');
+  await details.getByRole('link', { name: 'Download' }).click();
+  const file = await downloading;
+  expect(file.suggestedFilename()).toMatch(/^worker-[a-z0-9-]+-main-previous\.log$/);
+  const fs = await import('node:fs');
+  expect(fs.readFileSync(await file.path(), 'utf8')).toContain('the image is marked to crash');
+  await details.getByLabel('Previous container').uncheck();
 });
 
 test('account and namespace fields suggest the configured accounts and the deploy targets', async ({ page, request }) => {

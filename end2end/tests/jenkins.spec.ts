@@ -41,6 +41,8 @@ test("a Jenkins stage's console log streams onto the execution page while the bu
 
     await open(page, `/applications/${name}/executions/${id}`);
     await page.evaluate(() => ((window as any).__stayed = true));
+    // A console shorter than its log, to see follow mode keep the newest line in view.
+    await page.addStyleTag({ content: '.console pre { max-height: 3rem !important; }' });
     const console = page.getByTestId('console');
     // Lines arrive while the build runs; the page is never reloaded.
     await expect(console).toContainText('Checking out release-7');
@@ -49,6 +51,10 @@ test("a Jenkins stage's console log streams onto the execution page while the bu
     await expect(console).toContainText('Building the image', { timeout: 15_000 });
     await expect(console).toContainText('Finished: SUCCESS', { timeout: 15_000 });
     await expect(page.locator('section.console')).toHaveAttribute('data-running', 'false');
+    await expect(page.getByLabel('Follow')).toBeChecked();
+    await expect
+      .poll(() => console.evaluate((pre) => pre.scrollHeight - pre.clientHeight - pre.scrollTop))
+      .toBeLessThanOrEqual(2);
     await expect(page.locator('article.execution')).toHaveAttribute('data-status', 'SUCCEEDED', { timeout: 15_000 });
     await expect(page.locator('section.console h2')).toContainText('Console: Build (build #1)');
     expect(await page.evaluate(() => (window as any).__stayed)).toBe(true);

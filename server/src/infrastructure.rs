@@ -15,6 +15,9 @@ use crate::kubernetes::cache::InfrastructureCache;
 use crate::kubernetes::operations::images_of;
 use crate::kubernetes::{AccountHealth, Accounts, KubernetesError, ResourceRef};
 
+/// How many lines of a pod's log are read (the newest).
+pub const LOG_TAIL_LINES: i64 = 1000;
+
 pub struct Infrastructure {
     pub accounts: Accounts,
     pub cache: Arc<InfrastructureCache>,
@@ -278,10 +281,11 @@ impl InfrastructureService for Infrastructure {
         rc: &RequestContext,
         pod: &ObjectRef,
         container: Option<String>,
+        previous: bool,
     ) -> Result<String, AppError> {
         let r = self.authorize(rc, pod, Access::Read).await?;
         self.accounts
-            .logs(&r, container, 200)
+            .logs(&r, container, previous, LOG_TAIL_LINES)
             .await
             .map_err(app_error)
     }

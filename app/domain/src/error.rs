@@ -26,7 +26,8 @@ impl FieldError {
 #[serde(
     tag = "error",
     rename_all = "camelCase",
-    rename_all_fields = "camelCase"
+    rename_all_fields = "camelCase",
+    from = "ErrorWire"
 )]
 pub enum AppError {
     /// The input was rejected; nothing was stored.
@@ -58,6 +59,54 @@ pub enum AppError {
     /// Something the server depends on (a Kubernetes cluster, Jenkins) is not answering.
     #[error("{message}")]
     Unavailable { message: String },
+}
+
+/// An error as it reads on the wire, flat. The browser decodes every server-function error
+/// through this: a flat struct's decoder is a fraction of the tagged enum's (which buffers the
+/// whole object first), and it is in the bundle every page loads.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ErrorWire {
+    error: String,
+    #[serde(default)]
+    fields: Vec<FieldError>,
+    #[serde(default)]
+    field: String,
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    what: String,
+    #[serde(default)]
+    request_id: String,
+    #[serde(default)]
+    retry_after: u64,
+}
+
+impl From<ErrorWire> for AppError {
+    fn from(w: ErrorWire) -> Self {
+        match w.error.as_str() {
+            "invalid" => Self::Invalid { fields: w.fields },
+            "alreadyExists" => Self::AlreadyExists {
+                field: w.field,
+                message: w.message,
+            },
+            "notFound" => Self::NotFound { what: w.what },
+            "conflict" => Self::Conflict { message: w.message },
+            "internal" => Self::Internal {
+                request_id: w.request_id,
+            },
+            "unauthenticated" => Self::Unauthenticated,
+            "forbidden" => Self::Forbidden { message: w.message },
+            "throttled" => Self::Throttled {
+                retry_after: w.retry_after,
+            },
+            "unavailable" => Self::Unavailable { message: w.message },
+            "unreachable" => Self::Unreachable { message: w.message },
+            other => Self::Unreachable {
+                message: format!("the server answered with an unknown error ({other})"),
+            },
+        }
+    }
 }
 
 fn join_fields(fields: &[FieldError]) -> String {
@@ -141,5 +190,44 @@ mod tests {
                 .field_errors()
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn every_error_reads_back_as_it_was_written() {
+        let all = [
+            AppError::invalid("name", "is required"),
+            AppError::AlreadyExists {
+                field: "name".into(),
+                message: "taken".into(),
+            },
+            AppError::NotFound { what: "x".into() },
+            AppError::Conflict {
+                message: "changed".into(),
+            },
+            AppError::Internal {
+                request_id: "r1".into(),
+            },
+            AppError::Unauthenticated,
+            AppError::Forbidden {
+                message: "no".into(),
+            },
+            AppError::Throttled { retry_after: 30 },
+            AppError::Unreachable {
+                message: "down".into(),
+            },
+            AppError::Unavailable {
+                message: "cluster".into(),
+            },
+        ];
+        for e in all {
+            let text = serde_json::to_string(&e).unwrap();
+            assert_eq!(
+                serde_json::from_str::<AppError>(&text).unwrap(),
+                e,
+                "{text}"
+            );
+        }
+        let odd: AppError = serde_json::from_str(r#"{"error": "teapot"}"#).unwrap();
+        assert!(matches!(odd, AppError::Unreachable { .. }));
     }
 }

@@ -175,12 +175,14 @@ pub trait InfrastructureService: Send + Sync + 'static {
         rc: &RequestContext,
         object: &ObjectRef,
     ) -> Result<ObjectDetails, AppError>;
-    /// The last lines of a pod's log.
+    /// The last lines of a pod's log (of the container's previous instance with `previous`:
+    /// what a crashed container said before it was restarted).
     async fn logs(
         &self,
         rc: &RequestContext,
         pod: &ObjectRef,
         container: Option<String>,
+        previous: bool,
     ) -> Result<String, AppError>;
     /// Runs an action and says what it did.
     async fn act(

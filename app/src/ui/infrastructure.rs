@@ -12,7 +12,7 @@ use leptos_router::hooks::use_params_map;
 
 use super::ErrorBanner;
 use crate::api::ApiError;
-use crate::api::{infrastructure, infrastructure_details, pod_logs, run_infrastructure_action};
+use crate::api::{infrastructure, infrastructure_details, run_infrastructure_action};
 use crate::model::infrastructure::{
     AccountView, ClusterView, InfrastructureAction, InfrastructureView, LoadBalancerView,
     NamespaceView, ObjectRef, PodView, ServerGroupView,
@@ -463,11 +463,6 @@ fn DetailsPanel() -> impl IntoView {
             }
         },
     );
-    let logs: RwSignal<Option<Result<String, ApiError>>> = RwSignal::new(None);
-    Effect::new(move |_| {
-        tab.selected.track();
-        logs.set(None);
-    });
     view! {
         <Show when=move || tab.selected.get().is_some()>
             <aside class="details" data-testid="details" aria-label="Details">
@@ -515,24 +510,7 @@ fn DetailsPanel() -> impl IntoView {
                                         </table>
                                     }.into_any()
                                 }}
-                                {is_pod.then(|| view! {
-                                    <h4>"Logs"</h4>
-                                    <div class="log-buttons">
-                                        {containers.iter().map(|c| {
-                                            let (pod, container) = (pod.clone(), c.clone());
-                                            view! {
-                                                <button class="button small-button" on:click=move |_| {
-                                                    let (pod, container) = (pod.clone(), container.clone());
-                                                    spawn_local(async move { logs.set(Some(pod_logs(pod, Some(container)).await)); });
-                                                }>{format!("Logs of {c}")}</button>
-                                            }
-                                        }).collect_view()}
-                                    </div>
-                                    {move || logs.get().map(|result| match result {
-                                        Ok(text) => view! { <pre class="logs" data-testid="logs">{text}</pre> }.into_any(),
-                                        Err(error) => view! { <ErrorBanner error /> }.into_any(),
-                                    })}
-                                })}
+                                {is_pod.then(|| view! { <super::pod_logs::PodLogs pod=pod.clone() containers=containers.clone() /> })}
                                 <h4>"Manifest"</h4>
                                 <pre class="yaml" data-testid="yaml">{d.yaml.clone()}</pre>
                             }.into_any()

@@ -4,7 +4,7 @@
 //! renders them as any other page and lists the chunks a page needs, so hydrating a page that
 //! was opened directly waits for nothing more than its own chunk.
 //!
-//! What stays in the first bundle: the shell, the navigation, sign-in and the applications list.
+//! What stays in the first bundle: the shell, the navigation and the applications list.
 
 use leptos::prelude::*;
 use leptos_router::{LazyRoute, lazy_route};
@@ -42,3 +42,8 @@ lazy_page!(IntegrationsRoute => super::integrations::IntegrationsPage);
 lazy_page!(TokensRoute => super::tokens::TokensPage);
 lazy_page!(UsersRoute => super::admin::UsersPage);
 lazy_page!(AuditRoute => super::admin::AuditPage);
+lazy_page!(
+    /// Sign-in: visited once in a while, not worth carrying on every page.
+    LoginRoute => super::login::LoginPage
+);
+lazy_page!(CreateApplicationRoute => super::applications::CreateApplicationPage);

@@ -11,6 +11,7 @@ mod lazy_pages;
 pub mod login;
 mod pickers;
 mod pipeline_editor;
+mod pod_logs;
 pub mod session;
 mod shortcuts;
 pub(crate) mod time;
@@ -102,18 +103,16 @@ fn Body() -> impl IntoView {
     time::provide_clock();
     let toasts = toasts::provide_toasts();
 
-    // Effects run only in the browser: the flag tells tests (and CSS) that the page is interactive.
-    let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
-
     view! {
         {signed_in_page.then(|| view! { <NavBar /> })}
-        <main class="page" data-hydrated=move || hydrated.get().to_string()>
+        // `data-hydrated` turns "true" once the browser has hydrated the whole page, lazy routes
+        // included (see the `frontend` crate): tests and CSS wait for it.
+        <main class="page" data-hydrated="false">
             <Routes fallback=NotFound>
                 <Route path=path!("/") view=|| view! { <Redirect path="/applications" /> } />
-                <Route path=path!("/login") view=login::LoginPage />
+                <Route path=path!("/login") view={Lazy::<lazy_pages::LoginRoute>::new()} />
                 <Route path=path!("/applications") view=applications::ApplicationsPage />
-                <Route path=path!("/applications/new") view=applications::CreateApplicationPage />
+                <Route path=path!("/applications/new") view={Lazy::<lazy_pages::CreateApplicationRoute>::new()} />
                 <Route path=path!("/integrations") view={Lazy::<lazy_pages::IntegrationsRoute>::new()} />
                 <Route path=path!("/settings/tokens") view={Lazy::<lazy_pages::TokensRoute>::new()} />
                 // Whole before sending, so a caller who is not an admin gets a real 403.

@@ -64,7 +64,7 @@ impl Toasts {
 #[component]
 pub(crate) fn ToastRegion(toasts: Toasts) -> impl IntoView {
     view! {
-        <div class="toasts" role="status" aria-live="polite" data-testid="toasts">
+        <div class="toasts" role="region" aria-label="Notifications" aria-live="polite" data-testid="toasts">
             <For each=move || toasts.0.get() key=|t| t.id let:toast>
                 <div class=if toast.failed { "toast failed" } else { "toast" } data-testid="toast">
                     <span>{toast.text.clone()}</span>

@@ -8,6 +8,7 @@ mod error;
 mod gate;
 mod guard;
 mod live;
+mod logs;
 mod metrics;
 mod ops;
 mod sso;
@@ -129,6 +130,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/audit/export", get(auth::export_audit))
         .route("/api/infrastructure/stream", get(live::infrastructure))
         .route("/api/executions/stream", get(live::executions))
+        .route("/api/infrastructure/logs/download", get(logs::download))
         .route("/api/builds/log/stream", get(live::build_log))
         .route("/api/builds/masters", get(builds::health))
         .route(

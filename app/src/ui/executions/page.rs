@@ -331,6 +331,18 @@ fn BuildConsole(execution: String, console: BuildRef) -> impl IntoView {
     #[cfg(not(feature = "hydrate"))]
     let _ = &execution;
     let title = format!("Console: {} (build #{})", console.stage, console.number);
+    // Follow mode (on by default): the console stays scrolled to its newest line.
+    let follow = RwSignal::new(true);
+    let pre = NodeRef::<leptos::html::Pre>::new();
+    Effect::new(move |_| {
+        log.track();
+        if follow.get_untracked()
+            && let Some(pre) = pre.get()
+        {
+            // After the new text is in the page.
+            request_animation_frame(move || pre.set_scroll_top(pre.scroll_height()));
+        }
+    });
     view! {
         <section class="console" data-stage-id=console.stage_id.clone() data-live=move || connected.get().to_string()
             data-running=move || log.get().map(|l| l.more.to_string()).unwrap_or_default()>
@@ -339,7 +351,8 @@ fn BuildConsole(execution: String, console: BuildRef) -> impl IntoView {
                 {console.url.map(|url| view! { " " <a class="small" href=url target="_blank" rel="noopener">"open in Jenkins"</a> })}
             </h2>
             {move || log.get().filter(|l| l.truncated).map(|_| view! { <p class="muted small">"Showing the end of a long log."</p> })}
-            <pre data-testid="console">{move || log.get().map(|l| l.text).unwrap_or_else(|| "Loading the console…".into())}</pre>
+            <label class="small"><input type="checkbox" prop:checked=follow on:change=move |ev| follow.set(event_target_checked(&ev)) />" Follow"</label>
+            <pre data-testid="console" node_ref=pre>{move || log.get().map(|l| l.text).unwrap_or_else(|| "Loading the console…".into())}</pre>
         </section>
     }
 }

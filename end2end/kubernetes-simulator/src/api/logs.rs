@@ -1,4 +1,5 @@
-//! Pod logs (`/log`): what the simulated container says, by container and `tailLines`.
+//! Pod logs (`/log`): what the simulated container says, by container, `tailLines` and
+//! `previous` (the instance before the last restart).
 
 use std::collections::HashMap;
 
@@ -64,7 +65,26 @@ pub(super) fn pod_log(
         ),
         format!("image {image}"),
     ];
-    match crate::controllers::behaviour_of(image) {
+    let behaviour = crate::controllers::behaviour_of(image);
+    // `previous=true`: the last terminated instance of the container, as the kubelet keeps it;
+    // only a container that restarted has one.
+    if query.get("previous").is_some_and(|v| v == "true") {
+        let restarts = status["restartCount"].as_i64().unwrap_or(0);
+        if !matches!(behaviour, crate::controllers::Behaviour::Crash) || restarts == 0 {
+            return error_response(ApiError::bad_request(format!(
+                "previous terminated container \"{cname}\" in pod \"{}\" not found",
+                name_of(&pod)
+            )));
+        }
+        lines.push(format!(
+            "start #{}: the image is marked to crash; exiting with code 1",
+            restarts - 1
+        ));
+        let mut text = lines.join("\n");
+        text.push('\n');
+        return (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], text).into_response();
+    }
+    match behaviour {
         crate::controllers::Behaviour::Crash => {
             let restarts = status["restartCount"].as_i64().unwrap_or(0);
             for n in 0..=restarts.min(20) {

@@ -66,6 +66,19 @@ async fn bearer_tokens_faults_and_logs() {
         ))
         .await;
     assert_eq!(code, 400);
+    // A container that never restarted has no previous instance (the kubelet's answer).
+    let (code, body) = api
+        .get(&format!(
+            "/api/v1/namespaces/prod/pods/{name}/log?previous=true"
+        ))
+        .await;
+    assert_eq!(code, 400);
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("previous terminated container \"main\"")),
+        "{body}"
+    );
 }
 
 #[tokio::test]

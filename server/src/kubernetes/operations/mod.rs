@@ -248,6 +248,7 @@ impl Accounts {
         &self,
         r: &ResourceRef,
         container: Option<String>,
+        previous: bool,
         tail: i64,
     ) -> Result<String, KubernetesError> {
         if r.kind != "Pod" {
@@ -262,6 +263,7 @@ impl Accounts {
             Api::namespaced(t.account.client()?.clone(), &ns);
         let params = kube::api::LogParams {
             container,
+            previous,
             tail_lines: Some(tail),
             ..Default::default()
         };
