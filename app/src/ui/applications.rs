@@ -125,7 +125,7 @@ pub fn ApplicationsPage() -> impl IntoView {
                 </select>
             </label>
         </div>
-        <Transition fallback=|| view! { <p class="muted">"Loading applications…"</p> }>
+        <Transition fallback=|| view! { <crate::ui::executions::ListSkeleton /> }>
             {move || {
                 apps.get()
                     .map(|result| match result {
