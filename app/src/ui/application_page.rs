@@ -226,7 +226,7 @@ pub fn PipelinesTab() -> impl IntoView {
                 </label>
             </div>
             <DeletePipelineConfirm application=name deleting on_deleted=Callback::new(move |()| changed.update(|n| *n += 1)) />
-            <Transition fallback=|| view! { <crate::ui::executions::ListSkeleton /> }>
+            <Transition fallback=|| view! { <crate::ui::ListSkeleton /> }>
                 {move || {
                     pipelines.get().map(|result| match result {
                         Err(error) => view! { <ErrorBanner error /> }.into_any(),

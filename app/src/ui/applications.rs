@@ -8,7 +8,7 @@ use leptos_router::{
 };
 
 use super::application_form::ApplicationForm;
-use super::{ApplicationList, ApplicationsChanged, ErrorBanner, Time, encode_query_value};
+use super::{ApplicationList, ApplicationsChanged, ErrorBanner, Time, encode_query_value, plural};
 use crate::api::create_application;
 use crate::model::{Application, ApplicationInput};
 
@@ -125,7 +125,7 @@ pub fn ApplicationsPage() -> impl IntoView {
                 </select>
             </label>
         </div>
-        <Transition fallback=|| view! { <crate::ui::executions::ListSkeleton /> }>
+        <Transition fallback=|| view! { <crate::ui::ListSkeleton /> }>
             {move || {
                 apps.get()
                     .map(|result| match result {
@@ -194,15 +194,6 @@ fn NoApplications() -> impl IntoView {
                 </li>
             </ol>
         </section>
-    }
-}
-
-/// "1 application", "3 applications".
-pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("1 {one}")
-    } else {
-        format!("{n} {many}")
     }
 }
 
@@ -313,13 +304,6 @@ pub fn CreateApplicationPage() -> impl IntoView {
 mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
-
-    #[test]
-    fn counts_read_right() {
-        assert_eq!(plural(1, "application", "applications"), "1 application");
-        assert_eq!(plural(0, "application", "applications"), "0 applications");
-        assert_eq!(plural(3, "application", "applications"), "3 applications");
-    }
 
     fn app(name: &str, team: &str, updated_minute: u32) -> Application {
         let t = Utc

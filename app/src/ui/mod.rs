@@ -3,7 +3,7 @@
 mod admin;
 mod application_form;
 mod application_page;
-pub(crate) mod applications;
+mod applications;
 mod executions;
 mod infrastructure;
 mod integrations;
@@ -245,6 +245,27 @@ pub(crate) fn ErrorBanner(error: ApiError) -> impl IntoView {
     }
 }
 
+/// "1 application", "3 applications".
+pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+/// Grey bars where a list will be, while it loads (instead of "Loading…").
+#[component]
+pub(crate) fn ListSkeleton() -> impl IntoView {
+    view! {
+        <div class="skeleton-list" aria-busy="true" aria-label="Loading">
+            <div class="skeleton"></div>
+            <div class="skeleton"></div>
+            <div class="skeleton"></div>
+        </div>
+    }
+}
+
 /// Percent-encodes a query value (RFC 3986 unreserved characters pass through).
 pub(crate) fn encode_query_value(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
@@ -330,7 +351,14 @@ pub(crate) fn Changes(
 
 #[cfg(test)]
 mod tests {
-    use super::current_application;
+    use super::{current_application, plural};
+
+    #[test]
+    fn counts_read_right() {
+        assert_eq!(plural(1, "application", "applications"), "1 application");
+        assert_eq!(plural(0, "application", "applications"), "0 applications");
+        assert_eq!(plural(3, "application", "applications"), "3 applications");
+    }
 
     #[test]
     fn current_application_comes_from_the_path() {

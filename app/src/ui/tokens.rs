@@ -39,7 +39,7 @@ pub fn TokensPage() -> impl IntoView {
         </header>
         <NewTokenForm on_created=refresh />
         <h2>"Your tokens"</h2>
-        <Transition fallback=|| view! { <crate::ui::executions::ListSkeleton /> }>
+        <Transition fallback=|| view! { <crate::ui::ListSkeleton /> }>
             {move || tokens.get().map(|result| match result {
                 Err(error) => view! { <ErrorBanner error /> }.into_any(),
                 Ok(list) if list.is_empty() => view! { <p class="muted" data-testid="no-tokens">"No tokens yet."</p> }.into_any(),

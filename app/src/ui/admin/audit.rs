@@ -84,7 +84,7 @@ pub fn AuditPage() -> impl IntoView {
             <button type="submit" class="button">"Filter"</button>
             <a class="button" href="/admin/audit">"Clear"</a>
         </form>
-        <Transition fallback=|| view! { <crate::ui::executions::ListSkeleton /> }>
+        <Transition fallback=|| view! { <crate::ui::ListSkeleton /> }>
             {move || entries.get().map(|result| match result {
                 Err(error) => view! { <AdminError error /> }.into_any(),
                 Ok(list) if list.is_empty() => view! { <p class="muted" data-testid="audit-empty">"Nothing recorded matches."</p> }.into_any(),

@@ -33,7 +33,7 @@ pub fn UsersPage() -> impl IntoView {
         <header class="page-header">
             <h1>"Users"</h1>
         </header>
-        <Transition fallback=|| view! { <crate::ui::executions::ListSkeleton /> }>
+        <Transition fallback=|| view! { <crate::ui::ListSkeleton /> }>
             {move || users.get().map(|result| match result {
                 Err(error) => view! { <AdminError error /> }.into_any(),
                 Ok(list) => view! {

@@ -27,7 +27,6 @@ use crate::model::execution::{Execution, Stage, Status};
 pub(crate) use live::live_executions;
 pub use page::ExecutionPage;
 pub use tab::ExecutionsTab;
-pub(crate) use tab::ListSkeleton;
 
 fn duration_text(start: Option<i64>, end: Option<i64>) -> String {
     match (start, end) {

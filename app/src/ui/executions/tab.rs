@@ -101,7 +101,7 @@ pub fn ExecutionsTab() -> impl IntoView {
         <div data-testid="tab-executions" data-live=move || executions.connected.get().to_string()>
             <StartPipeline app on_started=refresh />
             <Filters pipelines />
-            <Transition fallback=|| view! { <ListSkeleton /> }>
+            <Transition fallback=|| view! { <crate::ui::ListSkeleton /> }>
                 {move || {
                     let shown: Option<Result<ExecutionPage, ApiError>> = if filter.with(|f| *f == ExecutionQuery::default()) {
                         executions.get().map(|r| r.map(first_page))
@@ -125,7 +125,7 @@ pub fn ExecutionsTab() -> impl IntoView {
                                 view! { <a class="button" href=href data-testid="older">"Older executions"</a> }
                             });
                             view! {
-                                <p class="muted small" data-testid="execution-count">{crate::ui::applications::plural(count, "execution", "executions")}</p>
+                                <p class="muted small" data-testid="execution-count">{crate::ui::plural(count, "execution", "executions")}</p>
                                 {page.executions.into_iter().map(|execution| view! { <ExecutionCard execution on_change=refresh /> }).collect_view()}
                                 <nav class="pager" aria-label="Pages">{older}</nav>
                             }.into_any()
@@ -181,18 +181,6 @@ fn Filters(pipelines: RwSignal<Vec<String>>) -> impl IntoView {
             <button type="submit" class="button">"Filter"</button>
             <a class="button" href="?" data-testid="clear-filters">"Clear"</a>
         </Form>
-    }
-}
-
-/// Grey bars where the list will be, while it loads.
-#[component]
-pub(crate) fn ListSkeleton() -> impl IntoView {
-    view! {
-        <div class="skeleton-list" aria-busy="true" aria-label="Loading">
-            <div class="skeleton"></div>
-            <div class="skeleton"></div>
-            <div class="skeleton"></div>
-        </div>
     }
 }
 
