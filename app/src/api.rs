@@ -5,6 +5,7 @@
 //! [`identity`]: the caller, users, API tokens and the audit log.
 
 pub mod identity;
+pub mod manifests;
 
 use leptos::prelude::*;
 use leptos::server_fn::codec::{Json, Post};

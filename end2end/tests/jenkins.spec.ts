@@ -36,6 +36,10 @@ test("a Jenkins stage's console log streams onto the execution page while the bu
       ],
     };
     expect((await request.post('/api/pipelines/save', { data: { pipeline } })).status()).toBe(200);
+    // The stage form suggests the masters' jobs (through folders) for its Job field.
+    await open(page, `/applications/${name}/pipelines/edit/Build`);
+    await expect(page.locator('datalist#picker-masters option[value="ci"]')).toBeAttached();
+    await expect(page.locator('datalist#picker-jobs option[value="shop/build"]')).toBeAttached();
     const started = await request.post('/api/executions/start', { data: { application: name, name: 'Build' } });
     const id: string = await started.json();
 

@@ -22,6 +22,7 @@ pub mod infrastructure;
 pub mod integrations;
 pub mod jenkins;
 pub mod kubernetes;
+pub mod manifests;
 pub mod orchestration;
 pub mod outbound;
 pub mod pipelines;

@@ -75,6 +75,7 @@ pub async fn wire(config: &Config) -> Result<Wired, StartError> {
         infrastructure: infrastructure.clone(),
         integrations: integrations.clone(),
         identity: Arc::new(identity.clone()),
+        manifests: Arc::new(crate::manifests::Manifests),
     };
     Ok(Wired {
         accounts: identity,

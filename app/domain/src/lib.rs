@@ -20,6 +20,7 @@ pub mod ids;
 pub mod infrastructure;
 pub mod integrations;
 pub mod json_depth;
+pub mod manifests;
 pub mod notifications;
 pub mod pipeline;
 pub mod redact;

@@ -201,6 +201,16 @@ pub trait IntegrationService: Send + Sync + 'static {
     ) -> Result<Vec<crate::integrations::IntegrationHealth>, AppError>;
 }
 
+/// Manifests for the manifest editor: parsed and checked, each problem on its field and line.
+#[async_trait]
+pub trait ManifestService: Send + Sync + 'static {
+    async fn parse(
+        &self,
+        rc: &RequestContext,
+        input: crate::manifests::ManifestInput,
+    ) -> Result<crate::manifests::ParsedManifests, AppError>;
+}
+
 /// Users, API tokens and the audit log (sign-in and sign-out are HTTP routes: they set cookies).
 #[async_trait]
 pub trait IdentityService: Send + Sync + 'static {
@@ -256,4 +266,5 @@ pub struct Services {
     pub infrastructure: Arc<dyn InfrastructureService>,
     pub integrations: Arc<dyn IntegrationService>,
     pub identity: Arc<dyn IdentityService>,
+    pub manifests: Arc<dyn ManifestService>,
 }

@@ -13,11 +13,13 @@ pub struct GraphStage {
 }
 
 /// Sizes in SVG user units.
-pub const NODE_WIDTH: f64 = 168.0;
-pub const NODE_HEIGHT: f64 = 44.0;
-pub const COLUMN_GAP: f64 = 56.0;
-pub const ROW_GAP: f64 = 18.0;
-pub const MARGIN: f64 = 8.0;
+// Whole pixels (even sizes, so halves are whole too): formatting them needs no float
+// formatting code in the browser bundle.
+pub const NODE_WIDTH: i32 = 168;
+pub const NODE_HEIGHT: i32 = 44;
+pub const COLUMN_GAP: i32 = 56;
+pub const ROW_GAP: i32 = 18;
+pub const MARGIN: i32 = 8;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct PlacedNode {
@@ -25,8 +27,8 @@ pub struct PlacedNode {
     pub index: usize,
     pub column: usize,
     pub row: usize,
-    pub x: f64,
-    pub y: f64,
+    pub x: i32,
+    pub y: i32,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -42,8 +44,8 @@ pub struct Edge {
 pub struct Layout {
     pub nodes: Vec<PlacedNode>,
     pub edges: Vec<Edge>,
-    pub width: f64,
-    pub height: f64,
+    pub width: i32,
+    pub height: i32,
 }
 
 /// Each stage's column: 0 without requisites, else one more than its deepest requisite.
@@ -113,20 +115,28 @@ pub fn layout(stages: &[GraphStage]) -> Layout {
                     ups.iter().sum::<f64>() / ups.len() as f64
                 }
             };
-            members.sort_by(|&a, &b| {
-                key(a)
-                    .partial_cmp(&key(b))
-                    .unwrap_or(std::cmp::Ordering::Equal)
-                    .then(a.cmp(&b))
-            });
+            // Insertion by (mean upstream row, order given): a column holds a few stages, and
+            // a library sort would add kilobytes to the bundle of each page that draws graphs.
+            let mut sorted: Vec<(f64, usize)> = Vec::with_capacity(members.len());
+            for i in members {
+                let k = key(i);
+                let at = sorted
+                    .iter()
+                    .position(|&(sk, si)| k < sk || (k == sk && i < si))
+                    .unwrap_or(sorted.len());
+                sorted.insert(at, (k, i));
+            }
+            members = sorted.into_iter().map(|(_, i)| i).collect();
         }
         for (r, &i) in members.iter().enumerate() {
             row[i] = r;
         }
         tallest = tallest.max(members.len());
     }
-    let x_of = |c: usize| MARGIN + c as f64 * (NODE_WIDTH + COLUMN_GAP);
-    let y_of = |r: usize| MARGIN + r as f64 * (NODE_HEIGHT + ROW_GAP);
+    // Columns and rows are bounded by the stage count (itself bounded on save).
+    let at = |i: usize| i32::try_from(i).unwrap_or(i32::MAX / 1024);
+    let x_of = |c: usize| MARGIN + at(c) * (NODE_WIDTH + COLUMN_GAP);
+    let y_of = |r: usize| MARGIN + at(r) * (NODE_HEIGHT + ROW_GAP);
     let nodes: Vec<PlacedNode> = (0..stages.len())
         .map(|i| PlacedNode {
             index: i,
@@ -145,17 +155,14 @@ pub fn layout(stages: &[GraphStage]) -> Layout {
             if column[from] >= column[to] {
                 continue;
             }
-            let (x1, y1) = (
-                nodes[from].x + NODE_WIDTH,
-                nodes[from].y + NODE_HEIGHT / 2.0,
-            );
-            let (x2, y2) = (nodes[to].x, nodes[to].y + NODE_HEIGHT / 2.0);
-            let bend = (x2 - x1) / 2.0;
+            let (x1, y1) = (nodes[from].x + NODE_WIDTH, nodes[from].y + NODE_HEIGHT / 2);
+            let (x2, y2) = (nodes[to].x, nodes[to].y + NODE_HEIGHT / 2);
+            let bend = (x2 - x1) / 2;
             edges.push(Edge {
                 from,
                 to,
                 path: format!(
-                    "M{x1:.1},{y1:.1} C{:.1},{y1:.1} {:.1},{y2:.1} {x2:.1},{y2:.1}",
+                    "M{x1},{y1} C{},{y1} {},{y2} {x2},{y2}",
                     x1 + bend,
                     x2 - bend
                 ),
@@ -166,12 +173,12 @@ pub fn layout(stages: &[GraphStage]) -> Layout {
         nodes,
         edges,
         width: if columns_count == 0 {
-            0.0
+            0
         } else {
             x_of(columns_count - 1) + NODE_WIDTH + MARGIN
         },
         height: if tallest == 0 {
-            0.0
+            0
         } else {
             y_of(tallest - 1) + NODE_HEIGHT + MARGIN
         },
@@ -235,21 +242,21 @@ mod tests {
             let (from, to) = (&l.nodes[e.from], &l.nodes[e.to]);
             assert!(
                 e.path.starts_with(&format!(
-                    "M{:.1},{:.1} ",
+                    "M{},{} ",
                     from.x + NODE_WIDTH,
-                    from.y + NODE_HEIGHT / 2.0
+                    from.y + NODE_HEIGHT / 2
                 )),
                 "{}",
                 e.path
             );
             assert!(
                 e.path
-                    .ends_with(&format!(" {:.1},{:.1}", to.x, to.y + NODE_HEIGHT / 2.0)),
+                    .ends_with(&format!(" {},{}", to.x, to.y + NODE_HEIGHT / 2)),
                 "{}",
                 e.path
             );
         }
-        assert!(l.width >= l.nodes[4].x + NODE_WIDTH && l.height >= 2.0 * NODE_HEIGHT);
+        assert!(l.width >= l.nodes[4].x + NODE_WIDTH && l.height >= 2 * NODE_HEIGHT);
     }
 
     #[test]
@@ -273,7 +280,7 @@ mod tests {
         ]);
         assert_eq!(odd.nodes[0].column, 0);
         assert_eq!(odd.nodes.len(), 3);
-        assert_eq!(layout(&[]).width, 0.0);
+        assert_eq!(layout(&[]).width, 0);
         assert_eq!(
             (
                 short_duration(42_000),

@@ -137,6 +137,7 @@ fn Body() -> impl IntoView {
         </main>
         <toasts::ToastRegion toasts />
         <shortcuts::Shortcuts />
+        <lazy_pages::PrefetchOnIntent />
     }
 }
 

@@ -1,6 +1,7 @@
 //! Suggestions for fields that name something configured: Kubernetes accounts and namespaces
 //! (from the accounts Topsail has and the application's deploy targets), Jenkins masters and
-//! registry accounts. They are `<datalist>`s, so free text (an expression) stays allowed.
+//! their jobs, registry accounts and their repositories. They are `<datalist>`s, so free text
+//! (an expression) stays allowed.
 //!
 //! Filled in the browser once the page is interactive (the health check behind them may take
 //! seconds); the server renders them empty, as the browser does while hydrating.
@@ -13,7 +14,9 @@ pub(crate) fn picker_for(key: &str) -> Option<&'static str> {
         "account" | "credentials" => Some("picker-accounts"),
         "location" | "namespace" | "namespaceOverride" => Some("picker-namespaces"),
         "master" => Some("picker-masters"),
+        "job" => Some("picker-jobs"),
         "registry" => Some("picker-registries"),
+        "repository" => Some("picker-repositories"),
         _ => None,
     }
 }
@@ -25,6 +28,10 @@ struct Suggestions {
     namespaces: Vec<String>,
     masters: Vec<String>,
     registries: Vec<String>,
+    /// Every master's jobs (full names, through folders).
+    jobs: Vec<String>,
+    /// Every registry's repositories.
+    repositories: Vec<String>,
 }
 
 // Filled only in the browser (and in the tests).
@@ -50,16 +57,33 @@ impl Suggestions {
             s.accounts.push(t.account.clone());
             s.namespaces.push(t.namespace.clone());
         }
+        s.tidy();
+        s
+    }
+
+    /// Sorted, without repeats.
+    fn tidy(&mut self) {
         for list in [
-            &mut s.accounts,
-            &mut s.namespaces,
-            &mut s.masters,
-            &mut s.registries,
+            &mut self.accounts,
+            &mut self.namespaces,
+            &mut self.masters,
+            &mut self.registries,
+            &mut self.jobs,
+            &mut self.repositories,
         ] {
             list.sort();
             list.dedup();
         }
-        s
+    }
+}
+
+/// The names a listing answers (`GET` of a JSON list of strings); none when it fails: a
+/// suggestion list is a convenience, the field still takes free text.
+#[cfg(feature = "hydrate")]
+async fn names(url: String) -> Vec<String> {
+    match gloo_net::http::Request::get(&url).send().await {
+        Ok(r) if r.ok() => r.json::<Vec<String>>().await.unwrap_or_default(),
+        _ => Vec::new(),
     }
 }
 
@@ -78,7 +102,18 @@ pub(crate) fn PickerLists() -> impl IntoView {
                 .unwrap_or_default();
             leptos::task::spawn_local(async move {
                 let health = crate::api::integrations_health().await.unwrap_or_default();
-                lists.set(Suggestions::from(&health, &targets));
+                let mut s = Suggestions::from(&health, &targets);
+                lists.set(s.clone());
+                let encode = |n: &str| String::from(js_sys::encode_uri_component(n));
+                for master in s.masters.clone() {
+                    s.jobs.extend(names(format!("/gate/v2/builds/{}/jobs", encode(&master))).await);
+                }
+                for registry in s.registries.clone() {
+                    let url = format!("/api/registries/{}/repositories", encode(&registry));
+                    s.repositories.extend(names(url).await);
+                }
+                s.tidy();
+                lists.set(s);
             });
         });
     }
@@ -94,6 +129,8 @@ pub(crate) fn PickerLists() -> impl IntoView {
         {list("picker-namespaces", |s| s.namespaces.clone())}
         {list("picker-masters", |s| s.masters.clone())}
         {list("picker-registries", |s| s.registries.clone())}
+        {list("picker-jobs", |s| s.jobs.clone())}
+        {list("picker-repositories", |s| s.repositories.clone())}
     }
     .into_any()
 }
@@ -121,7 +158,8 @@ mod tests {
         assert_eq!(picker_for("location"), Some("picker-namespaces"));
         assert_eq!(picker_for("namespaceOverride"), Some("picker-namespaces"));
         assert_eq!(picker_for("master"), Some("picker-masters"));
-        assert_eq!(picker_for("job"), None);
+        assert_eq!(picker_for("job"), Some("picker-jobs"));
+        assert_eq!(picker_for("repository"), Some("picker-repositories"));
         assert_eq!(picker_for("name"), None);
     }
 

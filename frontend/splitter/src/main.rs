@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! wasm-splitter <frontend.wasm as cargo built it> <pkg dir> <main module out> <bundle name>
+//! wasm-splitter pack <pkg dir> <base route> <nested route>,...
 //! ```
 //!
 //! Writes into `<pkg dir>` one `split_*.wasm` per lazy route, `chunk_*.wasm` for code several
@@ -10,7 +11,13 @@
 //! goes to `<main module out>` and still has to go through wasm-bindgen.
 //!
 //! The loader's name is the one Leptos' `HydrationScripts` looks for when files are not hashed.
+//!
+//! `pack`, run once the modules are final (after wasm-opt), writes the packs of [`packs`] into
+//! `<pkg dir>`, makes the loader fetch through them and the manifest name them.
 
+mod packs;
+
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -20,8 +27,24 @@ const MANIFEST: &str = "__wasm_split_manifest.json";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [command, pkg_dir, base, nested] = args.as_slice()
+        && command == "pack"
+    {
+        let nested: Vec<&str> = nested.split(',').filter(|s| !s.is_empty()).collect();
+        return match pack(Path::new(pkg_dir), base, &nested) {
+            Ok(count) => {
+                println!("wasm-splitter: {count} pack(s) written into {pkg_dir}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("wasm-splitter pack: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let [input, pkg_dir, main_out, name] = args.as_slice() else {
         eprintln!("usage: wasm-splitter <input.wasm> <pkg dir> <main module out> <bundle name>");
+        eprintln!("       wasm-splitter pack <pkg dir> <base route> <nested route>,...");
         return ExitCode::from(2);
     };
     match split(
@@ -60,4 +83,29 @@ fn split(
     let manifest = serde_json::to_string_pretty(&result.prefetch_map)?;
     std::fs::write(pkg_dir.join(MANIFEST), manifest)?;
     Ok(result.prefetch_map.len())
+}
+
+fn pack(pkg_dir: &Path, base: &str, nested: &[&str]) -> Result<usize, String> {
+    let read =
+        |name: &str| std::fs::read(pkg_dir.join(name)).map_err(|e| format!("reading {name}: {e}"));
+    let manifest: BTreeMap<String, Vec<String>> =
+        serde_json::from_slice(&read(MANIFEST)?).map_err(|e| format!("{MANIFEST}: {e}"))?;
+    let plan = packs::plan(&manifest, base, nested)?;
+    for pack in &plan.packs {
+        let modules = pack
+            .members
+            .iter()
+            .map(|stem| read(&format!("{stem}.wasm")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let bytes = packs::encode(&modules)?;
+        let name = format!("{}.wasm", pack.name);
+        std::fs::write(pkg_dir.join(&name), bytes).map_err(|e| format!("writing {name}: {e}"))?;
+    }
+    let loader = String::from_utf8(read(LOADER)?).map_err(|e| format!("{LOADER}: {e}"))?;
+    let loader = packs::patch_loader(&loader, &plan.packs)?;
+    std::fs::write(pkg_dir.join(LOADER), loader).map_err(|e| format!("writing {LOADER}: {e}"))?;
+    let manifest = serde_json::to_string_pretty(&plan.manifest).map_err(|e| e.to_string())?;
+    std::fs::write(pkg_dir.join(MANIFEST), manifest)
+        .map_err(|e| format!("writing {MANIFEST}: {e}"))?;
+    Ok(plan.packs.len())
 }

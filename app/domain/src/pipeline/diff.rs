@@ -51,6 +51,19 @@ fn join(path: &str, key: &str) -> String {
     }
 }
 
+/// The keys of both, in order. (Inserted one by one: collecting into a set sorts first, and each
+/// sort is kilobytes of code in the browser bundle.)
+fn union<'k>(
+    a: impl Iterator<Item = &'k String>,
+    b: impl Iterator<Item = &'k String>,
+) -> BTreeSet<&'k String> {
+    let mut keys = BTreeSet::new();
+    for k in a.chain(b) {
+        keys.insert(k);
+    }
+    keys
+}
+
 fn keyed_by_ref_id(items: &[Value]) -> Option<BTreeMap<String, &Value>> {
     let mut keyed = BTreeMap::new();
     for item in items {
@@ -68,8 +81,7 @@ fn diff_values(path: &str, before: &Value, after: &Value, out: &mut Vec<Pipeline
     }
     match (before, after) {
         (Value::Object(b), Value::Object(a)) => {
-            let keys: BTreeSet<&String> = b.keys().chain(a.keys()).collect();
-            for k in keys {
+            for k in union(b.keys(), a.keys()) {
                 let p = join(path, k);
                 match (b.get(k), a.get(k)) {
                     (Some(x), Some(y)) => diff_values(&p, x, y, out),
@@ -83,8 +95,7 @@ fn diff_values(path: &str, before: &Value, after: &Value, out: &mut Vec<Pipeline
         }
         (Value::Array(b), Value::Array(a)) => {
             if let (Some(kb), Some(ka)) = (keyed_by_ref_id(b), keyed_by_ref_id(a)) {
-                let keys: BTreeSet<&String> = kb.keys().chain(ka.keys()).collect();
-                for k in keys {
+                for k in union(kb.keys(), ka.keys()) {
                     let p = format!("{path}[refId={k}]");
                     match (kb.get(k), ka.get(k)) {
                         (Some(x), Some(y)) => diff_values(&p, x, y, out),

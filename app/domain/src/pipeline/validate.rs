@@ -358,8 +358,11 @@ fn stage_label(index: usize, stage: &Map<String, Value>) -> String {
 
 /// The refIds that cannot be ordered because they depend on each other (Kahn's algorithm).
 fn stages_in_cycles(edges: &BTreeMap<String, Vec<String>>) -> BTreeSet<String> {
-    let mut remaining: BTreeMap<&str, usize> =
-        edges.iter().map(|(k, v)| (k.as_str(), v.len())).collect();
+    // Built by inserts, not collected: collecting sorts first (kilobytes of wasm per sort).
+    let mut remaining: BTreeMap<&str, usize> = BTreeMap::new();
+    for (k, v) in edges {
+        remaining.insert(k.as_str(), v.len());
+    }
     let mut dependents: HashMap<&str, Vec<&str>> = HashMap::new();
     for (stage, requisites) in edges {
         for r in requisites {
@@ -386,7 +389,10 @@ fn stages_in_cycles(edges: &BTreeMap<String, Vec<String>>) -> BTreeSet<String> {
         }
     }
     // What remains is in a cycle or waits on one; report only stages on a cycle.
-    let blocked: BTreeSet<&str> = remaining.keys().copied().collect();
+    let mut blocked: BTreeSet<&str> = BTreeSet::new();
+    for k in remaining.keys() {
+        blocked.insert(k);
+    }
     blocked
         .iter()
         .filter(|s| reaches(edges, s, s, &blocked))

@@ -23,7 +23,7 @@ pub(super) fn PipelineGraph(
         })
         .collect();
     let placed = layout(&shape);
-    let view_box = format!("0 0 {:.0} {:.0}", placed.width, placed.height);
+    let view_box = format!("0 0 {} {}", placed.width, placed.height);
     let edges = placed.edges.iter().map(|e| {
         let (from, to) = (execution.stages[e.from].ref_id.clone(), execution.stages[e.to].ref_id.clone());
         let done = execution.stages[e.from].status.lets_downstream_run();
@@ -49,7 +49,7 @@ pub(super) fn PipelineGraph(
         view! {
             <g class=move || format!("node status-{}{}", status.as_str(), if is_selected() { " selected" } else { "" })
                 data-stage=stage.ref_id.clone() data-status=stage.status.as_str()
-                transform=format!("translate({:.1},{:.1})", n.x, n.y)
+                transform=format!("translate({},{})", n.x, n.y)
                 role="button" tabindex="0" aria-label=format!("{} ({})", stage.name, stage.status.as_str())
                 on:click={
                     let id = id.clone();
@@ -65,7 +65,7 @@ pub(super) fn PipelineGraph(
     }).collect_view();
     view! {
         <div class="graph" data-testid="graph">
-            <svg viewBox=view_box.clone() width=format!("{:.0}", placed.width) height=format!("{:.0}", placed.height) role="group" aria-label="Stage graph">
+            <svg viewBox=view_box.clone() width=placed.width height=placed.height role="group" aria-label="Stage graph">
                 <g class="edges">{edges}</g>
                 <g class="nodes">{nodes}</g>
             </svg>

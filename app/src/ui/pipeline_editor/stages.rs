@@ -70,7 +70,7 @@ fn EditorGraph(state: EditorState) -> impl IntoView {
                     let label = format!("stage {name}");
                     view! {
                         <g class=format!("node{}{}", if bad { " invalid" } else { "" }, if selected { " selected" } else { "" })
-                            data-stage=r.clone() transform=format!("translate({:.1},{:.1})", n.x, n.y)
+                            data-stage=r.clone() transform=format!("translate({},{})", n.x, n.y)
                             role="button" tabindex="0" aria-label=label
                             on:click={
                                 let pick = pick.clone();
@@ -84,7 +84,7 @@ fn EditorGraph(state: EditorState) -> impl IntoView {
                     }
                 }).collect_view();
                 view! {
-                    <svg viewBox=format!("0 0 {:.0} {:.0}", placed.width, placed.height) width=format!("{:.0}", placed.width) height=format!("{:.0}", placed.height)>
+                    <svg viewBox=format!("0 0 {} {}", placed.width, placed.height) width=placed.width height=placed.height>
                         <g class="edges">{edges}</g>
                         <g class="nodes">{nodes}</g>
                     </svg>

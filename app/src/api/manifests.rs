@@ -1,0 +1,40 @@
+//! Server functions of the manifest editor.
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+use serde_json::Value;
+
+use super::{ApiError, JsonAnswer};
+use crate::model::manifests::ParsedManifests;
+#[cfg(feature = "ssr")]
+use crate::{model::AppError, model::manifests::ManifestInput, services};
+
+/// Parses and checks manifests: `{"yaml": "..."}` (several documents; JSON is YAML too) or
+/// `{"manifests": [...]}`; answers the documents, the problems (each on its document, field path
+/// and line) and the warnings.
+#[server(prefix = "/api", endpoint = "manifests/parse", input = Json, output = JsonAnswer)]
+pub async fn parse_manifests(
+    #[server(default)] yaml: Option<String>,
+    #[server(default)] manifests: Option<Vec<Value>>,
+) -> Result<ParsedManifests, ApiError> {
+    services::respond(
+        async {
+            let (services, rc) = services::current()?;
+            let input = match (yaml, manifests) {
+                (Some(text), None) => ManifestInput::Yaml(text),
+                (None, Some(documents)) => ManifestInput::Manifests(documents),
+                (Some(_), Some(_)) => {
+                    return Err(AppError::invalid(
+                        "yaml",
+                        "send yaml or manifests, not both",
+                    ));
+                }
+                (None, None) => {
+                    return Err(AppError::invalid("yaml", "yaml or manifests is required"));
+                }
+            };
+            services.manifests.parse(&rc, input).await
+        }
+        .await,
+    )
+}

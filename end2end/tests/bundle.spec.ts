@@ -1,0 +1,74 @@
+import type { Page, Request } from '@playwright/test';
+import { test, expect, open, uniqueName, signIn } from './fixtures';
+
+// The route-split bundle as a browser sees it: a page's code arrives as a pack on a first visit,
+// is fetched as soon as a link to it is pointed at, and a pack that cannot be had does not
+// break the page (the modules come one by one).
+
+test.beforeEach(({ page, topsail }) => signIn(page, topsail));
+
+async function application(page: Page): Promise<string> {
+  const name = uniqueName('bundle');
+  const res = await page.request.post('/api/applications/create', { data: { input: { name, ownerEmail: 'ops@example.com' } } });
+  expect(res.status(), await res.text()).toBe(200);
+  return name;
+}
+
+/** The /pkg/ files the page requests from now on. */
+function pkgRequests(page: Page): string[] {
+  const seen: string[] = [];
+  page.on('request', (r: Request) => {
+    const path = new URL(r.url()).pathname;
+    if (path.startsWith('/pkg/')) seen.push(path.slice('/pkg/'.length));
+  });
+  return seen;
+}
+
+test('pointing at a link fetches its page as one pack before the click', async ({ page }) => {
+  const app = await application(page);
+  await open(page, '/applications');
+  const seen = pkgRequests(page);
+  const link = page.locator(`a[href="/applications/${app}"]`).first();
+  const pack = page.waitForResponse((r) => r.url().endsWith('/pkg/pack_infrastructure_route.wasm'));
+  await link.hover();
+  expect((await pack).status()).toBe(200);
+  // The application page and its default tab came in that one file, not module by module.
+  expect(seen.filter((f) => /^(chunk|split)_/.test(f)), seen.join(' ')).toEqual([]);
+  await link.click();
+  await expect(page.getByTestId('tab-infrastructure')).toBeVisible();
+  await expect(page.locator('main[data-hydrated="true"]')).toBeAttached();
+
+  // Switching tabs fetches only what the first visit did not bring (one by one: which modules
+  // those are depends on the order of visits).
+  const before = seen.length;
+  await page.locator('nav[aria-label="Application"] a', { hasText: 'Executions' }).click();
+  await expect(page.getByTestId('tab-executions')).toBeVisible();
+  const wasm = seen.filter((f) => f.endsWith('.wasm'));
+  expect(seen.length).toBeGreaterThan(before);
+  expect(wasm, 'nothing fetched twice').toEqual([...new Set(wasm)]);
+});
+
+test('a page opened directly preloads its pack, and works when packs cannot be had', async ({ page }) => {
+  const app = await application(page);
+  const seen = pkgRequests(page);
+  await open(page, `/applications/${app}/config`);
+  expect(seen).toContain('pack_config_route.wasm');
+  expect(seen.filter((f) => /^(chunk|split)_/.test(f)), seen.join(' ')).toEqual([]);
+
+  // A proxy that refuses the packs: the loader falls back to the modules one by one.
+  const fresh = await page.context().browser()!.newContext({ baseURL: new URL(page.url()).origin });
+  const other = await fresh.newPage();
+  await other.context().setExtraHTTPHeaders({ origin: new URL(page.url()).origin });
+  const cookies = await page.context().cookies();
+  await fresh.addCookies(cookies);
+  await other.route('**/pkg/pack_*.wasm', (route) => route.fulfill({ status: 503, body: 'no packs here' }));
+  const modules = pkgRequests(other);
+  await open(other, '/applications');
+  await other.locator(`a[href="/applications/${app}"]`).first().click();
+  await expect(other.getByTestId('tab-infrastructure')).toBeVisible();
+  await expect(other.locator('main[data-hydrated="true"]')).toBeAttached();
+  await other.locator('nav[aria-label="Application"] a', { hasText: 'Pipelines' }).click();
+  await expect(other.getByTestId('tab-pipelines')).toBeVisible();
+  expect(modules.filter((f) => /^split_/.test(f)).length, modules.join(' ')).toBeGreaterThanOrEqual(2);
+  await fresh.close();
+});

@@ -1,0 +1,166 @@
+//! The manifest editor's server side [the part of Clouddriver that reads manifests]: YAML or
+//! documents in, the documents out with every problem placed on its document, field and line —
+//! the Kubernetes schema (`schema`, k8s-openapi's types) and the API server's own rules
+//! (`domain::manifests::rules`, which the browser also runs as the user types).
+
+mod schema;
+pub mod yaml;
+
+use async_trait::async_trait;
+use domain::manifests::{
+    MAX_DOCUMENTS, MAX_YAML_BYTES, ManifestInput, ManifestProblem, ParsedManifests, check_rules,
+};
+use domain::services::ManifestService;
+use domain::{AppError, RequestContext};
+use serde_json::Value;
+
+/// Parses and checks manifests for the editor.
+pub struct Manifests;
+
+#[async_trait]
+impl ManifestService for Manifests {
+    async fn parse(
+        &self,
+        _rc: &RequestContext,
+        input: ManifestInput,
+    ) -> Result<ParsedManifests, AppError> {
+        parse(input)
+    }
+}
+
+/// The documents of `input` and what is wrong with them. Bad input in a document is a problem
+/// in the answer; only input that cannot be taken at all (too large, too many documents, nested
+/// too deep) is an error.
+pub fn parse(input: ManifestInput) -> Result<ParsedManifests, AppError> {
+    match input {
+        ManifestInput::Yaml(text) => from_yaml(&text),
+        ManifestInput::Manifests(manifests) => {
+            bounded("manifests", &manifests)?;
+            let (problems, warnings) = check(&manifests, |_, _| None);
+            Ok(ParsedManifests {
+                manifests,
+                problems,
+                warnings,
+            })
+        }
+    }
+}
+
+fn from_yaml(text: &str) -> Result<ParsedManifests, AppError> {
+    if text.len() > MAX_YAML_BYTES {
+        return Err(AppError::invalid(
+            "yaml",
+            &format!("is {} bytes; at most {MAX_YAML_BYTES} are read", text.len()),
+        ));
+    }
+    let mut warnings = Vec::new();
+    if yaml::has_comments(text) {
+        warnings.push(ManifestProblem {
+            document: 0,
+            path: String::new(),
+            line: None,
+            message: "comments are not kept: the stage stores the documents, not the text".into(),
+        });
+    }
+    let documents = match yaml::parse(text) {
+        Ok(documents) => documents,
+        Err(e) => {
+            let line = (e.line > 0).then_some(e.line);
+            return Ok(ParsedManifests {
+                manifests: Vec::new(),
+                problems: vec![ManifestProblem {
+                    document: line.map(|l| document_at(text, l)).unwrap_or(0),
+                    path: String::new(),
+                    line,
+                    message: format!("not valid YAML: {}", e.message),
+                }],
+                warnings,
+            });
+        }
+    };
+    let manifests: Vec<Value> = documents.iter().map(|d| d.value.clone()).collect();
+    bounded("yaml", &manifests)?;
+    let (problems, more) = check(&manifests, |document, path| {
+        documents.get(document).and_then(|d| d.line_of(path))
+    });
+    warnings.extend(more);
+    Ok(ParsedManifests {
+        manifests,
+        problems,
+        warnings,
+    })
+}
+
+/// Which document (0-based) the 1-based `line` of `text` is in.
+fn document_at(text: &str, line: u32) -> usize {
+    let before = usize::try_from(line.saturating_sub(1)).unwrap_or(usize::MAX);
+    let starts = text
+        .lines()
+        .take(before)
+        .filter(|l| l.starts_with("---"))
+        .count();
+    // A `---` on the first line starts the first document, not a second one.
+    let leading = text.trim_start().starts_with("---") as usize;
+    starts.saturating_sub(leading)
+}
+
+fn bounded(field: &str, manifests: &[Value]) -> Result<(), AppError> {
+    if manifests.len() > MAX_DOCUMENTS {
+        return Err(AppError::invalid(
+            field,
+            &format!(
+                "holds {} documents; at most {MAX_DOCUMENTS} are taken",
+                manifests.len()
+            ),
+        ));
+    }
+    for manifest in manifests {
+        domain::json_depth::check_input(manifest)
+            .map_err(|e| AppError::invalid(field, &format!("a manifest that {e}")))?;
+    }
+    Ok(())
+}
+
+/// Problems and warnings for each document, placed on their line by `line_of(document, path)`.
+fn check(
+    manifests: &[Value],
+    line_of: impl Fn(usize, &str) -> Option<u32>,
+) -> (Vec<ManifestProblem>, Vec<ManifestProblem>) {
+    let mut problems = Vec::new();
+    let mut warnings = Vec::new();
+    for (document, manifest) in manifests.iter().enumerate() {
+        if !manifest.is_object() {
+            problems.push(ManifestProblem {
+                document,
+                path: String::new(),
+                line: line_of(document, ""),
+                message: "a manifest is a mapping (apiVersion, kind, metadata, …)".into(),
+            });
+            continue;
+        }
+        for finding in schema::check(manifest) {
+            let problem = ManifestProblem {
+                document,
+                line: line_of(document, &finding.path),
+                path: finding.path,
+                message: finding.message,
+            };
+            if finding.unknown {
+                warnings.push(problem);
+            } else {
+                problems.push(problem);
+            }
+        }
+    }
+    for mut problem in check_rules(manifests) {
+        if manifests[problem.document].is_object() {
+            problem.line = line_of(problem.document, &problem.path);
+            problems.push(problem);
+        }
+    }
+    problems.sort_by_key(|p| p.document);
+    (problems, warnings)
+}
+
+#[cfg(test)]
+mod tests;
