@@ -106,7 +106,8 @@ pub(crate) fn PickerLists() -> impl IntoView {
                 lists.set(s.clone());
                 let encode = |n: &str| String::from(js_sys::encode_uri_component(n));
                 for master in s.masters.clone() {
-                    s.jobs.extend(names(format!("/gate/v2/builds/{}/jobs", encode(&master))).await);
+                    s.jobs
+                        .extend(names(format!("/gate/v2/builds/{}/jobs", encode(&master))).await);
                 }
                 for registry in s.registries.clone() {
                     let url = format!("/api/registries/{}/repositories", encode(&registry));
