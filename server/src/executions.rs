@@ -93,110 +93,14 @@ impl Executions {
         let Some(accounts) = &self.accounts else {
             return vec![unplanned("no Kubernetes accounts are configured".into())];
         };
-        let default_namespace = accounts
-            .account(&account)
-            .map(|a| a.default_namespace.clone())
-            .unwrap_or_else(|_| "default".into());
-        if !accounts.allow_caller(&account, &rc.caller, Access::Read) {
-            return vec![unplanned(format!(
-                "READ access to account '{account}' is needed to compare with what runs there"
-            ))];
-        }
-        let mut out = Vec::new();
-        for m in manifests {
-            let kind = m
-                .get("kind")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
-            let name = m
-                .pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
-            let namespace = namespace_override
-                .clone()
-                .or_else(|| {
-                    m.pointer("/metadata/namespace")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned)
-                })
-                .unwrap_or_else(|| default_namespace.clone());
-            let object = format!("{} {name}", kind.to_ascii_lowercase());
-            let mut planned = PlannedChange {
-                stage: stage.name.clone(),
-                account: account.clone(),
-                namespace: namespace.clone(),
-                object,
-                exists: false,
-                changes: Vec::new(),
-                note: None,
-            };
-            // Only what the application may deploy to is read, and never a Secret's contents.
-            if !application.may_deploy_to(&account, &namespace) {
-                planned.note = Some(format!(
-                    "{account}/{namespace} is not a deploy target of application '{}'",
-                    application.name
-                ));
-                out.push(planned);
-                continue;
-            }
-            if kind.eq_ignore_ascii_case("secret") {
-                planned.note = Some("Secrets are not compared".into());
-                out.push(planned);
-                continue;
-            }
-            let mut wanted = m.clone();
-            if let Some(meta) = wanted.get_mut("metadata").and_then(Value::as_object_mut) {
-                meta.insert("namespace".into(), json!(namespace));
-            }
-            let live =
-                match crate::kubernetes::ResourceRef::from_kind(&account, &namespace, &kind, &name)
-                {
-                    Ok(r) => accounts.get(&r).await,
-                    Err(e) => Err(e),
-                };
-            match live {
-                Ok(Some(live))
-                    if crate::kubernetes::cache::application_of(&live).as_deref()
-                        != Some(application.name.as_str()) =>
-                {
-                    planned.exists = true;
-                    planned.note = Some(format!(
-                        "{} exists and is not application '{}''s: its values are not shown",
-                        planned.object, application.name
-                    ));
-                }
-                Ok(Some(live)) => {
-                    planned.exists = true;
-                    planned.changes =
-                        domain::pipeline::diff_json(&project(&live, &wanted), &wanted);
-                }
-                Ok(None) => planned.changes = domain::pipeline::diff_json(&Value::Null, &wanted),
-                Err(e) => planned.note = Some(e.to_string()),
-            }
-            out.push(planned);
-        }
-        out
-    }
-}
-
-/// `live` cut down to the fields `shape` sets (what an apply of `shape` would touch).
-fn project(live: &Value, shape: &Value) -> Value {
-    match (live, shape) {
-        (Value::Object(l), Value::Object(s)) => Value::Object(
-            s.keys()
-                .filter_map(|k| Some((k.clone(), project(l.get(k)?, &s[k]))))
-                .collect(),
-        ),
-        (Value::Array(l), Value::Array(s)) => Value::Array(
-            l.iter()
-                .zip(s.iter())
-                .map(|(l, s)| project(l, s))
-                .chain(l.iter().skip(s.len()).cloned())
-                .collect(),
-        ),
-        (l, _) => l.clone(),
+        let deploy = crate::manifests::preview::Deploy {
+            stage: &stage.name,
+            account: &account,
+            namespace_override,
+            manifests,
+            dry_run: false,
+        };
+        crate::manifests::preview::plan(accounts, rc, application, deploy).await
     }
 }
 
@@ -485,21 +389,7 @@ impl ExecutionService for Executions {
 
 #[cfg(test)]
 mod tests {
-    use super::project;
     use serde_json::json;
-
-    #[test]
-    fn projection_keeps_what_the_manifest_sets() {
-        let live = json!({"metadata": {"name": "web", "uid": "u1", "labels": {"app": "web", "extra": "x"}},
-            "spec": {"replicas": 3, "template": {"spec": {"containers": [{"name": "main", "image": "a:1", "resources": {}}]}}}, "status": {"ready": 3}});
-        let shape = json!({"metadata": {"name": "web", "labels": {"app": "web"}},
-            "spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "main", "image": "a:2"}]}}}});
-        assert_eq!(
-            project(&live, &shape),
-            json!({"metadata": {"name": "web", "labels": {"app": "web"}},
-            "spec": {"replicas": 3, "template": {"spec": {"containers": [{"name": "main", "image": "a:1"}]}}}})
-        );
-    }
 
     #[test]
     fn a_rerun_keeps_the_trigger_and_says_what_it_reruns() {

@@ -75,7 +75,10 @@ pub async fn wire(config: &Config) -> Result<Wired, StartError> {
         infrastructure: infrastructure.clone(),
         integrations: integrations.clone(),
         identity: Arc::new(identity.clone()),
-        manifests: Arc::new(crate::manifests::Manifests),
+        manifests: Arc::new(crate::manifests::Manifests {
+            accounts: infrastructure.accounts.clone(),
+            guard: guard.clone(),
+        }),
     };
     Ok(Wired {
         accounts: identity,

@@ -209,6 +209,16 @@ pub trait ManifestService: Send + Sync + 'static {
         rc: &RequestContext,
         input: crate::manifests::ManifestInput,
     ) -> Result<crate::manifests::ParsedManifests, AppError>;
+    /// What applying `manifests` to `account` (in `namespace`, when it overrides theirs) for
+    /// `application` would change: a dry run on the cluster, object by object.
+    async fn preview(
+        &self,
+        rc: &RequestContext,
+        application: &str,
+        account: &str,
+        namespace: Option<String>,
+        manifests: Vec<serde_json::Value>,
+    ) -> Result<Vec<crate::execution::PlannedChange>, AppError>;
 }
 
 /// Users, API tokens and the audit log (sign-in and sign-out are HTTP routes: they set cookies).

@@ -5,6 +5,7 @@ use leptos::server_fn::codec::Json;
 use serde_json::Value;
 
 use super::{ApiError, JsonAnswer};
+use crate::model::execution::PlannedChange;
 use crate::model::manifests::ParsedManifests;
 #[cfg(feature = "ssr")]
 use crate::{model::AppError, model::manifests::ManifestInput, services};
@@ -34,6 +35,27 @@ pub async fn parse_manifests(
                 }
             };
             services.manifests.parse(&rc, input).await
+        }
+        .await,
+    )
+}
+
+/// What applying `manifests` to `account` (in `namespace`, when given) for `application` would
+/// change: the API server's dry run, compared with what runs now on the fields they set.
+#[server(prefix = "/api", endpoint = "manifests/preview", input = Json, output = JsonAnswer)]
+pub async fn preview_manifests(
+    application: String,
+    account: String,
+    #[server(default)] namespace: Option<String>,
+    manifests: Vec<Value>,
+) -> Result<Vec<PlannedChange>, ApiError> {
+    services::respond(
+        async {
+            let (services, rc) = services::current()?;
+            services
+                .manifests
+                .preview(&rc, &application, &account, namespace, manifests)
+                .await
         }
         .await,
     )

@@ -3,28 +3,64 @@
 //! the Kubernetes schema (`schema`, k8s-openapi's types) and the API server's own rules
 //! (`domain::manifests::rules`, which the browser also runs as the user types).
 
+pub mod preview;
 mod schema;
 pub mod yaml;
 
 use async_trait::async_trait;
+use domain::execution::PlannedChange;
 use domain::manifests::{
     MAX_DOCUMENTS, MAX_YAML_BYTES, ManifestInput, ManifestProblem, ParsedManifests, check_rules,
 };
 use domain::services::ManifestService;
-use domain::{AppError, RequestContext};
+use domain::{Access, AppError, RequestContext};
 use serde_json::Value;
 
-/// Parses and checks manifests for the editor.
-pub struct Manifests;
+use crate::access::Guard;
+use crate::kubernetes::Accounts;
+
+/// Parses, checks and previews manifests for the editor.
+pub struct Manifests {
+    pub accounts: Accounts,
+    pub guard: Guard,
+}
 
 #[async_trait]
 impl ManifestService for Manifests {
     async fn parse(
         &self,
-        _rc: &RequestContext,
+        rc: &RequestContext,
         input: ManifestInput,
     ) -> Result<ParsedManifests, AppError> {
+        rc.caller.signed_in()?;
         parse(input)
+    }
+
+    async fn preview(
+        &self,
+        rc: &RequestContext,
+        application: &str,
+        account: &str,
+        namespace: Option<String>,
+        manifests: Vec<Value>,
+    ) -> Result<Vec<PlannedChange>, AppError> {
+        // Whoever may change the application's pipelines may see what their deploys would do.
+        let application = self
+            .guard
+            .application(rc, application, Access::Write)
+            .await?;
+        bounded("manifests", &manifests)?;
+        if account.trim().is_empty() {
+            return Err(AppError::invalid("account", "is required"));
+        }
+        let deploy = preview::Deploy {
+            stage: "",
+            account,
+            namespace_override: namespace.filter(|n| !n.trim().is_empty()),
+            manifests,
+            dry_run: true,
+        };
+        Ok(preview::plan(&self.accounts, rc, &application, deploy).await)
     }
 }
 

@@ -10,6 +10,9 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 use serde_saphyr::Spanned;
 
+/// At most this many YAML events replayed from aliases in one text.
+pub const MAX_ALIAS_EVENTS: usize = 20_000;
+
 /// A document as parsed: its value and the line (1-based) of each field path in it.
 #[derive(Debug)]
 pub struct Document {
@@ -52,7 +55,12 @@ pub fn has_comments(text: &str) -> bool {
 
 /// The documents in `text` (empty documents skipped).
 pub fn parse(text: &str) -> Result<Vec<Document>, SyntaxError> {
-    let options = serde_saphyr::options! { with_snippet: false };
+    // Kubernetes YAML rarely uses aliases: a tenth of a second's worth of expansion is plenty
+    // (serde_saphyr's default allows a million replayed events: seconds of CPU per request).
+    let options = serde_saphyr::options! {
+        with_snippet: false,
+        alias_limits: serde_saphyr::alias_limits! { max_total_replayed_events: MAX_ALIAS_EVENTS },
+    };
     let roots: Vec<Spanned<Node>> = serde_saphyr::from_multiple_with_options(text, options)
         .map_err(|e| SyntaxError {
             line: e

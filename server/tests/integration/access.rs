@@ -140,6 +140,17 @@ async fn every_route_answers_401_403_or_goes_through_as_the_permissions_say() {
     let routes: Vec<(Call, Needs)> = vec![
         (Call::Fn("applications/list", json!({})), Needs::SignedIn),
         (
+            Call::Fn("manifests/parse", json!({"yaml": "kind: ConfigMap"})),
+            Needs::SignedIn,
+        ),
+        (
+            Call::Fn(
+                "manifests/preview",
+                json!({"application": "shop", "account": "none", "manifests": []}),
+            ),
+            Needs::Write,
+        ),
+        (
             Call::Fn("applications/get", json!({"name": "shop"})),
             Needs::Read,
         ),

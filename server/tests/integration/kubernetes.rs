@@ -111,7 +111,7 @@ pub fn service(name: &str) -> Value {
         "spec": {"selector": {"app": name}, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}})
 }
 
-fn deploy_request(namespace: &str, manifests: Vec<Value>) -> DeployRequest {
+pub fn deploy_request(namespace: &str, manifests: Vec<Value>) -> DeployRequest {
     DeployRequest {
         account: "test".into(),
         namespace_override: Some(namespace.into()),

@@ -19,6 +19,7 @@ mod fuzz_http;
 mod gate_api;
 mod jenkins;
 mod kubernetes;
+mod manifest_preview;
 mod manifests_api;
 mod notifications;
 mod outbound;

@@ -130,6 +130,24 @@ impl Accounts {
         Ok(deployed)
     }
 
+    /// What the cluster would store if `manifest` were applied now (server-side apply with
+    /// `dryRun=All`: validated and defaulted by the API server, nothing written).
+    pub async fn apply_dry_run(
+        &self,
+        r: &ResourceRef,
+        manifest: &Value,
+        application: &str,
+    ) -> Result<Value, KubernetesError> {
+        let target = self.target(r).await?;
+        let body = prepare(manifest, application, target.resource.namespace.as_deref());
+        let mut params = PatchParams::apply(FIELD_MANAGER).force();
+        params.dry_run = true;
+        let what = target.describe();
+        let patch = Patch::Apply(&body);
+        let stored = retrying(&what, || target.api.patch(&r.name, &params, &patch)).await?;
+        Ok(to_value(&stored))
+    }
+
     /// The resource as the cluster has it, or None.
     pub async fn get(&self, r: &ResourceRef) -> Result<Option<Value>, KubernetesError> {
         let t = self.target(r).await?;
