@@ -68,7 +68,12 @@ fn blow_up_expressions_are_refused_without_taking_their_memory() {
     for text in [blow_up, doubling, split_all] {
         let (result, grew) = peak_growth(|| evaluate(&text, &scope));
         let err = result.unwrap_err();
-        assert!(err.contains("expressions.max"), "{text}: {err}");
+        // Refused by a size or step limit — or, on a machine busy enough, by the time limit
+        // first (both are limits; what this test checks is the memory it took).
+        assert!(
+            err.contains("expressions.max") || err.contains("expressions.timeout_ms"),
+            "{text}: {err}"
+        );
         assert!(grew < 50 * MB, "{text}: grew by {grew} bytes");
     }
 }
