@@ -6,6 +6,7 @@
 
 pub mod quantity;
 pub mod rules;
+pub mod sidecars;
 #[cfg(test)]
 mod tests;
 
