@@ -114,10 +114,11 @@ fn from_yaml(text: &str) -> Result<ParsedManifests, AppError> {
             });
         }
     };
-    let manifests: Vec<Value> = documents.iter().map(|d| d.value.clone()).collect();
+    let (manifests, lines): (Vec<Value>, Vec<yaml::Lines>) =
+        documents.into_iter().map(|d| (d.value, d.lines)).unzip();
     bounded("yaml", &manifests)?;
     let (problems, more) = check(&manifests, |document, path| {
-        documents.get(document).and_then(|d| d.line_of(path))
+        lines.get(document).and_then(|l| l.line_of(path))
     });
     warnings.extend(more);
     Ok(ParsedManifests {

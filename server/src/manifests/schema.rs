@@ -51,7 +51,7 @@ pub fn check(manifest: &Value) -> Vec<SchemaFinding> {
 }
 
 fn typed<T: DeserializeOwned + Serialize>(manifest: &Value, kind: &str) -> Vec<SchemaFinding> {
-    match serde_path_to_error::deserialize::<_, T>(manifest.clone()) {
+    match serde_path_to_error::deserialize::<_, T>(manifest) {
         Err(e) => {
             let path = e.path().to_string();
             vec![SchemaFinding {

@@ -13,20 +13,24 @@ use serde_saphyr::Spanned;
 /// At most this many YAML events replayed from aliases in one text.
 pub const MAX_ALIAS_EVENTS: usize = 20_000;
 
-/// A document as parsed: its value and the line (1-based) of each field path in it.
+/// A document as parsed: its value and where each of its fields is.
 #[derive(Debug)]
 pub struct Document {
     pub value: Value,
-    lines: HashMap<String, u32>,
+    pub lines: Lines,
 }
 
-impl Document {
+/// The line (1-based) of each field path of a document.
+#[derive(Debug, Default)]
+pub struct Lines(HashMap<String, u32>);
+
+impl Lines {
     /// The line of `path`, or of its nearest ancestor the text has (a missing field shows on the
     /// object that should hold it).
     pub fn line_of(&self, path: &str) -> Option<u32> {
         let mut path = path;
         loop {
-            if let Some(line) = self.lines.get(path) {
+            if let Some(line) = self.0.get(path) {
                 return Some(*line);
             }
             let cut = path.rfind(['.', '['])?;
@@ -74,7 +78,10 @@ pub fn parse(text: &str) -> Result<Vec<Document>, SyntaxError> {
         .map(|root| {
             let mut lines = HashMap::new();
             let value = flatten(root, String::new(), &mut lines);
-            Document { value, lines }
+            Document {
+                value,
+                lines: Lines(lines),
+            }
         })
         .collect())
 }
@@ -230,22 +237,28 @@ spec:
             json!("nginx")
         );
         assert_eq!(docs[1].value["spec"]["ports"][0]["port"], json!(80));
-        assert_eq!(docs[0].line_of("kind"), Some(3));
+        assert_eq!(docs[0].lines.line_of("kind"), Some(3));
         assert_eq!(
-            docs[0].line_of("spec.template.spec.containers[0].resources.limits.cpu"),
+            docs[0]
+                .lines
+                .line_of("spec.template.spec.containers[0].resources.limits.cpu"),
             Some(14)
         );
         assert_eq!(
-            docs[0].line_of("spec.template.spec.containers[0].image"),
+            docs[0]
+                .lines
+                .line_of("spec.template.spec.containers[0].image"),
             Some(11)
         );
         // A field that is not there shows on the nearest one that is.
         assert_eq!(
-            docs[0].line_of("spec.template.spec.containers[0].resources.requests.cpu"),
+            docs[0]
+                .lines
+                .line_of("spec.template.spec.containers[0].resources.requests.cpu"),
             Some(12)
         );
-        assert_eq!(docs[1].line_of("spec.ports[0].port"), Some(20));
-        assert_eq!(docs[1].line_of("kind"), Some(17));
+        assert_eq!(docs[1].lines.line_of("spec.ports[0].port"), Some(20));
+        assert_eq!(docs[1].lines.line_of("kind"), Some(17));
         assert!(has_comments(TEXT));
         assert!(!has_comments("a: 1\nb: 'x # not a comment'\n"));
     }
