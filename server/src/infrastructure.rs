@@ -6,14 +6,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use domain::infrastructure::{
     AccountView, ConditionView, EventView, InfrastructureAction, InfrastructureView, NamespaceView,
-    ObjectDetails, ObjectRef, to_yaml,
+    ObjectDetails, ObjectRef, editable, to_yaml,
 };
 use domain::services::InfrastructureService;
 use domain::{Access, AppError, ApplicationName, DeployTarget, FieldError, RequestContext};
 
 use crate::kubernetes::cache::InfrastructureCache;
 use crate::kubernetes::operations::images_of;
-use crate::kubernetes::{AccountHealth, Accounts, KubernetesError, ResourceRef};
+use crate::kubernetes::{AccountHealth, Accounts, DeployRequest, KubernetesError, ResourceRef};
 
 /// How many lines of a pod's log are read (the newest).
 pub const LOG_TAIL_LINES: i64 = 1000;
@@ -270,6 +270,7 @@ impl InfrastructureService for Infrastructure {
             object: object.clone(),
             images: images_of(&live),
             yaml: to_yaml(&live),
+            manifest: editable(&live),
             conditions,
             events,
             containers,
@@ -319,6 +320,21 @@ impl InfrastructureService for Infrastructure {
                 .restart(&r)
                 .await
                 .map(|_| format!("{what}: new pods are rolling out")),
+            InfrastructureAction::Apply { target, manifest } => {
+                check_edit_of(target, manifest)?;
+                bounded_manifest(manifest)?;
+                let request = DeployRequest {
+                    application: target.application.clone(),
+                    account: target.account.clone(),
+                    namespace_override: (!target.namespace.is_empty())
+                        .then(|| target.namespace.clone()),
+                    manifests: vec![manifest.clone()],
+                };
+                self.accounts
+                    .deploy(&request)
+                    .await
+                    .map(|_| format!("{what}: applied"))
+            }
             InfrastructureAction::Delete { .. } => self.accounts.delete(&r).await.map(|existed| {
                 if existed {
                     format!("{what}: deleted")
@@ -342,4 +358,40 @@ impl InfrastructureService for Infrastructure {
             .await;
         Ok(done)
     }
+}
+
+/// An edit applied from the Infrastructure tab must be of the object it was opened on: same
+/// kind and name, and in its namespace (or none, which means its namespace).
+fn check_edit_of(target: &ObjectRef, manifest: &serde_json::Value) -> Result<(), AppError> {
+    let field = |pointer: &str| {
+        manifest
+            .pointer(pointer)
+            .and_then(serde_json::Value::as_str)
+    };
+    if field("/kind") != Some(target.kind.as_str()) {
+        return Err(AppError::invalid(
+            "manifest.kind",
+            &format!("must stay {}", target.kind),
+        ));
+    }
+    if field("/metadata/name") != Some(target.name.as_str()) {
+        return Err(AppError::invalid(
+            "manifest.metadata.name",
+            &format!("must stay {}", target.name),
+        ));
+    }
+    if let Some(namespace) = field("/metadata/namespace")
+        && namespace != target.namespace
+    {
+        return Err(AppError::invalid(
+            "manifest.metadata.namespace",
+            &format!("must stay {}", target.namespace),
+        ));
+    }
+    Ok(())
+}
+
+fn bounded_manifest(manifest: &serde_json::Value) -> Result<(), AppError> {
+    domain::json_depth::check_input(manifest)
+        .map_err(|e| AppError::invalid("manifest", &format!("a manifest that {e}")))
 }

@@ -78,6 +78,7 @@ pub async fn wire(config: &Config) -> Result<Wired, StartError> {
         manifests: Arc::new(crate::manifests::Manifests {
             accounts: infrastructure.accounts.clone(),
             guard: guard.clone(),
+            sidecars: crate::manifests::sidecar_templates(&config.sidecar_templates),
         }),
     };
     Ok(Wired {

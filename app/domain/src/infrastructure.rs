@@ -135,6 +135,10 @@ pub struct ObjectDetails {
     pub events: Vec<EventView>,
     /// Container names (for pod logs).
     pub containers: Vec<String>,
+    /// The object as one would apply it again: without its status and what the API server
+    /// keeps for itself (managed fields, uid, resource version, …). What "Edit" opens.
+    #[serde(default)]
+    pub manifest: serde_json::Value,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -175,6 +179,11 @@ pub enum InfrastructureAction {
     Delete {
         target: ObjectRef,
     },
+    /// Applies `manifest` (an edit of the target itself: same kind, name and namespace).
+    Apply {
+        target: ObjectRef,
+        manifest: serde_json::Value,
+    },
 }
 
 impl InfrastructureAction {
@@ -183,7 +192,8 @@ impl InfrastructureAction {
             Self::Scale { target, .. }
             | Self::Undo { target, .. }
             | Self::Restart { target }
-            | Self::Delete { target } => target,
+            | Self::Delete { target }
+            | Self::Apply { target, .. } => target,
         }
     }
 
@@ -199,12 +209,47 @@ impl InfrastructureAction {
             Self::Undo { revision: None, .. } => format!("Undo {what} to the previous revision"),
             Self::Restart { .. } => format!("Restart {what}"),
             Self::Delete { .. } => format!("Delete {what}"),
+            Self::Apply { .. } => format!("Apply an edit of {what}"),
         }
     }
 }
 
 /// JSON as YAML, for reading manifests in the details panel (block style, strings quoted only
 /// when they would not read back as the same string).
+/// `live` as one would apply it again: without `status` and the metadata the API server keeps
+/// for itself.
+pub fn editable(live: &serde_json::Value) -> serde_json::Value {
+    let mut object = live.clone();
+    if let Some(o) = object.as_object_mut() {
+        o.remove("status");
+    }
+    if let Some(m) = object
+        .get_mut("metadata")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        for key in [
+            "managedFields",
+            "uid",
+            "resourceVersion",
+            "generation",
+            "creationTimestamp",
+            "selfLink",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+        ] {
+            m.remove(key);
+        }
+        if let Some(a) = m
+            .get_mut("annotations")
+            .and_then(serde_json::Value::as_object_mut)
+        {
+            a.remove("kubectl.kubernetes.io/last-applied-configuration");
+            a.remove("deployment.kubernetes.io/revision");
+        }
+    }
+    object
+}
+
 pub fn to_yaml(value: &serde_json::Value) -> String {
     let mut out = String::new();
     write_yaml(value, 0, &mut out, false);
@@ -307,6 +352,24 @@ mod tests {
         assert_eq!(
             yaml,
             "apiVersion: apps/v1\nmetadata:\n  annotations:\n    a: \"1\"\n  labels: {}\n  name: web\nspec:\n  replicas: 3\n  template:\n    spec:\n      containers:\n      - args:\n        - \"--port\"\n        - \"8080\"\n        image: nginx:1.27\n        name: web\n"
+        );
+    }
+
+    #[test]
+    fn an_editable_object_keeps_what_its_owner_wrote() {
+        let live = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "shop", "uid": "u-1", "resourceVersion": "7",
+                "generation": 3, "creationTimestamp": "2026-01-01T00:00:00Z", "managedFields": [{}],
+                "labels": {"app": "web"},
+                "annotations": {"x-team": "pay", "deployment.kubernetes.io/revision": "3"}},
+            "spec": {"replicas": 2, "x-extension": {"keep": true}},
+            "status": {"readyReplicas": 2}});
+        assert_eq!(
+            editable(&live),
+            json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "web", "namespace": "shop", "labels": {"app": "web"},
+                    "annotations": {"x-team": "pay"}},
+                "spec": {"replicas": 2, "x-extension": {"keep": true}}})
         );
     }
 

@@ -219,6 +219,17 @@ pub trait ManifestService: Send + Sync + 'static {
         namespace: Option<String>,
         manifests: Vec<serde_json::Value>,
     ) -> Result<Vec<crate::execution::PlannedChange>, AppError>;
+    /// `manifests` as multi-document YAML text (the editor's YAML view).
+    async fn render_yaml(
+        &self,
+        rc: &RequestContext,
+        manifests: Vec<serde_json::Value>,
+    ) -> Result<String, AppError>;
+    /// The sidecar templates: the built-in ones and those the configuration adds.
+    async fn sidecar_templates(
+        &self,
+        rc: &RequestContext,
+    ) -> Result<Vec<crate::manifests::sidecars::SidecarTemplate>, AppError>;
 }
 
 /// Users, API tokens and the audit log (sign-in and sign-out are HTTP routes: they set cookies).

@@ -7,6 +7,13 @@ use serde_json::Value;
 use super::{ApiError, JsonAnswer};
 use crate::model::execution::PlannedChange;
 use crate::model::manifests::ParsedManifests;
+use crate::model::manifests::sidecars::SidecarTemplate;
+
+/// Documents as YAML text.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RenderedYaml {
+    pub yaml: String,
+}
 #[cfg(feature = "ssr")]
 use crate::{model::AppError, model::manifests::ManifestInput, services};
 
@@ -56,6 +63,31 @@ pub async fn preview_manifests(
                 .manifests
                 .preview(&rc, &application, &account, namespace, manifests)
                 .await
+        }
+        .await,
+    )
+}
+
+/// `manifests` as multi-document YAML text (the editor's YAML view): `{"yaml": "..."}`.
+#[server(prefix = "/api", endpoint = "manifests/yaml", input = Json, output = JsonAnswer)]
+pub async fn render_manifests(manifests: Vec<Value>) -> Result<RenderedYaml, ApiError> {
+    services::respond(
+        async {
+            let (services, rc) = services::current()?;
+            let yaml = services.manifests.render_yaml(&rc, manifests).await?;
+            Ok(RenderedYaml { yaml })
+        }
+        .await,
+    )
+}
+
+/// The sidecar templates "Add sidecar" offers (built-in and configured).
+#[server(prefix = "/api", endpoint = "manifests/sidecars", input = Json, output = JsonAnswer)]
+pub async fn sidecar_templates() -> Result<Vec<SidecarTemplate>, ApiError> {
+    services::respond(
+        async {
+            let (services, rc) = services::current()?;
+            services.manifests.sidecar_templates(&rc).await
         }
         .await,
     )

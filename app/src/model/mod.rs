@@ -7,5 +7,6 @@
 
 pub mod editor;
 pub mod graph;
+pub mod manifest_form;
 
 pub use domain::*;

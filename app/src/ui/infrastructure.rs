@@ -454,6 +454,12 @@ fn TaskList() -> impl IntoView {
 #[component]
 fn DetailsPanel() -> impl IntoView {
     let tab: Tab = expect_context();
+    // Whether the selected object is open in the manifest editor.
+    let editing = RwSignal::new(false);
+    Effect::new(move |_| {
+        tab.selected.track();
+        editing.set(false);
+    });
     let details = Resource::new(
         move || tab.selected.get(),
         |selected| async move {
@@ -475,6 +481,22 @@ fn DetailsPanel() -> impl IntoView {
                         Err(error) => view! { <ErrorBanner error /> }.into_any(),
                         Ok(d) => {
                             let is_pod = d.object.kind == "Pod";
+                            let edit = (!is_pod && d.manifest.is_object()).then(|| {
+                                let (object, manifest) = (d.object.clone(), d.manifest.clone());
+                                let target = object.clone();
+                                let on_apply = Callback::new(move |manifest| {
+                                    editing.set(false);
+                                    tab.confirm(InfrastructureAction::Apply { target: target.clone(), manifest });
+                                });
+                                view! {
+                                    <Show when=move || editing.get() fallback=move || view! {
+                                        <button class="button small-button" data-testid="edit-object-button" on:click=move |_| editing.set(true)>"Edit"</button>
+                                    }>
+                                        <super::object_edit::EditObject object=object.clone() manifest=manifest.clone() on_apply
+                                            on_close=Callback::new(move |_| editing.set(false)) />
+                                    </Show>
+                                }
+                            });
                             let pod = d.object.clone();
                             let containers = d.containers.clone();
                             view! {
@@ -510,6 +532,7 @@ fn DetailsPanel() -> impl IntoView {
                                         </table>
                                     }.into_any()
                                 }}
+                                {edit}
                                 {is_pod.then(|| view! { <super::pod_logs::PodLogs pod=pod.clone() containers=containers.clone() /> })}
                                 <h4>"Manifest"</h4>
                                 <pre class="yaml" data-testid="yaml">{d.yaml.clone()}</pre>

@@ -9,6 +9,8 @@ mod infrastructure;
 mod integrations;
 mod lazy_pages;
 pub mod login;
+mod manifest_editor;
+mod object_edit;
 mod pickers;
 mod pipeline_editor;
 mod pod_logs;
@@ -348,6 +350,24 @@ pub(crate) fn Changes(
             </tbody>
         </table>
     }
+}
+
+/// What deploys would change, object by object (the judgment panel, the manifest editor).
+#[component]
+pub(crate) fn PlannedChanges(list: Vec<crate::model::execution::PlannedChange>) -> impl IntoView {
+    list.into_iter()
+        .map(|p| {
+            let stage = if p.stage.is_empty() { String::new() } else { format!("{} · ", p.stage) };
+            let header = format!("{stage}{}/{} {}", p.account, p.namespace, p.object);
+            let body = match (&p.note, p.exists) {
+                (Some(note), _) => view! { <p class="muted">{format!("No preview: {note}")}</p> }.into_any(),
+                (None, false) => view! { <p class="muted">"Does not exist yet: it will be created."</p> }.into_any(),
+                (None, true) if p.changes.is_empty() => view! { <p class="muted">"No change: it runs this already."</p> }.into_any(),
+                (None, true) => view! { <Changes changes=p.changes.clone() columns=("Field", "Now", "After") /> }.into_any(),
+            };
+            view! { <div class="planned" data-object=p.object.clone() data-exists=p.exists.to_string()><h4>{header}</h4>{body}</div> }
+        })
+        .collect_view()
 }
 
 #[cfg(test)]

@@ -91,6 +91,9 @@ pub struct Config {
     pub outbound: crate::outbound::OutboundConfig,
     /// The bounds of `${…}` expressions.
     pub expressions: crate::orchestration::expressions::ExpressionLimits,
+    /// Sidecar templates added to the built-in ones (`[[sidecar_templates]]`, each as
+    /// `domain::manifests::sidecars` describes; the same id replaces a built-in one).
+    pub sidecar_templates: Vec<domain::manifests::sidecars::SidecarTemplate>,
 }
 
 /// Jenkins masters and how often the build triggers look at them.
@@ -274,6 +277,7 @@ struct FileConfig {
     webhooks: Option<Vec<WebhookSourceConfig>>,
     outbound: Option<crate::outbound::OutboundConfig>,
     expressions: Option<crate::orchestration::expressions::ExpressionLimits>,
+    sidecar_templates: Option<Vec<domain::manifests::sidecars::SidecarTemplate>>,
 }
 
 /// Values given on the command line; they win over everything else.
@@ -437,6 +441,7 @@ pub fn load(
         webhooks,
         outbound,
         expressions,
+        sidecar_templates: file_config.sidecar_templates.unwrap_or_default(),
     })
 }
 

@@ -184,3 +184,25 @@ fn outbound_and_expression_limits_are_read_and_bad_entries_named() {
     let unknown = file_with("[expressions]\nmax_step = 1\n");
     assert!(load(Some(unknown.path()), &env_of(&[]), Overrides::default()).is_err());
 }
+
+#[test]
+fn sidecar_templates_come_from_the_file() {
+    let f = file_with(
+        r#"
+[[sidecar_templates]]
+id = "fluent-bit"
+label = "Fluent Bit"
+parameters = [{ name = "ENV", label = "Environment", default = "test" }]
+volume = { name = "logs", appMountPath = "/var/log/app", sidecarMountPath = "/logs" }
+container = { name = "fluent-bit", image = "fluent/fluent-bit:3.1" }
+"#,
+    );
+    let c = load(Some(f.path()), &env_of(&[]), Overrides::default()).unwrap();
+    assert_eq!(c.sidecar_templates.len(), 1);
+    let t = &c.sidecar_templates[0];
+    assert_eq!(
+        (t.id.as_str(), t.volume.sidecar_mount_path.as_str()),
+        ("fluent-bit", "/logs")
+    );
+    assert_eq!(t.container["image"], "fluent/fluent-bit:3.1");
+}

@@ -9,6 +9,7 @@ pub mod yaml;
 
 use async_trait::async_trait;
 use domain::execution::PlannedChange;
+use domain::manifests::sidecars::SidecarTemplate;
 use domain::manifests::{
     MAX_DOCUMENTS, MAX_YAML_BYTES, ManifestInput, ManifestProblem, ParsedManifests, check_rules,
 };
@@ -23,6 +24,8 @@ use crate::kubernetes::Accounts;
 pub struct Manifests {
     pub accounts: Accounts,
     pub guard: Guard,
+    /// The sidecar templates offered by "Add sidecar" (built-in, then configured).
+    pub sidecars: Vec<SidecarTemplate>,
 }
 
 #[async_trait]
@@ -62,6 +65,40 @@ impl ManifestService for Manifests {
         };
         Ok(preview::plan(&self.accounts, rc, &application, deploy).await)
     }
+
+    async fn render_yaml(
+        &self,
+        rc: &RequestContext,
+        manifests: Vec<Value>,
+    ) -> Result<String, AppError> {
+        rc.caller.signed_in()?;
+        bounded("manifests", &manifests)?;
+        yaml::render(&manifests).map_err(|e| {
+            tracing::warn!(error = %e, "manifests could not be written as YAML");
+            AppError::invalid("manifests", "cannot be written as YAML")
+        })
+    }
+
+    async fn sidecar_templates(
+        &self,
+        rc: &RequestContext,
+    ) -> Result<Vec<SidecarTemplate>, AppError> {
+        rc.caller.signed_in()?;
+        Ok(self.sidecars.clone())
+    }
+}
+
+/// The built-in sidecar templates with `configured` added; a configured template replaces the
+/// built-in one of the same id.
+pub fn sidecar_templates(configured: &[SidecarTemplate]) -> Vec<SidecarTemplate> {
+    let mut all = domain::manifests::sidecars::built_in();
+    for template in configured {
+        match all.iter_mut().find(|t| t.id == template.id) {
+            Some(existing) => *existing = template.clone(),
+            None => all.push(template.clone()),
+        }
+    }
+    all
 }
 
 /// The documents of `input` and what is wrong with them. Bad input in a document is a problem

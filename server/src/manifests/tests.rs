@@ -165,3 +165,37 @@ fn a_document_that_is_not_a_mapping_is_a_problem() {
     let documents: Vec<usize> = parsed.problems.iter().map(|p| p.document).collect();
     assert_eq!(documents, [0, 1]);
 }
+
+#[test]
+fn rendered_yaml_reads_back_as_the_same_documents() {
+    // Strings YAML would otherwise read as something else, keys with dots and slashes, nesting.
+    let documents = vec![
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "tricky",
+            "annotations": {"team.example.com/owner": "pay", "x-empty": ""}},
+            "data": {"yes": "yes", "number": "0x1F", "octal": "0o17", "float": "1e3", "inf": ".inf",
+                "null": "null", "colon": "a: b", "hash": "a #b", "dash": "- x", "multi": "line 1\nline 2\n",
+                "quote": "it's \"quoted\"", "spaces": " padded ", "unicode": "Überall ✓", "tilde": "~"}}),
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+            "spec": {"replicas": 2, "strategy": {"rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}},
+                "template": {"spec": {"containers": [{"name": "web", "image": "${trigger.artifacts[0].reference}",
+                    "args": [], "env": [{"name": "E", "value": "1"}], "x-build": {"nested": [[1, 2], {}]}}],
+                    "volumes": [{"name": "logs", "emptyDir": {}}]}}}}),
+    ];
+    let text = super::yaml::render(&documents).unwrap();
+    assert_eq!(text.matches("\n---\n").count(), 1, "{text}");
+    let parsed = parse(ManifestInput::Yaml(text.clone())).unwrap();
+    assert_eq!(parsed.manifests, documents, "{text}");
+}
+
+#[test]
+fn configured_sidecar_templates_add_to_and_replace_the_built_in_ones() {
+    use domain::manifests::sidecars::built_in;
+    let mut filebeat = built_in().into_iter().find(|t| t.id == "filebeat").unwrap();
+    filebeat.label = "Filebeat (our image)".into();
+    let mut fluent = filebeat.clone();
+    fluent.id = "fluent-bit".into();
+    fluent.label = "Fluent Bit".into();
+    let all = super::sidecar_templates(&[filebeat, fluent]);
+    let labels: Vec<&str> = all.iter().map(|t| t.label.as_str()).collect();
+    assert_eq!(labels, ["Filebeat (our image)", "Fluent Bit"]);
+}

@@ -57,6 +57,22 @@ pub fn has_comments(text: &str) -> bool {
     })
 }
 
+/// `documents` as YAML text, `---` between them: what the editor's YAML view shows. Read back
+/// by [`parse`], it gives the same documents.
+pub fn render(documents: &[Value]) -> Result<String, String> {
+    let mut out = String::new();
+    for (i, document) in documents.iter().enumerate() {
+        if i > 0 {
+            out.push_str("---\n");
+        }
+        out.push_str(&serde_saphyr::to_string(document).map_err(|e| e.to_string())?);
+        if !out.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    Ok(out)
+}
+
 /// The documents in `text` (empty documents skipped).
 pub fn parse(text: &str) -> Result<Vec<Document>, SyntaxError> {
     // Kubernetes YAML rarely uses aliases: a tenth of a second's worth of expansion is plenty

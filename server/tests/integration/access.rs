@@ -145,6 +145,14 @@ async fn every_route_answers_401_403_or_goes_through_as_the_permissions_say() {
         ),
         (
             Call::Fn(
+                "manifests/yaml",
+                json!({"manifests": [{"kind": "ConfigMap"}]}),
+            ),
+            Needs::SignedIn,
+        ),
+        (Call::Fn("manifests/sidecars", json!({})), Needs::SignedIn),
+        (
+            Call::Fn(
                 "manifests/preview",
                 json!({"application": "shop", "account": "none", "manifests": []}),
             ),

@@ -120,7 +120,7 @@ pub fn deploy_request(namespace: &str, manifests: Vec<Value>) -> DeployRequest {
     }
 }
 
-fn web(namespace: &str) -> ResourceRef {
+pub fn web(namespace: &str) -> ResourceRef {
     ResourceRef::parse("test", Some(namespace), "deployment web").unwrap()
 }
 

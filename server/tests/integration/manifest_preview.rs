@@ -117,3 +117,90 @@ async fn a_dry_run_shows_what_would_change_and_what_the_cluster_would_refuse() {
     );
     server.stop().await;
 }
+
+/// "Edit" on the Infrastructure tab: the live object as one would apply it again, an edit of it
+/// applied (audited), and an "edit" that would change another object refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_of_a_live_object_is_applied_and_only_to_that_object() {
+    let sim = Sim::start().await;
+    sim.namespaces(&["shop-test"]).await;
+    let accounts = sim.accounts(&[]).await;
+    accounts
+        .deploy(&deploy_request(
+            "shop-test",
+            vec![deployment("web", "registry.local/shop/web:1.0", 1)],
+        ))
+        .await
+        .unwrap();
+    let server = TestServer::start_with(Backend::Sqlite, |c| {
+        c.kubernetes.accounts = vec![sim.account("test", &[])]
+    })
+    .await;
+    let (code, body, _) = server
+        .call(
+            "applications/create",
+            json!({"input": {"name": "shop", "ownerEmail": "team@example.com", "deployTargets": "test/shop-test"}}),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    let target = json!({"application": "shop", "account": "test", "namespace": "shop-test", "kind": "Deployment", "name": "web"});
+    let (code, details, _) = server
+        .call("infrastructure/details", json!({"object": target}))
+        .await;
+    assert_eq!(code, 200, "{details}");
+    let mut manifest = details["manifest"].clone();
+    for gone in [
+        "uid",
+        "resourceVersion",
+        "managedFields",
+        "creationTimestamp",
+    ] {
+        assert!(manifest["metadata"].get(gone).is_none(), "{manifest:#}");
+    }
+    assert!(manifest.get("status").is_none(), "{manifest:#}");
+
+    manifest["spec"]["replicas"] = json!(3);
+    let (code, said, _) = server
+        .call(
+            "infrastructure/act",
+            json!({"action": {"action": "apply", "target": target, "manifest": manifest}}),
+        )
+        .await;
+    assert_eq!(
+        (code, said.as_str()),
+        (200, Some("Apply an edit of deployment web: applied"))
+    );
+    let live = accounts
+        .get(&crate::kubernetes::web("shop-test"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(live["spec"]["replicas"], 3);
+    let res = server
+        .client
+        .get(format!(
+            "{}/api/audit/export?action=infrastructure.action",
+            server.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    let audited = res.text().await.unwrap();
+    assert!(
+        audited.contains("Apply an edit of deployment web: applied"),
+        "{audited}"
+    );
+
+    // Renaming in the editor would write another object: refused, naming the field.
+    let mut other = manifest.clone();
+    other["metadata"]["name"] = json!("api");
+    let (code, err, _) = server
+        .call(
+            "infrastructure/act",
+            json!({"action": {"action": "apply", "target": target, "manifest": other}}),
+        )
+        .await;
+    assert_eq!(code, 422, "{err}");
+    assert!(err.to_string().contains("manifest.metadata.name"), "{err}");
+    server.stop().await;
+}

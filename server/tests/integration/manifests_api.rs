@@ -66,3 +66,33 @@ async fn yaml_is_parsed_and_each_problem_placed_on_its_line() {
     assert_eq!(anonymous.status(), 401);
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documents_are_written_as_yaml_and_sidecar_templates_listed() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let documents = json!([
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"on": "yes"}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "b"}, "spec": {"ports": [{"port": 80}]}},
+    ]);
+    let (status, rendered, _) = s
+        .call("manifests/yaml", json!({ "manifests": documents }))
+        .await;
+    assert_eq!(status, 200, "{rendered}");
+    let yaml = rendered["yaml"].as_str().unwrap();
+    assert!(yaml.contains("\n---\n"), "{yaml}");
+    let (_, parsed, _) = s.call("manifests/parse", json!({ "yaml": yaml })).await;
+    assert_eq!(parsed["manifests"], documents);
+
+    let too_many = vec![json!({"kind": "ConfigMap"}); domain::manifests::MAX_DOCUMENTS + 1];
+    let (status, body, _) = s
+        .call("manifests/yaml", json!({ "manifests": too_many }))
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["fields"][0]["field"], "manifests", "{body}");
+
+    let (status, templates, _) = s.call("manifests/sidecars", json!({})).await;
+    assert_eq!(status, 200, "{templates}");
+    assert_eq!(templates[0]["id"], "filebeat");
+    assert_eq!(templates[0]["volume"]["name"], "app-logs");
+    s.stop().await;
+}

@@ -241,16 +241,7 @@ fn JudgmentPanel(execution: String, stage: Stage, on_change: Callback<()>) -> im
                 {move || preview.get().map(|r| match r {
                     Err(error) => view! { <ErrorBanner error /> }.into_any(),
                     Ok(list) if list.is_empty() => view! { <p class="muted">"No deploy follows this judgment."</p> }.into_any(),
-                    Ok(list) => list.into_iter().map(|p| {
-                        let header = format!("{} · {}/{} {}", p.stage, p.account, p.namespace, p.object);
-                        let body = match (&p.note, p.exists) {
-                            (Some(note), _) => view! { <p class="muted">{format!("No preview: {note}")}</p> }.into_any(),
-                            (None, false) => view! { <p class="muted">"Does not exist yet: it will be created."</p> }.into_any(),
-                            (None, true) if p.changes.is_empty() => view! { <p class="muted">"No change: it runs this already."</p> }.into_any(),
-                            (None, true) => view! { <crate::ui::Changes changes=p.changes.clone() columns=("Field", "Now", "After") /> }.into_any(),
-                        };
-                        view! { <div class="planned" data-object=p.object.clone() data-exists=p.exists.to_string()><h4>{header}</h4>{body}</div> }
-                    }).collect_view().into_any(),
+                    Ok(list) => view! { <crate::ui::PlannedChanges list /> }.into_any(),
                 })}
             </Transition>
         </section>

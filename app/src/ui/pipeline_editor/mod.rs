@@ -7,6 +7,7 @@ mod conflict;
 mod history;
 mod json_panel;
 mod lists;
+mod manifests;
 mod stages;
 
 use leptos::prelude::*;
@@ -125,6 +126,9 @@ struct EditorState {
     revision: RwSignal<u32>,
     selected: RwSignal<Option<String>>,
     problems: Memo<Vec<PipelineProblem>>,
+    /// How many problems each stage's manifests have (by refId), as its manifest editor found
+    /// them: a pipeline whose manifests have problems is not saved.
+    blocked: RwSignal<std::collections::BTreeMap<String, usize>>,
 }
 
 impl EditorState {
@@ -153,10 +157,21 @@ fn Editor(initial: Map<String, Value>, version: Option<u32>) -> impl IntoView {
         revision: RwSignal::new(0),
         selected: RwSignal::new(None),
         problems,
+        blocked: RwSignal::new(Default::default()),
     };
     let dirty = Memo::new(move |_| saved_doc.with(|s| s.as_ref() != Some(&doc.get())));
     let errors = Memo::new(move |_| {
-        problems.with(|p| p.iter().filter(|p| p.severity == Severity::Error).count())
+        let stages: Vec<String> = editor::stages(&doc.get())
+            .iter()
+            .map(editor::ref_of)
+            .collect();
+        let in_manifests: usize = state.blocked.with(|b| {
+            b.iter()
+                .filter(|(r, _)| stages.contains(r))
+                .map(|(_, n)| n)
+                .sum()
+        });
+        in_manifests + problems.with(|p| p.iter().filter(|p| p.severity == Severity::Error).count())
     });
     let panel = RwSignal::new(Panel::Stages);
     let may_write = super::session::may(crate::model::Access::Write);
@@ -290,9 +305,15 @@ fn Problems(state: EditorState) -> impl IntoView {
     view! {
         {move || {
             let list: Vec<PipelineProblem> = state.problems.get().into_iter().filter(|p| p.stage.is_none()).collect();
-            (!list.is_empty()).then(|| view! {
+            let stages: Vec<String> = editor::stages(&state.doc.get()).iter().map(editor::ref_of).collect();
+            let manifests: Vec<String> = state.blocked.get().into_iter()
+                .filter(|(r, n)| *n > 0 && stages.contains(r))
+                .map(|(r, n)| format!("Stage {r}: its manifests have {n} problem{} (shown in its form)", if n == 1 { "" } else { "s" }))
+                .collect();
+            (!list.is_empty() || !manifests.is_empty()).then(|| view! {
                 <ul class="problems" data-testid="pipeline-problems">
                     {list.into_iter().map(|p| view! { <li class=format!("problem {}", if p.severity == Severity::Error { "error" } else { "warning" })>{p.to_string()}</li> }).collect_view()}
+                    {manifests.into_iter().map(|m| view! { <li class="problem error" data-testid="manifest-blocked">{m}</li> }).collect_view()}
                 </ul>
             })
         }}

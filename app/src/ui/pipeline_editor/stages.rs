@@ -229,7 +229,11 @@ fn StageForm(state: EditorState, ref_id: String) -> impl IntoView {
                     }
                 }).collect_view()}
             </fieldset>
-            {fields.into_iter().map(|field| view! { <FieldInput field initial=field_text(&stage, &field) on_commit=commit(field) id_prefix="stage-".into() /> }).collect_view()}
+            {fields.into_iter().map(|field| if field.kind == FieldKind::Manifests {
+                view! { <super::manifests::StageManifests state ref_id=ref_id.clone() /> }.into_any()
+            } else {
+                view! { <FieldInput field initial=field_text(&stage, &field) on_commit=commit(field) id_prefix="stage-".into() /> }.into_any()
+            }).collect_view()}
             <ul class="problems" data-testid="stage-problems">
                 {move || problems_here().into_iter().map(|p| view! {
                     <li class=if p.severity == Severity::Error { "problem error" } else { "problem warning" } data-field=p.field.clone()>{format!("{}: {}", p.field, p.message)}</li>

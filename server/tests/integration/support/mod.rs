@@ -162,6 +162,7 @@ pub fn test_config(db: &TestDatabase) -> Config {
         // The tests' receivers listen on this machine; an operator would list them the same way.
         outbound: local_outbound_config(),
         expressions: Default::default(),
+        sidecar_templates: Vec::new(),
     }
 }
 
