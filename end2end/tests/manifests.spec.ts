@@ -177,7 +177,7 @@ test('form edits keep unknown fields and annotations; YAML errors show on their 
   const ns = `${app}-test`;
   const manifest = {
     apiVersion: 'apps/v1', kind: 'Deployment',
-    metadata: { name: 'web', annotations: { 'team.example.com/owner': 'payments' } },
+    metadata: { name: 'web', labels: { 'app.kubernetes.io/name': app }, annotations: { 'team.example.com/owner': 'payments' } },
     spec: {
       replicas: 1, selector: { matchLabels: { app: 'web' } },
       template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'registry.local/web:1', 'x-build': { commit: 'abc123' } }] } },

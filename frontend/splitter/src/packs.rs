@@ -55,12 +55,16 @@ fn key_of<'m>(manifest: &'m BTreeMap<String, Vec<String>>, name: &str) -> Result
     }
 }
 
-/// The short name of a manifest key (`__execution_route_view_123` → `execution_route`).
+/// The short name of a manifest key: a lazy route's (`__execution_route_view_123` →
+/// `execution_route`) or a `#[lazy]` function's (`manifest_editor_123` → `manifest_editor`).
 fn short_name(key: &str) -> &str {
     let trimmed = key.trim_start_matches("__");
-    match trimmed.rfind("_view_") {
-        Some(at) => &trimmed[..at],
-        None => trimmed,
+    if let Some(at) = trimmed.rfind("_view_") {
+        return &trimmed[..at];
+    }
+    match trimmed.rsplit_once('_') {
+        Some((name, hash)) if !name.is_empty() && hash.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => trimmed,
     }
 }
 
@@ -175,6 +179,13 @@ mod tests {
             ),
             ("__login_route_view_1".into(), files(&["split_login"])),
         ])
+    }
+
+    #[test]
+    fn short_names_drop_the_hash() {
+        assert_eq!(short_name("__execution_route_view_17"), "execution_route");
+        assert_eq!(short_name("manifest_editor_1709531006"), "manifest_editor");
+        assert_eq!(short_name("odd_name_x1"), "odd_name_x1");
     }
 
     #[test]

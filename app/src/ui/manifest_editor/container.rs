@@ -54,7 +54,7 @@ pub(super) fn ContainerForm(
             </header>
             <div class="form-grid">
                 <PathInput docs label="Name" path=p("name") input=Input::Text />
-                <Choice label="Role" id=input_id(&p("role")) selected=role.label().to_owned() on_pick=set_role
+                <Choice label="Role" path=p("role") selected=role.label().to_owned() on_pick=set_role
                     options=vec![("main", "Main"), ("sidecar", "Sidecar"), ("init", "Init (runs first)")] />
             </div>
             <ImageField docs path=p("image") context />
@@ -197,7 +197,7 @@ fn Env(docs: Docs, path: String) -> impl IntoView {
                 view! {
                     <div class="form-grid entry" data-env-index=i>
                         <PathInput docs label="Variable" path=format!("{at}.name") input=Input::Text />
-                        <Choice label="From" id=input_id(&format!("{at}.source")) selected=source.clone() on_pick=switch
+                        <Choice label="From" path=format!("{at}.source") selected=source.clone() on_pick=switch
                             options=vec![("value", "Value"), ("configMapKeyRef", "ConfigMap key"), ("secretKeyRef", "Secret key")] />
                         {value}
                         <button type="button" class="button small-button" on:click=move |_| docs.restructure(|d| form::remove_at(d, &list, i))>"Remove"</button>
@@ -247,7 +247,7 @@ fn Probe(docs: Docs, path: String, title: &'static str) -> impl IntoView {
                 });
                 view! {
                     <div class="form-grid">
-                        <Choice label="Check" id=input_id(&p("handler")) selected=handler.to_owned() on_pick=switch
+                        <Choice label="Check" path=p("handler") selected=handler.to_owned() on_pick=switch
                             options=vec![("", "None"), ("tcpSocket", "TCP port open"), ("httpGet", "HTTP GET"), ("exec", "Command"), ("grpc", "gRPC")] />
                         {body}
                         {timings}

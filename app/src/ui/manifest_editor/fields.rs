@@ -143,13 +143,15 @@ pub(super) fn PathInput(
 #[component]
 pub(super) fn Choice(
     label: &'static str,
-    id: String,
+    /// The field it sets (or, for a choice that restructures, a name beside it).
+    path: String,
     options: Vec<(&'static str, &'static str)>,
     selected: String,
     on_pick: Callback<String>,
 ) -> impl IntoView {
+    let id = input_id(&path);
     view! {
-        <div class="field">
+        <div class="field" data-path=path>
             <label for=id.clone()>{label}</label>
             <select id=id on:change=move |ev| on_pick.run(event_target_value(&ev))>
                 {options.into_iter().map(|(value, text)| view! { <option value=value selected=value == selected>{text}</option> }).collect_view()}

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use serde_json::{Value, json};
 
-use super::fields::{Choice, Docs, ListHead, PathInput, count, input_id};
+use super::fields::{Choice, Docs, ListHead, PathInput, count};
 use crate::model::manifest_form::{self as form, Input};
 
 #[component]
@@ -21,7 +21,7 @@ pub(super) fn ServiceForm(docs: Docs) -> impl IntoView {
                 {move || {
                     docs.revision.get();
                     let current = form::get(&docs.doc(), "spec.type").and_then(Value::as_str).unwrap_or_default().to_owned();
-                    view! { <Choice label="Type" id=input_id("spec.type") selected=current on_pick=set_type
+                    view! { <Choice label="Type" path="spec.type".into() selected=current on_pick=set_type
                         options=vec![("", "ClusterIP (default)"), ("ClusterIP", "ClusterIP"), ("NodePort", "NodePort"), ("LoadBalancer", "LoadBalancer")] /> }
                 }}
                 <PathInput docs label="Selector (key=value per line)" path="spec.selector".into() input=Input::KeyValues />

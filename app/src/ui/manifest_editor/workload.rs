@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::EditorContext;
 use super::container::ContainerForm;
-use super::fields::{Choice, Docs, ListHead, PathInput, count, input_id};
+use super::fields::{Choice, Docs, ListHead, PathInput, count};
 use crate::model::manifest_form::{self as form, Input, VOLUME_SOURCES};
 use crate::model::manifests::sidecars::{SidecarChoice, SidecarTemplate, add_sidecar};
 
@@ -66,7 +66,7 @@ pub(super) fn WorkloadForm(docs: Docs, kind: String, context: EditorContext) -> 
                     });
                     view! {
                         <div class="form-grid">
-                            <Choice label="Type" id=input_id(&format!("{strategy_path}.type")) selected=current options=strategy_types.clone() on_pick=set_strategy />
+                            <Choice label="Type" path=format!("{strategy_path}.type") selected=current options=strategy_types.clone() on_pick=set_strategy />
                             {settings}
                         </div>
                     }
@@ -241,7 +241,7 @@ fn Volumes(docs: Docs) -> impl IntoView {
                     view! {
                         <div class="form-grid entry" data-volume-index=i>
                             <PathInput docs label="Name" path=format!("{at}.name") input=Input::Text />
-                            <Choice label="Source" id=input_id(&format!("{at}.source")) selected=source.clone() on_pick=switch options />
+                            <Choice label="Source" path=format!("{at}.source") selected=source.clone() on_pick=switch options />
                             {detail}
                             <button type="button" class="button small-button" on:click=move |_| docs.restructure(|d| form::remove_at(d, &list, i))>"Remove"</button>
                         </div>
