@@ -72,3 +72,30 @@ test('a page opened directly preloads its pack, and works when packs cannot be h
   expect(modules.filter((f) => /^split_/.test(f)).length, modules.join(' ')).toBeGreaterThanOrEqual(2);
   await fresh.close();
 });
+
+test('the manifest editor is fetched when a deployManifest stage opens, not with the pipeline editor', async ({ page }) => {
+  const app = await application(page);
+  const pipeline = {
+    application: app, name: 'Deploy', triggers: [],
+    stages: [
+      { refId: '1', type: 'wait', name: 'Wait', waitTime: 1, requisiteStageRefIds: [] },
+      { refId: '2', type: 'deployManifest', name: 'Deploy', account: 'none', requisiteStageRefIds: ['1'],
+        manifests: [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings' }, data: { LEVEL: 'info' } }] },
+    ],
+  };
+  expect((await page.request.post('/api/pipelines/save', { data: { pipeline } })).status()).toBe(200);
+  const seen = pkgRequests(page);
+  await open(page, `/applications/${app}/pipelines/edit/Deploy`);
+  const graph = page.getByTestId('editor-graph');
+  await graph.locator('g.node[data-stage="1"]').click();
+  await expect(page.getByTestId('stage-form')).toHaveAttribute('data-stage', '1');
+  expect(seen.filter((f) => f.startsWith('pack_manifest_editor')), seen.join(' ')).toEqual([]);
+
+  // What the editor page has not loaded comes as one pack.
+  const pack = page.waitForResponse((r) => r.url().endsWith('/pkg/pack_manifest_editor_in_pipeline_editor_route.wasm'));
+  await graph.locator('g.node[data-stage="2"]').click();
+  expect((await pack).status()).toBe(200);
+  const editor = page.getByTestId('manifest-editor');
+  await expect(editor.locator('.document-form')).toHaveAttribute('data-kind', 'ConfigMap');
+  expect(seen.filter((f) => /^(chunk|split)_/.test(f)), seen.join(' ')).toEqual([]);
+});

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! wasm-splitter <frontend.wasm as cargo built it> <pkg dir> <main module out> <bundle name>
-//! wasm-splitter pack <pkg dir> <base route> <nested route>,...
+//! wasm-splitter pack <pkg dir> <base route> <nested route>,... [<lazy fn>=<route>,... ...]
 //! ```
 //!
 //! Writes into `<pkg dir>` one `split_*.wasm` per lazy route, `chunk_*.wasm` for code several
@@ -27,11 +27,25 @@ const MANIFEST: &str = "__wasm_split_manifest.json";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if let [command, pkg_dir, base, nested] = args.as_slice()
+    if let [command, pkg_dir, base, nested, lazy @ ..] = args.as_slice()
         && command == "pack"
     {
-        let nested: Vec<&str> = nested.split(',').filter(|s| !s.is_empty()).collect();
-        return match pack(Path::new(pkg_dir), base, &nested) {
+        let list = |text: &'_ str| -> Vec<String> {
+            text.split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        let nested = list(nested);
+        let mut opened = Vec::new();
+        for arg in lazy {
+            let Some((function, routes)) = arg.split_once('=') else {
+                eprintln!("wasm-splitter pack: '{arg}' is not <lazy fn>=<route>,...");
+                return ExitCode::from(2);
+            };
+            opened.push((function.to_owned(), list(routes)));
+        }
+        return match pack(Path::new(pkg_dir), base, &nested, &opened) {
             Ok(count) => {
                 println!("wasm-splitter: {count} pack(s) written into {pkg_dir}");
                 ExitCode::SUCCESS
@@ -44,7 +58,9 @@ fn main() -> ExitCode {
     }
     let [input, pkg_dir, main_out, name] = args.as_slice() else {
         eprintln!("usage: wasm-splitter <input.wasm> <pkg dir> <main module out> <bundle name>");
-        eprintln!("       wasm-splitter pack <pkg dir> <base route> <nested route>,...");
+        eprintln!(
+            "       wasm-splitter pack <pkg dir> <base route> <nested route>,... [<lazy fn>=<route>,...]"
+        );
         return ExitCode::from(2);
     };
     match split(
@@ -85,12 +101,17 @@ fn split(
     Ok(result.prefetch_map.len())
 }
 
-fn pack(pkg_dir: &Path, base: &str, nested: &[&str]) -> Result<usize, String> {
+fn pack(
+    pkg_dir: &Path,
+    base: &str,
+    nested: &[String],
+    opened: &[(String, Vec<String>)],
+) -> Result<usize, String> {
     let read =
         |name: &str| std::fs::read(pkg_dir.join(name)).map_err(|e| format!("reading {name}: {e}"));
     let manifest: BTreeMap<String, Vec<String>> =
         serde_json::from_slice(&read(MANIFEST)?).map_err(|e| format!("{MANIFEST}: {e}"))?;
-    let plan = packs::plan(&manifest, base, nested)?;
+    let plan = packs::plan(&manifest, base, nested, opened)?;
     for pack in &plan.packs {
         let modules = pack
             .members

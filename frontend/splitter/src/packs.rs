@@ -12,7 +12,10 @@
 //! - for each route nested in the base route (an application's tabs, its execution and editor
 //!   pages, all inside the application page): the base's modules and the route's together — the
 //!   first visit to any application page, from the list or from a link;
-//! - for each other route: its modules — a first visit there.
+//! - for each other route: its modules — a first visit there;
+//! - for a `#[lazy]` function (code a page loads when the user opens something, e.g. the manifest
+//!   editor) and each route named as opening it (`--lazy manifest_editor=pipeline_editor_route`):
+//!   the function's modules that route has not loaded — what opening it there fetches.
 //!
 //! Later visits ask only for the modules earlier routes did not load; those sets vary with the
 //! order of visits (a tab shares dozens of modules with each other tab and not with the
@@ -68,12 +71,26 @@ fn short_name(key: &str) -> &str {
     }
 }
 
+/// The manifest key of the `#[lazy]` function called `name` (`manifest_editor_<hash>`).
+fn function_key<'m>(
+    manifest: &'m BTreeMap<String, Vec<String>>,
+    name: &str,
+) -> Result<&'m str, String> {
+    manifest
+        .keys()
+        .find(|k| !k.starts_with("__") && short_name(k) == name)
+        .map(String::as_str)
+        .ok_or_else(|| format!("no lazy function called {name} in the manifest"))
+}
+
 /// Plans the packs for `manifest` (lazy route key → module stems), where the routes named in
-/// `nested` always load together with the route named `base`.
+/// `nested` always load together with the route named `base`, and each `#[lazy]` function of
+/// `opened` is opened from the routes listed with it.
 pub fn plan(
     manifest: &BTreeMap<String, Vec<String>>,
     base: &str,
-    nested: &[&str],
+    nested: &[String],
+    opened: &[(String, Vec<String>)],
 ) -> Result<Plan, String> {
     let base_key = key_of(manifest, base)?;
     let nested_keys = nested
@@ -100,6 +117,22 @@ pub fn plan(
             out.insert(key.to_owned(), preload(&mut packs, name, members));
         } else {
             out.insert(key.to_owned(), preload(&mut packs, name, files.clone()));
+        }
+    }
+    for (function, routes) in opened {
+        let files = &manifest[function_key(manifest, function)?];
+        for route in routes {
+            let key = key_of(manifest, route)?;
+            let mut loaded: BTreeSet<&String> = manifest[key].iter().collect();
+            if nested_keys.contains(key) {
+                loaded.extend(base_files);
+            }
+            let rest = files
+                .iter()
+                .filter(|f| !loaded.contains(f))
+                .cloned()
+                .collect();
+            preload(&mut packs, &format!("{function}_in_{route}"), rest);
         }
     }
     Ok(Plan {
@@ -190,7 +223,7 @@ mod tests {
 
     #[test]
     fn nested_routes_come_with_the_base() {
-        let plan = plan(&manifest(), "app_route", &["tab_route"]).unwrap();
+        let plan = plan(&manifest(), "app_route", &files(&["tab_route"]), &[]).unwrap();
         assert_eq!(
             plan.packs,
             vec![
@@ -222,16 +255,52 @@ mod tests {
     }
 
     #[test]
+    fn a_lazy_function_opened_in_a_route_packs_what_that_route_has_not_loaded() {
+        let mut m = manifest();
+        m.insert(
+            "editor_42".into(),
+            files(&["chunk_1", "chunk_2", "chunk_4", "split_editor"]),
+        );
+        let opened = [("editor".to_owned(), files(&["tab_route", "tokens_route"]))];
+        let plan = plan(&m, "app_route", &files(&["tab_route"]), &opened).unwrap();
+        let pack = |name: &str| {
+            plan.packs
+                .iter()
+                .find(|p| p.name == name)
+                .map(|p| p.members.clone())
+        };
+        // Opened from the whole: its modules. From a tab (inside the application page): what
+        // neither loaded. From tokens: what tokens did not load.
+        assert_eq!(
+            pack("pack_editor"),
+            Some(files(&["chunk_1", "chunk_2", "chunk_4", "split_editor"]))
+        );
+        assert_eq!(
+            pack("pack_editor_in_tab_route"),
+            Some(files(&["chunk_4", "split_editor"]))
+        );
+        assert_eq!(
+            pack("pack_editor_in_tokens_route"),
+            Some(files(&["chunk_2", "chunk_4", "split_editor"]))
+        );
+    }
+
+    #[test]
     fn unknown_routes_are_named() {
         assert_eq!(
-            plan(&manifest(), "nope", &[]).unwrap_err(),
+            plan(&manifest(), "nope", &[], &[]).unwrap_err(),
             "no lazy route called nope in the manifest"
         );
         assert_eq!(
-            plan(&manifest(), "app_route", &["tab"]).unwrap_err(),
+            plan(&manifest(), "app_route", &files(&["tab"]), &[]).unwrap_err(),
             "no lazy route called tab in the manifest"
         );
-        assert!(plan(&manifest(), "app_route", &["app_route"]).is_err());
+        assert!(plan(&manifest(), "app_route", &files(&["app_route"]), &[]).is_err());
+        let opened = [("editor".to_owned(), files(&["tab_route"]))];
+        assert_eq!(
+            plan(&manifest(), "app_route", &[], &opened).unwrap_err(),
+            "no lazy function called editor in the manifest"
+        );
     }
 
     #[test]
