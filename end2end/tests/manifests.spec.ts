@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import AxeBuilder from '@axe-core/playwright';
 import type { Locator, Page } from '@playwright/test';
 import { clusterTest as test, expect, open, uniqueName, signIn, type Cluster } from './fixtures';
 
@@ -41,6 +42,14 @@ async function createApp(page: Page, cluster: Cluster, prefix: string) {
 function at(value: any, fieldPath: string): any {
   return fieldPath.split('.').flatMap((p) => p.split(/\[(\d+)\]/).filter(Boolean))
     .reduce((v, key) => (v === undefined || v === null ? undefined : v[/^\d+$/.test(key) ? Number(key) : key]), value);
+}
+
+/** Serious or critical WCAG 2 A/AA findings inside the manifest editor. */
+async function violations(page: Page) {
+  const result = await new AxeBuilder({ page }).include('[data-testid="manifest-editor"]').withTags(['wcag2a', 'wcag2aa']).analyze();
+  return result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
 }
 
 /** `kubernetes-validate --strict` (PyPI, installed by ./x), as the server's schema test runs it. */
@@ -197,12 +206,14 @@ test('form edits keep unknown fields and annotations; YAML errors show on their 
   await expect(editor.locator('.document-form')).toHaveAttribute('data-kind', 'Deployment');
   // The schema does not know x-build: a warning, kept.
   await expect(editor.getByTestId('manifest-warnings')).toContainText('x-build');
+  expect(await violations(page), 'form view').toEqual([]);
 
   // Edits keep what the form does not show.
   await field(editor, 'spec.replicas').fill('3');
   await editor.getByRole('button', { name: 'YAML', exact: true }).click();
   await expect(editor.locator('#mf-yaml')).toHaveValue(/team\.example\.com\/owner: payments/);
   await expect(editor.locator('#mf-yaml')).toHaveValue(/commit: abc123/);
+  expect(await violations(page), 'YAML view').toEqual([]);
   await editor.getByRole('button', { name: 'Form', exact: true }).click();
   await expect(field(editor, 'spec.replicas')).toHaveValue('3');
 
