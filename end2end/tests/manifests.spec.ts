@@ -1,10 +1,12 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import AxeBuilder from '@axe-core/playwright';
 import type { Locator, Page } from '@playwright/test';
-import { clusterTest as test, expect, open, uniqueName, signIn, type Cluster } from './fixtures';
+import { clusterTest as test, expect, open, uniqueName, signIn, startTopsail, configFile, type Cluster } from './fixtures';
 
 test.beforeEach(({ page, topsail }) => signIn(page, topsail));
 
@@ -275,4 +277,89 @@ test('Edit on the Infrastructure tab applies a changed live object after confirm
   const live = (await cluster.request('GET', `/apis/apps/v1/namespaces/${ns}/deployments/api`)).body;
   expect(live.spec.replicas).toBe(2);
   expect(live.metadata.annotations['team.example.com/owner']).toBe('api');
+});
+
+/** A free port on this machine. */
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Debian's `docker-registry` on a free port with its own storage (installed by ./x). */
+async function startRegistry() {
+  const port = await freePort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'topsail-registry-'));
+  const config = path.join(dir, 'config.yml');
+  fs.writeFileSync(config, `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\nhttp:\n  addr: 127.0.0.1:${port}\n`);
+  const proc = spawn('docker-registry', ['serve', config], { stdio: 'ignore' });
+  const url = `http://127.0.0.1:${port}`;
+  await expect.poll(async () => (await fetch(`${url}/v2/`).catch(() => null))?.status, { timeout: 20_000 }).toBe(200);
+  const sha = (b: Buffer) => 'sha256:' + createHash('sha256').update(b).digest('hex');
+  const upload = async (repository: string, blob: Buffer) => {
+    const started = await fetch(`${url}/v2/${repository}/blobs/uploads/`, { method: 'POST' });
+    expect(started.status).toBe(202);
+    const location = new URL(started.headers.get('location')!, url);
+    location.searchParams.set('digest', sha(blob));
+    const put = await fetch(location, { method: 'PUT', body: blob, headers: { 'content-type': 'application/octet-stream' } });
+    expect(put.status).toBe(201);
+    return sha(blob);
+  };
+  /** Pushes a small image (an OCI manifest, a config and one layer) as `repository:tag`. */
+  const push = async (repository: string, tag: string) => {
+    const layer = Buffer.from(`layer of ${repository}:${tag}`);
+    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha(layer)] } }));
+    const manifest = JSON.stringify({
+      schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: await upload(repository, config), size: config.length },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: await upload(repository, layer), size: layer.length }],
+    });
+    const put = await fetch(`${url}/v2/${repository}/manifests/${tag}`, { method: 'PUT', body: manifest, headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' } });
+    expect(put.status).toBe(201);
+  };
+  const stop = async () => {
+    proc.kill('SIGTERM');
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  return { url, host: `127.0.0.1:${port}`, push, stop };
+}
+
+test('an image is picked from a registry: one of its repositories and one of their tags', async ({ browser }) => {
+  const registry = await startRegistry();
+  const topsail = await startTopsail({ TOPSAIL_CONFIG: configFile(`[[registries]]\nname = "local"\naddress = "${registry.url}"\n`) });
+  try {
+    await registry.push('demo/api', '1.0');
+    await registry.push('demo/api', '1.1');
+    const context = await browser.newContext({ baseURL: topsail.url });
+    const page = await context.newPage();
+    await signIn(page, topsail);
+    const app = uniqueName('mfpick');
+    await page.request.post('/api/applications/create', { data: { input: { name: app, ownerEmail: 'ops@example.com' } } });
+    const workload = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'api' },
+      spec: { selector: { matchLabels: { app: 'api' } }, template: { metadata: { labels: { app: 'api' } }, spec: { containers: [{ name: 'api', image: 'to-be-picked' }] } } } };
+    const saved = await page.request.post('/api/pipelines/save', { data: { pipeline: { application: app, name: 'Pick', stages: [
+      { refId: '1', type: 'deployManifest', name: 'Deploy', account: 'none', manifests: [workload], requisiteStageRefIds: [] }] } } });
+    expect(saved.status()).toBe(200);
+    await open(page, `/applications/${app}/pipelines/edit/Pick`);
+    await page.getByTestId('editor-graph').locator('g.node[data-stage="1"]').click();
+    const editor = page.getByTestId('manifest-editor');
+    const picker = editor.locator('details.image-picker').first();
+    await picker.locator('summary').click();
+    await expect(picker.getByLabel('Registry')).toHaveValue('local');
+    await expect(picker.locator('datalist option[value="demo/api"]')).toHaveCount(1);
+    await picker.getByLabel('Repository').fill('demo/api');
+    await picker.getByLabel('Repository').press('Enter');
+    await picker.getByLabel('Repository').blur();
+    await expect(picker.getByLabel('Tag').locator('option')).toHaveText(['1.1', '1.0']);
+    await picker.getByLabel('Tag').selectOption('1.0');
+    await picker.getByRole('button', { name: 'Use this image' }).click();
+    await expect(field(editor, 'spec.template.spec.containers[0].image')).toHaveValue(`${registry.host}/demo/api:1.0`);
+    await context.close();
+  } finally {
+    await topsail.stop();
+    await registry.stop();
+  }
 });

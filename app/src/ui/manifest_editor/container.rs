@@ -93,7 +93,7 @@ pub(super) fn split_index(path: &str) -> (String, usize) {
     }
 }
 
-/// The image: typed (with the registries' repositories as suggestions) or bound to one of the
+/// The image: typed, picked from a registry (repository and tag), or bound to one of the
 /// pipeline's expected artifacts (the image the run resolves, e.g. the one a build produced).
 #[component]
 fn ImageField(docs: Docs, path: String, context: EditorContext) -> impl IntoView {
@@ -120,9 +120,15 @@ fn ImageField(docs: Docs, path: String, context: EditorContext) -> impl IntoView
         .iter()
         .find(|a| a.name == current)
         .map(|a| a.id.clone());
+    let pick = {
+        let path = path.clone();
+        Callback::new(move |image: String| {
+            docs.restructure(|d| form::set(d, &path, Some(json!(image))))
+        })
+    };
     view! {
         <div class="form-grid image-field">
-            <PathInput docs label="Image" path=path.clone() input=Input::Text list="picker-repositories" placeholder="registry/repository:tag" />
+            <PathInput docs label="Image" path=path.clone() input=Input::Text placeholder="registry/repository:tag" />
             {(!artifacts.is_empty()).then(|| view! {
                 <div class="field">
                     <label for=input_id(&format!("{path}-artifact"))>"Or bind to an expected artifact"</label>
@@ -135,6 +141,7 @@ fn ImageField(docs: Docs, path: String, context: EditorContext) -> impl IntoView
                     {bound.is_some().then(|| view! { <span class="muted small" data-testid="image-bound">"Bound: each run deploys the artifact it resolves."</span> })}
                 </div>
             })}
+            <super::image_picker::ImagePicker path=path.clone() on_pick=pick />
         </div>
     }
     .into_any()

@@ -9,6 +9,7 @@
 
 mod container;
 mod fields;
+mod image_picker;
 mod kinds;
 mod workload;
 mod yaml_view;
