@@ -6,15 +6,19 @@ use serde_json::json;
 use crate::kubernetes::{Sim, deploy_request, deployment};
 use crate::support::{Backend, TestServer};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_dry_run_shows_what_would_change_and_what_the_cluster_would_refuse() {
+/// A simulated cluster running Deployment `web` (`replicas`) in `shop-test`, and a Topsail whose
+/// account `test` is that cluster, with application `shop` deploying to `deploy_targets`.
+async fn shop_with_web(
+    replicas: i64,
+    deploy_targets: &str,
+) -> (Sim, server::kubernetes::Accounts, TestServer) {
     let sim = Sim::start().await;
     sim.namespaces(&["shop-test"]).await;
     let accounts = sim.accounts(&[]).await;
     accounts
         .deploy(&deploy_request(
             "shop-test",
-            vec![deployment("web", "registry.local/shop/web:1.0", 3)],
+            vec![deployment("web", "registry.local/shop/web:1.0", replicas)],
         ))
         .await
         .unwrap();
@@ -25,11 +29,16 @@ async fn a_dry_run_shows_what_would_change_and_what_the_cluster_would_refuse() {
     let (code, body, _) = server
         .call(
             "applications/create",
-            json!({"input": {"name": "shop", "ownerEmail": "team@example.com",
-                "deployTargets": "test/shop-test, test/shop-missing"}}),
+            json!({"input": {"name": "shop", "ownerEmail": "team@example.com", "deployTargets": deploy_targets}}),
         )
         .await;
     assert_eq!(code, 200, "{body}");
+    (sim, accounts, server)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_shows_what_would_change_and_what_the_cluster_would_refuse() {
+    let (_sim, accounts, server) = shop_with_web(3, "test/shop-test, test/shop-missing").await;
 
     let wanted = json!([
         deployment("web", "registry.local/shop/web:2.0", 2),
@@ -122,27 +131,7 @@ async fn a_dry_run_shows_what_would_change_and_what_the_cluster_would_refuse() {
 /// applied (audited), and an "edit" that would change another object refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edit_of_a_live_object_is_applied_and_only_to_that_object() {
-    let sim = Sim::start().await;
-    sim.namespaces(&["shop-test"]).await;
-    let accounts = sim.accounts(&[]).await;
-    accounts
-        .deploy(&deploy_request(
-            "shop-test",
-            vec![deployment("web", "registry.local/shop/web:1.0", 1)],
-        ))
-        .await
-        .unwrap();
-    let server = TestServer::start_with(Backend::Sqlite, |c| {
-        c.kubernetes.accounts = vec![sim.account("test", &[])]
-    })
-    .await;
-    let (code, body, _) = server
-        .call(
-            "applications/create",
-            json!({"input": {"name": "shop", "ownerEmail": "team@example.com", "deployTargets": "test/shop-test"}}),
-        )
-        .await;
-    assert_eq!(code, 200, "{body}");
+    let (_sim, accounts, server) = shop_with_web(1, "test/shop-test").await;
     let target = json!({"application": "shop", "account": "test", "namespace": "shop-test", "kind": "Deployment", "name": "web"});
     let (code, details, _) = server
         .call("infrastructure/details", json!({"object": target}))

@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use serde_json::{Value, json};
 
-use super::fields::{Choice, Docs, ListHead, PathInput, count, input_id};
+use super::fields::{Choice, Docs, EntryList, PathInput, input_id};
 use super::{Artifact, EditorContext};
 use crate::model::manifest_form::{self as form, Input, Role};
 
@@ -62,8 +62,14 @@ pub(super) fn ContainerForm(
                 <PathInput docs label="Command (one per line)" path=p("command") input=Input::Lines />
                 <PathInput docs label="Args (one per line)" path=p("args") input=Input::Lines />
             </div>
-            <Ports docs path=p("ports") />
-            <Env docs path=p("env") />
+            <fieldset class="ports">
+                <EntryList docs path=p("ports") title="Ports" add_label="Add port" row=port_row
+                    new_entry=|_| json!({"containerPort": 8080}) />
+            </fieldset>
+            <fieldset class="env">
+                <EntryList docs path=p("env") title="Environment" add_label="Add variable" row=env_row
+                    new_entry=|_| json!({"name": "", "value": ""}) />
+            </fieldset>
             <fieldset class="resources">
                 <legend>"Resources"</legend>
                 <div class="form-grid">
@@ -76,7 +82,10 @@ pub(super) fn ContainerForm(
             <Probe docs path=p("readinessProbe") title="Readiness probe" />
             <Probe docs path=p("livenessProbe") title="Liveness probe" />
             <Probe docs path=p("startupProbe") title="Startup probe" />
-            <Mounts docs path=p("volumeMounts") />
+            <fieldset class="mounts">
+                <EntryList docs path=p("volumeMounts") title="Volume mounts" add_label="Add mount" row=mount_row
+                    new_entry=|_| json!({"name": "", "mountPath": ""}) />
+            </fieldset>
         </section>
     }
     .into_any()
@@ -147,71 +156,45 @@ fn ImageField(docs: Docs, path: String, context: EditorContext) -> impl IntoView
     .into_any()
 }
 
-#[component]
-fn Ports(docs: Docs, path: String) -> impl IntoView {
-    let add = {
-        let path = path.clone();
-        Callback::new(move |_| {
-            docs.restructure(|d| form::push(d, &path, json!({"containerPort": 8080})))
-        })
-    };
+fn port_row(docs: Docs, at: String) -> AnyView {
     view! {
-        <fieldset class="ports">
-            <ListHead title="Ports" add_label="Add port" on_add=add />
-            {move || (0..count(docs, &path)).map(|i| {
-                let at = format!("{path}[{i}]");
-                let list = path.clone();
-                view! {
-                    <div class="form-grid entry">
-                        <PathInput docs label="Container port" path=format!("{at}.containerPort") input=Input::Int />
-                        <PathInput docs label="Port name" path=format!("{at}.name") input=Input::Text />
-                        <button type="button" class="button small-button" on:click=move |_| docs.restructure(|d| form::remove_at(d, &list, i))>"Remove"</button>
-                    </div>
-                }
-            }).collect_view()}
-        </fieldset>
+        <PathInput docs label="Container port" path=format!("{at}.containerPort") input=Input::Int />
+        <PathInput docs label="Port name" path=format!("{at}.name") input=Input::Text />
     }
     .into_any()
 }
 
-#[component]
-fn Env(docs: Docs, path: String) -> impl IntoView {
-    let add = {
-        let path = path.clone();
-        Callback::new(move |_| {
-            docs.restructure(|d| form::push(d, &path, json!({"name": "", "value": ""})))
-        })
+/// A variable: its name and where its value comes from (a value, a ConfigMap or Secret key).
+fn env_row(docs: Docs, at: String) -> AnyView {
+    let source = form::get(&docs.doc(), &at)
+        .map(form::env_source)
+        .unwrap_or_default();
+    let switch = {
+        let at = at.clone();
+        Callback::new(move |s: String| docs.restructure(|d| form::set_env_source(d, &at, &s)))
+    };
+    let value = match source.as_str() {
+        "value" => view! { <PathInput docs label="Value" path=format!("{at}.value") input=Input::Text /> }.into_any(),
+        "configMapKeyRef" | "secretKeyRef" => view! {
+            <PathInput docs label="Name" path=format!("{at}.valueFrom.{source}.name") input=Input::Text />
+            <PathInput docs label="Key" path=format!("{at}.valueFrom.{source}.key") input=Input::Text />
+        }.into_any(),
+        other => view! { <span class="muted small">{format!("From {other}: edit it in the YAML view.")}</span> }.into_any(),
     };
     view! {
-        <fieldset class="env">
-            <ListHead title="Environment" add_label="Add variable" on_add=add />
-            {move || (0..count(docs, &path)).map(|i| {
-                let at = format!("{path}[{i}]");
-                let source = form::get(&docs.doc(), &at).map(form::env_source).unwrap_or_default();
-                let list = path.clone();
-                let switch = {
-                    let at = at.clone();
-                    Callback::new(move |s: String| docs.restructure(|d| form::set_env_source(d, &at, &s)))
-                };
-                let value = match source.as_str() {
-                    "value" => view! { <PathInput docs label="Value" path=format!("{at}.value") input=Input::Text /> }.into_any(),
-                    "configMapKeyRef" | "secretKeyRef" => view! {
-                        <PathInput docs label="Name" path=format!("{at}.valueFrom.{source}.name") input=Input::Text />
-                        <PathInput docs label="Key" path=format!("{at}.valueFrom.{source}.key") input=Input::Text />
-                    }.into_any(),
-                    other => view! { <span class="muted small">{format!("From {other}: edit it in the YAML view.")}</span> }.into_any(),
-                };
-                view! {
-                    <div class="form-grid entry" data-env-index=i>
-                        <PathInput docs label="Variable" path=format!("{at}.name") input=Input::Text />
-                        <Choice label="From" path=format!("{at}.source") selected=source.clone() on_pick=switch
-                            options=vec![("value", "Value"), ("configMapKeyRef", "ConfigMap key"), ("secretKeyRef", "Secret key")] />
-                        {value}
-                        <button type="button" class="button small-button" on:click=move |_| docs.restructure(|d| form::remove_at(d, &list, i))>"Remove"</button>
-                    </div>
-                }
-            }).collect_view()}
-        </fieldset>
+        <PathInput docs label="Variable" path=format!("{at}.name") input=Input::Text />
+        <Choice label="From" path=format!("{at}.source") selected=source.clone() on_pick=switch
+            options=vec![("value", "Value"), ("configMapKeyRef", "ConfigMap key"), ("secretKeyRef", "Secret key")] />
+        {value}
+    }
+    .into_any()
+}
+
+fn mount_row(docs: Docs, at: String) -> AnyView {
+    view! {
+        <PathInput docs label="Volume" path=format!("{at}.name") input=Input::Text list="mf-volume-names" />
+        <PathInput docs label="Mount path" path=format!("{at}.mountPath") input=Input::Text />
+        <PathInput docs label="Sub path" path=format!("{at}.subPath") input=Input::Text />
     }
     .into_any()
 }
@@ -261,34 +244,6 @@ fn Probe(docs: Docs, path: String, title: &'static str) -> impl IntoView {
                     </div>
                 }
             }}
-        </fieldset>
-    }
-    .into_any()
-}
-
-#[component]
-fn Mounts(docs: Docs, path: String) -> impl IntoView {
-    let add = {
-        let path = path.clone();
-        Callback::new(move |_| {
-            docs.restructure(|d| form::push(d, &path, json!({"name": "", "mountPath": ""})))
-        })
-    };
-    view! {
-        <fieldset class="mounts">
-            <ListHead title="Volume mounts" add_label="Add mount" on_add=add />
-            {move || (0..count(docs, &path)).map(|i| {
-                let at = format!("{path}[{i}]");
-                let list = path.clone();
-                view! {
-                    <div class="form-grid entry">
-                        <PathInput docs label="Volume" path=format!("{at}.name") input=Input::Text list="mf-volume-names" />
-                        <PathInput docs label="Mount path" path=format!("{at}.mountPath") input=Input::Text />
-                        <PathInput docs label="Sub path" path=format!("{at}.subPath") input=Input::Text />
-                        <button type="button" class="button small-button" on:click=move |_| docs.restructure(|d| form::remove_at(d, &list, i))>"Remove"</button>
-                    </div>
-                }
-            }).collect_view()}
         </fieldset>
     }
     .into_any()

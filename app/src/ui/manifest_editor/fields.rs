@@ -161,18 +161,41 @@ pub(super) fn Choice(
     .into_any()
 }
 
-/// A list's heading with its "Add" button.
+/// A list of the current document (ports, environment, mounts, volumes, …): a heading with an
+/// "Add" button (`new_entry` makes the entry from the document), and per entry its fields
+/// (`row`, given the entry's path) with a "Remove" button.
 #[component]
-pub(super) fn ListHead(
+pub(super) fn EntryList(
+    docs: Docs,
+    path: String,
     title: &'static str,
     add_label: &'static str,
-    on_add: Callback<()>,
+    new_entry: fn(&Value) -> Value,
+    row: fn(Docs, String) -> AnyView,
 ) -> impl IntoView {
+    let add = {
+        let path = path.clone();
+        move |_| {
+            docs.restructure(|d| {
+                let entry = new_entry(d);
+                manifest_form::push(d, &path, entry)
+            })
+        }
+    };
     view! {
         <div class="list-head">
             <h4>{title}</h4>
-            <button type="button" class="button small-button" on:click=move |_| on_add.run(())>{add_label}</button>
+            <button type="button" class="button small-button" on:click=add>{add_label}</button>
         </div>
+        {move || (0..count(docs, &path)).map(|i| {
+            let list = path.clone();
+            view! {
+                <div class="form-grid entry" data-entry=i>
+                    {row(docs, format!("{path}[{i}]"))}
+                    <button type="button" class="button small-button" on:click=move |_| docs.restructure(|d| manifest_form::remove_at(d, &list, i))>"Remove"</button>
+                </div>
+            }
+        }).collect_view()}
     }
     .into_any()
 }

@@ -3,16 +3,13 @@
 use leptos::prelude::*;
 use serde_json::{Value, json};
 
-use super::fields::{Choice, Docs, ListHead, PathInput, count};
+use super::fields::{Choice, Docs, EntryList, PathInput};
 use crate::model::manifest_form::{self as form, Input};
 
 #[component]
 pub(super) fn ServiceForm(docs: Docs) -> impl IntoView {
     let set_type = Callback::new(move |t: String| {
         docs.restructure(|d| form::set(d, "spec.type", (!t.is_empty()).then(|| json!(t))))
-    });
-    let add = Callback::new(move |_| {
-        docs.restructure(|d| form::push(d, "spec.ports", json!({"port": 80, "targetPort": 8080})))
     });
     view! {
         <div class="service-form">
@@ -27,34 +24,26 @@ pub(super) fn ServiceForm(docs: Docs) -> impl IntoView {
                 <PathInput docs label="Selector (key=value per line)" path="spec.selector".into() input=Input::KeyValues />
             </div>
             <fieldset class="ports">
-                <ListHead title="Ports" add_label="Add port" on_add=add />
-                {move || (0..count(docs, "spec.ports")).map(|i| {
-                    let at = format!("spec.ports[{i}]");
-                    view! {
-                        <div class="form-grid entry">
-                            <PathInput docs label="Name" path=format!("{at}.name") input=Input::Text />
-                            <PathInput docs label="Port" path=format!("{at}.port") input=Input::Int />
-                            <PathInput docs label="Target port" path=format!("{at}.targetPort") input=Input::IntOrName />
-                            <PathInput docs label="Protocol" path=format!("{at}.protocol") input=Input::Text placeholder="TCP" />
-                            <button type="button" class="button small-button" on:click=move |_| docs.restructure(|d| form::remove_at(d, "spec.ports", i))>"Remove"</button>
-                        </div>
-                    }
-                }).collect_view()}
+                <EntryList docs path="spec.ports".into() title="Ports" add_label="Add port" row=service_port
+                    new_entry=|_| json!({"port": 80, "targetPort": 8080}) />
             </fieldset>
         </div>
     }
     .into_any()
 }
 
+fn service_port(docs: Docs, at: String) -> AnyView {
+    view! {
+        <PathInput docs label="Name" path=format!("{at}.name") input=Input::Text />
+        <PathInput docs label="Port" path=format!("{at}.port") input=Input::Int />
+        <PathInput docs label="Target port" path=format!("{at}.targetPort") input=Input::IntOrName />
+        <PathInput docs label="Protocol" path=format!("{at}.protocol") input=Input::Text placeholder="TCP" />
+    }
+    .into_any()
+}
+
 #[component]
 pub(super) fn IngressForm(docs: Docs) -> impl IntoView {
-    let add = Callback::new(move |_| {
-        docs.restructure(|d| {
-            let service = form::get(d, "spec.rules[0].http.paths[0].backend.service").cloned();
-            let backend = service.unwrap_or_else(|| json!({"name": "", "port": {"number": 80}}));
-            form::push(d, "spec.rules", json!({"host": "", "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": {"service": backend}}]}}))
-        })
-    });
     view! {
         <div class="ingress-form">
             <div class="form-grid">
@@ -62,33 +51,35 @@ pub(super) fn IngressForm(docs: Docs) -> impl IntoView {
                 <PathInput docs label="Ingress class" path="spec.ingressClassName".into() input=Input::Text placeholder="nginx" />
             </div>
             <fieldset class="rules">
-                <ListHead title="Rules" add_label="Add rule" on_add=add />
-                {move || (0..count(docs, "spec.rules")).map(|i| {
-                    let at = format!("spec.rules[{i}]");
-                    let paths = format!("{at}.http.paths");
-                    let n = count(docs, &paths);
-                    view! {
-                        <div class="entry">
-                            <div class="form-grid">
-                                <PathInput docs label="Host" path=format!("{at}.host") input=Input::Text />
-                                <button type="button" class="button small-button" on:click=move |_| docs.restructure(|d| form::remove_at(d, "spec.rules", i))>"Remove rule"</button>
-                            </div>
-                            {(0..n).map(|j| {
-                                let p = format!("{paths}[{j}]");
-                                view! {
-                                    <div class="form-grid">
-                                        <PathInput docs label="Path" path=format!("{p}.path") input=Input::Text />
-                                        <PathInput docs label="Path type" path=format!("{p}.pathType") input=Input::Text placeholder="Prefix" />
-                                        <PathInput docs label="Service" path=format!("{p}.backend.service.name") input=Input::Text />
-                                        <PathInput docs label="Service port" path=format!("{p}.backend.service.port.number") input=Input::Int />
-                                    </div>
-                                }
-                            }).collect_view()}
-                        </div>
-                    }
-                }).collect_view()}
+                <EntryList docs path="spec.rules".into() title="Rules" add_label="Add rule" row=ingress_rule new_entry=|d| {
+                    // A new rule routes to the same Service as the first one.
+                    let backend = form::get(d, "spec.rules[0].http.paths[0].backend.service").cloned()
+                        .unwrap_or_else(|| json!({"name": "", "port": {"number": 80}}));
+                    json!({"host": "", "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": {"service": backend}}]}})
+                } />
             </fieldset>
         </div>
+    }
+    .into_any()
+}
+
+/// A rule: its host and, per path, where it goes.
+fn ingress_rule(docs: Docs, at: String) -> AnyView {
+    let paths = format!("{at}.http.paths");
+    let n = form::get(&docs.doc(), &paths)
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    view! {
+        <PathInput docs label="Host" path=format!("{at}.host") input=Input::Text />
+        {(0..n).map(|j| {
+            let p = format!("{paths}[{j}]");
+            view! {
+                <PathInput docs label="Path" path=format!("{p}.path") input=Input::Text />
+                <PathInput docs label="Path type" path=format!("{p}.pathType") input=Input::Text placeholder="Prefix" />
+                <PathInput docs label="Service" path=format!("{p}.backend.service.name") input=Input::Text />
+                <PathInput docs label="Service port" path=format!("{p}.backend.service.port.number") input=Input::Int />
+            }
+        }).collect_view()}
     }
     .into_any()
 }

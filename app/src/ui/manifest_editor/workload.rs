@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::EditorContext;
 use super::container::ContainerForm;
-use super::fields::{Choice, Docs, ListHead, PathInput, count};
+use super::fields::{Choice, Docs, EntryList, PathInput};
 use crate::model::manifest_form::{self as form, Input, VOLUME_SOURCES};
 use crate::model::manifests::sidecars::{SidecarChoice, SidecarTemplate, add_sidecar};
 
@@ -199,66 +199,56 @@ fn AddSidecar(docs: Docs, context: EditorContext) -> impl IntoView {
 #[component]
 fn Volumes(docs: Docs) -> impl IntoView {
     let path = format!("{POD}.volumes");
-    let add = {
+    let names = {
         let path = path.clone();
-        Callback::new(move |_| {
-            docs.restructure(|d| {
-                let n = count_untracked(d, &path) + 1;
-                form::push(
-                    d,
-                    &path,
-                    json!({"name": format!("volume-{n}"), "emptyDir": {}}),
-                )
-            })
-        })
+        move || {
+            docs.revision.get();
+            form::get(&docs.doc(), &path)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.get("name").and_then(Value::as_str).map(str::to_owned))
+                .collect::<Vec<_>>()
+        }
     };
     view! {
         <fieldset class="volumes">
-            <ListHead title="Volumes" add_label="Add volume" on_add=add />
-            {move || {
-                let n = count(docs, &path);
-                let doc = docs.doc();
-                let names: Vec<String> = (0..n).filter_map(|i| form::get(&doc, &format!("{path}[{i}].name")).and_then(Value::as_str).map(str::to_owned)).collect();
-                let entries = (0..n).map(|i| {
-                    let at = format!("{path}[{i}]");
-                    let source = form::get(&doc, &at).map(form::volume_source).unwrap_or_default();
-                    let list = path.clone();
-                    let switch = {
-                        let at = at.clone();
-                        Callback::new(move |s: String| docs.restructure(|d| form::set_volume_source(d, &at, &s)))
-                    };
-                    let detail = match source.as_str() {
-                        "emptyDir" => view! { <PathInput docs label="Size limit" path=format!("{at}.emptyDir.sizeLimit") input=Input::Quantity resource="memory" /> }.into_any(),
-                        "configMap" => view! { <PathInput docs label="ConfigMap" path=format!("{at}.configMap.name") input=Input::Text /> }.into_any(),
-                        "secret" => view! { <PathInput docs label="Secret" path=format!("{at}.secret.secretName") input=Input::Text /> }.into_any(),
-                        "persistentVolumeClaim" => view! { <PathInput docs label="Claim" path=format!("{at}.persistentVolumeClaim.claimName") input=Input::Text /> }.into_any(),
-                        other => view! { <span class="muted small">{format!("A {other} volume: edit it in the YAML view.")}</span> }.into_any(),
-                    };
-                    let mut options: Vec<(&'static str, &'static str)> = VOLUME_SOURCES.iter().map(|s| (*s, *s)).collect();
-                    if !VOLUME_SOURCES.contains(&source.as_str()) {
-                        options.push(("", "(other)"));
-                    }
-                    view! {
-                        <div class="form-grid entry" data-volume-index=i>
-                            <PathInput docs label="Name" path=format!("{at}.name") input=Input::Text />
-                            <Choice label="Source" path=format!("{at}.source") selected=source.clone() on_pick=switch options />
-                            {detail}
-                            <button type="button" class="button small-button" on:click=move |_| docs.restructure(|d| form::remove_at(d, &list, i))>"Remove"</button>
-                        </div>
-                    }
-                }).collect_view();
-                view! {
-                    <datalist id="mf-volume-names">{names.into_iter().map(|n| view! { <option value=n /> }).collect_view()}</datalist>
-                    {entries}
-                }
-            }}
+            // The names the mounts' "Volume" inputs suggest.
+            <datalist id="mf-volume-names">{move || names().into_iter().map(|n| view! { <option value=n /> }).collect_view()}</datalist>
+            <EntryList docs path title="Volumes" add_label="Add volume" row=volume_row new_entry=|d| {
+                let n = form::get(d, &format!("{POD}.volumes")).and_then(Value::as_array).map_or(0, Vec::len) + 1;
+                json!({"name": format!("volume-{n}"), "emptyDir": {}})
+            } />
         </fieldset>
     }
     .into_any()
 }
 
-fn count_untracked(doc: &Value, path: &str) -> usize {
-    form::get(doc, path)
-        .and_then(Value::as_array)
-        .map_or(0, Vec::len)
+/// A volume: its name, its source and what the source needs.
+fn volume_row(docs: Docs, at: String) -> AnyView {
+    let source = form::get(&docs.doc(), &at)
+        .map(form::volume_source)
+        .unwrap_or_default();
+    let switch = {
+        let at = at.clone();
+        Callback::new(move |s: String| docs.restructure(|d| form::set_volume_source(d, &at, &s)))
+    };
+    let detail = match source.as_str() {
+        "emptyDir" => view! { <PathInput docs label="Size limit" path=format!("{at}.emptyDir.sizeLimit") input=Input::Quantity resource="memory" /> }.into_any(),
+        "configMap" => view! { <PathInput docs label="ConfigMap" path=format!("{at}.configMap.name") input=Input::Text /> }.into_any(),
+        "secret" => view! { <PathInput docs label="Secret" path=format!("{at}.secret.secretName") input=Input::Text /> }.into_any(),
+        "persistentVolumeClaim" => view! { <PathInput docs label="Claim" path=format!("{at}.persistentVolumeClaim.claimName") input=Input::Text /> }.into_any(),
+        other => view! { <span class="muted small">{format!("A {other} volume: edit it in the YAML view.")}</span> }.into_any(),
+    };
+    let mut options: Vec<(&'static str, &'static str)> =
+        VOLUME_SOURCES.iter().map(|s| (*s, *s)).collect();
+    if !VOLUME_SOURCES.contains(&source.as_str()) {
+        options.push(("", "(other)"));
+    }
+    view! {
+        <PathInput docs label="Name" path=format!("{at}.name") input=Input::Text />
+        <Choice label="Source" path=format!("{at}.source") selected=source.clone() on_pick=switch options />
+        {detail}
+    }
+    .into_any()
 }
