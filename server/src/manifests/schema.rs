@@ -50,8 +50,51 @@ pub fn check(manifest: &Value) -> Vec<SchemaFinding> {
     }
 }
 
+/// What an expression (`"${parameters.replicas}"`, evaluated when the run deploys) stands in for
+/// while the schema is checked, tried in turn until the field takes one: a number, nothing, a
+/// flag, a mapping, a list.
+const STAND_INS: [fn() -> Value; 5] = [
+    || Value::from(0),
+    || Value::Null,
+    || Value::Bool(false),
+    || Value::Object(Default::default()),
+    || Value::Array(Vec::new()),
+];
+
+/// At most this many stand-ins are tried in one document (each try reads it again).
+const MAX_STAND_INS: usize = 64;
+
 fn typed<T: DeserializeOwned + Serialize>(manifest: &Value, kind: &str) -> Vec<SchemaFinding> {
-    match serde_path_to_error::deserialize::<_, T>(manifest) {
+    // A field holding an expression is the run's to fill: it gets stand-ins until one fits.
+    let mut checked = manifest.clone();
+    let mut tried: Vec<(String, usize)> = Vec::new();
+    let result = loop {
+        match serde_path_to_error::deserialize::<_, T>(&checked) {
+            Err(e) if tried.len() < MAX_STAND_INS => {
+                let path = e.path().to_string();
+                let is_expression = pointer(&path)
+                    .and_then(|p| manifest.pointer(&p))
+                    .and_then(Value::as_str)
+                    .is_some_and(|s| s.contains("${"));
+                let next = tried
+                    .iter()
+                    .rev()
+                    .find(|(p, _)| *p == path)
+                    .map_or(0, |(_, n)| n + 1);
+                match (is_expression, STAND_INS.get(next)) {
+                    (true, Some(stand_in)) => {
+                        if let Some(slot) = pointer(&path).and_then(|p| checked.pointer_mut(&p)) {
+                            *slot = stand_in();
+                        }
+                        tried.push((path, next));
+                    }
+                    _ => break Err(e),
+                }
+            }
+            other => break other,
+        }
+    };
+    match result {
         Err(e) => {
             let path = e.path().to_string();
             vec![SchemaFinding {
@@ -67,6 +110,26 @@ fn typed<T: DeserializeOwned + Serialize>(manifest: &Value, kind: &str) -> Vec<S
             out
         }
     }
+}
+
+/// A path as serde_path_to_error writes it (`spec.ports[0].port`) as a JSON pointer.
+fn pointer(path: &str) -> Option<String> {
+    if path == "." || path.is_empty() {
+        return None;
+    }
+    let mut out = String::new();
+    for part in path.split('.') {
+        let (key, indices) = part.split_once('[').unwrap_or((part, ""));
+        if !key.is_empty() {
+            out.push('/');
+            out.push_str(&key.replace('~', "~0").replace('/', "~1"));
+        }
+        for index in indices.split('[').filter(|i| !i.is_empty()) {
+            out.push('/');
+            out.push_str(index.trim_end_matches(']'));
+        }
+    }
+    Some(out)
 }
 
 /// Fields of `written` that reading into the type lost.
@@ -151,6 +214,25 @@ mod tests {
         assert_eq!(
             findings[0].message,
             "Deployment has no field spec.replica (kept as written; the API server ignores it)"
+        );
+    }
+
+    #[test]
+    fn expressions_wait_for_the_run_wherever_they_stand() {
+        let m = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+            "spec": {"replicas": "${parameters.replicas}", "paused": "${parameters.paused}", "selector": {},
+                "template": {"spec": {"containers": [{"name": "a", "image": "${trigger.artifacts[0].reference}",
+                    "ports": [{"containerPort": "${parameters.port}"}, {"containerPort": "eighty"}]}]}}}});
+        let findings = check(&m);
+        let paths: Vec<&str> = findings.iter().map(|f| f.path.as_str()).collect();
+        // Only the plain text where a number belongs is a problem.
+        assert_eq!(
+            paths,
+            ["spec.template.spec.containers[0].ports[1].containerPort"]
+        );
+        assert_eq!(
+            pointer("spec.template.spec.containers[0].ports[1].containerPort").as_deref(),
+            Some("/spec/template/spec/containers/0/ports/1/containerPort")
         );
     }
 

@@ -132,10 +132,13 @@ fn ManifestEditor(setup: Setup) -> impl IntoView {
         on_bind: setup.on_bind,
         sidecars,
     };
-    leptos::task::spawn_local(async move {
-        if let Ok(list) = sidecar_templates().await {
-            sidecars.set(list);
-        }
+    // Effects run in the browser only: the templates are asked for once there.
+    Effect::new(move |_| {
+        leptos::task::spawn_local(async move {
+            if let Ok(list) = sidecar_templates().await {
+                sidecars.set(list);
+            }
+        })
     });
     // The server's check of the documents, shortly after the last change.
     let check_turn = StoredValue::new(0u32);
