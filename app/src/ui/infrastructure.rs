@@ -488,13 +488,15 @@ fn DetailsPanel() -> impl IntoView {
                                     editing.set(false);
                                     tab.confirm(InfrastructureAction::Apply { target: target.clone(), manifest });
                                 });
-                                view! {
-                                    <Show when=move || editing.get() fallback=move || view! {
-                                        <button class="button small-button" data-testid="edit-object-button" on:click=move |_| editing.set(true)>"Edit"</button>
-                                    }>
+                                move || if editing.get() {
+                                    view! {
                                         <super::object_edit::EditObject object=object.clone() manifest=manifest.clone() on_apply
                                             on_close=Callback::new(move |_| editing.set(false)) />
-                                    </Show>
+                                    }.into_any()
+                                } else {
+                                    view! {
+                                        <button class="button small-button" data-testid="edit-object-button" on:click=move |_| editing.set(true)>"Edit"</button>
+                                    }.into_any()
                                 }
                             });
                             let pod = d.object.clone();

@@ -75,18 +75,27 @@ fn manifest_editor(setup: Setup) -> AnyView {
     view! { <ManifestEditor setup /> }.into_any()
 }
 
-/// The editor, its code fetched when it first shows.
+/// The editor, its code fetched when it first shows. (Loaded by hand rather than through
+/// `Suspense`: every page that opens an editor would otherwise carry its own copy of Suspense's
+/// code for this child type.)
 #[component]
 pub fn LazyManifestEditor(setup: Setup) -> impl IntoView {
-    view! {
-        <Suspense fallback=|| view! { <p class="muted">"Loading the manifest editor…"</p> }>
-            {move || {
-                let setup = setup.clone();
-                Suspend::new(async move { manifest_editor(setup).await })
-            }}
-        </Suspense>
+    let editor = StoredValue::new_local(None::<AnyView>);
+    let ready = RwSignal::new(false);
+    Effect::new(move |_| {
+        let setup = setup.clone();
+        leptos::task::spawn_local(async move {
+            editor.set_value(Some(manifest_editor(setup).await));
+            ready.set(true);
+        })
+    });
+    move || {
+        if ready.get() {
+            editor.try_update_value(Option::take).flatten()
+        } else {
+            Some(view! { <p class="muted">"Loading the manifest editor…"</p> }.into_any())
+        }
     }
-    .into_any()
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
