@@ -490,8 +490,10 @@ fn DetailsPanel() -> impl IntoView {
                                 });
                                 move || if editing.get() {
                                     view! {
-                                        <super::object_edit::EditObject object=object.clone() manifest=manifest.clone() on_apply
-                                            on_close=Callback::new(move |_| editing.set(false)) />
+                                        <super::manifest_editor::LazyManifestEditor opening=super::manifest_editor::Opening::Object {
+                                            object: object.clone(), manifest: manifest.clone(), on_apply,
+                                            on_close: Callback::new(move |_| editing.set(false)),
+                                        } />
                                     }.into_any()
                                 } else {
                                     view! {

@@ -1,11 +1,12 @@
 //! "Edit" on the Infrastructure tab: the manifest editor on a live object (without its status
 //! and what the API server keeps for itself); "Apply" hands the edit to the tab, which asks for
-//! confirmation and runs it as a task (audited like every action).
+//! confirmation and runs it as a task (audited like every action). Inside the editor's split
+//! (`manifest_editor::Opening::Object`).
 
 use leptos::prelude::*;
 use serde_json::Value;
 
-use super::manifest_editor::{LazyManifestEditor, Setup};
+use super::manifest_editor::{ManifestEditor, Setup};
 use crate::model::infrastructure::ObjectRef;
 
 #[component]
@@ -40,7 +41,7 @@ pub(crate) fn EditObject(
     view! {
         <section class="edit-object" data-testid="edit-object">
             <h4>{format!("Edit {} {}", object.kind, object.name)}</h4>
-            <LazyManifestEditor setup />
+            <ManifestEditor setup />
             <div class="controls">
                 <button type="button" class="button primary" disabled=move || refusal().is_some()
                     on:click=move |_| if let Some(m) = documents.get_untracked().into_iter().next() { on_apply.run(m) }>"Apply"</button>

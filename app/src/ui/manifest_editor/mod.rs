@@ -70,24 +70,62 @@ pub(super) struct EditorContext {
     sidecars: RwSignal<Vec<SidecarTemplate>>,
 }
 
+/// Where an editor opens. The pages that open one build only this; everything else — reading
+/// the stage, binding artifacts, the Apply and Cancel of an Infrastructure edit — is in the
+/// editor's own split.
+pub enum Opening {
+    /// A deployManifest stage's manifests (the pipeline document, the stage's refId, and where
+    /// each stage's count of problems goes: a stage with problems is not saved).
+    Stage {
+        doc: RwSignal<serde_json::Map<String, Value>>,
+        ref_id: String,
+        blocked: RwSignal<Vec<(String, usize)>>,
+    },
+    /// A live object on the Infrastructure tab; `on_apply` gets the edited object.
+    Object {
+        object: crate::model::infrastructure::ObjectRef,
+        manifest: Value,
+        on_apply: Callback<Value>,
+        on_close: Callback<()>,
+    },
+}
+
 #[leptos::lazy]
-fn manifest_editor(setup: Setup) -> AnyView {
-    view! { <ManifestEditor setup /> }.into_any()
+fn manifest_editor(opening: Opening) -> AnyView {
+    match opening {
+        Opening::Stage {
+            doc,
+            ref_id,
+            blocked,
+        } => {
+            let setup = crate::ui::pipeline_editor::stage_setup(doc, ref_id, blocked);
+            view! { <ManifestEditor setup /> }.into_any()
+        }
+        Opening::Object {
+            object,
+            manifest,
+            on_apply,
+            on_close,
+        } => view! { <crate::ui::object_edit::EditObject object manifest on_apply on_close /> }
+            .into_any(),
+    }
 }
 
 /// The editor, its code fetched when it first shows. (Loaded by hand rather than through
 /// `Suspense`: every page that opens an editor would otherwise carry its own copy of Suspense's
 /// code for this child type.)
 #[component]
-pub fn LazyManifestEditor(setup: Setup) -> impl IntoView {
+pub fn LazyManifestEditor(opening: Opening) -> impl IntoView {
     let editor = StoredValue::new_local(None::<AnyView>);
     let ready = RwSignal::new(false);
+    let mut opening = Some(opening);
     Effect::new(move |_| {
-        let setup = setup.clone();
-        leptos::task::spawn_local(async move {
-            editor.set_value(Some(manifest_editor(setup).await));
-            ready.set(true);
-        })
+        if let Some(opening) = opening.take() {
+            leptos::task::spawn_local(async move {
+                editor.set_value(Some(manifest_editor(opening).await));
+                ready.set(true);
+            })
+        }
     });
     move || {
         if ready.get() {
@@ -118,8 +156,9 @@ fn later(turn: StoredValue<u32>, millis: u64, f: impl FnOnce() + 'static) {
     );
 }
 
+/// The editor itself (inside the split).
 #[component]
-fn ManifestEditor(setup: Setup) -> impl IntoView {
+pub(crate) fn ManifestEditor(setup: Setup) -> impl IntoView {
     let documents = RwSignal::new(setup.initial.clone());
     let local = Memo::new(move |_| documents.with(|d| check_rules(d)));
     let docs = Docs {

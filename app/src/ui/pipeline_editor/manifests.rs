@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::EditorState;
 use crate::model::editor::{self, ref_of, stages};
-use crate::ui::manifest_editor::{Artifact, LazyManifestEditor, Setup};
+use crate::ui::manifest_editor::{Artifact, LazyManifestEditor, Opening, Setup};
 
 /// The pipeline's expected artifacts that are images (`docker/image`).
 fn image_artifacts(doc: &Map<String, Value>) -> Vec<Artifact> {
@@ -35,15 +35,34 @@ fn image_artifacts(doc: &Map<String, Value>) -> Vec<Artifact> {
         .collect()
 }
 
+/// The stage's field: the editor, loaded when the stage opens.
 #[component]
 pub(super) fn StageManifests(state: EditorState, ref_id: String) -> impl IntoView {
+    let opening = Opening::Stage {
+        doc: state.doc,
+        ref_id,
+        blocked: state.blocked,
+    };
+    view! {
+        <div class="field" data-field-key="manifests">
+            <span class="label">"Manifests"</span>
+            <LazyManifestEditor opening />
+        </div>
+    }
+}
+
+/// What the editor of stage `ref_id` of the pipeline `doc` opens with: its manifests, the
+/// stage's account and namespace for the preview, the pipeline's image artifacts; its changes
+/// written back into the stage, its problems counted in `blocked`. (Runs inside the editor's
+/// split.)
+pub(crate) fn stage_setup(
+    doc: RwSignal<Map<String, Value>>,
+    ref_id: String,
+    blocked: RwSignal<Vec<(String, usize)>>,
+) -> Setup {
     let stage = {
         let ref_id = ref_id.clone();
-        move || {
-            stages(&state.doc.get())
-                .into_iter()
-                .find(|s| ref_of(s) == ref_id)
-        }
+        move || stages(&doc.get()).into_iter().find(|s| ref_of(s) == ref_id)
     };
     let text = |s: Option<Map<String, Value>>, key: &str| {
         s.and_then(|s| s.get(key).and_then(Value::as_str).map(str::to_owned))
@@ -60,14 +79,14 @@ pub(super) fn StageManifests(state: EditorState, ref_id: String) -> impl IntoVie
     let edit = {
         let ref_id = ref_id.clone();
         move |f: &dyn Fn(&mut Map<String, Value>)| {
-            let Some(mut s) = stages(&state.doc.get_untracked())
+            let Some(mut s) = stages(&doc.get_untracked())
                 .into_iter()
                 .find(|s| ref_of(s) == ref_id)
             else {
                 return;
             };
             f(&mut s);
-            state.change(|d| editor::replace_stage(d, &ref_id, s));
+            doc.update(|d| editor::replace_stage(d, &ref_id, s));
         }
     };
     let on_change = {
@@ -94,19 +113,20 @@ pub(super) fn StageManifests(state: EditorState, ref_id: String) -> impl IntoVie
     let on_problems = {
         let ref_id = ref_id.clone();
         Callback::new(move |n: usize| {
-            state.blocked.update(|b| {
-                b.insert(ref_id.clone(), n);
+            blocked.update(|b| {
+                b.retain(|(r, _)| *r != ref_id);
+                b.push((ref_id.clone(), n));
             })
         })
     };
-    let initial = stages(&state.doc.get_untracked())
+    let initial = stages(&doc.get_untracked())
         .into_iter()
         .find(|s| ref_of(s) == ref_id)
         .and_then(|s| s.get("manifests").and_then(Value::as_array).cloned())
         .unwrap_or_default();
-    let setup = Setup {
+    Setup {
         initial,
-        application: state.doc.with_untracked(|d| {
+        application: doc.with_untracked(|d| {
             d.get("application")
                 .and_then(Value::as_str)
                 .unwrap_or_default()
@@ -114,15 +134,9 @@ pub(super) fn StageManifests(state: EditorState, ref_id: String) -> impl IntoVie
         }),
         account,
         namespace,
-        artifacts: image_artifacts(&state.doc.get_untracked()),
+        artifacts: image_artifacts(&doc.get_untracked()),
         on_change,
         on_bind: Some(on_bind),
         on_problems: Some(on_problems),
-    };
-    view! {
-        <div class="field" data-field-key="manifests">
-            <span class="label">"Manifests"</span>
-            <LazyManifestEditor setup />
-        </div>
     }
 }

@@ -8,6 +8,8 @@ mod history;
 mod json_panel;
 mod lists;
 mod manifests;
+
+pub(crate) use manifests::stage_setup;
 mod stages;
 
 use leptos::prelude::*;
@@ -128,7 +130,7 @@ struct EditorState {
     problems: Memo<Vec<PipelineProblem>>,
     /// How many problems each stage's manifests have (by refId), as its manifest editor found
     /// them: a pipeline whose manifests have problems is not saved.
-    blocked: RwSignal<std::collections::BTreeMap<String, usize>>,
+    blocked: RwSignal<Vec<(String, usize)>>,
 }
 
 impl EditorState {
@@ -157,7 +159,7 @@ fn Editor(initial: Map<String, Value>, version: Option<u32>) -> impl IntoView {
         revision: RwSignal::new(0),
         selected: RwSignal::new(None),
         problems,
-        blocked: RwSignal::new(Default::default()),
+        blocked: RwSignal::new(Vec::new()),
     };
     let dirty = Memo::new(move |_| saved_doc.with(|s| s.as_ref() != Some(&doc.get())));
     let errors = Memo::new(move |_| {
