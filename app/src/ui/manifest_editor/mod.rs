@@ -79,7 +79,7 @@ pub enum Opening {
     Stage {
         doc: RwSignal<serde_json::Map<String, Value>>,
         ref_id: String,
-        blocked: RwSignal<Vec<(String, usize)>>,
+        blocked: RwSignal<serde_json::Map<String, Value>>,
     },
     /// A live object on the Infrastructure tab; `on_apply` gets the edited object.
     Object {
@@ -111,28 +111,36 @@ fn manifest_editor(opening: Opening) -> AnyView {
     }
 }
 
-/// The editor, its code fetched when it first shows. (Loaded by hand rather than through
-/// `Suspense`: every page that opens an editor would otherwise carry its own copy of Suspense's
-/// code for this child type.)
+/// The editor, its code fetched when it first shows. Loaded by hand, in as little code as can
+/// be (no Suspense, effect or arena of its own): this part is in every page that opens an
+/// editor, and counts against that page's budget. The server renders only "Loading…" (an
+/// editor opens on a click, never in a page as served).
 #[component]
 pub fn LazyManifestEditor(opening: Opening) -> impl IntoView {
-    let editor = StoredValue::new_local(None::<AnyView>);
     let ready = RwSignal::new(false);
-    let mut opening = Some(opening);
-    Effect::new(move |_| {
-        if let Some(opening) = opening.take() {
-            leptos::task::spawn_local(async move {
-                editor.set_value(Some(manifest_editor(opening).await));
-                ready.set(true);
-            })
+    #[cfg(feature = "hydrate")]
+    {
+        let slot = send_wrapper::SendWrapper::new(std::rc::Rc::new(std::cell::RefCell::new(
+            None::<AnyView>,
+        )));
+        let filled = slot.clone();
+        leptos::task::spawn_local(async move {
+            *filled.borrow_mut() = Some(manifest_editor(opening).await);
+            ready.set(true);
+        });
+        move || {
+            if ready.get() {
+                slot.borrow_mut().take()
+            } else {
+                Some(view! { <p class="muted">"Loading the manifest editor…"</p> }.into_any())
+            }
         }
-    });
-    move || {
-        if ready.get() {
-            editor.try_update_value(Option::take).flatten()
-        } else {
-            Some(view! { <p class="muted">"Loading the manifest editor…"</p> }.into_any())
-        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        // The editor is the browser's to load (named here so the server build keeps it).
+        let _ = (opening, ready, manifest_editor);
+        view! { <p class="muted">"Loading the manifest editor…"</p> }
     }
 }
 

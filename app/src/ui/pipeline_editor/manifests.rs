@@ -58,7 +58,7 @@ pub(super) fn StageManifests(state: EditorState, ref_id: String) -> impl IntoVie
 pub(crate) fn stage_setup(
     doc: RwSignal<Map<String, Value>>,
     ref_id: String,
-    blocked: RwSignal<Vec<(String, usize)>>,
+    blocked: RwSignal<Map<String, Value>>,
 ) -> Setup {
     let stage = {
         let ref_id = ref_id.clone();
@@ -114,8 +114,7 @@ pub(crate) fn stage_setup(
         let ref_id = ref_id.clone();
         Callback::new(move |n: usize| {
             blocked.update(|b| {
-                b.retain(|(r, _)| *r != ref_id);
-                b.push((ref_id.clone(), n));
+                b.insert(ref_id.clone(), json!(n));
             })
         })
     };

@@ -128,9 +128,10 @@ struct EditorState {
     revision: RwSignal<u32>,
     selected: RwSignal<Option<String>>,
     problems: Memo<Vec<PipelineProblem>>,
-    /// How many problems each stage's manifests have (by refId), as its manifest editor found
-    /// them: a pipeline whose manifests have problems is not saved.
-    blocked: RwSignal<Vec<(String, usize)>>,
+    /// How many problems each stage's manifests have (refId → count), as its manifest editor
+    /// found them: a pipeline whose manifests have problems is not saved. (A JSON map: the same
+    /// signal type as the document, so no new signal code in the editor's bundle.)
+    blocked: RwSignal<Map<String, Value>>,
 }
 
 impl EditorState {
@@ -159,7 +160,7 @@ fn Editor(initial: Map<String, Value>, version: Option<u32>) -> impl IntoView {
         revision: RwSignal::new(0),
         selected: RwSignal::new(None),
         problems,
-        blocked: RwSignal::new(Vec::new()),
+        blocked: RwSignal::new(Map::new()),
     };
     let dirty = Memo::new(move |_| saved_doc.with(|s| s.as_ref() != Some(&doc.get())));
     let errors = Memo::new(move |_| {
@@ -167,13 +168,14 @@ fn Editor(initial: Map<String, Value>, version: Option<u32>) -> impl IntoView {
             .iter()
             .map(editor::ref_of)
             .collect();
-        let in_manifests: usize = state.blocked.with(|b| {
+        let in_manifests: u64 = state.blocked.with(|b| {
             b.iter()
                 .filter(|(r, _)| stages.contains(r))
-                .map(|(_, n)| n)
+                .filter_map(|(_, n)| n.as_u64())
                 .sum()
         });
-        in_manifests + problems.with(|p| p.iter().filter(|p| p.severity == Severity::Error).count())
+        in_manifests as usize
+            + problems.with(|p| p.iter().filter(|p| p.severity == Severity::Error).count())
     });
     let panel = RwSignal::new(Panel::Stages);
     let may_write = super::session::may(crate::model::Access::Write);
@@ -309,7 +311,8 @@ fn Problems(state: EditorState) -> impl IntoView {
             let list: Vec<PipelineProblem> = state.problems.get().into_iter().filter(|p| p.stage.is_none()).collect();
             let stages: Vec<String> = editor::stages(&state.doc.get()).iter().map(editor::ref_of).collect();
             let manifests: Vec<String> = state.blocked.get().into_iter()
-                .filter(|(r, n)| *n > 0 && stages.contains(r))
+                .filter_map(|(r, n)| Some((r, n.as_u64().filter(|n| *n > 0)?)))
+                .filter(|(r, _)| stages.contains(r))
                 .map(|(r, n)| format!("Stage {r}: its manifests have {n} problem{} (shown in its form)", if n == 1 { "" } else { "s" }))
                 .collect();
             (!list.is_empty() || !manifests.is_empty()).then(|| view! {
