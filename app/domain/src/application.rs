@@ -7,6 +7,7 @@ use crate::identity::{Access, Permissions};
 use std::fmt;
 
 use super::FieldError;
+use crate::environments::{DeployTarget, parse_deploy_targets};
 
 /// The longest application name: a DNS-1123 label, so it can be used as a Kubernetes label value
 /// and in resource names.
@@ -102,20 +103,6 @@ impl OwnerEmail {
 
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-}
-
-/// Where an application deploys: a Kubernetes account and a namespace in it (an environment).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeployTarget {
-    pub account: String,
-    pub namespace: String,
-}
-
-impl DeployTarget {
-    /// `account/namespace`, as the form and messages write it.
-    pub fn text(&self) -> String {
-        format!("{}/{}", self.account, self.namespace)
     }
 }
 
@@ -242,42 +229,6 @@ impl ApplicationInput {
         };
         result.err().map(|e| e.message)
     }
-}
-
-/// `account/namespace` entries, one per line or comma-separated; the namespace must be a
-/// DNS-1123 label and the account a name without spaces or `/`. Repeats are dropped.
-pub fn parse_deploy_targets(text: &str) -> Result<Vec<DeployTarget>, FieldError> {
-    let mut targets: Vec<DeployTarget> = Vec::new();
-    for entry in text
-        .split(['\n', ','])
-        .map(str::trim)
-        .filter(|e| !e.is_empty())
-    {
-        let invalid = |why: &str| FieldError::new("deployTargets", &format!("'{entry}': {why}"));
-        let (account, namespace) = entry
-            .split_once('/')
-            .ok_or_else(|| invalid("write account/namespace, e.g. staging/shop-test"))?;
-        let (account, namespace) = (account.trim(), namespace.trim());
-        if account.is_empty()
-            || account.contains(char::is_whitespace)
-            || account.chars().any(char::is_control)
-        {
-            return Err(invalid("the account name is missing or has spaces"));
-        }
-        if ApplicationName::parse(namespace).is_err() {
-            return Err(invalid(
-                "the namespace must be lowercase letters, digits and '-', at most 63 characters",
-            ));
-        }
-        let target = DeployTarget {
-            account: account.to_owned(),
-            namespace: namespace.to_owned(),
-        };
-        if !targets.contains(&target) {
-            targets.push(target);
-        }
-    }
-    Ok(targets)
 }
 
 fn check_description(description: &str) -> Result<(), FieldError> {

@@ -7,6 +7,7 @@
 //!
 //! - [`application`], [`pipeline`], [`execution`]: what Front50 stores and Orca runs;
 //!   [`execution_query`]: the filters and pages of an executions list.
+//! - [`environments`]: deploy targets in environments, and the board across them.
 //! - [`stage_types`]: the one catalog of stage types (validation, engine, editor).
 //! - [`ids`]: typed ids; [`json_depth`]: how deep user JSON may nest.
 //! - [`services`] (feature `services`): the interface the server implements for the UI and API.
@@ -15,6 +16,7 @@ mod application;
 mod error;
 pub mod execution;
 pub mod execution_query;
+pub mod environments;
 pub mod identity;
 pub mod ids;
 pub mod infrastructure;
@@ -31,9 +33,10 @@ pub mod stage_types;
 pub mod triggers;
 
 pub use application::{
-    Application, ApplicationChanges, ApplicationInput, ApplicationName, DeployTarget,
-    NewApplication, OwnerEmail, parse_deploy_targets,
+    Application, ApplicationChanges, ApplicationInput, ApplicationName, NewApplication,
+    OwnerEmail,
 };
+pub use environments::{DeployTarget, parse_deploy_targets};
 pub use error::{AppError, FieldError};
 pub use identity::{Access, Identity, Permissions};
 pub use request::{Caller, RequestContext};

@@ -136,7 +136,7 @@ pub fn ApplicationForm(
             <TextField
                 id="deployTargets"
                 label="Deploy targets"
-                hint="Optional. The Kubernetes accounts and namespaces it deploys to, one account/namespace per line. Empty: any."
+                hint="Optional. Where it deploys, in order on the way to production: one account/namespace per line, optionally named (test: staging/shop-test). Unnamed, the environment comes from the namespace (shop-prod is prod). Empty: any."
                 value=Signal::derive(move || form.with(|f| f.deploy_targets.clone()))
                 on_input=edit("deployTargets", |f, v| f.deploy_targets = v)
                 problem=problem("deployTargets")

@@ -176,10 +176,12 @@ mod tests {
                 DeployTarget {
                     account: "sim-1".into(),
                     namespace: "shop-test".into(),
+                    environment: String::new(),
                 },
                 DeployTarget {
                     account: "prod".into(),
                     namespace: "shop".into(),
+                    environment: "prod".into(),
                 },
             ],
         );

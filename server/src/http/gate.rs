@@ -381,8 +381,9 @@ async fn run_job(s: &AppState, rc: &RequestContext, job: &Value) -> Result<(), A
             .unwrap_or_default()
             .to_owned()
     };
-    // Deploy targets are Topsail's own attribute: `deployTargets` as "account/namespace" strings
-    // or {account, namespace} objects; absent, an existing application keeps its own.
+    // Deploy targets are Topsail's own attribute: `deployTargets` as "account/namespace" (or
+    // "environment: account/namespace") strings or {account, namespace, environment?} objects,
+    // in order on the way to production; absent, an existing application keeps its own.
     let targets: Option<String> = app
         .get("deployTargets")
         .and_then(Value::as_array)
@@ -390,11 +391,17 @@ async fn run_job(s: &AppState, rc: &RequestContext, job: &Value) -> Result<(), A
             list.iter()
                 .map(|t| match t {
                     Value::String(s) => s.clone(),
-                    other => format!(
-                        "{}/{}",
-                        other["account"].as_str().unwrap_or_default(),
-                        other["namespace"].as_str().unwrap_or_default()
-                    ),
+                    other => {
+                        let location = format!(
+                            "{}/{}",
+                            other["account"].as_str().unwrap_or_default(),
+                            other["namespace"].as_str().unwrap_or_default()
+                        );
+                        match other["environment"].as_str().filter(|e| !e.is_empty()) {
+                            Some(env) => format!("{env}: {location}"),
+                            None => location,
+                        }
+                    }
                 })
                 .collect::<Vec<_>>()
                 .join("\n")

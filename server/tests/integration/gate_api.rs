@@ -42,7 +42,7 @@ async fn task(s: &TestServer, job: Value) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spin_application_save_get_list_and_delete() {
     let s = TestServer::start(Backend::Sqlite).await;
-    let created = task(&s, json!({"type": "createApplication", "application": {"name": "shop", "email": "ops@example.com", "description": "Storefront", "deployTargets": ["staging/shop-test"]}})).await;
+    let created = task(&s, json!({"type": "createApplication", "application": {"name": "shop", "email": "ops@example.com", "description": "Storefront", "deployTargets": ["staging/shop-test", {"account": "east", "namespace": "shop", "environment": "prod"}]}})).await;
     assert_eq!(created["status"], "SUCCEEDED", "{created}");
 
     let (status, apps) = send(&s, "GET", "/applications", None).await;
@@ -58,10 +58,11 @@ async fn spin_application_save_get_list_and_delete() {
         (app["name"].clone(), app["attributes"]["email"].clone()),
         (json!("shop"), json!("platform@example.com"))
     );
-    // A save that does not mention deploy targets (spin does not know them) keeps them.
+    // A save that does not mention deploy targets (spin does not know them) keeps them, with
+    // the environment named where one was given.
     assert_eq!(
         app["attributes"]["deployTargets"],
-        json!([{"account": "staging", "namespace": "shop-test"}])
+        json!([{"account": "staging", "namespace": "shop-test"}, {"account": "east", "namespace": "shop", "environment": "prod"}])
     );
 
     let bad = task(

@@ -16,6 +16,8 @@ fn record(name: &str) -> ApplicationRecord {
         deploy_targets: vec![domain::DeployTarget {
             account: "staging".into(),
             namespace: format!("{name}-test"),
+            // Named, so the contract shows the environment is kept.
+            environment: "qa".into(),
         }],
         permissions: domain::Permissions {
             read: vec!["viewers".into()],
