@@ -329,6 +329,13 @@ impl InfrastructureService for Infrastructure {
                     namespace_override: (!target.namespace.is_empty())
                         .then(|| target.namespace.clone()),
                     manifests: vec![manifest.clone()],
+                    origin: domain::environments::DeployOrigin {
+                        execution_id: String::new(),
+                        pipeline_id: String::new(),
+                        pipeline_name: String::new(),
+                        user: rc.caller.audit_name().to_owned(),
+                        time: chrono::Utc::now(),
+                    },
                 };
                 self.accounts
                     .deploy(&request)

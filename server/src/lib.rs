@@ -13,6 +13,7 @@
 pub mod access;
 pub mod applications;
 pub mod config;
+pub mod environments;
 pub mod events;
 pub mod executions;
 pub mod http;
@@ -152,6 +153,7 @@ pub async fn bind(config: &Config) -> Result<Bound, StartError> {
         intake: wired.intake.clone(),
         integrations: wired.integrations.clone(),
         infrastructure: wired.infrastructure.clone(),
+        environments: wired.environments.clone(),
         accounts: wired.accounts.clone(),
         public_url: config.public_url.clone(),
         webhook_sources: Arc::new(config.webhooks.clone()),

@@ -26,6 +26,7 @@ pub struct Wired {
     pub engine: Arc<Engine>,
     pub services: Services,
     pub infrastructure: Arc<infrastructure::Infrastructure>,
+    pub environments: Arc<crate::environments::Environments>,
     pub integrations: Arc<integrations::Integrations>,
     pub intake: EventIntake,
     /// Users, sessions, tokens and the audit log.
@@ -62,6 +63,10 @@ pub async fn wire(config: &Config) -> Result<Wired, StartError> {
         jenkins,
         registries: registries::Registries::from_config(&config.registries),
     });
+    let environments = Arc::new(crate::environments::Environments::new(
+        infrastructure.clone(),
+        engine.clone(),
+    ));
     let services = Services {
         applications: Arc::new(applications::Applications::new(
             store.clone(),
@@ -80,6 +85,7 @@ pub async fn wire(config: &Config) -> Result<Wired, StartError> {
             guard: guard.clone(),
             sidecars: crate::manifests::sidecar_templates(&config.sidecar_templates),
         }),
+        environments: environments.clone(),
     };
     Ok(Wired {
         accounts: identity,
@@ -88,6 +94,7 @@ pub async fn wire(config: &Config) -> Result<Wired, StartError> {
         engine,
         services,
         infrastructure,
+        environments,
         integrations,
         jenkins_poll: Duration::from_millis(config.jenkins.poll_interval_ms.max(100)),
     })

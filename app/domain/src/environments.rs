@@ -363,6 +363,78 @@ pub struct EnvironmentBoard {
     pub applications: Vec<ApplicationEnvironments>,
 }
 
+/// How the board's rows are ordered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum BoardSort {
+    #[default]
+    Name,
+    /// Worst first.
+    Health,
+    /// Most recently deployed first.
+    LastDeploy,
+}
+
+impl BoardSort {
+    pub fn parse(text: &str) -> Self {
+        match text {
+            "health" => Self::Health,
+            "lastDeploy" => Self::LastDeploy,
+            _ => Self::Name,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Name => "name",
+            Self::Health => "health",
+            Self::LastDeploy => "lastDeploy",
+        }
+    }
+}
+
+/// Which rows a board shows, and in which order (the page's filters, `GET /api/environments`'s
+/// query).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct BoardFilter {
+    /// Part of the application's name.
+    pub q: String,
+    /// Part of the owner's email.
+    pub owner: String,
+    /// Part of the team's name.
+    pub team: String,
+    pub sort: BoardSort,
+}
+
+impl BoardFilter {
+    pub fn matches(&self, row: &ApplicationEnvironments) -> bool {
+        let has = |text: &str, part: &str| {
+            part.trim().is_empty() || text.to_lowercase().contains(&part.trim().to_lowercase())
+        };
+        has(&row.application, &self.q)
+            && has(&row.owner_email, &self.owner)
+            && has(&row.team, &self.team)
+    }
+
+    pub fn sort(&self, rows: &mut [ApplicationEnvironments]) {
+        match self.sort {
+            BoardSort::Name => rows.sort_by(|a, b| a.application.cmp(&b.application)),
+            BoardSort::Health => rows.sort_by(|a, b| {
+                b.health
+                    .cmp(&a.health)
+                    .then_with(|| a.application.cmp(&b.application))
+            }),
+            BoardSort::LastDeploy => rows.sort_by(|a, b| {
+                let time = |r: &ApplicationEnvironments| r.last_deploy.as_ref().map(|d| d.time);
+                time(b)
+                    .cmp(&time(a))
+                    .then_with(|| a.application.cmp(&b.application))
+            }),
+        }
+    }
+}
+
 /// The worst health of a row's cells, ignoring environments where nothing runs unless nothing
 /// runs anywhere.
 pub fn worst(cells: &[EnvironmentCell]) -> Health {

@@ -7,16 +7,18 @@
 //!
 //! - [`application`], [`pipeline`], [`execution`]: what Front50 stores and Orca runs;
 //!   [`execution_query`]: the filters and pages of an executions list.
+//! - [`delivery`]: deploys read from executions: each image's path and the delivery metrics.
 //! - [`environments`]: deploy targets in environments, and the board across them.
 //! - [`stage_types`]: the one catalog of stage types (validation, engine, editor).
 //! - [`ids`]: typed ids; [`json_depth`]: how deep user JSON may nest.
 //! - [`services`] (feature `services`): the interface the server implements for the UI and API.
 
 mod application;
+pub mod delivery;
+pub mod environments;
 mod error;
 pub mod execution;
 pub mod execution_query;
-pub mod environments;
 pub mod identity;
 pub mod ids;
 pub mod infrastructure;
@@ -33,8 +35,7 @@ pub mod stage_types;
 pub mod triggers;
 
 pub use application::{
-    Application, ApplicationChanges, ApplicationInput, ApplicationName, NewApplication,
-    OwnerEmail,
+    Application, ApplicationChanges, ApplicationInput, ApplicationName, NewApplication, OwnerEmail,
 };
 pub use environments::{DeployTarget, parse_deploy_targets};
 pub use error::{AppError, FieldError};

@@ -8,6 +8,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::delivery::metrics::DeliveryMetrics;
+use crate::delivery::{ApplicationDelivery, PromotionPipeline};
+use crate::environments::{BoardFilter, EnvironmentBoard};
 use crate::execution::Execution;
 use crate::execution_query::{ExecutionPage, ExecutionQuery};
 use crate::infrastructure::{InfrastructureAction, InfrastructureView, ObjectDetails, ObjectRef};
@@ -278,6 +281,37 @@ pub trait IdentityService: Send + Sync + 'static {
     ) -> Result<Vec<crate::identity::AuditEntry>, AppError>;
 }
 
+/// The environments board and the delivery history behind it.
+#[async_trait]
+pub trait EnvironmentService: Send + Sync + 'static {
+    /// Every application the caller may read, in each of its environments.
+    async fn board(
+        &self,
+        rc: &RequestContext,
+        filter: &BoardFilter,
+    ) -> Result<EnvironmentBoard, AppError>;
+    /// An application's image paths and delivery metrics over `window_days`.
+    async fn delivery(
+        &self,
+        rc: &RequestContext,
+        application: &ApplicationName,
+        window_days: u32,
+    ) -> Result<ApplicationDelivery, AppError>;
+    /// The delivery metrics of every application the caller may read, together.
+    async fn overall(
+        &self,
+        rc: &RequestContext,
+        window_days: u32,
+    ) -> Result<DeliveryMetrics, AppError>;
+    /// The application's pipelines that deploy to `environment` (what "Promote" offers).
+    async fn promotion_pipelines(
+        &self,
+        rc: &RequestContext,
+        application: &ApplicationName,
+        environment: &str,
+    ) -> Result<Vec<PromotionPipeline>, AppError>;
+}
+
 /// Everything server functions may call, provided by the server for each request.
 #[derive(Clone)]
 pub struct Services {
@@ -288,4 +322,5 @@ pub struct Services {
     pub integrations: Arc<dyn IntegrationService>,
     pub identity: Arc<dyn IdentityService>,
     pub manifests: Arc<dyn ManifestService>,
+    pub environments: Arc<dyn EnvironmentService>,
 }

@@ -31,7 +31,7 @@ pub struct StreamQuery {
 /// A stream ends after this long, so an identity that ended (signed out, deleted, roles
 /// changed) stops seeing changes within it: the browser's `EventSource` reconnects through the
 /// door again.
-const STREAM_LIFETIME: Duration = Duration::from_secs(300);
+pub(super) const STREAM_LIFETIME: Duration = Duration::from_secs(300);
 
 /// How long to gather further changes before sending one update.
 const COALESCE: Duration = Duration::from_millis(50);
@@ -260,7 +260,7 @@ fn concerns(followed: &Followed, change: &ExecutionChange) -> bool {
 }
 
 /// A stream fed by a task through a small channel; the task ends when the client goes away.
-fn async_stream<F, Fut>(body: F) -> impl Stream<Item = Result<Event, Infallible>>
+pub(super) fn async_stream<F, Fut>(body: F) -> impl Stream<Item = Result<Event, Infallible>>
 where
     F: FnOnce(mpsc::Sender<Event>) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,

@@ -4,6 +4,7 @@
 mod auth;
 mod builds;
 mod door;
+mod environments;
 mod error;
 mod gate;
 mod guard;
@@ -50,6 +51,8 @@ pub struct AppState {
     pub integrations: Arc<Integrations>,
     /// The Kubernetes accounts and the live cache (the Infrastructure stream).
     pub infrastructure: Arc<crate::infrastructure::Infrastructure>,
+    /// The environments board (its stream).
+    pub environments: Arc<crate::environments::Environments>,
     /// Who callers are (sessions, tokens) and the audit log.
     pub accounts: crate::identity::Accounts,
     /// Shared secrets of generic webhook sources.
@@ -129,6 +132,8 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/oidc/callback", get(sso::callback))
         .route("/api/audit/export", get(auth::export_audit))
         .route("/api/infrastructure/stream", get(live::infrastructure))
+        .route("/api/environments", get(environments::board))
+        .route("/api/environments/stream", get(environments::stream))
         .route("/api/executions/stream", get(live::executions))
         .route("/api/infrastructure/logs/download", get(logs::download))
         .route("/api/builds/log/stream", get(live::build_log))

@@ -60,6 +60,8 @@ pub struct InfrastructureCache {
     tasks: Mutex<Vec<JoinHandle<()>>>,
     /// The last watch error per account and kind, cleared when the watch recovers.
     errors: RwLock<BTreeMap<(String, String), String>>,
+    /// Counts changes: what was built from the cache at one version is current while it stays.
+    version: std::sync::atomic::AtomicU64,
 }
 
 impl Drop for InfrastructureCache {
@@ -76,6 +78,7 @@ impl InfrastructureCache {
             changes: Mutex::new(Some(tx)),
             tasks: Mutex::default(),
             errors: RwLock::default(),
+            version: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -144,7 +147,14 @@ impl InfrastructureCache {
             .collect()
     }
 
+    /// How many changes the cache has seen (see the field).
+    pub fn version(&self) -> u64 {
+        self.version.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     fn announce(&self, key: CacheKey, object: &Value) {
+        self.version
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         if let Some(tx) = self.changes.lock().expect("the changes lock").as_ref() {
             let _ = tx.send(Arc::new(CacheChange {
                 key,

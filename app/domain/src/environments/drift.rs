@@ -57,8 +57,13 @@ fn same_scalar(a: &Value, l: &Value) -> bool {
         _ => None,
     };
     // Only quantities and numbers written as text: `"1Gi"` and `1073741824`, `0.5` and `"500m"`.
-    matches!((a, l), (Value::String(_) | Value::Number(_), Value::String(_) | Value::Number(_)))
-        && matches!((amount(a), amount(l)), (Some(x), Some(y)) if (x - y).abs() <= f64::EPSILON * x.abs().max(1.0))
+    matches!(
+        (a, l),
+        (
+            Value::String(_) | Value::Number(_),
+            Value::String(_) | Value::Number(_)
+        )
+    ) && matches!((amount(a), amount(l)), (Some(x), Some(y)) if (x - y).abs() <= f64::EPSILON * x.abs().max(1.0))
 }
 
 #[cfg(test)]
@@ -98,7 +103,10 @@ mod tests {
             differences(&applied, &json!({"a": {}, "list": [1]})),
             ["a.b", "list"]
         );
-        assert_eq!(differences(&json!({"x": null}), &json!({})), Vec::<String>::new());
+        assert_eq!(
+            differences(&json!({"x": null}), &json!({})),
+            Vec::<String>::new()
+        );
         assert_eq!(differences(&json!(1), &json!("one")), ["."]);
     }
 

@@ -1,6 +1,7 @@
 //! Manifests as Topsail applies them (labelled, annotated with Spinnaker's moniker, in their
 //! namespace), and what is read from manifests: revisions, label selectors, images.
 
+use domain::environments::DeployOrigin;
 use serde_json::{Value, json};
 
 const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
@@ -9,6 +10,15 @@ const APP_NAME: &str = "app.kubernetes.io/name";
 pub const MONIKER_APPLICATION: &str = "moniker.spinnaker.io/application";
 pub const MONIKER_CLUSTER: &str = "moniker.spinnaker.io/cluster";
 pub(super) const REVISION: &str = "deployment.kubernetes.io/revision";
+/// Who put a resource where it is (Topsail's own annotations, written at every apply).
+pub const DEPLOYED_EXECUTION: &str = "topsail.io/execution-id";
+pub const DEPLOYED_PIPELINE_ID: &str = "topsail.io/pipeline-id";
+pub const DEPLOYED_PIPELINE_NAME: &str = "topsail.io/pipeline-name";
+pub const DEPLOYED_BY: &str = "topsail.io/deployed-by";
+pub const DEPLOYED_AT: &str = "topsail.io/deployed-at";
+/// The `spec` Topsail applied, as JSON without `replicas` (autoscalers and scale actions change
+/// that): what drift is measured against.
+pub const APPLIED_SPEC: &str = "topsail.io/applied-spec";
 
 /// The `deployment.kubernetes.io/revision` of a Deployment or ReplicaSet.
 pub fn revision(object: &Value) -> Option<i64> {
@@ -100,6 +110,66 @@ pub fn prepare(manifest: &Value, application: &str, namespace: Option<&str>) -> 
     body
 }
 
+/// Records on a prepared manifest who applies it and what its `spec` is (see [`APPLIED_SPEC`]).
+pub fn record_origin(body: &mut Value, origin: &DeployOrigin) {
+    let mut spec = body["spec"].clone();
+    if let Some(s) = spec.as_object_mut() {
+        s.remove("replicas");
+    }
+    let annotations = &mut body["metadata"]["annotations"];
+    if !annotations.is_object() {
+        *annotations = json!({});
+    }
+    let mut put = |key: &str, value: &str| {
+        if value.is_empty() {
+            if let Some(a) = annotations.as_object_mut() {
+                a.remove(key);
+            }
+        } else {
+            annotations[key] = json!(value);
+        }
+    };
+    put(DEPLOYED_EXECUTION, &origin.execution_id);
+    put(DEPLOYED_PIPELINE_ID, &origin.pipeline_id);
+    put(DEPLOYED_PIPELINE_NAME, &origin.pipeline_name);
+    put(DEPLOYED_BY, &origin.user);
+    put(DEPLOYED_AT, &origin.time.to_rfc3339());
+    if spec.is_object() {
+        put(APPLIED_SPEC, &spec.to_string());
+    }
+}
+
+/// Who last applied this resource through Topsail, from its annotations.
+pub fn origin_of(object: &Value) -> Option<DeployOrigin> {
+    let a = &object["metadata"]["annotations"];
+    let text = |key: &str| a[key].as_str().unwrap_or_default().to_owned();
+    let time = chrono::DateTime::parse_from_rfc3339(a[DEPLOYED_AT].as_str()?)
+        .ok()?
+        .with_timezone(&chrono::Utc);
+    Some(DeployOrigin {
+        execution_id: text(DEPLOYED_EXECUTION),
+        pipeline_id: text(DEPLOYED_PIPELINE_ID),
+        pipeline_name: text(DEPLOYED_PIPELINE_NAME),
+        user: text(DEPLOYED_BY),
+        time,
+    })
+}
+
+/// How the live object departs from the `spec` Topsail last applied (empty when it does not,
+/// or Topsail never applied it).
+pub fn drift_of(object: &Value) -> Vec<String> {
+    let Some(applied) = object["metadata"]["annotations"][APPLIED_SPEC]
+        .as_str()
+        .and_then(|s| serde_json::from_str::<Value>(s).ok())
+    else {
+        return Vec::new();
+    };
+    domain::environments::drift::differences(&applied, &object["spec"])
+        .into_iter()
+        .map(|path| format!("spec.{path}"))
+        .collect()
+}
+
 /// Adds Topsail's labels and Spinnaker's moniker annotations to a manifest (and its pod
 /// template, so pods carry them too).
 fn label(manifest: &mut Value, application: &str, kind: &str, name: &str) {
@@ -130,6 +200,35 @@ fn label(manifest: &mut Value, application: &str, kind: &str, name: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_origin_and_applied_spec_are_read_back_and_measure_drift() {
+        let origin = DeployOrigin {
+            execution_id: "01EXEC".into(),
+            pipeline_id: "p-1".into(),
+            pipeline_name: "Deploy".into(),
+            user: "ann".into(),
+            time: chrono::DateTime::parse_from_rfc3339("2026-11-30T10:00:00Z")
+                .unwrap()
+                .with_timezone(&chrono::Utc),
+        };
+        let mut m = json!({"kind": "Deployment", "metadata": {"name": "web"},
+            "spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "main", "image": "shop:1"}]}}}});
+        record_origin(&mut m, &origin);
+        assert_eq!(origin_of(&m), Some(origin));
+        assert_eq!(drift_of(&m), Vec::<String>::new());
+        // Scaled by an autoscaler: not drift. An image set by hand: drift.
+        m["spec"]["replicas"] = json!(7);
+        assert_eq!(drift_of(&m), Vec::<String>::new());
+        m["spec"]["template"]["spec"]["containers"][0]["image"] = json!("shop:hotfix");
+        assert_eq!(drift_of(&m), ["spec.template.spec.containers[0].image"]);
+        assert_eq!(
+            origin_of(&json!({"metadata": {}})),
+            None,
+            "never applied by Topsail"
+        );
+        assert_eq!(drift_of(&json!({"spec": {}})), Vec::<String>::new());
+    }
 
     #[test]
     fn labels_and_monikers_reach_the_pod_template() {

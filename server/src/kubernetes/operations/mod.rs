@@ -16,7 +16,8 @@ use super::KubernetesError;
 use super::accounts::{Account, Accounts, Kind};
 
 pub use manifest::{
-    MONIKER_APPLICATION, MONIKER_CLUSTER, images_of, label_selector, prepare, revision,
+    APPLIED_SPEC, MONIKER_APPLICATION, MONIKER_CLUSTER, drift_of, images_of, label_selector,
+    origin_of, prepare, record_origin, revision,
 };
 pub use resource::{DeployRequest, DeployedManifest, ResourceRef};
 pub use retry::retrying;
@@ -104,11 +105,12 @@ impl Accounts {
                 name: name.into(),
             };
             let target = self.target(&r).await?;
-            let body = prepare(
+            let mut body = prepare(
                 manifest,
                 &request.application,
                 target.resource.namespace.as_deref(),
             );
+            record_origin(&mut body, &request.origin);
             prepared.push((target, body));
         }
         let mut deployed = Vec::new();

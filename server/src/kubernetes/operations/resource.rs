@@ -119,6 +119,8 @@ pub struct DeployRequest {
     pub namespace_override: Option<String>,
     pub application: String,
     pub manifests: Vec<Value>,
+    /// Who applies them (recorded on each resource: the board's "deployed by" and drift).
+    pub origin: domain::environments::DeployOrigin,
 }
 
 #[cfg(test)]

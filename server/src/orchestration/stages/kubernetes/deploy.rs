@@ -281,11 +281,26 @@ impl StageKind for DeployManifest {
                 return refused;
             }
         }
+        let execution = cx.execution;
         let request = DeployRequest {
             account: account.clone(),
             namespace_override,
             application,
             manifests,
+            origin: domain::environments::DeployOrigin {
+                execution_id: execution.id.to_string(),
+                pipeline_id: execution
+                    .pipeline_config_id
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+                pipeline_name: execution.name.clone(),
+                user: execution.trigger["user"]
+                    .as_str()
+                    .unwrap_or("[anonymous]")
+                    .to_owned(),
+                time: chrono::Utc::now(),
+            },
         };
         match self.0.deploy(&request).await {
             Ok(deployed) => {

@@ -1,0 +1,139 @@
+//! The environments board over HTTP: `GET /api/environments` (the board as JSON, for scripts
+//! and dashboards) and `GET /api/environments/stream` (event `board` on connect and after every
+//! change that alters it: the cache's watch events, executions this process commits, and a
+//! slow re-check for what announces nothing, such as an application's edit).
+
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use domain::RequestContext;
+use domain::environments::{BoardFilter, BoardSort};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
+
+use super::AppState;
+use super::error::HttpError;
+use super::live::{STREAM_LIFETIME, async_stream};
+
+/// How often a board stream looks again without an announced change.
+const RECHECK: Duration = Duration::from_secs(5);
+
+/// The board's query: `q` (part of the name), `owner`, `team`, `sort`
+/// (`name`, `health`, `lastDeploy`).
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct BoardQuery {
+    q: String,
+    owner: String,
+    team: String,
+    sort: String,
+}
+
+impl BoardQuery {
+    fn filter(self) -> BoardFilter {
+        BoardFilter {
+            q: self.q,
+            owner: self.owner,
+            team: self.team,
+            sort: BoardSort::parse(&self.sort),
+        }
+    }
+}
+
+/// `GET /api/environments`: applications → environments → workloads (images with digest,
+/// ready/desired, health, last deploy, drift), for what the caller may read.
+pub async fn board(
+    State(state): State<AppState>,
+    Extension(rc): Extension<RequestContext>,
+    Query(q): Query<BoardQuery>,
+) -> Response {
+    match state.services.environments.board(&rc, &q.filter()).await {
+        Ok(board) => Json(board).into_response(),
+        Err(e) => HttpError::App(e).into_response(),
+    }
+}
+
+/// `GET /api/environments/stream` (same query): event `board` with the whole board when it
+/// changes; a failure is event `failure` and ends the stream.
+pub async fn stream(
+    State(state): State<AppState>,
+    Extension(rc): Extension<RequestContext>,
+    Query(q): Query<BoardQuery>,
+) -> Response {
+    let filter = q.filter();
+    // Refuse at once what the board would refuse (not signed in).
+    if let Err(e) = state.services.environments.board(&rc, &filter).await {
+        return HttpError::App(e).into_response();
+    }
+    let mut closing = state.shutdown.subscribe();
+    let stream = async_stream(move |tx| async move {
+        tokio::select! {
+            _ = closing.wait_for(|closing| *closing) => {}
+            _ = send_boards(tx, state, rc, filter) => {}
+            // The browser reconnects by itself, and so shows who it is again.
+            _ = tokio::time::sleep(STREAM_LIFETIME) => {}
+        }
+    });
+    Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
+}
+
+async fn send_boards(
+    tx: mpsc::Sender<Event>,
+    state: AppState,
+    rc: RequestContext,
+    filter: BoardFilter,
+) {
+    let mut cache_changes = state.infrastructure.cache.subscribe();
+    let mut executions = state.operations.execution_changes();
+    let mut last_sent = String::new();
+    loop {
+        match state.services.environments.board(&rc, &filter).await {
+            Ok(board) => {
+                let json = serde_json::to_string(&board).unwrap_or_default();
+                if json != last_sent {
+                    if tx
+                        .send(Event::default().event("board").data(&json))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                    last_sent = json;
+                }
+            }
+            Err(e) => {
+                let _ = tx.send(HttpError::App(e).failure_event()).await;
+                return;
+            }
+        }
+        let recheck = tokio::time::sleep(RECHECK);
+        tokio::pin!(recheck);
+        tokio::select! {
+            _ = &mut recheck => continue,
+            change = cache_changes.recv() => match change {
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return,
+            },
+            change = executions.recv() => match change {
+                Ok(c) => state.environments.forget_history(&c.application),
+                Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return,
+            },
+        }
+        // Gather what follows for as long as the board's snapshot may be reused: a snapshot
+        // built before this change is then old enough to be built again.
+        let settle = tokio::time::sleep(crate::environments::REBUILD_AFTER);
+        tokio::pin!(settle);
+        loop {
+            tokio::select! {
+                _ = &mut settle => break,
+                next = cache_changes.recv() => if let Err(RecvError::Closed) = next { return },
+            }
+        }
+    }
+}
