@@ -4,6 +4,7 @@
 //!
 //! [`identity`]: the caller, users, API tokens and the audit log.
 
+pub mod environments;
 pub mod identity;
 pub mod manifests;
 

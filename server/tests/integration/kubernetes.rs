@@ -117,6 +117,13 @@ pub fn deploy_request(namespace: &str, manifests: Vec<Value>) -> DeployRequest {
         namespace_override: Some(namespace.into()),
         application: "shop".into(),
         manifests,
+        origin: domain::environments::DeployOrigin {
+            execution_id: String::new(),
+            pipeline_id: String::new(),
+            pipeline_name: String::new(),
+            user: "integration-test".into(),
+            time: chrono::Utc::now(),
+        },
     }
 }
 

@@ -182,13 +182,11 @@ async fn a_push_builds_deploys_to_test_and_after_approval_the_same_digest_to_pro
         .await;
     let second = second.as_str().unwrap().to_owned();
     let at_judgment = waiting_for_judgment(&server, &second).await;
-    let other = format!(
-        "{host}/shop/web@{}",
-        client
-            .digest("shop/web", "feature-x-abc1234")
-            .await
-            .unwrap()
-    );
+    let other_digest = client
+        .digest("shop/web", "feature-x-abc1234")
+        .await
+        .unwrap();
+    let other = format!("{host}/shop/web@{other_digest}");
     assert_ne!(other, pinned);
     assert_eq!(running("shop-test").await, Some(vec![other]));
     server
@@ -209,5 +207,67 @@ async fn a_push_builds_deploys_to_test_and_after_approval_the_same_digest_to_pro
         .call("executions/list", json!({"application": "shop"}))
         .await;
     assert_eq!(list.as_array().unwrap().len(), 2);
+
+    // The environments board: test runs the second build, prod the approved one, one build
+    // behind; who deployed it is on each cell.
+    let board = eventually(
+        "the board to show both deploys",
+        Duration::from_secs(10),
+        || async {
+            let (code, body) = server.get("/api/environments").await;
+            assert_eq!(code, 200, "{body}");
+            let board: Value = serde_json::from_str(&body).unwrap();
+            let row = board["applications"][0].clone();
+            let digest_in =
+                |i: usize| row["environments"][i]["workloads"][0]["images"][0]["digest"].clone();
+            (digest_in(0) == json!(other_digest) && digest_in(1) == json!(digest)).then_some(board)
+        },
+    )
+    .await;
+    assert_eq!(board["environments"], json!(["test", "prod"]));
+    let prod = &board["applications"][0]["environments"][1];
+    assert_eq!(prod["workloads"][0]["deployed"]["executionId"], json!(id));
+    assert_eq!(prod["workloads"][0]["deployed"]["pipelineName"], "Seed");
+    assert_eq!(prod["workloads"][0]["drift"], json!([]));
+    assert_eq!(prod["promotion"]["from"], "test");
+    assert_eq!(prod["promotion"]["buildsAhead"], 1);
+    assert_eq!(
+        prod["promotion"]["images"][0]["digest"],
+        json!(other_digest)
+    );
+    // Each build's path, with where it came from and who approved it.
+    let (code, delivery, _) = server
+        .call(
+            "environments/delivery",
+            json!({"application": "shop", "window_days": 7}),
+        )
+        .await;
+    assert_eq!(code, 200, "{delivery}");
+    let paths = delivery["paths"].as_array().unwrap();
+    assert_eq!(paths.len(), 2);
+    let approved = &paths[1];
+    assert_eq!(approved["build"], json!(digest));
+    assert_eq!(approved["source"]["job"], "shop/build");
+    assert_eq!(
+        (
+            approved["source"]["commit"].clone(),
+            approved["source"]["branch"].clone()
+        ),
+        (json!("c0ffee1"), json!("main"))
+    );
+    let arrivals: Vec<&str> = approved["arrivals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["environment"].as_str().unwrap())
+        .collect();
+    assert_eq!(arrivals, ["test", "prod"]);
+    assert_eq!(approved["arrivals"][1]["approvedBy"], "admin");
+    assert_eq!(approved["runningIn"], json!(["prod"]));
+    assert_eq!(paths[0]["runningIn"], json!(["test"]));
+    let metrics = &delivery["metrics"];
+    assert_eq!(metrics["production"], "prod");
+    assert_eq!(metrics["changeFailureRate"], json!(0.0));
+    assert!(metrics["leadTimeSeconds"].as_i64().is_some(), "{metrics}");
     server.stop().await;
 }
