@@ -14,6 +14,7 @@ mod cli;
 mod cli_identity;
 mod decisions;
 mod engine;
+mod environments;
 mod executions_api;
 mod fuzz_http;
 mod gate_api;

@@ -47,7 +47,7 @@ pub(super) fn kubelet(state: &mut State, key: &Key, timing: &Timing, memory: &mu
     for (c, b) in containers.iter().zip(&behaviours) {
         let name = c["name"].clone();
         let image = c["image"].clone();
-        let base = json!({"name": name, "image": image, "imageID": format!("{}@sha256:{:064x}", image.as_str().unwrap_or_default(), n), "started": false, "ready": false, "restartCount": 0});
+        let base = json!({"name": name, "image": image, "imageID": image_id(image.as_str().unwrap_or_default()), "started": false, "ready": false, "restartCount": 0});
         let mut s = base;
         match b {
             Behaviour::PullError => {
@@ -185,5 +185,50 @@ pub(super) fn kubelet(state: &mut State, key: &Key, timing: &Timing, memory: &mu
                 state, &written, "Pod", "Warning", reason, &message, "kubelet",
             );
         }
+    }
+}
+
+/// What a kubelet reports it runs for `image`: the repository and the digest of what it
+/// pulled — the reference's own digest when pinned, else one that depends on the reference
+/// only (the same tag is the same image wherever it is pulled, as from one registry).
+pub fn image_id(image: &str) -> String {
+    if image.contains('@') {
+        return image.to_owned();
+    }
+    let last = image.rsplit('/').next().unwrap_or(image);
+    let repository = match last.rsplit_once(':') {
+        Some((_, tag)) => &image[..image.len() - tag.len() - 1],
+        None => image,
+    };
+    // FNV-1a over the reference, four times with different seeds: 256 bits of hex.
+    let hex: String = (0u64..4)
+        .map(|seed| {
+            let hash = image.bytes().fold(
+                0xcbf2_9ce4_8422_2325_u64 ^ seed.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3),
+            );
+            format!("{hash:016x}")
+        })
+        .collect();
+    format!("{repository}@sha256:{hex}")
+}
+
+#[cfg(test)]
+mod image_id_tests {
+    use super::image_id;
+
+    #[test]
+    fn the_same_reference_is_the_same_digest_wherever_it_runs() {
+        let a = image_id("registry:5000/shop/web:1.0");
+        assert_eq!(a, image_id("registry:5000/shop/web:1.0"));
+        assert_ne!(a, image_id("registry:5000/shop/web:1.1"));
+        let (repository, digest) = a.split_once('@').unwrap();
+        assert_eq!(repository, "registry:5000/shop/web");
+        assert_eq!(digest.len(), "sha256:".len() + 64);
+        assert_eq!(
+            image_id("shop@sha256:abc"),
+            "shop@sha256:abc",
+            "pinned: its own digest"
+        );
     }
 }
