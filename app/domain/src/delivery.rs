@@ -58,7 +58,7 @@ pub struct DeployEvent {
     pub approved_by: Option<String>,
 }
 
-fn text<'a>(v: Option<&'a Value>) -> &'a str {
+fn text(v: Option<&Value>) -> &str {
     v.and_then(Value::as_str).unwrap_or_default()
 }
 

@@ -355,6 +355,25 @@ pub struct ApplicationEnvironments {
     pub environments: Vec<EnvironmentCell>,
 }
 
+/// An application's status in the applications list: the board's row without its cells.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationStatus {
+    pub application: String,
+    pub health: Health,
+    pub last_deploy: Option<DeployOrigin>,
+}
+
+impl From<&ApplicationEnvironments> for ApplicationStatus {
+    fn from(row: &ApplicationEnvironments) -> Self {
+        Self {
+            application: row.application.clone(),
+            health: row.health,
+            last_deploy: row.last_deploy.clone(),
+        }
+    }
+}
+
 /// `GET /api/environments`: every application the caller may read, the board's columns in order.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -8,7 +8,7 @@ use leptos::server_fn::codec::Json;
 use super::{ApiError, JsonAnswer};
 use crate::model::delivery::metrics::DeliveryMetrics;
 use crate::model::delivery::{ApplicationDelivery, PromotionPipeline};
-use crate::model::environments::{BoardFilter, EnvironmentBoard};
+use crate::model::environments::{ApplicationStatus, BoardFilter, EnvironmentBoard};
 #[cfg(feature = "ssr")]
 use crate::{model::ApplicationName, services};
 
@@ -21,6 +21,26 @@ pub async fn environments_board(
         async {
             let (services, rc) = services::current()?;
             services.environments.board(&rc, &filter).await
+        }
+        .await,
+    )
+}
+
+/// Each application's worst health and last deploy (the applications list's status column).
+#[server(prefix = "/api", endpoint = "environments/status", input = Json, output = JsonAnswer)]
+pub async fn application_statuses() -> Result<Vec<ApplicationStatus>, ApiError> {
+    services::respond(
+        async {
+            let (services, rc) = services::current()?;
+            let board = services
+                .environments
+                .board(&rc, &BoardFilter::default())
+                .await?;
+            Ok(board
+                .applications
+                .iter()
+                .map(ApplicationStatus::from)
+                .collect())
         }
         .await,
     )

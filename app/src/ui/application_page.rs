@@ -24,10 +24,11 @@ use crate::model::{Access, AppError, Application, ApplicationInput};
 #[derive(Clone, Copy)]
 pub(crate) struct CurrentApplication(pub Resource<Result<Application, ApiError>>);
 
-const TABS: [(&str, &str); 4] = [
+const TABS: [(&str, &str); 5] = [
     ("infrastructure", "Infrastructure"),
     ("pipelines", "Pipelines"),
     ("executions", "Executions"),
+    ("delivery", "Delivery"),
     ("config", "Config"),
 ];
 

@@ -10,6 +10,8 @@ use leptos_router::{
 use super::application_form::ApplicationForm;
 use super::{ApplicationList, ApplicationsChanged, ErrorBanner, Time, encode_query_value, plural};
 use crate::api::create_application;
+use crate::api::environments::application_statuses;
+use crate::model::environments::ApplicationStatus;
 use crate::model::{Application, ApplicationInput};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,6 +80,8 @@ fn list_url(filter: &str, order: SortOrder) -> String {
 #[component]
 pub fn ApplicationsPage() -> impl IntoView {
     let ApplicationList(apps) = expect_context();
+    // Health and last deploy, from the environments board's data.
+    let statuses = Resource::new(|| (), |_| application_statuses());
     let query = use_query_map();
     let filter = Memo::new(move |_| query.read().get("q").unwrap_or_default());
     let order = Memo::new(move |_| SortOrder::from_query(query.read().get("sort").as_deref()));
@@ -133,7 +137,8 @@ pub fn ApplicationsPage() -> impl IntoView {
                         Ok(all) if all.is_empty() => view! { <NoApplications /> }.into_any(),
                         Ok(all) => {
                             let shown = visible_applications(&all, &filter.get(), order.get());
-                            view! { <ApplicationsTable shown filter=filter.get() total=all.len() /> }
+                            let statuses = statuses.get().and_then(Result::ok).unwrap_or_default();
+                            view! { <ApplicationsTable shown statuses filter=filter.get() total=all.len() /> }
                                 .into_any()
                         }
                     })
@@ -198,7 +203,12 @@ fn NoApplications() -> impl IntoView {
 }
 
 #[component]
-fn ApplicationsTable(shown: Vec<Application>, filter: String, total: usize) -> impl IntoView {
+fn ApplicationsTable(
+    shown: Vec<Application>,
+    statuses: Vec<ApplicationStatus>,
+    filter: String,
+    total: usize,
+) -> impl IntoView {
     if shown.is_empty() {
         return view! {
             <p class="empty-state small">
@@ -224,6 +234,7 @@ fn ApplicationsTable(shown: Vec<Application>, filter: String, total: usize) -> i
                     <th scope="col">"Name"</th>
                     <th scope="col">"Owner"</th>
                     <th scope="col">"Team"</th>
+                    <th scope="col">"Status"</th>
                     <th scope="col">"Updated"</th>
                 </tr>
             </thead>
@@ -233,6 +244,8 @@ fn ApplicationsTable(shown: Vec<Application>, filter: String, total: usize) -> i
                     .map(|a| {
                         let href = format!("/applications/{}", a.name);
                         let key = a.name.clone();
+                        let status = statuses.iter().find(|s| s.application == a.name).cloned();
+                        let health = status.as_ref().map(|s| s.health.label());
                         view! {
                             <tr data-app=key>
                                 <td>
@@ -241,6 +254,13 @@ fn ApplicationsTable(shown: Vec<Application>, filter: String, total: usize) -> i
                                 </td>
                                 <td>{a.owner_email}</td>
                                 <td>{a.team}</td>
+                                <td class="status" data-health=health>
+                                    {status.map(|s| view! {
+                                        <span class=s.health.css()></span>
+                                        " " {s.health.label()}
+                                        {s.last_deploy.map(|d| view! { <div class="muted small">"deployed "<Time at=d.time />" by "{d.user}</div> })}
+                                    })}
+                                </td>
                                 <td class="nowrap"><Time at=a.updated_at /></td>
                             </tr>
                         }

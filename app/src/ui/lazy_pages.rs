@@ -39,6 +39,8 @@ lazy_page!(PipelineEditorRoute => super::pipeline_editor::PipelineEditorPage);
 lazy_page!(ExecutionsRoute => super::executions::ExecutionsTab);
 lazy_page!(ExecutionRoute => super::executions::ExecutionPage);
 lazy_page!(ConfigRoute => super::application_page::ConfigTab);
+lazy_page!(DeliveryRoute => super::delivery::DeliveryTab);
+lazy_page!(EnvironmentsRoute => super::environments::EnvironmentsPage);
 lazy_page!(IntegrationsRoute => super::integrations::IntegrationsPage);
 lazy_page!(TokensRoute => super::tokens::TokensPage);
 lazy_page!(UsersRoute => super::admin::UsersPage);
@@ -61,6 +63,8 @@ pub(crate) enum LazyPage {
     Executions,
     Execution,
     Config,
+    Delivery,
+    Environments,
     Integrations,
     Tokens,
     Users,
@@ -78,6 +82,7 @@ pub(crate) fn pages_for(path: &str) -> Vec<LazyPage> {
     match parts.as_slice() {
         ["login"] => vec![Login],
         ["integrations"] => vec![Integrations],
+        ["environments"] => vec![Environments],
         ["settings", "tokens"] => vec![Tokens],
         ["admin", "users"] => vec![Users],
         ["admin", "audit"] => vec![Audit],
@@ -90,6 +95,7 @@ pub(crate) fn pages_for(path: &str) -> Vec<LazyPage> {
                 ["executions"] => Executions,
                 ["executions", _] => Execution,
                 ["config"] => Config,
+                ["delivery"] => Delivery,
                 _ => return Vec::new(),
             };
             vec![Application, tab]
@@ -113,6 +119,8 @@ async fn preload(pages: Vec<LazyPage>) {
                 Executions => Box::pin(ExecutionsRoute::preload()),
                 Execution => Box::pin(ExecutionRoute::preload()),
                 Config => Box::pin(ConfigRoute::preload()),
+                Delivery => Box::pin(DeliveryRoute::preload()),
+                Environments => Box::pin(EnvironmentsRoute::preload()),
                 Integrations => Box::pin(IntegrationsRoute::preload()),
                 Tokens => Box::pin(TokensRoute::preload()),
                 Users => Box::pin(UsersRoute::preload()),
@@ -207,6 +215,11 @@ mod tests {
             pages_for("/applications/shop/config"),
             vec![Application, Config]
         );
+        assert_eq!(
+            pages_for("/applications/shop/delivery"),
+            vec![Application, Delivery]
+        );
+        assert_eq!(pages_for("/environments"), vec![Environments]);
         assert_eq!(pages_for("/applications/shop/nothing"), vec![]);
         assert_eq!(pages_for("/integrations"), vec![Integrations]);
         assert_eq!(pages_for("/settings/tokens"), vec![Tokens]);

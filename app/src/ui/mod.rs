@@ -4,6 +4,8 @@ mod admin;
 mod application_form;
 mod application_page;
 mod applications;
+mod delivery;
+mod environments;
 mod executions;
 mod infrastructure;
 mod integrations;
@@ -116,6 +118,7 @@ fn Body() -> impl IntoView {
                 <Route path=path!("/applications") view=applications::ApplicationsPage />
                 <Route path=path!("/applications/new") view={Lazy::<lazy_pages::CreateApplicationRoute>::new()} />
                 <Route path=path!("/integrations") view={Lazy::<lazy_pages::IntegrationsRoute>::new()} />
+                <Route path=path!("/environments") view={Lazy::<lazy_pages::EnvironmentsRoute>::new()} />
                 <Route path=path!("/settings/tokens") view={Lazy::<lazy_pages::TokensRoute>::new()} />
                 // Whole before sending, so a caller who is not an admin gets a real 403.
                 <Route path=path!("/admin/users") view={Lazy::<lazy_pages::UsersRoute>::new()} ssr=SsrMode::Async />
@@ -134,6 +137,7 @@ fn Body() -> impl IntoView {
                     <Route path=path!("executions") view={Lazy::<lazy_pages::ExecutionsRoute>::new()} />
                     <Route path=path!("executions/:id") view={Lazy::<lazy_pages::ExecutionRoute>::new()} />
                     <Route path=path!("config") view={Lazy::<lazy_pages::ConfigRoute>::new()} />
+                    <Route path=path!("delivery") view={Lazy::<lazy_pages::DeliveryRoute>::new()} />
                 </ParentRoute>
             </Routes>
         </main>
@@ -153,6 +157,7 @@ fn NavBar() -> impl IntoView {
             </a>
             <nav aria-label="Main">
                 <a href="/applications">"Applications"</a>
+                <a href="/environments">"Environments"</a>
                 <a href="/integrations">"Integrations"</a>
             </nav>
             <ApplicationSwitcher />

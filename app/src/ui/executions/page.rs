@@ -101,6 +101,17 @@ fn ExecutionDetails(
     now: RwSignal<Option<i64>>,
 ) -> impl IntoView {
     let id = execution.id.to_string();
+    // "Show this image's path": the build its deploys used, on the application's Delivery tab.
+    let image_path = crate::model::delivery::deploy_events(std::slice::from_ref(&execution), &[])
+        .into_iter()
+        .find(|d| !d.build.is_empty())
+        .map(|d| {
+            format!(
+                "/applications/{}/delivery?build={}",
+                execution.application,
+                super::super::encode_query_value(&d.build)
+            )
+        });
     view! {
         <article class="execution" data-execution=id.clone() data-status=execution.status.as_str()>
             <header>
@@ -108,6 +119,7 @@ fn ExecutionDetails(
                 <StatusBadge status=execution.status />
                 <span class="muted small"><TimeMs ms=execution.start_time.or(Some(execution.build_time)) />{format!(" · {}", duration_text(execution.start_time, execution.end_time))}</span>
                 <ExecutionControls execution=execution.clone() on_change />
+                {image_path.map(|href| view! { <a class="small" href=href>"Show this image's path"</a> })}
             </header>
             {execution.canceled_by.clone().map(|by| view! {
                 <p class="muted">{format!("Canceled by {by}{}", execution.cancellation_reason.clone().map(|r| format!(": {r}")).unwrap_or_default())}</p>
