@@ -383,7 +383,7 @@ pub struct EnvironmentBoard {
 }
 
 /// How the board's rows are ordered.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum BoardSort {
     #[default]
@@ -414,7 +414,7 @@ impl BoardSort {
 
 /// Which rows a board shows, and in which order (the page's filters, `GET /api/environments`'s
 /// query).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct BoardFilter {
     /// Part of the application's name.

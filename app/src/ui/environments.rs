@@ -51,8 +51,22 @@ fn stream_url(f: &BoardFilter) -> String {
     format!("/api/environments/stream?{}", query.join("&"))
 }
 
+/// The promotion being confirmed: application, environment and the images to deploy. It lives
+/// at the page, not in the cell: live updates re-create the cells.
+#[derive(Clone, Debug, PartialEq)]
+struct Promoting {
+    app: String,
+    environment: String,
+    images: Vec<ImageView>,
+}
+
+#[derive(Clone, Copy)]
+struct PromotingNow(RwSignal<Option<Promoting>>);
+
 #[component]
 pub fn EnvironmentsPage() -> impl IntoView {
+    let promoting = RwSignal::new(None::<Promoting>);
+    provide_context(PromotingNow(promoting));
     let filter =
         super::url_state::url_state(&["q", "owner", "team", "sort"], read_filter, write_filter);
     let initial = Resource::new(move || filter.get(), environments_board);
@@ -89,6 +103,9 @@ pub fn EnvironmentsPage() -> impl IntoView {
                 </select>
             </label>
         </div>
+        {move || promoting.get().map(|p| view! {
+            <PromoteDialog app=p.app environment=p.environment images=p.images />
+        })}
         <div class="environments" data-testid="environments" data-live=move || connected.get().to_string()>
             <Transition fallback=|| view! { <crate::ui::ListSkeleton /> }>
                 {move || {
@@ -181,21 +198,19 @@ fn Cell(app: String, cell: EnvironmentCell) -> impl IntoView {
     let data_environment = cell.environment.clone();
     let health = cell.health;
     let promotion = cell.promotion.clone();
-    let open = RwSignal::new(false);
+    let PromotingNow(promoting) = expect_context();
     view! {
         <td class=format!("cell {}", health.css()) data-environment=data_environment data-health=health.label()>
             {cell.workloads.is_empty().then(|| view! { <span class="muted">"not deployed"</span> })}
             {cell.workloads.into_iter().map(|w| view! { <Workload app=app.clone() w /> }).collect_view()}
             {promotion.map(|p| {
                 let ahead = plural(p.builds_ahead as usize, "build", "builds");
+                let wanted = Promoting { app: app.clone(), environment: environment.clone(), images: p.images.clone() };
                 view! {
                     <div class="promotion" data-testid="promotion">
                         <span>{format!("{} is {ahead} ahead", p.from)}</span>
-                        <button type="button" class="small" on:click=move |_| open.set(true)>"Promote"</button>
+                        <button type="button" class="small" on:click=move |_| promoting.set(Some(wanted.clone()))>"Promote"</button>
                     </div>
-                    <Show when=move || open.get()>
-                        <PromoteDialog app=app.clone() environment=environment.clone() images=p.images.clone() open />
-                    </Show>
                 }
             })}
         </td>
@@ -257,12 +272,8 @@ fn Workload(app: String, w: WorkloadStatus) -> impl IntoView {
 /// "Promote": the pipelines that deploy to this environment; the chosen one starts with the
 /// build as its trigger's artifacts (bound into its manifests), after confirmation.
 #[component]
-fn PromoteDialog(
-    app: String,
-    environment: String,
-    images: Vec<ImageView>,
-    open: RwSignal<bool>,
-) -> impl IntoView {
+fn PromoteDialog(app: String, environment: String, images: Vec<ImageView>) -> impl IntoView {
+    let PromotingNow(promoting) = expect_context();
     let pipelines = {
         let (app, environment) = (app.clone(), environment.clone());
         Resource::new(
@@ -344,7 +355,7 @@ fn PromoteDialog(
                     on:click=move |_| { start.dispatch(chosen.get_untracked()); }>
                     "Start promotion"
                 </button>
-                <button type="button" on:click=move |_| open.set(false)>"Close"</button>
+                <button type="button" on:click=move |_| promoting.set(None)>"Close"</button>
             </div>
         </div>
     }

@@ -26,6 +26,7 @@ use crate::infrastructure::Infrastructure;
 use crate::orchestration::engine::Engine;
 
 pub mod board;
+mod gauges;
 
 /// A snapshot is not rebuilt for cache changes more often than this (a busy cluster changes
 /// many times a second; the board shows changes within this much).
@@ -38,26 +39,82 @@ pub const HISTORY_EXECUTIONS: u64 = 200;
 /// process commits drops it at once).
 const HISTORY_TTL: Duration = Duration::from_secs(30);
 
+/// An application's deploys and when they were read.
+type History = (Instant, Arc<Vec<DeployEvent>>);
+
 struct Snapshot {
     cache_version: u64,
     built: Instant,
     applications: Vec<Application>,
     rows: Vec<ApplicationEnvironments>,
+    /// The board as JSON per (what the caller's roles may read, filter): callers with the same
+    /// roles share one rendering of the same snapshot.
+    rendered: Mutex<HashMap<(Vec<String>, bool, BoardFilter), Arc<String>>>,
 }
+
+/// At most this many renderings are kept per snapshot.
+const MAX_RENDERED: usize = 64;
 
 pub struct Environments {
     infrastructure: Arc<Infrastructure>,
     engine: Arc<Engine>,
     snapshot: tokio::sync::Mutex<Option<Arc<Snapshot>>>,
-    histories: Mutex<HashMap<String, (Instant, Arc<Vec<DeployEvent>>)>>,
+    gauges: tokio::sync::Mutex<Option<(Instant, String)>>,
+    histories: Mutex<HashMap<String, History>>,
 }
 
+/// How long the delivery gauges of `/metrics` are kept before they are computed again (they read
+/// every application's history).
+const GAUGES_TTL: Duration = Duration::from_secs(60);
+/// The window of the gauges, in days.
+const GAUGE_WINDOW_DAYS: u32 = 30;
+
 impl Environments {
+    /// The delivery metrics as Prometheus gauges, per application over the last 30 days (kept
+    /// for a minute).
+    pub async fn gauges(&self) -> String {
+        let mut held = self.gauges.lock().await;
+        if let Some((at, text)) = held.as_ref()
+            && at.elapsed() < GAUGES_TTL
+        {
+            return text.clone();
+        }
+        let text = match self.current().await {
+            Ok(snapshot) => {
+                let mut per_app = Vec::new();
+                for (app, row) in snapshot.applications.iter().zip(&snapshot.rows) {
+                    match self.events(app).await {
+                        Ok(events) => per_app.push((
+                            app.name.clone(),
+                            domain::delivery::metrics::compute(
+                                &events,
+                                &Self::production(Some(row)),
+                                GAUGE_WINDOW_DAYS,
+                                chrono::Utc::now(),
+                            ),
+                        )),
+                        Err(e) => {
+                            tracing::warn!(application = %app.name, error = %e, "delivery gauges")
+                        }
+                    }
+                }
+                gauges::render(&per_app)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "delivery gauges");
+                String::new()
+            }
+        };
+        *held = Some((Instant::now(), text.clone()));
+        text
+    }
+
     pub fn new(infrastructure: Arc<Infrastructure>, engine: Arc<Engine>) -> Self {
         Self {
             infrastructure,
             engine,
             snapshot: tokio::sync::Mutex::new(None),
+            gauges: tokio::sync::Mutex::new(None),
             histories: Mutex::default(),
         }
     }
@@ -106,90 +163,50 @@ impl Environments {
         }
     }
 
-    /// The production environment of a row: its last environment, else `prod`.
-    fn production(row: Option<&ApplicationEnvironments>) -> String {
-        row.and_then(|r| r.environments.last())
-            .map(|c| c.environment.clone())
-            .unwrap_or_else(|| "prod".to_owned())
-    }
-
-    fn window(window_days: u32) -> Result<u32, AppError> {
-        if WINDOWS_DAYS.contains(&window_days) {
-            Ok(window_days)
-        } else {
-            Err(AppError::invalid(
-                "window",
-                &format!(
-                    "must be one of {} days",
-                    WINDOWS_DAYS
-                        .iter()
-                        .map(u32::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            ))
-        }
-    }
-
-    /// The shared snapshot, rebuilt if stale.
-    async fn snapshot(&self, rc: &RequestContext) -> Result<Arc<Snapshot>, AppError> {
-        let cache = &self.infrastructure.cache;
-        let mut held = self.snapshot.lock().await;
-        if let Some(s) = held.as_ref() {
-            let age = s.built.elapsed();
-            if age < MAX_AGE && (s.cache_version == cache.version() || age < REBUILD_AFTER) {
-                return Ok(s.clone());
-            }
-        }
-        let cache_version = cache.version();
-        let applications = self
-            .infrastructure
-            .store
-            .list_applications()
-            .await
-            .map_err(|e| crate::applications::internal(rc, &e))?;
-        let accounts: Vec<String> = self
-            .infrastructure
-            .accounts
-            .all()
-            .map(|a| a.name.clone())
-            .collect();
-        let owned = board::group_by_application(accounts.into_iter().map(|a| {
-            let objects = cache.objects(&a);
-            (a, objects)
-        }));
-        let mut rows = Vec::with_capacity(applications.len());
-        for app in &applications {
-            let mine = owned.get(&app.name);
-            let first = board::row(app, mine, &[]);
-            // Only a row with something to promote needs its history.
-            let row = if first.environments.iter().any(|c| c.promotion.is_some()) {
-                board::row(app, mine, &self.history(app).await)
-            } else {
-                first
-            };
-            rows.push(row);
-        }
-        let snapshot = Arc::new(Snapshot {
-            cache_version,
-            built: Instant::now(),
-            applications,
-            rows,
-        });
-        *held = Some(snapshot.clone());
-        Ok(snapshot)
-    }
-}
-
-#[async_trait]
-impl EnvironmentService for Environments {
-    async fn board(
+    /// The board as JSON (what `GET /api/environments` and its stream send), rendered once per
+    /// snapshot for callers with the same roles and filter.
+    pub async fn board_json(
         &self,
         rc: &RequestContext,
         filter: &BoardFilter,
-    ) -> Result<EnvironmentBoard, AppError> {
+    ) -> Result<Arc<String>, AppError> {
         rc.caller.signed_in()?;
         let snapshot = self.snapshot(rc).await?;
+        let key = match rc.caller.identity() {
+            Some(i) => {
+                let mut roles = i.roles.clone();
+                roles.sort();
+                (roles, i.admin, filter.clone())
+            }
+            None => (Vec::new(), false, filter.clone()),
+        };
+        if let Some(json) = snapshot
+            .rendered
+            .lock()
+            .expect("the rendered lock")
+            .get(&key)
+        {
+            return Ok(json.clone());
+        }
+        let board = self.board_of(rc, &snapshot, filter);
+        let json = Arc::new(
+            serde_json::to_string(&board).map_err(|e| crate::applications::internal(rc, &e))?,
+        );
+        let mut rendered = snapshot.rendered.lock().expect("the rendered lock");
+        if rendered.len() >= MAX_RENDERED {
+            rendered.clear();
+        }
+        rendered.insert(key, json.clone());
+        Ok(json)
+    }
+
+    /// The rows of `snapshot` the caller may read, filtered and sorted.
+    fn board_of(
+        &self,
+        rc: &RequestContext,
+        snapshot: &Snapshot,
+        filter: &BoardFilter,
+    ) -> EnvironmentBoard {
         let accounts = &self.infrastructure.accounts;
         let mut readable = HashMap::new();
         let mut applications = Vec::new();
@@ -222,10 +239,104 @@ impl EnvironmentService for Environments {
                 .iter()
                 .map(Vec::as_slice),
         );
-        Ok(EnvironmentBoard {
+        EnvironmentBoard {
             environments,
             applications,
-        })
+        }
+    }
+
+    /// The production environment of a row: its last environment, else `prod`.
+    fn production(row: Option<&ApplicationEnvironments>) -> String {
+        row.and_then(|r| r.environments.last())
+            .map(|c| c.environment.clone())
+            .unwrap_or_else(|| "prod".to_owned())
+    }
+
+    fn window(window_days: u32) -> Result<u32, AppError> {
+        if WINDOWS_DAYS.contains(&window_days) {
+            Ok(window_days)
+        } else {
+            Err(AppError::invalid(
+                "window",
+                &format!(
+                    "must be one of {} days",
+                    WINDOWS_DAYS
+                        .iter()
+                        .map(u32::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ))
+        }
+    }
+
+    /// The shared snapshot, rebuilt if stale.
+    async fn snapshot(&self, rc: &RequestContext) -> Result<Arc<Snapshot>, AppError> {
+        self.current()
+            .await
+            .map_err(|e| crate::applications::internal(rc, &e))
+    }
+
+    async fn current(&self) -> Result<Arc<Snapshot>, String> {
+        let cache = &self.infrastructure.cache;
+        let mut held = self.snapshot.lock().await;
+        if let Some(s) = held.as_ref() {
+            let age = s.built.elapsed();
+            if age < MAX_AGE && (s.cache_version == cache.version() || age < REBUILD_AFTER) {
+                return Ok(s.clone());
+            }
+        }
+        let cache_version = cache.version();
+        let applications = self
+            .infrastructure
+            .store
+            .list_applications()
+            .await
+            .map_err(|e| e.to_string())?;
+        let accounts: Vec<String> = self
+            .infrastructure
+            .accounts
+            .all()
+            .map(|a| a.name.clone())
+            .collect();
+        let owned = board::group_by_application(accounts.into_iter().map(|a| {
+            let objects = cache.objects(&a);
+            (a, objects)
+        }));
+        let mut rows = Vec::with_capacity(applications.len());
+        for app in &applications {
+            let mine = owned.get(&app.name);
+            let first = board::row(app, mine, &[]);
+            // Only a row with something to promote needs its history.
+            let row = if first.environments.iter().any(|c| c.promotion.is_some()) {
+                board::row(app, mine, &self.history(app).await)
+            } else {
+                first
+            };
+            rows.push(row);
+        }
+        let snapshot = Arc::new(Snapshot {
+            cache_version,
+            built: Instant::now(),
+            applications,
+            rows,
+            rendered: Mutex::default(),
+        });
+        *held = Some(snapshot.clone());
+        Ok(snapshot)
+    }
+}
+
+#[async_trait]
+impl EnvironmentService for Environments {
+    async fn board(
+        &self,
+        rc: &RequestContext,
+        filter: &BoardFilter,
+    ) -> Result<EnvironmentBoard, AppError> {
+        rc.caller.signed_in()?;
+        let snapshot = self.snapshot(rc).await?;
+        Ok(self.board_of(rc, &snapshot, filter))
     }
 
     async fn delivery(
@@ -252,7 +363,13 @@ impl EnvironmentService for Environments {
             path.running_in = row
                 .into_iter()
                 .flat_map(|r| &r.environments)
-                .filter(|c| c.build().join(" ") == path.build)
+                .filter(|c| {
+                    c.build().join(" ") == path.build
+                        || c.workloads
+                            .iter()
+                            .flat_map(|w| &w.images)
+                            .any(|i| path.images.contains(&i.reference))
+                })
                 .map(|c| c.environment.clone())
                 .collect();
         }
@@ -360,6 +477,8 @@ impl EnvironmentService for Environments {
                 stages_before: stages_before(stages, deploy),
             });
         }
+        // Those that deploy there first (no build before it) are what a promotion wants.
+        found.sort_by_key(|p| p.stages_before.len());
         Ok(found)
     }
 }

@@ -5,10 +5,10 @@
 
 use std::time::Duration;
 
+use axum::Extension;
 use axum::extract::{Query, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
 use domain::RequestContext;
 use domain::environments::{BoardFilter, BoardSort};
 use tokio::sync::broadcast::error::RecvError;
@@ -50,8 +50,12 @@ pub async fn board(
     Extension(rc): Extension<RequestContext>,
     Query(q): Query<BoardQuery>,
 ) -> Response {
-    match state.services.environments.board(&rc, &q.filter()).await {
-        Ok(board) => Json(board).into_response(),
+    match state.environments.board_json(&rc, &q.filter()).await {
+        Ok(json) => (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            json.as_ref().clone(),
+        )
+            .into_response(),
         Err(e) => HttpError::App(e).into_response(),
     }
 }
@@ -65,7 +69,7 @@ pub async fn stream(
 ) -> Response {
     let filter = q.filter();
     // Refuse at once what the board would refuse (not signed in).
-    if let Err(e) = state.services.environments.board(&rc, &filter).await {
+    if let Err(e) = state.environments.board_json(&rc, &filter).await {
         return HttpError::App(e).into_response();
     }
     let mut closing = state.shutdown.subscribe();

@@ -31,6 +31,10 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(),
+        format!(
+            "{}{}",
+            state.metrics.render(),
+            state.environments.gauges().await
+        ),
     )
 }

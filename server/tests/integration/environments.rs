@@ -310,5 +310,12 @@ async fn the_board_follows_deploys_promotions_drift_and_crash_loops() {
         .await;
     assert_eq!(code, 200, "{overall}");
     assert_eq!(overall["byEnvironment"][1]["deploys"], 1, "{overall}");
+    // The same numbers for Prometheus, one series per application.
+    let (_, metrics) = server.get("/metrics").await;
+    assert!(
+        metrics.contains("topsail_delivery_deploys_per_day{application=\"shop\"} 0.03333"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("topsail_delivery_change_failure_ratio{application=\"shop\"} 0\n"));
     server.stop().await;
 }

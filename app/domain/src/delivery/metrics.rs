@@ -2,8 +2,9 @@
 //! - **deployment frequency**: succeeded deploys per environment (and per day in production);
 //! - **lead time**: from the build finishing to the image running in production (median);
 //! - **change failure rate**: the share of production deploys that failed — the deploy or its
-//!   wait for stability failed, a rollback followed before the next deploy, or another deploy
-//!   followed within [`FIX_WITHIN`] (a fix);
+//!   wait for stability failed, a rollback followed before the next deploy, or a fix followed
+//!   within [`FIX_WITHIN`]: a deploy that brought back a build production ran before, or whose
+//!   build went straight to production without the other environments;
 //! - **time to restore**: from a failed change to the next succeeded production deploy or
 //!   rollback (median).
 
@@ -12,8 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{DeployEvent, DeployKind};
 
-/// A production deploy followed by another one within this long was a failed change (the
-/// second one fixed it).
+/// A production deploy followed by a fix (see the module) within this long was a failed change.
 pub const FIX_WITHIN: Duration = Duration::hours(1);
 
 /// The windows the UI offers.
@@ -67,6 +67,23 @@ fn median(mut values: Vec<i64>) -> Option<i64> {
     } else {
         (values[mid - 1] + values[mid]) / 2
     })
+}
+
+/// Whether `next` fixed what went before it: it brought back a build production ran before, or
+/// its build went straight to production (a hotfix), not through the other environments first.
+fn is_fix(
+    events: &[DeployEvent],
+    production: &str,
+    before: &[&DeployEvent],
+    next: &DeployEvent,
+) -> bool {
+    let earlier = before[..before.len().saturating_sub(1)]
+        .iter()
+        .any(|e| e.succeeded && e.build == next.build);
+    let went_through = events.iter().any(|e| {
+        e.environment != production && e.succeeded && e.build == next.build && e.time < next.time
+    });
+    earlier || !went_through
 }
 
 /// What one application's history adds to the metrics; several add up to the overall ones.
@@ -126,7 +143,9 @@ impl Tally {
             t.prod_deploys += 1;
             let failed = !d.succeeded
                 || prod.get(i + 1).is_some_and(|n| {
-                    n.kind == DeployKind::Rollback || n.time - d.time <= FIX_WITHIN
+                    n.kind == DeployKind::Rollback
+                        || (n.time - d.time <= FIX_WITHIN
+                            && is_fix(events, production, &prod[..=i], n))
                 });
             if d.succeeded {
                 t.prod_succeeded += 1;
@@ -337,6 +356,45 @@ mod tests {
         assert_eq!(m.time_to_restore_seconds, Some(600));
         assert_eq!(m.days[6].deploys, 3);
         assert_eq!(m.by_environment.len(), 2);
+    }
+
+    #[test]
+    fn a_new_build_that_went_through_test_is_not_a_fix() {
+        let build = |e: DeployEvent, b: &str| DeployEvent {
+            build: b.into(),
+            ..e
+        };
+        let mut events = vec![
+            build(event("test", 3, Deploy, true), "sha256:1"),
+            build(event("prod", 2, Deploy, true), "sha256:1"),
+            build(event("test", 0, Deploy, true), "sha256:2"),
+        ];
+        // Promoted 20 minutes after the previous production deploy.
+        events.push(DeployEvent {
+            time: now() - Duration::hours(2) + Duration::minutes(20),
+            ..build(event("prod", 0, Deploy, true), "sha256:2")
+        });
+        events.sort_by_key(|d| d.time);
+        // (the test deploy of sha256:2 happened before it)
+        events
+            .iter_mut()
+            .filter(|e| e.environment == "test" && e.build == "sha256:2")
+            .for_each(|e| e.time = now() - Duration::hours(2) + Duration::minutes(10));
+        events.sort_by_key(|d| d.time);
+        assert_eq!(
+            compute(&events, "prod", 7, now()).change_failure_rate,
+            Some(0.0)
+        );
+        // The same, straight to production: a hotfix, so the first change failed.
+        let hotfix: Vec<DeployEvent> = events
+            .iter()
+            .filter(|e| !(e.environment == "test" && e.build == "sha256:2"))
+            .cloned()
+            .collect();
+        assert_eq!(
+            compute(&hotfix, "prod", 7, now()).change_failure_rate,
+            Some(0.5)
+        );
     }
 
     #[test]
