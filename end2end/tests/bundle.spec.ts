@@ -99,3 +99,20 @@ test('the manifest editor is fetched when a deployManifest stage opens, not with
   await expect(editor.locator('.document-form')).toHaveAttribute('data-kind', 'ConfigMap');
   expect(seen.filter((f) => /^(chunk|split)_/.test(f)), seen.join(' ')).toEqual([]);
 });
+
+test('the environments board and the Delivery tab come as their own packs, loaded where they open', async ({ page }) => {
+  const app = await application(page);
+  const seen = pkgRequests(page);
+  await open(page, '/applications');
+  expect(seen.filter((f) => f.startsWith('pack_environments') || f.startsWith('pack_delivery')), seen.join(' ')).toEqual([]);
+  const board = page.waitForResponse((r) => r.url().endsWith('/pkg/pack_environments_route.wasm'));
+  await page.locator('nav[aria-label="Main"] a', { hasText: 'Environments' }).click();
+  expect((await board).status()).toBe(200);
+  await expect(page.getByTestId('environments')).toBeVisible();
+  expect(seen.filter((f) => /^(chunk|split)_/.test(f)), seen.join(' ')).toEqual([]);
+  expect(seen.filter((f) => f.startsWith('pack_delivery')), 'the Delivery tab is not on the board').toEqual([]);
+
+  await open(page, `/applications/${app}/delivery`);
+  expect(seen).toContain('pack_delivery_route.wasm');
+  await expect(page.getByTestId('tab-delivery')).toBeVisible();
+});
