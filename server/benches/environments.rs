@@ -1,0 +1,363 @@
+//! Environments board benchmark: 1,000 applications × 3 environments over two simulated
+//! clusters (`test` and `staging` on sim-1, `prod` on sim-2), each a Deployment of 4 pods —
+//! 3,000 Deployments and 12,000 pods — watched by a release `topsail`. Measures:
+//! - resident memory with the clusters connected but empty, and with everything cached;
+//! - `GET /api/environments` (the whole board) with 100 clients at once, 20 requests each;
+//! - the server-rendered `/environments` page (what a browser gets first);
+//! - cluster change → board event: a Deployment is scaled through the cluster's API, and the
+//!   time until `/api/environments/stream` sends a board showing it.
+//!
+//! Run with `./x bench` (it builds both binaries in release). Results go to BENCHMARKS.md.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const APPLICATIONS: usize = 1000;
+const PODS: i64 = 4;
+const CLIENTS: usize = 100;
+const REQUESTS_PER_CLIENT: usize = 20;
+const CHANGES: usize = 20;
+/// (namespace, cluster index)
+const ENVIRONMENTS: [(&str, usize); 3] = [("test", 0), ("staging", 0), ("prod", 1)];
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn name(i: usize) -> String {
+    format!("app-{i:04}")
+}
+
+fn deployment(app: &str, replicas: i64) -> Value {
+    json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": app, "labels": {"app.kubernetes.io/name": app}},
+        "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": app}},
+            "template": {"metadata": {"labels": {"app": app, "app.kubernetes.io/name": app}},
+                "spec": {"containers": [{"name": "main", "image": format!("registry.local/{app}:1")}]}}}})
+}
+
+/// Healthy workloads on a board.
+fn healthy(board: &Value) -> usize {
+    board["applications"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|r| r["environments"].as_array().cloned().unwrap_or_default())
+        .flat_map(|c| c["workloads"].as_array().cloned().unwrap_or_default())
+        .filter(|w| w["health"] == "healthy")
+        .count()
+}
+
+async fn next_board(stream: &mut reqwest::Response, buffer: &mut String) -> Value {
+    loop {
+        if let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            if block.lines().any(|l| l == "event: board") {
+                let data: String = block
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("data: "))
+                    .collect();
+                return serde_json::from_str(&data).unwrap();
+            }
+            continue;
+        }
+        let chunk = tokio::time::timeout(Duration::from_secs(120), stream.chunk())
+            .await
+            .expect("an event within 120 s")
+            .unwrap()
+            .expect("the stream stays open");
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}
+
+async fn signed_in(base: &str, password: &str) -> reqwest::Client {
+    let res = reqwest::Client::new()
+        .post(format!("{base}/auth/login"))
+        .json(&json!({"username": "admin", "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 204, "signing in");
+    let cookie = res
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| {
+            v.split(';')
+                .next()
+                .filter(|c| c.starts_with("topsail_session="))
+        })
+        .unwrap()
+        .to_owned();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::COOKIE, cookie.parse().unwrap());
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .pool_max_idle_per_host(CLIENTS)
+        .build()
+        .unwrap()
+}
+
+#[tokio::main]
+async fn main() {
+    let topsail = env!("CARGO_BIN_EXE_topsail");
+    let simulator = std::path::Path::new(topsail).with_file_name("kubernetes-simulator");
+    assert!(
+        simulator.is_file(),
+        "build the simulator first: cargo build -p kubernetes-simulator --release"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig.yaml");
+    let mut sim = Command::new(&simulator)
+        .args(["--clusters", "2", "--pod-ready-ms", "200", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut urls = Vec::new();
+    for line in BufReader::new(sim.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if let Some(url) = line.strip_prefix("sim-1 ").or(line.strip_prefix("sim-2 ")) {
+            urls.push(url.to_owned());
+        }
+        if line.starts_with("kubeconfig ") {
+            break;
+        }
+    }
+    let _sim = Killed(sim);
+    let token = std::fs::read_to_string(&kubeconfig)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("token: ").map(str::to_owned))
+        .unwrap();
+    let cluster = reqwest::Client::new();
+    for (namespace, c) in ENVIRONMENTS {
+        let r = cluster
+            .post(format!("{}/api/v1/namespaces", urls[c]))
+            .bearer_auth(&token)
+            .json(&json!({"metadata": {"name": namespace}}))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+
+    let data = dir.path().join("data");
+    let mut server = Command::new(topsail)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .env("TOPSAIL_KUBECONFIG", &kubeconfig)
+        .env("TOPSAIL_LOG", "warn,server=info")
+        .env_remove("DATABASE_URL")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(server.stderr.take().unwrap()).lines();
+    let base = loop {
+        let line = lines.next().expect("topsail exited").unwrap();
+        if let Some((_, rest)) = line.split_once("listening on ") {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let pid = server.id();
+    let _server = Killed(server);
+    let password = std::fs::read_to_string(data.join("initial-admin-password")).unwrap();
+    let http = signed_in(&base, password.trim()).await;
+
+    let populate = Instant::now();
+    for i in 0..APPLICATIONS {
+        let app = name(i);
+        let targets = "sim-1/test\nsim-1/staging\nsim-2/prod";
+        let r = http
+            .post(format!("{base}/api/applications/create"))
+            .json(&json!({"input": {"name": app, "ownerEmail": "bench@example.com", "team": format!("team-{}", i % 20), "deployTargets": targets}}))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    }
+    let rss_empty = rss_kib(pid);
+    for (namespace, c) in ENVIRONMENTS {
+        for i in 0..APPLICATIONS {
+            let app = name(i);
+            let r = cluster
+                .patch(format!(
+                    "{}/apis/apps/v1/namespaces/{namespace}/deployments/{app}?fieldManager=bench",
+                    urls[c]
+                ))
+                .bearer_auth(&token)
+                .header("content-type", "application/apply-patch+yaml")
+                .body(deployment(&app, PODS).to_string())
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+        }
+    }
+    let mut stream = http
+        .get(format!("{base}/api/environments/stream"))
+        .send()
+        .await
+        .unwrap();
+    let mut buffer = String::new();
+    let workloads = APPLICATIONS * ENVIRONMENTS.len();
+    loop {
+        let board = next_board(&mut stream, &mut buffer).await;
+        if healthy(&board) == workloads {
+            break;
+        }
+    }
+    let synced = populate.elapsed();
+    let rss_full = rss_kib(pid);
+
+    // 100 clients at once, each reading the whole board 20 times.
+    let http = Arc::new(http);
+    let started = Instant::now();
+    let mut clients = Vec::new();
+    for _ in 0..CLIENTS {
+        let (http, base) = (http.clone(), base.clone());
+        clients.push(tokio::spawn(async move {
+            let mut times = Vec::new();
+            let mut bytes = 0;
+            for _ in 0..REQUESTS_PER_CLIENT {
+                let t = Instant::now();
+                let body = http
+                    .get(format!("{base}/api/environments"))
+                    .send()
+                    .await
+                    .unwrap()
+                    .bytes()
+                    .await
+                    .unwrap();
+                times.push(t.elapsed());
+                bytes = body.len();
+            }
+            (times, bytes)
+        }));
+    }
+    let mut board_times = Vec::new();
+    let mut board_bytes = 0;
+    for c in clients {
+        let (times, bytes) = c.await.unwrap();
+        board_times.extend(times);
+        board_bytes = bytes;
+    }
+    let wall = started.elapsed();
+    board_times.sort();
+    let rss_loaded = rss_kib(pid);
+
+    // The page as the server renders it (a browser's first paint).
+    let mut page_times = Vec::new();
+    for _ in 0..10 {
+        let t = Instant::now();
+        let html = http
+            .get(format!("{base}/environments"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        page_times.push(t.elapsed());
+        assert!(
+            html.contains("app-0999"),
+            "the page lists every application"
+        );
+    }
+    page_times.sort();
+
+    // Cluster change → board event.
+    let mut event_times = Vec::new();
+    for i in 0..CHANGES {
+        let app = name(i * 37 % APPLICATIONS);
+        let replicas = PODS + 1 + (i as i64 % 2);
+        let t = Instant::now();
+        let r = cluster
+            .patch(format!(
+                "{}/apis/apps/v1/namespaces/prod/deployments/{app}/scale",
+                urls[1]
+            ))
+            .bearer_auth(&token)
+            .header("content-type", "application/merge-patch+json")
+            .body(json!({"spec": {"replicas": replicas}}).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+        loop {
+            let board = next_board(&mut stream, &mut buffer).await;
+            let desired = board["applications"]
+                .as_array()
+                .and_then(|rows| rows.iter().find(|r| r["application"] == app.as_str()))
+                .map(|r| r["environments"][2]["workloads"][0]["desired"].clone());
+            if desired == Some(json!(replicas)) {
+                break;
+            }
+        }
+        event_times.push(t.elapsed());
+    }
+    event_times.sort();
+
+    let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);
+    println!(
+        "environments: {APPLICATIONS} applications × {} environments, 2 clusters, {} Deployments, {} pods",
+        ENVIRONMENTS.len(),
+        workloads,
+        workloads as i64 * PODS
+    );
+    println!(
+        "  everything on the board, healthy, after {:.1} s",
+        synced.as_secs_f64()
+    );
+    println!(
+        "  memory: {} MiB with the applications and empty clusters, {} MiB with everything cached, {} MiB after the load",
+        rss_empty / 1024,
+        rss_full / 1024,
+        rss_loaded / 1024
+    );
+    println!(
+        "  GET /api/environments, {CLIENTS} clients × {REQUESTS_PER_CLIENT}: p50 {} p95 {} p99 {} max {} ({:.0} requests/s, {} KiB each)",
+        ms(percentile(&board_times, 0.5)),
+        ms(percentile(&board_times, 0.95)),
+        ms(percentile(&board_times, 0.99)),
+        ms(*board_times.last().unwrap()),
+        board_times.len() as f64 / wall.as_secs_f64(),
+        board_bytes / 1024
+    );
+    println!(
+        "  /environments rendered by the server: p50 {} max {}",
+        ms(percentile(&page_times, 0.5)),
+        ms(*page_times.last().unwrap())
+    );
+    println!(
+        "  cluster change → board event: p50 {} p95 {} max {}",
+        ms(percentile(&event_times, 0.5)),
+        ms(percentile(&event_times, 0.95)),
+        ms(*event_times.last().unwrap())
+    );
+}
