@@ -87,7 +87,7 @@ pub fn EnvironmentsPage() -> impl IntoView {
         </header>
         <super::delivery::OverallMetrics />
         <div class="toolbar">
-            <input type="search" class="filter" placeholder="Application" aria-label="Filter by application"
+            <input type="search" class="filter" placeholder="Application" aria-label="Filter by application" data-search
                 prop:value=move || filter.with(|f| f.q.clone()) on:input=edit(|f, v| f.q = v) />
             <input type="search" class="filter" placeholder="Owner" aria-label="Filter by owner"
                 prop:value=move || filter.with(|f| f.owner.clone()) on:input=edit(|f, v| f.owner = v) />

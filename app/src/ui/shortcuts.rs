@@ -1,4 +1,5 @@
-//! Keyboard shortcuts: `/` focuses the page's search field, `g a` goes to the applications,
+//! Keyboard shortcuts: `/` focuses the page's search field, `g a` goes to the applications (`g e`
+//! the environments),
 //! `?` shows the list, `Esc` closes it. Keys typed into a field are the field's.
 
 // Keys are listened to only in the browser (and in the tests).
@@ -21,6 +22,7 @@ pub(crate) enum Shortcut {
 pub(crate) fn shortcut(previous: Option<&str>, key: &str) -> Option<Shortcut> {
     match (previous, key) {
         (Some("g"), "a") => Some(Shortcut::Go("/applications")),
+        (Some("g"), "e") => Some(Shortcut::Go("/environments")),
         (Some("g"), "i") => Some(Shortcut::Go("/integrations")),
         (Some("g"), "t") => Some(Shortcut::Go("/settings/tokens")),
         (_, "/") => Some(Shortcut::FocusSearch),
@@ -32,9 +34,10 @@ pub(crate) fn shortcut(previous: Option<&str>, key: &str) -> Option<Shortcut> {
 }
 
 /// The list `?` shows: keys and what they do.
-const HELP: [(&str, &str); 6] = [
+const HELP: [(&str, &str); 7] = [
     ("/", "Search or filter on this page"),
     ("g a", "Go to applications"),
+    ("g e", "Go to environments"),
     ("g i", "Go to integrations"),
     ("g t", "Go to your API tokens"),
     ("?", "Show these shortcuts"),
@@ -120,6 +123,10 @@ mod tests {
         assert_eq!(
             shortcut(Some("g"), "a"),
             Some(Shortcut::Go("/applications"))
+        );
+        assert_eq!(
+            shortcut(Some("g"), "e"),
+            Some(Shortcut::Go("/environments"))
         );
         assert_eq!(shortcut(None, "a"), None);
         assert_eq!(shortcut(Some("x"), "a"), None);
