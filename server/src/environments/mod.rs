@@ -49,8 +49,11 @@ struct Snapshot {
     rows: Vec<ApplicationEnvironments>,
     /// The board as JSON per (what the caller's roles may read, filter): callers with the same
     /// roles share one rendering of the same snapshot.
-    rendered: Mutex<HashMap<(Vec<String>, bool, BoardFilter), Arc<String>>>,
+    rendered: Mutex<HashMap<RenderKey, Arc<String>>>,
 }
+
+/// Whose board a rendering is: the caller's roles (sorted), whether an admin, and the filter.
+type RenderKey = (Vec<String>, bool, BoardFilter);
 
 /// At most this many renderings are kept per snapshot.
 const MAX_RENDERED: usize = 64;
