@@ -12,6 +12,14 @@ use crate::model::environments::{ApplicationStatus, BoardFilter, EnvironmentBoar
 #[cfg(feature = "ssr")]
 use crate::{model::ApplicationName, services};
 
+/// An application's name, or the answer for one that cannot exist.
+#[cfg(feature = "ssr")]
+fn application_name(raw: &str) -> Result<ApplicationName, crate::model::AppError> {
+    ApplicationName::parse(raw).map_err(|_| crate::model::AppError::NotFound {
+        what: format!("application '{raw}'"),
+    })
+}
+
 /// The board: every application the caller may read, in each of its environments.
 #[server(prefix = "/api", endpoint = "environments/board", input = Json, output = JsonAnswer)]
 pub async fn environments_board(
@@ -55,11 +63,7 @@ pub async fn delivery_of(
     services::respond(
         async {
             let (services, rc) = services::current()?;
-            let name = ApplicationName::parse(&application).map_err(|_| {
-                crate::model::AppError::NotFound {
-                    what: format!("application '{application}'"),
-                }
-            })?;
+            let name = application_name(&application)?;
             services
                 .environments
                 .delivery(&rc, &name, window_days)
@@ -90,11 +94,7 @@ pub async fn promotion_pipelines(
     services::respond(
         async {
             let (services, rc) = services::current()?;
-            let name = ApplicationName::parse(&application).map_err(|_| {
-                crate::model::AppError::NotFound {
-                    what: format!("application '{application}'"),
-                }
-            })?;
+            let name = application_name(&application)?;
             services
                 .environments
                 .promotion_pipelines(&rc, &name, &environment)
