@@ -124,6 +124,11 @@ test('the seed flow moves the image across the board live; Promote runs the righ
   await expect(paths.first().locator('ol.arrivals > li')).toHaveText([/^test/, /^prod/]);
   await expect(paths.first()).toContainText('Runs now in test, prod');
   await expect(page.getByTestId('metrics').locator('[data-metric="failure-rate"]')).toHaveText('0 %');
+  // From the first run's page: "Show this image's path" marks that build's path.
+  await open(page, `/applications/${app}/executions/${id}`);
+  await page.getByRole('link', { name: "Show this image's path" }).click();
+  await expect(page.locator('li.path.marked')).toHaveAttribute('data-build', 'registry.local/shop/web:1.0');
+  await expect(page.locator('li.path.marked ol.arrivals > li')).toHaveText([/^test/, /^prod/]);
   // The applications list shows its status.
   await open(page, `/applications?q=${app}`);
   await expect(page.locator(`tr[data-app="${app}"] td.status`)).toHaveAttribute('data-health', 'healthy');
