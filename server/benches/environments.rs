@@ -9,12 +9,13 @@
 //!
 //! Run with `./x bench` (it builds both binaries in release). Results go to BENCHMARKS.md.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+mod support;
+use support::{next_event, percentile, rss_kib};
 
 const APPLICATIONS: usize = 1000;
 const PODS: i64 = 4;
@@ -23,29 +24,6 @@ const REQUESTS_PER_CLIENT: usize = 20;
 const CHANGES: usize = 20;
 /// (namespace, cluster index)
 const ENVIRONMENTS: [(&str, usize); 3] = [("test", 0), ("staging", 0), ("prod", 1)];
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap()
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn name(i: usize) -> String {
     format!("app-{i:04}")
@@ -71,123 +49,25 @@ fn healthy(board: &Value) -> usize {
         .count()
 }
 
-async fn next_board(stream: &mut reqwest::Response, buffer: &mut String) -> Value {
-    loop {
-        if let Some(end) = buffer.find("\n\n") {
-            let block: String = buffer.drain(..end + 2).collect();
-            if block.lines().any(|l| l == "event: board") {
-                let data: String = block
-                    .lines()
-                    .filter_map(|l| l.strip_prefix("data: "))
-                    .collect();
-                return serde_json::from_str(&data).unwrap();
-            }
-            continue;
-        }
-        let chunk = tokio::time::timeout(Duration::from_secs(120), stream.chunk())
-            .await
-            .expect("an event within 120 s")
-            .unwrap()
-            .expect("the stream stays open");
-        buffer.push_str(&String::from_utf8_lossy(&chunk));
-    }
-}
-
-async fn signed_in(base: &str, password: &str) -> reqwest::Client {
-    let res = reqwest::Client::new()
-        .post(format!("{base}/auth/login"))
-        .json(&json!({"username": "admin", "password": password}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 204, "signing in");
-    let cookie = res
-        .headers()
-        .get_all(reqwest::header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| {
-            v.split(';')
-                .next()
-                .filter(|c| c.starts_with("topsail_session="))
-        })
-        .unwrap()
-        .to_owned();
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(reqwest::header::COOKIE, cookie.parse().unwrap());
-    reqwest::Client::builder()
-        .default_headers(headers)
-        .pool_max_idle_per_host(CLIENTS)
-        .build()
-        .unwrap()
-}
-
 #[tokio::main]
 async fn main() {
-    let topsail = env!("CARGO_BIN_EXE_topsail");
-    let simulator = std::path::Path::new(topsail).with_file_name("kubernetes-simulator");
-    assert!(
-        simulator.is_file(),
-        "build the simulator first: cargo build -p kubernetes-simulator --release"
-    );
+    let binary = env!("CARGO_BIN_EXE_topsail");
     let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig.yaml");
-    let mut sim = Command::new(&simulator)
-        .args(["--clusters", "2", "--pod-ready-ms", "200", "--kubeconfig"])
-        .arg(&kubeconfig)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut urls = Vec::new();
-    for line in BufReader::new(sim.stdout.take().unwrap()).lines() {
-        let line = line.unwrap();
-        if let Some(url) = line.strip_prefix("sim-1 ").or(line.strip_prefix("sim-2 ")) {
-            urls.push(url.to_owned());
-        }
-        if line.starts_with("kubeconfig ") {
-            break;
-        }
-    }
-    let _sim = Killed(sim);
-    let token = std::fs::read_to_string(&kubeconfig)
-        .unwrap()
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("token: ").map(str::to_owned))
-        .unwrap();
+    let sim = support::clusters(dir.path(), binary);
+    let (urls, token) = (&sim.urls, &sim.token);
     let cluster = reqwest::Client::new();
     for (namespace, c) in ENVIRONMENTS {
         let r = cluster
             .post(format!("{}/api/v1/namespaces", urls[c]))
-            .bearer_auth(&token)
+            .bearer_auth(token)
             .json(&json!({"metadata": {"name": namespace}}))
             .send()
             .await
             .unwrap();
         assert!(r.status().is_success());
     }
-
-    let data = dir.path().join("data");
-    let mut server = Command::new(topsail)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(&data)
-        .env("TOPSAIL_KUBECONFIG", &kubeconfig)
-        .env("TOPSAIL_LOG", "warn,server=info")
-        .env_remove("DATABASE_URL")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(server.stderr.take().unwrap()).lines();
-    let base = loop {
-        let line = lines.next().expect("topsail exited").unwrap();
-        if let Some((_, rest)) = line.split_once("listening on ") {
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    let pid = server.id();
-    let _server = Killed(server);
-    let password = std::fs::read_to_string(data.join("initial-admin-password")).unwrap();
-    let http = signed_in(&base, password.trim()).await;
+    let server = support::topsail(dir.path(), binary, &sim, "warn,server=info").await;
+    let (base, pid, http) = (server.base.clone(), server.pid, server.http.clone());
 
     let populate = Instant::now();
     for i in 0..APPLICATIONS {
@@ -210,7 +90,7 @@ async fn main() {
                     "{}/apis/apps/v1/namespaces/{namespace}/deployments/{app}?fieldManager=bench",
                     urls[c]
                 ))
-                .bearer_auth(&token)
+                .bearer_auth(token)
                 .header("content-type", "application/apply-patch+yaml")
                 .body(deployment(&app, PODS).to_string())
                 .send()
@@ -227,7 +107,7 @@ async fn main() {
     let mut buffer = String::new();
     let workloads = APPLICATIONS * ENVIRONMENTS.len();
     loop {
-        let board = next_board(&mut stream, &mut buffer).await;
+        let board = next_event(&mut stream, &mut buffer, "board").await;
         if healthy(&board) == workloads {
             break;
         }
@@ -302,7 +182,7 @@ async fn main() {
                 "{}/apis/apps/v1/namespaces/prod/deployments/{app}/scale",
                 urls[1]
             ))
-            .bearer_auth(&token)
+            .bearer_auth(token)
             .header("content-type", "application/merge-patch+json")
             .body(json!({"spec": {"replicas": replicas}}).to_string())
             .send()
@@ -310,7 +190,7 @@ async fn main() {
             .unwrap();
         assert!(r.status().is_success());
         loop {
-            let board = next_board(&mut stream, &mut buffer).await;
+            let board = next_event(&mut stream, &mut buffer, "board").await;
             let desired = board["applications"]
                 .as_array()
                 .and_then(|rows| rows.iter().find(|r| r["application"] == app.as_str()))

@@ -8,42 +8,17 @@
 //!
 //! Run with `./x bench` (it builds both binaries in release). Results go to BENCHMARKS.md.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+mod support;
+use support::{next_event, percentile, rss_kib};
 
 const DEPLOYMENTS_PER_CLUSTER: usize = 100;
 const PODS_PER_DEPLOYMENT: usize = 10;
 const VIEW_CALLS: usize = 50;
 const CHANGES: usize = 30;
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .unwrap()
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn deployment(name: &str) -> Value {
     json!({"apiVersion": "apps/v1", "kind": "Deployment",
@@ -80,83 +55,14 @@ fn desired_of(view: &Value, account: &str, cluster: &str) -> Option<i64> {
         .and_then(|c| c["desired"].as_i64())
 }
 
-/// Reads the next `view` event of a server-sent event stream.
-async fn next_view(stream: &mut reqwest::Response, buffer: &mut String) -> Value {
-    loop {
-        if let Some(end) = buffer.find("\n\n") {
-            let block: String = buffer.drain(..end + 2).collect();
-            if block.lines().any(|l| l == "event: view") {
-                let data: String = block
-                    .lines()
-                    .filter_map(|l| l.strip_prefix("data: "))
-                    .collect();
-                return serde_json::from_str(&data).unwrap();
-            }
-            continue;
-        }
-        let chunk = tokio::time::timeout(Duration::from_secs(60), stream.chunk())
-            .await
-            .expect("an event within 60 s")
-            .unwrap()
-            .expect("the stream stays open");
-        buffer.push_str(&String::from_utf8_lossy(&chunk));
-    }
-}
-
 #[tokio::main]
 async fn main() {
-    let topsail = env!("CARGO_BIN_EXE_topsail");
-    let simulator = std::path::Path::new(topsail).with_file_name("kubernetes-simulator");
-    assert!(
-        simulator.is_file(),
-        "build the simulator first: cargo build -p kubernetes-simulator --release"
-    );
+    let binary = env!("CARGO_BIN_EXE_topsail");
     let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig.yaml");
-
-    let mut sim = Command::new(&simulator)
-        .args(["--clusters", "2", "--pod-ready-ms", "200", "--kubeconfig"])
-        .arg(&kubeconfig)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut urls = Vec::new();
-    for line in BufReader::new(sim.stdout.take().unwrap()).lines() {
-        let line = line.unwrap();
-        if let Some(url) = line.strip_prefix("sim-1 ").or(line.strip_prefix("sim-2 ")) {
-            urls.push(url.to_owned());
-        }
-        if line.starts_with("kubeconfig ") {
-            break;
-        }
-    }
-    let sim = Killed(sim);
-    let token = std::fs::read_to_string(&kubeconfig)
-        .unwrap()
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("token: ").map(str::to_owned))
-        .unwrap();
-    let http = reqwest::Client::new();
-
-    let mut server = Command::new(topsail)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path().join("data"))
-        .env("TOPSAIL_KUBECONFIG", &kubeconfig)
-        .env("TOPSAIL_LOG", "info")
-        .env_remove("DATABASE_URL")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(server.stderr.take().unwrap()).lines();
-    let base = loop {
-        let line = lines.next().expect("topsail exited").unwrap();
-        if let Some((_, rest)) = line.split_once("listening on ") {
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    let pid = server.id();
-    let server = Killed(server);
+    let sim = support::clusters(dir.path(), binary);
+    let (urls, token) = (&sim.urls, &sim.token);
+    let server = support::topsail(dir.path(), binary, &sim, "info").await;
+    let (base, pid, http) = (server.base.clone(), server.pid, server.http.clone());
     let created = http
         .post(format!("{base}/api/applications/create"))
         .json(&json!({"input": {"name": "bench", "ownerEmail": "bench@example.com"}}))
@@ -168,14 +74,14 @@ async fn main() {
     let rss_empty = rss_kib(pid);
 
     let populate = Instant::now();
-    for url in &urls {
+    for url in urls {
         for n in 0..DEPLOYMENTS_PER_CLUSTER {
             let name = format!("svc-{n:03}");
             let r = http
                 .patch(format!(
                     "{url}/apis/apps/v1/namespaces/default/deployments/{name}?fieldManager=bench"
                 ))
-                .bearer_auth(&token)
+                .bearer_auth(token)
                 .header("content-type", "application/apply-patch+yaml")
                 .body(deployment(&name).to_string())
                 .send()
@@ -194,7 +100,7 @@ async fn main() {
     let mut buffer = String::new();
     let total = 2 * DEPLOYMENTS_PER_CLUSTER * PODS_PER_DEPLOYMENT;
     loop {
-        let view = next_view(&mut stream, &mut buffer).await;
+        let view = next_event(&mut stream, &mut buffer, "view").await;
         if ready_pods(&view) == total {
             break;
         }
@@ -230,7 +136,7 @@ async fn main() {
                 "{}/apis/apps/v1/namespaces/default/deployments/{name}/scale",
                 urls[0]
             ))
-            .bearer_auth(&token)
+            .bearer_auth(token)
             .header("content-type", "application/merge-patch+json")
             .body(json!({"spec": {"replicas": replicas}}).to_string())
             .send()
@@ -238,7 +144,7 @@ async fn main() {
             .unwrap();
         assert!(r.status().is_success());
         loop {
-            let view = next_view(&mut stream, &mut buffer).await;
+            let view = next_event(&mut stream, &mut buffer, "view").await;
             if desired_of(&view, "sim-1", &name) == Some(replicas) {
                 break;
             }
@@ -248,7 +154,7 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(400)).await;
         while tokio::time::timeout(
             Duration::from_millis(300),
-            next_view(&mut stream, &mut buffer),
+            next_event(&mut stream, &mut buffer, "view"),
         )
         .await
         .is_ok()
