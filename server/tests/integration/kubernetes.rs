@@ -291,7 +291,9 @@ async fn deploy_applies_labels_waits_until_stable_and_is_idempotent() {
         RolloutStatus::Stable
     );
 
-    // The same deploy again changes nothing.
+    // The same deploy again rolls nothing out: the template is unchanged, so there is no new
+    // revision. (It is recorded — who deployed it and when are annotations, and a Deployment's
+    // generation counts annotation changes too, as the API server's does.)
     let again = accounts
         .deploy(&deploy_request(
             "shop-test",
@@ -299,7 +301,16 @@ async fn deploy_applies_labels_waits_until_stable_and_is_idempotent() {
         ))
         .await
         .unwrap();
-    assert_eq!(again[0].generation, deployed[0].generation);
+    assert_eq!(
+        again[0].manifest["spec"]["template"],
+        deployed[0].manifest["spec"]["template"]
+    );
+    accounts.wait_stable(&web("shop-test"), WAIT).await.unwrap();
+    assert_eq!(
+        accounts.revisions(&web("shop-test")).await.unwrap(),
+        [1],
+        "no new revision"
+    );
     assert_eq!(
         accounts.images(&web("shop-test")).await.unwrap(),
         ["shop/web:1.0"]
