@@ -106,6 +106,10 @@ async fn a_list_leaves_out_what_it_cannot_read() {
             .await;
         ids.push(id.as_str().unwrap().to_owned());
     }
+    // Both runs ended first: a run still moving would write its document over the breakage.
+    for id in &ids {
+        crate::kubernetes::until_execution(&s, id, &["SUCCEEDED"]).await;
+    }
     let path = s.db.dir.path().join("data").join("topsail.db");
     let db = Database::connect(format!("sqlite://{}", path.display()))
         .await
