@@ -13,7 +13,8 @@ test('build the seed pipeline in the editor, run it, watch the graph, approve, a
       name: 'shop/build',
       parameters: [{ name: 'BRANCH', default: 'main' }],
       build: {
-        durationMs: 1500,
+        // Long enough that a page opened under load still sees the build running.
+        durationMs: 8000,
         console: ['Checking out ${BRANCH}', 'Building and pushing the image'],
         artifacts: [{ path: 'build.properties', content: `IMAGE_REF=${IMAGE}\n` }],
       },
