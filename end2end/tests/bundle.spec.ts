@@ -19,7 +19,8 @@ function pkgRequests(page: Page): string[] {
   const seen: string[] = [];
   page.on('request', (r: Request) => {
     const path = new URL(r.url()).pathname;
-    if (path.startsWith('/pkg/')) seen.push(path.slice('/pkg/'.length));
+    // Files are served under the bundle's build id: /pkg/<id>/<file>.
+    if (path.startsWith('/pkg/')) seen.push(path.replace(/^\/pkg\/([0-9a-f]{8,64}\/)?/, ''));
   });
   return seen;
 }

@@ -1,11 +1,19 @@
 import { test as base, expect, type Page } from '@playwright/test';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import * as net from 'node:net';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
 /** A running Topsail: its address, data directory, and the first admin's password. */
-export type Topsail = { url: string; dataDir: string; adminPassword: string; stop: () => Promise<void> };
+export type Topsail = {
+  url: string;
+  dataDir: string;
+  adminPassword: string;
+  stop: () => Promise<void>;
+  /** SIGKILL: no chance to finish anything. */
+  kill: () => Promise<void>;
+};
 
 /**
  * Spawns `bin` and waits (up to 30 s) until what it writes on `stream` matches `pattern`;
@@ -52,8 +60,12 @@ async function stopProcess(proc: ChildProcess, signal: NodeJS.Signals, dir: stri
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
-/** Starts `topsail serve` on a free port with its own data directory and waits until it listens. */
-export async function startTopsail(extraEnv: Record<string, string> = {}): Promise<Topsail> {
+/**
+ * Starts `topsail serve` on a free port with its own data directory and waits until it listens.
+ * A replica joining a database that has users already writes no first password: pass the one
+ * the first replica wrote.
+ */
+export async function startTopsail(extraEnv: Record<string, string> = {}, options: { adminPassword?: string } = {}): Promise<Topsail> {
   const bin = process.env.TOPSAIL_BIN;
   if (!bin) throw new Error('TOPSAIL_BIN must name the topsail binary (./x test sets it)');
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'topsail-e2e-'));
@@ -67,9 +79,10 @@ export async function startTopsail(extraEnv: Record<string, string> = {}): Promi
   );
   const url = match[1];
   const stop = () => stopProcess(proc, 'SIGTERM', dataDir);
+  const kill = () => stopProcess(proc, 'SIGKILL', dataDir);
   try {
-    const adminPassword = await readAdminPassword(dataDir);
-    return { url, dataDir, adminPassword, stop };
+    const adminPassword = options.adminPassword ?? (await readAdminPassword(dataDir));
+    return { url, dataDir, adminPassword, stop, kill };
   } catch (e) {
     await stop();
     throw e;
@@ -297,4 +310,64 @@ export async function startOidcProvider(users: OidcTestUser[]): Promise<OidcProv
   };
   const stop = () => stopProcess(proc, 'SIGTERM', dir);
   return { issuer, clientId: 'topsail', clientSecret, setRedirectUri, stop };
+}
+
+/** A fresh PostgreSQL database on the test server (`TOPSAIL_TEST_POSTGRES_URL`, as `./x test` sets it). */
+export function createPostgresDatabase(): { url: string; drop: () => void } {
+  const admin = process.env.TOPSAIL_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const name = `topsail_e2e_${Date.now().toString(36)}_${Math.floor(Math.random() * 1e9).toString(36)}`;
+  execFileSync('psql', [admin, '-q', '-c', `CREATE DATABASE ${name}`]);
+  return {
+    url: admin.replace(/\/[^/]*$/, `/${name}`),
+    drop: () => execFileSync('psql', [admin, '-q', '-c', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`]),
+  };
+}
+
+export type Proxy = { url: string; stop: () => Promise<void> };
+
+/**
+ * Debian's nginx with `deploy/nginx.conf`, templated only for ports: it listens on a free port
+ * and its upstream is `replicas` (round robin). Every answer says which replica gave it
+ * (`X-Served-By`, added by the surrounding test configuration, not by the shipped file).
+ */
+export async function startNginx(replicas: string[]): Promise<Proxy> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'topsail-nginx-'));
+  // nginx's workers run as an unprivileged user when the tests run as root: let them in.
+  fs.chmodSync(dir, 0o755);
+  const port = await freePort();
+  const shipped = fs.readFileSync(path.join(__dirname, '../../deploy/nginx.conf'), 'utf8');
+  const servers = replicas.map((r) => `server ${new URL(r).host};`).join('\n    ');
+  const conf = shipped.replace(/server 127\.0\.0\.1:3000;/, servers).replace(/listen 80;/, `listen 127.0.0.1:${port};`);
+  if (conf === shipped) throw new Error('deploy/nginx.conf no longer has the lines the test templates');
+  fs.writeFileSync(path.join(dir, 'topsail.conf'), conf);
+  fs.writeFileSync(
+    path.join(dir, 'nginx.conf'),
+    `daemon off;\npid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\nevents {}\n` +
+      `http {\n  access_log off;\n  client_body_temp_path ${dir}/body;\n  proxy_temp_path ${dir}/proxy;\n` +
+      `  add_header X-Served-By $upstream_addr always;\n  include ${dir}/topsail.conf;\n}\n`,
+  );
+  const nginx = fs.existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx';
+  const proc = spawn(nginx, ['-p', dir, '-c', path.join(dir, 'nginx.conf')], { stdio: 'ignore' });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      await fetch(`${url}/healthz`);
+      break;
+    } catch {
+      if (proc.exitCode !== null) throw new Error(`nginx exited with ${proc.exitCode}: ${fs.readFileSync(path.join(dir, 'error.log'), 'utf8')}`);
+      if (Date.now() > deadline) throw new Error('nginx did not listen within 10 s');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return { url, stop: () => stopProcess(proc, 'SIGTERM', dir) };
+}
+
+/** A port nothing listens on right now. */
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise((r) => server.close(r));
+  return port;
 }

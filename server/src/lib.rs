@@ -12,6 +12,7 @@
 
 pub mod access;
 pub mod applications;
+pub mod blobs;
 pub mod config;
 pub mod environments;
 pub mod events;
@@ -69,6 +70,8 @@ pub use wiring::open_store;
 /// A server bound to its address, not yet serving.
 pub struct Bound {
     listener: TcpListener,
+    /// `/metrics`' own listener, when `metrics_listen` is set.
+    metrics_listener: Option<TcpListener>,
     state: AppState,
     wired: Wired,
 }
@@ -78,6 +81,13 @@ impl Bound {
         self.listener
             .local_addr()
             .expect("a bound listener has an address")
+    }
+
+    /// Where `/metrics` is served when it has a listener of its own.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
     }
 
     /// Serves until `shutdown` completes, then finishes in-flight requests, stops the
@@ -98,7 +108,30 @@ impl Bound {
         // Watch every account's clusters for the Infrastructure view.
         let infrastructure = self.wired.infrastructure.clone();
         infrastructure.cache.start(&infrastructure.accounts);
-        let router = http::router(self.state);
+        let metrics = self.metrics_listener.map(|listener| {
+            let router = http::metrics_router(self.state.clone());
+            let mut closing = self.state.shutdown.subscribe();
+            tokio::spawn(async move {
+                let stop = async move {
+                    let _ = closing.wait_for(|closed| *closed).await;
+                };
+                if let Err(e) = axum::serve(listener, router)
+                    .with_graceful_shutdown(stop)
+                    .await
+                {
+                    tracing::warn!(error = %e, "the metrics listener stopped");
+                }
+            })
+        });
+        // Execution changes to and from the other replicas.
+        let bus = self.wired.bus.clone().map(|bus| {
+            events::bus::run(
+                bus,
+                self.wired.engine.clone(),
+                self.state.shutdown.subscribe(),
+            )
+        });
+        let router = http::router(self.state, metrics.is_some());
         let served = axum::serve(
             self.listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),
@@ -106,6 +139,12 @@ impl Bound {
         .with_graceful_shutdown(shutdown)
         .await;
         infrastructure.cache.stop();
+        if let Some(metrics) = metrics {
+            let _ = metrics.await;
+        }
+        if let Some(bus) = bus {
+            bus.abort();
+        }
         supervisor.shutdown().await;
         served.map_err(StartError::Serve)?;
         if let Err(e) = self.wired.store.close().await {
@@ -134,6 +173,14 @@ pub async fn bind(config: &Config) -> Result<Bound, StartError> {
         addr: config.listen,
         source,
     })?;
+    let metrics_listener = match config.metrics_listen {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .map_err(|source| StartError::Bind { addr, source })?,
+        ),
+        None => None,
+    };
     if !config
         .site_dir
         .join("pkg")
@@ -161,6 +208,7 @@ pub async fn bind(config: &Config) -> Result<Bound, StartError> {
     };
     Ok(Bound {
         listener,
+        metrics_listener,
         state,
         wired,
     })

@@ -374,6 +374,9 @@ async fn serve(config: &Config) -> Result<(), server::StartError> {
     let bound = server::bind(config).await?;
     let addr = bound.local_addr();
     tracing::info!(database = config.database_kind(), site_dir = %config.site_dir.display(), "listening on http://{addr}");
+    if let Some(metrics) = bound.metrics_addr() {
+        tracing::info!("metrics on http://{metrics}/metrics");
+    }
     bound.serve(shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())

@@ -31,6 +31,10 @@ pub struct Wired {
     pub intake: EventIntake,
     /// Users, sessions, tokens and the audit log.
     pub accounts: crate::identity::Accounts,
+    /// How execution changes reach the other replicas (none for one process on SQLite).
+    pub bus: Option<Arc<dyn crate::events::bus::ChangeBus>>,
+    /// Blob storage: `<data_dir>/blobs`, or the S3 bucket of `[blobs]`.
+    pub blobs: Arc<dyn crate::blobs::BlobStore>,
     jenkins_poll: Duration,
 }
 
@@ -87,7 +91,10 @@ pub async fn wire(config: &Config) -> Result<Wired, StartError> {
         }),
         environments: environments.clone(),
     };
+    let bus = change_bus(&store, config).await?;
     Ok(Wired {
+        bus,
+        blobs: blob_store(config).await,
         accounts: identity,
         intake: EventIntake::new(engine.clone()),
         store,
@@ -98,6 +105,43 @@ pub async fn wire(config: &Config) -> Result<Wired, StartError> {
         integrations,
         jenkins_poll: Duration::from_millis(config.jenkins.poll_interval_ms.max(100)),
     })
+}
+
+/// Blob storage: the `[blobs]` S3 bucket (created in the background when missing, so a slow
+/// or absent S3 never holds up the start), else files under `<data_dir>/blobs`.
+pub async fn blob_store(config: &Config) -> Arc<dyn crate::blobs::BlobStore> {
+    use crate::blobs::{BlobStore, FileBlobs, S3Blobs};
+    let Some(settings) = config.blobs.s3() else {
+        return Arc::new(FileBlobs::new(config.data_dir.join("blobs")));
+    };
+    let s3 = Arc::new(S3Blobs::new(&settings).await);
+    tracing::info!(blobs = %s3.describe(), "blob storage in S3");
+    let checking = s3.clone();
+    tokio::spawn(async move {
+        if let Err(e) = checking.ensure_bucket().await {
+            tracing::warn!(error = %e, "blob storage is not usable yet");
+        }
+    });
+    s3
+}
+
+/// The replica event bus: Redis pub/sub when `redis_url` is set, else PostgreSQL's
+/// `LISTEN`/`NOTIFY` on PostgreSQL; none for SQLite (one process).
+async fn change_bus(
+    store: &Store,
+    config: &Config,
+) -> Result<Option<Arc<dyn crate::events::bus::ChangeBus>>, StartError> {
+    use crate::events::bus::{PostgresBus, RedisBus};
+    if let Some(url) = &config.redis_url {
+        let bus = RedisBus::connect(url.expose(), &config.redis_key_prefix)
+            .await
+            .map_err(StartError::Redis)?;
+        return Ok(Some(Arc::new(bus)));
+    }
+    if store.is_postgres() {
+        return Ok(Some(Arc::new(PostgresBus::new(store))));
+    }
+    Ok(None)
 }
 
 /// The execution engine, running on the real clock, with the Kubernetes stages on `accounts`

@@ -203,6 +203,78 @@ pub static TYPES: &[ResourceType] = &[
         ["hpa"],
         ["status"]
     ),
+    resource!(
+        "",
+        "v1",
+        "persistentvolumeclaims",
+        "persistentvolumeclaim",
+        "PersistentVolumeClaim",
+        true,
+        ["pvc"],
+        ["status"]
+    ),
+    resource!(
+        "policy",
+        "v1",
+        "poddisruptionbudgets",
+        "poddisruptionbudget",
+        "PodDisruptionBudget",
+        true,
+        ["pdb"],
+        ["status"]
+    ),
+    // RBAC objects are stored and served; the simulator authorizes by its token alone.
+    resource!(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "roles",
+        "role",
+        "Role",
+        true,
+        [],
+        []
+    ),
+    resource!(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "rolebindings",
+        "rolebinding",
+        "RoleBinding",
+        true,
+        [],
+        []
+    ),
+    resource!(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "clusterroles",
+        "clusterrole",
+        "ClusterRole",
+        false,
+        [],
+        []
+    ),
+    resource!(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "clusterrolebindings",
+        "clusterrolebinding",
+        "ClusterRoleBinding",
+        false,
+        [],
+        []
+    ),
+];
+
+/// The kinds a real API server lists in the `all` category (`kubectl get all`).
+const CATEGORY_ALL: [&str; 7] = [
+    "pods",
+    "services",
+    "deployments",
+    "replicasets",
+    "statefulsets",
+    "daemonsets",
+    "horizontalpodautoscalers",
 ];
 
 pub fn find(group: &str, version: &str, plural: &str) -> Option<usize> {
@@ -276,10 +348,17 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
         .iter()
         .filter(|t| t.group == group && t.version == version)
     {
-        resources.push(json!({
+        let mut entry = json!({
             "name": t.plural, "singularName": t.singular, "namespaced": t.namespaced, "kind": t.kind,
-            "verbs": WORKLOAD_VERBS, "shortNames": t.short_names, "categories": ["all"]
-        }));
+            "verbs": WORKLOAD_VERBS
+        });
+        if !t.short_names.is_empty() {
+            entry["shortNames"] = json!(t.short_names);
+        }
+        if CATEGORY_ALL.contains(&t.plural) {
+            entry["categories"] = json!(["all"]);
+        }
+        resources.push(entry);
         for sub in t.subresources {
             let entry = match *sub {
                 "scale" => {

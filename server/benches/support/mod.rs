@@ -1,6 +1,8 @@
 //! What the benchmarks that run the real binaries share: two simulated clusters, a release
 //! `topsail` on them signed in as its first admin, resident memory and percentiles.
 //! (A folder, so Cargo does not take it for a benchmark of its own.)
+// Each bench uses part of this.
+#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -86,14 +88,34 @@ pub struct Topsail {
     _process: Killed,
 }
 
+/// A `topsail serve` on `dir/data` watching `clusters`, signed in as the first admin.
 pub async fn topsail(dir: &Path, topsail: &str, clusters: &Clusters, log: &str) -> Topsail {
-    let data = dir.join("data");
+    let kubeconfig = clusters.kubeconfig.to_string_lossy().into_owned();
+    replica(
+        &dir.join("data"),
+        topsail,
+        &[("TOPSAIL_KUBECONFIG", kubeconfig.as_str())],
+        log,
+        None,
+    )
+    .await
+}
+
+/// A `topsail serve` on `data` with `env`, signed in as the first admin: with the password it
+/// wrote into `data`, or `password` (a replica joining a database that has its users already).
+pub async fn replica(
+    data: &Path,
+    topsail: &str,
+    env: &[(&str, &str)],
+    log: &str,
+    password: Option<&str>,
+) -> Topsail {
     let mut server = Command::new(topsail)
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(&data)
-        .env("TOPSAIL_KUBECONFIG", &clusters.kubeconfig)
-        .env("TOPSAIL_LOG", log)
+        .arg(data)
         .env_remove("DATABASE_URL")
+        .envs(env.iter().copied())
+        .env("TOPSAIL_LOG", log)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -105,7 +127,10 @@ pub async fn topsail(dir: &Path, topsail: &str, clusters: &Clusters, log: &str) 
         }
     };
     std::thread::spawn(move || for _ in lines {});
-    let password = std::fs::read_to_string(data.join("initial-admin-password")).unwrap();
+    let password = match password {
+        Some(p) => p.to_owned(),
+        None => std::fs::read_to_string(data.join("initial-admin-password")).unwrap(),
+    };
     let res = reqwest::Client::new()
         .post(format!("{base}/auth/login"))
         .json(&serde_json::json!({"username": "admin", "password": password.trim()}))

@@ -55,6 +55,10 @@ pub enum LogFormat {
 pub struct Config {
     /// Address the HTTP server listens on.
     pub listen: SocketAddr,
+    /// When set, `/metrics` is served on this address only (for Prometheus inside the cluster)
+    /// and not on `listen`, which an ingress exposes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Directory for the SQLite database and other local state.
     pub data_dir: PathBuf,
     /// Topsail's address as people reach it (behind the ingress), for links in notifications;
@@ -94,6 +98,8 @@ pub struct Config {
     /// Sidecar templates added to the built-in ones (`[[sidecar_templates]]`, each as
     /// `domain::manifests::sidecars` describes; the same id replaces a built-in one).
     pub sidecar_templates: Vec<domain::manifests::sidecars::SidecarTemplate>,
+    /// Blob storage: a directory under `data_dir`, or an S3 bucket.
+    pub blobs: BlobsConfig,
 }
 
 /// Jenkins masters and how often the build triggers look at them.
@@ -191,8 +197,8 @@ pub struct KubernetesConfig {
     /// (`TOPSAIL_KUBECONFIG` adds one).
     #[serde(default)]
     pub kubeconfigs: Vec<PathBuf>,
-    /// When neither of the above names anything: every context of `$KUBECONFIG` or
-    /// `~/.kube/config`, if present, becomes an account.
+    /// When neither of the above names a kubeconfig (in-cluster accounts name none): every
+    /// context of `$KUBECONFIG` or `~/.kube/config`, if present, becomes an account.
     #[serde(default = "yes")]
     pub use_default_kubeconfig: bool,
 }
@@ -211,11 +217,22 @@ impl Default for KubernetesConfig {
     }
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KubernetesAccountConfig {
     /// The account's name as pipelines and the UI show it.
     pub name: String,
+    /// The cluster Topsail runs in, through its Pod's service account instead of a kubeconfig
+    /// (Kubernetes' in-cluster configuration, as every client library reads it): the API server
+    /// from `KUBERNETES_SERVICE_HOST`/`KUBERNETES_SERVICE_PORT`, the token, CA and namespace
+    /// from `service_account_dir`. Without `namespaces` it uses the Pod's own namespace (where
+    /// a namespaced Role gives it rights). `TOPSAIL_IN_CLUSTER_ACCOUNT=<name>` adds one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub in_cluster: bool,
+    /// Where an in-cluster account's service account files are; default
+    /// `/var/run/secrets/kubernetes.io/serviceaccount`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account_dir: Option<PathBuf>,
     /// The kubeconfig file; default `$KUBECONFIG` or `~/.kube/config`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubeconfig: Option<PathBuf>,
@@ -261,6 +278,7 @@ impl Config {
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     listen: Option<SocketAddr>,
+    metrics_listen: Option<SocketAddr>,
     data_dir: Option<PathBuf>,
     public_url: Option<String>,
     site_dir: Option<PathBuf>,
@@ -278,6 +296,7 @@ struct FileConfig {
     outbound: Option<crate::outbound::OutboundConfig>,
     expressions: Option<crate::orchestration::expressions::ExpressionLimits>,
     sidecar_templates: Option<Vec<domain::manifests::sidecars::SidecarTemplate>>,
+    blobs: Option<BlobsConfig>,
 }
 
 /// Values given on the command line; they win over everything else.
@@ -321,6 +340,10 @@ pub fn load(
         })?)
         .or(file_config.listen)
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 3000)));
+    let metrics_listen = env_parse(env, "TOPSAIL_METRICS_LISTEN", |v| {
+        v.parse::<SocketAddr>().map_err(|e| e.to_string())
+    })?
+    .or(file_config.metrics_listen);
     let data_dir = cli
         .data_dir
         .or(env("TOPSAIL_DATA_DIR").map(PathBuf::from))
@@ -373,6 +396,15 @@ pub fn load(
     if let Some(kubeconfig) = env("TOPSAIL_KUBECONFIG").filter(|k| !k.is_empty()) {
         kubernetes.kubeconfigs.push(PathBuf::from(kubeconfig));
     }
+    if let Some(name) = env("TOPSAIL_IN_CLUSTER_ACCOUNT").filter(|n| !n.is_empty()) {
+        kubernetes.accounts.push(KubernetesAccountConfig {
+            name,
+            in_cluster: true,
+            ..KubernetesAccountConfig::default()
+        });
+    }
+
+    let blobs = blobs::load(file_config.blobs.unwrap_or_default(), env, file)?;
 
     let mut jenkins = file_config.jenkins.unwrap_or_default();
     for (i, master) in jenkins.masters.iter_mut().enumerate() {
@@ -425,6 +457,7 @@ pub fn load(
 
     Ok(Config {
         listen,
+        metrics_listen,
         data_dir,
         public_url,
         site_dir,
@@ -442,6 +475,7 @@ pub fn load(
         outbound,
         expressions,
         sidecar_templates: file_config.sidecar_templates.unwrap_or_default(),
+        blobs,
     })
 }
 
@@ -538,9 +572,11 @@ fn default_site_dir() -> PathBuf {
 }
 
 mod auth;
+mod blobs;
 mod webhooks;
 
 pub use auth::{AuthConfig, OidcConfig, parse_duration};
+pub use blobs::BlobsConfig;
 pub use webhooks::WebhookSourceConfig;
 
 #[cfg(test)]

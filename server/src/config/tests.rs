@@ -206,3 +206,27 @@ container = { name = "fluent-bit", image = "fluent/fluent-bit:3.1" }
     );
     assert_eq!(t.container["image"], "fluent/fluent-bit:3.1");
 }
+
+#[test]
+fn an_in_cluster_account_comes_from_the_file_or_the_environment() {
+    let f = file_with(
+        "[[kubernetes.accounts]]\nname = \"here\"\nin_cluster = true\nservice_account_dir = \"/sa\"\nnamespaces = [\"shop\"]\n",
+    );
+    let c = load(Some(f.path()), &env_of(&[]), Overrides::default()).unwrap();
+    let a = &c.kubernetes.accounts[0];
+    assert!(a.in_cluster);
+    assert_eq!(a.service_account_dir.as_deref(), Some(Path::new("/sa")));
+    assert_eq!(a.kubeconfig, None);
+
+    let env = env_of(&[("TOPSAIL_IN_CLUSTER_ACCOUNT", "in-cluster")]);
+    let c = load(None, &env, Overrides::default()).unwrap();
+    let names: Vec<(&str, bool)> = c
+        .kubernetes
+        .accounts
+        .iter()
+        .map(|a| (a.name.as_str(), a.in_cluster))
+        .collect();
+    assert_eq!(names, [("in-cluster", true)]);
+    // An in-cluster account names no kubeconfig: the default one is still read.
+    assert!(c.kubernetes.use_default_kubeconfig);
+}

@@ -129,8 +129,9 @@ enum Followed {
     Execution(String),
 }
 
-/// How often an executions stream looks again without a local change (other replicas' changes).
-const RECHECK: Duration = Duration::from_secs(2);
+/// How often an executions stream looks again without a change heard: the safety net for a
+/// change the replica event bus lost (`events::bus`), e.g. while a connection was down.
+const RECHECK: Duration = Duration::from_secs(10);
 
 /// `GET /api/executions/stream?application=NAME` (event `executions`: the list) or
 /// `?execution=ID` (event `execution`: that execution). A failure is sent as event `failure`

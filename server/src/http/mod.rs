@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::FromRef;
+use axum::http::{HeaderValue, Response, header::CACHE_CONTROL};
 use axum::middleware;
 use axum::routing::get;
 use domain::services::Services;
@@ -93,30 +94,65 @@ impl FromRef<AppState> for LeptosOptions {
     }
 }
 
-/// The options Leptos needs to render pages that load the UI bundle from `site_dir/pkg`.
+/// The options Leptos needs to render pages that load the UI bundle from `site_dir/pkg`: under
+/// `/pkg/<build id>/` when the build wrote one (see [`bundle_id`]), else `/pkg/`.
 pub fn leptos_options(site_dir: &Path, listen: std::net::SocketAddr) -> LeptosOptions {
+    let pkg = match bundle_id(site_dir) {
+        Some(id) => format!("pkg/{id}"),
+        None => "pkg".to_owned(),
+    };
     LeptosOptions::builder()
         .output_name("topsail")
         .site_root(site_dir.to_string_lossy().into_owned())
-        .site_pkg_dir("pkg")
+        .site_pkg_dir(pkg)
         .site_addr(listen)
         .build()
 }
 
+/// The UI bundle's build id: `site_dir/pkg/build-id`, a hash of every bundle file written by
+/// `./x build`. Pages load the bundle under `/pkg/<id>/`, which browsers may keep for a year: a
+/// new release has a new id, so a browser never runs an old bundle against a new server.
+pub fn bundle_id(site_dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(site_dir.join("pkg").join("build-id")).ok()?;
+    let id = text.trim();
+    (8..=64)
+        .contains(&id.len())
+        .then_some(id)
+        .filter(|id| id.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(str::to_owned)
+}
+
+/// How long browsers and proxies keep a versioned bundle file: a year, never revalidated.
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
 /// The largest request body any route reads (413 beyond it).
 pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 
-pub fn router(state: AppState) -> Router {
+/// `/metrics` alone, for a listener of its own (`metrics_listen`).
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(ops::metrics))
+        .with_state(state)
+}
+
+/// Every route; `/metrics` among them unless `metrics_elsewhere` (then `metrics_router` serves
+/// it on another address).
+pub fn router(state: AppState, metrics_elsewhere: bool) -> Router {
     let services = state.services.clone();
     let context = move || provide_context(services.clone());
     let shell_options = state.leptos.clone();
     let routes = generate_route_list(app::App);
-    let pkg_dir = Path::new(&*state.leptos.site_root).join(&*state.leptos.site_pkg_dir);
+    let pkg_dir = Path::new(&*state.leptos.site_root).join("pkg");
+    let versioned_pkg =
+        (*state.leptos.site_pkg_dir != *"pkg").then(|| format!("/{}", state.leptos.site_pkg_dir));
 
-    Router::new()
+    let mut router = Router::new();
+    if !metrics_elsewhere {
+        router = router.route("/metrics", get(ops::metrics));
+    }
+    router = router
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
         .route(
             "/webhooks/webhook/{source}",
             axum::routing::post(webhooks::webhook),
@@ -150,13 +186,24 @@ pub fn router(state: AppState) -> Router {
                 .layer(axum::Extension(gate::TaskLog::default())),
         )
         // The UI bundle, served pre-compressed (`<file>.br` / `<file>.gz` beside each file) when
-        // the browser accepts brotli or gzip; see `./x build`.
-        .nest_service(
-            "/pkg",
-            ServeDir::new(pkg_dir)
-                .precompressed_br()
-                .precompressed_gzip(),
-        )
+        // the browser accepts brotli or gzip; see `./x build`. Under its build id, kept for a
+        // year (found files only); unversioned, revalidated like pages.
+        .nest_service("/pkg", bundle_files(&pkg_dir));
+    if let Some(versioned) = versioned_pkg {
+        router = router.nest_service(
+            &versioned,
+            tower_http::set_header::SetResponseHeader::overriding(
+                bundle_files(&pkg_dir),
+                CACHE_CONTROL,
+                |r: &Response<tower_http::services::fs::ServeFileSystemResponseBody>| {
+                    r.status()
+                        .is_success()
+                        .then(|| HeaderValue::from_static(IMMUTABLE))
+                },
+            ),
+        );
+    }
+    router
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             app::shell(shell_options.clone())
         })
@@ -171,5 +218,17 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .layer(middleware::from_fn_with_state(state.clone(), door::door))
+        // Pages, API answers and unversioned files are revalidated on every use.
+        .layer(
+            tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+                CACHE_CONTROL,
+                HeaderValue::from_static("no-cache"),
+            ),
+        )
         .with_state(state)
+}
+
+/// The bundle directory, each file served pre-compressed when the browser accepts it.
+fn bundle_files(dir: &Path) -> ServeDir {
+    ServeDir::new(dir).precompressed_br().precompressed_gzip()
 }

@@ -206,7 +206,8 @@ impl Accounts {
             accounts.push(Arc::new(account_from(a).await));
         }
         let mut files = config.kubeconfigs.clone();
-        if config.accounts.is_empty() && files.is_empty() && config.use_default_kubeconfig {
+        let names_a_kubeconfig = config.accounts.iter().any(|a| !a.in_cluster);
+        if !names_a_kubeconfig && files.is_empty() && config.use_default_kubeconfig {
             files.extend(default_kubeconfig_path().filter(|p| p.is_file()));
         }
         for file in files {
@@ -222,8 +223,7 @@ impl Accounts {
                             name: context.clone(),
                             kubeconfig: Some(file.clone()),
                             context: Some(context),
-                            namespaces: Vec::new(),
-                            permissions: Default::default(),
+                            ..KubernetesAccountConfig::default()
                         };
                         accounts.push(Arc::new(account_from(&account).await));
                     }
@@ -343,6 +343,29 @@ fn broken(name: &str, context: &str, namespaces: Vec<String>, message: String) -
 }
 
 async fn account_from(a: &KubernetesAccountConfig) -> Account {
+    if a.in_cluster {
+        let client =
+            super::in_cluster::config(a.service_account_dir.as_deref(), |k| std::env::var(k).ok())
+                .and_then(|mut config| {
+                    config.connect_timeout = Some(Duration::from_secs(5));
+                    let namespace = config.default_namespace.clone();
+                    kube::Client::try_from(config)
+                        .map(|client| (client, namespace))
+                        .map_err(|e| short_error(&e))
+                });
+        return match client {
+            // Its own namespace unless told more: a namespaced Role is all it may have.
+            Ok((client, namespace)) if a.namespaces.is_empty() => {
+                let own = KubernetesAccountConfig {
+                    namespaces: vec![namespace.clone()],
+                    ..a.clone()
+                };
+                connected(&own, client, "in-cluster".into(), namespace)
+            }
+            Ok((client, namespace)) => connected(a, client, "in-cluster".into(), namespace),
+            Err(message) => broken(&a.name, "in-cluster", a.namespaces.clone(), message),
+        };
+    }
     let path = a.kubeconfig.clone().or_else(default_kubeconfig_path);
     let Some(path) = path else {
         return broken(
@@ -353,29 +376,36 @@ async fn account_from(a: &KubernetesAccountConfig) -> Account {
         );
     };
     match client_for(&path, a.context.as_deref()).await {
-        Ok((client, context, namespace)) => {
-            let default_namespace = if a.namespaces.is_empty() || a.namespaces.contains(&namespace)
-            {
-                namespace
-            } else {
-                a.namespaces[0].clone()
-            };
-            Account {
-                name: a.name.clone(),
-                context,
-                namespaces: a.namespaces.clone(),
-                default_namespace,
-                client: Ok(client),
-                kinds: Mutex::new(HashMap::new()),
-                health: Mutex::new(AccountHealth::Unknown),
-            }
-        }
+        Ok((client, context, namespace)) => connected(a, client, context, namespace),
         Err(message) => broken(
             &a.name,
             a.context.as_deref().unwrap_or_default(),
             a.namespaces.clone(),
             message,
         ),
+    }
+}
+
+/// An account with a client; its health is checked later.
+fn connected(
+    a: &KubernetesAccountConfig,
+    client: kube::Client,
+    context: String,
+    namespace: String,
+) -> Account {
+    let default_namespace = if a.namespaces.is_empty() || a.namespaces.contains(&namespace) {
+        namespace
+    } else {
+        a.namespaces[0].clone()
+    };
+    Account {
+        name: a.name.clone(),
+        context,
+        namespaces: a.namespaces.clone(),
+        default_namespace,
+        client: Ok(client),
+        kinds: Mutex::new(HashMap::new()),
+        health: Mutex::new(AccountHealth::Unknown),
     }
 }
 

@@ -7,6 +7,7 @@
 
 pub mod accounts;
 pub mod cache;
+pub mod in_cluster;
 pub mod operations;
 pub mod rollout;
 

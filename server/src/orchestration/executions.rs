@@ -77,6 +77,8 @@ pub struct ExecutionStore {
 pub struct ExecutionChange {
     pub id: String,
     pub application: String,
+    /// Committed by another replica (heard on the replica event bus), not by this process.
+    pub elsewhere: bool,
 }
 
 fn changes_channel() -> tokio::sync::broadcast::Sender<ExecutionChange> {
@@ -134,6 +136,16 @@ impl ExecutionStore {
         let _ = self.changes.send(ExecutionChange {
             id: execution.id.to_string(),
             application: execution.application.clone(),
+            elsewhere: false,
+        });
+    }
+
+    /// Passes on a change another replica committed, to this process' live views.
+    pub fn heard(&self, id: String, application: String) {
+        let _ = self.changes.send(ExecutionChange {
+            id,
+            application,
+            elsewhere: true,
         });
     }
 

@@ -81,6 +81,10 @@ impl NotReady {
     }
 }
 
+/// The PostgreSQL advisory lock migrations run under: this class ("tops" in ASCII) and the
+/// database's name, so installations sharing a server do not wait for each other.
+const MIGRATION_LOCK: i32 = 0x746f_7073;
+
 #[derive(Clone, Debug)]
 pub struct Store {
     db: DatabaseConnection,
@@ -123,9 +127,44 @@ impl Store {
         Ok(Self { db })
     }
 
-    /// Applies every pending migration.
+    /// Whether this is PostgreSQL (else SQLite).
+    pub fn is_postgres(&self) -> bool {
+        use sea_orm::ConnectionTrait as _;
+        self.db.get_database_backend() == sea_orm::DbBackend::Postgres
+    }
+
+    /// Applies every pending migration. On PostgreSQL, under an advisory lock (per database)
+    /// held by one connection for the duration: replicas starting together on an empty database
+    /// take turns, and the later ones find nothing pending. A process that dies holding it loses its
+    /// connection, and with it the lock. (SQLite's file lock already serializes writers.)
     pub async fn migrate(&self) -> Result<(), DbErr> {
-        Migrator::up(&self.db, None).await
+        if !self.is_postgres() {
+            return Migrator::up(&self.db, None).await;
+        }
+        use sea_orm::sqlx;
+        let sqlx_error = |e: sqlx::Error| DbErr::Custom(format!("migration lock: {e}"));
+        let mut holder = self
+            .db
+            .get_postgres_connection_pool()
+            .acquire()
+            .await
+            .map_err(sqlx_error)?;
+        sqlx::query("SELECT pg_advisory_lock($1, hashtext(current_database()))")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut *holder)
+            .await
+            .map_err(sqlx_error)?;
+        let migrated = Migrator::up(&self.db, None).await;
+        if let Err(e) = sqlx::query("SELECT pg_advisory_unlock($1, hashtext(current_database()))")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut *holder)
+            .await
+        {
+            // Closing the connection releases it as surely.
+            tracing::warn!(error = %e, "releasing the migration lock");
+            holder.close().await.ok();
+        }
+        migrated
     }
 
     /// Ready means: the database answers and no migration is pending.

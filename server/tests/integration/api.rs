@@ -215,6 +215,97 @@ async fn health_readiness_and_metrics() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_on_their_own_listener_are_not_on_the_public_one() {
+    let s = TestServer::start_with(Backend::Sqlite, |c| {
+        c.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await;
+    assert_eq!(s.get("/readyz").await.0, 200);
+    assert_eq!(
+        s.get("/metrics").await.0,
+        404,
+        "an ingress must not expose it"
+    );
+    let metrics_base = s.metrics_base.clone().expect("a metrics listener");
+    let metrics = reqwest::get(format!("{metrics_base}/metrics"))
+        .await
+        .unwrap();
+    assert_eq!(metrics.status().as_u16(), 200);
+    let text = metrics.text().await.unwrap();
+    assert!(
+        text.contains(
+            "topsail_http_requests_total{method=\"GET\",route=\"/readyz\",status=\"200\"} 1"
+        ),
+        "{text}"
+    );
+    // Nothing else is served there.
+    let other = reqwest::get(format!("{metrics_base}/readyz"))
+        .await
+        .unwrap();
+    assert_eq!(other.status().as_u16(), 404);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bundle_is_served_under_its_build_id_and_kept_for_a_year() {
+    let s = TestServer::start_with(Backend::Sqlite, |c| {
+        let pkg = c.site_dir.join("pkg");
+        std::fs::create_dir_all(&pkg).unwrap();
+        std::fs::write(pkg.join("build-id"), "0123456789abcdef\n").unwrap();
+        std::fs::write(pkg.join("topsail.js"), "export default 1;").unwrap();
+        std::fs::write(pkg.join("topsail.css"), "body {}").unwrap();
+    })
+    .await;
+    let get = |path: &str| s.client.get(format!("{}{path}", s.base)).send();
+    let cache = |r: &reqwest::Response| {
+        r.headers()
+            .get("cache-control")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let page = get("/applications").await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    assert_eq!(
+        cache(&page).as_deref(),
+        Some("no-cache"),
+        "pages are revalidated"
+    );
+    let html = page.text().await.unwrap();
+    for file in ["topsail.js", "topsail_bg.wasm", "topsail.css"] {
+        assert!(
+            html.contains(&format!("/pkg/0123456789abcdef/{file}")),
+            "{file} under the build id:\n{html}"
+        );
+    }
+    let js = get("/pkg/0123456789abcdef/topsail.js").await.unwrap();
+    assert_eq!(js.status().as_u16(), 200);
+    assert_eq!(
+        cache(&js).as_deref(),
+        Some("public, max-age=31536000, immutable")
+    );
+    // Not found under the id (another build's file): nothing kept.
+    let missing = get("/pkg/0123456789abcdef/split_gone.wasm").await.unwrap();
+    assert_eq!(missing.status().as_u16(), 404);
+    assert_ne!(
+        cache(&missing).as_deref(),
+        Some("public, max-age=31536000, immutable")
+    );
+    // Another build's id is not this bundle.
+    assert_eq!(
+        get("/pkg/fedcba9876543210/topsail.js")
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        404
+    );
+    // Unversioned addresses still answer, revalidated.
+    let plain = get("/pkg/topsail.js").await.unwrap();
+    assert_eq!(plain.status().as_u16(), 200);
+    assert_eq!(cache(&plain).as_deref(), Some("no-cache"));
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_pages_are_404_and_unknown_applications_too() {
     let s = TestServer::start(Backend::Sqlite).await;
     let (status, page) = s.get("/no/such/page").await;

@@ -86,7 +86,7 @@ impl Sim {
             kubeconfig: Some(self.kubeconfig.clone()),
             context: Some("sim".into()),
             namespaces: namespaces.iter().map(|n| n.to_string()).collect(),
-            permissions: Default::default(),
+            ..KubernetesAccountConfig::default()
         }
     }
 
@@ -160,21 +160,21 @@ async fn accounts_come_from_kubeconfig_contexts_and_fail_alone() {
                 kubeconfig: Some(both.clone()),
                 context: Some("west".into()),
                 namespaces: vec!["shop".into()],
-                permissions: Default::default(),
+                ..KubernetesAccountConfig::default()
             },
             KubernetesAccountConfig {
                 name: "gone".into(),
                 kubeconfig: Some(unreachable),
                 context: None,
                 namespaces: vec![],
-                permissions: Default::default(),
+                ..KubernetesAccountConfig::default()
             },
             KubernetesAccountConfig {
                 name: "typo".into(),
                 kubeconfig: Some(both.clone()),
                 context: Some("north".into()),
                 namespaces: vec![],
-                permissions: Default::default(),
+                ..KubernetesAccountConfig::default()
             },
         ],
         kubeconfigs: vec![both, broken],

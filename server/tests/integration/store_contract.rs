@@ -507,3 +507,44 @@ contract!(
     pipelines_belong_to_their_application_and_delete_with_their_history,
     a_trigger_cursor_is_recorded_and_replaced,
 );
+
+/// Replicas starting together on an empty PostgreSQL database: each migrates, one at a time
+/// under the migration lock, and every migration is applied exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replicas_migrating_one_empty_database_at_once_do_not_race() {
+    use sea_orm::ConnectionTrait;
+    let db = support::TestDatabase::create(support::Backend::Postgres).await;
+    let url = db.url.clone().unwrap();
+    let replicas = (0..6).map(|_| {
+        let (url, dir) = (url.clone(), db.dir.path().to_owned());
+        tokio::spawn(async move {
+            let store = Store::connect(Some(&url), &dir).await.unwrap();
+            let migrated = store.migrate().await;
+            let _ = store.close().await;
+            migrated
+        })
+    });
+    for migrated in futures_util::future::join_all(replicas).await {
+        migrated
+            .unwrap()
+            .expect("every replica's migration succeeds");
+    }
+    let store = db.store().await;
+    store.readiness().await.expect("nothing pending");
+    drop(store);
+    let conn = sea_orm::Database::connect(&url).await.unwrap();
+    let counts = conn
+        .query_all(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT version, count(*) AS n FROM topsail_migrations GROUP BY version",
+        ))
+        .await
+        .unwrap();
+    assert!(!counts.is_empty());
+    for row in counts {
+        let n: i64 = row.try_get("", "n").unwrap();
+        assert_eq!(n, 1, "each migration recorded once");
+    }
+    conn.close().await.unwrap();
+    db.drop().await;
+}

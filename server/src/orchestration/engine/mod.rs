@@ -203,9 +203,15 @@ impl Engine {
         &self.queue
     }
 
-    /// Executions this process creates or changes, as the changes commit (the live views).
+    /// Executions this process creates or changes, as the changes commit, and those other
+    /// replicas committed, as the replica event bus hears them (the live views).
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<ExecutionChange> {
         self.executions.subscribe()
+    }
+
+    /// A change another replica committed (from the replica event bus).
+    pub fn heard(&self, id: String, application: String) {
+        self.executions.heard(id, application);
     }
 
     pub async fn execution(&self, id: &str) -> Result<Execution, EngineError> {

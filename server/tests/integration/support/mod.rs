@@ -2,6 +2,8 @@
 //! Topsail server on a free port.
 #![allow(dead_code)]
 
+pub mod s3;
+
 use std::future::Future;
 use std::panic::resume_unwind;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -135,6 +137,8 @@ pub struct TestServer {
     /// Signed in as `admin` (with the password the first start wrote).
     pub client: reqwest::Client,
     pub admin_password: String,
+    /// `http://host:port` of `/metrics`' own listener, when `metrics_listen` is set.
+    pub metrics_base: Option<String>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -142,6 +146,7 @@ pub struct TestServer {
 pub fn test_config(db: &TestDatabase) -> Config {
     Config {
         listen: "127.0.0.1:0".parse().unwrap(),
+        metrics_listen: None,
         data_dir: db.dir.path().join("data"),
         public_url: Some("http://topsail.test".into()),
         site_dir: db.dir.path().join("site"),
@@ -163,6 +168,7 @@ pub fn test_config(db: &TestDatabase) -> Config {
         outbound: local_outbound_config(),
         expressions: Default::default(),
         sidecar_templates: Vec::new(),
+        blobs: Default::default(),
     }
 }
 
@@ -178,6 +184,7 @@ impl TestServer {
         adjust(&mut config);
         let bound = server::bind(&config).await.unwrap();
         let base = format!("http://{}", bound.local_addr());
+        let metrics_base = bound.metrics_addr().map(|a| format!("http://{a}"));
         let (stop, stopped) = tokio::sync::oneshot::channel();
         let task = tokio::spawn(async move {
             bound
@@ -194,6 +201,7 @@ impl TestServer {
             db,
             client,
             admin_password,
+            metrics_base,
             stop: Some(stop),
             task: Some(task),
         }
