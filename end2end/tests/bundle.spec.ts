@@ -30,7 +30,7 @@ test('pointing at a link fetches its page as one pack before the click', async (
   await open(page, '/applications');
   const seen = pkgRequests(page);
   const link = page.locator(`a[href="/applications/${app}"]`).first();
-  const pack = page.waitForResponse((r) => r.url().endsWith('/pkg/pack_infrastructure_route.wasm'));
+  const pack = page.waitForResponse((r) => r.url().endsWith('/pack_infrastructure_route.wasm'));
   await link.hover();
   expect((await pack).status()).toBe(200);
   // The application page and its default tab came in that one file, not module by module.
@@ -62,7 +62,7 @@ test('a page opened directly preloads its pack, and works when packs cannot be h
   await other.context().setExtraHTTPHeaders({ origin: new URL(page.url()).origin });
   const cookies = await page.context().cookies();
   await fresh.addCookies(cookies);
-  await other.route('**/pkg/pack_*.wasm', (route) => route.fulfill({ status: 503, body: 'no packs here' }));
+  await other.route('**/pack_*.wasm', (route) => route.fulfill({ status: 503, body: 'no packs here' }));
   const modules = pkgRequests(other);
   await open(other, '/applications');
   await other.locator(`a[href="/applications/${app}"]`).first().click();
@@ -93,7 +93,7 @@ test('the manifest editor is fetched when a deployManifest stage opens, not with
   expect(seen.filter((f) => f.startsWith('pack_manifest_editor')), seen.join(' ')).toEqual([]);
 
   // What the editor page has not loaded comes as one pack.
-  const pack = page.waitForResponse((r) => r.url().endsWith('/pkg/pack_manifest_editor_in_pipeline_editor_route.wasm'));
+  const pack = page.waitForResponse((r) => r.url().endsWith('/pack_manifest_editor_in_pipeline_editor_route.wasm'));
   await graph.locator('g.node[data-stage="2"]').click();
   expect((await pack).status()).toBe(200);
   const editor = page.getByTestId('manifest-editor');
@@ -106,7 +106,7 @@ test('the environments board and the Delivery tab come as their own packs, loade
   const seen = pkgRequests(page);
   await open(page, '/applications');
   expect(seen.filter((f) => f.startsWith('pack_environments') || f.startsWith('pack_delivery')), seen.join(' ')).toEqual([]);
-  const board = page.waitForResponse((r) => r.url().endsWith('/pkg/pack_environments_route.wasm'));
+  const board = page.waitForResponse((r) => r.url().endsWith('/pack_environments_route.wasm'));
   await page.locator('nav[aria-label="Main"] a', { hasText: 'Environments' }).click();
   expect((await board).status()).toBe(200);
   await expect(page.getByTestId('environments')).toBeVisible();

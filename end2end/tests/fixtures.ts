@@ -52,7 +52,8 @@ async function spawnUntil(
 
 /** Stops a process started by `spawnUntil` and removes its directory. */
 async function stopProcess(proc: ChildProcess, signal: NodeJS.Signals, dir: string) {
-  if (proc.exitCode === null) {
+  // A process ended by a signal has no exit code, but a signal code.
+  if (proc.exitCode === null && proc.signalCode === null) {
     const exited = new Promise((r) => proc.once('exit', r));
     proc.kill(signal);
     await exited;

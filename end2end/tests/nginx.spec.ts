@@ -1,4 +1,5 @@
-import { test, expect, open, uniqueName, signIn, startTopsail, startNginx, createPostgresDatabase } from './fixtures';
+import { test } from '@playwright/test';
+import { expect, open, uniqueName, signIn, startTopsail, startNginx, createPostgresDatabase } from './fixtures';
 
 // Topsail as the README runs it at scale: two replicas on PostgreSQL + Redis behind Debian's
 // nginx with deploy/nginx.conf (templated only for ports). The execution page follows a run live
