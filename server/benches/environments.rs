@@ -66,7 +66,7 @@ async fn main() {
             .unwrap();
         assert!(r.status().is_success());
     }
-    let server = support::topsail(dir.path(), binary, &sim, "warn,server=info").await;
+    let server = support::topsail(dir.path(), binary, &sim, "warn,server=info,topsail=info").await;
     let (base, pid, http) = (server.base.clone(), server.pid, server.http.clone());
 
     let populate = Instant::now();

@@ -40,14 +40,21 @@ async fn main() {
             ]);
         }
         let dir = tempfile::tempdir().unwrap();
-        let a = support::replica(&dir.path().join("a"), binary, &env, "warn", None).await;
+        let a = support::replica(
+            &dir.path().join("a"),
+            binary,
+            &env,
+            "warn,server=info,topsail=info",
+            None,
+        )
+        .await;
         let password =
             std::fs::read_to_string(dir.path().join("a/initial-admin-password")).unwrap();
         let b = support::replica(
             &dir.path().join("b"),
             binary,
             &env,
-            "warn",
+            "warn,server=info,topsail=info",
             Some(password.trim()),
         )
         .await;
