@@ -12,6 +12,7 @@
 
 pub mod access;
 pub mod applications;
+pub mod backups;
 pub mod blobs;
 pub mod config;
 pub mod environments;

@@ -58,6 +58,25 @@ enum Command {
         #[command(subcommand)]
         action: TokenAction,
     },
+    /// Write a backup (applications, every pipeline version, executions, users, API tokens,
+    /// the audit log) as JSON lines: to `--file`, or to the blob store under `backups/`.
+    Backup {
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
+    /// Load a backup into a new, empty database (before Topsail first starts on it).
+    Restore {
+        #[arg(
+            long,
+            value_name = "FILE",
+            required_unless_present = "blob",
+            conflicts_with = "blob"
+        )]
+        file: Option<PathBuf>,
+        /// A key in the blob store, e.g. `backups/20261130T080000.000Z.jsonl`.
+        #[arg(long, value_name = "KEY")]
+        blob: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -165,6 +184,15 @@ fn main() -> ExitCode {
         Command::Serve => run(&config, serve(&config)),
         Command::User { action } => run(&config, users(&config, action)),
         Command::Token { action } => run(&config, tokens(&config, action)),
+        Command::Backup { file } => run(&config, backup(&config, file)),
+        Command::Restore { file, blob } => {
+            let place = match (file, blob) {
+                (Some(file), _) => server::backups::Place::File(file),
+                (None, Some(key)) => server::backups::Place::Blob(key),
+                (None, None) => unreachable!("clap requires --file or --blob"),
+            };
+            run(&config, restore(&config, place))
+        }
     }
 }
 
@@ -254,6 +282,45 @@ async fn tokens(config: &Config, action: TokenAction) -> Result<(), server::Star
     let done = cli::token(&wired.accounts, command).await;
     let _ = wired.store.close().await;
     done.map_err(server::StartError::Command)
+}
+
+/// Writes a backup; says where it went and what it holds.
+async fn backup(config: &Config, file: Option<PathBuf>) -> Result<(), server::StartError> {
+    let store = server::open_store(config).await?;
+    let blobs = server::wiring::blob_store_checked(config).await;
+    let done = match blobs {
+        Ok(blobs) => server::backups::backup(&store, &blobs, file.as_deref())
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    let _ = store.close().await;
+    let (place, counts) = done.map_err(server::StartError::Command)?;
+    println!(
+        "backup written to {place}: {}",
+        server::backups::describe(&counts)
+    );
+    Ok(())
+}
+
+/// Loads a backup into an empty database.
+async fn restore(config: &Config, place: server::backups::Place) -> Result<(), server::StartError> {
+    let store = server::open_store(config).await?;
+    let blobs = server::wiring::blob_store_checked(config).await;
+    let done = match blobs {
+        Ok(blobs) => server::backups::restore(&store, &blobs, &place)
+            .await
+            .map_err(|e| format!("{place}: {e}")),
+        Err(e) => Err(e.to_string()),
+    };
+    let _ = store.close().await;
+    let counts = done.map_err(server::StartError::Command)?;
+    println!(
+        "restored {place} into the {} database: {}",
+        config.database_kind(),
+        server::backups::describe(&counts)
+    );
+    Ok(())
 }
 
 async fn migrate(config: &Config) -> Result<(), server::StartError> {

@@ -125,6 +125,20 @@ pub async fn blob_store(config: &Config) -> Arc<dyn crate::blobs::BlobStore> {
     s3
 }
 
+/// The blob store for a one-off command: the S3 bucket is checked (and created when missing)
+/// before it is used.
+pub async fn blob_store_checked(
+    config: &Config,
+) -> Result<Arc<dyn crate::blobs::BlobStore>, crate::blobs::BlobError> {
+    use crate::blobs::{FileBlobs, S3Blobs};
+    let Some(settings) = config.blobs.s3() else {
+        return Ok(Arc::new(FileBlobs::new(config.data_dir.join("blobs"))));
+    };
+    let s3 = S3Blobs::new(&settings).await;
+    s3.ensure_bucket().await?;
+    Ok(Arc::new(s3))
+}
+
 /// The replica event bus: Redis pub/sub when `redis_url` is set, else PostgreSQL's
 /// `LISTEN`/`NOTIFY` on PostgreSQL; none for SQLite (one process).
 async fn change_bus(

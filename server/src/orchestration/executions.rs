@@ -14,10 +14,12 @@ use sea_orm::{ActiveValue::Set, DatabaseConnection, QueryOrder, QuerySelect, Tra
 use super::queue::{NewItem, QueueError};
 use super::sink::MessageSink;
 
-mod row {
+pub(crate) mod row {
     use sea_orm::entity::prelude::*;
 
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[derive(
+        Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize,
+    )]
     #[sea_orm(table_name = "executions")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]

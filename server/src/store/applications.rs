@@ -6,10 +6,12 @@ use sea_orm::{ActiveValue::Set, QueryOrder};
 
 use super::{Store, StoreError, now};
 
-mod entity {
+pub(crate) mod entity {
     use sea_orm::entity::prelude::*;
 
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[derive(
+        Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize,
+    )]
     #[sea_orm(table_name = "applications")]
     pub struct Model {
         #[sea_orm(primary_key)]

@@ -3,6 +3,7 @@
 //! repository code; one contract test suite (`tests/store_contract.rs`) runs against both.
 
 mod applications;
+pub mod backup;
 mod cursors;
 pub mod identity;
 mod pipelines;

@@ -8,10 +8,12 @@ use serde_json::Value;
 
 use super::{Store, StoreError, now};
 
-mod pipeline {
+pub(crate) mod pipeline {
     use sea_orm::entity::prelude::*;
 
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[derive(
+        Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize,
+    )]
     #[sea_orm(table_name = "pipelines")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
@@ -30,10 +32,12 @@ mod pipeline {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-mod version {
+pub(crate) mod version {
     use sea_orm::entity::prelude::*;
 
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[derive(
+        Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize,
+    )]
     #[sea_orm(table_name = "pipeline_versions")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]

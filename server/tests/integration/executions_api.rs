@@ -389,12 +389,7 @@ async fn killing_a_server_on_postgres_and_redis_mid_pipeline_loses_and_doubles_n
         ("TOPSAIL_REDIS_KEY_PREFIX", prefix.as_str()),
     ];
     kill_mid_pipeline(db.dir.path(), &env).await;
-    server::orchestration::queue::RedisQueue::connect(&redis_url, &format!("{prefix}:queue"))
-        .await
-        .unwrap()
-        .delete_all()
-        .await
-        .unwrap();
+    support::delete_process_queue(&prefix).await;
     db.drop().await;
 }
 

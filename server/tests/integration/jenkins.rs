@@ -65,7 +65,7 @@ pub fn master(name: &str, jenkins: &RunningJenkins) -> JenkinsMasterConfig {
     }
 }
 
-fn client(jenkins: &RunningJenkins) -> JenkinsClient {
+pub fn client(jenkins: &RunningJenkins) -> JenkinsClient {
     JenkinsClient::new(&master("ci", jenkins)).with_backoff(Duration::from_millis(20))
 }
 
@@ -86,7 +86,7 @@ async fn faults(jenkins: &RunningJenkins, spec: Value) {
 }
 
 /// Queues a build and waits until it has ended; returns its number.
-async fn completed_build(c: &JenkinsClient, job: &str, p: &[(&str, &str)]) -> u64 {
+pub async fn completed_build(c: &JenkinsClient, job: &str, p: &[(&str, &str)]) -> u64 {
     let id = c.trigger(job, &params(p)).await.unwrap();
     let number = eventually("the build to start", Duration::from_secs(10), || async {
         match c.queue_item(id).await.unwrap() {

@@ -35,12 +35,7 @@ async fn on_redis_a_change_on_one_replica_reaches_streams_on_another() {
         ],
     )
     .await;
-    server::orchestration::queue::RedisQueue::connect(&redis_url, &format!("{prefix}:queue"))
-        .await
-        .unwrap()
-        .delete_all()
-        .await
-        .unwrap();
+    support::delete_process_queue(&prefix).await;
     db.drop().await;
 }
 

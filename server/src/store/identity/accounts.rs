@@ -6,10 +6,12 @@ use sea_orm::{ActiveValue::Set, QueryOrder, TransactionTrait};
 
 use crate::store::{Store, StoreError};
 
-mod users {
+pub(crate) mod users {
     use sea_orm::entity::prelude::*;
 
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[derive(
+        Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize,
+    )]
     #[sea_orm(table_name = "users")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
@@ -50,10 +52,12 @@ mod sessions {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-mod tokens {
+pub(crate) mod tokens {
     use sea_orm::entity::prelude::*;
 
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[derive(
+        Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize,
+    )]
     #[sea_orm(table_name = "api_tokens")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]

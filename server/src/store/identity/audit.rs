@@ -6,10 +6,12 @@ use sea_orm::{ActiveValue::Set, QueryOrder, QuerySelect};
 
 use crate::store::{Store, StoreError};
 
-mod entity {
+pub(crate) mod entity {
     use sea_orm::entity::prelude::*;
 
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[derive(
+        Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize,
+    )]
     #[sea_orm(table_name = "audit_log")]
     pub struct Model {
         #[sea_orm(primary_key)]

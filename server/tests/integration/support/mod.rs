@@ -37,6 +37,17 @@ pub async fn redis_queue() -> server::orchestration::queue::RedisQueue {
         })
 }
 
+/// Removes the work queue `topsail serve` processes kept under Redis key prefix `prefix`
+/// (`TOPSAIL_REDIS_KEY_PREFIX`) once a test is done with them.
+pub async fn delete_process_queue(prefix: &str) {
+    server::orchestration::queue::RedisQueue::connect(&redis_url(), &format!("{prefix}:queue"))
+        .await
+        .unwrap()
+        .delete_all()
+        .await
+        .unwrap();
+}
+
 pub fn postgres_admin_url() -> String {
     std::env::var("TOPSAIL_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
