@@ -12,6 +12,7 @@ mod m20261126_000005_application_deploy_targets;
 mod m20261126_000006_create_queue_outbox;
 mod m20261126_000007_create_trigger_cursors;
 mod m20261129_000008_identity;
+mod m20261130_000009_execution_archive;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000006_create_queue_outbox::Migration),
             Box::new(m20261126_000007_create_trigger_cursors::Migration),
             Box::new(m20261129_000008_identity::Migration),
+            Box::new(m20261130_000009_execution_archive::Migration),
         ]
     }
 

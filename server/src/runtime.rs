@@ -217,6 +217,41 @@ impl BackgroundLoop for ZombieCheck {
     }
 }
 
+/// Moves ended executions older than `after` to the archive (a batch a minute; the next batch
+/// at once while there is more to do).
+pub struct ExecutionArchive {
+    pub engine: Arc<Engine>,
+    pub after: Duration,
+}
+
+#[async_trait]
+impl BackgroundLoop for ExecutionArchive {
+    fn name(&self) -> &'static str {
+        "execution_archive"
+    }
+
+    fn first_after(&self) -> Duration {
+        Duration::from_secs(10)
+    }
+
+    async fn turn(&self) -> Duration {
+        match self.engine.archive_ended(self.after).await {
+            Ok(n) if n as u64 == crate::orchestration::archive::ARCHIVE_BATCH => {
+                Duration::from_secs(1)
+            }
+            Ok(0) => Duration::from_secs(60),
+            Ok(n) => {
+                tracing::info!(executions = n, "archived ended executions");
+                Duration::from_secs(60)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "archiving executions failed; trying again later");
+                Duration::from_secs(60)
+            }
+        }
+    }
+}
+
 /// Checks every Kubernetes account's health (every 30 s, each within 5 s).
 pub struct HealthChecks(pub crate::kubernetes::Accounts);
 

@@ -13,8 +13,8 @@ use crate::orchestration::queue::{QueueSettings, RedisQueue, SystemClock};
 use crate::orchestration::stages::StageRegistry;
 use crate::outbound::{OutboundClient, OutboundPolicy};
 use crate::runtime::{
-    BackgroundLoop, CronCheck, EngineWorker, HealthChecks, IdentityPrune, JenkinsWatch,
-    OutboxRelay, TagPoll, ZombieCheck,
+    BackgroundLoop, CronCheck, EngineWorker, ExecutionArchive, HealthChecks, IdentityPrune,
+    JenkinsWatch, OutboxRelay, TagPoll, ZombieCheck,
 };
 use crate::store::Store;
 use crate::{StartError, applications, events, executions, infrastructure, integrations};
@@ -35,6 +35,8 @@ pub struct Wired {
     pub bus: Option<Arc<dyn crate::events::bus::ChangeBus>>,
     /// Blob storage: `<data_dir>/blobs`, or the S3 bucket of `[blobs]`.
     pub blobs: Arc<dyn crate::blobs::BlobStore>,
+    /// Ended executions older than this move to the archive (`[blobs] archive_after`).
+    archive_after: Option<Duration>,
     jenkins_poll: Duration,
 }
 
@@ -61,7 +63,8 @@ pub async fn wire(config: &Config) -> Result<Wired, StartError> {
         guard: guard.clone(),
     });
     let jenkins = jenkins::JenkinsMasters::from_config(&config.jenkins);
-    let engine = engine(&store, config, &infrastructure.accounts, &jenkins).await?;
+    let blobs = blob_store(config).await;
+    let engine = engine(&store, config, &infrastructure.accounts, &jenkins, &blobs).await?;
     let integrations = Arc::new(integrations::Integrations {
         accounts: infrastructure.accounts.clone(),
         jenkins,
@@ -94,7 +97,8 @@ pub async fn wire(config: &Config) -> Result<Wired, StartError> {
     let bus = change_bus(&store, config).await?;
     Ok(Wired {
         bus,
-        blobs: blob_store(config).await,
+        blobs,
+        archive_after: config.blobs.archive_after(),
         accounts: identity,
         intake: EventIntake::new(engine.clone()),
         store,
@@ -166,6 +170,7 @@ async fn engine(
     config: &Config,
     accounts: &kubernetes::Accounts,
     jenkins: &jenkins::JenkinsMasters,
+    blobs: &Arc<dyn crate::blobs::BlobStore>,
 ) -> Result<Arc<Engine>, StartError> {
     let settings = QueueSettings {
         visibility_timeout: config.queue_visibility_timeout,
@@ -198,6 +203,7 @@ async fn engine(
     Ok(Arc::new(
         engine
             .with_public_url(&public_url)
+            .with_archive(blobs.clone())
             .with_outbound(outbound)
             .with_expression_limits(config.expressions),
     ))
@@ -215,6 +221,12 @@ impl Wired {
             Arc::new(HealthChecks(self.infrastructure.accounts.clone())),
             Arc::new(IdentityPrune(self.accounts.clone())),
         ];
+        if let Some(after) = self.archive_after {
+            loops.push(Arc::new(ExecutionArchive {
+                engine: self.engine.clone(),
+                after,
+            }));
+        }
         // Jenkins triggers: watch the jobs they name for completed builds.
         if !self.integrations.jenkins.is_empty() {
             loops.push(Arc::new(JenkinsWatch {

@@ -26,6 +26,11 @@ use serde_json::Value;
 use tokio::sync::{Notify, broadcast};
 use tokio::task::JoinHandle;
 
+/// The shortest pause between two controller passes.
+const MIN_CONTROLLER_PAUSE: std::time::Duration = std::time::Duration::from_millis(2);
+/// How often the controllers look at a cluster at rest.
+const IDLE_TICK: std::time::Duration = std::time::Duration::from_secs(1);
+
 pub use controllers::Timing;
 
 /// How a simulated cluster behaves.
@@ -212,13 +217,27 @@ pub async fn start(config: Config, addr: SocketAddr) -> std::io::Result<RunningC
         let tick = config.tick;
         tokio::spawn(async move {
             let mut memory = controllers::Memory::default();
+            let mut next_tick = tick;
             loop {
                 tokio::select! {
                     _ = cluster.changed.notified() => {}
-                    _ = tokio::time::sleep(tick) => {}
+                    _ = tokio::time::sleep(next_tick) => {}
                 }
-                let mut state = cluster.state.lock().expect("the store lock");
-                controllers::reconcile(&mut state, &timing, &mut memory);
+                let started = std::time::Instant::now();
+                let busy = {
+                    let mut state = cluster.state.lock().expect("the store lock");
+                    let before = state.rv;
+                    controllers::reconcile(&mut state, &timing, &mut memory);
+                    state.rv != before || memory.waiting_on_time()
+                };
+                // A pass that changed nothing, with no pod waiting on the clock, leaves the
+                // cluster at rest: the next pass comes with the next request, or after
+                // IDLE_TICK for what moves with time alone (progress deadlines).
+                next_tick = if busy { tick } else { IDLE_TICK };
+                // The controllers hold the store for at most half the time: a pass over a
+                // large store is followed by as long a pause, in which requests are served and
+                // changes gather for the next pass (back-to-back passes let one write in each).
+                tokio::time::sleep(started.elapsed().max(MIN_CONTROLLER_PAUSE)).await;
             }
         })
     };

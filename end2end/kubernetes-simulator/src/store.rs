@@ -1,7 +1,7 @@
 //! The object store: one global resourceVersion counter, objects as JSON, a bounded history of
 //! changes for watches, and the write rules of reference §2 and §4.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -151,6 +151,10 @@ pub struct State {
     sender: broadcast::Sender<Broadcast>,
     /// When each object was first seen (by uid): drives the simulated kubelet's clock.
     pub born: HashMap<String, Instant>,
+    /// Controller uid → the objects it controls: the controllers look their ReplicaSets and
+    /// Pods up here on every pass (scanning every object of the kind instead made a pass
+    /// quadratic in the number of Deployments).
+    controlled: HashMap<String, BTreeSet<Key>>,
     uid_counter: u64,
 }
 
@@ -176,6 +180,7 @@ impl State {
             compacted_rv: 1000,
             sender,
             born: HashMap::new(),
+            controlled: HashMap::new(),
             uid_counter: 0,
         }
     }
@@ -212,6 +217,41 @@ impl State {
             .range((type_index, String::new(), String::new())..)
             .take_while(move |(k, _)| k.0 == type_index)
             .filter(move |(k, _)| namespace.is_none_or(|ns| k.1 == ns))
+    }
+
+    /// The objects whose controller (the owner reference with `controller: true`) has `uid`,
+    /// in key order.
+    pub fn controlled_by<'a>(
+        &'a self,
+        uid: &str,
+    ) -> impl Iterator<Item = (&'a Key, &'a Value)> + 'a {
+        self.controlled
+            .get(uid)
+            .into_iter()
+            .flatten()
+            .filter_map(|k| self.objects.get_key_value(k))
+    }
+
+    fn index_controller(&mut self, key: &Key, old: Option<&Value>, new: Option<&Value>) {
+        let before = old.and_then(crate::objects::controller_uid);
+        let after = new.and_then(crate::objects::controller_uid);
+        if before == after {
+            return;
+        }
+        if let Some(uid) = before
+            && let Some(keys) = self.controlled.get_mut(uid)
+        {
+            keys.remove(key);
+            if keys.is_empty() {
+                self.controlled.remove(uid);
+            }
+        }
+        if let Some(uid) = after {
+            self.controlled
+                .entry(uid.to_owned())
+                .or_default()
+                .insert(key.clone());
+        }
     }
 
     /// Changes after `rv`, or None when that point is no longer in the retained history.
@@ -254,6 +294,7 @@ impl State {
         self.born
             .entry(uid_of(&object).to_owned())
             .or_insert_with(Instant::now);
+        self.index_controller(&key, None, Some(&object));
         self.objects.insert(key.clone(), object.clone());
         self.record(Change::Added, &key, with_type(key.0, object.clone()), None);
         object
@@ -271,6 +312,7 @@ impl State {
         let previous = current.clone();
         self.rv += 1;
         object["metadata"]["resourceVersion"] = json!(self.rv.to_string());
+        self.index_controller(key, Some(&previous), Some(&object));
         self.objects.insert(key.clone(), object.clone());
         self.record(
             Change::Modified,
@@ -284,6 +326,7 @@ impl State {
     /// Removes an object; the DELETED event carries the deletion's resourceVersion.
     pub fn remove(&mut self, key: &Key) -> Option<Value> {
         let mut object = self.objects.remove(key)?;
+        self.index_controller(key, Some(&object), None);
         self.rv += 1;
         object["metadata"]["resourceVersion"] = json!(self.rv.to_string());
         self.born.remove(uid_of(&object));

@@ -37,9 +37,21 @@ pub struct BlobsConfig {
     pub s3_access_key_id: Option<Secret>,
     #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
     pub s3_secret_access_key: Option<Secret>,
+    /// Ended executions older than this (`90d`, `12h`; `TOPSAIL_BLOBS_ARCHIVE_AFTER`) move to
+    /// blob storage, their rows keeping a summary; unset or `0`: never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive_after: Option<String>,
 }
 
 impl BlobsConfig {
+    /// How old an ended execution gets before it is archived (checked at load).
+    pub fn archive_after(&self) -> Option<std::time::Duration> {
+        self.archive_after
+            .as_deref()
+            .and_then(|t| super::auth::parse_duration(t).ok())
+            .filter(|d| !d.is_zero())
+    }
+
     /// The S3 settings, when a bucket is configured.
     pub fn s3(&self) -> Option<crate::blobs::S3Settings> {
         Some(crate::blobs::S3Settings {
@@ -71,6 +83,18 @@ pub(super) fn load(
     }
     if let Some(region) = var("TOPSAIL_BLOBS_S3_REGION") {
         blobs.s3_region = Some(region);
+    }
+    if let Some(after) = var("TOPSAIL_BLOBS_ARCHIVE_AFTER") {
+        blobs.archive_after = Some(after);
+    }
+    if let Some(after) = &blobs.archive_after
+        && let Err(reason) = super::auth::parse_duration(after)
+    {
+        return Err(ConfigError::Invalid {
+            path: file.map(Path::to_owned).unwrap_or_default(),
+            location: "[blobs] archive_after".into(),
+            reason,
+        });
     }
     blobs.s3_access_key_id = read_secret(
         env,

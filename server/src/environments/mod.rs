@@ -48,9 +48,13 @@ struct Snapshot {
     applications: Vec<Application>,
     rows: Vec<ApplicationEnvironments>,
     /// The board as JSON per (what the caller's roles may read, filter): callers with the same
-    /// roles share one rendering of the same snapshot.
-    rendered: Mutex<HashMap<RenderKey, Arc<String>>>,
+    /// roles share one rendering, made once however many ask at the same moment, and kept by
+    /// the next snapshot when it holds the same rows.
+    rendered: Arc<Mutex<HashMap<RenderKey, Rendering>>>,
 }
+
+/// One rendering of a snapshot's board, made by the first caller who needs it.
+type Rendering = Arc<tokio::sync::OnceCell<Arc<String>>>;
 
 /// Whose board a rendering is: the caller's roles (sorted), whether an admin, and the filter.
 type RenderKey = (Vec<String>, bool, BoardFilter);
@@ -183,24 +187,22 @@ impl Environments {
             }
             None => (Vec::new(), false, filter.clone()),
         };
-        if let Some(json) = snapshot
-            .rendered
-            .lock()
-            .expect("the rendered lock")
-            .get(&key)
-        {
-            return Ok(json.clone());
-        }
-        let board = self.board_of(rc, &snapshot, filter);
-        let json = Arc::new(
-            serde_json::to_string(&board).map_err(|e| crate::applications::internal(rc, &e))?,
-        );
-        let mut rendered = snapshot.rendered.lock().expect("the rendered lock");
-        if rendered.len() >= MAX_RENDERED {
-            rendered.clear();
-        }
-        rendered.insert(key, json.clone());
-        Ok(json)
+        let rendering = {
+            let mut rendered = snapshot.rendered.lock().expect("the rendered lock");
+            if rendered.len() >= MAX_RENDERED && !rendered.contains_key(&key) {
+                rendered.clear();
+            }
+            rendered.entry(key).or_default().clone()
+        };
+        rendering
+            .get_or_try_init(|| async {
+                let board = self.board_of(rc, &snapshot, filter);
+                serde_json::to_string(&board)
+                    .map(Arc::new)
+                    .map_err(|e| crate::applications::internal(rc, &e))
+            })
+            .await
+            .cloned()
     }
 
     /// The rows of `snapshot` the caller may read, filtered and sorted.
@@ -318,12 +320,20 @@ impl Environments {
             };
             rows.push(row);
         }
+        // Nothing changed on the board (only time passed, or a change it does not show): the
+        // renderings made so far still hold.
+        let rendered = match held.as_ref() {
+            Some(previous) if previous.rows == rows && previous.applications == applications => {
+                previous.rendered.clone()
+            }
+            _ => Arc::default(),
+        };
         let snapshot = Arc::new(Snapshot {
             cache_version,
             built: Instant::now(),
             applications,
             rows,
-            rendered: Mutex::default(),
+            rendered,
         });
         *held = Some(snapshot.clone());
         Ok(snapshot)

@@ -94,20 +94,21 @@ async fn send_boards(
 ) {
     let mut cache_changes = state.infrastructure.cache.subscribe();
     let mut executions = state.operations.execution_changes();
-    let mut last_sent = String::new();
+    let mut last_sent: Option<std::sync::Arc<String>> = None;
     loop {
-        match state.services.environments.board(&rc, &filter).await {
-            Ok(board) => {
-                let json = serde_json::to_string(&board).unwrap_or_default();
-                if json != last_sent {
+        // The same rendering `GET /api/environments` answers: made once per snapshot for every
+        // stream of callers with the same roles and filter.
+        match state.environments.board_json(&rc, &filter).await {
+            Ok(json) => {
+                if last_sent.as_ref() != Some(&json) {
                     if tx
-                        .send(Event::default().event("board").data(&json))
+                        .send(Event::default().event("board").data(json.as_str()))
                         .await
                         .is_err()
                     {
                         return;
                     }
-                    last_sent = json;
+                    last_sent = Some(json);
                 }
             }
             Err(e) => {

@@ -30,6 +30,9 @@ pub(crate) mod row {
         pub version: i32,
         pub document: String,
         pub build_time_ms: i64,
+        /// When the full document moved to the archive (blob storage); `None`: it is all here.
+        #[serde(default)]
+        pub archived_at_ms: Option<i64>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -48,6 +51,8 @@ pub enum ExecutionStoreError {
     Corrupt(String),
     #[error(transparent)]
     Queue(#[from] QueueError),
+    #[error("the execution archive: {0}")]
+    Archive(String),
 }
 
 /// An execution with the version it was read at.
@@ -72,6 +77,8 @@ pub struct ExecutionStore {
     db: DatabaseConnection,
     sink: Arc<dyn MessageSink>,
     changes: tokio::sync::broadcast::Sender<ExecutionChange>,
+    /// Where archived executions' whole documents are (see [`super::archive`]).
+    archive: Option<Arc<dyn crate::blobs::BlobStore>>,
 }
 
 /// An execution was created or changed (by this process; other replicas' changes are not seen).
@@ -125,7 +132,98 @@ impl ExecutionStore {
             db: store.connection().clone(),
             sink,
             changes: changes_channel(),
+            archive: None,
         }
+    }
+
+    /// Archives ended executions into `blobs` (and reads archived ones back from there).
+    pub fn with_archive(mut self, blobs: Arc<dyn crate::blobs::BlobStore>) -> Self {
+        self.archive = Some(blobs);
+        self
+    }
+
+    /// An archived row with its whole document put back from the archive. A document missing
+    /// from the archive leaves the summary (logged); an archive that cannot be read is an error,
+    /// so a summary is never taken for the whole execution and saved over it.
+    async fn unarchived(&self, mut r: row::Model) -> Result<row::Model, ExecutionStoreError> {
+        if r.archived_at_ms.is_none() {
+            return Ok(r);
+        }
+        let blobs = self.archive.as_ref().ok_or_else(|| {
+            ExecutionStoreError::Archive(format!(
+                "execution {} is archived and no blob storage is configured",
+                r.id
+            ))
+        })?;
+        let key = super::archive::blob_key(&r.application, &r.id);
+        match blobs.get(&key).await {
+            Ok(Some(bytes)) => {
+                r.document = String::from_utf8(bytes)
+                    .map_err(|_| ExecutionStoreError::Corrupt(format!("{key} is not UTF-8")))?;
+            }
+            Ok(None) => {
+                tracing::error!(execution = %r.id, %key, "an archived execution's document is missing from blob storage; only its summary is left");
+            }
+            Err(e) => return Err(ExecutionStoreError::Archive(e.to_string())),
+        }
+        Ok(r)
+    }
+
+    /// Archives up to [`super::archive::ARCHIVE_BATCH`] ended executions built before
+    /// `before_ms` (oldest first); returns how many. Each one's whole document is stored first,
+    /// then its row becomes the summary — only if the execution did not change meanwhile.
+    pub async fn archive_ended(
+        &self,
+        before_ms: i64,
+        now_ms: i64,
+    ) -> Result<usize, ExecutionStoreError> {
+        use super::archive::{ARCHIVE_BATCH, blob_key, summary};
+        let Some(blobs) = &self.archive else {
+            return Ok(0);
+        };
+        let ended: Vec<&str> = [
+            Status::Succeeded,
+            Status::FailedContinue,
+            Status::Terminal,
+            Status::Canceled,
+            Status::Skipped,
+            Status::Stopped,
+        ]
+        .iter()
+        .map(|s| s.as_str())
+        .collect();
+        let rows = row::Entity::find()
+            .filter(C::ArchivedAtMs.is_null())
+            .filter(C::BuildTimeMs.lt(before_ms))
+            .filter(C::Status.is_in(ended))
+            .order_by_asc(C::BuildTimeMs)
+            .limit(ARCHIVE_BATCH)
+            .all(&self.db)
+            .await?;
+        let mut archived = 0;
+        for r in rows {
+            let key = blob_key(&r.application, &r.id);
+            let (id, version) = (r.id.clone(), r.version);
+            if let Err(e) = crate::blobs::check_key(&key) {
+                tracing::warn!(execution = %id, error = %e, "an execution cannot be archived under its name");
+                continue;
+            }
+            let execution = read(r.clone())?.execution;
+            let (kept, _) = summary(&execution);
+            blobs
+                .put(&key, r.document.into_bytes())
+                .await
+                .map_err(|e| ExecutionStoreError::Archive(e.to_string()))?;
+            let done = row::Entity::update_many()
+                .col_expr(C::Document, Expr::value(document(&kept)))
+                .col_expr(C::ArchivedAtMs, Expr::value(Some(now_ms)))
+                .filter(C::Id.eq(id.as_str()))
+                .filter(C::Version.eq(version))
+                .exec(&self.db)
+                .await?;
+            archived += done.rows_affected as usize;
+        }
+        Ok(archived)
     }
 
     /// Changes committed from now on, as they commit.
@@ -169,12 +267,12 @@ impl ExecutionStore {
         Ok(self.sink.relay(&self.db).await?)
     }
 
+    /// One execution, whole (an archived one read back from the archive).
     pub async fn load(&self, id: &str) -> Result<Option<Versioned>, ExecutionStoreError> {
-        row::Entity::find_by_id(id)
-            .one(&self.db)
-            .await?
-            .map(read)
-            .transpose()
+        match row::Entity::find_by_id(id).one(&self.db).await? {
+            Some(r) => read(self.unarchived(r).await?).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// The newest executions of an application, newest first.
@@ -363,6 +461,7 @@ impl ExecutionStore {
             version: Set(1),
             document: Set(document(execution)),
             build_time_ms: Set(execution.build_time),
+            archived_at_ms: Set(None),
         };
         if let Err(e) = row::Entity::insert(new).exec(&txn).await {
             txn.rollback().await?;
@@ -449,6 +548,8 @@ async fn save_in<Conn: sea_orm::ConnectionTrait>(
         .col_expr(C::Status, Expr::value(status_text(execution)))
         .col_expr(C::Version, Expr::value(version + 1))
         .col_expr(C::Document, Expr::value(document(execution)))
+        // A changed execution is whole in its row again (a restarted stage of an archived run).
+        .col_expr(C::ArchivedAtMs, Expr::value(Option::<i64>::None))
         .filter(C::Id.eq(execution.id.as_str()))
         .filter(C::Version.eq(version))
         .exec(conn)

@@ -5,6 +5,7 @@
 //! to wait asks to be called again later instead of blocking. An execution changes only in
 //! [`executions::ExecutionStore`]'s transactions, together with the message that caused it.
 
+pub mod archive;
 pub mod artifacts;
 pub mod engine;
 pub mod execution_window;

@@ -9,6 +9,7 @@ mod access_limits;
 mod account_permissions;
 mod api;
 mod architecture_doc;
+mod archive;
 mod auth;
 mod backup_restore;
 mod blob_contract;

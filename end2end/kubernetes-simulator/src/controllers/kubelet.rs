@@ -11,9 +11,16 @@ use crate::store::{Key, State, now_rfc3339, uid_of};
 use super::{Behaviour, Memory, Timing, behaviour_of, record_event, set_condition, write};
 
 pub(super) fn kubelet(state: &mut State, key: &Key, timing: &Timing, memory: &mut Memory) {
-    let Some(pod) = state.objects.get(key).cloned() else {
+    let Some(current) = state.objects.get(key) else {
         return;
     };
+    // A pod in its final state is not looked at again until it changes.
+    if memory.settled.get(uid_of(current)).map(String::as_str)
+        == current["metadata"]["resourceVersion"].as_str()
+    {
+        return;
+    }
+    let pod = current.clone();
     let uid = uid_of(&pod).to_owned();
     let age = state
         .born
@@ -34,6 +41,15 @@ pub(super) fn kubelet(state: &mut State, key: &Key, timing: &Timing, memory: &mu
         timing.pod_ready_after
     };
     let started = age >= slowest.min(timing.pod_ready_after);
+    // Nothing about it changes with time any more: running (ready or never), no crash loop or
+    // pull error to count on.
+    let settled = age >= slowest
+        && behaviours.iter().all(|b| {
+            matches!(
+                b,
+                Behaviour::Healthy | Behaviour::Slow | Behaviour::NeverReady
+            )
+        });
     let now = now_rfc3339();
     let n = key
         .2
@@ -138,7 +154,13 @@ pub(super) fn kubelet(state: &mut State, key: &Key, timing: &Timing, memory: &mu
             m.retain(|_, v| v != "");
         }
     }
+    if !settled {
+        memory.unsettled += 1;
+    }
     if before == status {
+        if settled {
+            settle(state, key, memory);
+        }
         return;
     }
     let was_started = before["containerStatuses"].as_array().is_some_and(|s| {
@@ -185,6 +207,21 @@ pub(super) fn kubelet(state: &mut State, key: &Key, timing: &Timing, memory: &mu
                 state, &written, "Pod", "Warning", reason, &message, "kubelet",
             );
         }
+    }
+    if settled {
+        settle(state, key, memory);
+    }
+}
+
+/// Remembers the pod's version in its final state: passes skip it until it changes.
+fn settle(state: &State, key: &Key, memory: &mut Memory) {
+    if let Some(pod) = state.objects.get(key) {
+        let version = pod["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap_or_default();
+        memory
+            .settled
+            .insert(uid_of(pod).to_owned(), version.to_owned());
     }
 }
 

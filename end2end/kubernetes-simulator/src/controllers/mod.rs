@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::objects::{Part, Writer, controller_uid, update};
+use crate::objects::{Part, Writer, update};
 use crate::resources::index_of;
 use crate::store::{Key, State, name_of, now_rfc3339, uid_of};
 
@@ -105,6 +105,17 @@ pub struct Memory {
     progress: HashMap<String, Instant>,
     /// Pod uid → when it became ready.
     ready_since: HashMap<String, Instant>,
+    /// Pod uid → the resourceVersion at which the kubelet left it in its final state.
+    settled: HashMap<String, String>,
+    /// Pods the last pass left in a state that moves with time (starting, crash-looping).
+    unsettled: usize,
+}
+
+impl Memory {
+    /// Whether the last pass left something that changes with time alone.
+    pub fn waiting_on_time(&self) -> bool {
+        self.unsettled > 0
+    }
 }
 
 pub fn reconcile(state: &mut State, timing: &Timing, memory: &mut Memory) {
@@ -121,9 +132,11 @@ pub fn reconcile(state: &mut State, timing: &Timing, memory: &mut Memory) {
     for key in keys(state, index_of("apps", "daemonsets")) {
         sync_daemon_set(state, &key, timing, memory);
     }
+    memory.unsettled = 0;
     for key in keys(state, index_of("", "pods")) {
         kubelet(state, &key, timing, memory);
     }
+    memory.settled.retain(|uid, _| state.born.contains_key(uid));
     for key in keys(state, index_of("", "services")) {
         sync_endpoints(state, &key);
     }
@@ -160,9 +173,11 @@ fn owner_reference(kind: &str, api_version: &str, owner: &Value) -> Value {
 
 fn owned(state: &State, type_index: usize, namespace: &str, owner_uid: &str) -> Vec<(Key, Value)> {
     state
-        .of_type(type_index, Some(namespace))
-        .filter(|(_, o)| {
-            controller_uid(o) == Some(owner_uid) && o["metadata"].get("deletionTimestamp").is_none()
+        .controlled_by(owner_uid)
+        .filter(|(k, o)| {
+            k.0 == type_index
+                && k.1 == namespace
+                && o["metadata"].get("deletionTimestamp").is_none()
         })
         .map(|(k, o)| (k.clone(), o.clone()))
         .collect()

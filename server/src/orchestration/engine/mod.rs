@@ -168,6 +168,19 @@ impl Engine {
             })
     }
 
+    /// Archives ended executions into `blobs`, and reads archived ones back from there.
+    pub fn with_archive(mut self, blobs: Arc<dyn crate::blobs::BlobStore>) -> Self {
+        self.executions = self.executions.with_archive(blobs);
+        self
+    }
+
+    /// Archives ended executions built more than `older_than` ago (one batch); returns how many.
+    pub async fn archive_ended(&self, older_than: Duration) -> Result<usize, EngineError> {
+        let now = self.queue.clock().now_ms();
+        let before = now.saturating_sub(i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX));
+        Ok(self.executions.archive_ended(before, now).await?)
+    }
+
     /// Links in notifications point at `public_url` (Topsail's address as people reach it).
     pub fn with_public_url(mut self, public_url: &str) -> Self {
         self.public_url = public_url.to_owned();
