@@ -30,7 +30,7 @@ pub struct Infrastructure {
 /// Kubernetes errors as the API shows them: what failed and the cluster's own message.
 pub fn app_error(e: KubernetesError) -> AppError {
     match e {
-        KubernetesError::NotFound { resource } => AppError::NotFound { what: resource },
+        KubernetesError::NotFound { resource, .. } => AppError::NotFound { what: resource },
         KubernetesError::UnknownAccount(name) => AppError::NotFound {
             what: format!("Kubernetes account '{name}'"),
         },

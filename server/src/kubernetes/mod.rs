@@ -33,8 +33,10 @@ pub enum KubernetesError {
     },
     #[error("invalid manifest: {0}")]
     InvalidManifest(String),
-    #[error("{resource} not found")]
-    NotFound { resource: String },
+    /// The cluster answered 404: `message` is its own words (`namespaces "app-test" not
+    /// found` when the object's namespace is what is missing), empty when Topsail found nothing.
+    #[error("{}", not_found_text(resource, message))]
+    NotFound { resource: String, message: String },
     #[error("{resource}: {message}")]
     Rejected {
         resource: String,
@@ -58,4 +60,12 @@ pub enum KubernetesError {
         waited_seconds: u64,
         last: String,
     },
+}
+
+fn not_found_text(resource: &str, message: &str) -> String {
+    if message.is_empty() {
+        format!("{resource} not found")
+    } else {
+        format!("{resource}: {message}")
+    }
 }

@@ -208,7 +208,13 @@ impl ExecutionStore {
                 tracing::warn!(execution = %id, error = %e, "an execution cannot be archived under its name");
                 continue;
             }
-            let execution = read(r.clone())?.execution;
+            let execution = match read(r.clone()) {
+                Ok(v) => v.execution,
+                Err(e) => {
+                    tracing::warn!(execution = %id, error = %e, "an unreadable execution is not archived");
+                    continue;
+                }
+            };
             let (kept, _) = summary(&execution);
             blobs
                 .put(&key, r.document.into_bytes())

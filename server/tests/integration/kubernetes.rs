@@ -544,6 +544,24 @@ async fn transient_failures_are_retried_and_rejections_are_explained() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deploy_into_a_missing_namespace_carries_what_the_cluster_said() {
+    let sim = Sim::start().await;
+    let accounts = sim.accounts(&[]).await;
+    let err = accounts
+        .deploy(&deploy_request(
+            "app-test",
+            vec![deployment("web", "web:1", 1)],
+        ))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KubernetesError::NotFound { .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "deployment app-test/web: namespaces \"app-test\" not found"
+    );
+}
+
 /// Reads server-sent events until `check` accepts a `view` event's data, or the deadline passes.
 async fn next_view(
     events: &mut reqwest::Response,

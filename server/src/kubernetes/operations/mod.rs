@@ -296,6 +296,7 @@ impl Accounts {
             Some(object) => Ok(images_of(&object)),
             None => Err(KubernetesError::NotFound {
                 resource: r.describe(),
+                message: String::new(),
             }),
         }
     }

@@ -25,6 +25,7 @@ fn classify(resource: &str, e: kube::Error) -> KubernetesError {
     match e {
         kube::Error::Api(s) if s.code == 404 => KubernetesError::NotFound {
             resource: resource.to_owned(),
+            message: s.message.clone(),
         },
         kube::Error::Api(s) => KubernetesError::Rejected {
             resource: resource.to_owned(),

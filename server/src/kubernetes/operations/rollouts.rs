@@ -85,7 +85,10 @@ impl Accounts {
         let t = self.target(r).await?;
         let what = t.describe();
         let Some(object) = retrying(&what, || t.api.get_opt(&r.name)).await? else {
-            return Err(KubernetesError::NotFound { resource: what });
+            return Err(KubernetesError::NotFound {
+                resource: what,
+                message: String::new(),
+            });
         };
         let object = to_value(&object);
         let pods = self.pods_of(&t, &object).await?;
@@ -145,7 +148,10 @@ impl Accounts {
             });
         }
         let Some(d) = retrying(&what, || t.api.get_opt(&r.name)).await? else {
-            return Err(KubernetesError::NotFound { resource: what });
+            return Err(KubernetesError::NotFound {
+                resource: what,
+                message: String::new(),
+            });
         };
         let d = to_value(&d);
         if d["spec"]["paused"] == json!(true) {
@@ -229,7 +235,10 @@ impl Accounts {
             });
         }
         let Some(d) = retrying(&what, || t.api.get_opt(&r.name)).await? else {
-            return Err(KubernetesError::NotFound { resource: what });
+            return Err(KubernetesError::NotFound {
+                resource: what,
+                message: String::new(),
+            });
         };
         let mut revisions: Vec<i64> = self
             .owned_replica_sets(&t, &to_value(&d))
