@@ -261,13 +261,41 @@ fn concerns(followed: &Followed, change: &ExecutionChange) -> bool {
 }
 
 /// A stream fed by a task through a small channel; the task ends when the client goes away.
+/// Event streams open in this process (`topsail_event_stream_clients`).
+static OPEN_STREAMS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+/// How many event streams this process is serving.
+pub(super) fn open_streams() -> i64 {
+    OPEN_STREAMS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Counts one open stream while it lives.
+struct OpenStream;
+
+impl OpenStream {
+    fn new() -> Self {
+        OPEN_STREAMS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Self
+    }
+}
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        OPEN_STREAMS.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 pub(super) fn async_stream<F, Fut>(body: F) -> impl Stream<Item = Result<Event, Infallible>>
 where
     F: FnOnce(mpsc::Sender<Event>) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
     let (tx, rx) = mpsc::channel(8);
-    tokio::spawn(body(tx));
+    let (open, work) = (OpenStream::new(), body(tx));
+    tokio::spawn(async move {
+        let _open = open;
+        work.await;
+    });
     futures_util::stream::unfold(
         rx,
         |mut rx| async move { rx.recv().await.map(|e| (Ok(e), rx)) },

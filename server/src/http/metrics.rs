@@ -100,6 +100,39 @@ impl Metrics {
     }
 }
 
+/// The engine's gauges: the work queue by state, executions stored by status, and open event
+/// streams.
+pub fn render_engine(
+    depth: &crate::orchestration::queue::QueueDepth,
+    by_status: &[(String, i64)],
+    streams: i64,
+) -> String {
+    let mut out = String::new();
+    out.push_str("# HELP topsail_queue_messages Pipeline work queue messages, by state (ready: due and waiting for a worker; scheduled: not due yet; in_flight: being handled; dead: given up).\n");
+    out.push_str("# TYPE topsail_queue_messages gauge\n");
+    for (state, n) in [
+        ("ready", depth.ready),
+        ("scheduled", depth.scheduled),
+        ("in_flight", depth.in_flight),
+        ("dead", depth.dead),
+    ] {
+        let _ = writeln!(out, "topsail_queue_messages{{state=\"{state}\"}} {n}");
+    }
+    out.push_str("# HELP topsail_executions Executions stored, by status.\n");
+    out.push_str("# TYPE topsail_executions gauge\n");
+    for (status, n) in by_status {
+        let _ = writeln!(
+            out,
+            "topsail_executions{{status=\"{}\"}} {n}",
+            escape(status)
+        );
+    }
+    out.push_str("# HELP topsail_event_stream_clients Live pages this replica is streaming to (executions, infrastructure, the board, build logs).\n");
+    out.push_str("# TYPE topsail_event_stream_clients gauge\n");
+    let _ = writeln!(out, "topsail_event_stream_clients {streams}");
+    out
+}
+
 fn escape(label: &str) -> String {
     label
         .replace('\\', "\\\\")
@@ -156,6 +189,28 @@ mod tests {
             text.contains("topsail_background_loop_restarts_total{loop=\"cron\"} 2\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn engine_gauges_name_each_queue_state_and_status() {
+        let depth = crate::orchestration::queue::QueueDepth {
+            ready: 2,
+            scheduled: 1,
+            in_flight: 0,
+            dead: 3,
+        };
+        let text = render_engine(&depth, &[("RUNNING".into(), 4), ("SUCCEEDED".into(), 9)], 5);
+        for line in [
+            "topsail_queue_messages{state=\"ready\"} 2\n",
+            "topsail_queue_messages{state=\"scheduled\"} 1\n",
+            "topsail_queue_messages{state=\"in_flight\"} 0\n",
+            "topsail_queue_messages{state=\"dead\"} 3\n",
+            "topsail_executions{status=\"RUNNING\"} 4\n",
+            "topsail_executions{status=\"SUCCEEDED\"} 9\n",
+            "topsail_event_stream_clients 5\n",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
     }
 
     #[test]

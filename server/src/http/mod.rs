@@ -86,6 +86,20 @@ impl Operations {
     pub fn execution_changes(&self) -> tokio::sync::broadcast::Receiver<ExecutionChange> {
         self.engine.subscribe()
     }
+
+    /// The engine's gauges for `/metrics`, as Prometheus text (an empty string, logged, when
+    /// storage does not answer: the other metrics still go out).
+    pub async fn engine_gauges(&self) -> String {
+        match self.engine.gauges().await {
+            Ok((depth, by_status)) => {
+                metrics::render_engine(&depth, &by_status, live::open_streams())
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the engine's gauges for /metrics");
+                String::new()
+            }
+        }
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {

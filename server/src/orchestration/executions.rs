@@ -273,6 +273,19 @@ impl ExecutionStore {
         Ok(self.sink.relay(&self.db).await?)
     }
 
+    /// How many executions are stored, by status (Spinnaker's names).
+    pub async fn count_by_status(&self) -> Result<Vec<(String, i64)>, ExecutionStoreError> {
+        Ok(row::Entity::find()
+            .select_only()
+            .column(C::Status)
+            .column_as(C::Id.count(), "n")
+            .group_by(C::Status)
+            .order_by_asc(C::Status)
+            .into_tuple()
+            .all(&self.db)
+            .await?)
+    }
+
     /// One execution, whole (an archived one read back from the archive).
     pub async fn load(&self, id: &str) -> Result<Option<Versioned>, ExecutionStoreError> {
         match row::Entity::find_by_id(id).one(&self.db).await? {

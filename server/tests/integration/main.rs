@@ -28,6 +28,7 @@ mod kubernetes;
 mod manifest_preview;
 mod manifests_api;
 mod notifications;
+mod operations_metrics;
 mod outbound;
 mod pipelines_api;
 mod queue_contract;

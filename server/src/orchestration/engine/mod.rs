@@ -168,6 +168,17 @@ impl Engine {
             })
     }
 
+    /// What `/metrics` reports of the engine: the work queue's depth and the executions stored
+    /// by status.
+    pub async fn gauges(
+        &self,
+    ) -> Result<(super::queue::QueueDepth, Vec<(String, i64)>), EngineError> {
+        Ok((
+            self.queue.depth().await?,
+            self.executions.count_by_status().await?,
+        ))
+    }
+
     /// Archives ended executions into `blobs`, and reads archived ones back from there.
     pub fn with_archive(mut self, blobs: Arc<dyn crate::blobs::BlobStore>) -> Self {
         self.executions = self.executions.with_archive(blobs);
