@@ -52,17 +52,22 @@ pub fn blob_key(at_ms: i64) -> String {
     format!("{BLOB_PREFIX}{}.jsonl", at.format("%Y%m%dT%H%M%S%.3fZ"))
 }
 
+/// Where a backup is written.
+pub enum Destination<'a> {
+    File(&'a Path),
+    Blobs(&'a Arc<dyn BlobStore>),
+}
+
 /// Writes a backup of `store` to a file (whole or not at all: written beside it, then renamed)
 /// or to the blob store. Returns where it went and the rows per table.
 pub async fn backup(
     store: &Store,
-    blobs: &Arc<dyn BlobStore>,
-    file: Option<&Path>,
+    to: Destination<'_>,
 ) -> Result<(Place, RowCounts), BackupCommandError> {
     let mut bytes = Vec::new();
     let counts = store.write_backup(&mut bytes).await?;
-    let place = match file {
-        Some(path) => {
+    let place = match to {
+        Destination::File(path) => {
             let file_error = |source| BackupCommandError::File {
                 place: path.display().to_string(),
                 source,
@@ -72,7 +77,7 @@ pub async fn backup(
             std::fs::rename(&partial, path).map_err(file_error)?;
             Place::File(path.to_owned())
         }
-        None => {
+        Destination::Blobs(blobs) => {
             let key = blob_key(chrono::Utc::now().timestamp_millis());
             blobs.put(&key, bytes).await?;
             Place::Blob(key)
@@ -81,10 +86,11 @@ pub async fn backup(
     Ok((place, counts))
 }
 
-/// Loads the backup at `place` into `store` (an empty database).
+/// Loads the backup at `place` into `store` (an empty database); `blobs` is needed only for a
+/// backup in the blob store.
 pub async fn restore(
     store: &Store,
-    blobs: &Arc<dyn BlobStore>,
+    blobs: Option<&Arc<dyn BlobStore>>,
     place: &Place,
 ) -> Result<RowCounts, BackupCommandError> {
     match place {
@@ -96,6 +102,7 @@ pub async fn restore(
             Ok(store.restore_backup(&mut BufReader::new(file)).await?)
         }
         Place::Blob(key) => {
+            let blobs = blobs.ok_or_else(|| BackupCommandError::Missing(key.clone()))?;
             let bytes = blobs
                 .get(key)
                 .await?

@@ -286,13 +286,19 @@ async fn tokens(config: &Config, action: TokenAction) -> Result<(), server::Star
 
 /// Writes a backup; says where it went and what it holds.
 async fn backup(config: &Config, file: Option<PathBuf>) -> Result<(), server::StartError> {
+    use server::backups::Destination;
     let store = server::open_store(config).await?;
-    let blobs = server::wiring::blob_store_checked(config).await;
-    let done = match blobs {
-        Ok(blobs) => server::backups::backup(&store, &blobs, file.as_deref())
+    // A backup to a file never touches blob storage (it may be down: that is when one is made).
+    let done = match &file {
+        Some(path) => server::backups::backup(&store, Destination::File(path))
             .await
             .map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
+        None => match server::wiring::blob_store_checked(config).await {
+            Ok(blobs) => server::backups::backup(&store, Destination::Blobs(&blobs))
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        },
     };
     let _ = store.close().await;
     let (place, counts) = done.map_err(server::StartError::Command)?;
@@ -306,9 +312,14 @@ async fn backup(config: &Config, file: Option<PathBuf>) -> Result<(), server::St
 /// Loads a backup into an empty database.
 async fn restore(config: &Config, place: server::backups::Place) -> Result<(), server::StartError> {
     let store = server::open_store(config).await?;
-    let blobs = server::wiring::blob_store_checked(config).await;
+    let blobs = match &place {
+        server::backups::Place::File(_) => Ok(None),
+        server::backups::Place::Blob(_) => {
+            server::wiring::blob_store_checked(config).await.map(Some)
+        }
+    };
     let done = match blobs {
-        Ok(blobs) => server::backups::restore(&store, &blobs, &place)
+        Ok(blobs) => server::backups::restore(&store, blobs.as_ref(), &place)
             .await
             .map_err(|e| format!("{place}: {e}")),
         Err(e) => Err(e.to_string()),

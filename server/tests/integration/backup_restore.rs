@@ -134,6 +134,17 @@ async fn a_sqlite_installation_moves_to_postgres_through_a_backup_in_s3() {
         .unwrap_or_else(|| panic!("the blob key in {out}"))
         .to_owned();
     assert!(key.starts_with("backups/"), "{key}");
+    // A backup to a file never needs the blob storage: it works with S3 unreachable.
+    let s3_down = [
+        ("TOPSAIL_BLOBS_S3_BUCKET", "backups-test"),
+        ("TOPSAIL_BLOBS_S3_ENDPOINT", "http://127.0.0.1:9"),
+    ];
+    let file = dir.path().join("backup.jsonl");
+    let (to_file, out, err) = run(topsail(&old, &s3_down)
+        .args(["backup", "--file"])
+        .arg(&file));
+    assert!(to_file, "{out}{err}");
+    assert!(out.contains("2 executions"), "{out}");
     drop(server);
 
     // Restored into a new PostgreSQL database, which a server then runs on.
@@ -202,6 +213,14 @@ async fn a_sqlite_installation_moves_to_postgres_through_a_backup_in_s3() {
     let (again, out, err) = run(topsail(&new, &on_postgres).args(["restore", "--blob", &key]));
     assert!(!again, "{out}");
     assert!(err.contains("not empty"), "{err}");
+    // The file backup restores too (into a new SQLite database).
+    let (from_file, out, err) = run(topsail(&dir.path().join("third"), &[])
+        .args(["restore", "--file"])
+        .arg(&file));
+    assert!(
+        from_file && out.contains("sqlite") && out.contains("2 executions"),
+        "{out}{err}"
+    );
     let (missing, _, err) =
         run(topsail(&new, &on_postgres).args(["restore", "--blob", "backups/none.jsonl"]));
     assert!(!missing && err.contains("no such backup"), "{err}");
@@ -283,10 +302,13 @@ async fn a_cut_short_or_altered_backup_restores_nothing() {
         // Whole, it restores; through the blob store on disk too.
         let blobs: std::sync::Arc<dyn BlobStore> =
             std::sync::Arc::new(FileBlobs::new(dir.path().join("blobs")));
-        let (place, counts) = server::backups::backup(&store, &blobs, None).await.unwrap();
+        let (place, counts) =
+            server::backups::backup(&store, server::backups::Destination::Blobs(&blobs))
+                .await
+                .unwrap();
         assert_eq!(counts["applications"], 1);
         let target = fresh().await;
-        let restored = server::backups::restore(&target, &blobs, &place)
+        let restored = server::backups::restore(&target, Some(&blobs), &place)
             .await
             .unwrap();
         assert_eq!(restored, counts);
