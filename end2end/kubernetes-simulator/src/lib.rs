@@ -28,6 +28,9 @@ use tokio::task::JoinHandle;
 
 /// The shortest pause between two controller passes.
 const MIN_CONTROLLER_PAUSE: std::time::Duration = std::time::Duration::from_millis(2);
+/// The longest pause after a pass: a pass that took minutes (thousands of pods created at once)
+/// must not leave the cluster as long without controllers.
+const MAX_CONTROLLER_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
 /// How often the controllers look at a cluster at rest.
 const IDLE_TICK: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -234,10 +237,13 @@ pub async fn start(config: Config, addr: SocketAddr) -> std::io::Result<RunningC
                 // cluster at rest: the next pass comes with the next request, or after
                 // IDLE_TICK for what moves with time alone (progress deadlines).
                 next_tick = if busy { tick } else { IDLE_TICK };
-                // The controllers hold the store for at most half the time: a pass over a
-                // large store is followed by as long a pause, in which requests are served and
-                // changes gather for the next pass (back-to-back passes let one write in each).
-                tokio::time::sleep(started.elapsed().max(MIN_CONTROLLER_PAUSE)).await;
+                // A pass over a large store is followed by a pause as long as itself (at most
+                // MAX_CONTROLLER_PAUSE), in which requests are served and changes gather for the
+                // next pass (back-to-back passes let one write in each).
+                let pause = started
+                    .elapsed()
+                    .clamp(MIN_CONTROLLER_PAUSE, MAX_CONTROLLER_PAUSE);
+                tokio::time::sleep(pause).await;
             }
         })
     };
