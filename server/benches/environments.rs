@@ -2,7 +2,8 @@
 //! clusters (`test` and `staging` on sim-1, `prod` on sim-2), each a Deployment of 4 pods —
 //! 3,000 Deployments and 12,000 pods — watched by a release `topsail`. Measures:
 //! - resident memory with the clusters connected but empty, and with everything cached;
-//! - `GET /api/environments` (the whole board) with 100 clients at once, 20 requests each;
+//! - `GET /api/environments` (the whole board, gzip as browsers ask) with 100 clients at once,
+//!   20 requests each, and uncompressed by one client;
 //! - the server-rendered `/environments` page (what a browser gets first);
 //! - cluster change → board event: a Deployment is scaled through the cluster's API, and the
 //!   time until `/api/environments/stream` sends a board showing it.
@@ -123,31 +124,67 @@ async fn main() {
         let (http, base) = (http.clone(), base.clone());
         clients.push(tokio::spawn(async move {
             let mut times = Vec::new();
-            let mut bytes = 0;
+            let mut body = Default::default();
             for _ in 0..REQUESTS_PER_CLIENT {
                 let t = Instant::now();
-                let body = http
+                // As a browser asks: the answer compressed (the time is until its last byte;
+                // unpacking it is the client's).
+                let r = http
                     .get(format!("{base}/api/environments"))
+                    .header("accept-encoding", "gzip")
                     .send()
                     .await
-                    .unwrap()
-                    .bytes()
-                    .await
                     .unwrap();
+                assert_eq!(r.headers()["content-encoding"], "gzip");
+                body = r.bytes().await.unwrap();
                 times.push(t.elapsed());
-                bytes = body.len();
             }
-            (times, bytes)
+            (times, body)
         }));
     }
     let mut board_times = Vec::new();
-    let mut board_bytes = 0;
+    let mut compressed = Default::default();
     for c in clients {
-        let (times, bytes) = c.await.unwrap();
+        let (times, body) = c.await.unwrap();
         board_times.extend(times);
-        board_bytes = bytes;
+        compressed = body;
     }
     let wall = started.elapsed();
+    let mut json = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(&compressed[..]),
+        &mut json,
+    )
+    .unwrap();
+    let board: Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(
+        healthy(&board),
+        workloads,
+        "the compressed board is the board"
+    );
+    let unpack = Instant::now();
+    for _ in 0..10 {
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&compressed[..]), &mut out)
+            .unwrap();
+    }
+    let unpack = unpack.elapsed() / 10;
+    // Without compression (a script that does not ask for it).
+    let mut plain_times = Vec::new();
+    for _ in 0..20 {
+        let t = Instant::now();
+        let body = http
+            .get(format!("{base}/api/environments"))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        plain_times.push(t.elapsed());
+        assert_eq!(body.len(), json.len());
+    }
+    plain_times.sort();
     board_times.sort();
     let rss_loaded = rss_kib(pid);
 
@@ -172,7 +209,7 @@ async fn main() {
     page_times.sort();
 
     // Cluster change → board event.
-    let mut event_times = Vec::new();
+    let (mut event_times, mut answer_times) = (Vec::new(), Vec::new());
     for i in 0..CHANGES {
         let app = name(i * 37 % APPLICATIONS);
         let replicas = PODS + 1 + (i as i64 % 2);
@@ -189,6 +226,7 @@ async fn main() {
             .await
             .unwrap();
         assert!(r.status().is_success());
+        answer_times.push(t.elapsed());
         loop {
             let board = next_event(&mut stream, &mut buffer, "board").await;
             let desired = board["applications"]
@@ -202,6 +240,7 @@ async fn main() {
         event_times.push(t.elapsed());
     }
     event_times.sort();
+    answer_times.sort();
 
     let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);
     println!(
@@ -221,18 +260,31 @@ async fn main() {
         rss_loaded / 1024
     );
     println!(
-        "  GET /api/environments, {CLIENTS} clients × {REQUESTS_PER_CLIENT}: p50 {} p95 {} p99 {} max {} ({:.0} requests/s, {} KiB each)",
+        "  GET /api/environments (gzip), {CLIENTS} clients × {REQUESTS_PER_CLIENT}: p50 {} p95 {} p99 {} max {} ({:.0} requests/s, {} KiB each, {} KiB unpacked in {})",
         ms(percentile(&board_times, 0.5)),
         ms(percentile(&board_times, 0.95)),
         ms(percentile(&board_times, 0.99)),
         ms(*board_times.last().unwrap()),
         board_times.len() as f64 / wall.as_secs_f64(),
-        board_bytes / 1024
+        compressed.len() / 1024,
+        json.len() / 1024,
+        ms(unpack)
+    );
+    println!(
+        "  GET /api/environments uncompressed, one client × 20: p50 {} max {}",
+        ms(percentile(&plain_times, 0.5)),
+        ms(*plain_times.last().unwrap())
     );
     println!(
         "  /environments rendered by the server: p50 {} max {}",
         ms(percentile(&page_times, 0.5)),
         ms(*page_times.last().unwrap())
+    );
+    println!(
+        "  the cluster's answer to the scale: p50 {} p95 {} max {}",
+        ms(percentile(&answer_times, 0.5)),
+        ms(percentile(&answer_times, 0.95)),
+        ms(*answer_times.last().unwrap())
     );
     println!(
         "  cluster change → board event: p50 {} p95 {} max {}",

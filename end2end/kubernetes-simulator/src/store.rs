@@ -155,6 +155,16 @@ pub struct State {
     /// Pods up here on every pass (scanning every object of the kind instead made a pass
     /// quadratic in the number of Deployments).
     controlled: HashMap<String, BTreeSet<Key>>,
+    /// Owner uid (any owner reference) → the objects it owns: the garbage collector finds
+    /// orphans and foreground deletion finds dependents here.
+    owned_by: HashMap<String, BTreeSet<Key>>,
+    /// Objects being deleted (a deletionTimestamp, held by finalizers).
+    pub deleting: BTreeSet<Key>,
+    /// Involved object uid → its Events: recording an Event looks for the one to count up here
+    /// (scanning every Event of the namespace made a pass that creates many pods quadratic).
+    events_about: HashMap<String, BTreeSet<Key>>,
+    /// The type index of Events.
+    events_type: usize,
     uid_counter: u64,
 }
 
@@ -181,6 +191,10 @@ impl State {
             sender,
             born: HashMap::new(),
             controlled: HashMap::new(),
+            events_about: HashMap::new(),
+            owned_by: HashMap::new(),
+            deleting: BTreeSet::new(),
+            events_type: crate::resources::index_of("", "events"),
             uid_counter: 0,
         }
     }
@@ -232,25 +246,71 @@ impl State {
             .filter_map(|k| self.objects.get_key_value(k))
     }
 
-    fn index_controller(&mut self, key: &Key, old: Option<&Value>, new: Option<&Value>) {
-        let before = old.and_then(crate::objects::controller_uid);
-        let after = new.and_then(crate::objects::controller_uid);
-        if before == after {
-            return;
-        }
-        if let Some(uid) = before
-            && let Some(keys) = self.controlled.get_mut(uid)
-        {
-            keys.remove(key);
-            if keys.is_empty() {
-                self.controlled.remove(uid);
+    /// The Events whose involved object has `uid`, in key order.
+    pub fn events_about<'a>(
+        &'a self,
+        uid: &str,
+    ) -> impl Iterator<Item = (&'a Key, &'a Value)> + 'a {
+        self.events_about
+            .get(uid)
+            .into_iter()
+            .flatten()
+            .filter_map(|k| self.objects.get_key_value(k))
+    }
+
+    /// The uids that own something (any owner reference).
+    pub fn owners(&self) -> impl Iterator<Item = &str> {
+        self.owned_by.keys().map(String::as_str)
+    }
+
+    /// The objects with an owner reference to `uid`, in key order.
+    pub fn owned_by<'a>(&'a self, uid: &str) -> impl Iterator<Item = (&'a Key, &'a Value)> + 'a {
+        self.owned_by
+            .get(uid)
+            .into_iter()
+            .flatten()
+            .filter_map(|k| self.objects.get_key_value(k))
+    }
+
+    /// Keeps the indexes (controller, owners, objects being deleted, involved object of an
+    /// Event) true for a write of `key`.
+    fn index(&mut self, key: &Key, old: Option<&Value>, new: Option<&Value>) {
+        let owners = |o: Option<&Value>| -> BTreeSet<String> {
+            o.into_iter()
+                .flat_map(crate::objects::owner_uids)
+                .map(str::to_owned)
+                .collect()
+        };
+        let (before, after) = (owners(old), owners(new));
+        if before != after {
+            for uid in before.difference(&after) {
+                reindex(&mut self.owned_by, key, Some(uid), None);
+            }
+            for uid in after.difference(&before) {
+                reindex(&mut self.owned_by, key, None, Some(uid));
             }
         }
-        if let Some(uid) = after {
-            self.controlled
-                .entry(uid.to_owned())
-                .or_default()
-                .insert(key.clone());
+        if new.is_some_and(|o| o["metadata"].get("deletionTimestamp").is_some()) {
+            self.deleting.insert(key.clone());
+        } else {
+            self.deleting.remove(key);
+        }
+        reindex(
+            &mut self.controlled,
+            key,
+            old.and_then(crate::objects::controller_uid),
+            new.and_then(crate::objects::controller_uid),
+        );
+        if key.0 == self.events_type {
+            fn involved(e: &Value) -> Option<&str> {
+                e["involvedObject"]["uid"].as_str()
+            }
+            reindex(
+                &mut self.events_about,
+                key,
+                old.and_then(involved),
+                new.and_then(involved),
+            );
         }
     }
 
@@ -294,7 +354,7 @@ impl State {
         self.born
             .entry(uid_of(&object).to_owned())
             .or_insert_with(Instant::now);
-        self.index_controller(&key, None, Some(&object));
+        self.index(&key, None, Some(&object));
         self.objects.insert(key.clone(), object.clone());
         self.record(Change::Added, &key, with_type(key.0, object.clone()), None);
         object
@@ -312,7 +372,7 @@ impl State {
         let previous = current.clone();
         self.rv += 1;
         object["metadata"]["resourceVersion"] = json!(self.rv.to_string());
-        self.index_controller(key, Some(&previous), Some(&object));
+        self.index(key, Some(&previous), Some(&object));
         self.objects.insert(key.clone(), object.clone());
         self.record(
             Change::Modified,
@@ -326,7 +386,7 @@ impl State {
     /// Removes an object; the DELETED event carries the deletion's resourceVersion.
     pub fn remove(&mut self, key: &Key) -> Option<Value> {
         let mut object = self.objects.remove(key)?;
-        self.index_controller(key, Some(&object), None);
+        self.index(key, Some(&object), None);
         self.rv += 1;
         object["metadata"]["resourceVersion"] = json!(self.rv.to_string());
         self.born.remove(uid_of(&object));
@@ -337,6 +397,29 @@ impl State {
     /// Whether a namespace exists (cluster-scoped objects need none).
     pub fn namespace_exists(&self, namespace: &str) -> bool {
         self.get(0, "", namespace).is_some()
+    }
+}
+
+/// Moves `key` from the set under `before` to the set under `after` in `index`.
+fn reindex(
+    index: &mut HashMap<String, BTreeSet<Key>>,
+    key: &Key,
+    before: Option<&str>,
+    after: Option<&str>,
+) {
+    if before == after {
+        return;
+    }
+    if let Some(uid) = before
+        && let Some(keys) = index.get_mut(uid)
+    {
+        keys.remove(key);
+        if keys.is_empty() {
+            index.remove(uid);
+        }
+    }
+    if let Some(uid) = after {
+        index.entry(uid.to_owned()).or_default().insert(key.clone());
     }
 }
 

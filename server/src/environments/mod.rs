@@ -27,6 +27,9 @@ use crate::orchestration::engine::Engine;
 
 pub mod board;
 mod gauges;
+pub mod rendered;
+
+use rendered::RenderedBoard;
 
 /// A snapshot is not rebuilt for cache changes more often than this (a busy cluster changes
 /// many times a second; the board shows changes within this much).
@@ -54,7 +57,7 @@ struct Snapshot {
 }
 
 /// One rendering of a snapshot's board, made by the first caller who needs it.
-type Rendering = Arc<tokio::sync::OnceCell<Arc<String>>>;
+type Rendering = Arc<tokio::sync::OnceCell<Arc<RenderedBoard>>>;
 
 /// Whose board a rendering is: the caller's roles (sorted), whether an admin, and the filter.
 type RenderKey = (Vec<String>, bool, BoardFilter);
@@ -65,7 +68,10 @@ const MAX_RENDERED: usize = 64;
 pub struct Environments {
     infrastructure: Arc<Infrastructure>,
     engine: Arc<Engine>,
-    snapshot: tokio::sync::Mutex<Option<Arc<Snapshot>>>,
+    /// The newest snapshot; read without waiting while the next one is built.
+    snapshot: std::sync::RwLock<Option<Arc<Snapshot>>>,
+    /// Held by the one caller building the next snapshot.
+    rebuilding: tokio::sync::Mutex<()>,
     gauges: tokio::sync::Mutex<Option<(Instant, String)>>,
     histories: Mutex<HashMap<String, History>>,
 }
@@ -120,7 +126,8 @@ impl Environments {
         Self {
             infrastructure,
             engine,
-            snapshot: tokio::sync::Mutex::new(None),
+            snapshot: std::sync::RwLock::new(None),
+            rebuilding: tokio::sync::Mutex::new(()),
             gauges: tokio::sync::Mutex::new(None),
             histories: Mutex::default(),
         }
@@ -170,13 +177,13 @@ impl Environments {
         }
     }
 
-    /// The board as JSON (what `GET /api/environments` and its stream send), rendered once per
-    /// snapshot for callers with the same roles and filter.
+    /// The board as JSON (what `GET /api/environments` and its stream send), rendered (and
+    /// compressed, when asked) once per snapshot for callers with the same roles and filter.
     pub async fn board_json(
         &self,
         rc: &RequestContext,
         filter: &BoardFilter,
-    ) -> Result<Arc<String>, AppError> {
+    ) -> Result<Arc<RenderedBoard>, AppError> {
         rc.caller.signed_in()?;
         let snapshot = self.snapshot(rc).await?;
         let key = match rc.caller.identity() {
@@ -196,10 +203,16 @@ impl Environments {
         };
         rendering
             .get_or_try_init(|| async {
+                let started = Instant::now();
                 let board = self.board_of(rc, &snapshot, filter);
-                serde_json::to_string(&board)
-                    .map(Arc::new)
-                    .map_err(|e| crate::applications::internal(rc, &e))
+                let rendered = serde_json::to_string(&board)
+                    .map(|json| Arc::new(RenderedBoard::new(json)))
+                    .map_err(|e| crate::applications::internal(rc, &e));
+                tracing::debug!(
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "environments board rendered"
+                );
+                rendered
             })
             .await
             .cloned()
@@ -282,15 +295,49 @@ impl Environments {
             .map_err(|e| crate::applications::internal(rc, &e))
     }
 
+    /// The newest snapshot, if any.
+    fn held(&self) -> Option<Arc<Snapshot>> {
+        self.snapshot.read().expect("the snapshot lock").clone()
+    }
+
+    /// Whether a snapshot may be answered as it is.
+    fn fresh(&self, s: &Snapshot) -> bool {
+        let age = s.built.elapsed();
+        age < MAX_AGE
+            && (s.cache_version == self.infrastructure.cache.version() || age < REBUILD_AFTER)
+    }
+
     async fn current(&self) -> Result<Arc<Snapshot>, String> {
-        let cache = &self.infrastructure.cache;
-        let mut held = self.snapshot.lock().await;
-        if let Some(s) = held.as_ref() {
-            let age = s.built.elapsed();
-            if age < MAX_AGE && (s.cache_version == cache.version() || age < REBUILD_AFTER) {
+        let held = self.held();
+        if let Some(s) = &held {
+            if self.fresh(s) {
                 return Ok(s.clone());
             }
+            // Only old — no cluster changed since it was built: one caller builds the next
+            // while the others are answered from this one (an application's edit shows a
+            // moment later, never a reader kept waiting behind the rebuild).
+            if s.cache_version == self.infrastructure.cache.version() {
+                let Ok(_building) = self.rebuilding.try_lock() else {
+                    return Ok(s.clone());
+                };
+                return match self.held() {
+                    Some(s) if self.fresh(&s) => Ok(s),
+                    _ => self.rebuild().await,
+                };
+            }
         }
+        // The clusters changed: everyone waits for the snapshot that shows it.
+        let _building = self.rebuilding.lock().await;
+        match self.held() {
+            Some(s) if self.fresh(&s) => Ok(s),
+            _ => self.rebuild().await,
+        }
+    }
+
+    /// Builds the next snapshot (the caller holds `rebuilding`).
+    async fn rebuild(&self) -> Result<Arc<Snapshot>, String> {
+        let started = Instant::now();
+        let cache = &self.infrastructure.cache;
         let cache_version = cache.version();
         let applications = self
             .infrastructure
@@ -322,7 +369,7 @@ impl Environments {
         }
         // Nothing changed on the board (only time passed, or a change it does not show): the
         // renderings made so far still hold.
-        let rendered = match held.as_ref() {
+        let rendered = match self.held() {
             Some(previous) if previous.rows == rows && previous.applications == applications => {
                 previous.rendered.clone()
             }
@@ -335,7 +382,12 @@ impl Environments {
             rows,
             rendered,
         });
-        *held = Some(snapshot.clone());
+        *self.snapshot.write().expect("the snapshot lock") = Some(snapshot.clone());
+        tracing::debug!(
+            applications = snapshot.applications.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "environments snapshot built"
+        );
         Ok(snapshot)
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use axum::Extension;
 use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use domain::RequestContext;
@@ -17,6 +18,7 @@ use tokio::sync::mpsc;
 use super::AppState;
 use super::error::HttpError;
 use super::live::{STREAM_LIFETIME, async_stream};
+use crate::environments::rendered::{RenderedBoard, accepts_gzip, matches_etag};
 
 /// How often a board stream looks again without an announced change.
 const RECHECK: Duration = Duration::from_secs(5);
@@ -44,20 +46,32 @@ impl BoardQuery {
 }
 
 /// `GET /api/environments`: applications → environments → workloads (images with digest,
-/// ready/desired, health, last deploy, drift), for what the caller may read.
+/// ready/desired, health, last deploy, drift), for what the caller may read. Gzip-compressed
+/// when the client accepts it, with an entity tag (`If-None-Match` → 304).
 pub async fn board(
     State(state): State<AppState>,
     Extension(rc): Extension<RequestContext>,
     Query(q): Query<BoardQuery>,
+    headers: HeaderMap,
 ) -> Response {
-    match state.environments.board_json(&rc, &q.filter()).await {
-        Ok(json) => (
-            [(axum::http::header::CONTENT_TYPE, "application/json")],
-            json.as_ref().clone(),
-        )
-            .into_response(),
-        Err(e) => HttpError::App(e).into_response(),
+    let board = match state.environments.board_json(&rc, &q.filter()).await {
+        Ok(board) => board,
+        Err(e) => return HttpError::App(e).into_response(),
+    };
+    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    let etag = (header::ETAG, board.etag().to_owned());
+    // Revalidate every time: the board changes with the clusters.
+    let cache = (header::CACHE_CONTROL, "no-cache".to_owned());
+    let vary = (header::VARY, "Accept-Encoding".to_owned());
+    if header(header::IF_NONE_MATCH).is_some_and(|t| matches_etag(t, board.etag())) {
+        return (StatusCode::NOT_MODIFIED, [etag, cache, vary]).into_response();
     }
+    let json = (header::CONTENT_TYPE, "application/json".to_owned());
+    if header(header::ACCEPT_ENCODING).is_some_and(accepts_gzip) {
+        let gzip = (header::CONTENT_ENCODING, "gzip".to_owned());
+        return ([json, gzip, etag, cache, vary], board.gzip().await.clone()).into_response();
+    }
+    ([json, etag, cache, vary], board.json().clone()).into_response()
 }
 
 /// `GET /api/environments/stream` (same query): event `board` with the whole board when it
@@ -94,7 +108,7 @@ async fn send_boards(
 ) {
     let mut cache_changes = state.infrastructure.cache.subscribe();
     let mut executions = state.operations.execution_changes();
-    let mut last_sent: Option<std::sync::Arc<String>> = None;
+    let mut last_sent: Option<std::sync::Arc<RenderedBoard>> = None;
     loop {
         // The same rendering `GET /api/environments` answers: made once per snapshot for every
         // stream of callers with the same roles and filter.

@@ -274,6 +274,43 @@ async fn the_board_follows_deploys_promotions_drift_and_crash_loops() {
         .map(|r| r["application"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(all, ["hidden", "shop"]);
+    // Compressed when asked (made once per rendering), and revalidated by its entity tag.
+    let plain = server.get("/api/environments").await.1;
+    let gzipped = server
+        .client
+        .get(format!("{}/api/environments", server.base))
+        .header("accept-encoding", "br, gzip;q=0.8")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gzipped.headers()["content-encoding"], "gzip");
+    assert_eq!(gzipped.headers()["vary"], "Accept-Encoding");
+    let etag = gzipped.headers()["etag"].to_str().unwrap().to_owned();
+    let mut unpacked = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(&gzipped.bytes().await.unwrap()[..]),
+        &mut unpacked,
+    )
+    .unwrap();
+    assert_eq!(unpacked, plain);
+    let revalidated = server
+        .client
+        .get(format!("{}/api/environments", server.base))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revalidated.status().as_u16(), 304);
+    assert!(revalidated.bytes().await.unwrap().is_empty());
+    // Another caller's board (fewer rows) is another rendering with another tag.
+    let theirs = viewer
+        .get(format!("{}/api/environments", server.base))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(theirs.status().as_u16(), 200);
+    assert_ne!(theirs.headers()["etag"].to_str().unwrap(), etag);
     let anonymous = reqwest::get(format!("{}/api/environments", server.base))
         .await
         .unwrap();

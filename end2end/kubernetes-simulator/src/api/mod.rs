@@ -151,6 +151,7 @@ pub async fn handle(
         .to_owned();
 
     let watching = query.get("watch").is_some_and(|v| v == "true" || v == "1");
+    let dry_run = writer.dry_run;
     let response = match (&method, &target.name, target.subresource.as_deref()) {
         (&Method::GET, None, _) if watching => return watch(cluster, target, &query),
         (&Method::GET, None, _) => list(&cluster, &target, &query),
@@ -182,7 +183,10 @@ pub async fn handle(
     };
     match response {
         Ok((code, body)) => {
-            cluster.changed.notify_one();
+            // A write wakes the controllers; a read changes nothing for them to do.
+            if method != Method::GET && !dry_run {
+                cluster.changed.notify_one();
+            }
             json_response(code, &body)
         }
         Err(e) => error_response(e),

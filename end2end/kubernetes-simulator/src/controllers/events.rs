@@ -25,11 +25,9 @@ pub fn record_event(
     let events = index_of("", "events");
     let uid = uid_of(involved).to_owned();
     let existing = state
-        .of_type(events, Some(&namespace))
-        .find(|(_, e)| {
-            e["involvedObject"]["uid"] == json!(uid)
-                && e["reason"] == json!(reason)
-                && e["message"] == json!(message)
+        .events_about(&uid)
+        .find(|(k, e)| {
+            k.1 == namespace && e["reason"] == json!(reason) && e["message"] == json!(message)
         })
         .map(|(k, e)| (k.clone(), e.clone()));
     let now = now_rfc3339();

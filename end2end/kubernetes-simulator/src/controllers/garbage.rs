@@ -9,42 +9,38 @@ use crate::store::{Key, State, uid_of};
 use super::write;
 
 pub(super) fn garbage_collect(state: &mut State) {
-    let uids: std::collections::HashSet<String> = state
-        .objects
-        .values()
-        .map(|o| uid_of(o).to_owned())
+    // Owners that are gone, from the index of owners (a scan of every object on every pass
+    // took a twentieth of a second at 20,000 objects).
+    let gone: Vec<String> = state
+        .owners()
+        .filter(|uid| !state.born.contains_key(*uid))
+        .map(str::to_owned)
         .collect();
-    let orphans: Vec<Key> = state
-        .objects
+    let mut orphans: Vec<Key> = gone
         .iter()
-        .filter(|(_, o)| {
-            let owners: Vec<&str> = owner_uids(o).collect();
-            !owners.is_empty() && owners.iter().all(|u| !uids.contains(*u))
-        })
+        .flat_map(|uid| state.owned_by(uid))
+        .filter(|(_, o)| owner_uids(o).all(|u| !state.born.contains_key(u)))
         .map(|(k, _)| k.clone())
         .collect();
+    orphans.sort();
+    orphans.dedup();
     for key in orphans {
         state.remove(&key);
     }
     // Foreground deletion: dependents go first, then the owner's finalizer is removed.
     let waiting: Vec<(Key, String)> = state
-        .objects
+        .deleting
         .iter()
+        .filter_map(|k| state.objects.get_key_value(k))
         .filter(|(_, o)| {
-            o["metadata"].get("deletionTimestamp").is_some()
-                && o["metadata"]["finalizers"]
-                    .as_array()
-                    .is_some_and(|f| f.contains(&json!("foregroundDeletion")))
+            o["metadata"]["finalizers"]
+                .as_array()
+                .is_some_and(|f| f.contains(&json!("foregroundDeletion")))
         })
         .map(|(k, o)| (k.clone(), uid_of(o).to_owned()))
         .collect();
     for (key, uid) in waiting {
-        let dependents: Vec<Key> = state
-            .objects
-            .iter()
-            .filter(|(_, o)| owner_uids(o).any(|u| u == uid))
-            .map(|(k, _)| k.clone())
-            .collect();
+        let dependents: Vec<Key> = state.owned_by(&uid).map(|(k, _)| k.clone()).collect();
         if dependents.is_empty() {
             if let Some(mut o) = state.objects.get(&key).cloned() {
                 if let Some(f) = o["metadata"]["finalizers"].as_array_mut() {

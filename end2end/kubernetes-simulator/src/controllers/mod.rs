@@ -19,6 +19,7 @@ mod rollout;
 mod statefulset;
 
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -109,6 +110,9 @@ pub struct Memory {
     settled: HashMap<String, String>,
     /// Pods the last pass left in a state that moves with time (starting, crash-looping).
     unsettled: usize,
+    /// Deployment or ReplicaSet uid → the fingerprint it had when its last sync left it at
+    /// rest: it is not synced again until it or what it controls changes.
+    at_rest: HashMap<String, u64>,
 }
 
 impl Memory {
@@ -116,15 +120,81 @@ impl Memory {
     pub fn waiting_on_time(&self) -> bool {
         self.unsettled > 0
     }
+
+    /// Whether the object at `key` and everything it controls are as its last sync left them
+    /// at rest (then a sync would write nothing).
+    fn still_at_rest(&self, state: &State, key: &Key) -> bool {
+        state
+            .objects
+            .get(key)
+            .is_some_and(|o| self.at_rest.get(uid_of(o)).copied() == Some(fingerprint(state, o)))
+    }
+
+    /// After a sync: remembers the object as at rest when `at_rest` says nothing about it moves
+    /// with time alone, forgets it otherwise.
+    fn remember_rest(&mut self, state: &State, key: &Key, at_rest: fn(&Value) -> bool) {
+        let Some(o) = state.objects.get(key) else {
+            return;
+        };
+        if at_rest(o) {
+            self.at_rest
+                .insert(uid_of(o).to_owned(), fingerprint(state, o));
+        } else {
+            self.at_rest.remove(uid_of(o));
+        }
+    }
+}
+
+/// The versions of an object and of the objects it controls, as one number.
+fn fingerprint(state: &State, object: &Value) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    let version = |o: &Value| o["metadata"]["resourceVersion"].as_str().map(str::to_owned);
+    version(object).hash(&mut h);
+    for (key, owned) in state.controlled_by(uid_of(object)) {
+        key.hash(&mut h);
+        version(owned).hash(&mut h);
+    }
+    h.finish()
+}
+
+/// Whether the generation is observed and the counters say every replica is there.
+fn counters_complete(o: &Value, counters: &[&str]) -> bool {
+    let wanted = o["spec"]["replicas"].as_i64().unwrap_or(1);
+    o["status"]["observedGeneration"] == o["metadata"]["generation"]
+        && counters.iter().all(|c| i(&o["status"][*c]) == wanted)
+}
+
+/// A Deployment nothing moves with time alone: paused, failed its progress deadline (it stays
+/// so until something changes), or rolled out with every replica available.
+fn deployment_at_rest(d: &Value) -> bool {
+    let progressing = condition(&d["status"], "Progressing").map(|c| c["reason"].clone());
+    d["spec"]["paused"] == json!(true)
+        || progressing == Some(json!("ProgressDeadlineExceeded"))
+        || (progressing == Some(json!("NewReplicaSetAvailable"))
+            && counters_complete(d, &["replicas", "updatedReplicas", "availableReplicas"]))
+}
+
+/// A ReplicaSet with every replica available (pods still waiting on minReadySeconds move with
+/// time).
+fn replica_set_at_rest(rs: &Value) -> bool {
+    counters_complete(rs, &["replicas", "readyReplicas", "availableReplicas"])
 }
 
 pub fn reconcile(state: &mut State, timing: &Timing, memory: &mut Memory) {
     garbage_collect(state);
     for key in keys(state, index_of("apps", "deployments")) {
+        if memory.still_at_rest(state, &key) {
+            continue;
+        }
         sync_deployment(state, &key, memory);
+        memory.remember_rest(state, &key, deployment_at_rest);
     }
     for key in keys(state, index_of("apps", "replicasets")) {
+        if memory.still_at_rest(state, &key) {
+            continue;
+        }
         sync_replica_set(state, &key, timing, memory);
+        memory.remember_rest(state, &key, replica_set_at_rest);
     }
     for key in keys(state, index_of("apps", "statefulsets")) {
         sync_stateful_set(state, &key, timing, memory);
@@ -137,6 +207,7 @@ pub fn reconcile(state: &mut State, timing: &Timing, memory: &mut Memory) {
         kubelet(state, &key, timing, memory);
     }
     memory.settled.retain(|uid, _| state.born.contains_key(uid));
+    memory.at_rest.retain(|uid, _| state.born.contains_key(uid));
     for key in keys(state, index_of("", "services")) {
         sync_endpoints(state, &key);
     }
@@ -151,9 +222,14 @@ fn keys(state: &State, type_index: usize) -> Vec<Key> {
 }
 
 fn write(state: &mut State, key: &Key, new: Value, part: Part) -> Option<Value> {
-    let old = state.objects.get(key)?.clone();
+    let old = state.objects.get(key)?;
     let mut new = new;
     new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"].clone();
+    // Most passes find most objects as they left them: nothing to write.
+    if &new == old {
+        return Some(new);
+    }
+    let old = old.clone();
     update(state, key, &old, new, part, &internal(), false).ok()
 }
 
