@@ -44,12 +44,33 @@ pub fn surge_and_unavailable(deployment: &Value) -> (i64, i64) {
     (surge, unavailable.min(replicas).max(0))
 }
 
+/// The template as the controller compares and hashes templates (Go's semantic equality on the
+/// decoded type): without the pod-template-hash label, and with null, `{}` and `[]` the same as
+/// absent — `kubectl rollout undo` sends the old ReplicaSet's template back with
+/// `creationTimestamp: null`, and must find that ReplicaSet again, not make a new one.
 pub(super) fn template_without_hash(template: &Value) -> Value {
     let mut t = template.clone();
     if let Some(labels) = t["metadata"]["labels"].as_object_mut() {
         labels.remove(HASH_LABEL);
     }
+    drop_empty(&mut t);
     t
+}
+
+fn drop_empty(v: &mut Value) {
+    let empty = |v: &Value| {
+        v.is_null()
+            || v.as_object().is_some_and(serde_json::Map::is_empty)
+            || v.as_array().is_some_and(Vec::is_empty)
+    };
+    match v {
+        Value::Object(fields) => {
+            fields.values_mut().for_each(drop_empty);
+            fields.retain(|_, v| !empty(v));
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_empty),
+        _ => {}
+    }
 }
 
 /// FNV-32a over the template's JSON (plus the collision count), mapped onto the alphabet the

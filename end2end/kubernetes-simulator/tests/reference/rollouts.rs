@@ -88,12 +88,14 @@ async fn a_deployment_rolls_out_updates_and_rolls_back() {
         .unwrap();
     assert_eq!(old["spec"]["replicas"], 0);
 
-    // `kubectl rollout undo`: JSON patch the old template back; the old ReplicaSet becomes revision 3.
+    // `kubectl rollout undo`: JSON patch the old template back, as kubectl 1.32 sends it (with
+    // `creationTimestamp: null`); the old ReplicaSet becomes revision 3, no third one is made.
     let mut template = old["spec"]["template"].clone();
     template["metadata"]["labels"]
         .as_object_mut()
         .unwrap()
         .remove("pod-template-hash");
+    template["metadata"]["creationTimestamp"] = Value::Null;
     let (code, _) = api
         .patch(
             &path,
@@ -120,6 +122,10 @@ async fn a_deployment_rolls_out_updates_and_rolls_back() {
         "1"
     );
     assert_eq!(back["spec"]["replicas"], 3);
+    let (_, sets) = api
+        .get("/apis/apps/v1/namespaces/prod/replicasets?&labelSelector=app%3Dweb")
+        .await;
+    assert_eq!(sets["items"].as_array().unwrap().len(), 2, "{sets}");
 }
 
 #[tokio::test]
