@@ -115,7 +115,11 @@ pub async fn replica(
         .arg(data)
         .env_remove("DATABASE_URL")
         .envs(env.iter().copied())
-        .env("TOPSAIL_LOG", log)
+        // BENCH_TOPSAIL_LOG overrides the bench's log filter (e.g. to see debug timings).
+        .env(
+            "TOPSAIL_LOG",
+            std::env::var("BENCH_TOPSAIL_LOG").unwrap_or_else(|_| log.to_owned()),
+        )
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -126,7 +130,19 @@ pub async fn replica(
             break rest.split_whitespace().next().unwrap().to_owned();
         }
     };
-    std::thread::spawn(move || for _ in lines {});
+    // The rest of its log is dropped, or kept in BENCH_TOPSAIL_LOG_FILE when set.
+    let keep = std::env::var("BENCH_TOPSAIL_LOG_FILE")
+        .ok()
+        .and_then(|f| std::fs::File::create(f).ok());
+    std::thread::spawn(move || {
+        use std::io::Write;
+        let mut keep = keep;
+        for line in lines.map_while(Result::ok) {
+            if let Some(f) = keep.as_mut() {
+                let _ = writeln!(f, "{line}");
+            }
+        }
+    });
     let password = match password {
         Some(p) => p.to_owned(),
         None => std::fs::read_to_string(data.join("initial-admin-password")).unwrap(),

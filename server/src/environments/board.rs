@@ -2,7 +2,7 @@
 //! grouped by application once (so the board costs one pass over the cache, not one per
 //! application), then each application's workloads are read per deploy target.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use domain::Application;
@@ -22,14 +22,18 @@ const WORKLOADS: &[&str] = &["Deployment", "StatefulSet", "DaemonSet"];
 /// One application's cached objects: account → objects.
 pub type Owned = BTreeMap<String, Vec<(CacheKey, Arc<Value>)>>;
 
-/// Groups every account's cached objects by the application they belong to.
+/// Groups every account's cached objects by the application they belong to (only those of
+/// the `wanted` applications, when given).
 pub fn group_by_application(
     accounts: impl IntoIterator<Item = (String, Vec<(CacheKey, Arc<Value>)>)>,
+    wanted: Option<&HashSet<String>>,
 ) -> HashMap<String, Owned> {
     let mut by_app: HashMap<String, Owned> = HashMap::new();
     for (account, objects) in accounts {
         for (key, object) in objects {
-            if let Some(app) = application_of(&object) {
+            if let Some(app) = application_of(&object)
+                && wanted.is_none_or(|w| w.contains(&app))
+            {
                 by_app
                     .entry(app)
                     .or_default()
@@ -209,9 +213,8 @@ fn workload(
             n(&status["readyReplicas"]),
         ),
     };
-    let pod_values: Vec<Value> = pods.iter().map(|p| (*p).clone()).collect();
-    let crash = pod_failure(&pod_values).filter(|r| r.contains("CrashLoopBackOff"));
-    let (health, reason) = match (crash, status_of(kind, object, &pod_values)) {
+    let crash = pod_failure(pods).filter(|r| r.contains("CrashLoopBackOff"));
+    let (health, reason) = match (crash, status_of(kind, object, pods)) {
         (Some(reason), _) => (Health::CrashLooping, reason),
         (None, RolloutStatus::Failed { reason }) => (Health::Degraded, reason),
         (None, RolloutStatus::Waiting { message }) => (Health::Progressing, message),

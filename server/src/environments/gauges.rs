@@ -2,6 +2,8 @@
 //! application; a metric without data (no production deploy, no restored failure) is left out
 //! rather than reported as zero.
 
+use std::time::{Duration, Instant};
+
 use domain::delivery::metrics::DeliveryMetrics;
 
 /// A label value as the exposition format escapes it.
@@ -49,6 +51,53 @@ pub fn render(per_application: &[(String, DeliveryMetrics)]) -> String {
         }
     }
     out
+}
+
+/// How long the delivery gauges of `/metrics` are kept before they are computed again (they read
+/// every application's history).
+const GAUGES_TTL: Duration = Duration::from_secs(60);
+/// The window of the gauges, in days.
+const GAUGE_WINDOW_DAYS: u32 = 30;
+
+impl super::Environments {
+    /// The delivery metrics as Prometheus gauges, per application over the last 30 days (kept
+    /// for a minute).
+    pub async fn gauges(&self) -> String {
+        let mut held = self.gauges.lock().await;
+        if let Some((at, text)) = held.as_ref()
+            && at.elapsed() < GAUGES_TTL
+        {
+            return text.clone();
+        }
+        let text = match self.current().await {
+            Ok(snapshot) => {
+                let mut per_app = Vec::new();
+                for (app, row) in snapshot.applications.iter().zip(&snapshot.rows) {
+                    match self.events(app).await {
+                        Ok(events) => per_app.push((
+                            app.name.clone(),
+                            domain::delivery::metrics::compute(
+                                &events,
+                                &Self::production(Some(row)),
+                                GAUGE_WINDOW_DAYS,
+                                chrono::Utc::now(),
+                            ),
+                        )),
+                        Err(e) => {
+                            tracing::warn!(application = %app.name, error = %e, "delivery gauges")
+                        }
+                    }
+                }
+                render(&per_app)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "delivery gauges");
+                String::new()
+            }
+        };
+        *held = Some((Instant::now(), text.clone()));
+        text
+    }
 }
 
 #[cfg(test)]

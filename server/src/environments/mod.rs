@@ -6,7 +6,7 @@
 //! and the snapshot is older than [`REBUILD_AFTER`], or when it is older than [`MAX_AGE`]
 //! (application edits); each caller then sees the rows they may read.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -22,7 +22,10 @@ use domain::environments::{
 use domain::services::EnvironmentService;
 use domain::{Access, AppError, Application, ApplicationName, RequestContext};
 
+use tokio::sync::broadcast::{self, error::TryRecvError};
+
 use crate::infrastructure::Infrastructure;
+use crate::kubernetes::cache::CacheChange;
 use crate::orchestration::engine::Engine;
 
 pub mod board;
@@ -48,7 +51,9 @@ type History = (Instant, Arc<Vec<DeployEvent>>);
 struct Snapshot {
     cache_version: u64,
     built: Instant,
-    applications: Vec<Application>,
+    /// When `applications` were read from the store (a cluster change alone reuses them).
+    read_at: Instant,
+    applications: Arc<Vec<Application>>,
     rows: Vec<ApplicationEnvironments>,
     /// The board as JSON per (what the caller's roles may read, filter): callers with the same
     /// roles share one rendering, made once however many ask at the same moment, and kept by
@@ -72,62 +77,21 @@ pub struct Environments {
     snapshot: std::sync::RwLock<Option<Arc<Snapshot>>>,
     /// Held by the one caller building the next snapshot.
     rebuilding: tokio::sync::Mutex<()>,
+    /// The cache's changes since the last build: only their applications' rows are built again.
+    changes: Mutex<broadcast::Receiver<Arc<CacheChange>>>,
     gauges: tokio::sync::Mutex<Option<(Instant, String)>>,
     histories: Mutex<HashMap<String, History>>,
 }
 
-/// How long the delivery gauges of `/metrics` are kept before they are computed again (they read
-/// every application's history).
-const GAUGES_TTL: Duration = Duration::from_secs(60);
-/// The window of the gauges, in days.
-const GAUGE_WINDOW_DAYS: u32 = 30;
-
 impl Environments {
-    /// The delivery metrics as Prometheus gauges, per application over the last 30 days (kept
-    /// for a minute).
-    pub async fn gauges(&self) -> String {
-        let mut held = self.gauges.lock().await;
-        if let Some((at, text)) = held.as_ref()
-            && at.elapsed() < GAUGES_TTL
-        {
-            return text.clone();
-        }
-        let text = match self.current().await {
-            Ok(snapshot) => {
-                let mut per_app = Vec::new();
-                for (app, row) in snapshot.applications.iter().zip(&snapshot.rows) {
-                    match self.events(app).await {
-                        Ok(events) => per_app.push((
-                            app.name.clone(),
-                            domain::delivery::metrics::compute(
-                                &events,
-                                &Self::production(Some(row)),
-                                GAUGE_WINDOW_DAYS,
-                                chrono::Utc::now(),
-                            ),
-                        )),
-                        Err(e) => {
-                            tracing::warn!(application = %app.name, error = %e, "delivery gauges")
-                        }
-                    }
-                }
-                gauges::render(&per_app)
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "delivery gauges");
-                String::new()
-            }
-        };
-        *held = Some((Instant::now(), text.clone()));
-        text
-    }
-
     pub fn new(infrastructure: Arc<Infrastructure>, engine: Arc<Engine>) -> Self {
+        let changes = Mutex::new(infrastructure.cache.subscribe());
         Self {
             infrastructure,
             engine,
             snapshot: std::sync::RwLock::new(None),
             rebuilding: tokio::sync::Mutex::new(()),
+            changes,
             gauges: tokio::sync::Mutex::new(None),
             histories: Mutex::default(),
         }
@@ -334,29 +298,79 @@ impl Environments {
         }
     }
 
-    /// Builds the next snapshot (the caller holds `rebuilding`).
+    /// The applications whose cached objects changed since the last call, or None when that
+    /// is not known (more changes than the channel holds, or no channel).
+    fn changed_applications(&self) -> Option<HashSet<String>> {
+        let mut changes = self.changes.lock().expect("the changes lock");
+        let (mut changed, mut lost) = (HashSet::new(), false);
+        loop {
+            match changes.try_recv() {
+                Ok(c) => {
+                    if let Some(app) = &c.application {
+                        changed.insert(app.clone());
+                    }
+                }
+                Err(TryRecvError::Lagged(_)) => lost = true,
+                Err(TryRecvError::Empty) => return (!lost).then_some(changed),
+                Err(TryRecvError::Closed) => return None,
+            }
+        }
+    }
+
+    /// Builds the next snapshot (the caller holds `rebuilding`). After a cluster change, only
+    /// the rows of the applications whose objects changed are built again; when the snapshot
+    /// is old (application edits announce nothing), the applications are read again and every
+    /// row is built.
     async fn rebuild(&self) -> Result<Arc<Snapshot>, String> {
         let started = Instant::now();
         let cache = &self.infrastructure.cache;
+        // The version first: a change announced after it is built again next time.
         let cache_version = cache.version();
-        let applications = self
-            .infrastructure
-            .store
-            .list_applications()
-            .await
-            .map_err(|e| e.to_string())?;
+        let changed = self.changed_applications();
+        let previous = self.held();
+        let (applications, read_at) = match previous.as_ref() {
+            Some(p) if p.read_at.elapsed() < MAX_AGE => (p.applications.clone(), p.read_at),
+            _ => (
+                Arc::new(
+                    self.infrastructure
+                        .store
+                        .list_applications()
+                        .await
+                        .map_err(|e| e.to_string())?,
+                ),
+                Instant::now(),
+            ),
+        };
+        // The previous rows still hold for applications whose objects did not change.
+        let reusable = match (&previous, &changed) {
+            (Some(p), Some(changed)) if Arc::ptr_eq(&p.applications, &applications) => {
+                Some((p, changed))
+            }
+            _ => None,
+        };
         let accounts: Vec<String> = self
             .infrastructure
             .accounts
             .all()
             .map(|a| a.name.clone())
             .collect();
-        let owned = board::group_by_application(accounts.into_iter().map(|a| {
-            let objects = cache.objects(&a);
-            (a, objects)
-        }));
+        let owned = board::group_by_application(
+            accounts.into_iter().map(|a| {
+                let objects = cache.objects(&a);
+                (a, objects)
+            }),
+            reusable.map(|(_, changed)| changed),
+        );
         let mut rows = Vec::with_capacity(applications.len());
-        for app in &applications {
+        let mut built = 0;
+        for (n, app) in applications.iter().enumerate() {
+            if let Some((p, changed)) = reusable
+                && !changed.contains(&app.name)
+            {
+                rows.push(p.rows[n].clone());
+                continue;
+            }
+            built += 1;
             let mine = owned.get(&app.name);
             let first = board::row(app, mine, &[]);
             // Only a row with something to promote needs its history.
@@ -369,15 +383,14 @@ impl Environments {
         }
         // Nothing changed on the board (only time passed, or a change it does not show): the
         // renderings made so far still hold.
-        let rendered = match self.held() {
-            Some(previous) if previous.rows == rows && previous.applications == applications => {
-                previous.rendered.clone()
-            }
+        let rendered = match previous {
+            Some(p) if p.rows == rows && p.applications == applications => p.rendered.clone(),
             _ => Arc::default(),
         };
         let snapshot = Arc::new(Snapshot {
             cache_version,
             built: Instant::now(),
+            read_at,
             applications,
             rows,
             rendered,
@@ -385,6 +398,7 @@ impl Environments {
         *self.snapshot.write().expect("the snapshot lock") = Some(snapshot.clone());
         tracing::debug!(
             applications = snapshot.applications.len(),
+            rows_built = built,
             elapsed_ms = started.elapsed().as_millis() as u64,
             "environments snapshot built"
         );

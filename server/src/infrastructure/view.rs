@@ -151,13 +151,13 @@ pub fn namespaces_of(application: &str, objects: &[(CacheKey, Arc<Value>)]) -> V
                 let mut groups: Vec<ServerGroupView> =
                     own_sets.iter().map(|rs| server_group(rs)).collect();
                 groups.sort_by_key(|g| std::cmp::Reverse(g.revision.unwrap_or(0)));
-                let newest_pods: Vec<Value> = match kind {
+                let newest_pods: Vec<&Value> = match kind {
                     "Deployment" => own_sets
                         .iter()
                         .max_by_key(|rs| revision(rs).unwrap_or(0))
-                        .map(|rs| owned_pods(uid(rs)).into_iter().cloned().collect())
+                        .map(|rs| owned_pods(uid(rs)).into_iter().collect())
                         .unwrap_or_default(),
-                    _ => owned_pods(uid(w)).into_iter().cloned().collect(),
+                    _ => owned_pods(uid(w)).into_iter().collect(),
                 };
                 let (state, message) = match status_of(kind, w, &newest_pods) {
                     RolloutStatus::Stable => ("stable", String::new()),

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 use serde_json::Value;
+use std::borrow::Borrow;
 
 /// Where a rollout stands.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -41,8 +42,9 @@ const FATAL_WAITING: &[&str] = &[
 ];
 
 /// The first pod whose containers are stuck in a fatal state, as a sentence.
-pub fn pod_failure(pods: &[Value]) -> Option<String> {
+pub fn pod_failure<P: Borrow<Value>>(pods: &[P]) -> Option<String> {
     for pod in pods {
+        let pod = pod.borrow();
         let statuses = pod["status"]["initContainerStatuses"]
             .as_array()
             .into_iter()
@@ -86,8 +88,9 @@ fn generation_observed(object: &Value) -> bool {
     }
 }
 
-/// The status of `object` (any kind), with `pods` the pods it runs (for failure reasons).
-pub fn status_of(kind: &str, object: &Value, pods: &[Value]) -> RolloutStatus {
+/// The status of `object` (any kind), with `pods` the pods it runs (for failure reasons; the
+/// pods themselves or references to them, so callers need not copy them).
+pub fn status_of<P: Borrow<Value>>(kind: &str, object: &Value, pods: &[P]) -> RolloutStatus {
     let waiting = |m: String| RolloutStatus::Waiting { message: m };
     let spec = &object["spec"];
     let status = &object["status"];
@@ -249,7 +252,7 @@ mod tests {
             status_of(
                 "Deployment",
                 &json!({"metadata": {"generation": 1}, "spec": {}}),
-                &[]
+                &[] as &[Value]
             ),
             RolloutStatus::Waiting { .. }
         ));
@@ -272,7 +275,7 @@ mod tests {
             ),
         ];
         for (status, expected) in cases {
-            match status_of("Deployment", &deployment(status), &[]) {
+            match status_of("Deployment", &deployment(status), &[] as &[Value]) {
                 RolloutStatus::Waiting { message } => {
                     assert!(message.contains(expected), "{message} / {expected}")
                 }
@@ -281,7 +284,7 @@ mod tests {
         }
         let done = json!({"observedGeneration": 2, "replicas": 3, "updatedReplicas": 3, "availableReplicas": 3, "readyReplicas": 3});
         assert_eq!(
-            status_of("Deployment", &deployment(done), &[]),
+            status_of("Deployment", &deployment(done), &[] as &[Value]),
             RolloutStatus::Stable
         );
     }
@@ -324,10 +327,13 @@ mod tests {
     fn paused_deployments_settle_and_configmaps_are_stable_at_once() {
         let mut d = deployment(json!({"observedGeneration": 2, "replicas": 1}));
         d["spec"]["paused"] = json!(true);
-        assert_eq!(status_of("Deployment", &d, &[]), RolloutStatus::Paused);
+        assert_eq!(
+            status_of("Deployment", &d, &[] as &[Value]),
+            RolloutStatus::Paused
+        );
         assert!(RolloutStatus::Paused.is_settled());
         assert_eq!(
-            status_of("ConfigMap", &json!({}), &[]),
+            status_of("ConfigMap", &json!({}), &[] as &[Value]),
             RolloutStatus::Stable
         );
     }

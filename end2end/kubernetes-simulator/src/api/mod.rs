@@ -8,8 +8,10 @@ mod delete;
 mod hooks;
 mod logs;
 mod paths;
+mod printers;
 mod read;
 mod scale;
+mod table;
 mod watch;
 mod write;
 
@@ -153,7 +155,18 @@ pub async fn handle(
     let watching = query.get("watch").is_some_and(|v| v == "true" || v == "1");
     let dry_run = writer.dry_run;
     let response = match (&method, &target.name, target.subresource.as_deref()) {
-        (&Method::GET, None, _) if watching => return watch(cluster, target, &query),
+        (&Method::GET, None, _) if watching => {
+            let table = match table::wanted(&headers) {
+                Some(version) => {
+                    match table::Include::parse(query.get("includeObject").map(String::as_str)) {
+                        Ok(include) => Some(watch::TableWatch { version, include }),
+                        Err(e) => return error_response(ApiError::bad_request(e)),
+                    }
+                }
+                None => None,
+            };
+            return watch(cluster, target, &query, table);
+        }
         (&Method::GET, None, _) => list(&cluster, &target, &query),
         (&Method::GET, Some(_), Some("log")) => return pod_log(&cluster, &target, &query),
         (&Method::GET, Some(_), Some("scale")) => get_scale(&cluster, &target),
@@ -180,6 +193,23 @@ pub async fn handle(
             "MethodNotAllowed",
             "the server does not allow this method on the requested resource",
         )),
+    };
+    // Server-side printing (`kubectl get`): reads asked for as a Table get one.
+    let response = match (response, table::wanted(&headers)) {
+        (Ok((200, body)), Some(version))
+            if method == Method::GET && target.subresource.is_none() =>
+        {
+            let t = &TYPES[target.type_index];
+            table::Include::parse(query.get("includeObject").map(String::as_str))
+                .map_err(ApiError::bad_request)
+                .map(|include| {
+                    (
+                        200,
+                        table::table(t.kind, &t.api_version(), &body, version, include, true),
+                    )
+                })
+        }
+        (response, _) => response,
     };
     match response {
         Ok((code, body)) => {

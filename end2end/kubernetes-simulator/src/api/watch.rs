@@ -8,6 +8,7 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use axum::http::header;
 use axum::response::Response;
+use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
 
@@ -31,10 +32,18 @@ fn expired_line(rv: u64, oldest: u64) -> Bytes {
     )
 }
 
+/// A watch whose events carry a one-row Table instead of the object (`kubectl get -w`): the
+/// first such event carries the column definitions, the later ones none.
+pub(super) struct TableWatch {
+    pub version: &'static str,
+    pub include: super::table::Include,
+}
+
 pub(super) fn watch(
     cluster: Arc<Cluster>,
     target: Target,
     query: &HashMap<String, String>,
+    table: Option<TableWatch>,
 ) -> Response {
     let (labels, fields) = match selectors(query) {
         Ok(s) => s,
@@ -98,6 +107,7 @@ pub(super) fn watch(
     };
     let kind = t.kind;
     let api_version = t.api_version();
+    let api_version_of_rows = api_version.clone();
     let type_index = target.type_index;
     let namespace = target.namespace.clone();
     tokio::spawn(async move {
@@ -152,7 +162,33 @@ pub(super) fn watch(
             }
         }
     });
-    let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
+    let mut first = true;
+    let stream = tokio_stream::wrappers::ReceiverStream::new(rx).map(move |line| {
+        let Some(table) = &table else { return line };
+        line.map(|bytes| {
+            let Ok(mut event) = serde_json::from_slice::<Value>(&bytes) else {
+                return bytes;
+            };
+            if !matches!(
+                event["type"].as_str(),
+                Some("ADDED" | "MODIFIED" | "DELETED")
+            ) {
+                return bytes;
+            }
+            event["object"] = super::table::table(
+                kind,
+                &api_version_of_rows,
+                &event["object"],
+                table.version,
+                table.include,
+                first,
+            );
+            first = false;
+            let mut line = event.to_string();
+            line.push('\n');
+            Bytes::from(line)
+        })
+    });
     Response::builder()
         .status(200)
         .header(header::CONTENT_TYPE, "application/json")

@@ -86,7 +86,7 @@ fn each_environment_shows_its_workloads_images_and_health() {
         1,
         Some("CrashLoopBackOff"),
     ));
-    let grouped = group_by_application([("k8s".to_owned(), objects)]);
+    let grouped = group_by_application([("k8s".to_owned(), objects)], None);
     let row = row(
         &app("k8s/shop-test\nk8s/shop-prod"),
         grouped.get("shop"),
@@ -134,7 +134,7 @@ fn each_environment_shows_its_workloads_images_and_health() {
 fn an_application_without_targets_shows_where_it_runs_and_named_targets_group() {
     let mut objects = deployment("shop-prod", "registry/shop@sha256:aa", 2, None);
     objects.extend(deployment("shop-test", "registry/shop@sha256:aa", 2, None));
-    let grouped = group_by_application([("k8s".to_owned(), objects)]);
+    let grouped = group_by_application([("k8s".to_owned(), objects)], None);
     let found = row(&app(""), grouped.get("shop"), &[]);
     let envs: Vec<&str> = found
         .environments
@@ -191,7 +191,7 @@ fn who_deployed_and_drift_come_from_the_annotations() {
     // Then somebody set another image by hand.
     d["spec"]["template"]["spec"]["containers"][0]["image"] = json!("registry/shop:hotfix");
     objects[0].1 = Arc::new(d);
-    let grouped = group_by_application([("k8s".to_owned(), objects)]);
+    let grouped = group_by_application([("k8s".to_owned(), objects)], None);
     let row = row(&app("k8s/shop-test"), grouped.get("shop"), &[]);
     let w = &row.environments[0].workloads[0];
     assert_eq!(w.deployed.as_ref(), Some(&origin));
