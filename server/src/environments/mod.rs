@@ -6,7 +6,7 @@
 //! and the snapshot is older than [`REBUILD_AFTER`], or when it is older than [`MAX_AGE`]
 //! (application edits); each caller then sees the rows they may read.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -22,7 +22,7 @@ use domain::environments::{
 use domain::services::EnvironmentService;
 use domain::{Access, AppError, Application, ApplicationName, RequestContext};
 
-use tokio::sync::broadcast::{self, error::TryRecvError};
+use tokio::sync::broadcast;
 
 use crate::infrastructure::Infrastructure;
 use crate::kubernetes::cache::CacheChange;
@@ -31,6 +31,7 @@ use crate::orchestration::engine::Engine;
 pub mod board;
 mod gauges;
 pub mod rendered;
+mod snapshot;
 
 use rendered::RenderedBoard;
 
@@ -66,6 +67,9 @@ type Rendering = Arc<tokio::sync::OnceCell<Arc<RenderedBoard>>>;
 
 /// Whose board a rendering is: the caller's roles (sorted), whether an admin, and the filter.
 type RenderKey = (Vec<String>, bool, BoardFilter);
+
+/// A snapshot's rows by application name, with the application they were built for.
+type PreviousRows<'a> = HashMap<&'a str, (&'a Application, &'a ApplicationEnvironments)>;
 
 /// At most this many renderings are kept per snapshot.
 const MAX_RENDERED: usize = 64;
@@ -257,152 +261,6 @@ impl Environments {
         self.current()
             .await
             .map_err(|e| crate::applications::internal(rc, &e))
-    }
-
-    /// The newest snapshot, if any.
-    fn held(&self) -> Option<Arc<Snapshot>> {
-        self.snapshot.read().expect("the snapshot lock").clone()
-    }
-
-    /// Whether a snapshot may be answered as it is.
-    fn fresh(&self, s: &Snapshot) -> bool {
-        let age = s.built.elapsed();
-        age < MAX_AGE
-            && (s.cache_version == self.infrastructure.cache.version() || age < REBUILD_AFTER)
-    }
-
-    async fn current(&self) -> Result<Arc<Snapshot>, String> {
-        let held = self.held();
-        if let Some(s) = &held {
-            if self.fresh(s) {
-                return Ok(s.clone());
-            }
-            // Only old — no cluster changed since it was built: one caller builds the next
-            // while the others are answered from this one (an application's edit shows a
-            // moment later, never a reader kept waiting behind the rebuild).
-            if s.cache_version == self.infrastructure.cache.version() {
-                let Ok(_building) = self.rebuilding.try_lock() else {
-                    return Ok(s.clone());
-                };
-                return match self.held() {
-                    Some(s) if self.fresh(&s) => Ok(s),
-                    _ => self.rebuild().await,
-                };
-            }
-        }
-        // The clusters changed: everyone waits for the snapshot that shows it.
-        let _building = self.rebuilding.lock().await;
-        match self.held() {
-            Some(s) if self.fresh(&s) => Ok(s),
-            _ => self.rebuild().await,
-        }
-    }
-
-    /// The applications whose cached objects changed since the last call, or None when that
-    /// is not known (more changes than the channel holds, or no channel).
-    fn changed_applications(&self) -> Option<HashSet<String>> {
-        let mut changes = self.changes.lock().expect("the changes lock");
-        let (mut changed, mut lost) = (HashSet::new(), false);
-        loop {
-            match changes.try_recv() {
-                Ok(c) => {
-                    if let Some(app) = &c.application {
-                        changed.insert(app.clone());
-                    }
-                }
-                Err(TryRecvError::Lagged(_)) => lost = true,
-                Err(TryRecvError::Empty) => return (!lost).then_some(changed),
-                Err(TryRecvError::Closed) => return None,
-            }
-        }
-    }
-
-    /// Builds the next snapshot (the caller holds `rebuilding`). After a cluster change, only
-    /// the rows of the applications whose objects changed are built again; when the snapshot
-    /// is old (application edits announce nothing), the applications are read again and every
-    /// row is built.
-    async fn rebuild(&self) -> Result<Arc<Snapshot>, String> {
-        let started = Instant::now();
-        let cache = &self.infrastructure.cache;
-        // The version first: a change announced after it is built again next time.
-        let cache_version = cache.version();
-        let changed = self.changed_applications();
-        let previous = self.held();
-        let (applications, read_at) = match previous.as_ref() {
-            Some(p) if p.read_at.elapsed() < MAX_AGE => (p.applications.clone(), p.read_at),
-            _ => (
-                Arc::new(
-                    self.infrastructure
-                        .store
-                        .list_applications()
-                        .await
-                        .map_err(|e| e.to_string())?,
-                ),
-                Instant::now(),
-            ),
-        };
-        // The previous rows still hold for applications whose objects did not change.
-        let reusable = match (&previous, &changed) {
-            (Some(p), Some(changed)) if Arc::ptr_eq(&p.applications, &applications) => {
-                Some((p, changed))
-            }
-            _ => None,
-        };
-        let accounts: Vec<String> = self
-            .infrastructure
-            .accounts
-            .all()
-            .map(|a| a.name.clone())
-            .collect();
-        let owned = board::group_by_application(
-            accounts.into_iter().map(|a| {
-                let objects = cache.objects(&a);
-                (a, objects)
-            }),
-            reusable.map(|(_, changed)| changed),
-        );
-        let mut rows = Vec::with_capacity(applications.len());
-        let mut built = 0;
-        for (n, app) in applications.iter().enumerate() {
-            if let Some((p, changed)) = reusable
-                && !changed.contains(&app.name)
-            {
-                rows.push(p.rows[n].clone());
-                continue;
-            }
-            built += 1;
-            let mine = owned.get(&app.name);
-            let first = board::row(app, mine, &[]);
-            // Only a row with something to promote needs its history.
-            let row = if first.environments.iter().any(|c| c.promotion.is_some()) {
-                board::row(app, mine, &self.history(app).await)
-            } else {
-                first
-            };
-            rows.push(row);
-        }
-        // Nothing changed on the board (only time passed, or a change it does not show): the
-        // renderings made so far still hold.
-        let rendered = match previous {
-            Some(p) if p.rows == rows && p.applications == applications => p.rendered.clone(),
-            _ => Arc::default(),
-        };
-        let snapshot = Arc::new(Snapshot {
-            cache_version,
-            built: Instant::now(),
-            read_at,
-            applications,
-            rows,
-            rendered,
-        });
-        *self.snapshot.write().expect("the snapshot lock") = Some(snapshot.clone());
-        tracing::debug!(
-            applications = snapshot.applications.len(),
-            rows_built = built,
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "environments snapshot built"
-        );
-        Ok(snapshot)
     }
 }
 
