@@ -146,8 +146,13 @@ pub struct State {
     pub objects: BTreeMap<Key, Value>,
     history: VecDeque<Arc<Event>>,
     history_limit: usize,
-    /// Watches and continue tokens older than this are answered with 410.
+    /// Watches older than this are answered with 410.
     pub compacted_rv: u64,
+    /// Continue tokens older than this are answered with 410: set only when the test hook
+    /// forgets all history (a real server's tokens live until etcd compacts, every 5 minutes,
+    /// however many writes come in between — expiring them with the bounded watch history made
+    /// paged lists of a busy cluster restart forever).
+    pub compacted_lists_rv: u64,
     sender: broadcast::Sender<Broadcast>,
     /// When each object was first seen (by uid): drives the simulated kubelet's clock.
     pub born: HashMap<String, Instant>,
@@ -188,6 +193,7 @@ impl State {
             history: VecDeque::new(),
             history_limit,
             compacted_rv: 1000,
+            compacted_lists_rv: 1000,
             sender,
             born: HashMap::new(),
             controlled: HashMap::new(),
@@ -326,6 +332,7 @@ impl State {
     pub fn expire_watches(&mut self) {
         self.history.clear();
         self.compacted_rv = self.rv;
+        self.compacted_lists_rv = self.rv;
         let _ = self.sender.send(Broadcast::Expire);
     }
 

@@ -19,12 +19,31 @@ pub(super) fn get(cluster: &Cluster, target: &Target) -> Answer {
     }
 }
 
+/// How long a continue token stays valid: etcd's default compaction interval.
+const CONTINUE_LIFETIME_SECS: u64 = 300;
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The list's version, when the token was issued (unix seconds) and the last key served.
 fn continue_token(rv: u64, key: &Key) -> String {
-    let raw = format!("{rv}\u{1f}{}\u{1f}{}", key.1, key.2);
+    continue_token_at(rv, unix_now(), key)
+}
+
+fn continue_token_at(rv: u64, issued: u64, key: &Key) -> String {
+    let raw = format!("{rv}.{issued}\u{1f}{}\u{1f}{}", key.1, key.2);
     raw.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
-fn parse_continue(token: &str) -> Option<(u64, String, String)> {
+/// Whether a token (version, issued) can no longer be served.
+fn continue_expired(rv: u64, issued: u64, compacted_lists_rv: u64, now: u64) -> bool {
+    rv < compacted_lists_rv || now.saturating_sub(issued) > CONTINUE_LIFETIME_SECS
+}
+
+fn parse_continue(token: &str) -> Option<((u64, u64), String, String)> {
     let bytes: Option<Vec<u8>> = (0..token.len())
         .step_by(2)
         .map(|i| {
@@ -35,8 +54,9 @@ fn parse_continue(token: &str) -> Option<(u64, String, String)> {
         .collect();
     let text = String::from_utf8(bytes?).ok()?;
     let mut parts = text.split('\u{1f}');
+    let (rv, issued) = parts.next()?.split_once('.')?;
     Some((
-        parts.next()?.parse().ok()?,
+        (rv.parse().ok()?, issued.parse().ok()?),
         parts.next()?.to_owned(),
         parts.next()?.to_owned(),
     ))
@@ -48,9 +68,9 @@ pub(super) fn list(cluster: &Cluster, target: &Target, query: &HashMap<String, S
     let t = &TYPES[target.type_index];
     let after = match query.get("continue").filter(|c| !c.is_empty()) {
         Some(token) => {
-            let (rv, ns, name) = parse_continue(token)
+            let ((rv, issued), ns, name) = parse_continue(token)
                 .ok_or_else(|| ApiError::bad_request("invalid continue token"))?;
-            if rv < state.compacted_rv {
+            if continue_expired(rv, issued, state.compacted_lists_rv, unix_now()) {
                 return Err(ApiError::expired(
                     "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.",
                 ));
@@ -103,8 +123,18 @@ mod tests {
     fn continue_tokens_round_trip() {
         let key: Key = (1, "prod".into(), "web-1".into());
         assert_eq!(
-            parse_continue(&continue_token(42, &key)),
-            Some((42, "prod".into(), "web-1".into()))
+            parse_continue(&continue_token_at(42, 1_700_000_000, &key)),
+            Some(((42, 1_700_000_000), "prod".into(), "web-1".into()))
         );
+        assert_eq!(parse_continue("zz"), None);
+    }
+
+    #[test]
+    fn continue_tokens_live_five_minutes_whatever_is_written_meanwhile() {
+        // Issued at version 42; the watch history has long moved on (compaction of watches
+        // does not matter), only the forced compaction and the lifetime do.
+        assert!(!continue_expired(42, 1_000, 10, 1_000 + 300));
+        assert!(continue_expired(42, 1_000, 10, 1_000 + 301));
+        assert!(continue_expired(42, 1_000, 43, 1_000));
     }
 }
