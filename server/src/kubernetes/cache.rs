@@ -181,10 +181,17 @@ impl InfrastructureCache {
     fn put(&self, account: &str, kind: &str, object: Value) {
         let key = Self::key(account, kind, &object);
         let object = Arc::new(object);
-        self.objects
+        let previous = self
+            .objects
             .write()
             .expect("the cache lock")
             .insert(key.clone(), object.clone());
+        // An object that moved to another application is a change of the one it left too.
+        if let Some(previous) = previous
+            && application_of(&previous) != application_of(&object)
+        {
+            self.announce(key.clone(), &previous);
+        }
         self.announce(key, &object);
     }
 
@@ -343,5 +350,23 @@ mod tests {
             announced.push(c.key.name.clone());
         }
         assert_eq!(announced, ["p1", "p4"]);
+    }
+
+    #[test]
+    fn an_object_moving_to_another_application_is_a_change_of_both() {
+        let cache = InfrastructureCache::new();
+        let pod = |app: &str| {
+            json!({"metadata": {"namespace": "n", "name": "p",
+                "labels": {"app.kubernetes.io/name": app}}})
+        };
+        cache.put("a", "Pod", pod("shop"));
+        let mut changes = cache.subscribe();
+        cache.put("a", "Pod", pod("cart"));
+        cache.put("a", "Pod", pod("cart"));
+        let mut apps = Vec::new();
+        while let Ok(c) = changes.try_recv() {
+            apps.push(c.application.clone().unwrap_or_default());
+        }
+        assert_eq!(apps, ["shop", "cart", "cart"]);
     }
 }
