@@ -19,7 +19,7 @@ impl RenderedBoard {
         let mut hasher = std::hash::DefaultHasher::new();
         json.hash(&mut hasher);
         Self {
-            etag: format!("\"{:016x}-{:x}\"", hasher.finish(), json.len()),
+            etag: format!("W/\"{:016x}-{:x}\"", hasher.finish(), json.len()),
             json: Bytes::from(json),
             gzip: tokio::sync::OnceCell::new(),
         }
@@ -35,7 +35,8 @@ impl RenderedBoard {
         std::str::from_utf8(&self.json).expect("the board is rendered from a String")
     }
 
-    /// A strong entity tag (quoted) that changes whenever the JSON does.
+    /// An entity tag that changes whenever the JSON does. Weak: the plain and the gzip answers
+    /// share it (they say the same, byte for byte they differ).
     pub fn etag(&self) -> &str {
         &self.etag
     }
@@ -88,12 +89,13 @@ pub fn accepts_gzip(accept_encoding: &str) -> bool {
     })
 }
 
-/// Whether an `If-None-Match` value names `etag` (or is `*`).
+/// Whether an `If-None-Match` value names `etag` (or is `*`), by weak comparison (RFC 9110
+/// §13.1.2: the `W/` prefix does not count).
 pub fn matches_etag(if_none_match: &str, etag: &str) -> bool {
+    let opaque = |t: &str| t.trim().trim_start_matches("W/").to_owned();
     if_none_match
         .split(',')
-        .map(str::trim)
-        .any(|t| t == "*" || t.trim_start_matches("W/") == etag)
+        .any(|t| t.trim() == "*" || opaque(t) == opaque(etag))
 }
 
 #[cfg(test)]
@@ -121,7 +123,7 @@ mod tests {
         let a = RenderedBoard::new("{\"a\":1}".into());
         assert_eq!(a.etag(), RenderedBoard::new("{\"a\":1}".into()).etag());
         assert_ne!(a.etag(), RenderedBoard::new("{\"a\":2}".into()).etag());
-        assert!(a.etag().starts_with('"') && a.etag().ends_with('"'));
+        assert!(a.etag().starts_with("W/\"") && a.etag().ends_with('"'));
     }
 
     #[test]
@@ -138,6 +140,8 @@ mod tests {
     fn if_none_match_lists_and_weak_tags() {
         assert!(matches_etag("\"x\"", "\"x\""));
         assert!(matches_etag("\"y\", W/\"x\"", "\"x\""));
+        assert!(matches_etag("\"x\"", "W/\"x\""));
+        assert!(matches_etag("W/\"x\"", "W/\"x\""));
         assert!(matches_etag("*", "\"x\""));
         assert!(!matches_etag("\"y\"", "\"x\""));
     }
