@@ -52,6 +52,22 @@ impl Kubectl {
         })
     }
 
+    /// `kubectl apply --server-side` of a manifest (JSON or YAML). Client-side validation is
+    /// off: it needs the OpenAPI documents the simulator does not serve.
+    async fn apply(&self, manifest: &str) {
+        self.run_with_input(
+            &["apply", "--server-side", "--validate=false", "-f", "-"],
+            manifest,
+        )
+        .await;
+    }
+
+    /// `kubectl rollout status` until the rollout of `workload` is complete (20 s at most).
+    async fn rollout_done(&self, workload: &str) {
+        self.run(&["rollout", "status", workload, "--timeout=20s"])
+            .await;
+    }
+
     /// Runs kubectl; its standard output, or a panic with what it said.
     async fn run(&self, args: &[&str]) -> String {
         self.run_with_input(args, "").await
@@ -165,11 +181,7 @@ async fn get_prints_the_columns_a_real_server_prints() {
     let Some(k) = Kubectl::start().await else {
         return;
     };
-    k.run_with_input(
-        &["apply", "--server-side", "--validate=false", "-f", "-"],
-        WEB,
-    )
-    .await;
+    k.apply(WEB).await;
     k.until(&["get", "deployment", "web"], |o| o.contains(" 2/2 "))
         .await;
     assert_eq!(
@@ -238,11 +250,7 @@ async fn get_prints_the_columns_a_real_server_prints() {
     );
     // A kind with no printer of its own: name and creation time.
     // (`kubectl create role` would send protobuf, which the simulator does not read.)
-    k.run_with_input(
-        &["apply", "--server-side", "--validate=false", "-f", "-"],
-        "{\"apiVersion\": \"rbac.authorization.k8s.io/v1\", \"kind\": \"Role\", \"metadata\": {\"name\": \"reader\"}, \"rules\": [{\"apiGroups\": [\"\"], \"resources\": [\"pods\"], \"verbs\": [\"get\"]}]}",
-    )
-    .await;
+    k.apply("{\"apiVersion\": \"rbac.authorization.k8s.io/v1\", \"kind\": \"Role\", \"metadata\": {\"name\": \"reader\"}, \"rules\": [{\"apiGroups\": [\"\"], \"resources\": [\"pods\"], \"verbs\": [\"get\"]}]}").await;
     let roles = k.run(&["get", "roles"]).await;
     let lines: Vec<&str> = roles.lines().collect();
     assert_eq!(
@@ -258,22 +266,15 @@ async fn rollout_undo_returns_to_the_old_revision_s_replica_set() {
     let Some(k) = Kubectl::start().await else {
         return;
     };
-    k.run_with_input(
-        &["apply", "--server-side", "--validate=false", "-f", "-"],
-        WEB,
-    )
-    .await;
-    k.run(&["rollout", "status", "deployment/web", "--timeout=20s"])
-        .await;
+    k.apply(WEB).await;
+    k.rollout_done("deployment/web").await;
     k.run(&["set", "image", "deployment/web", "nginx=nginx:1.28"])
         .await;
-    k.run(&["rollout", "status", "deployment/web", "--timeout=20s"])
-        .await;
+    k.rollout_done("deployment/web").await;
     let before = k.run(&["get", "rs", "-o", "name"]).await;
     assert_eq!(before.lines().count(), 2, "{before}");
     k.run(&["rollout", "undo", "deployment/web"]).await;
-    k.run(&["rollout", "status", "deployment/web", "--timeout=20s"])
-        .await;
+    k.rollout_done("deployment/web").await;
     // The first ReplicaSet is back (revision 3), no third one.
     let after = k.run(&["get", "rs", "-o", "name"]).await;
     assert_eq!(after, before);
@@ -302,13 +303,8 @@ async fn get_watch_prints_a_row_per_change() {
     let Some(k) = Kubectl::start().await else {
         return;
     };
-    k.run_with_input(
-        &["apply", "--server-side", "--validate=false", "-f", "-"],
-        WEB,
-    )
-    .await;
-    k.run(&["rollout", "status", "deployment/web", "--timeout=20s"])
-        .await;
+    k.apply(WEB).await;
+    k.rollout_done("deployment/web").await;
     // kubectl's lines as it prints them (a thread reads them; the child is killed at the end).
     let mut child = Command::new("kubectl")
         .args(["get", "deployment", "web", "--watch"])

@@ -60,10 +60,9 @@ impl RenderedBoard {
                 };
                 // Compressing a board of thousands of workloads takes milliseconds: off the
                 // threads that serve requests.
-                match tokio::task::spawn_blocking(compress.clone()).await {
-                    Ok(bytes) => bytes,
-                    Err(_) => compress(),
-                }
+                tokio::task::spawn_blocking(compress)
+                    .await
+                    .expect("compressing into memory does not panic")
             })
             .await
     }

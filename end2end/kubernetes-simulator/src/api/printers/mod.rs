@@ -61,6 +61,26 @@ fn age_col() -> Column {
     col("Age", "string", 0, CREATED_DOC)
 }
 
+/// The pod template's container names (wide), as every workload prints them.
+fn containers_col() -> Column {
+    col(
+        "Containers",
+        "string",
+        1,
+        "Names of each container in the template.",
+    )
+}
+
+/// The pod template's images (wide), as every workload prints them.
+fn images_col() -> Column {
+    col(
+        "Images",
+        "string",
+        1,
+        "Images referenced by each container in the template.",
+    )
+}
+
 fn columns(middle: Vec<Column>) -> Vec<Column> {
     let mut all = vec![name_col()];
     all.extend(middle);

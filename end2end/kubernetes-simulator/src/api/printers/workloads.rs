@@ -4,7 +4,7 @@ use serde_json::json;
 
 use super::cells::*;
 use super::format::*;
-use super::{Parts, age_col, col, columns};
+use super::{Parts, age_col, col, columns, containers_col, images_col};
 
 pub(super) fn pod() -> Parts {
     (
@@ -74,18 +74,8 @@ pub(super) fn deployment() -> Parts {
                 "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.",
             ),
             age_col(),
-            col(
-                "Containers",
-                "string",
-                1,
-                "Names of each container in the template.",
-            ),
-            col(
-                "Images",
-                "string",
-                1,
-                "Images referenced by each container in the template.",
-            ),
+            containers_col(),
+            images_col(),
             col(
                 "Selector",
                 "string",
@@ -131,18 +121,8 @@ pub(super) fn replica_set() -> Parts {
                 "The number of non-terminating pods targeted by this ReplicaSet with a Ready Condition.",
             ),
             age_col(),
-            col(
-                "Containers",
-                "string",
-                1,
-                "Names of each container in the template.",
-            ),
-            col(
-                "Images",
-                "string",
-                1,
-                "Images referenced by each container in the template.",
-            ),
+            containers_col(),
+            images_col(),
             col(
                 "Selector",
                 "string",
@@ -171,18 +151,8 @@ pub(super) fn stateful_set() -> Parts {
         columns(vec![
             col("Ready", "string", 0, "Number of the pod with ready state"),
             age_col(),
-            col(
-                "Containers",
-                "string",
-                1,
-                "Names of each container in the template.",
-            ),
-            col(
-                "Images",
-                "string",
-                1,
-                "Images referenced by each container in the template.",
-            ),
+            containers_col(),
+            images_col(),
         ]),
         |s, now| {
             vec![
@@ -240,18 +210,8 @@ pub(super) fn daemon_set() -> Parts {
                 "NodeSelector is a selector which must be true for the pod to fit on a node. Selector which must match a node's labels for the pod to be scheduled on that node. More info: https://kubernetes.io/docs/concepts/configuration/assign-pod-node/",
             ),
             age_col(),
-            col(
-                "Containers",
-                "string",
-                1,
-                "Names of each container in the template.",
-            ),
-            col(
-                "Images",
-                "string",
-                1,
-                "Images referenced by each container in the template.",
-            ),
+            containers_col(),
+            images_col(),
             col(
                 "Selector",
                 "string",
