@@ -142,6 +142,12 @@ async fn optimistic_concurrency_generation_and_no_op_writes() {
     api.namespace("prod").await;
     let (_, created) = api.post(DEPLOYMENTS, deployment("web", "nginx:1", 0)).await;
     let path = format!("{DEPLOYMENTS}/web");
+    // The controller gives the first template revision 1; a template changed before it has seen
+    // the first would itself be revision 1 (as on a real cluster), so the test waits for it.
+    api.until(&path, |d| {
+        d["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "1"
+    })
+    .await;
     let mut stale = created.clone();
     stale["metadata"]["resourceVersion"] = json!("1");
     let (code, body) = api.put(&path, stale).await;
