@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 mod support;
-use support::{next_event, percentile, rss_kib};
+use support::{EventStream, percentile, rss_kib};
 
 const DEPLOYMENTS_PER_CLUSTER: usize = 100;
 const PODS_PER_DEPLOYMENT: usize = 10;
@@ -90,17 +90,14 @@ async fn main() {
             assert!(r.status().is_success(), "{}", r.text().await.unwrap());
         }
     }
-    let mut stream = http
-        .get(format!(
-            "{base}/api/infrastructure/stream?application=bench"
-        ))
-        .send()
-        .await
-        .unwrap();
-    let mut buffer = String::new();
+    let mut stream = EventStream::open(
+        &http,
+        format!("{base}/api/infrastructure/stream?application=bench"),
+    )
+    .await;
     let total = 2 * DEPLOYMENTS_PER_CLUSTER * PODS_PER_DEPLOYMENT;
     loop {
-        let view = next_event(&mut stream, &mut buffer, "view").await;
+        let view = stream.next("view").await;
         if ready_pods(&view) == total {
             break;
         }
@@ -144,7 +141,7 @@ async fn main() {
             .unwrap();
         assert!(r.status().is_success());
         loop {
-            let view = next_event(&mut stream, &mut buffer, "view").await;
+            let view = stream.next("view").await;
             if desired_of(&view, "sim-1", &name) == Some(replicas) {
                 break;
             }
@@ -152,12 +149,9 @@ async fn main() {
         event_times.push(t.elapsed());
         // Let the rollout it started settle before the next change.
         tokio::time::sleep(Duration::from_millis(400)).await;
-        while tokio::time::timeout(
-            Duration::from_millis(300),
-            next_event(&mut stream, &mut buffer, "view"),
-        )
-        .await
-        .is_ok()
+        while tokio::time::timeout(Duration::from_millis(300), stream.next("view"))
+            .await
+            .is_ok()
         {}
     }
     event_times.sort();

@@ -12,7 +12,7 @@ use sea_orm::ConnectionTrait;
 use serde_json::json;
 
 mod support;
-use support::{next_event, percentile};
+use support::{EventStream, percentile};
 
 const RUNS: usize = 40;
 
@@ -81,14 +81,12 @@ async fn main() {
         )
         .await
         .unwrap());
-        let mut stream = b
-            .http
-            .get(format!("{}/api/executions/stream?application=shop", b.base))
-            .send()
-            .await
-            .unwrap();
-        let mut buffer = String::new();
-        next_event(&mut stream, &mut buffer, "executions").await;
+        let mut stream = EventStream::open(
+            &b.http,
+            format!("{}/api/executions/stream?application=shop", b.base),
+        )
+        .await;
+        stream.next("executions").await;
         let mut latencies = Vec::new();
         for _ in 0..RUNS {
             let answer = ok(call(
@@ -100,7 +98,7 @@ async fn main() {
             let started = Instant::now();
             let id: String = answer.json().await.unwrap();
             loop {
-                let list = next_event(&mut stream, &mut buffer, "executions").await;
+                let list = stream.next("executions").await;
                 if list
                     .as_array()
                     .is_some_and(|l| l.iter().any(|e| e["id"] == id.as_str()))

@@ -106,9 +106,16 @@ impl Bound {
         for job in self.wired.background() {
             supervisor.spawn(job);
         }
-        // Watch every account's clusters for the Infrastructure view.
+        // Watch every account's clusters for the Infrastructure view — with Redis, only those
+        // whose lease this replica holds, mirroring the others'.
         let infrastructure = self.wired.infrastructure.clone();
-        infrastructure.cache.start(&infrastructure.accounts);
+        let sharing = match self.wired.sharing.clone() {
+            Some(sharing) => Some(sharing.run(self.state.shutdown.subscribe())),
+            None => {
+                infrastructure.cache.start(&infrastructure.accounts);
+                None
+            }
+        };
         let metrics = self.metrics_listener.map(|listener| {
             let router = http::metrics_router(self.state.clone());
             let mut closing = self.state.shutdown.subscribe();
@@ -139,6 +146,10 @@ impl Bound {
         )
         .with_graceful_shutdown(shutdown)
         .await;
+        if let Some(sharing) = sharing {
+            // Gives the leases up, so another replica watches at once.
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), sharing).await;
+        }
         infrastructure.cache.stop();
         if let Some(metrics) = metrics {
             let _ = metrics.await;

@@ -33,6 +33,8 @@ pub struct Wired {
     pub accounts: crate::identity::Accounts,
     /// How execution changes reach the other replicas (none for one process on SQLite).
     pub bus: Option<Arc<dyn crate::events::bus::ChangeBus>>,
+    /// With Redis: one replica watches each account's clusters, the others mirror its cache.
+    pub sharing: Option<Arc<kubernetes::sharing::CacheSharing>>,
     /// Blob storage: `<data_dir>/blobs`, or the S3 bucket of `[blobs]`.
     pub blobs: Arc<dyn crate::blobs::BlobStore>,
     /// Ended executions older than this move to the archive (`[blobs] archive_after`).
@@ -95,8 +97,23 @@ pub async fn wire(config: &Config) -> Result<Wired, StartError> {
         environments: environments.clone(),
     };
     let bus = change_bus(&store, config).await?;
+    let sharing = match &config.redis_url {
+        Some(url) => Some(
+            kubernetes::sharing::CacheSharing::connect(
+                url.expose(),
+                &config.redis_key_prefix,
+                infrastructure.cache.clone(),
+                infrastructure.accounts.clone(),
+                Duration::from_secs(config.kubernetes.watch_lease_seconds),
+            )
+            .await
+            .map_err(StartError::Redis)?,
+        ),
+        None => None,
+    };
     Ok(Wired {
         bus,
+        sharing,
         blobs,
         archive_after: config.blobs.archive_after(),
         accounts: identity,

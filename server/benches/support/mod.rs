@@ -181,30 +181,67 @@ pub async fn replica(
     }
 }
 
-/// Reads the next event named `name` of a server-sent event stream (two minutes at most).
-pub async fn next_event(
-    stream: &mut reqwest::Response,
-    buffer: &mut String,
-    name: &str,
-) -> serde_json::Value {
-    let wanted = format!("event: {name}");
-    loop {
-        if let Some(end) = buffer.find("\n\n") {
-            let block: String = buffer.drain(..end + 2).collect();
-            if block.lines().any(|l| l == wanted) {
-                let data: String = block
-                    .lines()
-                    .filter_map(|l| l.strip_prefix("data: "))
-                    .collect();
-                return serde_json::from_str(&data).unwrap();
-            }
-            continue;
+/// A server-sent event stream read as a browser's `EventSource` does: when the server ends it
+/// (streams have a lifetime) it is opened again and reading goes on.
+pub struct EventStream {
+    http: reqwest::Client,
+    url: String,
+    response: reqwest::Response,
+    buffer: String,
+    /// How many times the server ended the stream and it was opened again.
+    pub reconnects: usize,
+}
+
+impl EventStream {
+    pub async fn open(http: &reqwest::Client, url: String) -> Self {
+        let response = Self::connect(http, &url).await;
+        Self {
+            http: http.clone(),
+            url,
+            response,
+            buffer: String::new(),
+            reconnects: 0,
         }
-        let chunk = tokio::time::timeout(Duration::from_secs(120), stream.chunk())
-            .await
-            .expect("an event within 120 s")
-            .unwrap()
-            .expect("the stream stays open");
-        buffer.push_str(&String::from_utf8_lossy(&chunk));
+    }
+
+    async fn connect(http: &reqwest::Client, url: &str) -> reqwest::Response {
+        let response = http.get(url).send().await.unwrap();
+        assert!(
+            response.status().is_success(),
+            "{url}: {}",
+            response.status()
+        );
+        response
+    }
+
+    /// The next event named `name` (two minutes at most between chunks).
+    pub async fn next(&mut self, name: &str) -> serde_json::Value {
+        let wanted = format!("event: {name}");
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                if block.lines().any(|l| l == wanted) {
+                    let data: String = block
+                        .lines()
+                        .filter_map(|l| l.strip_prefix("data: "))
+                        .collect();
+                    return serde_json::from_str(&data).unwrap();
+                }
+                continue;
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(120), self.response.chunk())
+                .await
+                .expect("an event within 120 s")
+                .unwrap();
+            match chunk {
+                Some(chunk) => self.buffer.push_str(&String::from_utf8_lossy(&chunk)),
+                None => {
+                    // Ended by the server: a partial event is dropped, as EventSource does.
+                    self.buffer.clear();
+                    self.response = Self::connect(&self.http, &self.url).await;
+                    self.reconnects += 1;
+                }
+            }
+        }
     }
 }

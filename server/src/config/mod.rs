@@ -201,6 +201,15 @@ pub struct KubernetesConfig {
     /// context of `$KUBECONFIG` or `~/.kube/config`, if present, becomes an account.
     #[serde(default = "yes")]
     pub use_default_kubeconfig: bool,
+    /// With Redis, how long the replica watching an account's clusters holds its lease
+    /// without renewing it (renewed every third of it): a dead holder's accounts are watched
+    /// by another replica within this time.
+    #[serde(default = "watch_lease_seconds")]
+    pub watch_lease_seconds: u64,
+}
+
+fn watch_lease_seconds() -> u64 {
+    15
 }
 
 fn yes() -> bool {
@@ -213,6 +222,7 @@ impl Default for KubernetesConfig {
             accounts: Vec::new(),
             kubeconfigs: Vec::new(),
             use_default_kubeconfig: true,
+            watch_lease_seconds: watch_lease_seconds(),
         }
     }
 }

@@ -72,7 +72,7 @@ impl super::Environments {
         let text = match self.current().await {
             Ok(snapshot) => {
                 let mut per_app = Vec::new();
-                for (app, row) in snapshot.applications.iter().zip(&snapshot.rows) {
+                for (app, row) in snapshot.applications.iter().zip(snapshot.rows.iter()) {
                     match self.events(app).await {
                         Ok(events) => per_app.push((
                             app.name.clone(),

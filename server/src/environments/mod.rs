@@ -55,7 +55,8 @@ struct Snapshot {
     /// When `applications` were read from the store (a cluster change alone reuses them).
     read_at: Instant,
     applications: Arc<Vec<Application>>,
-    rows: Vec<ApplicationEnvironments>,
+    /// Shared with the next snapshot when nothing on the board changed.
+    rows: Arc<Vec<ApplicationEnvironments>>,
     /// The board as JSON per (what the caller's roles may read, filter): callers with the same
     /// roles share one rendering, made once however many ask at the same moment, and kept by
     /// the next snapshot when it holds the same rows.
@@ -68,8 +69,9 @@ type Rendering = Arc<tokio::sync::OnceCell<Arc<RenderedBoard>>>;
 /// Whose board a rendering is: the caller's roles (sorted), whether an admin, and the filter.
 type RenderKey = (Vec<String>, bool, BoardFilter);
 
-/// A snapshot's rows by application name, with the application they were built for.
-type PreviousRows<'a> = HashMap<&'a str, (&'a Application, &'a ApplicationEnvironments)>;
+/// A snapshot's rows by application name: their index, the application they were built for
+/// and the row.
+type PreviousRows<'a> = HashMap<&'a str, (usize, &'a Application, &'a ApplicationEnvironments)>;
 
 /// At most this many renderings are kept per snapshot.
 const MAX_RENDERED: usize = 64;
@@ -196,7 +198,7 @@ impl Environments {
         let accounts = &self.infrastructure.accounts;
         let mut readable = HashMap::new();
         let mut applications = Vec::new();
-        for (app, row) in snapshot.applications.iter().zip(&snapshot.rows) {
+        for (app, row) in snapshot.applications.iter().zip(snapshot.rows.iter()) {
             if !app.permissions.allow(&rc.caller, Access::Read) || !filter.matches(row) {
                 continue;
             }
@@ -340,7 +342,7 @@ impl EnvironmentService for Environments {
         let snapshot = self.snapshot(rc).await?;
         let now = chrono::Utc::now();
         let mut all = Tally::default();
-        for (app, row) in snapshot.applications.iter().zip(&snapshot.rows) {
+        for (app, row) in snapshot.applications.iter().zip(snapshot.rows.iter()) {
             if !app.permissions.allow(&rc.caller, Access::Read) {
                 continue;
             }

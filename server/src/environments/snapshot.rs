@@ -10,6 +10,13 @@ use domain::environments::ApplicationEnvironments;
 use tokio::sync::broadcast::error::TryRecvError;
 
 use super::{Environments, MAX_AGE, PreviousRows, REBUILD_AFTER, Snapshot, board};
+use crate::kubernetes::cache::application_of;
+
+/// Whether a row is made only of what the cache shows (a row with something to promote also
+/// counts builds from the delivery history, which changes without the clusters).
+fn waits_for_nothing(row: &ApplicationEnvironments) -> bool {
+    row.environments.iter().all(|c| c.promotion.is_none())
+}
 
 impl Environments {
     /// The newest snapshot, if any.
@@ -94,49 +101,60 @@ impl Environments {
                 Instant::now(),
             ),
         };
-        // The previous row of an application still holds when the application is as it was,
-        // none of its objects changed and nothing waits to be promoted (promotion counts come
-        // from its delivery history, which changes without the cluster).
-        let reusable: Option<(PreviousRows, &HashSet<String>)> = match (&previous, &changed) {
-            (Some(p), Some(changed)) => Some((
-                p.applications
-                    .iter()
-                    .zip(&p.rows)
-                    .map(|(a, r)| (a.name.as_str(), (a, r)))
-                    .collect(),
-                changed,
-            )),
-            _ => None,
-        };
-        let unchanged = |app: &Application| -> Option<ApplicationEnvironments> {
-            let (before, changed) = reusable.as_ref()?;
-            let (was, row) = before.get(app.name.as_str())?;
-            (*was == app
-                && !changed.contains(&app.name)
-                && row.environments.iter().all(|c| c.promotion.is_none()))
-            .then(|| (*row).clone())
-        };
+        let kept = reusable_rows(
+            previous
+                .as_deref()
+                .map(|p| (&p.applications[..], &p.rows[..])),
+            changed.as_ref(),
+            &applications,
+        );
+        // Only time passed (no cluster change, no edit, nothing waiting to be promoted): the
+        // previous rows and their renderings hold as they are — the usual case at rest, made
+        // without copying a row or reading a single cached object.
+        if let Some(p) = &previous
+            && kept.len() == p.rows.len()
+            && kept.iter().enumerate().all(|(n, k)| *k == Some(n))
+        {
+            let snapshot = Arc::new(Snapshot {
+                cache_version,
+                built: Instant::now(),
+                read_at,
+                applications,
+                rows: p.rows.clone(),
+                rendered: p.rendered.clone(),
+            });
+            *self.snapshot.write().expect("the snapshot lock") = Some(snapshot.clone());
+            return Ok(snapshot);
+        }
+        let kept: Vec<Option<ApplicationEnvironments>> = kept
+            .into_iter()
+            .map(|k| Some(previous.as_ref()?.rows[k?].clone()))
+            .collect();
         let accounts: Vec<String> = self
             .infrastructure
             .accounts
             .all()
             .map(|a| a.name.clone())
             .collect();
-        // Only the objects of the rows to build are grouped (all of them without a previous
-        // snapshot to reuse).
-        let kept: Vec<Option<ApplicationEnvironments>> =
-            applications.iter().map(unchanged).collect();
-        let to_build: Option<HashSet<String>> = reusable.as_ref().map(|_| {
-            applications
-                .iter()
-                .zip(&kept)
-                .filter(|(_, k)| k.is_none())
-                .map(|(a, _)| a.name.clone())
-                .collect()
-        });
+        // Only the objects of the rows to build are copied out of the cache and grouped (all of
+        // them when the cache's changes are not known or there is no previous snapshot).
+        let to_build: Option<HashSet<String>> =
+            (previous.is_some() && changed.is_some()).then(|| {
+                applications
+                    .iter()
+                    .zip(&kept)
+                    .filter(|(_, k)| k.is_none())
+                    .map(|(a, _)| a.name.clone())
+                    .collect()
+            });
         let owned = board::group_by_application(
             accounts.into_iter().map(|a| {
-                let objects = cache.objects(&a);
+                let objects = match &to_build {
+                    Some(wanted) => cache.objects_where(&a, |o| {
+                        application_of(o).is_some_and(|app| wanted.contains(&app))
+                    }),
+                    None => cache.objects(&a),
+                };
                 (a, objects)
             }),
             to_build.as_ref(),
@@ -162,7 +180,7 @@ impl Environments {
         // Nothing changed on the board (only time passed, or a change it does not show): the
         // renderings made so far still hold.
         let rendered = match previous {
-            Some(p) if p.rows == rows && p.applications == applications => p.rendered.clone(),
+            Some(p) if *p.rows == rows && p.applications == applications => p.rendered.clone(),
             _ => Arc::default(),
         };
         let snapshot = Arc::new(Snapshot {
@@ -170,7 +188,7 @@ impl Environments {
             built: Instant::now(),
             read_at,
             applications,
-            rows,
+            rows: Arc::new(rows),
             rendered,
         });
         *self.snapshot.write().expect("the snapshot lock") = Some(snapshot.clone());
@@ -183,3 +201,34 @@ impl Environments {
         Ok(snapshot)
     }
 }
+
+/// For each application, the index of its row in the previous snapshot when that row still
+/// holds: the application is as it was, none of its objects changed and nothing waits to be
+/// promoted (promotion counts come from its delivery history, which changes without the
+/// clusters). Nothing is reused without a previous snapshot, or when the cache's changes are
+/// not all known (`changed` is None).
+fn reusable_rows(
+    previous: Option<(&[Application], &[ApplicationEnvironments])>,
+    changed: Option<&HashSet<String>>,
+    applications: &[Application],
+) -> Vec<Option<usize>> {
+    let (Some((before, rows)), Some(changed)) = (previous, changed) else {
+        return vec![None; applications.len()];
+    };
+    let by_name: PreviousRows = before
+        .iter()
+        .zip(rows)
+        .enumerate()
+        .map(|(n, (a, r))| (a.name.as_str(), (n, a, r)))
+        .collect();
+    applications
+        .iter()
+        .map(|app| {
+            let (n, was, row) = by_name.get(app.name.as_str())?;
+            (*was == app && !changed.contains(&app.name) && waits_for_nothing(row)).then_some(*n)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -54,10 +54,22 @@ pub fn application_of(object: &Value) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// How this replica keeps an account's part of the cache.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CacheRole {
+    /// Its own watchers feed it (the only replica, or the holder of the account's watch lease).
+    Watching,
+    /// It mirrors what the lease's holder (named, when known) publishes through Redis.
+    Mirroring(Option<String>),
+}
+
 pub struct InfrastructureCache {
     objects: RwLock<BTreeMap<CacheKey, Arc<Value>>>,
     changes: Mutex<Option<broadcast::Sender<Arc<CacheChange>>>>,
-    tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// The watcher tasks, by account.
+    tasks: Mutex<BTreeMap<String, Vec<JoinHandle<()>>>>,
+    /// How each account's part is kept (for `/metrics` and the logs).
+    roles: RwLock<BTreeMap<String, CacheRole>>,
     /// The last watch error per account and kind, cleared when the watch recovers.
     errors: RwLock<BTreeMap<(String, String), String>>,
     /// Counts changes: what was built from the cache at one version is current while it stays.
@@ -77,6 +89,7 @@ impl InfrastructureCache {
             objects: RwLock::default(),
             changes: Mutex::new(Some(tx)),
             tasks: Mutex::default(),
+            roles: RwLock::default(),
             errors: RwLock::default(),
             version: std::sync::atomic::AtomicU64::new(0),
         })
@@ -84,32 +97,147 @@ impl InfrastructureCache {
 
     /// Starts one watcher per usable account, kind and allowed namespace (or all namespaces).
     pub fn start(self: &Arc<Self>, accounts: &Accounts) {
-        let mut tasks = self.tasks.lock().expect("the tasks lock");
         for account in accounts.all() {
-            if account.client().is_err() {
-                continue;
+            self.start_account(account);
+        }
+    }
+
+    /// Starts the watchers of one account (none when it has no usable client); those it had
+    /// are stopped first.
+    pub fn start_account(self: &Arc<Self>, account: &Arc<Account>) {
+        self.stop_account(&account.name);
+        self.set_role(&account.name, CacheRole::Watching);
+        if account.client().is_err() {
+            return;
+        }
+        let scopes: Vec<Option<String>> = if account.namespaces.is_empty() {
+            vec![None]
+        } else {
+            account.namespaces.iter().cloned().map(Some).collect()
+        };
+        let mut handles = Vec::new();
+        for (api_version, kind) in WATCHED {
+            for scope in &scopes {
+                let cache = Arc::downgrade(self);
+                let account = account.clone();
+                let scope = scope.clone();
+                handles.push(tokio::spawn(async move {
+                    watch(cache, account, api_version, kind, scope).await;
+                }));
             }
-            let scopes: Vec<Option<String>> = if account.namespaces.is_empty() {
-                vec![None]
-            } else {
-                account.namespaces.iter().cloned().map(Some).collect()
-            };
-            for (api_version, kind) in WATCHED {
-                for scope in &scopes {
-                    let cache = Arc::downgrade(self);
-                    let account = account.clone();
-                    let scope = scope.clone();
-                    tasks.push(tokio::spawn(async move {
-                        watch(cache, account, api_version, kind, scope).await;
-                    }));
+        }
+        self.tasks
+            .lock()
+            .expect("the tasks lock")
+            .insert(account.name.clone(), handles);
+    }
+
+    /// Stops one account's watchers (what they cached stays).
+    pub fn stop_account(&self, account: &str) {
+        let handles = self.tasks.lock().expect("the tasks lock").remove(account);
+        for t in handles.into_iter().flatten() {
+            t.abort();
+        }
+    }
+
+    pub fn stop(&self) {
+        let all = std::mem::take(&mut *self.tasks.lock().expect("the tasks lock"));
+        for t in all.into_values().flatten() {
+            t.abort();
+        }
+    }
+
+    pub fn set_role(&self, account: &str, role: CacheRole) {
+        self.roles
+            .write()
+            .expect("the roles lock")
+            .insert(account.to_owned(), role);
+    }
+
+    pub fn role(&self, account: &str) -> Option<CacheRole> {
+        self.roles
+            .read()
+            .expect("the roles lock")
+            .get(account)
+            .cloned()
+    }
+
+    /// `/metrics` lines: per account, whether this replica watches its clusters, and how many
+    /// objects it holds.
+    pub fn gauges(&self) -> String {
+        let roles = self.roles.read().expect("the roles lock").clone();
+        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+        for k in self.objects.read().expect("the cache lock").keys() {
+            match counts.get_mut(&k.account) {
+                Some(n) => *n += 1,
+                None => {
+                    counts.insert(k.account.clone(), 1);
+                }
+            }
+        }
+        let mut out = String::from(
+            "# HELP topsail_cluster_watch_held Whether this replica watches the account's clusters (1) or mirrors the watch of the replica holding its lease (0).\n# TYPE topsail_cluster_watch_held gauge\n",
+        );
+        for (account, role) in &roles {
+            let held = u8::from(*role == CacheRole::Watching);
+            out.push_str(&format!(
+                "topsail_cluster_watch_held{{account=\"{account}\"}} {held}\n"
+            ));
+        }
+        out.push_str("# HELP topsail_infrastructure_cached_objects Objects in the infrastructure cache, by account.\n# TYPE topsail_infrastructure_cached_objects gauge\n");
+        for account in roles.keys() {
+            let n = counts.get(account).copied().unwrap_or(0);
+            out.push_str(&format!(
+                "topsail_infrastructure_cached_objects{{account=\"{account}\"}} {n}\n"
+            ));
+        }
+        out
+    }
+
+    /// One cached object.
+    pub fn object(&self, key: &CacheKey) -> Option<Arc<Value>> {
+        self.objects
+            .read()
+            .expect("the cache lock")
+            .get(key)
+            .cloned()
+    }
+
+    /// A mirrored change: `object` is the key's object now, or None when it is gone.
+    pub fn apply(&self, key: CacheKey, object: Option<Value>) {
+        match object {
+            Some(object) => self.insert(key, object),
+            None => {
+                let removed = self.objects.write().expect("the cache lock").remove(&key);
+                if let Some(removed) = removed {
+                    self.announce(key, &removed);
                 }
             }
         }
     }
 
-    pub fn stop(&self) {
-        for t in self.tasks.lock().expect("the tasks lock").drain(..) {
-            t.abort();
+    /// A mirrored account as a whole: `objects` replace what the cache held for it (only what
+    /// differs is announced).
+    pub fn replace_account(&self, account: &str, objects: Vec<(CacheKey, Value)>) {
+        let keys: std::collections::HashSet<&CacheKey> = objects.iter().map(|(k, _)| k).collect();
+        let gone: Vec<(CacheKey, Arc<Value>)> = {
+            let mut held = self.objects.write().expect("the cache lock");
+            let gone: Vec<CacheKey> = held
+                .keys()
+                .filter(|k| k.account == account && !keys.contains(k))
+                .cloned()
+                .collect();
+            gone.into_iter()
+                .filter_map(|k| held.remove(&k).map(|v| (k, v)))
+                .collect()
+        };
+        for (key, object) in gone {
+            self.announce(key, &object);
+        }
+        for (key, object) in objects {
+            if self.object(&key).is_none_or(|old| *old != object) {
+                self.insert(key, object);
+            }
         }
     }
 
@@ -122,6 +250,15 @@ impl InfrastructureCache {
 
     /// Every cached object of an account.
     pub fn objects(&self, account: &str) -> Vec<(CacheKey, Arc<Value>)> {
+        self.objects_where(account, |_| true)
+    }
+
+    /// The cached objects of an account for which `keep` holds (only those are copied out).
+    pub fn objects_where(
+        &self,
+        account: &str,
+        keep: impl Fn(&Value) -> bool,
+    ) -> Vec<(CacheKey, Arc<Value>)> {
         let objects = self.objects.read().expect("the cache lock");
         let start = CacheKey {
             account: account.to_owned(),
@@ -132,6 +269,7 @@ impl InfrastructureCache {
         objects
             .range(start..)
             .take_while(|(k, _)| k.account == account)
+            .filter(|(_, v)| keep(v))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
     }
@@ -180,6 +318,10 @@ impl InfrastructureCache {
 
     fn put(&self, account: &str, kind: &str, object: Value) {
         let key = Self::key(account, kind, &object);
+        self.insert(key, object);
+    }
+
+    fn insert(&self, key: CacheKey, object: Value) {
         let object = Arc::new(object);
         let previous = self
             .objects

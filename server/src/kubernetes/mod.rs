@@ -10,6 +10,7 @@ pub mod cache;
 pub mod in_cluster;
 pub mod operations;
 pub mod rollout;
+pub mod sharing;
 
 pub use accounts::{AccountHealth, AccountSummary, Accounts};
 pub use operations::{DeployRequest, DeployedManifest, ResourceRef};

@@ -95,6 +95,7 @@ impl Sim {
             accounts: vec![self.account("test", namespaces)],
             kubeconfigs: vec![],
             use_default_kubeconfig: false,
+            ..KubernetesConfig::default()
         })
         .await
     }
@@ -179,6 +180,7 @@ async fn accounts_come_from_kubeconfig_contexts_and_fail_alone() {
         ],
         kubeconfigs: vec![both, broken],
         use_default_kubeconfig: false,
+        ..KubernetesConfig::default()
     };
     let accounts = Accounts::load(&config).await;
     accounts.check_all(Duration::from_secs(3)).await;

@@ -37,6 +37,7 @@ mod redaction;
 mod registries;
 mod replica_events;
 mod seed_flow;
+mod shared_watch;
 mod stage_panics;
 mod stale_saves;
 mod store_contract;
