@@ -32,6 +32,7 @@ pub mod pipelines;
 pub mod registries;
 pub mod runtime;
 pub mod store;
+pub mod telemetry;
 pub mod wiring;
 
 use std::future::Future;

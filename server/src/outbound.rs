@@ -303,7 +303,15 @@ impl OutboundClient {
     /// Sends a request made by [`OutboundClient::request`]; a refusal anywhere on the way
     /// (resolution, a redirect) comes back as such.
     pub async fn send(&self, request: RequestBuilder) -> Result<Response, OutboundError> {
-        request.send().await.map_err(|e| explain(&e))
+        use crate::telemetry::{Outcome, Target, global};
+        let started = std::time::Instant::now();
+        let sent = request.send().await;
+        let outcome = match &sent {
+            Ok(r) => Outcome::of_status(r.status().as_u16()),
+            Err(_) => Outcome::Unreachable,
+        };
+        global().outbound(Target::Webhook, outcome, started.elapsed());
+        sent.map_err(|e| explain(&e))
     }
 
     /// The reply's body, up to the policy's size cap.

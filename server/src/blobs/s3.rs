@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 
@@ -144,19 +145,24 @@ impl BlobStore for S3Blobs {
 
     async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), BlobError> {
         check_key(key)?;
-        self.client
+        let started = std::time::Instant::now();
+        let answer = self
+            .client
             .put_object()
             .bucket(&self.bucket)
             .key(format!("{}{key}", self.prefix))
             .body(ByteStream::from(bytes))
             .send()
-            .await
+            .await;
+        measured(started, &answer);
+        answer
             .map(drop)
             .map_err(|e| self.unavailable(&format!("writing {key}"), &e))
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BlobError> {
         check_key(key)?;
+        let started = std::time::Instant::now();
         let answer = self
             .client
             .get_object()
@@ -164,6 +170,7 @@ impl BlobStore for S3Blobs {
             .key(format!("{}{key}", self.prefix))
             .send()
             .await;
+        measured(started, &answer);
         let object = match answer {
             Ok(o) => o,
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
@@ -179,12 +186,16 @@ impl BlobStore for S3Blobs {
 
     async fn delete(&self, key: &str) -> Result<(), BlobError> {
         check_key(key)?;
-        self.client
+        let started = std::time::Instant::now();
+        let answer = self
+            .client
             .delete_object()
             .bucket(&self.bucket)
             .key(format!("{}{key}", self.prefix))
             .send()
-            .await
+            .await;
+        measured(started, &answer);
+        answer
             .map(drop)
             .map_err(|e| self.unavailable(&format!("deleting {key}"), &e))
     }
@@ -199,7 +210,12 @@ impl BlobStore for S3Blobs {
             .into_paginator()
             .send();
         let mut keys = Vec::new();
-        while let Some(page) = pages.next().await {
+        loop {
+            let started = std::time::Instant::now();
+            let Some(page) = pages.next().await else {
+                break;
+            };
+            measured(started, &page);
             let page = page.map_err(|e| self.unavailable("listing", &e))?;
             for object in page.contents() {
                 if let Some(key) = object.key().and_then(|k| k.strip_prefix(&self.prefix))
@@ -212,6 +228,19 @@ impl BlobStore for S3Blobs {
         keys.sort();
         Ok(keys)
     }
+}
+
+/// Counts a call to S3 in `/metrics`: answered (a missing key is an answer), a server error, or
+/// no answer.
+fn measured<T, E>(started: std::time::Instant, answer: &Result<T, SdkError<E, HttpResponse>>) {
+    use crate::telemetry::{Outcome, Target, global};
+    let outcome = match answer {
+        Ok(_) => Outcome::Answered,
+        Err(e) => e.raw_response().map_or(Outcome::Unreachable, |r| {
+            Outcome::of_status(r.status().as_u16())
+        }),
+    };
+    global().outbound(Target::S3, outcome, started.elapsed());
 }
 
 /// What S3 said, in a line: its error code and message, or why it could not be asked.

@@ -5,18 +5,20 @@ use std::fmt::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// Upper bounds (seconds) of the latency histogram buckets.
-const BUCKETS: [f64; 12] = [
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-];
+use crate::telemetry::{Histogram, LATENCY_BUCKETS};
 
-#[derive(Default)]
 struct RouteStats {
     by_status: BTreeMap<u16, u64>,
-    /// Count of observations at or below each bound in `BUCKETS` (cumulative when rendered).
-    buckets: [u64; BUCKETS.len()],
-    sum_seconds: f64,
-    count: u64,
+    latency: Histogram,
+}
+
+impl Default for RouteStats {
+    fn default() -> Self {
+        Self {
+            by_status: BTreeMap::new(),
+            latency: Histogram::new(&LATENCY_BUCKETS),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -37,11 +39,7 @@ impl Metrics {
             .entry((method.to_owned(), route.to_owned()))
             .or_default();
         *stats.by_status.entry(status).or_default() += 1;
-        if let Some(i) = BUCKETS.iter().position(|bound| seconds <= *bound) {
-            stats.buckets[i] += 1;
-        }
-        stats.sum_seconds += seconds;
-        stats.count += 1;
+        stats.latency.observe(seconds);
     }
 
     pub fn render(&self) -> String {
@@ -64,29 +62,9 @@ impl Metrics {
         out.push_str("# TYPE topsail_http_request_duration_seconds histogram\n");
         for ((method, route), stats) in routes.iter() {
             let labels = format!("method=\"{method}\",route=\"{}\"", escape(route));
-            let mut cumulative = 0;
-            for (bound, n) in BUCKETS.iter().zip(stats.buckets) {
-                cumulative += n;
-                let _ = writeln!(
-                    out,
-                    "topsail_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {cumulative}"
-                );
-            }
-            let _ = writeln!(
-                out,
-                "topsail_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
-                stats.count
-            );
-            let _ = writeln!(
-                out,
-                "topsail_http_request_duration_seconds_sum{{{labels}}} {}",
-                stats.sum_seconds
-            );
-            let _ = writeln!(
-                out,
-                "topsail_http_request_duration_seconds_count{{{labels}}} {}",
-                stats.count
-            );
+            stats
+                .latency
+                .render("topsail_http_request_duration_seconds", &labels, &mut out);
         }
         out.push_str("# HELP topsail_background_loop_restarts_total Background loop turns that panicked (the loop went on), by loop.\n");
         out.push_str("# TYPE topsail_background_loop_restarts_total counter\n");
@@ -118,6 +96,12 @@ pub fn render_engine(
     ] {
         let _ = writeln!(out, "topsail_queue_messages{{state=\"{state}\"}} {n}");
     }
+    out.push_str("# HELP topsail_queue_oldest_ready_seconds How long the longest-waiting ready message of the work queue has waited since it was due (0: none waits).\n# TYPE topsail_queue_oldest_ready_seconds gauge\n");
+    let _ = writeln!(
+        out,
+        "topsail_queue_oldest_ready_seconds {}",
+        depth.oldest_ready_ms as f64 / 1000.0
+    );
     out.push_str("# HELP topsail_executions Executions stored, by status.\n");
     out.push_str("# TYPE topsail_executions gauge\n");
     for (status, n) in by_status {
@@ -198,10 +182,12 @@ mod tests {
             scheduled: 1,
             in_flight: 0,
             dead: 3,
+            oldest_ready_ms: 1500,
         };
         let text = render_engine(&depth, &[("RUNNING".into(), 4), ("SUCCEEDED".into(), 9)], 5);
         for line in [
             "topsail_queue_messages{state=\"ready\"} 2\n",
+            "topsail_queue_oldest_ready_seconds 1.5\n",
             "topsail_queue_messages{state=\"scheduled\"} 1\n",
             "topsail_queue_messages{state=\"in_flight\"} 0\n",
             "topsail_queue_messages{state=\"dead\"} 3\n",

@@ -32,11 +32,12 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             "text/plain; version=0.0.4; charset=utf-8",
         )],
         format!(
-            "{}{}{}{}",
+            "{}{}{}{}{}",
             state.metrics.render(),
             state.operations.engine_gauges().await,
             state.environments.gauges().await,
-            state.infrastructure.cache.gauges()
+            state.infrastructure.cache.gauges(),
+            crate::telemetry::global().render()
         ),
     )
 }

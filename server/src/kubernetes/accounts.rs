@@ -349,7 +349,7 @@ async fn account_from(a: &KubernetesAccountConfig) -> Account {
                 .and_then(|mut config| {
                     config.connect_timeout = Some(Duration::from_secs(5));
                     let namespace = config.default_namespace.clone();
-                    kube::Client::try_from(config)
+                    super::measured::measured_client(config)
                         .map(|client| (client, namespace))
                         .map_err(|e| short_error(&e))
                 });
@@ -440,7 +440,7 @@ async fn client_for(
         .map_err(|e| format!("kubeconfig {} context `{context}`: {e}", path.display()))?;
     config.connect_timeout = Some(Duration::from_secs(5));
     let namespace = config.default_namespace.clone();
-    let client = kube::Client::try_from(config)
+    let client = super::measured::measured_client(config)
         .map_err(|e| format!("context `{context}`: {}", short_error(&e)))?;
     Ok((client, context, namespace))
 }

@@ -439,6 +439,7 @@ async fn watch(
             Ok(Event::Init) => listing = Some(Vec::new()),
             Ok(Event::InitApply(o)) => listing.get_or_insert_with(Vec::new).push(slim(&o)),
             Ok(Event::InitDone) => {
+                crate::telemetry::global().watch_listed(&account.name, kind);
                 cache.replace_scope(
                     &account.name,
                     kind,
@@ -448,6 +449,7 @@ async fn watch(
                 cache.set_error(&account.name, kind, None);
             }
             Err(e) => {
+                crate::telemetry::global().watch_failed(&account.name, kind);
                 tracing::debug!(account = %account.name, kind, error = %e, "watch error; retrying with backoff");
                 cache.set_error(&account.name, kind, Some(e.to_string()));
             }

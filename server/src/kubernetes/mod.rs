@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod cache;
 pub mod in_cluster;
+mod measured;
 pub mod operations;
 pub mod rollout;
 pub mod sharing;

@@ -66,6 +66,24 @@ pub enum Message {
 }
 
 impl Message {
+    /// The message's name (Orca's), for logs and spans.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::StartExecution { .. } => "StartExecution",
+            Self::StartStage { .. } => "StartStage",
+            Self::RunTask { .. } => "RunTask",
+            Self::CompleteStage { .. } => "CompleteStage",
+            Self::CompleteExecution { .. } => "CompleteExecution",
+            Self::CancelExecution { .. } => "CancelExecution",
+            Self::PauseExecution { .. } => "PauseExecution",
+            Self::ResumeExecution { .. } => "ResumeExecution",
+            Self::RestartStage { .. } => "RestartStage",
+            Self::StartTriggeredPipelines { .. } => "StartTriggeredPipelines",
+            Self::StopCanceledStage { .. } => "StopCanceledStage",
+            Self::Notify { .. } => "Notify",
+        }
+    }
+
     /// The execution this message is about (every message is about one).
     pub fn execution(&self) -> &str {
         match self {

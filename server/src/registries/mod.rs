@@ -4,6 +4,7 @@
 //! kept until it expires). Repositories and tags are read with paging; a tag resolves to its
 //! digest. Answers are kept for a few seconds, so an image picker does not hammer the registry.
 
+use crate::telemetry::{self, Outcome, Target};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -277,9 +278,20 @@ impl RegistryClient {
                 }
                 None => request,
             };
-            let response = match request.send().await {
+            let started = std::time::Instant::now();
+            let sent = request.send().await;
+            telemetry::global().outbound(
+                Target::Registry,
+                match &sent {
+                    Ok(r) => Outcome::of_status(r.status().as_u16()),
+                    Err(_) => Outcome::Unreachable,
+                },
+                started.elapsed(),
+            );
+            let response = match sent {
                 Ok(r) => r,
                 Err(e) if attempt < 3 => {
+                    telemetry::global().outbound_retry(Target::Registry);
                     tracing::debug!(account = %self.name, error = %e, "registry request failed; retrying");
                     tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
                     continue;
@@ -300,6 +312,7 @@ impl RegistryClient {
                 }
             }
             if status.is_server_error() && attempt < 3 {
+                telemetry::global().outbound_retry(Target::Registry);
                 tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
                 continue;
             }

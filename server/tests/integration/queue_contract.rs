@@ -110,6 +110,16 @@ async fn a_delayed_message_waits_until_it_is_due(q: WorkQueue, clock: ManualCloc
             ..Default::default()
         }
     );
+    // Not taken yet: it has waited since it was due.
+    clock.advance(Duration::from_millis(250));
+    assert_eq!(
+        q.depth().await.unwrap(),
+        QueueDepth {
+            ready: 1,
+            oldest_ready_ms: 250,
+            ..Default::default()
+        }
+    );
     assert_eq!(q.poll(10).await.unwrap()[0].message, start("later"));
 }
 

@@ -163,6 +163,22 @@ async fn one_replica_watches_the_other_mirrors_and_takes_over_when_it_dies() {
         || async { (ready_in_view(&client, &b.base).await == Some(3)).then_some(()) },
     )
     .await;
+    // What B's watch cost shows in its /metrics: the calls to the cluster and the lists.
+    let metrics = client
+        .get(format!("{}/metrics", b.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for series in [
+        "topsail_outbound_request_duration_seconds_count{target=\"kubernetes\",outcome=\"answered\"}",
+        "topsail_cluster_watch_lists_total{account=\"sim\",kind=\"Pod\"}",
+        "topsail_infrastructure_cached_objects{account=\"sim\"}",
+    ] {
+        assert!(metrics.contains(series), "{series} in {metrics}");
+    }
     drop(b);
     delete_keys(&prefix).await;
     db.drop().await;

@@ -170,7 +170,16 @@ impl JenkinsClient {
         let mut crumb_refreshed = false;
         loop {
             attempt += 1;
+            let started = std::time::Instant::now();
             let outcome = self.request(method.clone(), path, query).send().await;
+            crate::telemetry::global().outbound(
+                crate::telemetry::Target::Jenkins,
+                match &outcome {
+                    Ok(r) => crate::telemetry::Outcome::of_status(r.status().as_u16()),
+                    Err(_) => crate::telemetry::Outcome::Unreachable,
+                },
+                started.elapsed(),
+            );
             let retryable = match &outcome {
                 Err(e) => method == Method::GET || e.is_connect(),
                 Ok(r) => {
@@ -179,6 +188,7 @@ impl JenkinsClient {
                 }
             };
             if retryable && attempt < ATTEMPTS {
+                crate::telemetry::global().outbound_retry(crate::telemetry::Target::Jenkins);
                 tokio::time::sleep(self.backoff * 2u32.pow(attempt - 1)).await;
                 continue;
             }

@@ -8,6 +8,7 @@
 //! (duplicates are normal under at-least-once delivery). Tasks that wait return "check again in
 //! N" and are re-run by a delayed message; no thread ever blocks on a pipeline.
 
+mod endings;
 mod start;
 mod worker;
 

@@ -8,6 +8,8 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use tracing::Instrument;
+
 use domain::execution::{Execution, Status};
 
 use super::{Engine, EngineError, STALE_RETRIES};
@@ -93,8 +95,11 @@ impl Engine {
         let mut local = VecDeque::from([first.clone()]);
         let mut budget = LOCAL_STEPS;
         while let Some(d) = local.pop_front() {
+            // Each message's log lines carry its execution: one run's work can be followed
+            // across replicas.
+            let span = tracing::info_span!("message", kind = d.message.kind(), execution = %d.message.execution());
             // On an error the rest stays leased and is delivered again after the visibility timeout.
-            local.extend(self.handle_one(&d, &mut budget).await?);
+            local.extend(self.handle_one(&d, &mut budget).instrument(span).await?);
         }
         Ok(())
     }
@@ -124,6 +129,7 @@ impl Engine {
                 return Ok(Vec::new());
             };
             let mut execution = v.execution;
+            let before = super::endings::Statuses::of(&execution);
             let mut pending = VecDeque::from([d.message.clone()]);
             let mut changed = false;
             let mut later = Vec::new();
@@ -165,6 +171,7 @@ impl Engine {
                 .await?
             {
                 Commit::Done => {
+                    super::endings::record(&before, &execution);
                     *budget -= spent;
                     return Ok(claimed);
                 }
@@ -329,8 +336,12 @@ impl Engine {
                     now_ms: now,
                     pipelines: self,
                 });
+                let span = tracing::info_span!("task", stage = %stage.name, task = %task.name);
                 // A panic in a stage's code fails that stage, never the worker.
-                match std::panic::AssertUnwindSafe(run).catch_unwind().await {
+                let result = match std::panic::AssertUnwindSafe(run.instrument(span))
+                    .catch_unwind()
+                    .await
+                {
                     Ok(result) => result,
                     Err(_) => {
                         tracing::error!(execution = %execution.id, stage = %stage.name, task = %task.name, "a stage's code panicked; the stage fails");
@@ -341,7 +352,14 @@ impl Engine {
                             ),
                         }
                     }
-                }
+                };
+                let outcome = match &result {
+                    TaskResult::Succeeded { .. } => "succeeded",
+                    TaskResult::Running { .. } => "running",
+                    TaskResult::Failed { .. } => "failed",
+                };
+                crate::telemetry::global().task_ran(&stage.stage_type, &task.name, outcome);
+                result
             }
             None => TaskResult::Failed {
                 message: format!("stage type '{}' is not supported", stage.stage_type),

@@ -266,6 +266,14 @@ impl QueueBackend for DatabaseQueue {
             .filter(M::DeliverAtMs.lte(now_ms))
             .count(&self.db)
             .await?;
+        let oldest: Option<Option<i64>> = message::Entity::find()
+            .select_only()
+            .column_as(M::DeliverAtMs.min(), "oldest")
+            .filter(unleased(now_ms))
+            .filter(M::DeliverAtMs.lte(now_ms))
+            .into_tuple()
+            .one(&self.db)
+            .await?;
         let scheduled = message::Entity::find()
             .filter(unleased(now_ms))
             .filter(M::DeliverAtMs.gt(now_ms))
@@ -277,6 +285,9 @@ impl QueueBackend for DatabaseQueue {
             scheduled,
             in_flight,
             dead,
+            oldest_ready_ms: oldest
+                .flatten()
+                .map_or(0, |due| (now_ms - due).max(0) as u64),
         })
     }
 

@@ -157,6 +157,9 @@ pub struct QueueDepth {
     /// Leased, lease not yet expired.
     pub in_flight: u64,
     pub dead: u64,
+    /// How long the longest-waiting ready message has waited since it was due (0 when none is
+    /// ready).
+    pub oldest_ready_ms: u64,
 }
 
 /// What a storage backend must provide; [`WorkQueue`] adds the message types and the clock.

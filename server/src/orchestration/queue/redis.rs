@@ -109,7 +109,12 @@ local due_now = redis.call('ZCOUNT', KEYS[1], '-inf', now)
 local scheduled = redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf')
 local expired = redis.call('ZCOUNT', KEYS[2], '-inf', now)
 local in_flight = redis.call('ZCOUNT', KEYS[2], '(' .. now, '+inf')
-return {due_now + expired, scheduled, in_flight, redis.call('HLEN', KEYS[3])}
+local oldest = now
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'WITHSCORES', 'LIMIT', 0, 1)
+if #due > 0 then oldest = math.min(oldest, tonumber(due[2])) end
+local lapsed = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'WITHSCORES', 'LIMIT', 0, 1)
+if #lapsed > 0 then oldest = math.min(oldest, tonumber(lapsed[2])) end
+return {due_now + expired, scheduled, in_flight, redis.call('HLEN', KEYS[3]), now - oldest}
 ";
 
 #[derive(Clone)]
@@ -319,7 +324,7 @@ impl QueueBackend for RedisQueue {
         let k = &self.keys;
         let mut invocation = self.scripts.depth.key(&k.due);
         invocation.key(&k.leased).key(&k.dead).arg(now_ms);
-        let [ready, scheduled, in_flight, dead]: [u64; 4] = invocation
+        let [ready, scheduled, in_flight, dead, oldest_ready_ms]: [u64; 5] = invocation
             .invoke_async::<Vec<u64>>(&mut self.connection.clone())
             .await?
             .try_into()
@@ -329,6 +334,7 @@ impl QueueBackend for RedisQueue {
             scheduled,
             in_flight,
             dead,
+            oldest_ready_ms,
         })
     }
 
