@@ -314,6 +314,11 @@ impl OutboundClient {
         sent.map_err(|e| explain(&e))
     }
 
+    /// The largest reply (or artifact) read.
+    pub fn max_reply_bytes(&self) -> usize {
+        self.policy.max_reply_bytes
+    }
+
     /// The reply's body, up to the policy's size cap.
     pub async fn read(&self, mut response: Response) -> Result<Vec<u8>, OutboundError> {
         let cap = self.policy.max_reply_bytes;

@@ -196,7 +196,10 @@ async fn engine(
     let outbound = OutboundPolicy::from_config(&config.outbound)
         .map(OutboundClient::new)
         .map_err(StartError::Command)?;
+    let s3_artifacts =
+        crate::blobs::artifacts::S3ArtifactAccounts::from_config(&config.artifacts.s3).await;
     let stages = StageRegistry::standard_with(outbound.clone())
+        .with_s3_artifacts(Arc::new(s3_artifacts))
         .with_kubernetes(accounts.clone(), Some(store.clone()))
         .with_jenkins(jenkins.clone());
     let public_url = config.public_url.clone().unwrap_or_default();

@@ -4,6 +4,7 @@
 //! ([`FileBlobs`]) and any S3-compatible service — AWS S3, Minio, any endpoint with path-style
 //! addressing ([`S3Blobs`], `[blobs]` in the configuration).
 
+pub mod artifacts;
 mod file;
 mod s3;
 

@@ -124,6 +124,46 @@ impl S3Blobs {
         self.failed(what, sdk_error_text(e))
     }
 
+    /// Any object of any bucket this client may read (an `s3/object` artifact), at most `cap`
+    /// bytes; None when it does not exist. Errors name `s3://bucket/key`, never a credential.
+    pub async fn read_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        cap: usize,
+    ) -> Result<Option<Vec<u8>>, String> {
+        let started = std::time::Instant::now();
+        let answer = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await;
+        measured(started, &answer);
+        let object = match answer {
+            Ok(o) => o,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+            Err(e) => return Err(format!("s3://{bucket}/{key}: {}", sdk_error_text(&e))),
+        };
+        if object
+            .content_length()
+            .is_some_and(|n| usize::try_from(n).map_or(true, |n| n > cap))
+        {
+            return Err(format!("s3://{bucket}/{key} is larger than {cap} bytes"));
+        }
+        let body = object
+            .body
+            .collect()
+            .await
+            .map_err(|e| format!("s3://{bucket}/{key}: {e}"))?
+            .into_bytes();
+        if body.len() > cap {
+            return Err(format!("s3://{bucket}/{key} is larger than {cap} bytes"));
+        }
+        Ok(Some(body.to_vec()))
+    }
+
     fn failed(&self, what: &str, message: String) -> BlobError {
         BlobError::Unavailable {
             store: self.describe(),

@@ -100,6 +100,8 @@ pub struct Config {
     pub sidecar_templates: Vec<domain::manifests::sidecars::SidecarTemplate>,
     /// Blob storage: a directory under `data_dir`, or an S3 bucket.
     pub blobs: BlobsConfig,
+    /// Artifact accounts (`[[artifacts.s3]]` for `s3/object` manifests).
+    pub artifacts: ArtifactsConfig,
 }
 
 /// Jenkins masters and how often the build triggers look at them.
@@ -307,6 +309,7 @@ struct FileConfig {
     expressions: Option<crate::orchestration::expressions::ExpressionLimits>,
     sidecar_templates: Option<Vec<domain::manifests::sidecars::SidecarTemplate>>,
     blobs: Option<BlobsConfig>,
+    artifacts: Option<ArtifactsConfig>,
 }
 
 /// Values given on the command line; they win over everything else.
@@ -415,6 +418,7 @@ pub fn load(
     }
 
     let blobs = blobs::load(file_config.blobs.unwrap_or_default(), env, file)?;
+    let artifacts = artifacts::load(file_config.artifacts.unwrap_or_default(), env, file)?;
 
     let mut jenkins = file_config.jenkins.unwrap_or_default();
     for (i, master) in jenkins.masters.iter_mut().enumerate() {
@@ -486,6 +490,7 @@ pub fn load(
         expressions,
         sidecar_templates: file_config.sidecar_templates.unwrap_or_default(),
         blobs,
+        artifacts,
     })
 }
 
@@ -581,10 +586,12 @@ fn default_site_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("site"))
 }
 
+mod artifacts;
 mod auth;
 mod blobs;
 mod webhooks;
 
+pub use artifacts::{ArtifactsConfig, S3ArtifactAccountConfig};
 pub use auth::{AuthConfig, OidcConfig, parse_duration};
 pub use blobs::BlobsConfig;
 pub use webhooks::WebhookSourceConfig;

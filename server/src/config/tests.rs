@@ -230,3 +230,31 @@ fn an_in_cluster_account_comes_from_the_file_or_the_environment() {
     // An in-cluster account names no kubeconfig: the default one is still read.
     assert!(c.kubernetes.use_default_kubeconfig);
 }
+
+#[test]
+fn s3_artifact_accounts_read_their_keys_and_need_unique_names() {
+    let f = file_with(
+        "[[artifacts.s3]]\nname = \"team-bucket\"\nendpoint = \"http://minio:9000\"\naccess_key_id_env = \"MINIO_ID\"\nsecret_access_key_env = \"MINIO_SECRET\"\n",
+    );
+    let env = env_of(&[("MINIO_ID", "id"), ("MINIO_SECRET", "secret")]);
+    let c = load(Some(f.path()), &env, Overrides::default()).unwrap();
+    let account = &c.artifacts.s3[0];
+    assert_eq!(account.name, "team-bucket");
+    assert_eq!(
+        account
+            .settings()
+            .access_key_id
+            .map(|s| s.expose().to_owned()),
+        Some("id".to_owned())
+    );
+    let twice = file_with("[[artifacts.s3]]\nname = \"a\"\n\n[[artifacts.s3]]\nname = \"a\"\n");
+    let err = load(Some(twice.path()), &env_of(&[]), Overrides::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("artifacts.s3[1]"), "{err}");
+    let half = file_with("[[artifacts.s3]]\nname = \"a\"\naccess_key_id_env = \"MINIO_ID\"\n");
+    let err = load(Some(half.path()), &env, Overrides::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("give both"), "{err}");
+}

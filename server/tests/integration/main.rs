@@ -36,6 +36,7 @@ mod recursion;
 mod redaction;
 mod registries;
 mod replica_events;
+mod s3_artifacts;
 mod seed_flow;
 mod shared_watch;
 mod stage_panics;

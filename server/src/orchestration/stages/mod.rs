@@ -86,6 +86,8 @@ pub struct StageRegistry {
     kinds: HashMap<StageType, Arc<dyn StageKind>>,
     /// How stages call user-given URLs.
     outbound: crate::outbound::OutboundClient,
+    /// How the Kubernetes stages read `s3/object` manifest artifacts.
+    s3_artifacts: Arc<crate::blobs::artifacts::S3ArtifactAccounts>,
 }
 
 impl StageRegistry {
@@ -100,6 +102,7 @@ impl StageRegistry {
         let mut registry = Self {
             kinds: HashMap::new(),
             outbound: outbound.clone(),
+            s3_artifacts: Arc::default(),
         };
         registry.register(Arc::new(wait::Wait));
         registry.register(Arc::new(manual_judgment::ManualJudgment));
@@ -118,10 +121,12 @@ impl StageRegistry {
         store: Option<crate::store::Store>,
     ) -> Self {
         let outbound = self.outbound.clone();
+        let s3_artifacts = self.s3_artifacts.clone();
         let on = |accounts: &crate::kubernetes::Accounts| kubernetes::On {
             accounts: accounts.clone(),
             store: store.clone(),
             outbound: outbound.clone(),
+            s3_artifacts: s3_artifacts.clone(),
         };
         self.register(Arc::new(kubernetes::DeployManifest(on(&accounts))));
         self.register(Arc::new(kubernetes::DeleteManifest(on(&accounts))));
@@ -131,6 +136,16 @@ impl StageRegistry {
         self.register(Arc::new(kubernetes::FindArtifactsFromResource(on(
             &accounts,
         ))));
+        self
+    }
+
+    /// The S3 accounts the Kubernetes stages (added after this) read `s3/object` manifest
+    /// artifacts through.
+    pub fn with_s3_artifacts(
+        mut self,
+        accounts: Arc<crate::blobs::artifacts::S3ArtifactAccounts>,
+    ) -> Self {
+        self.s3_artifacts = accounts;
         self
     }
 

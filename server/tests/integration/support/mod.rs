@@ -180,6 +180,7 @@ pub fn test_config(db: &TestDatabase) -> Config {
         expressions: Default::default(),
         sidecar_templates: Vec::new(),
         blobs: Default::default(),
+        artifacts: Default::default(),
     }
 }
 

@@ -147,11 +147,13 @@ fn manifest_artifact(cx: &TaskContext<'_>) -> Result<Value, TaskResult> {
         })
 }
 
-/// Manifests from an artifact: `embedded/base64` (the reference is the base64 text) or
-/// `http/file` (the reference is a URL), as YAML (several documents) or JSON.
+/// Manifests from an artifact: `embedded/base64` (the reference is the base64 text),
+/// `http/file` (the reference is a URL) or `s3/object` (`s3://bucket/key`, read through the S3
+/// artifact account it names), as YAML (several documents) or JSON.
 async fn manifests_from_artifact(
     cx: &TaskContext<'_>,
     outbound: &OutboundClient,
+    s3_artifacts: &crate::blobs::artifacts::S3ArtifactAccounts,
 ) -> Result<Vec<Value>, TaskResult> {
     let artifact = manifest_artifact(cx)?;
     let kind = artifact
@@ -194,9 +196,16 @@ async fn manifests_from_artifact(
             }
             outbound.read_text(response).await.map_err(cannot)?
         }
+        "s3/object" => {
+            let account = artifact.get("artifactAccount").and_then(Value::as_str);
+            s3_artifacts
+                .read_text(account, reference, outbound.max_reply_bytes())
+                .await
+                .map_err(|e| failed(format!("cannot read the manifest artifact: {e}")))?
+        }
         other => {
             return Err(failed(format!(
-                "manifest artifacts of type '{other}' are not supported (embedded/base64, http/file)"
+                "manifest artifacts of type '{other}' are not supported (embedded/base64, http/file, s3/object)"
             )));
         }
     };
@@ -235,10 +244,12 @@ impl StageKind for DeployManifest {
             .and_then(Value::as_str)
             .unwrap_or("text")
         {
-            "artifact" => match manifests_from_artifact(&cx, &self.0.outbound).await {
-                Ok(m) => m,
-                Err(failed) => return failed,
-            },
+            "artifact" => {
+                match manifests_from_artifact(&cx, &self.0.outbound, &self.0.s3_artifacts).await {
+                    Ok(m) => m,
+                    Err(failed) => return failed,
+                }
+            }
             _ => cx
                 .stage
                 .context

@@ -161,6 +161,8 @@ pub struct On {
     pub store: Option<crate::store::Store>,
     /// For manifests fetched from a URL (`http/file` artifacts).
     pub outbound: crate::outbound::OutboundClient,
+    /// For manifests read from S3 (`s3/object` artifacts).
+    pub s3_artifacts: std::sync::Arc<crate::blobs::artifacts::S3ArtifactAccounts>,
 }
 
 impl On {
