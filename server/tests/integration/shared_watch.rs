@@ -1,8 +1,9 @@
-//! One watch per cluster across replicas: two `topsail serve` processes on PostgreSQL + Redis
-//! and one simulated cluster. One replica holds the account's watch lease and watches; the
-//! other mirrors its cache through Redis and shows the same objects. When the holder is
-//! SIGKILLed the survivor keeps showing what it mirrored, takes the lease once it expires and
-//! follows the cluster with its own watch.
+//! One watch per cluster across replicas: `topsail serve` processes on PostgreSQL + Redis and
+//! one simulated cluster. One replica holds the account's watch lease and watches; the others
+//! mirror its cache through Redis and show the same objects — also after Redis loses its data.
+//! A holder stopped with SIGTERM hands over at once (a fresh replica's view included, never
+//! blank); a holder SIGKILLed is replaced once its lease runs out, the survivor showing what it
+//! mirrored meanwhile and then following the cluster with its own watch.
 
 use std::time::{Duration, Instant};
 
@@ -139,30 +140,80 @@ async fn one_replica_watches_the_other_mirrors_and_takes_over_when_it_dies() {
         "B only mirrors while A holds the lease"
     );
 
-    // The holder dies without a word: B keeps what it mirrored, then watches by itself.
-    a.kill_hard();
-    let killed = Instant::now();
-    assert_eq!(
-        ready_in_view(&client, &b.base).await,
-        Some(2),
-        "the view never goes blank"
-    );
-    // The lease runs out at most LEASE after A last renewed it; B asks every third of it.
-    eventually("B to take the lease", LEASE * 5, || async {
-        (watches(&client, &b.base).await == Some(true)).then_some(())
-    })
-    .await;
-    eprintln!(
-        "B took the watch over {:?} after A was killed",
-        killed.elapsed()
-    );
+    // Redis loses its data (a restart without persistence): the holder notices at its next
+    // renewal and writes the account again; B follows again.
+    delete_keys_matching(&format!("{prefix}:cache*")).await;
+    delete_keys_matching(&format!("{prefix}:watch-lease*")).await;
     apply(3).await;
     eventually(
-        "B's own watch to show the scale",
-        Duration::from_secs(20),
+        "B to follow after Redis lost the cache",
+        Duration::from_secs(30),
         || async { (ready_in_view(&client, &b.base).await == Some(3)).then_some(()) },
     )
     .await;
+
+    // A stops as an orchestrator stops a Pod (SIGTERM) while a fresh replica C has joined: A
+    // gives its lease up; whichever of B and C takes it over, both show the account throughout —
+    // the fresh one's view too.
+    let c = TopsailProcess::spawn(&db.dir.path().join("c"), &env);
+    eventually(
+        "C to mirror the account",
+        Duration::from_secs(20),
+        || async { (ready_in_view(&client, &c.base).await == Some(3)).then_some(()) },
+    )
+    .await;
+    a.terminate();
+    let handover = Instant::now();
+    while handover.elapsed() < LEASE * 2 {
+        for (name, base) in [("B", &b.base), ("C", &c.base)] {
+            assert_eq!(
+                ready_in_view(&client, base).await,
+                Some(3),
+                "{name}'s view during the handover"
+            );
+        }
+    }
+    let (holder, survivor) = loop {
+        match (
+            watches(&client, &b.base).await,
+            watches(&client, &c.base).await,
+        ) {
+            (Some(true), Some(false)) => break (b, c),
+            (Some(false), Some(true)) => break (c, b),
+            _ => {}
+        }
+        assert!(
+            handover.elapsed() < LEASE * 10,
+            "no single replica took the lease over"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+
+    // The new holder dies without a word: the survivor keeps what it mirrored, then watches.
+    holder.kill_hard();
+    let killed = Instant::now();
+    assert_eq!(
+        ready_in_view(&client, &survivor.base).await,
+        Some(3),
+        "the view never goes blank"
+    );
+    // The lease runs out at most LEASE after it was last renewed; the survivor asks every third.
+    eventually("the survivor to take the lease", LEASE * 5, || async {
+        (watches(&client, &survivor.base).await == Some(true)).then_some(())
+    })
+    .await;
+    eprintln!(
+        "taken over {:?} after the holder was killed",
+        killed.elapsed()
+    );
+    apply(4).await;
+    eventually(
+        "the survivor's own watch to show the scale",
+        Duration::from_secs(20),
+        || async { (ready_in_view(&client, &survivor.base).await == Some(4)).then_some(()) },
+    )
+    .await;
+    let b = survivor;
     // What B's watch cost shows in its /metrics: the calls to the cluster and the lists.
     let metrics = client
         .get(format!("{}/metrics", b.base))
@@ -186,10 +237,14 @@ async fn one_replica_watches_the_other_mirrors_and_takes_over_when_it_dies() {
 
 /// Removes every Redis key the replicas wrote under `prefix` (queue, leases, cache).
 async fn delete_keys(prefix: &str) {
+    delete_keys_matching(&format!("{prefix}:*")).await;
+}
+
+async fn delete_keys_matching(pattern: &str) {
     let client = redis::Client::open(support::redis_url()).unwrap();
     let mut c = client.get_multiplexed_async_connection().await.unwrap();
     let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}:*"))
+        .arg(pattern)
         .query_async(&mut c)
         .await
         .unwrap();
@@ -205,15 +260,25 @@ async fn delete_keys(prefix: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lease_has_one_holder_and_only_the_holder_writes() {
     use server::kubernetes::cache::CacheKey;
-    use server::kubernetes::sharing::redis::RedisCacheShare;
+    use server::kubernetes::sharing::redis::{Lease, RedisCacheShare};
     let prefix = format!("topsail-test-{}", server::ids::long_id());
     let share = RedisCacheShare::connect(&support::redis_url(), &prefix)
         .await
         .unwrap();
     let ttl = Duration::from_millis(300);
-    assert_eq!(share.hold("sim", "a", ttl).await.unwrap(), "a");
-    assert_eq!(share.hold("sim", "b", ttl).await.unwrap(), "a", "held");
-    assert_eq!(share.hold("sim", "a", ttl).await.unwrap(), "a", "renewed");
+    let mine = |anew| Lease::Held { anew };
+    let other = |who: &str| Lease::Other(who.to_owned());
+    assert_eq!(share.hold("sim", "a", ttl).await.unwrap(), mine(true));
+    assert_eq!(
+        share.hold("sim", "b", ttl).await.unwrap(),
+        other("a"),
+        "held"
+    );
+    assert_eq!(
+        share.hold("sim", "a", ttl).await.unwrap(),
+        mine(false),
+        "renewed"
+    );
     let key = CacheKey {
         account: "sim".into(),
         kind: "Pod".into(),
@@ -235,7 +300,7 @@ async fn a_lease_has_one_holder_and_only_the_holder_writes() {
     );
     // Not renewed: it expires and the other replica takes it.
     eventually("the lease to expire", Duration::from_secs(10), || async {
-        (share.hold("sim", "b", ttl).await.unwrap() == "b").then_some(())
+        (share.hold("sim", "b", ttl).await.unwrap() == mine(true)).then_some(())
     })
     .await;
     assert!(
@@ -244,16 +309,21 @@ async fn a_lease_has_one_holder_and_only_the_holder_writes() {
     );
     assert!(share.reset("b", "sim", &[]).await.unwrap());
     assert_eq!(share.snapshot("sim").await.unwrap(), (2, vec![]));
+    assert!(
+        !share.reset("a", "sim", &[]).await.unwrap(),
+        "only the holder writes an account whole"
+    );
+    assert_eq!(share.last_change("sim").await.unwrap(), 2);
     share.release("sim", "a").await.unwrap();
     assert_eq!(
         share.hold("sim", "a", ttl).await.unwrap(),
-        "b",
+        other("b"),
         "a cannot give up b's lease"
     );
     share.release("sim", "b").await.unwrap();
     assert_eq!(
         share.hold("sim", "a", ttl).await.unwrap(),
-        "a",
+        mine(true),
         "given up: free at once"
     );
     delete_keys(&prefix).await;

@@ -13,16 +13,20 @@ pub mod redis;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, broadcast, mpsc, watch};
 
-use self::redis::{Heard, Published, RedisCacheShare};
+use self::redis::{Heard, Lease, Published, RedisCacheShare};
 use super::accounts::Accounts;
 use super::cache::{CacheKey, CacheRole, InfrastructureCache};
 
 /// The pause before subscribing again or retrying a failed write.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// How often a mirror compares each account's last change number in Redis with the last one it
+/// applied (a subscription that died without a word would otherwise leave it stale for good).
+const SAFETY_CHECK: Duration = Duration::from_secs(10);
 
 pub struct CacheSharing {
     share: RedisCacheShare,
@@ -96,46 +100,79 @@ impl CacheSharing {
     }
 
     /// Takes or renews each account's lease every third of its time; starts watching what it
-    /// takes, stops watching (and mirrors again) what another replica took.
+    /// takes, stops watching (and mirrors again) what another replica took — or what it could
+    /// not renew for a whole lease time (cut off from Redis, another replica has taken over).
     async fn keep_leases(&self) {
+        let mut renewed: HashMap<String, Instant> = HashMap::new();
         loop {
             for account in self.usable() {
                 let name = account.name.clone();
                 match self.share.hold(&name, &self.replica, self.ttl).await {
-                    Ok(holder) if holder == self.replica => {
-                        if self
-                            .held
-                            .lock()
-                            .expect("the held lock")
-                            .insert(name.clone())
-                        {
-                            tracing::info!(account = %name, "this replica now watches the account's clusters");
+                    Ok(Lease::Held { anew }) => {
+                        renewed.insert(name.clone(), Instant::now());
+                        if !self.holds(&name) {
+                            self.take_over(&account).await;
+                        } else if anew {
+                            // Free although this replica held it: Redis lost its data (a
+                            // restart without persistence). Write the account again whole.
+                            tracing::warn!(account = %name, "the watch lease had vanished from Redis; writing the account's cache again");
                             self.to_reset.lock().expect("the reset lock").insert(name);
-                            self.cache.start_account(&account);
                             self.wake_publisher.notify_one();
                         }
                     }
-                    Ok(holder) => {
+                    Ok(Lease::Other(holder)) => {
                         if self.held.lock().expect("the held lock").remove(&name) {
                             tracing::warn!(account = %name, %holder, "another replica took the account's watch lease");
-                            self.cache.stop_account(&name);
-                            self.to_reload
-                                .lock()
-                                .expect("the reload lock")
-                                .insert(name.clone());
-                            self.wake_mirror.notify_one();
+                            self.stop_watching(&name);
                         }
                         self.cache
                             .set_role(&name, CacheRole::Mirroring(Some(holder)));
                     }
-                    // Redis unreachable: keep the role until someone else takes the lease.
                     Err(e) => {
-                        tracing::warn!(account = %name, error = %e, "renewing the watch lease")
+                        tracing::warn!(account = %name, error = %e, "renewing the watch lease");
+                        let lapsed = renewed.get(&name).is_none_or(|at| at.elapsed() > self.ttl);
+                        if lapsed && self.held.lock().expect("the held lock").remove(&name) {
+                            tracing::warn!(account = %name, "the watch lease could not be renewed for its whole time; another replica may watch now");
+                            self.stop_watching(&name);
+                            self.cache.set_role(&name, CacheRole::Mirroring(None));
+                        }
                     }
                 }
             }
             tokio::time::sleep(self.ttl / 3).await;
         }
+    }
+
+    /// Starts watching an account whose lease this replica just took: first what Redis holds of
+    /// it (a replica that just started has nothing yet), so the views keep showing it until the
+    /// watchers' lists arrive; then the watchers, and the account written whole.
+    async fn take_over(&self, account: &Arc<super::accounts::Account>) {
+        let name = account.name.clone();
+        match self.share.snapshot(&name).await {
+            Ok((seq, objects)) if seq > 0 => self.cache.replace_account(&name, objects),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(account = %name, error = %e, "reading the account's cache from Redis before watching it")
+            }
+        }
+        self.held
+            .lock()
+            .expect("the held lock")
+            .insert(name.clone());
+        tracing::info!(account = %name, "this replica now watches the account's clusters");
+        self.cache.start_account(account);
+        self.to_reset.lock().expect("the reset lock").insert(name);
+        self.wake_publisher.notify_one();
+    }
+
+    /// Stops the watchers of an account this replica no longer holds; the mirror reads it whole.
+    fn stop_watching(&self, account: &str) {
+        self.cache.stop_account(account);
+        self.to_reload
+            .lock()
+            .expect("the reload lock")
+            .insert(account.to_owned());
+        self.wake_mirror.notify_one();
     }
 
     /// Writes what this replica's watchers change to Redis, for the accounts it holds.
@@ -152,16 +189,26 @@ impl CacheSharing {
                     continue;
                 }
                 let objects = self.cache.objects(&account);
-                if let Err(e) = self.share.reset(&self.replica, &account, &objects).await {
-                    tracing::warn!(%account, error = %e, "writing the account's cache to Redis; again in a second");
+                let again = match self.share.reset(&self.replica, &account, &objects).await {
+                    Ok(true) => false,
+                    // The lease is gone from Redis although held here: the lease loop takes it
+                    // again (or learns another replica has it); until then, try again.
+                    Ok(false) => true,
+                    Err(e) => {
+                        tracing::warn!(%account, error = %e, "writing the account's cache to Redis; again in a second");
+                        true
+                    }
+                };
+                if again {
                     self.to_reset
                         .lock()
                         .expect("the reset lock")
                         .insert(account);
-                    tokio::time::sleep(RETRY_AFTER).await;
                 }
             }
+            let retry = !self.to_reset.lock().expect("the reset lock").is_empty();
             tokio::select! {
+                _ = tokio::time::sleep(RETRY_AFTER), if retry => {}
                 change = changes.recv() => match change {
                     Ok(change) => self.write(&change.key).await,
                     // Missed some: write every held account whole.
@@ -200,9 +247,12 @@ impl CacheSharing {
     }
 
     /// Mirrors the accounts other replicas watch: each read whole on subscribing, then change
-    /// by change in order; a gap in the numbers (a message missed) reads the account whole again.
+    /// by change in order; a gap in the numbers (a message missed) reads the account whole
+    /// again, and so does a slow safety check that finds Redis ahead of what was applied.
     async fn mirror(&self) {
         let mut applied: HashMap<String, u64> = HashMap::new();
+        let mut safety = tokio::time::interval(SAFETY_CHECK);
+        safety.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let (tx, mut rx) = mpsc::channel::<Heard>(4096);
             let listening = self.share.listen(tx);
@@ -221,6 +271,7 @@ impl CacheSharing {
                             None => return,
                         },
                         _ = self.wake_mirror.notified() => {}
+                        _ = safety.tick() => self.check_behind(&mut applied).await,
                     }
                     let lost: Vec<String> = self
                         .to_reload
@@ -253,8 +304,11 @@ impl CacheSharing {
         }
         let last = applied.get(&change.account).copied();
         match last {
+            // A reset is read whole whatever its number (after Redis lost its data, the
+            // numbers start again from 1).
+            _ if change.reset => self.reload(&change.account, applied).await,
             Some(last) if seq <= last => {}
-            Some(last) if seq == last + 1 && !change.reset => {
+            Some(last) if seq == last + 1 => {
                 applied.insert(change.account.clone(), seq);
                 let key = CacheKey {
                     account: change.account,
@@ -268,11 +322,33 @@ impl CacheSharing {
         }
     }
 
+    /// Reads whole every mirrored account whose last change number in Redis is not the last
+    /// one applied.
+    async fn check_behind(&self, applied: &mut HashMap<String, u64>) {
+        for account in self.usable() {
+            let name = &account.name;
+            if self.holds(name) {
+                continue;
+            }
+            match self.share.last_change(name).await {
+                // Behind, or ahead (Redis lost its data and counts again from 0).
+                Ok(last) if applied.get(name) != Some(&last) => {
+                    tracing::debug!(account = %name, "the mirror is behind Redis; reading the account whole");
+                    self.reload(name, applied).await;
+                }
+                Ok(_) => {}
+                Err(e) => tracing::debug!(account = %name, error = %e, "checking the mirror"),
+            }
+        }
+    }
+
     async fn reload(&self, account: &str, applied: &mut HashMap<String, u64>) {
         if self.holds(account) {
             return;
         }
         match self.share.snapshot(account).await {
+            // Taken over meanwhile: its own watchers fill it now.
+            Ok(_) if self.holds(account) => {}
             Ok((seq, objects)) => {
                 applied.insert(account.to_owned(), seq);
                 // Nothing written yet (no replica has watched it): keep what is shown.

@@ -19,14 +19,19 @@ use tokio::sync::mpsc;
 use crate::kubernetes::cache::CacheKey;
 
 /// Takes or renews the lease for `ARGV[1]` when it is free, expired or already theirs; answers
-/// the holder either way.
+/// the holder, and whether the lease had to be taken anew (`taken`: it was free — after it
+/// expired, or after Redis lost its data) or was renewed (`renewed`), or is another's (`held`).
 const HOLD: &str = r"
 local holder = redis.call('GET', KEYS[1])
-if not holder or holder == ARGV[1] then
+if not holder then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return ARGV[1]
+  return {ARGV[1], 'taken'}
 end
-return holder
+if holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return {holder, 'renewed'}
+end
+return {holder, 'held'}
 ";
 
 /// Gives the lease up, only if `ARGV[1]` holds it.
@@ -53,6 +58,38 @@ end
 redis.call('PUBLISH', ARGV[3], seq .. '\n' .. ARGV[5])
 return seq
 ";
+
+/// Puts the staged copy of an account (`KEYS[4]`, written beforehand) in place of its hash,
+/// counts a change and announces the reset — all at once, and only while `ARGV[1]` holds the
+/// lease (a replica that lost it cannot overwrite its successor's copy). Answers the change
+/// number, or -1 without the lease.
+const RESET: &str = r"
+if redis.call('GET', KEYS[3]) ~= ARGV[1] then
+  redis.call('DEL', KEYS[4])
+  return -1
+end
+if redis.call('EXISTS', KEYS[4]) == 1 then
+  redis.call('RENAME', KEYS[4], KEYS[1])
+else
+  redis.call('DEL', KEYS[1])
+end
+local seq = redis.call('INCR', KEYS[2])
+redis.call('PUBLISH', ARGV[2], seq .. '\n' .. ARGV[3])
+return seq
+";
+
+/// How long one call to Redis may take: an account's whole copy is megabytes (the client's
+/// default of 500 ms would fail a large reset or snapshot that Redis still carries out).
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What taking or renewing a lease found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Lease {
+    /// This replica holds it; `anew` when it was free (first taken, expired, or Redis lost it).
+    Held { anew: bool },
+    /// Another replica holds it.
+    Other(String),
+}
 
 /// A change as it travels on the channel.
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
@@ -104,7 +141,9 @@ fn key_of(account: &str, field: &str) -> Option<CacheKey> {
 impl RedisCacheShare {
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, String> {
         let client = redis::Client::open(url).map_err(|e| e.to_string())?;
-        let connection = redis::aio::ConnectionManager::new(client.clone())
+        let config =
+            redis::aio::ConnectionManagerConfig::new().set_response_timeout(Some(RESPONSE_TIMEOUT));
+        let connection = redis::aio::ConnectionManager::new_with_config(client.clone(), config)
             .await
             .map_err(|e| e.to_string())?;
         Ok(Self {
@@ -122,6 +161,10 @@ impl RedisCacheShare {
         format!("{}:cache:{account}", self.prefix)
     }
 
+    fn staging_key(&self, account: &str, replica: &str) -> String {
+        format!("{}:cache-staging:{account}:{replica}", self.prefix)
+    }
+
     fn seq_key(&self, account: &str) -> String {
         format!("{}:cache-seq:{account}", self.prefix)
     }
@@ -130,20 +173,31 @@ impl RedisCacheShare {
         format!("{}:cache-changes", self.prefix)
     }
 
-    /// Takes or renews `account`'s lease for `replica`; answers who holds it now.
-    pub async fn hold(
-        &self,
-        account: &str,
-        replica: &str,
-        ttl: Duration,
-    ) -> Result<String, String> {
+    /// Takes or renews `account`'s lease for `replica`.
+    pub async fn hold(&self, account: &str, replica: &str, ttl: Duration) -> Result<Lease, String> {
         let mut c = self.connection.clone();
-        redis::Script::new(HOLD)
+        let (holder, how): (String, String) = redis::Script::new(HOLD)
             .key(self.lease_key(account))
             .arg(replica)
             .arg(ttl.as_millis() as u64)
             .invoke_async(&mut c)
             .await
+            .map_err(|e| e.to_string())?;
+        Ok(match how.as_str() {
+            "taken" => Lease::Held { anew: true },
+            "renewed" => Lease::Held { anew: false },
+            _ => Lease::Other(holder),
+        })
+    }
+
+    /// The number of the last change written for `account` (0: none).
+    pub async fn last_change(&self, account: &str) -> Result<u64, String> {
+        let mut c = self.connection.clone();
+        redis::cmd("GET")
+            .arg(self.seq_key(account))
+            .query_async::<Option<u64>>(&mut c)
+            .await
+            .map(Option::unwrap_or_default)
             .map_err(|e| e.to_string())
     }
 
@@ -192,7 +246,8 @@ impl RedisCacheShare {
     }
 
     /// Writes an account anew as a whole (what `replica` holds of it now) and tells the others
-    /// to read it whole. Ok(false) when `replica` does not hold the lease.
+    /// to read it whole: staged under a key of its own, then put in place in one step that
+    /// checks the lease. Ok(false) when `replica` does not hold the lease.
     pub async fn reset(
         &self,
         replica: &str,
@@ -200,26 +255,31 @@ impl RedisCacheShare {
         objects: &[(CacheKey, Arc<Value>)],
     ) -> Result<bool, String> {
         let mut c = self.connection.clone();
-        let holder: Option<String> = redis::cmd("GET")
-            .arg(self.lease_key(account))
-            .query_async(&mut c)
+        let staging = self.staging_key(account, replica);
+        redis::cmd("DEL")
+            .arg(&staging)
+            .query_async::<i64>(&mut c)
             .await
             .map_err(|e| e.to_string())?;
-        if holder.as_deref() != Some(replica) {
-            return Ok(false);
-        }
-        let hash = self.hash_key(account);
-        let mut pipe = redis::pipe();
-        pipe.atomic().del(&hash).ignore();
         for chunk in objects.chunks(500) {
             let fields: Vec<(String, String)> = chunk
                 .iter()
                 .map(|(k, v)| (field_of(k), v.to_string()))
                 .collect();
-            pipe.hset_multiple(&hash, &fields).ignore();
+            redis::cmd("HSET")
+                .arg(&staging)
+                .arg(fields)
+                .query_async::<i64>(&mut c)
+                .await
+                .map_err(|e| e.to_string())?;
         }
-        pipe.incr(self.seq_key(account), 1);
-        let (seq,): (u64,) = pipe.query_async(&mut c).await.map_err(|e| e.to_string())?;
+        // A replica that dies before putting it in place leaves nothing behind for long.
+        redis::cmd("EXPIRE")
+            .arg(&staging)
+            .arg(300)
+            .query_async::<i64>(&mut c)
+            .await
+            .map_err(|e| e.to_string())?;
         let message = Published {
             account: account.to_owned(),
             reset: true,
@@ -228,17 +288,18 @@ impl RedisCacheShare {
             name: String::new(),
             object: None,
         };
-        let text = format!(
-            "{seq}\n{}",
-            serde_json::to_string(&message).map_err(|e| e.to_string())?
-        );
-        redis::cmd("PUBLISH")
+        let seq: i64 = redis::Script::new(RESET)
+            .key(self.hash_key(account))
+            .key(self.seq_key(account))
+            .key(self.lease_key(account))
+            .key(staging)
+            .arg(replica)
             .arg(self.channel())
-            .arg(text)
-            .query_async::<i64>(&mut c)
+            .arg(serde_json::to_string(&message).map_err(|e| e.to_string())?)
+            .invoke_async(&mut c)
             .await
             .map_err(|e| e.to_string())?;
-        Ok(true)
+        Ok(seq >= 0)
     }
 
     /// An account as a whole, with the number of the last change it includes.

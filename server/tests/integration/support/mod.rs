@@ -343,6 +343,15 @@ impl TopsailProcess {
         Self { child, base }
     }
 
+    /// SIGTERM, as an orchestrator stops a Pod: the process finishes what it does and exits.
+    pub fn terminate(mut self) {
+        std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        self.child.wait().unwrap();
+    }
+
     /// SIGKILL: no chance to finish anything.
     pub fn kill_hard(mut self) {
         self.child.kill().unwrap();
