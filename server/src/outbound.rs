@@ -304,8 +304,12 @@ impl OutboundClient {
     /// (resolution, a redirect) comes back as such.
     pub async fn send(&self, request: RequestBuilder) -> Result<Response, OutboundError> {
         use crate::telemetry::{Outcome, Target, global};
+        use tracing::Instrument;
         let started = std::time::Instant::now();
-        let sent = request.send().await;
+        let sent = request
+            .send()
+            .instrument(tracing::debug_span!("outbound", target = "webhook"))
+            .await;
         let outcome = match &sent {
             Ok(r) => Outcome::of_status(r.status().as_u16()),
             Err(_) => Outcome::Unreachable,

@@ -1,6 +1,6 @@
 //! Every Kubernetes API call counted in `/metrics` (target `kubernetes`, by outcome, with its
-//! latency — for a watch, the time until the stream opened): a tower layer on each account's
-//! kube-rs client, so no call site has to remember.
+//! latency — for a watch, the time until the stream opened) and made in a span of its own: a
+//! tower layer on each account's kube-rs client, so no call site has to remember.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -10,6 +10,7 @@ use std::time::Instant;
 use http::{Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
+use tracing::Instrument;
 
 use crate::telemetry::{Outcome, Target, global};
 
@@ -53,8 +54,10 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let started = Instant::now();
+        // Inside the task's span when a stage calls: the execution is on every line.
+        let span = tracing::debug_span!("outbound", target = "kubernetes", method = %request.method(), path = %request.uri().path());
         let answer = self.inner.call(request);
-        Box::pin(async move {
+        let measured = async move {
             let answer = answer.await;
             let outcome = match &answer {
                 Ok(r) => Outcome::of_status(r.status().as_u16()),
@@ -62,6 +65,7 @@ where
             };
             global().outbound(Target::Kubernetes, outcome, started.elapsed());
             answer
-        })
+        };
+        Box::pin(measured.instrument(span))
     }
 }

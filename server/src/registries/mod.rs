@@ -279,7 +279,11 @@ impl RegistryClient {
                 None => request,
             };
             let started = std::time::Instant::now();
-            let sent = request.send().await;
+            let sent = tracing::Instrument::instrument(
+                request.send(),
+                tracing::debug_span!("outbound", target = "registry", %method, path),
+            )
+            .await;
             telemetry::global().outbound(
                 Target::Registry,
                 match &sent {

@@ -171,7 +171,11 @@ impl JenkinsClient {
         loop {
             attempt += 1;
             let started = std::time::Instant::now();
-            let outcome = self.request(method.clone(), path, query).send().await;
+            let outcome = tracing::Instrument::instrument(
+                self.request(method.clone(), path, query).send(),
+                tracing::debug_span!("outbound", target = "jenkins", %method, path),
+            )
+            .await;
             crate::telemetry::global().outbound(
                 crate::telemetry::Target::Jenkins,
                 match &outcome {
