@@ -66,6 +66,11 @@ pub(super) fn list(cluster: &Cluster, target: &Target, query: &HashMap<String, S
     let (labels, fields) = selectors(query)?;
     let state = cluster.state.lock().expect("the store lock");
     let t = &TYPES[target.type_index];
+    // Every page of a list answers at the first page's version, as a real server's snapshot
+    // does: a client starts its watch there and is sent every change made while it paged
+    // (answering each page at the newest version lost, for good, what changed meanwhile among
+    // the objects already paged past).
+    let mut list_rv = state.rv;
     let after = match query.get("continue").filter(|c| !c.is_empty()) {
         Some(token) => {
             let ((rv, issued), ns, name) = parse_continue(token)
@@ -75,6 +80,7 @@ pub(super) fn list(cluster: &Cluster, target: &Target, query: &HashMap<String, S
                     "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.",
                 ));
             }
+            list_rv = rv;
             Some((ns, name))
         }
         None => None,
@@ -97,12 +103,12 @@ pub(super) fn list(cluster: &Cluster, target: &Target, query: &HashMap<String, S
         .into_iter()
         .take(limit.unwrap_or(usize::MAX))
         .collect();
-    let mut metadata = json!({"resourceVersion": state.rv.to_string()});
+    let mut metadata = json!({"resourceVersion": list_rv.to_string()});
     if let Some(limit) = limit
         && total > limit
         && let Some((last, _)) = page.last()
     {
-        metadata["continue"] = json!(continue_token(state.rv, last));
+        metadata["continue"] = json!(continue_token(list_rv, last));
         metadata["remainingItemCount"] = json!(total - limit);
     }
     let items: Vec<Value> = page

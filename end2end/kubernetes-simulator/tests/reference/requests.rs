@@ -234,12 +234,21 @@ async fn pagination_with_limit_and_continue() {
         .map(|i| i["metadata"]["name"].as_str().unwrap().to_owned())
         .collect();
     let mut token = page["metadata"]["continue"].as_str().unwrap().to_owned();
+    let first_rv = page["metadata"]["resourceVersion"].clone();
+    // A write while paging: the pages still answer at the first page's version, so a watch
+    // from there brings it (and whatever else changed among the objects already paged past).
+    api.post(
+        "/api/v1/namespaces/prod/configmaps",
+        json!({"metadata": {"name": "a-late"}}),
+    )
+    .await;
     loop {
         let (_, next) = api
             .get(&format!(
                 "/api/v1/namespaces/prod/configmaps?&limit=2&continue={token}"
             ))
             .await;
+        assert_eq!(next["metadata"]["resourceVersion"], first_rv);
         names.extend(
             next["items"]
                 .as_array()
