@@ -279,7 +279,8 @@ async fn failover(pg: &Pg, binary: &str) {
                 &dir.path().join(format!("late{round}")),
                 binary,
                 &env,
-                "warn",
+                // `listening on` must get through the filter: the bench waits for it.
+                "warn,server=warn,topsail=info",
                 Some(password.trim()),
             )
             .await,
